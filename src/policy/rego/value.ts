@@ -40,19 +40,14 @@ export type TypeName = 'null' | 'boolean' | 'number' | 'string' | 'array' | 'obj
 
 export function typeName(v: Value): TypeName {
   if (v === null) return 'null';
-  switch (typeof v) {
-    case 'boolean':
-      return 'boolean';
-    case 'number':
-      return 'number';
-    case 'string':
-      return 'string';
-    default:
-      if (Array.isArray(v)) return 'array';
-      if (v instanceof ObjectValue) return 'object';
-      if (v instanceof SetValue) return 'set';
-      return 'number';
-  }
+  const t = typeof v;
+  if (t === 'string') return 'string';
+  if (t === 'number') return 'number';
+  if (t === 'boolean') return 'boolean';
+  if (Array.isArray(v)) return 'array';
+  if (v instanceof ObjectValue) return 'object';
+  if (v instanceof SetValue) return 'set';
+  return 'number';
 }
 
 export const TYPE_RANK: Record<TypeName, number> = {
@@ -216,16 +211,9 @@ export function compareStrings(a: string, b: string): number {
 
 export function hashKey(v: Value): string {
   if (v === null) return 'N';
-  switch (typeof v) {
-    case 'boolean':
-      return v ? 'T' : 'F';
-    case 'number':
-      return 'n' + String(v);
-    case 'string':
-      return 's' + v;
-    default:
-      break;
-  }
+  if (typeof v === 'boolean') return v ? 'T' : 'F';
+  if (typeof v === 'number') return 'n' + String(v);
+  if (typeof v === 'string') return 's' + v;
   if (v instanceof BigNum) return 'n' + v.d.toString();
   if (Array.isArray(v)) {
     let s = '[';
@@ -492,20 +480,13 @@ export function compare(a: Value, b: Value): number {
 /** Convert a plain JS value (from JSON.parse, YAML...) into a Value. bigint becomes an exact number. */
 export function fromJS(x: unknown): Value {
   if (x === null || x === undefined) return null;
-  switch (typeof x) {
-    case 'boolean':
-    case 'string':
-      return x;
-    case 'number':
-      if (!Number.isFinite(x)) throw new TypeError('non-finite number');
-      return Object.is(x, -0) ? 0 : x;
-    case 'bigint':
-      return fromBigInt(x);
-    case 'object':
-      break;
-    default:
-      throw new TypeError(`cannot convert ${typeof x} to a Rego value`);
+  if (typeof x === 'boolean' || typeof x === 'string') return x;
+  if (typeof x === 'number') {
+    if (!Number.isFinite(x)) throw new TypeError('non-finite number');
+    return Object.is(x, -0) ? 0 : x;
   }
+  if (typeof x === 'bigint') return fromBigInt(x);
+  if (typeof x !== 'object') throw new TypeError(`cannot convert ${typeof x} to a Rego value`);
   if (x instanceof BigNum || x instanceof ObjectValue || x instanceof SetValue) return x;
   if (x instanceof Decimal) return mkNum(x);
   if (Array.isArray(x)) return x.map(fromJS);
