@@ -1,0 +1,5 @@
+// The wire contract between aiboxd and its clients (CLI, session API users, dashboard).
+// One file per resource; add one export line per resource.
+export * from './errors.js';
+export * from './sandboxes.js';
+export * from './system.js';

@@ -1,0 +1,55 @@
+import { z } from 'zod';
+import { SANDBOX_NAME_PATTERN } from '../ids.js';
+
+export const SandboxName = z
+  .string()
+  .regex(SANDBOX_NAME_PATTERN, 'lower-case letters, digits, ".", "_" and "-", starting with a letter or digit, at most 63 characters')
+  .describe('Sandbox name: what users type, the ssh user name, a label on every resource.');
+
+export const SandboxState = z.enum(['creating', 'running', 'stopped', 'failed']);
+export type SandboxState = z.infer<typeof SandboxState>;
+
+export const CreateSandboxRequest = z
+  .object({
+    path: z.string().min(1).describe('Absolute host path of the project folder mounted at /workspace.'),
+    name: SandboxName.optional(),
+    profile: z.string().min(1).default('default').describe('Security profile from profiles/.'),
+  })
+  .strict();
+export type CreateSandboxRequest = z.infer<typeof CreateSandboxRequest>;
+
+export const Protection = z.object({
+  layer: z.string(),
+  state: z.enum(['on', 'off']),
+  detail: z.string(),
+});
+export type Protection = z.infer<typeof Protection>;
+
+export const SandboxReport = z.object({
+  id: z.string(),
+  name: z.string(),
+  path: z.string(),
+  profile: z.string(),
+  state: SandboxState,
+  image: z.string(),
+  runtime: z.string(),
+  mode: z.enum(['rootless', 'rootful']),
+  containerId: z.string().optional(),
+  createdAt: z.string(),
+  protections: z.array(Protection),
+  endpoints: z.record(z.string(), z.string()).default({}),
+});
+export type SandboxReport = z.infer<typeof SandboxReport>;
+
+export const ExecRequest = z
+  .object({
+    cmd: z.array(z.string()).min(1).describe('argv to run inside the sandbox'),
+    tty: z.boolean().default(false),
+    stdin: z.boolean().default(false),
+    env: z.record(z.string(), z.string()).default({}),
+    workdir: z.string().optional(),
+    cols: z.number().int().positive().optional(),
+    rows: z.number().int().positive().optional(),
+  })
+  .strict();
+export type ExecRequest = z.infer<typeof ExecRequest>;
