@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Installs what aiboxd needs on a Debian 12 host, idempotently (safe to run again; fast when nothing is missing):
+#   - Debian packages (podman and its rootless helpers, runc, nftables, squid, DNS tools, debootstrap, git, ssh …)
+#   - gVisor's runsc from Debian trixie into /opt/aibox/runtime (bookworm's runsc breaks `ls` in the sandbox:
+#     it rejects coreutils' statx flags). Fetched with a private apt state: the host's sources stay bookworm.
+#   - the unprivileged `aibox` user (with subordinate uid/gid ranges) that runs rootless Podman for the sandboxes.
+# Usage: scripts/setup-host.sh            (needs root)
+set -euo pipefail
+
+PACKAGES=(
+  podman runc uidmap slirp4netns fuse-overlayfs containernetworking-plugins
+  nftables iproute2 squid dnsmasq-base bind9-dnsutils
+  debootstrap ca-certificates curl git openssh-client tmux python3 util-linux acl
+  netcat-openbsd procps gcc libc6-dev python3-seccomp openssh-sftp-server
+)
+RUNSC_DIR=/opt/aibox/runtime
+RUNSC_VERSION_WANTED=20240729
+AIBOX_USER=aibox
+SUBID_START=200000
+SUBID_COUNT=65536
+
+say() { printf '\033[1maibox setup:\033[0m %s\n' "$*" >&2; }
+die() { printf 'aibox setup: error: %s\n' "$*" >&2; exit 1; }
+
+[ "$(id -u)" -eq 0 ] || die "run as root (sudo $0): it installs Debian packages and creates the aibox user"
+command -v apt-get >/dev/null || die "this script supports Debian 12 (bookworm); apt-get was not found"
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  say "installing Debian packages: ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# Squid and dnsmasq are started per sandbox by aiboxd, never as system services.
+for svc in squid dnsmasq; do
+  if [ -x "/etc/init.d/$svc" ] && "/etc/init.d/$svc" status >/dev/null 2>&1; then "/etc/init.d/$svc" stop >/dev/null 2>&1 || true; fi
+done
+
+if ! "$RUNSC_DIR/runsc" --version 2>/dev/null | grep -q "$RUNSC_VERSION_WANTED"; then
+  say "fetching gVisor runsc ($RUNSC_VERSION_WANTED) from Debian trixie"
+  work=$(mktemp -d)
+  trap 'rm -rf "$work"' EXIT
+  mkdir -p "$work/lists/partial" "$work/cache/archives/partial" "$work/etc"
+  echo "deb http://deb.debian.org/debian trixie main" >"$work/etc/sources.list"
+  opts=(-o "Dir::Etc::SourceList=$work/etc/sources.list" -o Dir::Etc::SourceParts=/dev/null
+    -o "Dir::State::Lists=$work/lists" -o "Dir::Cache=$work/cache" -o Debug::NoLocking=1
+    -o APT::Sandbox::User=root)
+  apt-get "${opts[@]}" update -qq
+  (cd "$work" && apt-get "${opts[@]}" download runsc >/dev/null)
+  dpkg -x "$work"/runsc_*.deb "$work/x"
+  install -d -m 0755 "$RUNSC_DIR"
+  install -m 0755 "$work/x/usr/bin/runsc" "$RUNSC_DIR/runsc"
+  "$RUNSC_DIR/runsc" --version | grep -q "$RUNSC_VERSION_WANTED" || die "unexpected runsc version"
+fi
+
+if ! id "$AIBOX_USER" >/dev/null 2>&1; then
+  say "creating the unprivileged user '$AIBOX_USER' that runs rootless Podman"
+  useradd --system --create-home --home-dir /var/lib/aibox-user --shell /usr/sbin/nologin "$AIBOX_USER"
+fi
+grep -q "^$AIBOX_USER:" /etc/subuid || usermod --add-subuids "$SUBID_START-$((SUBID_START + SUBID_COUNT - 1))" "$AIBOX_USER"
+grep -q "^$AIBOX_USER:" /etc/subgid || usermod --add-subgids "$SUBID_START-$((SUBID_START + SUBID_COUNT - 1))" "$AIBOX_USER"
+getent group aibox >/dev/null || groupadd --system aibox
+
+# slirp4netns (rootless networking) opens /dev/net/tun as the aibox user; Debian's usual mode is 0666.
+if [ -c /dev/net/tun ] && [ "$(stat -c %a /dev/net/tun)" != "666" ]; then chmod 0666 /dev/net/tun; fi
+
+say "host ready: podman $(podman --version | awk '{print $3}'), runsc $("$RUNSC_DIR/runsc" --version | head -1 | awk '{print $3}'), user $AIBOX_USER"

@@ -1,0 +1,20 @@
+import { z } from 'zod';
+import { RuntimeConfig } from './runtime-config.js';
+
+/**
+ * The daemon's configuration. Modules own their sections' schemas; this file composes them. Add a module's section
+ * as `<module>: <Module>Config.default(...)` so older config files keep validating.
+ */
+export const DaemonConfig = z
+  .object({
+    socket: z.string().startsWith('/').describe('Unix socket the API listens on.'),
+    stateDir: z.string().startsWith('/').describe('Where sandboxes, logs and keys are kept.'),
+    socketGroup: z.string().min(1).describe('Group allowed to use the socket besides root.'),
+    log: z.object({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error']) }).strict(),
+    runtime: RuntimeConfig,
+    profilesDir: z
+      .string()
+      .describe('Directory of security profiles; empty means the profiles/ folder shipped with aibox.'),
+  })
+  .strict();
+export type DaemonConfig = z.infer<typeof DaemonConfig>;

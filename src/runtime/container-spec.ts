@@ -1,0 +1,90 @@
+import type Docker from 'dockerode';
+import type { Profile } from '../config/index.js';
+import { LABELS } from './labels.js';
+
+export interface Mount {
+  source: string;
+  target: string;
+  readOnly: boolean;
+}
+
+export interface SandboxSpec {
+  id: string;
+  name: string;
+  daemonId: string;
+  image: string;
+  profile: Profile;
+  rootless: boolean;
+  sandboxUid: number;
+  /** Host path of the (idmapped) workspace view, mounted at /workspace. */
+  workspace: string;
+  /** Host directory mounted as the sandbox user's home. */
+  home: string;
+  /** Compiled seccomp filter that aibox-exec loads for every command. */
+  seccompBpf: string;
+  /** Paths inside the workspace to mount read-only on top (e.g. .git/hooks, .git/config). */
+  readOnlyPaths: string[];
+  extraMounts: Mount[];
+  env: Record<string, string>;
+  network: boolean;
+}
+
+export const SANDBOX_HOME = '/home/agent';
+export const SECCOMP_BPF_PATH = '/etc/aibox/seccomp.bpf';
+export const EXEC_HELPER_PATH = '/usr/local/lib/aibox/aibox-exec';
+
+/**
+ * The Docker-compatible create body for a sandbox. Pure: everything the sandbox may do is visible here.
+ * The first process only sleeps; every command arrives through exec (behind aibox-exec) once enforcement is ready.
+ */
+export function containerSpec(spec: SandboxSpec): Docker.ContainerCreateOptions {
+  const uid = spec.sandboxUid;
+  const limits = spec.profile.limits;
+  const binds = [
+    `${spec.workspace}:/workspace:rw`,
+    ...spec.readOnlyPaths.map((p) => `${spec.workspace}/${p}:/workspace/${p}:ro`),
+    `${spec.home}:${SANDBOX_HOME}:rw`,
+    `${spec.seccompBpf}:${SECCOMP_BPF_PATH}:ro`,
+    ...spec.extraMounts.map((m) => `${m.source}:${m.target}:${m.readOnly ? 'ro' : 'rw'}`),
+  ];
+  return {
+    name: `aibox-${spec.id}`,
+    Image: spec.image,
+    Cmd: ['sleep', 'infinity'],
+    User: `${uid}:${uid}`,
+    WorkingDir: '/workspace',
+    Hostname: spec.name,
+    Env: Object.entries({ HOME: SANDBOX_HOME, USER: 'agent', AIBOX_SANDBOX: spec.name, ...spec.env }).map(
+      ([k, v]) => `${k}=${v}`,
+    ),
+    Labels: {
+      [LABELS.managed]: 'true',
+      [LABELS.daemon]: spec.daemonId,
+      [LABELS.sandboxId]: spec.id,
+      [LABELS.sandboxName]: spec.name,
+      [LABELS.profile]: spec.profile.name,
+    },
+    HostConfig: {
+      ReadonlyRootfs: true,
+      CapDrop: ['ALL'],
+      SecurityOpt: ['no-new-privileges', `seccomp=${spec.profile.seccompPath}`],
+      NetworkMode: spec.network ? 'slirp4netns:allow_host_loopback=true' : 'none',
+      ...(spec.rootless ? { UsernsMode: `keep-id:uid=${uid},gid=${uid}` } : {}),
+      Binds: binds,
+      Tmpfs: { '/tmp': `rw,nosuid,nodev,size=${limits.tmpfsMiB}m,mode=1777` },
+      Ulimits: [
+        { Name: 'nofile', Soft: limits.openFiles, Hard: limits.openFiles },
+        { Name: 'nproc', Soft: limits.processes, Hard: limits.processes },
+      ],
+      // Rootful Podman enforces these through cgroups itself; rootless ones get the same limits from aiboxd's
+      // own cgroups (see limits.ts), since rootless Podman cannot manage cgroup v1.
+      ...(spec.rootless
+        ? {}
+        : {
+            Memory: limits.memoryMiB * 1024 * 1024,
+            NanoCpus: Math.round(limits.cpus * 1e9),
+            PidsLimit: limits.pids,
+          }),
+    },
+  };
+}

@@ -1,0 +1,82 @@
+import { mkdir, writeFile, readFile, readdir, rmdir } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import type { Profile } from '../config/index.js';
+import { runtimeErrors } from './errors.js';
+
+const CGROUP_ROOT = '/sys/fs/cgroup';
+const CONTROLLERS = ['pids', 'memory', 'cpu'] as const;
+
+/**
+ * Resource limits for rootless sandboxes. Rootless Podman cannot manage cgroup v1 (runsc runs with
+ * --ignore-cgroups), so aiboxd, as root, puts each sandbox's host processes (gVisor's sentry and gofer) into
+ * cgroups of its own: /sys/fs/cgroup/<controller>/aibox/<sandbox-id>. Inside the sandbox, RLIMIT_NPROC (set by the
+ * profile) makes a fork storm fail gracefully well before the pids cgroup is reached.
+ */
+export class SandboxLimits {
+  constructor(private readonly root = CGROUP_ROOT) {}
+
+  available(): boolean {
+    return CONTROLLERS.every((c) => existsSync(path.join(this.root, c, 'cgroup.procs')));
+  }
+
+  async apply(sandboxId: string, profile: Profile, rootPid: number): Promise<void> {
+    const pids = await descendantsOf(rootPid);
+    try {
+      for (const controller of CONTROLLERS) {
+        const dir = this.dirOf(controller, sandboxId);
+        await mkdir(dir, { recursive: true });
+        if (controller === 'pids') await writeFile(path.join(dir, 'pids.max'), String(profile.limits.pids));
+        if (controller === 'memory') {
+          await writeFile(path.join(dir, 'memory.limit_in_bytes'), String(profile.limits.memoryMiB * 1024 * 1024));
+        }
+        if (controller === 'cpu') {
+          await writeFile(path.join(dir, 'cpu.cfs_period_us'), '100000');
+          await writeFile(path.join(dir, 'cpu.cfs_quota_us'), String(Math.round(profile.limits.cpus * 100000)));
+        }
+        for (const pid of pids) await writeFile(path.join(dir, 'cgroup.procs'), String(pid));
+      }
+    } catch (err) {
+      throw runtimeErrors.create('RUNTIME_LIMITS', `cannot apply limits: ${(err as Error).message}`, {}, { cause: err });
+    }
+  }
+
+  /** Current usage, for status and tests. */
+  async usage(sandboxId: string): Promise<{ pids: number; memoryBytes: number } | undefined> {
+    const pids = await readFile(path.join(this.dirOf('pids', sandboxId), 'pids.current'), 'utf8').catch(() => '');
+    if (!pids) return undefined;
+    const mem = await readFile(path.join(this.dirOf('memory', sandboxId), 'memory.usage_in_bytes'), 'utf8');
+    return { pids: Number(pids), memoryBytes: Number(mem) };
+  }
+
+  async remove(sandboxId: string): Promise<void> {
+    for (const controller of CONTROLLERS) {
+      await rmdir(this.dirOf(controller, sandboxId)).catch(() => undefined);
+    }
+  }
+
+  async list(): Promise<string[]> {
+    return (await readdir(path.join(this.root, 'pids', 'aibox')).catch(() => [])).filter((e) => e.startsWith('sbx_'));
+  }
+
+  private dirOf(controller: string, sandboxId: string): string {
+    return path.join(this.root, controller, 'aibox', sandboxId);
+  }
+}
+
+/** The process and all its descendants (by walking /proc's parent links). */
+export async function descendantsOf(rootPid: number): Promise<number[]> {
+  const parents = new Map<number, number>();
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const stat = await readFile(`/proc/${entry}/stat`, 'utf8').catch(() => '');
+    // Field 4 (ppid) follows the parenthesised command name, which may itself contain spaces.
+    const after = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (after[1]) parents.set(Number(entry), Number(after[1]));
+  }
+  const result = [rootPid];
+  for (let i = 0; i < result.length; i++) {
+    for (const [pid, ppid] of parents) if (ppid === result[i]) result.push(pid);
+  }
+  return result;
+}

@@ -1,0 +1,177 @@
+import { mkdir, writeFile, readFile, chown, chmod, rm } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import http from 'node:http';
+import { execa, type ResultPromise } from 'execa';
+import type { Logger } from '../shared/index.js';
+import type { RuntimeConfig } from '../config/index.js';
+import { runtimeErrors } from './errors.js';
+import type { HostUser } from './host-user.js';
+
+/**
+ * The daemon's own `podman system service` on a private socket, with its own containers.conf that makes gVisor the
+ * default runtime (Podman 4.3's Docker-compatible API ignores HostConfig.Runtime, so the engine default must be runsc).
+ * Rootless: the service runs as the unprivileged aibox user; rootful: as root. Either way only aiboxd talks to it.
+ */
+export class PodmanService {
+  readonly socketPath: string;
+  private readonly dir: string;
+  private child: ResultPromise | undefined;
+
+  constructor(
+    private readonly config: RuntimeConfig,
+    private readonly user: HostUser | undefined,
+    stateDir: string,
+    private readonly logger: Logger,
+  ) {
+    this.dir = path.join(stateDir, 'podman');
+    this.socketPath = path.join(this.dir, 'podman.sock');
+  }
+
+  get rootless(): boolean {
+    return this.config.mode === 'rootless';
+  }
+
+  /** Environment for any podman command of this daemon (service, import, …). */
+  env(): Record<string, string> {
+    const env: Record<string, string> = {
+      PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+      CONTAINERS_CONF: path.join(this.dir, 'containers.conf'),
+      LANG: 'C.UTF-8',
+    };
+    if (this.user) {
+      env.HOME = this.user.home;
+      env.XDG_RUNTIME_DIR = runtimeDirOf(this.user);
+      env.USER = this.user.name;
+    }
+    return env;
+  }
+
+  /** uid/gid podman runs as (undefined: root). */
+  get runAs(): { uid: number; gid: number } | undefined {
+    return this.user ? { uid: this.user.uid, gid: this.user.gid } : undefined;
+  }
+
+  async start(): Promise<void> {
+    await this.writeConfig();
+    await this.killPrevious();
+    await rm(this.socketPath, { force: true });
+    const logFile = path.join(this.dir, 'service.log');
+    this.child = execa(this.config.podman, ['system', 'service', '--time=0', `unix://${this.socketPath}`], {
+      env: this.env(),
+      extendEnv: false,
+      ...this.runAs,
+      cwd: this.dir,
+      stdin: 'ignore',
+      stdout: { file: logFile },
+      stderr: { file: logFile },
+      reject: false,
+      cleanup: true,
+    });
+    const pid = this.child.pid;
+    if (pid) await writeFile(path.join(this.dir, 'service.pid'), `${pid}\n`);
+    const exited = this.child.then((r) => {
+      this.logger.warn({ exitCode: r.exitCode }, 'podman service exited');
+    });
+    const ready = await Promise.race([this.waitReady(15_000), exited.then(() => false)]);
+    if (!ready) {
+      const log = await readFile(logFile, 'utf8').catch(() => '');
+      throw runtimeErrors.create(
+        'RUNTIME_PODMAN_SERVICE',
+        `podman system service did not answer on ${this.socketPath}: ${lastLines(log)}`,
+      );
+    }
+    this.logger.info({ socket: this.socketPath, mode: this.config.mode }, 'podman service ready');
+  }
+
+  async stop(): Promise<void> {
+    if (!this.child) return;
+    this.child.kill('SIGTERM');
+    await Promise.race([this.child, new Promise((r) => setTimeout(r, 3000))]);
+    this.child.kill('SIGKILL');
+    this.child = undefined;
+  }
+
+  async ping(): Promise<boolean> {
+    return new Promise((resolve) => {
+      const req = http.get({ socketPath: this.socketPath, path: '/_ping', timeout: 1000 }, (res) => {
+        res.resume();
+        resolve(res.statusCode === 200);
+      });
+      req.on('error', () => resolve(false));
+      req.on('timeout', () => {
+        req.destroy();
+        resolve(false);
+      });
+    });
+  }
+
+  private async waitReady(timeoutMs: number): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      if (existsSync(this.socketPath) && (await this.ping())) return true;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    return false;
+  }
+
+  /** A service left by a daemon that crashed would hold the socket: stop it (its containers keep running). */
+  private async killPrevious(): Promise<void> {
+    const pidFile = path.join(this.dir, 'service.pid');
+    const pid = Number((await readFile(pidFile, 'utf8').catch(() => '')).trim());
+    if (!pid) return;
+    const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+    if (cmdline.includes('system\0service') && cmdline.includes(this.socketPath)) {
+      process.kill(pid, 'SIGTERM');
+      await new Promise((r) => setTimeout(r, 300));
+    }
+  }
+
+  private async writeConfig(): Promise<void> {
+    await mkdir(this.dir, { recursive: true, mode: 0o700 });
+    const wrapper = path.join(this.dir, 'runsc-wrapper');
+    // runsc's own sandbox network fails on these kernels ("root network namespace"): gVisor uses the netns Podman
+    // gives it (--network=host). --oci-seccomp makes runsc honour the profile. Rootless cannot manage cgroups.
+    const flags = ['--network=host', '--oci-seccomp', ...(this.rootless ? ['--ignore-cgroups'] : [])];
+    await writeFile(wrapper, `#!/bin/sh\nexec ${this.config.runsc} ${flags.join(' ')} "$@"\n`, { mode: 0o755 });
+    await writeFile(
+      path.join(this.dir, 'containers.conf'),
+      [
+        '# Written by aiboxd at start: gVisor is the default runtime of this private Podman service.',
+        '[containers]',
+        'default_ulimits = ["nofile=20000:20000", "nproc=4096:4096"]',
+        'log_driver = "k8s-file"',
+        '[engine]',
+        'cgroup_manager = "cgroupfs"',
+        'events_logger = "file"',
+        'runtime = "runsc"',
+        '[engine.runtimes]',
+        `runsc = ["${wrapper}"]`,
+        '',
+      ].join('\n'),
+    );
+    if (this.user) {
+      await chown(this.dir, this.user.uid, this.user.gid);
+      await chmod(this.dir, 0o700);
+      const runtimeDir = runtimeDirOf(this.user);
+      await mkdir(runtimeDir, { recursive: true, mode: 0o700 });
+      await chown(runtimeDir, this.user.uid, this.user.gid);
+      // Rootless Podman reads storage.conf from the user's home; the overlay driver works natively on Linux >= 5.13.
+      const confDir = path.join(this.user.home, '.config', 'containers');
+      await mkdir(confDir, { recursive: true });
+      const storage = path.join(confDir, 'storage.conf');
+      if (!existsSync(storage)) await writeFile(storage, '[storage]\ndriver = "overlay"\n');
+      for (const p of [path.join(this.user.home, '.config'), confDir, storage]) {
+        await chown(p, this.user.uid, this.user.gid);
+      }
+    }
+  }
+}
+
+export function runtimeDirOf(user: HostUser): string {
+  return `/run/aibox/user-${user.uid}`;
+}
+
+function lastLines(text: string): string {
+  return text.trim().split('\n').slice(-3).join(' | ') || 'no output';
+}

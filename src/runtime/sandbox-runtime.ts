@@ -1,0 +1,191 @@
+import { fileURLToPath } from 'node:url';
+import { execa } from 'execa';
+import Docker from 'dockerode';
+import type { Logger } from '../shared/index.js';
+import type { Profile } from '../config/index.js';
+import type { RuntimeConfig } from '../config/index.js';
+import { runtimeErrors } from './errors.js';
+import { firstSubordinateId, lookupHostUser, type HostUser } from './host-user.js';
+import { PodmanService } from './podman-service.js';
+import { BaseImage } from './base-image.js';
+import { WorkspaceMounts, type IdShift } from './workspace-mount.js';
+import { SandboxLimits } from './limits.js';
+import { containerSpec, type SandboxSpec } from './container-spec.js';
+import { execBuffered, startExec, type ExecOptions, type ExecSession } from './exec.js';
+import { LABELS } from './labels.js';
+
+const SECCOMP_COMPILER = fileURLToPath(new URL('../../libexec/seccomp-bpf.py', import.meta.url));
+
+export interface ManagedContainer {
+  containerId: string;
+  sandboxId: string;
+  name: string;
+  running: boolean;
+  pid: number;
+}
+
+/**
+ * Everything aiboxd does with containers: its private Podman service (dockerode over the Docker-compatible API),
+ * the base image, idmapped workspace mounts and cgroup limits. One instance per daemon.
+ */
+export class SandboxRuntime {
+  readonly podman: PodmanService;
+  readonly docker: Docker;
+  readonly image: BaseImage;
+  readonly mounts: WorkspaceMounts;
+  readonly limits: SandboxLimits;
+
+  private constructor(
+    readonly config: RuntimeConfig,
+    readonly user: HostUser | undefined,
+    private readonly shift: IdShift,
+    stateDir: string,
+    private readonly logger: Logger,
+  ) {
+    this.podman = new PodmanService(config, user, stateDir, logger);
+    this.docker = new Docker({ socketPath: this.podman.socketPath });
+    this.image = new BaseImage(config, this.docker, this.podman, logger);
+    this.mounts = new WorkspaceMounts(config.mountsDir);
+    this.limits = new SandboxLimits();
+  }
+
+  static async create(config: RuntimeConfig, stateDir: string, logger: Logger): Promise<SandboxRuntime> {
+    if (config.mode === 'rootless') {
+      const user = await lookupHostUser(config.user);
+      const subuid = await firstSubordinateId('/etc/subuid', config.user);
+      // keep-id maps the sandbox uid to the aibox user; container root is the first subordinate id.
+      const shift = { sandboxUser: user.uid, sandboxGroup: user.gid, containerRoot: subuid };
+      return new SandboxRuntime(config, user, shift, stateDir, logger);
+    }
+    const shift = { sandboxUser: config.sandboxUid, sandboxGroup: config.sandboxUid, containerRoot: 0 };
+    return new SandboxRuntime(config, undefined, shift, stateDir, logger);
+  }
+
+  get rootless(): boolean {
+    return this.config.mode === 'rootless';
+  }
+
+  /** Host ids that appear as the sandbox user inside (owner of its home directory, for instance). */
+  get sandboxHostIds(): { uid: number; gid: number } {
+    return { uid: this.shift.sandboxUser, gid: this.shift.sandboxGroup };
+  }
+
+  async start(): Promise<void> {
+    const { created } = await this.mounts.ensureSharedRoot();
+    if (created && this.user) await this.restartPauseProcess(this.user);
+    await this.podman.start();
+  }
+
+  async stop(): Promise<void> {
+    await this.podman.stop();
+  }
+
+  async mountWorkspace(sandboxId: string, source: string): Promise<string> {
+    return this.mounts.mount(sandboxId, source, this.shift);
+  }
+
+  async compileSeccomp(profile: Profile, outFile: string): Promise<void> {
+    const r = await execa('/usr/bin/python3', [SECCOMP_COMPILER, profile.seccompPath, outFile], { reject: false });
+    if (r.exitCode !== 0) {
+      throw runtimeErrors.create('RUNTIME_SECCOMP', `cannot compile ${profile.seccompPath}: ${r.stderr.trim()}`);
+    }
+  }
+
+  async createContainer(spec: SandboxSpec): Promise<string> {
+    try {
+      const container = await this.docker.createContainer(containerSpec(spec));
+      return container.id;
+    } catch (err) {
+      throw runtimeErrors.create('RUNTIME_CONTAINER', `cannot create the container: ${messageOf(err)}`);
+    }
+  }
+
+  /** Starts the container and returns the host pid of its sandbox process. */
+  async startContainer(containerId: string): Promise<number> {
+    const container = this.docker.getContainer(containerId);
+    try {
+      await container.start();
+    } catch (err) {
+      throw runtimeErrors.create('RUNTIME_CONTAINER', `cannot start the container: ${messageOf(err)}`);
+    }
+    const info = await container.inspect();
+    if (!info.State.Running || !info.State.Pid) {
+      throw runtimeErrors.create('RUNTIME_CONTAINER', `the container exited at once (${info.State.Status})`);
+    }
+    return info.State.Pid;
+  }
+
+  async inspect(containerId: string): Promise<{ running: boolean; pid: number; status: string } | undefined> {
+    try {
+      const info = await this.docker.getContainer(containerId).inspect();
+      return { running: info.State.Running, pid: info.State.Pid, status: info.State.Status };
+    } catch {
+      return undefined;
+    }
+  }
+
+  async stopContainer(containerId: string): Promise<void> {
+    await this.docker
+      .getContainer(containerId)
+      .stop({ t: this.config.stopTimeoutSeconds })
+      .catch((err: unknown) => {
+        if (!/not running|304|no such/i.test(messageOf(err))) throw err;
+      });
+  }
+
+  async removeContainer(containerId: string): Promise<void> {
+    await this.docker
+      .getContainer(containerId)
+      .remove({ force: true, v: true })
+      .catch((err: unknown) => {
+        if (!/no such|404/i.test(messageOf(err))) throw err;
+      });
+  }
+
+  async listManaged(daemonId: string): Promise<ManagedContainer[]> {
+    const list = await this.docker.listContainers({
+      all: true,
+      filters: { label: [`${LABELS.managed}=true`, `${LABELS.daemon}=${daemonId}`] },
+    });
+    const result: ManagedContainer[] = [];
+    for (const c of list) {
+      const state = await this.inspect(c.Id);
+      result.push({
+        containerId: c.Id,
+        sandboxId: c.Labels[LABELS.sandboxId] ?? '',
+        name: c.Labels[LABELS.sandboxName] ?? '',
+        running: state?.running ?? false,
+        pid: state?.pid ?? 0,
+      });
+    }
+    return result;
+  }
+
+  async exec(containerId: string, options: ExecOptions): Promise<ExecSession> {
+    return startExec(this.docker.getContainer(containerId), options);
+  }
+
+  async execBuffered(containerId: string, options: ExecOptions) {
+    return execBuffered(this.docker.getContainer(containerId), options);
+  }
+
+  async logs(containerId: string): Promise<string> {
+    const buf = (await this.docker
+      .getContainer(containerId)
+      .logs({ stdout: true, stderr: true, follow: false })) as unknown as Buffer;
+    return buf.toString('utf8');
+  }
+
+  /**
+   * Rootless Podman keeps a "pause" process whose mount namespace every container joins. If it started before the
+   * shared mounts directory existed, it would never see the workspace mounts: stop it so the next call re-creates it.
+   */
+  private async restartPauseProcess(user: HostUser): Promise<void> {
+    await execa('pkill', ['-u', String(user.uid), '-f', 'catatonit -P'], { reject: false });
+    this.logger.info('restarted the rootless podman pause process so it sees the workspace mounts');
+  }
+}
+
+function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
