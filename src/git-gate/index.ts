@@ -1,0 +1,19 @@
+export * from './errors.js';
+export * from './config.js';
+export * from './policy.js';
+export * from './credentials.js';
+export * from './audit.js';
+export { GitRunner, GitCommandError, redact } from './exec.js';
+export { MirrorStore } from './mirror.js';
+export { Notifier, Notification, type NotificationInput, type CommandRunner } from './notify.js';
+export { PushStore, PushRecord, PushState } from './push-store.js';
+export {
+  PushGate,
+  ZERO_SHA,
+  type PushShow,
+  type PushContext,
+  type RefUpdate,
+  type RefVerdict,
+} from './pushes.js';
+export { GitGateway, type GatewaySandbox, type GatewayListener } from './gateway.js';
+export { createGitGate, type GitGate, type GitGateDeps } from './gate.js';

@@ -1,0 +1,93 @@
+import { z } from 'zod';
+import { newId } from '../shared/index.js';
+import { globToRegExp } from './glob.js';
+
+export const RefAction = z.enum(['allow', 'require-approval', 'deny']);
+export type RefAction = z.infer<typeof RefAction>;
+
+/**
+ * What a sandbox may do with git, as the policy layer hands it over (the Rego policy produces this document).
+ * Deny by default: a repository not listed cannot be fetched; a ref no rule matches gets `defaultAction`.
+ */
+export const GitPolicy = z
+  .object({
+    repos: z
+      .array(
+        z
+          .object({
+            pattern: z
+              .string()
+              .min(1)
+              .describe('Glob over repository names: `*` within a segment, `**` across.'),
+            push: z.boolean().default(true).describe('false: clone/fetch only.'),
+          })
+          .strict(),
+      )
+      .default([]),
+    refs: z
+      .array(
+        z
+          .object({
+            pattern: z
+              .string()
+              .min(1)
+              .describe('Glob over full ref names, e.g. refs/heads/main, refs/tags/**.'),
+            action: RefAction,
+            rule: z.string().optional().describe('Where the rule comes from, quoted in refusals.'),
+          })
+          .strict(),
+      )
+      .default([])
+      .describe('First matching rule wins.'),
+    defaultAction: RefAction.default('deny'),
+  })
+  .strict();
+export type GitPolicy = z.infer<typeof GitPolicy>;
+export type GitPolicyInput = z.input<typeof GitPolicy>;
+
+export interface RefDecision {
+  readonly id: string;
+  readonly action: RefAction;
+  /** The rule that decided: its `rule` label, else `refs[i] <pattern>`, else `default`. */
+  readonly rule: string;
+}
+
+export interface RepoAccess {
+  readonly fetch: boolean;
+  readonly push: boolean;
+}
+
+/** Which of fetch/push the policy grants on a repository (pure). */
+export function repoAccess(policy: GitPolicy, repo: string): RepoAccess {
+  let fetch = false;
+  let push = false;
+  for (const r of policy.repos) {
+    if (globToRegExp(r.pattern).test(repo)) {
+      fetch = true;
+      push = push || r.push;
+    }
+  }
+  return { fetch, push };
+}
+
+/**
+ * Decides one ref update (pure except for the fresh decision id). Deleting a ref can never be staged for review, so
+ * `require-approval` on a deletion becomes `deny`; refs/aibox/* is the gateway's own namespace and always denied.
+ */
+export function decideRef(policy: GitPolicy, ref: string, op: 'update' | 'delete'): RefDecision {
+  const id = newId('dec');
+  if (ref.startsWith('refs/aibox/')) return { id, action: 'deny', rule: 'builtin: refs/aibox/* is reserved' };
+  let action = policy.defaultAction;
+  let rule = 'default';
+  for (const [i, r] of policy.refs.entries()) {
+    if (globToRegExp(r.pattern).test(ref)) {
+      action = r.action;
+      rule = r.rule ?? `refs[${i}] ${r.pattern}`;
+      break;
+    }
+  }
+  if (op === 'delete' && action === 'require-approval') {
+    return { id, action: 'deny', rule: `${rule} (deletions cannot be staged for approval)` };
+  }
+  return { id, action, rule };
+}
