@@ -1,0 +1,76 @@
+/** Rego AST. Every node carries its source location. */
+import type { Location } from './errors.js';
+import type { Value } from './value.js';
+
+export type Term =
+  | { type: 'scalar'; value: Value; loc: Location }
+  | { type: 'var'; name: string; loc: Location }
+  | { type: 'ref'; terms: Term[]; loc: Location }
+  | { type: 'array'; items: Term[]; loc: Location }
+  | { type: 'object'; items: [Term, Term][]; loc: Location }
+  | { type: 'set'; items: Term[]; loc: Location }
+  | { type: 'call'; op: Term; args: Term[]; loc: Location }
+  | { type: 'arraycomp'; term: Term; body: Expr[]; loc: Location }
+  | { type: 'setcomp'; term: Term; body: Expr[]; loc: Location }
+  | { type: 'objcomp'; key: Term; value: Term; body: Expr[]; loc: Location }
+  | { type: 'template'; parts: (string | Term)[]; loc: Location };
+
+export interface With {
+  target: Term;
+  value: Term;
+  loc: Location;
+}
+
+export type ExprBody =
+  | { kind: 'term'; term: Term }
+  | { kind: 'unify'; a: Term; b: Term; assign: boolean }
+  | { kind: 'some'; vars: Term[] }
+  | { kind: 'somein'; key: Term | undefined; value: Term; coll: Term }
+  | { kind: 'every'; key: Term | undefined; value: Term; domain: Term; body: Expr[] };
+
+export type Expr = ExprBody & { negated: boolean; with: With[]; loc: Location; text?: string };
+
+export interface RuleHead {
+  /** Rule reference: first term is a var (the rule name), the rest are path terms. */
+  ref: Term[];
+  args: Term[] | undefined;
+  /** `contains` key (partial set). */
+  key: Term | undefined;
+  value: Term | undefined;
+  assign: boolean;
+  loc: Location;
+}
+
+export interface Rule {
+  default: boolean;
+  head: RuleHead;
+  body: Expr[];
+  else: Rule | undefined;
+  loc: Location;
+  /** Rule body was given (`if` or braces), as opposed to a constant rule. */
+  hasBody: boolean;
+}
+
+export interface Import {
+  path: Term;
+  alias: string | undefined;
+  loc: Location;
+}
+
+export interface Module {
+  file: string;
+  source: string;
+  package: Term;
+  /** Package path as strings, without the leading `data`. */
+  packagePath: string[];
+  imports: Import[];
+  rules: Rule[];
+  loc: Location;
+}
+
+export function varTerm(name: string, loc: Location): Term {
+  return { type: 'var', name, loc };
+}
+export function scalar(value: Value, loc: Location): Term {
+  return { type: 'scalar', value, loc };
+}

@@ -1,0 +1,1133 @@
+/**
+ * Compiler: AST -> IR. Stages: rule tree (ref heads), reference resolution (package-local rule names, imports,
+ * input/data), variable scoping (slots), builtin/function resolution with arity checks, safety analysis with body
+ * reordering, recursion check.
+ */
+import type { Expr, Module, Rule, Term } from './ast.js';
+import type { BuiltinRegistry } from './builtins/registry.js';
+import { RegoError } from './errors.js';
+import type { Location, RegoErrorCode } from './errors.js';
+import type { CExpr, CRule, CTerm, CWith, FnRef } from './ir.js';
+import { RuleNode } from './ir.js';
+import { ObjectValue, SetValue } from './value.js';
+import type { Value } from './value.js';
+
+export class CompileErrors extends Error {
+  constructor(readonly errors: RegoError[]) {
+    super(errors.map((e) => e.message).join('\n'));
+    this.name = 'CompileErrors';
+  }
+}
+
+class Alloc {
+  n = 0;
+}
+
+class Scope {
+  readonly slots = new Map<string, number>();
+  readonly start: number;
+  constructor(
+    readonly parent: Scope | undefined,
+    readonly alloc: Alloc,
+    readonly declared: Set<string>,
+    readonly appear: Set<string>,
+  ) {
+    this.start = alloc.n;
+  }
+  slotOf(name: string): number {
+    let s = this.slots.get(name);
+    if (s === undefined) {
+      s = this.alloc.n++;
+      this.slots.set(name, s);
+    }
+    return s;
+  }
+  fresh(): number {
+    return this.alloc.n++;
+  }
+}
+
+interface PkgCtx {
+  pkgPath: string[];
+  globals: Set<string>;
+  imports: Map<string, Term[]>;
+  file: string;
+}
+
+const GENERATED_PREFIX = '__';
+
+export interface CompiledModules {
+  root: RuleNode;
+  rules: CRule[];
+}
+
+export class Compiler {
+  readonly root = new RuleNode([], undefined);
+  private errors: RegoError[] = [];
+  private readonly allRules: CRule[] = [];
+  /** Package path key -> first segments of rule names declared in it. */
+  private readonly pkgGlobals = new Map<string, Set<string>>();
+
+  constructor(private readonly registry: BuiltinRegistry) {}
+
+  private err(code: RegoErrorCode, msg: string, loc: Location): void {
+    if (this.errors.length < 100) this.errors.push(new RegoError(code, msg, loc));
+  }
+
+  compileModules(modules: readonly Module[]): CompiledModules {
+    // Stage 1: globals per package and rule tree skeleton.
+    for (const m of modules) {
+      const key = m.packagePath.join('.');
+      let g = this.pkgGlobals.get(key);
+      if (!g) this.pkgGlobals.set(key, (g = new Set()));
+      for (const r of m.rules) {
+        const h = r.head.ref[0];
+        if (h && h.type === 'var') g.add(h.name);
+      }
+    }
+    // Stage 2: compile rules.
+    const pending: { m: Module; r: Rule; ctx: PkgCtx }[] = [];
+    for (const m of modules) {
+      const ctx = this.pkgCtx(m);
+      for (const r of m.rules) pending.push({ m, r, ctx });
+    }
+    // Nodes must exist before bodies are compiled (function resolution looks them up).
+    const placed: { r: Rule; ctx: PkgCtx; node: RuleNode; keyPath: Term[] }[] = [];
+    for (const { r, ctx } of pending) {
+      const p = this.placeRule(r, ctx);
+      if (p) placed.push({ r, ctx, ...p });
+    }
+    for (const p of placed) {
+      if (p.r.head.args !== undefined) {
+        const n = p.r.head.args.length;
+        if (p.node.arity >= 0 && p.node.arity !== n)
+          this.err('rego_type_error', `conflicting rules data.${p.node.path.join('.')} found`, p.r.loc);
+        p.node.arity = n;
+      }
+    }
+    for (const p of placed) {
+      try {
+        const cr = this.compileRule(p.r, p.ctx, p.node, p.keyPath);
+        if (!cr) continue;
+        if (cr.isDefault) {
+          if (p.node.defaultRule)
+            this.err(
+              'rego_type_error',
+              `multiple default rules data.${p.node.path.join('.')} found`,
+              p.r.loc,
+            );
+          p.node.defaultRule = cr;
+        } else if (cr.kind === 'complete') p.node.complete.push(cr);
+        else if (cr.kind === 'multi') p.node.multi.push(cr);
+        else if (cr.kind === 'dyn') p.node.dyn.push(cr);
+        else p.node.funcs.push(cr);
+      } catch (e) {
+        if (e instanceof RegoError) this.errors.push(e);
+        else throw e;
+      }
+    }
+    this.checkConflicts(this.root);
+    if (this.errors.length === 0) this.checkRecursion();
+    if (this.errors.length) throw new CompileErrors(this.errors);
+    return { root: this.root, rules: this.allRules };
+  }
+
+  private pkgCtx(m: Module): PkgCtx {
+    const imports = new Map<string, Term[]>();
+    for (const imp of m.imports) {
+      const terms = imp.path.type === 'ref' ? imp.path.terms : [imp.path];
+      const head = terms[0]!;
+      if (head.type !== 'var') continue;
+      if (head.name === 'future' || head.name === 'rego') continue;
+      let alias = imp.alias;
+      if (alias === undefined) {
+        const last = terms[terms.length - 1]!;
+        if (terms.length === 1) alias = head.name;
+        else if (last.type === 'scalar' && typeof last.value === 'string') alias = last.value;
+      }
+      if (alias !== undefined && !(terms.length === 1 && (alias === 'input' || alias === 'data')))
+        imports.set(alias, terms);
+    }
+    return {
+      pkgPath: m.packagePath,
+      globals: this.pkgGlobals.get(m.packagePath.join('.')) ?? new Set(),
+      imports,
+      file: m.file,
+    };
+  }
+
+  private placeRule(r: Rule, ctx: PkgCtx): { node: RuleNode; keyPath: Term[] } | undefined {
+    const ref = r.head.ref;
+    const head = ref[0]!;
+    if (head.type !== 'var') {
+      this.err('rego_parse_error', 'invalid rule head', r.loc);
+      return undefined;
+    }
+    let node = this.root;
+    for (const s of ctx.pkgPath) node = node.child(s);
+    node = node.child(head.name);
+    let i = 1;
+    for (; i < ref.length; i++) {
+      const t = ref[i]!;
+      if (t.type === 'scalar' && typeof t.value === 'string') node = node.child(t.value);
+      else break;
+    }
+    const keyPath = ref.slice(i);
+    if (r.head.args !== undefined && keyPath.length) {
+      this.err('rego_parse_error', 'function rule heads must be constant refs', r.loc);
+      return undefined;
+    }
+    if (r.head.key !== undefined && keyPath.length) {
+      this.err(
+        'rego_compile_error',
+        'multi-value rules with variables in the rule reference are not supported',
+        r.loc,
+      );
+      return undefined;
+    }
+    if (r.default && keyPath.length) {
+      this.err('rego_compile_error', 'default rules must have a constant reference', r.loc);
+      return undefined;
+    }
+    return { node, keyPath };
+  }
+
+  private checkConflicts(n: RuleNode): void {
+    const kinds =
+      (n.complete.length || n.defaultRule ? 1 : 0) + (n.multi.length ? 1 : 0) + (n.funcs.length ? 1 : 0);
+    if (kinds > 1) {
+      const r = n.complete[0] ?? n.multi[0] ?? n.funcs[0] ?? n.defaultRule;
+      this.err('rego_type_error', `conflicting rules data.${n.path.join('.')} found`, r!.loc);
+    }
+    if ((n.complete.length || n.multi.length || n.funcs.length) && n.children.size) {
+      for (const c of n.children.values()) {
+        if (c.hasRulesBelow && (n.multi.length || n.funcs.length)) {
+          this.err(
+            'rego_type_error',
+            `rule data.${c.path.join('.')} conflicts with data.${n.path.join('.')}`,
+            n.complete[0]?.loc ?? n.multi[0]?.loc ?? n.funcs[0]!.loc,
+          );
+          break;
+        }
+      }
+    }
+    for (const c of n.children.values()) this.checkConflicts(c);
+  }
+
+  // --- rules -----------------------------------------------------------------------------------------------------
+
+  private compileRule(r: Rule, ctx: PkgCtx, node: RuleNode, keyPath: Term[]): CRule | undefined {
+    const kind: CRule['kind'] =
+      r.head.args !== undefined
+        ? 'func'
+        : r.head.key !== undefined
+          ? 'multi'
+          : keyPath.length
+            ? 'dyn'
+            : 'complete';
+    const compileOne = (rule: Rule, isElse: boolean): CRule => {
+      const alloc = new Alloc();
+      const declared = new Set<string>();
+      const appear = new Set<string>();
+      for (const a of r.head.args ?? []) collectVars(a, declared);
+      for (const t of keyPath) collectVars(t, appear);
+      if (rule.head.key) collectVars(rule.head.key, appear);
+      if (rule.head.value) collectVars(rule.head.value, appear);
+      collectBodyVars(rule.body, declared, appear);
+      const scope = new Scope(undefined, alloc, declared, appear);
+      preallocate(scope);
+      const args = r.head.args?.map((a) => this.term(a, scope, ctx));
+      const argSlots = new Set<number>();
+      for (const a of args ?? []) for (const s of slotsIn(a)) argSlots.add(s);
+      const body = this.body(rule.body, scope, ctx, argSlots);
+      const bound = new Set<number>(argSlots);
+      for (const e of body) for (const s of exprSlots(e)) bound.add(s);
+      const cKeyPath = keyPath.map((t) => this.term(t, scope, ctx));
+      const key = rule.head.key ? this.term(rule.head.key, scope, ctx) : undefined;
+      const valueTerm: Term = rule.head.value ?? { type: 'scalar', value: true, loc: rule.head.loc };
+      const value = this.term(valueTerm, scope, ctx);
+      for (const t of [...cKeyPath, ...(key ? [key] : []), value]) {
+        for (const s of allSlots(t)) {
+          if (!bound.has(s)) {
+            const name = slotName(scope, s) ?? '_';
+            this.err('rego_unsafe_var_error', `var ${name} is unsafe`, t.loc);
+          }
+        }
+      }
+      const cr: CRule = {
+        kind,
+        node,
+        keyPath: cKeyPath,
+        key,
+        value,
+        constValue: value.k === 'const' ? value.v : undefined,
+        args,
+        body,
+        nslots: alloc.n,
+        else: undefined,
+        isDefault: r.default && !isElse,
+        loc: rule.loc,
+      };
+      this.allRules.push(cr);
+      return cr;
+    };
+    const first = compileOne(r, false);
+    let cur = first;
+    let e = r.else;
+    while (e) {
+      const ce = compileOne({ ...e, head: { ...e.head, args: r.head.args } }, true);
+      cur.else = ce;
+      cur = ce;
+      e = e.else;
+    }
+    return first;
+  }
+
+  // --- bodies ----------------------------------------------------------------------------------------------------
+
+  /** Compile a body in `scope` and reorder it for safety; `bound` holds slots bound before the body runs. */
+  body(exprs: readonly Expr[], scope: Scope, ctx: PkgCtx, bound: ReadonlySet<number>): CExpr[] {
+    const out: CExpr[] = [];
+    exprs.forEach((e, idx) => {
+      const c = this.expr(e, scope, ctx, idx);
+      if (c) out.push(...c);
+    });
+    return this.reorder(out, scope, bound);
+  }
+
+  private reorder(exprs: CExpr[], scope: Scope, initial: ReadonlySet<number>): CExpr[] {
+    const bound = new Set(initial);
+    // occurrence counts: negated expressions may keep vars that appear nowhere else local to themselves.
+    const count = new Map<number, number>();
+    for (const e of exprs) for (const s of new Set(exprSlots(e))) count.set(s, (count.get(s) ?? 0) + 1);
+    const remaining = [...exprs];
+    const out: CExpr[] = [];
+    while (remaining.length) {
+      let picked = -1;
+      for (let i = 0; i < remaining.length; i++) {
+        if (this.ready(remaining[i]!, bound, count)) {
+          picked = i;
+          break;
+        }
+      }
+      if (picked < 0) {
+        const e = remaining[0]!;
+        const unsafe = new Set<string>();
+        for (const r of remaining) {
+          for (const s of this.missing(r, bound, count)) {
+            const n = slotName(scope, s);
+            if (n !== undefined && !n.startsWith('$')) unsafe.add(n);
+          }
+        }
+        const names = [...unsafe].sort();
+        if (names.length === 0) names.push('_');
+        for (const n of names) this.err('rego_unsafe_var_error', `var ${n} is unsafe`, e.loc);
+        return out.concat(remaining);
+      }
+      const e = remaining.splice(picked, 1)[0]!;
+      out.push(e);
+      if (!e.neg && e.k !== 'every') for (const s of exprSlots(e)) bound.add(s);
+    }
+    return out;
+  }
+
+  private missing(e: CExpr, bound: ReadonlySet<number>, count: ReadonlyMap<number, number>): number[] {
+    const miss = new Set<number>();
+    const need = (ss: readonly number[]): void => {
+      for (const s of ss) if (!bound.has(s)) miss.add(s);
+    };
+    for (const w of e.withs ?? []) need(w.value.needs);
+    if (e.neg || e.k === 'every') {
+      for (const s of exprSlots(e)) if ((count.get(s) ?? 0) > 1 && !bound.has(s)) miss.add(s);
+      if (e.k === 'every') need(e.domain.needs);
+      if (e.k === 'every') need(closureNeeds(e));
+      return [...miss];
+    }
+    switch (e.k) {
+      case 'term':
+        need(e.t.needs);
+        break;
+      case 'unify':
+        if (!unifyReady(e.a, e.b, bound)) {
+          need(e.a.needs);
+          need(e.b.needs);
+          if (miss.size === 0)
+            for (const s of [...allSlots(e.a), ...allSlots(e.b)]) if (!bound.has(s)) miss.add(s);
+        }
+        break;
+      case 'somein':
+        need(e.coll.needs);
+        if (e.key) need(patternNeeds(e.key));
+        need(patternNeeds(e.val));
+        break;
+      case 'nop':
+        break;
+    }
+    return [...miss];
+  }
+
+  private ready(e: CExpr, bound: ReadonlySet<number>, count: ReadonlyMap<number, number>): boolean {
+    return this.missing(e, bound, count).length === 0;
+  }
+
+  private expr(e: Expr, scope: Scope, ctx: PkgCtx, idx: number): CExpr[] | undefined {
+    const withs = e.with.length
+      ? e.with.map((w) => this.withMod(w.target, w.value, w.loc, scope, ctx))
+      : undefined;
+    const base = { neg: e.negated, withs, loc: e.loc, idx, text: e.text ?? '' };
+    switch (e.kind) {
+      case 'some':
+        return [{ ...base, k: 'nop' }];
+      case 'term': {
+        const t = e.term;
+        // call with output argument: f(x, out)
+        if (t.type === 'call') {
+          const arity = this.callArity(t.op, ctx, scope);
+          if (arity !== undefined && arity >= 0 && t.args.length === arity + 1) {
+            const call: Term = { ...t, args: t.args.slice(0, arity) };
+            const out = t.args[arity]!;
+            return [{ ...base, k: 'unify', a: this.term(out, scope, ctx), b: this.term(call, scope, ctx) }];
+          }
+        }
+        return [{ ...base, k: 'term', t: this.term(t, scope, ctx) }];
+      }
+      case 'unify': {
+        if (e.assign) {
+          // `:=` only declares; lhs must be a var or a composite of vars (no refs)
+          if (e.a.type === 'ref' || e.a.type === 'call' || e.a.type === 'scalar') {
+            this.err('rego_compile_error', `cannot assign to ${e.a.type}`, e.loc);
+          }
+        }
+        return [{ ...base, k: 'unify', a: this.term(e.a, scope, ctx), b: this.term(e.b, scope, ctx) }];
+      }
+      case 'somein': {
+        const coll = this.term(e.coll, scope, ctx);
+        return [
+          {
+            ...base,
+            k: 'somein',
+            key: e.key ? this.term(e.key, scope, ctx) : undefined,
+            val: this.term(e.value, scope, ctx),
+            coll,
+          },
+        ];
+      }
+      case 'every': {
+        const domain = this.term(e.domain, scope, ctx);
+        const declared = new Set<string>();
+        const appear = new Set<string>();
+        if (e.key) collectVars(e.key, declared);
+        collectVars(e.value, declared);
+        collectBodyVars(e.body, declared, appear);
+        const inner = new Scope(scope, scope.alloc, declared, appear);
+        preallocate(inner);
+        const key = e.key ? this.term(e.key, inner, ctx) : undefined;
+        const val = this.term(e.value, inner, ctx);
+        const bound = new Set<number>();
+        for (let s = 0; s < inner.start; s++) bound.add(s);
+        if (key) for (const s of slotsIn(key)) bound.add(s);
+        for (const s of slotsIn(val)) bound.add(s);
+        const body = this.body(e.body, inner, ctx, bound);
+        return [{ ...base, k: 'every', key, val, domain, body }];
+      }
+    }
+  }
+
+  private withMod(target: Term, value: Term, loc: Location, scope: Scope, ctx: PkgCtx): CWith {
+    const w = this.withMod0(target, value, loc, scope, ctx);
+    if (w.target.kind === 'fn' && (value.type === 'var' || value.type === 'ref')) {
+      const terms = value.type === 'ref' ? value.terms : [value];
+      const h = terms[0]!;
+      if (h.type === 'var' && !isLocal(scope, h.name)) {
+        const fn = this.resolveFn(value, ctx, scope, false);
+        if (fn) {
+          w.fn = fn;
+          w.value = { k: 'const', v: null, loc: w.value.loc, needs: [] };
+        }
+      }
+    }
+    return w;
+  }
+
+  private withMod0(target: Term, value: Term, loc: Location, scope: Scope, ctx: PkgCtx): CWith {
+    const v = this.term(value, scope, ctx);
+    const terms = target.type === 'ref' ? target.terms : [target];
+    const head = terms[0]!;
+    const path: string[] = [];
+    for (const t of terms.slice(1)) {
+      if (t.type === 'scalar' && typeof t.value === 'string') path.push(t.value);
+      else {
+        this.err('rego_compile_error', 'with keyword target must be a constant reference', loc);
+        break;
+      }
+    }
+    if (head.type === 'var' && head.name === 'input' && !scope.slots.has('input'))
+      return { target: { kind: 'input', path }, value: v, loc };
+    if (head.type === 'var' && head.name === 'data') {
+      const node = this.lookupNode(path);
+      if (node && node.funcs.length)
+        return { target: { kind: 'fn', key: 'data.' + path.join('.') }, value: v, loc };
+      return { target: { kind: 'data', path }, value: v, loc };
+    }
+    if (head.type === 'var') {
+      // function (user or builtin) or package-local rule
+      const name = [head.name, ...path].join('.');
+      if (ctx.globals.has(head.name)) {
+        const full = [...ctx.pkgPath, head.name, ...path];
+        const node = this.lookupNode(full);
+        if (node && node.funcs.length)
+          return { target: { kind: 'fn', key: 'data.' + full.join('.') }, value: v, loc };
+        return { target: { kind: 'data', path: full }, value: v, loc };
+      }
+      const imp = ctx.imports.get(head.name);
+      if (imp) {
+        const p = refToStrings(imp);
+        if (p && p[0] === 'data') {
+          const full = [...p.slice(1), ...path];
+          const node = this.lookupNode(full);
+          if (node && node.funcs.length)
+            return { target: { kind: 'fn', key: 'data.' + full.join('.') }, value: v, loc };
+          return { target: { kind: 'data', path: full }, value: v, loc };
+        }
+        if (p && p[0] === 'input')
+          return { target: { kind: 'input', path: [...p.slice(1), ...path] }, value: v, loc };
+      }
+      if (this.registry.has(name) || name === 'print' || name === 'walk')
+        return { target: { kind: 'fn', key: name }, value: v, loc };
+      this.err(
+        'rego_compile_error',
+        `with keyword target must reference existing input, data, or a function`,
+        loc,
+      );
+    }
+    return { target: { kind: 'input', path: [] }, value: v, loc };
+  }
+
+  private lookupNode(path: readonly string[]): RuleNode | undefined {
+    let n: RuleNode | undefined = this.root;
+    for (const s of path) {
+      n = n.children.get(s);
+      if (!n) return undefined;
+    }
+    return n;
+  }
+
+  /** Arity of the called function (-1 if variadic/unknown). */
+  private callArity(op: Term, ctx: PkgCtx, scope: Scope): number | undefined {
+    const fn = this.resolveFn(op, ctx, scope, false);
+    if (!fn) return undefined;
+    if (fn.kind === 'builtin') return fn.def.args.length;
+    if (fn.kind === 'user') return fn.node.arity;
+    if (fn.kind === 'walk') return 1;
+    return -1;
+  }
+
+  private resolveFn(op: Term, ctx: PkgCtx, scope: Scope, report: boolean): FnRef | undefined {
+    const terms = op.type === 'ref' ? op.terms : [op];
+    const strs = refToStrings(terms);
+    if (!strs) {
+      if (report) this.err('rego_type_error', 'invalid function reference', op.loc);
+      return undefined;
+    }
+    const [h, ...rest] = strs as [string, ...string[]];
+    const name = strs.join('.');
+    if (isLocal(scope, h)) {
+      if (report) this.err('rego_type_error', `undefined function ${name}`, op.loc);
+      return undefined;
+    }
+    let dataPath: string[] | undefined;
+    if (h === 'data') dataPath = rest;
+    else if (ctx.globals.has(h)) dataPath = [...ctx.pkgPath, h, ...rest];
+    else {
+      const imp = ctx.imports.get(h);
+      if (imp) {
+        const p = refToStrings(imp);
+        if (p && p[0] === 'data') dataPath = [...p.slice(1), ...rest];
+      }
+    }
+    if (dataPath) {
+      const node = this.lookupNode(dataPath);
+      if (node && node.arity >= 0) return { kind: 'user', name: 'data.' + dataPath.join('.'), node };
+      if (report) this.err('rego_type_error', `undefined function data.${dataPath.join('.')}`, op.loc);
+      return undefined;
+    }
+    if (name === 'print') return { kind: 'print', name: 'print' };
+    if (name === 'walk') return { kind: 'walk', name: 'walk' };
+    const def = this.registry.get(name);
+    if (def) return { kind: 'builtin', name, def };
+    if (report) this.err('rego_type_error', `undefined function ${name}`, op.loc);
+    return undefined;
+  }
+
+  // --- terms -----------------------------------------------------------------------------------------------------
+
+  term(t: Term, scope: Scope, ctx: PkgCtx): CTerm {
+    switch (t.type) {
+      case 'scalar':
+        return { k: 'const', v: t.value, loc: t.loc, needs: [] };
+      case 'var':
+        return this.varTerm(t.name, t.loc, scope, ctx);
+      case 'ref':
+        return this.refTerm(t.terms, t.loc, scope, ctx);
+      case 'array': {
+        const items = t.items.map((x) => this.term(x, scope, ctx));
+        return constFold({ k: 'array', items, loc: t.loc, needs: unionNeeds(items) });
+      }
+      case 'set': {
+        const items = t.items.map((x) => this.term(x, scope, ctx));
+        return constFold({ k: 'set', items, loc: t.loc, needs: unionNeeds(items) });
+      }
+      case 'object': {
+        const items = t.items.map(
+          ([a, b]) => [this.term(a, scope, ctx), this.term(b, scope, ctx)] as [CTerm, CTerm],
+        );
+        return constFold({ k: 'object', items, loc: t.loc, needs: unionNeeds(items.flat()) });
+      }
+      case 'call': {
+        const fn = this.resolveFn(t.op, ctx, scope, true);
+        const args = t.args.map((x) => this.term(x, scope, ctx));
+        if (fn) {
+          const want =
+            fn.kind === 'builtin'
+              ? fn.def.args.length
+              : fn.kind === 'user'
+                ? fn.node.arity
+                : fn.kind === 'walk'
+                  ? 1
+                  : -1;
+          if (want >= 0 && args.length !== want) {
+            this.err(
+              'rego_type_error',
+              `${fn.name}: arity mismatch\n\thave: (${args.map(() => 'any').join(', ')})\n\twant: (${new Array(want).fill('any').join(', ')})`,
+              t.loc,
+            );
+          }
+        }
+        return {
+          k: 'call',
+          fn: fn ?? { kind: 'print', name: 'print' },
+          args,
+          loc: t.loc,
+          needs: unionNeeds(args),
+        };
+      }
+      case 'arraycomp':
+      case 'setcomp':
+      case 'objcomp': {
+        const declared = new Set<string>();
+        const appear = new Set<string>();
+        collectBodyVars(t.body, declared, appear);
+        if (t.type === 'objcomp') {
+          collectVars(t.key, appear);
+          collectVars(t.value, appear);
+        } else collectVars(t.term, appear);
+        const inner = new Scope(scope, scope.alloc, declared, appear);
+        preallocate(inner);
+        const bound = new Set<number>();
+        for (let s = 0; s < inner.start; s++) bound.add(s);
+        const body = this.body(t.body, inner, ctx, bound);
+        const start = inner.start;
+        const end = scope.alloc.n;
+        const closure = (terms: CTerm[]): number[] => {
+          const set = new Set<number>();
+          for (const x of terms) for (const s of allSlots(x)) if (s < start || s >= end) set.add(s);
+          for (const e of body) for (const s of exprSlots(e, true)) if (s < start || s >= end) set.add(s);
+          return [...set];
+        };
+        if (t.type === 'objcomp') {
+          const key = this.term(t.key, inner, ctx);
+          const value = this.term(t.value, inner, ctx);
+          return { k: 'objcomp', key, value, body, loc: t.loc, needs: closure([key, value]) };
+        }
+        const term = this.term(t.term, inner, ctx);
+        return { k: t.type, term, body, loc: t.loc, needs: closure([term]) };
+      }
+      case 'template': {
+        const parts = t.parts.map((p) => (typeof p === 'string' ? p : this.term(p, scope, ctx)));
+        return {
+          k: 'template',
+          parts,
+          loc: t.loc,
+          needs: unionNeeds(parts.filter((p): p is CTerm => typeof p !== 'string')),
+        };
+      }
+    }
+  }
+
+  private varTerm(name: string, loc: Location, scope: Scope, ctx: PkgCtx): CTerm {
+    if (name === '_') {
+      const slot = scope.fresh();
+      return { k: 'var', slot, name: '_', loc, needs: [slot] };
+    }
+    const local = lookupLocal(scope, name, true);
+    if (local !== undefined) return { k: 'var', slot: local, name, loc, needs: [local] };
+    if (name === 'input') return { k: 'input', loc, needs: [] };
+    if (name === 'data') return { k: 'data', loc, needs: [] };
+    if (ctx.globals.has(name)) return this.globalRef([...ctx.pkgPath, name], [], loc);
+    const imp = ctx.imports.get(name);
+    if (imp) return this.refTerm(imp, loc, scope, ctx);
+    const slot = lookupLocal(scope, name, false) ?? scope.slotOf(name);
+    return { k: 'var', slot, name, loc, needs: [slot] };
+  }
+
+  private globalRef(path: string[], rest: CTerm[], loc: Location): CTerm {
+    const p: CTerm[] = path.map((s) => ({ k: 'const', v: s, loc, needs: [] }));
+    p.push(...rest);
+    return {
+      k: 'ref',
+      head: { k: 'data', loc, needs: [] },
+      path: p,
+      loc,
+      needs: unionNeeds(rest.filter((x) => x.k !== 'var')),
+    };
+  }
+
+  private refTerm(terms: readonly Term[], loc: Location, scope: Scope, ctx: PkgCtx): CTerm {
+    const head = this.term(terms[0]!, scope, ctx);
+    const rest = terms.slice(1).map((x) => this.term(x, scope, ctx));
+    if (rest.length === 0) return head;
+    let h = head;
+    let path = rest;
+    if (head.k === 'ref') {
+      h = head.head;
+      path = [...head.path, ...rest];
+    }
+    const needs = new Set<number>(h.needs);
+    for (const p of path) if (p.k !== 'var') for (const s of p.needs) needs.add(s);
+    return { k: 'ref', head: h, path, loc, needs: [...needs] };
+  }
+
+  // --- recursion -------------------------------------------------------------------------------------------------
+
+  private checkRecursion(): void {
+    const deps = new Map<RuleNode, Set<RuleNode>>();
+    const nodeOf = (r: CRule): RuleNode => r.node;
+    const add = (from: RuleNode, to: RuleNode): void => {
+      let s = deps.get(from);
+      if (!s) deps.set(from, (s = new Set()));
+      s.add(to);
+    };
+    const visitTerm = (from: RuleNode, t: CTerm): void => {
+      switch (t.k) {
+        case 'ref':
+          if (t.head.k === 'data') {
+            let n: RuleNode | undefined = this.root;
+            for (const p of t.path) {
+              if (p.k === 'const' && typeof p.v === 'string' && n.children.has(p.v)) {
+                n = n.children.get(p.v)!;
+                if (n.hasRules) break;
+              } else break;
+            }
+            const targets: RuleNode[] = [];
+            const collect = (x: RuleNode): void => {
+              if (x.hasRules) targets.push(x);
+              for (const c of x.children.values()) collect(c);
+            };
+            if (n.hasRules) targets.push(n);
+            else collect(n);
+            for (const x of targets) add(from, x);
+          } else visitTerm(from, t.head);
+          for (const p of t.path) visitTerm(from, p);
+          break;
+        case 'call':
+          if (t.fn.kind === 'user') add(from, t.fn.node);
+          for (const a of t.args) visitTerm(from, a);
+          break;
+        case 'array':
+        case 'set':
+          for (const x of t.items) visitTerm(from, x);
+          break;
+        case 'object':
+          for (const [a, b] of t.items) {
+            visitTerm(from, a);
+            visitTerm(from, b);
+          }
+          break;
+        case 'arraycomp':
+        case 'setcomp':
+          visitTerm(from, t.term);
+          for (const e of t.body) visitExpr(from, e);
+          break;
+        case 'objcomp':
+          visitTerm(from, t.key);
+          visitTerm(from, t.value);
+          for (const e of t.body) visitExpr(from, e);
+          break;
+        case 'template':
+          for (const p of t.parts) if (typeof p !== 'string') visitTerm(from, p);
+          break;
+        case 'const':
+        case 'var':
+        case 'input':
+        case 'data':
+          break;
+      }
+    };
+    const visitExpr = (from: RuleNode, e: CExpr): void => {
+      for (const w of e.withs ?? []) visitTerm(from, w.value);
+      switch (e.k) {
+        case 'term':
+          visitTerm(from, e.t);
+          break;
+        case 'unify':
+          visitTerm(from, e.a);
+          visitTerm(from, e.b);
+          break;
+        case 'somein':
+          visitTerm(from, e.coll);
+          break;
+        case 'every':
+          visitTerm(from, e.domain);
+          for (const b of e.body) visitExpr(from, b);
+          break;
+        case 'nop':
+          break;
+      }
+    };
+    for (const r of this.allRules) {
+      const from = nodeOf(r);
+      for (const e of r.body) visitExpr(from, e);
+      visitTerm(from, r.value);
+      if (r.key) visitTerm(from, r.key);
+      for (const k of r.keyPath) visitTerm(from, k);
+    }
+    // DFS for cycles
+    const state = new Map<RuleNode, number>();
+    const stack: RuleNode[] = [];
+    const dfs = (n: RuleNode): boolean => {
+      state.set(n, 1);
+      stack.push(n);
+      for (const m of deps.get(n) ?? []) {
+        const st = state.get(m) ?? 0;
+        if (st === 1) {
+          const cyc = stack.slice(stack.indexOf(m)).concat([m]);
+          const rule = n.complete[0] ?? n.multi[0] ?? n.dyn[0] ?? n.funcs[0] ?? n.defaultRule;
+          const name = (x: RuleNode): string => x.path.join('.');
+          this.err(
+            'rego_recursion_error',
+            cyc.length === 2
+              ? `rule data.${name(m)} is recursive: data.${name(m)} -> data.${name(m)}`
+              : `rule data.${name(m)} is recursive: ${cyc.map((x) => 'data.' + name(x)).join(' -> ')}`,
+            rule!.loc,
+          );
+          return true;
+        }
+        if (st === 0 && dfs(m)) return true;
+      }
+      stack.pop();
+      state.set(n, 2);
+      return false;
+    };
+    for (const n of deps.keys()) if ((state.get(n) ?? 0) === 0 && dfs(n)) return;
+  }
+
+  // --- queries ---------------------------------------------------------------------------------------------------
+
+  compileQuery(
+    exprs: readonly Expr[],
+    pkgPath: string[] = [],
+    imports: Map<string, Term[]> = new Map(),
+  ): { body: CExpr[]; nslots: number; vars: Map<string, number> } {
+    this.errors = [];
+    const alloc = new Alloc();
+    const declared = new Set<string>();
+    const appear = new Set<string>();
+    collectBodyVars(exprs, declared, appear);
+    const scope = new Scope(undefined, alloc, declared, appear);
+    preallocate(scope);
+    const globals = this.pkgGlobals.get(pkgPath.join('.')) ?? new Set<string>();
+    const ctx: PkgCtx = { pkgPath, globals: pkgPath.length ? globals : new Set(), imports, file: 'query' };
+    const body = this.body(exprs, scope, ctx, new Set());
+    if (this.errors.length) throw new CompileErrors(this.errors);
+    for (const e of body) e.q = true;
+    const vars = new Map<string, number>();
+    for (const [n, s] of scope.slots)
+      if (!n.startsWith('_') && !n.startsWith(GENERATED_PREFIX)) vars.set(n, s);
+    return { body, nslots: alloc.n, vars };
+  }
+
+  compileTermStandalone(t: Term): CTerm {
+    this.errors = [];
+    const scope = new Scope(undefined, new Alloc(), new Set(), new Set());
+    const ct = this.term(t, scope, { pkgPath: [], globals: new Set(), imports: new Map(), file: 'term' });
+    if (this.errors.length) throw new CompileErrors(this.errors);
+    return ct;
+  }
+}
+
+// --- helpers -------------------------------------------------------------------------------------------------------
+
+function preallocate(scope: Scope): void {
+  for (const n of scope.declared) if (n !== '_') scope.slotOf(n);
+  for (const n of scope.appear) if (n !== '_' && !scope.declared.has(n)) scope.slotOf(n);
+}
+
+function isLocal(scope: Scope, name: string): boolean {
+  for (let s: Scope | undefined = scope; s; s = s.parent) if (s.declared.has(name)) return true;
+  return false;
+}
+
+/** declaredOnly: find a scope that declares the name. Otherwise: the outermost scope where it appears. */
+function lookupLocal(scope: Scope, name: string, declaredOnly: boolean): number | undefined {
+  if (declaredOnly) {
+    for (let s: Scope | undefined = scope; s; s = s.parent) if (s.declared.has(name)) return s.slotOf(name);
+    return undefined;
+  }
+  const chain: Scope[] = [];
+  for (let s: Scope | undefined = scope; s; s = s.parent) chain.unshift(s);
+  for (const s of chain) if (s.appear.has(name)) return s.slotOf(name);
+  return undefined;
+}
+
+function slotName(scope: Scope, slot: number): string | undefined {
+  // search this scope and ancestors (names of nested scopes are not reachable; fine for messages)
+  for (let s: Scope | undefined = scope; s; s = s.parent)
+    for (const [n, v] of s.slots) if (v === slot) return n;
+  return undefined;
+}
+
+/** Vars (names) in a term, not descending into comprehensions. */
+function collectVars(t: Term, out: Set<string>): void {
+  switch (t.type) {
+    case 'var':
+      out.add(t.name);
+      break;
+    case 'ref':
+      for (const x of t.terms) collectVars(x, out);
+      break;
+    case 'array':
+    case 'set':
+      for (const x of t.items) collectVars(x, out);
+      break;
+    case 'object':
+      for (const [a, b] of t.items) {
+        collectVars(a, out);
+        collectVars(b, out);
+      }
+      break;
+    case 'call':
+      for (const x of t.args) collectVars(x, out);
+      break;
+    case 'template':
+      for (const p of t.parts) if (typeof p !== 'string') collectVars(p, out);
+      break;
+    case 'scalar':
+    case 'arraycomp':
+    case 'setcomp':
+    case 'objcomp':
+      break;
+  }
+}
+
+function collectBodyVars(body: readonly Expr[], declared: Set<string>, appear: Set<string>): void {
+  for (const e of body) {
+    for (const w of e.with) collectVars(w.value, appear);
+    switch (e.kind) {
+      case 'some':
+        for (const v of e.vars) collectVars(v, declared);
+        break;
+      case 'somein':
+        if (e.key) collectVars(e.key, declared);
+        collectVars(e.value, declared);
+        collectVars(e.coll, appear);
+        break;
+      case 'unify':
+        if (e.assign) collectVars(e.a, declared);
+        else collectVars(e.a, appear);
+        collectVars(e.b, appear);
+        break;
+      case 'term':
+        collectVars(e.term, appear);
+        break;
+      case 'every':
+        collectVars(e.domain, appear);
+        break;
+    }
+  }
+  declared.delete('_');
+  appear.delete('_');
+}
+
+/** Every slot referenced by a term (including inside comprehensions). */
+export function allSlots(t: CTerm): number[] {
+  const out: number[] = [];
+  const rec = (x: CTerm): void => {
+    switch (x.k) {
+      case 'var':
+        out.push(x.slot);
+        break;
+      case 'ref':
+        rec(x.head);
+        x.path.forEach(rec);
+        break;
+      case 'array':
+      case 'set':
+        x.items.forEach(rec);
+        break;
+      case 'object':
+        for (const [a, b] of x.items) {
+          rec(a);
+          rec(b);
+        }
+        break;
+      case 'call':
+        x.args.forEach(rec);
+        break;
+      case 'arraycomp':
+      case 'setcomp':
+      case 'objcomp':
+        out.push(...x.needs);
+        break;
+      case 'template':
+        for (const p of x.parts) if (typeof p !== 'string') rec(p);
+        break;
+      case 'const':
+      case 'input':
+      case 'data':
+        break;
+    }
+  };
+  rec(t);
+  return out;
+}
+
+/** Slots of plain vars appearing in pattern positions (vars, arrays/objects of vars). */
+function slotsIn(t: CTerm): number[] {
+  return allSlots(t);
+}
+
+/** Slots an expression references at its level. With `deep`, includes every-body slots. */
+export function exprSlots(e: CExpr, deep = false): number[] {
+  const out: number[] = [];
+  for (const w of e.withs ?? []) out.push(...allSlots(w.value));
+  switch (e.k) {
+    case 'term':
+      out.push(...allSlots(e.t));
+      break;
+    case 'unify':
+      out.push(...allSlots(e.a), ...allSlots(e.b));
+      break;
+    case 'somein':
+      if (e.key) out.push(...allSlots(e.key));
+      out.push(...allSlots(e.val), ...allSlots(e.coll));
+      break;
+    case 'every':
+      out.push(...allSlots(e.domain));
+      out.push(...closureNeeds(e));
+      if (deep) {
+        if (e.key) out.push(...allSlots(e.key));
+        out.push(...allSlots(e.val));
+        for (const b of e.body) out.push(...exprSlots(b, true));
+      }
+      break;
+    case 'nop':
+      break;
+  }
+  return out;
+}
+
+function closureNeeds(e: CExpr & { k: 'every' }): number[] {
+  const own = new Set<number>();
+  if (e.key) for (const s of allSlots(e.key)) own.add(s);
+  for (const s of allSlots(e.val)) own.add(s);
+  const inner = new Set<number>();
+  const all: number[] = [];
+  for (const b of e.body) all.push(...exprSlots(b, true));
+  // slots allocated inside the every body are >= the smallest own slot
+  const min = Math.min(...own);
+  for (const s of all) if (!own.has(s) && s < min) inner.add(s);
+  return [...inner];
+}
+
+/** Slots needed to unify a pattern against a value: object keys and non-pattern subterms must be evaluable. */
+function patternNeeds(t: CTerm): number[] {
+  switch (t.k) {
+    case 'var':
+      return [];
+    case 'array':
+      return t.items.flatMap(patternNeeds);
+    case 'object':
+      return t.items.flatMap(([k, v]) => [...k.needs, ...patternNeeds(v)]);
+    default:
+      return t.needs;
+  }
+}
+
+function evaluable(t: CTerm, bound: ReadonlySet<number>): boolean {
+  for (const s of t.needs) if (!bound.has(s)) return false;
+  return true;
+}
+
+function unifiable(t: CTerm, bound: ReadonlySet<number>): boolean {
+  for (const s of patternNeeds(t)) if (!bound.has(s)) return false;
+  return true;
+}
+
+function unifyReady(a: CTerm, b: CTerm, bound: ReadonlySet<number>): boolean {
+  if (evaluable(a, bound) && unifiable(b, bound)) return true;
+  if (evaluable(b, bound) && unifiable(a, bound)) return true;
+  if (a.k === 'array' && b.k === 'array' && a.items.length === b.items.length) {
+    const bb = new Set(bound);
+    const todo = a.items.map((x, i) => [x, b.items[i]!] as const);
+    let progress = true;
+    while (todo.length && progress) {
+      progress = false;
+      for (let i = 0; i < todo.length; i++) {
+        const [x, y] = todo[i]!;
+        if (unifyReady(x, y, bb)) {
+          for (const s of [...allSlots(x), ...allSlots(y)]) bb.add(s);
+          todo.splice(i, 1);
+          progress = true;
+          break;
+        }
+      }
+    }
+    return todo.length === 0;
+  }
+  if (a.k === 'object' && b.k === 'object' && a.items.length === b.items.length) {
+    return unifyReady(
+      { k: 'array', items: a.items.map((x) => x[1]), loc: a.loc, needs: [] },
+      { k: 'array', items: b.items.map((x) => x[1]), loc: b.loc, needs: [] },
+      bound,
+    );
+  }
+  return false;
+}
+
+function unionNeeds(ts: readonly CTerm[]): number[] {
+  if (ts.length === 0) return [];
+  const s = new Set<number>();
+  for (const t of ts) for (const x of t.needs) s.add(x);
+  return [...s];
+}
+
+/** Turn composite literals of constants into constants. */
+function constFold(t: CTerm): CTerm {
+  if (t.k === 'array') {
+    if (t.items.every((x) => x.k === 'const'))
+      return { k: 'const', v: t.items.map((x) => (x as { v: Value }).v), loc: t.loc, needs: [] };
+  } else if (t.k === 'set') {
+    if (t.items.every((x) => x.k === 'const'))
+      return { k: 'const', v: SetValue.of(t.items.map((x) => (x as { v: Value }).v)), loc: t.loc, needs: [] };
+  } else if (t.k === 'object') {
+    if (t.items.every(([a, b]) => a.k === 'const' && b.k === 'const')) {
+      const o = new ObjectValue();
+      for (const [a, b] of t.items) o.set((a as { v: Value }).v, (b as { v: Value }).v);
+      return { k: 'const', v: o, loc: t.loc, needs: [] };
+    }
+  }
+  return t;
+}
+
+function refToStrings(terms: readonly Term[]): string[] | undefined {
+  const out: string[] = [];
+  for (let i = 0; i < terms.length; i++) {
+    const t = terms[i]!;
+    if (i === 0) {
+      if (t.type !== 'var') return undefined;
+      out.push(t.name);
+    } else if (t.type === 'scalar' && typeof t.value === 'string') out.push(t.value);
+    else return undefined;
+  }
+  return out;
+}
