@@ -1,0 +1,70 @@
+import { z } from 'zod';
+import { Duration, SecretName } from '../credentials/index.js';
+
+export const LlmDialect = z
+  .enum(['anthropic', 'openai'])
+  .describe('API shape: how the key is sent, errors, usage.');
+export type LlmDialect = z.infer<typeof LlmDialect>;
+
+export const LlmProviderConfig = z
+  .object({
+    dialect: LlmDialect.optional().describe(
+      'Defaults to the provider name when it is "anthropic" or "openai".',
+    ),
+    upstream: z
+      .url()
+      .refine((u) => /^https?:\/\//.test(u), 'an http(s) URL')
+      .describe('The provider or a corporate LLM gateway, e.g. https://api.anthropic.com.'),
+    credential: SecretName.describe('Name of the secret (embedded store or Vault) holding the API key.'),
+    caFile: z
+      .string()
+      .optional()
+      .describe(
+        'PEM CA bundle to verify the upstream with (corporate gateways, tests); TLS is always verified.',
+      ),
+    timeout: Duration.prefault('10m').describe('Longest a call (including a stream) may take.'),
+  })
+  .strict();
+export type LlmProviderConfig = z.infer<typeof LlmProviderConfig>;
+
+export const PayloadLogging = z
+  .enum(['full', 'metadata'])
+  .describe(
+    'full: prompts and answers go to the audit log (credentials redacted); metadata: only model, usage, status.',
+  );
+export type PayloadLogging = z.infer<typeof PayloadLogging>;
+
+export const LlmConfig = z
+  .object({
+    providers: z
+      .record(z.string().regex(/^[a-z0-9][a-z0-9-]{0,31}$/), LlmProviderConfig)
+      .default({})
+      .describe('Providers the proxy can forward to, by name (the URL prefix inside the sandbox).'),
+    listenHost: z.string().default('127.0.0.1').describe('Host address the per-sandbox proxies listen on.'),
+    sandboxHost: z
+      .string()
+      .default('10.0.2.2')
+      .describe("The host's loopback as seen from inside a rootless sandbox (slirp4netns)."),
+    payloadLogging: PayloadLogging.default('full'),
+    maxRequestBytes: z
+      .number()
+      .int()
+      .positive()
+      .default(32 * 1024 * 1024)
+      .describe('Largest request body accepted.'),
+    maxLoggedPayloadBytes: z
+      .number()
+      .int()
+      .positive()
+      .default(256 * 1024)
+      .describe('Request/response bytes kept in each audit record; the rest is marked truncated.'),
+  })
+  .strict();
+export type LlmConfig = z.infer<typeof LlmConfig>;
+export type LlmConfigInput = z.input<typeof LlmConfig>;
+
+export function dialectOf(name: string, provider: LlmProviderConfig): LlmDialect {
+  if (provider.dialect) return provider.dialect;
+  if (name === 'anthropic' || name === 'openai') return name;
+  return 'openai';
+}

@@ -1,0 +1,158 @@
+import { z } from 'zod';
+import { newId, type Clock } from '../shared/index.js';
+import type { LlmProxyErrorCode } from './errors.js';
+import { PayloadLogging } from './config.js';
+
+const Glob = z.string().regex(/^[A-Za-z0-9._:/@-]*\*?$/, 'a name or a prefix ending in *');
+
+/**
+ * The effective LLM policy of one sandbox, as the policy engine computes it from the org/team/project Rego layers
+ * (the `llm` door: allowed_providers, allowed_models, limits). Deny by default: an empty list allows nothing.
+ */
+export const LlmPolicy = z
+  .object({
+    providers: z.array(Glob).default([]).describe('Allowed provider names (or prefixes ending in *).'),
+    models: z
+      .array(Glob)
+      .default([])
+      .describe('Allowed model names (or prefixes ending in *, e.g. claude-*).'),
+    limits: z
+      .object({
+        max_tokens_per_request: z.number().int().positive().optional(),
+        requests_per_minute: z.number().int().positive().optional(),
+        tokens_per_day: z
+          .number()
+          .int()
+          .positive()
+          .optional()
+          .describe('Token budget of the sandbox per 24 h.'),
+      })
+      .strict()
+      .default({}),
+    payloadLogging: PayloadLogging.optional().describe(
+      'Project option: "metadata" keeps prompts out of the log.',
+    ),
+  })
+  .strict();
+export type LlmPolicy = z.infer<typeof LlmPolicy>;
+export type LlmPolicyInput = z.input<typeof LlmPolicy>;
+
+export interface LlmCallFacts {
+  provider: string;
+  model: string | undefined;
+  maxTokens: number | undefined;
+}
+
+export interface LlmDecision {
+  id: string;
+  allow: boolean;
+  /** The policy rule that decided, e.g. llm.allowed_models. */
+  rule: string;
+  reason: string;
+  code?: LlmProxyErrorCode;
+}
+
+function globMatches(pattern: string, name: string): boolean {
+  return pattern.endsWith('*') ? name.startsWith(pattern.slice(0, -1)) : pattern === name;
+}
+
+const MINUTE = 60_000;
+const DAY = 24 * 60 * MINUTE;
+
+/**
+ * Decides each call of one sandbox against its LlmPolicy and keeps the counters that limits need (requests in the
+ * last minute, tokens in the last 24 h). The policy can be replaced while the sandbox runs.
+ */
+export class LlmGate {
+  #policy: LlmPolicy;
+  readonly #requests: number[] = [];
+  readonly #tokens: { at: number; n: number }[] = [];
+
+  constructor(
+    policy: LlmPolicy,
+    private readonly clock: Clock,
+  ) {
+    this.#policy = policy;
+  }
+
+  get policy(): LlmPolicy {
+    return this.#policy;
+  }
+
+  setPolicy(policy: LlmPolicy): void {
+    this.#policy = policy;
+  }
+
+  decide(call: LlmCallFacts): LlmDecision {
+    const id = newId('dec');
+    const p = this.#policy;
+    const now = this.clock.now();
+    const deny = (rule: string, code: LlmProxyErrorCode, reason: string): LlmDecision => ({
+      id,
+      allow: false,
+      rule,
+      code,
+      reason,
+    });
+    if (!p.providers.some((g) => globMatches(g, call.provider))) {
+      return deny(
+        'llm.allowed_providers',
+        'LLM_PROVIDER_DENIED',
+        `provider ${call.provider} is not in llm.allowed_providers`,
+      );
+    }
+    if (call.model !== undefined && !p.models.some((g) => globMatches(g, call.model ?? ''))) {
+      return deny(
+        'llm.allowed_models',
+        'LLM_MODEL_DENIED',
+        `model ${call.model} is not in llm.allowed_models`,
+      );
+    }
+    const max = p.limits.max_tokens_per_request;
+    if (max !== undefined && call.maxTokens !== undefined && call.maxTokens > max) {
+      return deny(
+        'llm.limits.max_tokens_per_request',
+        'LLM_REQUEST_TOO_LARGE',
+        `max_tokens ${call.maxTokens} exceeds llm.limits.max_tokens_per_request ${max}`,
+      );
+    }
+    prune(this.#requests, (t) => t, now - MINUTE);
+    const rpm = p.limits.requests_per_minute;
+    if (rpm !== undefined && this.#requests.length >= rpm) {
+      return deny(
+        'llm.limits.requests_per_minute',
+        'LLM_RATE_LIMITED',
+        `more than ${rpm} requests in the last minute`,
+      );
+    }
+    const budget = p.limits.tokens_per_day;
+    if (budget !== undefined && this.tokensLastDay() >= budget) {
+      return deny(
+        'llm.limits.tokens_per_day',
+        'LLM_BUDGET_EXHAUSTED',
+        `the sandbox used its ${budget} tokens for the last 24 h`,
+      );
+    }
+    this.#requests.push(now);
+    return {
+      id,
+      allow: true,
+      rule: 'llm.allowed_models',
+      reason: 'provider and model allowed, within limits',
+    };
+  }
+
+  /** Counts tokens a finished call used against the budget. */
+  consume(tokens: number): void {
+    if (tokens > 0) this.#tokens.push({ at: this.clock.now(), n: tokens });
+  }
+
+  tokensLastDay(): number {
+    prune(this.#tokens, (t) => t.at, this.clock.now() - DAY);
+    return this.#tokens.reduce((sum, t) => sum + t.n, 0);
+  }
+}
+
+function prune<T>(list: T[], at: (t: T) => number, cutoff: number): void {
+  while (list.length > 0 && at(list[0] as T) <= cutoff) list.shift();
+}
