@@ -712,11 +712,21 @@ export class Compiler {
         case 'ref':
           if (t.head.k === 'data') {
             let n: RuleNode | undefined = this.root;
+            let missing = false;
             for (const p of t.path) {
-              if (p.k === 'const' && typeof p.v === 'string' && n.children.has(p.v)) {
-                n = n.children.get(p.v)!;
+              if (p.k === 'const') {
+                const c = typeof p.v === 'string' ? n.children.get(p.v) : undefined;
+                if (!c) {
+                  missing = true;
+                  break;
+                }
+                n = c;
                 if (n.hasRules) break;
               } else break;
+            }
+            if (missing) {
+              for (const p of t.path) visitTerm(from, p);
+              break;
             }
             const targets: RuleNode[] = [];
             const collect = (x: RuleNode): void => {
