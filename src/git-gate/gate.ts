@@ -10,6 +10,7 @@ import { Notifier, type CommandRunner } from './notify.js';
 import { runNotifyCommand } from './notify-exec.js';
 import { PushStore } from './push-store.js';
 import { PushGate } from './pushes.js';
+import { TaskManager } from './worktrees/tasks.js';
 
 export interface GitGateDeps {
   readonly config: GitGateConfig;
@@ -28,11 +29,12 @@ export interface GitGate {
   readonly pushes: PushGate;
   readonly mirrors: MirrorStore;
   readonly notifier: Notifier;
+  readonly tasks: TaskManager;
   readonly git: GitRunner;
   readonly dir: string;
 }
 
-/** Wires the gateway, mirrors, push review and notifier from one config (what the daemon adapter calls). */
+/** Wires the gateway, mirrors, push review, tasks and notifier from one config (what the daemon adapter calls). */
 export function createGitGate(deps: GitGateDeps): GitGate {
   const dir = path.join(deps.stateDir, 'git-gate');
   const logger = deps.logger.child({ layer: 'git-gate' });
@@ -69,5 +71,15 @@ export function createGitGate(deps: GitGateDeps): GitGate {
     clock: deps.clock,
     ...(deps.gitBinary ? { gitBinary: deps.gitBinary } : {}),
   });
-  return { gateway, pushes, mirrors, notifier, git, dir };
+  const tasks = new TaskManager({
+    stateFile: path.join(dir, 'tasks.json'),
+    ...(deps.config.worktrees.root ? { root: deps.config.worktrees.root } : {}),
+    branchPrefix: deps.config.worktrees.branchPrefix,
+    git,
+    audit: deps.audit,
+    notifier,
+    logger,
+    clock: deps.clock,
+  });
+  return { gateway, pushes, mirrors, notifier, tasks, git, dir };
 }

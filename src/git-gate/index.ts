@@ -17,3 +17,7 @@ export {
 } from './pushes.js';
 export { GitGateway, type GatewaySandbox, type GatewayListener } from './gateway.js';
 export { createGitGate, type GitGate, type GitGateDeps } from './gate.js';
+export { slugify } from './worktrees/slug.js';
+export { worktreeMounts, worktreeMountSources, type Mount, type WorktreeLayout } from './worktrees/mounts.js';
+export { readWorktreeLayout } from './worktrees/layout.js';
+export { TaskManager, TaskRecord } from './worktrees/tasks.js';

@@ -1,0 +1,218 @@
+import { chown, mkdir, open, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { z } from 'zod';
+import type { Clock, Logger } from '../../shared/index.js';
+import { readJson, writeJsonAtomic } from '../atomic-json.js';
+import type { GitAuditSink } from '../audit.js';
+import { gitGateErrors } from '../errors.js';
+import { GitCommandError, type GitRunner } from '../exec.js';
+import { KeyedMutex } from '../mutex.js';
+import type { Notifier } from '../notify.js';
+import { readWorktreeLayout } from './layout.js';
+import { worktreeMounts, worktreeMountSources, type Mount } from './mounts.js';
+import { slugify } from './slug.js';
+
+export const TaskRecord = z.object({
+  name: z.string().describe('The slug: task name, folder name and the last part of the branch.'),
+  description: z.string(),
+  repo: z.string().describe('Main working tree of the repository.'),
+  branch: z.string(),
+  worktree: z.string(),
+  base: z.string().describe('The commit the branch started from.'),
+  state: z.enum(['active', 'completed']),
+  sandbox: z.string().optional(),
+  createdAt: z.string(),
+  completedAt: z.string().optional(),
+});
+export type TaskRecord = z.infer<typeof TaskRecord>;
+
+const TaskFile = z.object({ version: z.literal(1), tasks: z.array(TaskRecord) });
+
+export interface TaskManagerOptions {
+  readonly stateFile: string;
+  /** Folder for worktrees; default `<repo>.worktrees` next to the repository. */
+  readonly root?: string;
+  readonly branchPrefix: string;
+  readonly git: GitRunner;
+  readonly audit: GitAuditSink;
+  readonly notifier: Notifier;
+  readonly logger: Logger;
+  readonly clock: Clock;
+}
+
+interface RepoInfo {
+  readonly root: string;
+  readonly commonDir: string;
+  readonly user: { uid: number; gid: number } | undefined;
+}
+
+/**
+ * Per-task worktrees: a branch `<prefix>/<slug>` and a linked worktree for it, created and removed with the host's
+ * git running as the repository's owner (the daemon is root; the user's files must stay the user's). Sandboxes on a
+ * worktree get their git metadata through `mountsFor`.
+ */
+export class TaskManager {
+  private readonly lock = new KeyedMutex();
+
+  constructor(private readonly opts: TaskManagerOptions) {}
+
+  private now(): string {
+    return new Date(this.opts.clock.now()).toISOString();
+  }
+
+  async list(): Promise<TaskRecord[]> {
+    return (await readJson(this.opts.stateFile, TaskFile, { version: 1, tasks: [] })).tasks;
+  }
+
+  async get(name: string): Promise<TaskRecord> {
+    const t = (await this.list()).find((x) => x.name === name);
+    if (!t) throw gitGateErrors.create('TASK_NOT_FOUND', `no task named ${name}`);
+    return t;
+  }
+
+  private async save(fn: (tasks: TaskRecord[]) => TaskRecord[]): Promise<void> {
+    await this.lock.run('file', async () => {
+      await writeJsonAtomic(this.opts.stateFile, { version: 1, tasks: fn(await this.list()) });
+    });
+  }
+
+  async create(input: { repo: string; description: string; base?: string }): Promise<TaskRecord> {
+    const slug = slugify(input.description);
+    if (!slug)
+      throw gitGateErrors.create('TASK_INVALID_DESCRIPTION', `no usable words in "${input.description}"`);
+    const repo = await this.repoInfo(input.repo);
+    const branch = `${this.opts.branchPrefix}/${slug}`;
+    const worktree = path.join(this.opts.root ?? `${repo.root}.worktrees`, slug);
+    if ((await this.list()).some((t) => t.name === slug)) {
+      throw gitGateErrors.create('TASK_EXISTS', `a task named ${slug} exists`);
+    }
+    const run = (args: string[]) =>
+      this.opts.git.run(args, { cwd: repo.root, ...(repo.user ? { user: repo.user } : {}) });
+    const exists = await this.opts.git.try(['show-ref', '--verify', '--quiet', `refs/heads/${branch}`], {
+      cwd: repo.root,
+      ...(repo.user ? { user: repo.user } : {}),
+    });
+    if (exists.exitCode === 0) throw gitGateErrors.create('TASK_EXISTS', `branch ${branch} already exists`);
+    const base = (
+      await this.gitOrFail(() => run(['rev-parse', '--verify', `${input.base ?? 'HEAD'}^{commit}`]))
+    ).trim();
+    await this.gitOrFail(() => run(['worktree', 'add', '--quiet', '-b', branch, worktree, base]));
+    const record: TaskRecord = {
+      name: slug,
+      description: input.description,
+      repo: repo.root,
+      branch,
+      worktree,
+      base,
+      state: 'active',
+      createdAt: this.now(),
+    };
+    await this.save((tasks) => [...tasks, record]);
+    await this.opts.audit.record({
+      type: 'task.created',
+      at: record.createdAt,
+      task: slug,
+      ref: `refs/heads/${branch}`,
+      detail: worktree,
+    });
+    return record;
+  }
+
+  async attachSandbox(name: string, sandbox: string): Promise<TaskRecord> {
+    const t = await this.get(name);
+    const next = { ...t, sandbox };
+    await this.save((tasks) => tasks.map((x) => (x.name === name ? next : x)));
+    return next;
+  }
+
+  /** Marks a task completed (its sandbox stopped, or the user said so) and tells the host. */
+  async complete(name: string): Promise<TaskRecord> {
+    const t = await this.get(name);
+    if (t.state === 'completed') return t;
+    const next: TaskRecord = { ...t, state: 'completed', completedAt: this.now() };
+    await this.save((tasks) => tasks.map((x) => (x.name === name ? next : x)));
+    await this.opts.notifier.notify({
+      kind: 'task.completed',
+      title: `task ${name} completed on branch ${t.branch}`,
+      task: name,
+      ...(t.sandbox ? { sandbox: t.sandbox } : {}),
+      action: `git -C ${t.repo} log ${t.base}..${t.branch}`,
+    });
+    return next;
+  }
+
+  async remove(name: string, opts: { deleteBranch?: boolean; force?: boolean } = {}): Promise<TaskRecord> {
+    const t = await this.get(name);
+    const repo = await this.repoInfo(t.repo);
+    const run = (args: string[]) =>
+      this.opts.git.run(args, { cwd: repo.root, ...(repo.user ? { user: repo.user } : {}) });
+    const listed = await run(['worktree', 'list', '--porcelain']);
+    if (listed.split('\n').includes(`worktree ${t.worktree}`)) {
+      await this.gitOrFail(() => run(['worktree', 'remove', ...(opts.force ? ['--force'] : []), t.worktree]));
+    }
+    if (opts.deleteBranch) await this.gitOrFail(() => run(['branch', opts.force ? '-D' : '-d', t.branch]));
+    await this.save((tasks) => tasks.filter((x) => x.name !== name));
+    await this.opts.audit.record({
+      type: 'task.removed',
+      at: this.now(),
+      task: name,
+      ref: `refs/heads/${t.branch}`,
+      detail: opts.deleteBranch ? 'branch deleted' : 'branch kept',
+    });
+    return t;
+  }
+
+  /**
+   * The extra mounts for a sandbox whose project folder is `dir`: none for a plain folder or repository, the
+   * worktree metadata mounts for a linked worktree (creating the sources bind mounts need, owned by the repo's user).
+   */
+  async mountsFor(dir: string, workspaceTarget = '/workspace'): Promise<Mount[]> {
+    const layout = await readWorktreeLayout(dir);
+    if (!layout) return [];
+    const owner = await stat(layout.commonDir);
+    const src = worktreeMountSources(layout);
+    for (const d of src.dirs) {
+      await mkdir(d, { recursive: true });
+      await chown(d, owner.uid, owner.gid).catch(() => undefined);
+    }
+    for (const f of src.files) {
+      await (await open(f, 'a')).close();
+      await chown(f, owner.uid, owner.gid).catch(() => undefined);
+    }
+    return worktreeMounts(layout, workspaceTarget);
+  }
+
+  private async repoInfo(dir: string): Promise<RepoInfo> {
+    const st = await stat(dir).catch(() => undefined);
+    if (!st?.isDirectory()) throw gitGateErrors.create('TASK_NOT_A_REPOSITORY', `${dir} is not a folder`);
+    const user = process.getuid?.() === 0 && st.uid !== 0 ? { uid: st.uid, gid: st.gid } : undefined;
+    const r = await this.opts.git.try(['rev-parse', '--path-format=absolute', '--git-common-dir'], {
+      cwd: dir,
+      ...(user ? { user } : {}),
+    });
+    if (r.exitCode !== 0)
+      throw gitGateErrors.create('TASK_NOT_A_REPOSITORY', `${dir} is not inside a git repository`);
+    const commonDir = r.stdout.trim();
+    if (path.basename(commonDir) !== '.git') {
+      throw gitGateErrors.create(
+        'TASK_NOT_A_REPOSITORY',
+        `${dir} is a bare repository; tasks need a working tree`,
+      );
+    }
+    return { root: path.dirname(commonDir), commonDir, user };
+  }
+
+  private async gitOrFail<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      if (err instanceof GitCommandError) {
+        throw gitGateErrors.create(
+          'TASK_GIT_FAILED',
+          err.stderr.split('\n').slice(-2).join(' ') || err.message,
+        );
+      }
+      throw err;
+    }
+  }
+}
