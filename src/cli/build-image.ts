@@ -1,0 +1,18 @@
+import type { ImageBuildDone } from '../client/index.js';
+import type { CliContext } from './context.js';
+import { createProgressDisplay } from './render/progress.js';
+
+/** setup and update: build the base image with a progress display on stderr and the result on stdout. */
+export async function buildBaseImage(ctx: CliContext, force: boolean): Promise<ImageBuildDone> {
+  const progress = createProgressDisplay(ctx.io.stderr, !ctx.json);
+  let done: ImageBuildDone;
+  try {
+    done = await ctx.client().buildBaseImage({ force }, (event) => progress.onEvent(event));
+  } finally {
+    progress.stop();
+  }
+  if (ctx.json) ctx.printJson({ image: done.image, cached: done.cached, seconds: done.seconds });
+  else if (done.cached) ctx.out(`base image ${done.image} is ready (cached; \`aibox update\` rebuilds it)`);
+  else ctx.out(`base image ${done.image} built in ${done.seconds.toFixed(1)} s`);
+  return done;
+}

@@ -1,0 +1,59 @@
+import type { Command } from 'commander';
+import { isClientError } from '../../client/index.js';
+import type { EgressSelftestReport } from '../../client/index.js';
+import type { DoctorCheck } from '../../shared/index.js';
+import type { CliContext } from '../context.js';
+import { EXIT } from '../exit-codes.js';
+
+interface DoctorOptions {
+  sandbox?: string;
+}
+
+type SelftestOutcome = { available: false; reason: string } | ({ available: true } & EgressSelftestReport);
+
+export function register(program: Command, ctx: CliContext): void {
+  program
+    .command('doctor')
+    .option('-s, --sandbox <name>', "also prove a sandbox's egress enforcement from inside it")
+    .description('check every prerequisite and layer, print the fix for each failure (exit 1 if any failed)')
+    .action(async (opts: DoctorOptions) => {
+      const sandbox = opts.sandbox === undefined ? undefined : ctx.sandboxName(opts.sandbox);
+      const report = await ctx.client().doctor();
+      const selftest = sandbox === undefined ? undefined : await egressSelftest(ctx, sandbox);
+      const ok = report.ok && (selftest === undefined || !selftest.available || selftest.ok);
+      if (!ok) ctx.exitCode = EXIT.failed;
+      if (ctx.json) {
+        ctx.printJson(selftest === undefined ? report : { ...report, ok, egressSelftest: selftest });
+        return;
+      }
+      ctx.out(`mode: ${report.mode} (${report.modeReason})`);
+      printChecks(ctx, report.checks);
+      if (selftest !== undefined) {
+        ctx.out(`\negress self-test in sandbox ${sandbox}:`);
+        if (!selftest.available) ctx.out(`  - not available: ${selftest.reason}`);
+        else printChecks(ctx, selftest.checks);
+      }
+      const failed =
+        report.checks.filter((c) => !c.ok).length +
+        (selftest?.available ? selftest.checks.filter((c) => !c.ok).length : 0);
+      ctx.out(ok ? '\nall checks passed' : `\n${failed} check(s) failed`);
+    });
+}
+
+async function egressSelftest(ctx: CliContext, sandbox: string): Promise<SelftestOutcome> {
+  try {
+    return { available: true, ...(await ctx.client().egressSelftest(sandbox)) };
+  } catch (err) {
+    if (isClientError(err) && err.code === 'API_ROUTE_NOT_FOUND') {
+      return { available: false, reason: 'this aiboxd has no egress self-test (API_ROUTE_NOT_FOUND)' };
+    }
+    throw err;
+  }
+}
+
+function printChecks(ctx: CliContext, checks: readonly DoctorCheck[]): void {
+  for (const check of checks) {
+    ctx.out(`  ${check.ok ? '✓' : '✗'} ${check.name} [${check.layer}]: ${check.detail}`);
+    if (!check.ok && check.fix) ctx.out(`      fix: ${check.fix}`);
+  }
+}

@@ -1,0 +1,141 @@
+import WebSocket from 'ws';
+import type { RawData } from 'ws';
+import { EXEC_STREAM, ExecControlMessage } from '../shared/index.js';
+import type { ExecRequest } from '../shared/index.js';
+import { ClientError, connectionError } from './errors.js';
+import { errorFromAnswer, parseJson } from './transport.js';
+
+export interface TerminalSize {
+  cols: number;
+  rows: number;
+}
+
+export interface ExecStreamIo {
+  /** Forwarded to the command's stdin when given (set `stdin: true` in the spec); its end sends stdin-eof. */
+  stdin?: NodeJS.ReadableStream | undefined;
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WritableStream;
+  /** Subscribes to terminal size changes (SIGWINCH); returns the unsubscribe function. */
+  onResize?: ((send: (size: TerminalSize) => void) => () => void) | undefined;
+}
+
+/** The URL `ws` understands for a WebSocket over a unix socket. */
+export function execWebSocketUrl(socketPath: string, name: string, spec: ExecRequestInput): string {
+  const query = encodeURIComponent(JSON.stringify(spec));
+  return `ws+unix://${socketPath}:/v1/sandboxes/${encodeURIComponent(name)}/exec/ws?spec=${query}`;
+}
+
+export type ExecRequestInput = Partial<ExecRequest> & Pick<ExecRequest, 'cmd'>;
+
+/**
+ * Runs a command in a sandbox over the exec WebSocket, copying its stdout/stderr through (with backpressure) and
+ * resolving with its exit code. Rejects with the daemon's error (e.g. unknown sandbox) or a connection error.
+ */
+export function execStream(
+  socketPath: string,
+  name: string,
+  spec: ExecRequestInput,
+  io: ExecStreamIo,
+): Promise<number> {
+  return new Promise<number>((resolve, reject) => {
+    const ws = new WebSocket(execWebSocketUrl(socketPath, name, spec), { perMessageDeflate: false });
+    let exitCode: number | undefined;
+    let failure: ClientError | undefined;
+    let opened = false;
+    let readingErrorBody = false;
+    let settled = false;
+    const cleanups: (() => void)[] = [];
+
+    const finish = () => {
+      if (settled) return;
+      settled = true;
+      for (const cleanup of cleanups.splice(0)) cleanup();
+      if (failure) reject(failure);
+      else if (exitCode !== undefined) resolve(exitCode);
+      else
+        reject(
+          ClientError.local(
+            'DAEMON_CONNECTION_LOST',
+            'the exec stream closed before the command reported its exit code',
+          ),
+        );
+    };
+
+    ws.on('unexpected-response', (req, res) => {
+      readingErrorBody = true;
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('end', () => {
+        failure = errorFromAnswer(res.statusCode ?? 0, Buffer.concat(chunks));
+        req.destroy();
+        finish();
+      });
+    });
+
+    ws.on('error', (err) => {
+      failure ??= opened
+        ? ClientError.local('DAEMON_CONNECTION_LOST', `exec stream failed: ${err.message}`)
+        : connectionError(socketPath, err);
+    });
+
+    ws.on('open', () => {
+      opened = true;
+      if (io.stdin && spec.stdin) cleanups.push(forwardStdin(ws, io.stdin));
+      if (io.onResize) {
+        cleanups.push(io.onResize((size) => sendControl(ws, { type: 'resize', ...size })));
+      }
+    });
+
+    ws.on('message', (data: RawData, isBinary: boolean) => {
+      const buf = toBuffer(data);
+      if (isBinary) {
+        const target =
+          buf[0] === EXEC_STREAM.stderr ? io.stderr : buf[0] === EXEC_STREAM.stdout ? io.stdout : null;
+        if (target && !target.write(buf.subarray(1))) {
+          ws.pause();
+          target.once('drain', () => ws.resume());
+        }
+        return;
+      }
+      const msg = ExecControlMessage.safeParse(parseJson(buf));
+      if (!msg.success) return;
+      if (msg.data.type === 'exit') exitCode = msg.data.exitCode;
+      else if (msg.data.type === 'error') {
+        const { code, message, hint } = msg.data.error;
+        failure = new ClientError(code, message, { status: 0, hint });
+      }
+    });
+
+    ws.on('close', () => {
+      if (!readingErrorBody) finish();
+    });
+  });
+}
+
+function forwardStdin(ws: WebSocket, stdin: NodeJS.ReadableStream): () => void {
+  const onData = (chunk: Buffer | string) => {
+    const data = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+    if (ws.readyState !== WebSocket.OPEN) return;
+    stdin.pause();
+    ws.send(Buffer.concat([Buffer.from([EXEC_STREAM.stdin]), data]), () => stdin.resume());
+  };
+  const onEnd = () => sendControl(ws, { type: 'stdin-eof' });
+  stdin.on('data', onData);
+  stdin.once('end', onEnd);
+  stdin.resume();
+  return () => {
+    stdin.removeListener('data', onData);
+    stdin.removeListener('end', onEnd);
+    stdin.pause();
+  };
+}
+
+function sendControl(ws: WebSocket, msg: ExecControlMessage): void {
+  if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(msg));
+}
+
+function toBuffer(data: RawData): Buffer {
+  if (Buffer.isBuffer(data)) return data;
+  if (Array.isArray(data)) return Buffer.concat(data);
+  return Buffer.from(data);
+}

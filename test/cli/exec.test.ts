@@ -1,0 +1,105 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FakeDaemon } from '../support/fake-daemon.js';
+import { aibox, printedError } from './run-cli.js';
+
+describe('aibox exec', () => {
+  let daemon: FakeDaemon;
+  let project: string;
+  let socket: string;
+
+  beforeAll(async () => {
+    project = await mkdtemp(path.join(os.tmpdir(), 'aibox-exec-project-'));
+    daemon = await new FakeDaemon().start();
+    socket = daemon.socketPath;
+    expect((await aibox(['start', project, '--name', 'box'], { socket })).code).toBe(0);
+  });
+  afterAll(async () => {
+    await daemon.stop();
+    await rm(project, { recursive: true, force: true });
+  });
+
+  it("passes stdout, stderr and the command's exit code through", async () => {
+    const run = await aibox(['exec', 'box', '--', 'sh', '-c', 'echo out; echo err >&2; exit 42'], { socket });
+    expect(run).toEqual({ code: 42, stdout: 'out\n', stderr: 'err\n' });
+  });
+
+  it('forwards stdin with -i and closes it at EOF', async () => {
+    const run = await aibox(['exec', '-i', 'box', '--', 'sh', '-c', 'tr a-z A-Z; echo done'], {
+      socket,
+      stdin: 'hello sandbox\n',
+    });
+    expect(run).toEqual({ code: 0, stdout: 'HELLO SANDBOX\ndone\n', stderr: '' });
+    expect(daemon.execs.at(-1)?.spec).toMatchObject({ stdin: true, tty: false });
+  });
+
+  it('does not open stdin without -i', async () => {
+    const run = await aibox(['exec', 'box', '--', 'sh', '-c', 'cat; echo after'], {
+      socket,
+      stdin: 'ignored\n',
+    });
+    expect(run.stdout).toBe('after\n');
+    expect(daemon.execs.at(-1)?.spec.stdin).toBe(false);
+  });
+
+  it('sends -t, -e and -w in the exec spec', async () => {
+    const run = await aibox(
+      [
+        'exec',
+        '-t',
+        '-e',
+        'GREETING=hi there',
+        '-w',
+        project,
+        'box',
+        '--',
+        'sh',
+        '-c',
+        'echo "$GREETING"; pwd',
+      ],
+      {
+        socket,
+      },
+    );
+    expect(run.stdout).toBe(`hi there\n${project}\n`);
+    expect(daemon.execs.at(-1)?.spec).toMatchObject({
+      tty: true,
+      env: { GREETING: 'hi there' },
+      workdir: project,
+    });
+  });
+
+  it('exits 127 when the command does not exist and 126 when it cannot run, like podman', async () => {
+    expect((await aibox(['exec', 'box', '--', 'no-such-command-xyz'], { socket })).code).toBe(127);
+    expect((await aibox(['exec', 'box', '--', project], { socket })).code).toBe(126);
+  });
+
+  it('--json runs buffered and prints the ExecResult, still exiting with its code', async () => {
+    const run = await aibox(['exec', '--json', 'box', '--', 'sh', '-c', 'echo o; echo e >&2; exit 5'], {
+      socket,
+    });
+    expect(run.code).toBe(5);
+    expect(JSON.parse(run.stdout)).toEqual({ exitCode: 5, stdout: 'o\n', stderr: 'e\n', truncated: false });
+    const refused = await aibox(['exec', '--json', '-i', 'box', '--', 'true'], { socket });
+    expect(refused.code).toBe(2);
+  });
+
+  it('reports an unknown or stopped sandbox with code and hint (exit 1)', async () => {
+    const unknown = await aibox(['exec', 'ghost', '--', 'true'], { socket });
+    expect(unknown.code).toBe(1);
+    expect(printedError(unknown.stderr)).toMatchObject({ code: 'SANDBOX_NOT_FOUND', hasStack: false });
+    await aibox(['stop', 'box'], { socket });
+    const stopped = await aibox(['exec', 'box', '--', 'true'], { socket });
+    await aibox(['start', '--name', 'box'], { socket });
+    expect(stopped.code).toBe(1);
+    expect(printedError(stopped.stderr)).toMatchObject({ code: 'SANDBOX_NOT_RUNNING', hint: 'aibox start' });
+  });
+
+  it('rejects a malformed -e with a usage error', async () => {
+    const run = await aibox(['exec', '-e', 'NOEQUALS', 'box', '--', 'true'], { socket });
+    expect(run.code).toBe(2);
+    expect(printedError(run.stderr).code).toBe('CLI_INVALID_ENV');
+  });
+});

@@ -1,0 +1,193 @@
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import { PassThrough, Writable } from 'node:stream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AiboxClient, ClientError, resolveSocketPath } from '../../src/client/index.js';
+import type { ImageBuildEvent } from '../../src/shared/index.js';
+import { FakeDaemon } from '../support/fake-daemon.js';
+
+class Capture extends Writable {
+  text = '';
+  override _write(chunk: Buffer, _enc: BufferEncoding, done: () => void): void {
+    this.text += chunk.toString();
+    done();
+  }
+}
+
+async function rejection(promise: Promise<unknown>): Promise<ClientError> {
+  try {
+    await promise;
+  } catch (err) {
+    if (err instanceof ClientError) return err;
+    throw err;
+  }
+  throw new Error('expected a ClientError');
+}
+
+describe('AiboxClient against the contract stand-in', () => {
+  let daemon: FakeDaemon;
+  let client: AiboxClient;
+  let project: string;
+
+  beforeAll(async () => {
+    daemon = await new FakeDaemon().start();
+    client = new AiboxClient(daemon.socketPath);
+    project = await mkdtemp(path.join(os.tmpdir(), 'aibox-client-project-'));
+  });
+  afterAll(async () => {
+    await daemon.stop();
+    await rm(project, { recursive: true, force: true });
+  });
+
+  it('returns parsed, typed reports', async () => {
+    expect(await client.version()).toEqual({ version: '0.1.0-fake', api: 'v1' });
+    const created = await client.createSandbox({ path: project, name: 'alpha' });
+    expect(created).toMatchObject({ name: 'alpha', state: 'running', path: project, endpoints: {} });
+    expect((await client.listSandboxes()).map((s) => s.name)).toEqual(['alpha']);
+    expect((await client.stopSandbox('alpha')).state).toBe('stopped');
+    expect((await client.startSandbox('alpha')).state).toBe('running');
+    expect(await client.logs('alpha')).toContain('log of alpha');
+    expect((await client.status()).sandboxes).toEqual({ total: 1, running: 1 });
+  });
+
+  it("turns the daemon's error body into a ClientError with its code, hint and status", async () => {
+    const err = await rejection(client.getSandbox('nobody-here'));
+    expect(err).toMatchObject({
+      code: 'SANDBOX_NOT_FOUND',
+      status: 404,
+      hint: 'list them with `aibox list`',
+    });
+    expect(err.message).toBe('no sandbox named nobody-here');
+    expect(err.unreachable).toBe(false);
+  });
+
+  it('encodes names in paths so a crafted name cannot reach another route', async () => {
+    const err = await rejection(client.getSandbox('../version'));
+    expect(err.code).toBe('SANDBOX_NOT_FOUND');
+  });
+
+  it('reads the NDJSON image build stream, even split mid-line, and resolves with the done event', async () => {
+    const events: ImageBuildEvent[] = [];
+    const done = await client.buildBaseImage({}, (e) => events.push(e));
+    expect(
+      events.filter((e) => e.type === 'progress').map((e) => e.type === 'progress' && e.percent),
+    ).toEqual([10, 60, 95]);
+    expect(done).toMatchObject({ type: 'done', cached: false, image: 'localhost/aibox-base:0.1.0' });
+    const again = await client.buildBaseImage({}, () => {});
+    expect(again.cached).toBe(true);
+  });
+
+  it('streams exec stdout and stderr apart, forwards stdin until EOF and returns the exit code', async () => {
+    const stdout = new Capture();
+    const stderr = new Capture();
+    const stdin = new PassThrough();
+    stdin.end('from stdin\n');
+    const code = await client.execStream(
+      'alpha',
+      { cmd: ['sh', '-c', 'cat; echo to-stderr >&2; exit 7'], stdin: true },
+      { stdin, stdout, stderr },
+    );
+    expect(code).toBe(7);
+    expect(stdout.text).toBe('from stdin\n');
+    expect(stderr.text).toBe('to-stderr\n');
+  });
+
+  it('sends terminal resizes as control messages', async () => {
+    const stdin = new PassThrough();
+    let send: ((size: { cols: number; rows: number }) => void) | undefined;
+    const running = client.execStream(
+      'alpha',
+      { cmd: ['cat'], stdin: true, tty: true },
+      {
+        stdin,
+        stdout: new Capture(),
+        stderr: new Capture(),
+        onResize: (s) => {
+          send = s;
+          return () => (send = undefined);
+        },
+      },
+    );
+    await expect.poll(() => send).toBeDefined();
+    send!({ cols: 120, rows: 40 });
+    await expect.poll(() => daemon.execs.at(-1)?.resizes).toEqual([{ cols: 120, rows: 40 }]);
+    stdin.end();
+    expect(await running).toBe(0);
+    expect(send).toBeUndefined();
+  });
+
+  it('reports a refused exec upgrade with the daemon error', async () => {
+    const err = await rejection(
+      client.execStream('ghost', { cmd: ['true'] }, { stdout: new Capture(), stderr: new Capture() }),
+    );
+    expect(err).toMatchObject({ code: 'SANDBOX_NOT_FOUND', status: 404 });
+  });
+
+  it('runs buffered exec for programs', async () => {
+    const result = await client.exec('alpha', { cmd: ['sh', '-c', 'echo out; echo err >&2; exit 3'] });
+    expect(result).toEqual({ exitCode: 3, stdout: 'out\n', stderr: 'err\n', truncated: false });
+  });
+});
+
+describe('AiboxClient when the daemon cannot be reached', () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), 'aibox-client-'));
+  });
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('says DAEMON_NOT_RUNNING with the aiboxd hint when the socket does not exist', async () => {
+    const err = await rejection(new AiboxClient(path.join(dir, 'missing.sock')).version());
+    expect(err.code).toBe('DAEMON_NOT_RUNNING');
+    expect(err.hint).toContain('start it with `aiboxd` (or `npm run quickstart`)');
+    expect(err.unreachable).toBe(true);
+    const viaWs = await rejection(
+      new AiboxClient(path.join(dir, 'missing.sock')).execStream(
+        'x',
+        { cmd: ['true'] },
+        { stdout: new Capture(), stderr: new Capture() },
+      ),
+    );
+    expect(viaWs.code).toBe('DAEMON_NOT_RUNNING');
+  });
+
+  it('says DAEMON_NOT_RUNNING when a stale socket file has no listener', async () => {
+    const sock = path.join(dir, 'stale.sock');
+    // A process that binds the socket and is killed leaves the file behind, like a crashed daemon.
+    const child = spawn(process.execPath, [
+      '-e',
+      `require('net').createServer().listen(${JSON.stringify(sock)}, () => console.log('up'))`,
+    ]);
+    await new Promise((resolve) => child.stdout.once('data', resolve));
+    child.kill('SIGKILL');
+    await new Promise((resolve) => child.once('exit', resolve));
+    expect((await stat(sock)).isSocket()).toBe(true);
+    const err = await rejection(new AiboxClient(sock).status());
+    expect(err.code).toBe('DAEMON_NOT_RUNNING');
+    expect(err.message).toContain('nothing listens');
+  });
+
+  it('says DAEMON_BAD_RESPONSE when something else answers on the socket', async () => {
+    const sock = path.join(dir, 'other.sock');
+    const server = http.createServer((_req, res) => res.writeHead(200).end('hello, I am not aiboxd'));
+    await new Promise<void>((resolve) => server.listen(sock, resolve));
+    try {
+      expect((await rejection(new AiboxClient(sock).version())).code).toBe('DAEMON_BAD_RESPONSE');
+    } finally {
+      server.close();
+    }
+  });
+});
+
+describe('resolveSocketPath', () => {
+  it('prefers --socket, then AIBOX_SOCKET, then /run/aibox/aiboxd.sock', () => {
+    expect(resolveSocketPath('/a.sock', { AIBOX_SOCKET: '/b.sock' })).toBe('/a.sock');
+    expect(resolveSocketPath(undefined, { AIBOX_SOCKET: '/b.sock' })).toBe('/b.sock');
+    expect(resolveSocketPath(undefined, {})).toBe('/run/aibox/aiboxd.sock');
+  });
+});
