@@ -3,3 +3,7 @@
 export * from './errors.js';
 export * from './sandboxes.js';
 export * from './system.js';
+export * from './policy.js';
+export * from './audit.js';
+export * from './pushes.js';
+export * from './tasks.js';

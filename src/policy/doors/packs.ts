@@ -1,0 +1,50 @@
+import { z } from 'zod';
+import { globCovers, globMatches } from '../patterns.js';
+import type { LayerVerdict, LayerView, Location } from '../types.js';
+import { defaultDeny, narrowList, verdictOf } from './common.js';
+import type { Door } from './door.js';
+
+export const PackRequest = z
+  .object({
+    name: z.string().min(1),
+    version: z.string().optional(),
+    kind: z.enum(['tool', 'mcp']).default('tool'),
+  })
+  .strict();
+export type PackRequest = z.infer<typeof PackRequest>;
+
+const Name = z.string().regex(/^[a-z0-9][a-z0-9._-]*\*?$|^\*$/, 'a pack name or a prefix ending in *');
+
+export interface EffectivePacks {
+  /** Tool and MCP pack names (or name prefixes ending in *) that may be installed. */
+  allowed: string[];
+}
+
+export const packsDoor: Door<PackRequest, EffectivePacks> = {
+  name: 'packs',
+  summary: 'tool and MCP packs that may be installed into the sandbox',
+  request: PackRequest,
+  effective(layers) {
+    const list = narrowList(layers, 'packs', 'allowed', Name, globCovers, { orgDefault: [] });
+    return { value: { allowed: list.value ?? [] }, conflicts: list.conflicts };
+  },
+  verdicts(req, layers) {
+    return layers.map((layer) => verdict(req, layer));
+  },
+};
+
+function verdict(req: PackRequest, layer: LayerView): LayerVerdict {
+  const failures: { reason: string; loc: Location }[] = [];
+  const passes: Location[] = [];
+  const allowed = layer.static('packs', 'allowed');
+  if (allowed) {
+    if ((allowed.value as string[]).some((p) => globMatches(p, req.name))) passes.push(allowed.loc);
+    else
+      failures.push({
+        reason: `pack ${req.name} is not in ${layer.layer}'s packs.allowed`,
+        loc: allowed.loc,
+      });
+  } else if (layer.layer === 'org') failures.push(defaultDeny(layer.layer, 'packs', 'allowed'));
+  for (const d of layer.denials('packs', req)) failures.push({ reason: d.message, loc: d.loc });
+  return verdictOf(layer.layer, failures, passes);
+}

@@ -1,0 +1,172 @@
+import { z } from 'zod';
+import { LineCounter, parseDocument, isNode } from 'yaml';
+import { policyErrors } from './errors.js';
+import { globMatches } from './patterns.js';
+import { commandName } from './doors/exec.js';
+import type { LayerView, Located, Location } from './types.js';
+
+/** The project layer's file, relative to the project folder. */
+export const PROJECT_POLICY_FILE = 'aibox/policy.yaml';
+
+const Names = z.array(z.string().min(1));
+
+/**
+ * aibox/policy.yaml: data only (no Rego), and it may only narrow the org and team layers. A key left out means
+ * "no opinion"; an empty list means "nothing" (e.g. `network: {allow: []}` is no egress at all).
+ * `network.allow` is also read directly by the egress layer: keep its shape.
+ */
+export const ProjectPolicy = z
+  .object({
+    team: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9_-]*$/)
+      .optional()
+      .describe('Team layer to apply (teams/<team>/).'),
+    network: z
+      .object({
+        allow: Names.optional().describe('Host names and *.domain patterns this project needs.'),
+        ports: z.array(z.number().int().min(1).max(65535)).optional().describe('Destination ports.'),
+      })
+      .strict()
+      .optional(),
+    mounts: z
+      .array(z.object({ path: z.string(), mode: z.enum(['ro', 'rw']).default('ro') }).strict())
+      .optional()
+      .describe('Host paths this project may mount.'),
+    commands: z
+      .object({
+        allow: Names.optional().describe('Only these commands may be sent to the sandbox.'),
+        deny: Names.optional().describe('These commands are refused.'),
+      })
+      .strict()
+      .optional(),
+    push: z
+      .object({
+        approve: Names.optional().describe('Branch globs whose pushes need approval.'),
+        deny: Names.optional().describe('Branch globs nobody may push to from the sandbox.'),
+      })
+      .strict()
+      .optional(),
+    llm: z
+      .object({
+        providers: Names.optional(),
+        models: Names.optional(),
+        limits: z.record(z.string(), z.number()).optional(),
+      })
+      .strict()
+      .optional(),
+    packs: Names.optional().describe('Tool and MCP packs this project uses.'),
+    limits: z.record(z.string(), z.number()).optional().describe('Resource ceilings (cpus, memory_mb, …).'),
+  })
+  .strict();
+export type ProjectPolicy = z.infer<typeof ProjectPolicy>;
+
+/** Door rule -> path in aibox/policy.yaml. */
+const STATIC_KEYS: Record<string, (string | number)[]> = {
+  'egress.allow_domains': ['network', 'allow'],
+  'egress.allow_ports': ['network', 'ports'],
+  'mounts.allow': ['mounts'],
+  'exec.allow_commands': ['commands', 'allow'],
+  'push.approve': ['push', 'approve'],
+  'push.deny': ['push', 'deny'],
+  'llm.allowed_providers': ['llm', 'providers'],
+  'llm.allowed_models': ['llm', 'models'],
+  'llm.limits': ['llm', 'limits'],
+  'packs.allowed': ['packs'],
+  'limits.max': ['limits'],
+};
+
+/** A parsed project file: the data plus the line of every key, for errors and explain. */
+export class ProjectLayer implements LayerView {
+  readonly layer = 'project' as const;
+
+  private constructor(
+    readonly policy: ProjectPolicy,
+    private readonly file: string,
+    private readonly lineOf: (path: (string | number)[]) => number | undefined,
+  ) {}
+
+  /** An absent file is an empty layer: the project narrows nothing. */
+  static empty(file = PROJECT_POLICY_FILE): ProjectLayer {
+    return new ProjectLayer({}, file, () => undefined);
+  }
+
+  /** Parses the file's text; throws POLICY_PROJECT_INVALID naming file:line and key. */
+  static parse(text: string, file = PROJECT_POLICY_FILE): ProjectLayer {
+    const lc = new LineCounter();
+    const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
+    const yamlErr = doc.errors[0];
+    if (yamlErr) {
+      const line = lc.linePos(yamlErr.pos[0]).line;
+      throw policyErrors.create(
+        'POLICY_PROJECT_INVALID',
+        `${file}:${line}: ${yamlErr.message.split('\n')[0]}`,
+        {
+          file,
+          line,
+        },
+      );
+    }
+    const lineOf = (path: (string | number)[]): number | undefined => {
+      for (let n = path.length; n > 0; n--) {
+        const node = doc.getIn(path.slice(0, n), true);
+        if (isNode(node) && node.range) return lc.linePos(node.range[0]).line;
+      }
+      return undefined;
+    };
+    const raw: unknown = doc.toJS() ?? {};
+    const parsed = ProjectPolicy.safeParse(raw);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0]!;
+      const path = issue.path.filter((p): p is string | number => typeof p !== 'symbol');
+      if (issue.code === 'unrecognized_keys' && issue.keys[0] !== undefined) path.push(issue.keys[0]);
+      const line = lineOf(path) ?? 1;
+      const key = path.join('.') || '(top level)';
+      throw policyErrors.create('POLICY_PROJECT_INVALID', `${file}:${line}: ${key}: ${issue.message}`, {
+        file,
+        line,
+        key,
+      });
+    }
+    return new ProjectLayer(parsed.data, file, lineOf);
+  }
+
+  private loc(path: (string | number)[]): Location {
+    const line = this.lineOf(path);
+    return { rule: path.join('.'), at: `${this.file}${line !== undefined ? `:${line}` : ''}` };
+  }
+
+  static(door: string, rule: string): Located | undefined {
+    const path = STATIC_KEYS[`${door}.${rule}`];
+    if (!path) return undefined;
+    let v: unknown = this.policy;
+    for (const k of path) v = v && typeof v === 'object' ? (v as Record<string, unknown>)[k] : undefined;
+    if (v === undefined) return undefined;
+    return { value: v, loc: this.loc(path) };
+  }
+
+  query(door: string, rule: string, input: unknown): Located | undefined {
+    if (door !== 'push' || rule !== 'decision') return undefined;
+    const branch = (input as { branch?: string }).branch ?? '';
+    const deny = this.policy.push?.deny?.find((g) => globMatches(g, branch));
+    if (deny) return { value: 'deny', loc: this.loc(['push', 'deny']) };
+    const approve = this.policy.push?.approve?.find((g) => globMatches(g, branch));
+    if (approve) return { value: 'approve', loc: this.loc(['push', 'approve']) };
+    return undefined;
+  }
+
+  denials(door: string, input: unknown): { message: string; loc: Location }[] {
+    if (door !== 'exec') return [];
+    const argv = (input as { argv?: string[] }).argv ?? [];
+    const name = commandName(argv[0] ?? '');
+    const hit = this.policy.commands?.deny?.includes(name);
+    return hit
+      ? [
+          {
+            message: `command ${name} is denied by the project's commands.deny`,
+            loc: this.loc(['commands', 'deny']),
+          },
+        ]
+      : [];
+  }
+}

@@ -1,0 +1,69 @@
+import { Engine, RegoErrors, RegoError } from './rego/index.js';
+import type { ProvenanceEntry } from './rego/index.js';
+import { policyErrors } from './errors.js';
+import type { RegoBackend, RegoProgram, RegoResult, RegoSource } from './rego-layer.js';
+
+/** The layers' view of src/policy/rego: one Engine per layer, provenance turned into `file:line`. */
+export class EngineBackend implements RegoBackend {
+  compile(modules: readonly RegoSource[], data: Record<string, unknown>): RegoProgram {
+    const engine = new Engine({ limits: { timeoutMs: 250 } });
+    const sources = new Map(modules.map((m) => [m.file, m.text]));
+    try {
+      for (const m of modules) engine.addModule(m.file, m.text);
+      engine.setData(data);
+      engine.compile();
+    } catch (err) {
+      throw regoError(err, sources);
+    }
+    return new EngineProgram(engine, sources);
+  }
+}
+
+class EngineProgram implements RegoProgram {
+  constructor(
+    private readonly engine: Engine,
+    private readonly sources: Map<string, string>,
+  ) {}
+
+  evaluate(ref: string, input?: unknown): RegoResult | undefined {
+    const r = this.run(ref, input, true);
+    if (!r.defined) return undefined;
+    const at = where(r.provenance);
+    return at === undefined ? { value: r.value } : { value: r.value, at };
+  }
+
+  evaluateSet(ref: string, input?: unknown): RegoResult[] {
+    // The common case is an empty deny set: evaluate cheaply first, with provenance only when something fired.
+    const first = this.run(ref, input, false);
+    if (!first.defined || !Array.isArray(first.value) || first.value.length === 0) return [];
+    const r = this.run(ref, input, true);
+    const at = where(r.provenance);
+    return (r.value as unknown[]).map((value) => (at === undefined ? { value } : { value, at }));
+  }
+
+  private run(ref: string, input: unknown, provenance: boolean) {
+    try {
+      return this.engine.evalRule(ref, input, { provenance });
+    } catch (err) {
+      throw regoError(err, this.sources);
+    }
+  }
+}
+
+/** `org/egress.rego:12`, or several comma-separated when more than one rule body produced the value. */
+function where(entries: readonly ProvenanceEntry[]): string | undefined {
+  const seen = [...new Set(entries.map((e) => `${e.file}:${e.row}`))];
+  return seen.length > 0 ? seen.join(', ') : undefined;
+}
+
+function regoError(err: unknown, sources: Map<string, string>) {
+  const first = err instanceof RegoErrors ? err.errors[0] : err instanceof RegoError ? err : undefined;
+  if (!first) return err;
+  const text = err instanceof RegoErrors ? err.format(sources) : first.format(sources);
+  return policyErrors.create('POLICY_REGO_ERROR', text, {
+    regoCode: first.code,
+    ...(first.location
+      ? { file: first.location.file, line: first.location.row, col: first.location.col }
+      : {}),
+  });
+}

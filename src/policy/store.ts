@@ -1,0 +1,302 @@
+import { isDeepStrictEqual } from 'node:util';
+import type {
+  Clock,
+  Logger,
+  PolicyDecision,
+  PolicyDoor,
+  PolicyError,
+  PolicyShowReport,
+} from '../shared/index.js';
+import { isAiboxError, messageOf, newId } from '../shared/index.js';
+import { compileRepo, composeSet, type CompiledRepo, type PolicySet, type RepoSources } from './compile.js';
+import { DOORS } from './doors/index.js';
+import { policyErrors } from './errors.js';
+import { PROJECT_POLICY_FILE, ProjectLayer } from './project.js';
+import type { RegoBackend } from './rego-layer.js';
+import { combine } from './types.js';
+
+/** Where policy text comes from; `loader.ts` implements it over the file system. */
+export interface PolicySource {
+  readRepo(): Promise<RepoSources>;
+  /** The project's aibox/policy.yaml, or undefined when the project has none. */
+  readProject(projectPath: string): Promise<{ file: string; text: string } | undefined>;
+}
+
+/** Where decisions go: the daemon appends them to the audit log. Resolves once recorded. */
+export interface DecisionSink {
+  record(decision: PolicyDecision): Promise<void>;
+}
+
+export interface SandboxRef {
+  id: string;
+  name: string;
+  /** Absolute host path of the project folder. */
+  path: string;
+}
+
+export interface PolicyChange {
+  sandbox: string;
+  sandboxId: string;
+  revision: string;
+  effective: PolicySet['effective'];
+}
+export type ChangeListener = (change: PolicyChange) => void | Promise<void>;
+
+export interface PolicyStoreOptions {
+  source: PolicySource;
+  backend: RegoBackend;
+  sink: DecisionSink;
+  logger: Logger;
+  clock: Clock;
+  /** Team layer for projects whose policy file names none. */
+  defaultTeam?: string;
+}
+
+interface Attached {
+  ref: SandboxRef;
+  set: PolicySet;
+  project: ProjectLayer;
+}
+
+/**
+ * Holds the policy in force: the compiled repo and one composed set per running sandbox. A reload that fails keeps
+ * the last good policy in force and records the error (for `aibox doctor`, `aibox policy show` and the log);
+ * a reload that succeeds notifies listeners of every sandbox whose effective policy changed.
+ */
+export class PolicyStore {
+  private repo: CompiledRepo | undefined;
+  private loadedAt: string | undefined;
+  private readonly sandboxes = new Map<string, Attached>();
+  private readonly errors = new Map<string, PolicyError>();
+  private readonly listeners = new Set<ChangeListener>();
+  private baseline: PolicySet | undefined;
+
+  constructor(private readonly opts: PolicyStoreOptions) {}
+
+  /** Loads (or reloads) the policy repo. Never throws: on failure the last good repo stays and the error is kept. */
+  async reloadRepo(): Promise<{ ok: boolean; error?: PolicyError }> {
+    let repo: CompiledRepo;
+    let baseline: PolicySet;
+    try {
+      repo = compileRepo(await this.opts.source.readRepo(), this.opts.backend);
+      baseline = composeSet(repo, ProjectLayer.empty(), this.opts.defaultTeam);
+    } catch (err) {
+      const error = this.keepError('repo', err);
+      this.opts.logger.error(
+        { code: error.code, err: error.message, revision: this.repo?.revision },
+        this.repo ? 'policy reload failed: the last good policy stays in force' : 'policy load failed',
+      );
+      return { ok: false, error };
+    }
+    // Recompose every sandbox against the new repo before swapping anything: all or nothing per sandbox.
+    const next = new Map<string, Attached>();
+    for (const [name, a] of this.sandboxes) {
+      try {
+        next.set(name, { ...a, set: composeSet(repo, a.project, this.opts.defaultTeam) });
+        this.errors.delete(`sandbox:${name}`);
+      } catch (err) {
+        const error = this.keepError(`sandbox:${name}`, err);
+        this.opts.logger.error(
+          { sandbox: name, code: error.code, err: error.message },
+          'policy no longer composes for this sandbox: its last good policy stays in force',
+        );
+      }
+    }
+    const changed = this.repo?.revision !== repo.revision;
+    this.repo = repo;
+    this.baseline = baseline;
+    this.loadedAt = new Date(this.opts.clock.now()).toISOString();
+    this.errors.delete('repo');
+    if (changed) this.opts.logger.info({ revision: repo.revision }, 'policy loaded');
+    for (const [name, a] of next) await this.swap(name, a);
+    return { ok: true };
+  }
+
+  /**
+   * Composes the policy of a sandbox about to start. Throws (fail closed) when no policy is loaded, the project
+   * file is invalid or loosens a higher layer: the sandbox must not start under a policy nobody can see.
+   */
+  async attach(ref: SandboxRef): Promise<PolicySet> {
+    const repo = this.requireRepo();
+    const project = await this.readProject(ref.path);
+    const set = composeSet(repo, project, this.opts.defaultTeam);
+    this.sandboxes.set(ref.name, { ref, set, project });
+    this.errors.delete(`sandbox:${ref.name}`);
+    return set;
+  }
+
+  detach(name: string): void {
+    this.sandboxes.delete(name);
+    this.errors.delete(`sandbox:${name}`);
+  }
+
+  /** Re-reads one sandbox's project file; on failure its last good policy stays. */
+  async reloadProject(name: string): Promise<{ ok: boolean; error?: PolicyError }> {
+    const a = this.sandboxes.get(name);
+    if (!a || !this.repo) return { ok: false };
+    try {
+      const project = await this.readProject(a.ref.path);
+      const set = composeSet(this.repo, project, this.opts.defaultTeam);
+      this.errors.delete(`sandbox:${name}`);
+      await this.swap(name, { ...a, project, set });
+      return { ok: true };
+    } catch (err) {
+      const error = this.keepError(`sandbox:${name}`, err);
+      this.opts.logger.error(
+        { sandbox: name, code: error.code, err: error.message },
+        'project policy reload failed: the last good policy stays in force',
+      );
+      return { ok: false, error };
+    }
+  }
+
+  onChange(listener: ChangeListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** The composed set of a sandbox (or the org + default team baseline when none is given). */
+  policySet(sandbox?: string): PolicySet {
+    if (sandbox !== undefined) {
+      const a = this.sandboxes.get(sandbox);
+      if (!a)
+        throw policyErrors.create('POLICY_NOT_LOADED', `no policy is attached to sandbox ${sandbox}`, {
+          sandbox,
+        });
+      return a.set;
+    }
+    this.requireRepo();
+    return this.baseline!;
+  }
+
+  /** Decides without recording (benchmarks, dry runs). */
+  evaluate(door: PolicyDoor, request: unknown, sandbox?: string): PolicyDecision {
+    const d = DOORS[door];
+    const parsed = d.request.safeParse(request);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      throw policyErrors.create(
+        'POLICY_BAD_REQUEST',
+        `bad ${door} request: ${issue?.path.join('.') || 'request'}: ${issue?.message ?? 'invalid'}`,
+      );
+    }
+    const set = this.policySet(sandbox);
+    const req = parsed.data as Record<string, unknown>;
+    const input = sandbox !== undefined ? { ...req, sandbox: { name: sandbox } } : req;
+    const layers = (d.verdicts as (r: unknown, l: PolicySet['layers']) => PolicyDecision['layers'])(
+      input,
+      set.layers,
+    );
+    const outcome = combine(layers);
+    const deciding =
+      layers.find((l) => l.verdict === outcome && outcome !== 'allow') ??
+      (outcome === 'deny' ? undefined : layers.find((l) => l.verdict === outcome));
+    return {
+      id: newId('dec'),
+      ts: new Date(this.opts.clock.now()).toISOString(),
+      door,
+      ...(sandbox !== undefined ? { sandbox } : {}),
+      request: req,
+      outcome,
+      reason:
+        deciding !== undefined
+          ? `${deciding.layer}: ${deciding.reason}`
+          : 'no layer allows this request (deny by default)',
+      layers,
+      effective: set.effective[door],
+      revision: set.revision,
+    };
+  }
+
+  /** Decides and records the decision; the caller acts only after this resolves. */
+  async decide(door: PolicyDoor, request: unknown, sandbox?: string): Promise<PolicyDecision> {
+    const decision = this.evaluate(door, request, sandbox);
+    await this.opts.sink.record(decision);
+    return decision;
+  }
+
+  show(sandbox?: string): PolicyShowReport {
+    const errors = [...this.errors.values()].filter(
+      (e) => sandbox === undefined || e.scope === 'repo' || e.scope === `sandbox:${sandbox}`,
+    );
+    if (!this.repo) return { layers: [], doors: {}, errors, ...(sandbox ? { sandbox } : {}) };
+    const set = this.policySet(sandbox);
+    return {
+      ...(sandbox !== undefined ? { sandbox } : {}),
+      revision: set.revision,
+      ...(this.loadedAt !== undefined ? { loadedAt: this.loadedAt } : {}),
+      ...(set.team !== undefined ? { team: set.team } : {}),
+      layers: set.layers.map((l) => l.layer),
+      doors: { ...set.effective },
+      errors,
+    };
+  }
+
+  /** Load errors in force (for `aibox doctor`). */
+  problems(): PolicyError[] {
+    return [...this.errors.values()];
+  }
+
+  get revision(): string | undefined {
+    return this.repo?.revision;
+  }
+
+  attached(): SandboxRef[] {
+    return [...this.sandboxes.values()].map((a) => a.ref);
+  }
+
+  private async swap(name: string, next: Attached): Promise<void> {
+    const prev = this.sandboxes.get(name);
+    this.sandboxes.set(name, next);
+    if (prev && isDeepStrictEqual(prev.set.effective, next.set.effective)) return;
+    const change: PolicyChange = {
+      sandbox: name,
+      sandboxId: next.ref.id,
+      revision: next.set.revision,
+      effective: next.set.effective,
+    };
+    for (const l of this.listeners) {
+      try {
+        await l(change);
+      } catch (err) {
+        this.opts.logger.error({ sandbox: name, err: messageOf(err) }, 'policy change listener failed');
+      }
+    }
+  }
+
+  private requireRepo(): CompiledRepo {
+    if (this.repo) return this.repo;
+    const pending = this.errors.get('repo');
+    throw policyErrors.create(
+      'POLICY_NOT_LOADED',
+      pending ? `no valid policy is loaded: ${pending.message}` : 'no policy has been loaded yet',
+      pending ? { cause: pending } : undefined,
+    );
+  }
+
+  private async readProject(path: string): Promise<ProjectLayer> {
+    const file = await this.opts.source.readProject(path);
+    return file ? ProjectLayer.parse(file.text, file.file) : ProjectLayer.empty(PROJECT_POLICY_FILE);
+  }
+
+  private keepError(scope: string, err: unknown): PolicyError {
+    const error: PolicyError = isAiboxError(err)
+      ? {
+          scope,
+          code: err.code,
+          message: err.message,
+          hint: err.hint,
+          ...(err.details ? { details: err.details } : {}),
+          at: new Date(this.opts.clock.now()).toISOString(),
+        }
+      : {
+          scope,
+          code: 'POLICY_REGO_ERROR',
+          message: messageOf(err),
+          hint: policyErrors.catalogue.POLICY_REGO_ERROR.hint,
+          at: new Date(this.opts.clock.now()).toISOString(),
+        };
+    this.errors.set(scope, error);
+    return error;
+  }
+}
