@@ -5,5 +5,3 @@ export * from './sandboxes.js';
 export * from './system.js';
 export * from './policy.js';
 export * from './audit.js';
-export * from './pushes.js';
-export * from './tasks.js';
