@@ -4,7 +4,8 @@
  * reordering, recursion check.
  */
 import type { Expr, Module, Rule, Term } from './ast.js';
-import type { BuiltinRegistry } from './builtins/registry.js';
+import type { BuiltinDef, BuiltinRegistry } from './builtins/registry.js';
+import { BuiltinError } from './builtins/registry.js';
 import { RegoError } from './errors.js';
 import type { Location, RegoErrorCode } from './errors.js';
 import type { CExpr, CRule, CTerm, CWith, FnRef } from './ir.js';
@@ -55,6 +56,28 @@ interface PkgCtx {
 }
 
 const GENERATED_PREFIX = '__';
+
+/**
+ * Builtins that reach the network. Policy is pure: they are known (so `with http.send as mock` works in tests)
+ * but every real call fails with eval_builtin_error.
+ */
+const UNAVAILABLE = new Map<string, BuiltinDef>(
+  (
+    [
+      ['http.send', 1],
+      ['net.lookup_ip_addr', 1],
+    ] as const
+  ).map(([name, n]) => [
+    name,
+    {
+      name,
+      args: new Array<'any'>(n).fill('any'),
+      impl: () => {
+        throw new BuiltinError('not available: aibox policy is pure (no network access)');
+      },
+    },
+  ]),
+);
 
 export interface CompiledModules {
   root: RuleNode;
@@ -492,7 +515,7 @@ export class Compiler {
         if (p && p[0] === 'input')
           return { target: { kind: 'input', path: [...p.slice(1), ...path] }, value: v, loc };
       }
-      if (this.registry.has(name) || name === 'print' || name === 'walk')
+      if (this.registry.has(name) || UNAVAILABLE.has(name) || name === 'print' || name === 'walk')
         return { target: { kind: 'fn', key: name }, value: v, loc };
       this.err(
         'rego_compile_error',
@@ -553,7 +576,7 @@ export class Compiler {
     }
     if (name === 'print') return { kind: 'print', name: 'print' };
     if (name === 'walk') return { kind: 'walk', name: 'walk' };
-    const def = this.registry.get(name);
+    const def = this.registry.get(name) ?? UNAVAILABLE.get(name);
     if (def) return { kind: 'builtin', name, def };
     if (report) this.err('rego_type_error', `undefined function ${name}`, op.loc);
     return undefined;
@@ -711,11 +734,11 @@ export class Compiler {
       switch (t.k) {
         case 'ref':
           if (t.head.k === 'data') {
-            let n: RuleNode | undefined = this.root;
+            let n: RuleNode = this.root;
             let missing = false;
             for (const p of t.path) {
               if (p.k === 'const') {
-                const c = typeof p.v === 'string' ? n.children.get(p.v) : undefined;
+                const c: RuleNode | undefined = typeof p.v === 'string' ? n.children.get(p.v) : undefined;
                 if (!c) {
                   missing = true;
                   break;

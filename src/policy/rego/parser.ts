@@ -49,6 +49,7 @@ export class Parser {
   private nest = 0;
   private depth = 0;
   private noOrNest = -1;
+  private inParens = false;
   private readonly lines: string[];
 
   constructor(
@@ -81,7 +82,13 @@ export class Parser {
     return t.kind === 'punct' && t.text === text;
   }
   private isKw(text: string, t: Token = this.tok): boolean {
-    return t.kind === 'ident' && t.text === text;
+    return t.kind === 'ident' && t.text === text && !this.dotted(t);
+  }
+  /** A keyword immediately followed by `.` is a reference head (e.g. `contains.foo`), not a keyword. */
+  private dotted(t: Token): boolean {
+    const i = this.toks.indexOf(t, this.p);
+    const n = i >= 0 ? this.toks[i + 1] : undefined;
+    return n !== undefined && n.kind === 'punct' && (n.text === '.' || n.text === '(') && n.loc.offset === t.end;
   }
   private fail(msg: string, t: Token = this.tok): never {
     throw new RegoError('rego_parse_error', msg, t.loc, { line: this.lines[t.loc.row - 1] ?? '' });
@@ -141,7 +148,7 @@ export class Parser {
   /** A reference made of a var and `.name` / `[term]` selections (package paths, rule heads, imports). */
   private parseRefTerm(allowKwHead: boolean): Term {
     const t = this.tok;
-    if (t.kind !== 'ident' || (!allowKwHead && KEYWORDS.has(t.text))) this.unexpected();
+    if (t.kind !== 'ident' || (!allowKwHead && KEYWORDS.has(t.text) && !this.dotted(t))) this.unexpected();
     this.next();
     const head: Term = { type: 'var', name: t.text, loc: t.loc };
     const terms: Term[] = [head];
@@ -305,7 +312,7 @@ export class Parser {
 
   private parseWiths(): With[] {
     const ws: With[] = [];
-    while (this.isKw('with') && this.cont()) {
+    while (this.isKw('with')) {
       const loc = this.next().loc;
       const target = this.parseRefTerm(false);
       if (!this.isKw('as')) this.fail('expected as keyword');
@@ -376,22 +383,7 @@ export class Parser {
   }
 
   private parseExpr(loc: Location): Expr {
-    const lhs = this.parseTermIn();
-    if (this.isPunct(',') && this.nest === 0) {
-      // `k, v in xs`
-      this.next();
-      const v = this.parseTermRelation();
-      if (!this.isKw('in')) this.unexpected();
-      const op = this.next();
-      const coll = this.parseTermRelation();
-      const call: Term = {
-        type: 'call',
-        op: opRef('internal.member_3', op.loc),
-        args: [lhs, v, coll],
-        loc: lhs.loc,
-      };
-      return { kind: 'term', term: call, negated: false, with: [], loc };
-    }
+    const lhs = this.parseTermInKV();
     if ((this.isPunct(':=') || this.isPunct('=')) && this.cont()) {
       const assign = this.next().text === ':=';
       const rhs = this.parseTermIn();
@@ -401,6 +393,25 @@ export class Parser {
   }
 
   // --- terms -----------------------------------------------------------------------------------------------------
+  /** `k, v in xs` (allowed at literal level and in parentheses), then `in` chains. */
+  private parseTermInKV(): Term {
+    let lhs = this.parseTermRelation();
+    if (this.isPunct(',') && (this.nest === 0 || this.inParens)) {
+      this.next();
+      const v = this.parseTermRelation();
+      if (!this.isKw('in')) this.unexpected();
+      const op = this.next();
+      const coll = this.parseTermRelation();
+      lhs = { type: 'call', op: opRef('internal.member_3', op.loc), args: [lhs, v, coll], loc: lhs.loc };
+    }
+    while (this.isKw('in') && this.cont()) {
+      const op = this.next();
+      const rhs = this.parseTermRelation();
+      lhs = { type: 'call', op: opRef('internal.member_2', op.loc), args: [lhs, rhs], loc: lhs.loc };
+    }
+    return lhs;
+  }
+
   parseTermIn(): Term {
     let lhs = this.parseTermRelation();
     while (this.isKw('in') && this.cont()) {
@@ -522,6 +533,10 @@ export class Parser {
         this.next();
         return this.parseTemplate(t);
       case 'ident': {
+        if (KEYWORDS.has(t.text) && this.dotted(t)) {
+          this.next();
+          return { type: 'var', name: t.text, loc: t.loc };
+        }
         if (t.text === 'true' || t.text === 'false') {
           this.next();
           return { type: 'scalar', value: t.text === 'true', loc: t.loc };
@@ -530,7 +545,7 @@ export class Parser {
           this.next();
           return { type: 'scalar', value: null, loc: t.loc };
         }
-        if (KEYWORDS.has(t.text)) this.unexpected();
+        if (KEYWORDS.has(t.text) && !this.dotted(t)) this.unexpected();
         this.next();
         return { type: 'var', name: t.text, loc: t.loc };
       }
@@ -561,7 +576,10 @@ export class Parser {
     if (t.text === '(') {
       this.next();
       this.nest++;
-      const inner = this.parseTermIn();
+      const saved = this.inParens;
+      this.inParens = true;
+      const inner = this.parseTermInKV();
+      this.inParens = saved;
       this.nest--;
       this.expectPunct(')');
       return inner;
