@@ -10,6 +10,7 @@ import ctypes
 import os
 import subprocess
 import sys
+import time
 
 SYS_OPEN_TREE, SYS_MOVE_MOUNT, SYS_MOUNT_SETATTR = 428, 429, 442
 OPEN_TREE_CLONE, OPEN_TREE_CLOEXEC = 1, 0o2000000
@@ -40,6 +41,13 @@ def main():
     # A user namespace holding the mapping; the idmapped mount keeps a reference, so the process can go.
     holder = subprocess.Popen(["unshare", "--user", "sleep", "60"])
     try:
+        own = os.readlink("/proc/self/ns/user")
+        for _ in range(500):  # wait until unshare(2) has happened in the child
+            if os.readlink(f"/proc/{holder.pid}/ns/user") != own:
+                break
+            time.sleep(0.002)
+        else:
+            sys.exit("idmap-mount: the helper user namespace was not created")
         with open(f"/proc/{holder.pid}/uid_map", "w") as f:
             f.write("\n".join(uid_lines) + "\n")
         with open(f"/proc/{holder.pid}/gid_map", "w") as f:

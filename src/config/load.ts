@@ -21,7 +21,10 @@ export interface ConfigOverrides {
  * Loads config/aiboxd.yaml, deep-merges the file given with --config over it, then the command-line overrides,
  * and validates the result. Errors name the file and the key.
  */
-export async function loadDaemonConfig(file?: string, overrides: ConfigOverrides = {}): Promise<DaemonConfig> {
+export async function loadDaemonConfig(
+  file?: string,
+  overrides: ConfigOverrides = {},
+): Promise<DaemonConfig> {
   const base = await readYamlObject(DEFAULT_CONFIG_FILE);
   const user = file ? await readYamlObject(path.resolve(file)) : {};
   const merged = deepMerge(base, user);
@@ -35,10 +38,14 @@ export async function loadProfile(profilesDir: string, name: string): Promise<Pr
   const file = path.join(dir, `${name}.yaml`);
   if (!PROFILE_NAME_PATTERN.test(name) || !existsSync(file)) {
     const known = await listProfiles(dir);
-    throw configErrors.create('PROFILE_NOT_FOUND', `no profile named "${name}" (known: ${known.join(', ')})`, {
-      profile: name,
-      known,
-    });
+    throw configErrors.create(
+      'PROFILE_NOT_FOUND',
+      `no profile named "${name}" (known: ${known.join(', ')})`,
+      {
+        profile: name,
+        known,
+      },
+    );
   }
   const parsed = validate(ProfileFile, await readYamlObject(file), file, 'PROFILE_INVALID');
   const seccompPath = path.resolve(dir, parsed.seccomp);

@@ -6,9 +6,17 @@ export const ProfileFile = z
     description: z.string(),
     limits: z
       .object({
-        memoryMiB: z.number().int().min(64).describe('Memory of the whole sandbox; exceeding it kills the sandbox.'),
+        memoryMiB: z
+          .number()
+          .int()
+          .min(64)
+          .describe('Memory of the whole sandbox; exceeding it kills the sandbox.'),
         cpus: z.number().positive().max(64),
-        pids: z.number().int().min(128).describe('Host threads of the sandbox, gVisor included (pids cgroup).'),
+        pids: z
+          .number()
+          .int()
+          .min(128)
+          .describe('Host threads of the sandbox, gVisor included (pids cgroup).'),
         processes: z
           .number()
           .int()

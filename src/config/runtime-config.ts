@@ -4,9 +4,14 @@ export const RuntimeConfig = z
   .object({
     mode: z
       .enum(['rootless', 'rootful'])
-      .describe('rootless runs Podman as `user` (default); rootful is for hosts where user namespaces cannot work.'),
+      .describe(
+        'rootless runs Podman as `user` (default); rootful is for hosts where user namespaces cannot work.',
+      ),
     user: z.string().min(1).describe('Unprivileged host user that runs rootless Podman.'),
-    runsc: z.string().startsWith('/').describe('Path of the gVisor runsc binary (trixie release, see setup).'),
+    runsc: z
+      .string()
+      .startsWith('/')
+      .describe('Path of the gVisor runsc binary (trixie release, see setup).'),
     podman: z.string().startsWith('/'),
     mountsDir: z.string().startsWith('/').describe('Where per-sandbox idmapped workspace mounts are made.'),
     image: z.object({

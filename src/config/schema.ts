@@ -1,5 +1,7 @@
 import { z } from 'zod';
 import { RuntimeConfig } from './runtime-config.js';
+import { CredentialsConfig } from '../credentials/index.js';
+import { LlmConfig } from '../llm-proxy/index.js';
 
 /**
  * The daemon's configuration. Modules own their sections' schemas; this file composes them. Add a module's section
@@ -15,6 +17,10 @@ export const DaemonConfig = z
     profilesDir: z
       .string()
       .describe('Directory of security profiles; empty means the profiles/ folder shipped with aibox.'),
+    credentials: CredentialsConfig.prefault({}).describe(
+      'Secret backend: Vault, or the embedded encrypted store.',
+    ),
+    llm: LlmConfig.prefault({}).describe('LLM sidecar proxy: providers, upstreams, payload logging.'),
   })
   .strict();
 export type DaemonConfig = z.infer<typeof DaemonConfig>;

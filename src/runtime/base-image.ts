@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { mkdir, readFile, rm, writeFile, rename, copyFile, chmod } from 'node:fs/promises';
-import { existsSync, createReadStream } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { execa } from 'execa';
@@ -60,7 +60,10 @@ export class BaseImage {
     }
   }
 
-  async build(force: boolean, onProgress: (p: BuildProgress) => void): Promise<{ image: string; cached: boolean }> {
+  async build(
+    force: boolean,
+    onProgress: (p: BuildProgress) => void,
+  ): Promise<{ image: string; cached: boolean }> {
     const image = await this.reference();
     if (!force && (await this.present())) return { image, cached: true };
     const tag = await this.tag();
@@ -87,21 +90,32 @@ export class BaseImage {
         extendEnv: false,
         ...this.podman.runAs,
         cwd: '/',
-        stdin: createReadStream(tarball),
+        stdin: { file: tarball },
         reject: false,
       },
     );
     if (imported.exitCode !== 0) {
-      throw runtimeErrors.create('RUNTIME_IMAGE_BUILD', `podman import failed: ${imported.stderr.trim()}`);
+      throw runtimeErrors.create(
+        'RUNTIME_IMAGE_BUILD',
+        `podman import failed: ${imported.stderr?.trim() || imported.message}`,
+      );
     }
     onProgress({ phase: 'import', percent: 100, message: `built ${image}` });
     return { image, cached: false };
   }
 
-  private async buildRootfs(tag: string, tarball: string, onProgress: (p: BuildProgress) => void): Promise<void> {
+  private async buildRootfs(
+    tag: string,
+    tarball: string,
+    onProgress: (p: BuildProgress) => void,
+  ): Promise<void> {
     const root = path.join(this.config.image.cacheDir, `rootfs-${tag}`);
     await rm(root, { recursive: true, force: true });
-    onProgress({ phase: 'debootstrap', percent: 0, message: `debootstrap ${this.config.image.suite} (minbase)` });
+    onProgress({
+      phase: 'debootstrap',
+      percent: 0,
+      message: `debootstrap ${this.config.image.suite} (minbase)`,
+    });
     const log: string[] = [];
     const proc = execa(
       'debootstrap',
@@ -148,16 +162,31 @@ export class BaseImage {
   private async customize(root: string): Promise<void> {
     const uid = String(this.config.sandboxUid);
     await execa('chroot', [root, 'groupadd', '--gid', uid, 'agent']);
-    await execa('chroot', [root, 'useradd', '--uid', uid, '--gid', uid, '--create-home', '--shell', '/bin/bash', 'agent']);
+    await execa('chroot', [
+      root,
+      'useradd',
+      '--uid',
+      uid,
+      '--gid',
+      uid,
+      '--create-home',
+      '--shell',
+      '/bin/bash',
+      'agent',
+    ]);
     // No password, no sudo: the sandbox user can never become root inside.
     await execa('chroot', [root, 'passwd', '--lock', 'root']);
     await mkdir(path.join(root, 'workspace'), { recursive: true });
     await mkdir(path.join(root, 'etc/aibox'), { recursive: true });
     const libDir = path.join(root, 'usr/local/lib/aibox');
     await mkdir(libDir, { recursive: true });
-    const built = await execa('gcc', ['-static', '-O2', '-o', path.join(libDir, 'aibox-exec'), EXEC_HELPER_SOURCE], {
-      reject: false,
-    });
+    const built = await execa(
+      'gcc',
+      ['-static', '-O2', '-o', path.join(libDir, 'aibox-exec'), EXEC_HELPER_SOURCE],
+      {
+        reject: false,
+      },
+    );
     if (built.exitCode !== 0) {
       throw runtimeErrors.create('RUNTIME_IMAGE_BUILD', `cannot compile aibox-exec: ${built.stderr.trim()}`);
     }

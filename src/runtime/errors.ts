@@ -25,5 +25,8 @@ export const runtimeErrors = defineErrors({
   },
   RUNTIME_CONTAINER: { status: 502, hint: 'See `aibox logs NAME` and the daemon log.' },
   RUNTIME_EXEC: { status: 502, hint: 'The sandbox may have stopped: `aibox status NAME`.' },
-  RUNTIME_SECCOMP: { status: 500, hint: 'Install python3-seccomp (scripts/setup-host.sh) and check the profile JSON.' },
+  RUNTIME_SECCOMP: {
+    status: 500,
+    hint: 'Install python3-seccomp (scripts/setup-host.sh) and check the profile JSON.',
+  },
 });

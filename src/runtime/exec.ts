@@ -1,4 +1,4 @@
-import { PassThrough, type Duplex, type Readable, type Writable } from 'node:stream';
+import { PassThrough, type Readable, type Writable } from 'node:stream';
 import type Docker from 'dockerode';
 import { runtimeErrors } from './errors.js';
 import { EXEC_HELPER_PATH, SECCOMP_BPF_PATH } from './container-spec.js';
@@ -26,7 +26,12 @@ export interface ExecSession {
  * Runs a command in a sandbox. Every command goes through aibox-exec, which installs the sandbox's seccomp filter
  * first (runsc applies the OCI profile only to the first process, not to exec'd ones).
  */
-export async function startExec(container: Docker.Container, options: ExecOptions): Promise<ExecSession> {
+export async function startExec(
+  docker: Docker,
+  containerId: string,
+  options: ExecOptions,
+): Promise<ExecSession> {
+  const container = docker.getContainer(containerId);
   const tty = options.tty ?? false;
   const exec = await container
     .exec({
@@ -41,11 +46,11 @@ export async function startExec(container: Docker.Container, options: ExecOption
     .catch((err: unknown) => {
       throw runtimeErrors.create('RUNTIME_EXEC', `cannot exec in sandbox: ${(err as Error).message}`);
     });
-  const stream = (await exec.start({ hijack: true, stdin: options.stdin ?? false, Tty: tty })) as Duplex;
+  const stream = await exec.start({ hijack: true, stdin: options.stdin ?? false, Tty: tty });
   const stdout = new PassThrough();
   const stderr = new PassThrough();
   if (tty) stream.pipe(stdout);
-  else container.modem.demuxStream(stream, stdout, stderr);
+  else docker.modem.demuxStream(stream, stdout, stderr);
   if (tty && options.cols && options.rows) {
     await exec.resize({ w: options.cols, h: options.rows }).catch(() => undefined);
   }
@@ -61,7 +66,8 @@ export async function startExec(container: Docker.Container, options: ExecOption
       stderr.end();
       exec.inspect().then(
         (info) => resolve(info.ExitCode ?? 1),
-        (err: unknown) => reject(runtimeErrors.create('RUNTIME_EXEC', `exec status unknown: ${(err as Error).message}`)),
+        (err: unknown) =>
+          reject(runtimeErrors.create('RUNTIME_EXEC', `exec status unknown: ${(err as Error).message}`)),
       );
     };
     stream.once('end', finish);
@@ -80,11 +86,12 @@ export async function startExec(container: Docker.Container, options: ExecOption
 
 /** Runs a command and collects its output (capped), for programs using the session API. */
 export async function execBuffered(
-  container: Docker.Container,
+  docker: Docker,
+  containerId: string,
   options: ExecOptions,
   maxBytes = 4 * 1024 * 1024,
 ): Promise<{ exitCode: number; stdout: string; stderr: string; truncated: boolean }> {
-  const session = await startExec(container, { ...options, tty: false, stdin: false });
+  const session = await startExec(docker, containerId, { ...options, tty: false, stdin: false });
   let truncated = false;
   const collect = (stream: Readable) => {
     const chunks: Buffer[] = [];

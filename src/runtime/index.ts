@@ -1,7 +1,13 @@
 export { SandboxRuntime, type ManagedContainer } from './sandbox-runtime.js';
 export { runtimeErrors } from './errors.js';
 export { LABELS } from './labels.js';
-export { containerSpec, type SandboxSpec, type Mount, SANDBOX_HOME, EXEC_HELPER_PATH } from './container-spec.js';
+export {
+  containerSpec,
+  type SandboxSpec,
+  type Mount,
+  SANDBOX_HOME,
+  EXEC_HELPER_PATH,
+} from './container-spec.js';
 export type { ExecOptions, ExecSession } from './exec.js';
 export type { BuildProgress } from './base-image.js';
 export { BASE_PACKAGES } from './base-image.js';

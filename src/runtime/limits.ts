@@ -28,22 +28,35 @@ export class SandboxLimits {
         await mkdir(dir, { recursive: true });
         if (controller === 'pids') await writeFile(path.join(dir, 'pids.max'), String(profile.limits.pids));
         if (controller === 'memory') {
-          await writeFile(path.join(dir, 'memory.limit_in_bytes'), String(profile.limits.memoryMiB * 1024 * 1024));
+          await writeFile(
+            path.join(dir, 'memory.limit_in_bytes'),
+            String(profile.limits.memoryMiB * 1024 * 1024),
+          );
         }
         if (controller === 'cpu') {
           await writeFile(path.join(dir, 'cpu.cfs_period_us'), '100000');
-          await writeFile(path.join(dir, 'cpu.cfs_quota_us'), String(Math.round(profile.limits.cpus * 100000)));
+          await writeFile(
+            path.join(dir, 'cpu.cfs_quota_us'),
+            String(Math.round(profile.limits.cpus * 100000)),
+          );
         }
         for (const pid of pids) await writeFile(path.join(dir, 'cgroup.procs'), String(pid));
       }
     } catch (err) {
-      throw runtimeErrors.create('RUNTIME_LIMITS', `cannot apply limits: ${(err as Error).message}`, {}, { cause: err });
+      throw runtimeErrors.create(
+        'RUNTIME_LIMITS',
+        `cannot apply limits: ${(err as Error).message}`,
+        {},
+        { cause: err },
+      );
     }
   }
 
   /** Current usage, for status and tests. */
   async usage(sandboxId: string): Promise<{ pids: number; memoryBytes: number } | undefined> {
-    const pids = await readFile(path.join(this.dirOf('pids', sandboxId), 'pids.current'), 'utf8').catch(() => '');
+    const pids = await readFile(path.join(this.dirOf('pids', sandboxId), 'pids.current'), 'utf8').catch(
+      () => '',
+    );
     if (!pids) return undefined;
     const mem = await readFile(path.join(this.dirOf('memory', sandboxId), 'memory.usage_in_bytes'), 'utf8');
     return { pids: Number(pids), memoryBytes: Number(mem) };
@@ -56,7 +69,9 @@ export class SandboxLimits {
   }
 
   async list(): Promise<string[]> {
-    return (await readdir(path.join(this.root, 'pids', 'aibox')).catch(() => [])).filter((e) => e.startsWith('sbx_'));
+    return (await readdir(path.join(this.root, 'pids', 'aibox')).catch(() => [])).filter((e) =>
+      e.startsWith('sbx_'),
+    );
   }
 
   private dirOf(controller: string, sandboxId: string): string {

@@ -133,7 +133,9 @@ export class PodmanService {
     // runsc's own sandbox network fails on these kernels ("root network namespace"): gVisor uses the netns Podman
     // gives it (--network=host). --oci-seccomp makes runsc honour the profile. Rootless cannot manage cgroups.
     const flags = ['--network=host', '--oci-seccomp', ...(this.rootless ? ['--ignore-cgroups'] : [])];
-    await writeFile(wrapper, `#!/bin/sh\nexec ${this.config.runsc} ${flags.join(' ')} "$@"\n`, { mode: 0o755 });
+    await writeFile(wrapper, `#!/bin/sh\nexec ${this.config.runsc} ${flags.join(' ')} "$@"\n`, {
+      mode: 0o755,
+    });
     await writeFile(
       path.join(this.dir, 'containers.conf'),
       [

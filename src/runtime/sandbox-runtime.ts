@@ -85,9 +85,14 @@ export class SandboxRuntime {
   }
 
   async compileSeccomp(profile: Profile, outFile: string): Promise<void> {
-    const r = await execa('/usr/bin/python3', [SECCOMP_COMPILER, profile.seccompPath, outFile], { reject: false });
+    const r = await execa('/usr/bin/python3', [SECCOMP_COMPILER, profile.seccompPath, outFile], {
+      reject: false,
+    });
     if (r.exitCode !== 0) {
-      throw runtimeErrors.create('RUNTIME_SECCOMP', `cannot compile ${profile.seccompPath}: ${r.stderr.trim()}`);
+      throw runtimeErrors.create(
+        'RUNTIME_SECCOMP',
+        `cannot compile ${profile.seccompPath}: ${r.stderr.trim()}`,
+      );
     }
   }
 
@@ -162,17 +167,17 @@ export class SandboxRuntime {
   }
 
   async exec(containerId: string, options: ExecOptions): Promise<ExecSession> {
-    return startExec(this.docker.getContainer(containerId), options);
+    return startExec(this.docker, containerId, options);
   }
 
   async execBuffered(containerId: string, options: ExecOptions) {
-    return execBuffered(this.docker.getContainer(containerId), options);
+    return execBuffered(this.docker, containerId, options);
   }
 
   async logs(containerId: string): Promise<string> {
-    const buf = (await this.docker
+    const buf = await this.docker
       .getContainer(containerId)
-      .logs({ stdout: true, stderr: true, follow: false })) as unknown as Buffer;
+      .logs({ stdout: true, stderr: true, follow: false });
     return buf.toString('utf8');
   }
 

@@ -58,9 +58,13 @@ export class WorkspaceMounts {
       { reject: false },
     );
     if (result.exitCode !== 0) {
-      throw runtimeErrors.create('RUNTIME_WORKSPACE_MOUNT', `cannot mount ${source}: ${result.stderr.trim()}`, {
-        path: source,
-      });
+      throw runtimeErrors.create(
+        'RUNTIME_WORKSPACE_MOUNT',
+        `cannot mount ${source}: ${result.stderr.trim()}`,
+        {
+          path: source,
+        },
+      );
     }
     return target;
   }
@@ -73,7 +77,9 @@ export class WorkspaceMounts {
       if (r.exitCode !== 0) await execa('umount', ['-l', target], { reject: false });
     }
     if (await isMountPoint(target)) {
-      throw runtimeErrors.create('RUNTIME_WORKSPACE_MOUNT', `${target} is still mounted (busy)`, { path: target });
+      throw runtimeErrors.create('RUNTIME_WORKSPACE_MOUNT', `${target} is still mounted (busy)`, {
+        path: target,
+      });
     }
     // rmdir, never a recursive delete: if anything were still mounted here it would be the user's project.
     await rmdir(target).catch(ignoreMissing);

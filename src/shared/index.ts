@@ -2,3 +2,4 @@ export * from './errors.js';
 export * from './logger.js';
 export * from './ids.js';
 export * from './api/index.js';
+export * from './version.js';

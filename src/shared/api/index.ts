@@ -5,3 +5,7 @@ export * from './sandboxes.js';
 export * from './system.js';
 export * from './policy.js';
 export * from './audit.js';
+export * from './pushes.js';
+export * from './tasks.js';
+export * from './secrets.js';
+export * from './ssh-keys.js';

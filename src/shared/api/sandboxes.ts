@@ -3,7 +3,10 @@ import { SANDBOX_NAME_PATTERN } from '../ids.js';
 
 export const SandboxName = z
   .string()
-  .regex(SANDBOX_NAME_PATTERN, 'lower-case letters, digits, ".", "_" and "-", starting with a letter or digit, at most 63 characters')
+  .regex(
+    SANDBOX_NAME_PATTERN,
+    'lower-case letters, digits, ".", "_" and "-", starting with a letter or digit, at most 63 characters',
+  )
   .describe('Sandbox name: what users type, the ssh user name, a label on every resource.');
 
 export const SandboxState = z.enum(['creating', 'running', 'stopped', 'failed']);

@@ -34,7 +34,12 @@ export type StatusReport = z.infer<typeof StatusReport>;
 
 /** One line of the NDJSON stream answered by POST /v1/images/base. */
 export const ImageBuildEvent = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('progress'), phase: z.string(), percent: z.number().min(0).max(100), message: z.string() }),
+  z.object({
+    type: z.literal('progress'),
+    phase: z.string(),
+    percent: z.number().min(0).max(100),
+    message: z.string(),
+  }),
   z.object({ type: z.literal('done'), image: z.string(), cached: z.boolean(), seconds: z.number() }),
   z.object({
     type: z.literal('error'),
@@ -61,7 +66,11 @@ export type ExecResult = z.infer<typeof ExecResult>;
  * one stream byte (0 stdin, 1 stdout, 2 stderr) then the data; text frames carry control messages.
  */
 export const ExecControlMessage = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('resize'), cols: z.number().int().positive(), rows: z.number().int().positive() }),
+  z.object({
+    type: z.literal('resize'),
+    cols: z.number().int().positive(),
+    rows: z.number().int().positive(),
+  }),
   z.object({ type: z.literal('stdin-eof') }),
   z.object({ type: z.literal('exit'), exitCode: z.number().int() }),
   z.object({

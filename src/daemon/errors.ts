@@ -1,0 +1,28 @@
+import { defineErrors } from '../shared/index.js';
+
+export const daemonErrors = defineErrors({
+  SANDBOX_NOT_FOUND: { status: 404, hint: 'List sandboxes with `aibox list`.' },
+  SANDBOX_NAME_TAKEN: {
+    status: 409,
+    hint: 'Choose another --name, or remove the old one with `aibox rm NAME`.',
+  },
+  SANDBOX_NAME_INVALID: {
+    status: 400,
+    hint: 'Use lower-case letters, digits, ".", "_" and "-", starting with a letter or digit (max 63).',
+  },
+  SANDBOX_PATH_NOT_FOUND: { status: 400, hint: 'Give an existing project directory (absolute path).' },
+  SANDBOX_PATH_INVALID: {
+    status: 400,
+    hint: 'Give a project directory, not a file, and not / or a system directory.',
+  },
+  SANDBOX_NOT_RUNNING: {
+    status: 409,
+    hint: 'Start it with `aibox start --name NAME` or check `aibox status NAME`.',
+  },
+  SANDBOX_BUSY: { status: 409, hint: 'Another operation on this sandbox is in progress; retry in a moment.' },
+  SANDBOX_LAYER_FAILED: {
+    status: 503,
+    hint: 'The sandbox was not started because an enforcement layer could not be set up; `aibox doctor` says how to fix it.',
+  },
+  EXEC_INVALID: { status: 400, hint: 'Pass the command after `--`: aibox exec NAME -- CMD ARGS…' },
+});

@@ -1,0 +1,3 @@
+export { startDaemon, type RunningDaemon } from './server.js';
+export { buildApp } from './app.js';
+export type { DaemonServices } from './services/index.js';

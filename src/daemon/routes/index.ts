@@ -1,0 +1,12 @@
+import type { FastifyInstance } from 'fastify';
+import type { DaemonServices } from '../services/index.js';
+import { systemRoutes } from './system.js';
+import { sandboxRoutes } from './sandboxes.js';
+import { secretRoutes } from './secrets.js';
+
+/** One line per resource. Each route file validates its input with the zod schemas of src/shared/api. */
+export async function registerRoutes(app: FastifyInstance, services: DaemonServices): Promise<void> {
+  await app.register(systemRoutes(services));
+  await app.register(sandboxRoutes(services));
+  await app.register(secretRoutes(services));
+}

@@ -1,0 +1,20 @@
+import type { DaemonConfig } from '../../config/index.js';
+import type { SandboxRuntime } from '../../runtime/index.js';
+import type { Logger } from '../../shared/index.js';
+import type { SandboxHook } from './hooks.js';
+import { LlmProxyHook } from './llm-proxy.js';
+
+export interface HookDeps {
+  config: DaemonConfig;
+  logger: Logger;
+  runtime: SandboxRuntime;
+  daemonId: string;
+}
+
+/**
+ * The enforcement layers that plug into every sandbox's lifecycle, in start order (stop runs in reverse).
+ * Each layer adds one line here.
+ */
+export async function buildHooks(_deps: HookDeps): Promise<SandboxHook[]> {
+  return [await LlmProxyHook.create(_deps)];
+}

@@ -1,0 +1,45 @@
+import type { Logger } from '../../shared/index.js';
+
+/**
+ * What a sandbox looks like to the enforcement layers that plug into its lifecycle (egress, credentials/LLM proxy,
+ * git gateway, …). Hooks run in order at start; if any throws, the sandbox is torn down (fail closed) and the error
+ * names the hook's layer. At stop they run in reverse order and must be idempotent (a daemon restart may call
+ * `stop` for a sandbox whose `start` ran in a previous life).
+ */
+export interface SandboxHookContext {
+  readonly id: string;
+  readonly name: string;
+  /** Absolute host path of the project folder. */
+  readonly path: string;
+  readonly profile: string;
+  readonly logger: Logger;
+}
+
+/** What a hook contributes before the container is created. */
+export interface SandboxContribution {
+  /** Environment variables for every process in the sandbox (never secrets). */
+  env?: Record<string, string>;
+  /** Extra bind mounts (host path -> container path). */
+  mounts?: { source: string; target: string; readOnly: boolean }[];
+  /** The sandbox needs a network namespace (otherwise it gets none at all). */
+  network?: boolean;
+  /** Named endpoints shown to users, e.g. { proxy: 'http://10.0.2.2:31280' }. */
+  endpoints?: Record<string, string>;
+}
+
+export interface RunningSandbox extends SandboxHookContext {
+  /** A host pid inside the sandbox's network namespace (for nsenter). */
+  readonly pid: number;
+  readonly containerId: string;
+}
+
+export interface SandboxHook {
+  /** The enforcement layer's name, used in errors: "egress", "llm-proxy", … */
+  readonly layer: string;
+  prepare?(ctx: SandboxHookContext): Promise<SandboxContribution>;
+  /** Runs after the container started and before any exec is allowed. */
+  started?(sandbox: RunningSandbox): Promise<void>;
+  /** Re-attaches to a sandbox found running after a daemon restart. */
+  adopt?(sandbox: RunningSandbox): Promise<void>;
+  stop?(ctx: SandboxHookContext): Promise<void>;
+}

@@ -1,0 +1,64 @@
+import { chmod, mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { z } from 'zod';
+import { SandboxState } from '../../shared/index.js';
+
+export const SandboxRecord = z.object({
+  id: z.string(),
+  name: z.string(),
+  path: z.string(),
+  profile: z.string(),
+  state: SandboxState,
+  image: z.string(),
+  containerId: z.string().optional(),
+  createdAt: z.string(),
+  env: z.record(z.string(), z.string()).default({}),
+  endpoints: z.record(z.string(), z.string()).default({}),
+  network: z.boolean().default(false),
+  error: z.string().optional(),
+});
+export type SandboxRecord = z.infer<typeof SandboxRecord>;
+
+/**
+ * Sandboxes as JSON files under <state>/sandboxes/<id>/sandbox.json, written atomically (temp file + rename) so a
+ * crash never leaves a half-written record. The files are the source of truth a restarted daemon reads.
+ */
+export class SandboxStore {
+  readonly root: string;
+
+  constructor(stateDir: string) {
+    this.root = path.join(stateDir, 'sandboxes');
+  }
+
+  dirOf(id: string): string {
+    return path.join(this.root, id);
+  }
+
+  async save(record: SandboxRecord): Promise<void> {
+    const dir = this.dirOf(record.id);
+    // 0711: the rootless Podman user must reach home/ and seccomp.bpf inside; records stay 0600.
+    await mkdir(dir, { recursive: true, mode: 0o711 });
+    await chmod(dir, 0o711);
+    await chmod(this.root, 0o711);
+    const file = path.join(dir, 'sandbox.json');
+    const tmp = `${file}.${process.pid}.tmp`;
+    await writeFile(tmp, `${JSON.stringify(record, null, 2)}\n`, { mode: 0o600 });
+    await rename(tmp, file);
+  }
+
+  async list(): Promise<SandboxRecord[]> {
+    const ids = await readdir(this.root).catch(() => [] as string[]);
+    const records: SandboxRecord[] = [];
+    for (const id of ids) {
+      const text = await readFile(path.join(this.dirOf(id), 'sandbox.json'), 'utf8').catch(() => undefined);
+      if (!text) continue;
+      const parsed = SandboxRecord.safeParse(JSON.parse(text));
+      if (parsed.success) records.push(parsed.data);
+    }
+    return records.sort((a, b) => a.createdAt.localeCompare(b.createdAt));
+  }
+
+  async remove(id: string): Promise<void> {
+    await rm(this.dirOf(id), { recursive: true, force: true });
+  }
+}
