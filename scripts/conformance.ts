@@ -26,12 +26,16 @@ const report = runSuite(dir, { filter, skips: loadSkips(join(ratchetDir, 'skip.y
 console.log(formatReport(report));
 if (process.argv.includes('--verbose')) {
   for (const r of report.results)
-    if (r.outcome === 'fail') console.log(`\nFAIL ${r.id} (${r.note})\n  ${r.reason?.split('\n').join('\n  ')}`);
+    if (r.outcome === 'fail')
+      console.log(`\nFAIL ${r.id} (${r.note})\n  ${r.reason?.split('\n').join('\n  ')}`);
 }
 const json = arg('--json');
 if (json) {
   const { results, ...summary } = report;
-  writeFileSync(json, JSON.stringify({ ...summary, failures: results.filter((r) => r.outcome === 'fail') }, null, 2));
+  writeFileSync(
+    json,
+    JSON.stringify({ ...summary, failures: results.filter((r) => r.outcome === 'fail') }, null, 2),
+  );
 }
 if (process.argv.includes('--update-ratchet')) {
   if (filter) {

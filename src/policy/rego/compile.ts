@@ -27,6 +27,8 @@ class Alloc {
 class Scope {
   readonly slots = new Map<string, number>();
   readonly start: number;
+  /** Declarations (`some`, `:=`) made so far while compiling this scope's body: what nested scopes can see. */
+  readonly visible = new Set<string>();
   constructor(
     readonly parent: Scope | undefined,
     readonly alloc: Alloc,
@@ -107,6 +109,10 @@ export class Compiler {
         const h = r.head.ref[0];
         if (h && h.type === 'var') g.add(h.name);
       }
+    }
+    for (const m of modules) {
+      let n = this.root;
+      for (const seg of m.packagePath) n = n.child(seg);
     }
     // Stage 2: compile rules.
     const pending: { m: Module; r: Rule; ctx: PkgCtx }[] = [];
@@ -259,6 +265,7 @@ export class Compiler {
       collectBodyVars(rule.body, declared, appear);
       const scope = new Scope(undefined, alloc, declared, appear);
       preallocate(scope);
+      for (const a of r.head.args ?? []) collectVars(a, scope.visible);
       const args = r.head.args?.map((a) => this.term(a, scope, ctx));
       const argSlots = new Set<number>();
       for (const a of args ?? []) for (const s of slotsIn(a)) argSlots.add(s);
@@ -270,7 +277,7 @@ export class Compiler {
       const valueTerm: Term = rule.head.value ?? { type: 'scalar', value: true, loc: rule.head.loc };
       const value = this.term(valueTerm, scope, ctx);
       for (const t of [...cKeyPath, ...(key ? [key] : []), value]) {
-        for (const s of allSlots(t)) {
+        for (const s of t.needs) {
           if (!bound.has(s)) {
             const name = slotName(scope, s) ?? '_';
             this.err('rego_unsafe_var_error', `var ${name} is unsafe`, t.loc);
@@ -314,6 +321,9 @@ export class Compiler {
     exprs.forEach((e, idx) => {
       const c = this.expr(e, scope, ctx, idx);
       if (c) out.push(...c);
+      const d = new Set<string>();
+      collectBodyVars([e], d, new Set());
+      for (const n of d) scope.visible.add(n);
     });
     return this.reorder(out, scope, bound);
   }
@@ -444,6 +454,8 @@ export class Compiler {
         collectBodyVars(e.body, declared, appear);
         const inner = new Scope(scope, scope.alloc, declared, appear);
         preallocate(inner);
+        if (e.key) collectVars(e.key, inner.visible);
+        collectVars(e.value, inner.visible);
         const key = e.key ? this.term(e.key, inner, ctx) : undefined;
         const val = this.term(e.value, inner, ctx);
         const bound = new Set<number>();
@@ -716,7 +728,7 @@ export class Compiler {
       path = [...head.path, ...rest];
     }
     const needs = new Set<number>(h.needs);
-    for (const p of path) if (p.k !== 'var') for (const s of p.needs) needs.add(s);
+    for (const p of path) for (const s of patternNeeds(p)) needs.add(s);
     return { k: 'ref', head: h, path, loc, needs: [...needs] };
   }
 
@@ -903,7 +915,9 @@ function isLocal(scope: Scope, name: string): boolean {
 /** declaredOnly: find a scope that declares the name. Otherwise: the outermost scope where it appears. */
 function lookupLocal(scope: Scope, name: string, declaredOnly: boolean): number | undefined {
   if (declaredOnly) {
-    for (let s: Scope | undefined = scope; s; s = s.parent) if (s.declared.has(name)) return s.slotOf(name);
+    if (scope.declared.has(name)) return scope.slotOf(name);
+    for (let s: Scope | undefined = scope.parent; s; s = s.parent)
+      if (s.visible.has(name)) return s.slotOf(name);
     return undefined;
   }
   const chain: Scope[] = [];

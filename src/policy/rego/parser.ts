@@ -88,7 +88,9 @@ export class Parser {
   private dotted(t: Token): boolean {
     const i = this.toks.indexOf(t, this.p);
     const n = i >= 0 ? this.toks[i + 1] : undefined;
-    return n !== undefined && n.kind === 'punct' && (n.text === '.' || n.text === '(') && n.loc.offset === t.end;
+    return (
+      n !== undefined && n.kind === 'punct' && (n.text === '.' || n.text === '(') && n.loc.offset === t.end
+    );
   }
   private fail(msg: string, t: Token = this.tok): never {
     throw new RegoError('rego_parse_error', msg, t.loc, { line: this.lines[t.loc.row - 1] ?? '' });
