@@ -6,3 +6,4 @@ export type { ClientErrorCode } from './errors.js';
 export { execWebSocketUrl } from './exec-stream.js';
 export type { ExecRequestInput, ExecStreamIo, TerminalSize } from './exec-stream.js';
 export { DEFAULT_SOCKET_PATH, resolveSocketPath } from './socket.js';
+export { UnixSocketTransport, errorFromAnswer, parseJson } from './transport.js';

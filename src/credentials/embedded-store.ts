@@ -45,6 +45,8 @@ export class EmbeddedSecretStore implements CredentialProvider, SecretAdmin {
   readonly backend = 'embedded' as const;
   readonly #opts: EmbeddedStoreOptions;
   #key: Buffer | undefined;
+  /** Decrypted credentials until their TTL ends, so a proxied call costs no disk read; writes invalidate. */
+  readonly #cache = new Map<string, Credential>();
   /** Serializes writers inside this process; the rename makes each write atomic for readers. */
   #writeChain: Promise<unknown> = Promise.resolve();
 
@@ -104,6 +106,9 @@ export class EmbeddedSecretStore implements CredentialProvider, SecretAdmin {
 
   async get(name: string, options: GetCredentialOptions = {}): Promise<Credential> {
     validateName(name);
+    const kind = options.kind ?? this.#opts.kinds[name] ?? 'generic';
+    const cached = this.#cache.get(name);
+    if (cached && cached.kind === kind && this.#opts.clock.now() < cached.expiresAt) return cached;
     const file = await this.#read();
     const entry = file.secrets[name];
     if (!entry)
@@ -112,14 +117,15 @@ export class EmbeddedSecretStore implements CredentialProvider, SecretAdmin {
       });
     const value = this.#decrypt(name, entry);
     this.#opts.redactor.add(value);
-    const kind = options.kind ?? this.#opts.kinds[name] ?? 'generic';
-    return {
+    const cred: Credential = {
       name,
       kind,
       value: new SecretValue(value),
       expiresAt: this.#opts.clock.now() + this.#opts.ttl[kind],
       source: 'embedded',
     };
+    this.#cache.set(name, cred);
+    return cred;
   }
 
   async set(name: string, value: SecretValue): Promise<void> {
@@ -136,6 +142,7 @@ export class EmbeddedSecretStore implements CredentialProvider, SecretAdmin {
       file.secrets[name] = this.#encrypt(name, raw);
       return true;
     });
+    this.#cache.delete(name);
     this.#opts.logger.info({ secret: name }, 'secret stored');
   }
 
@@ -153,6 +160,7 @@ export class EmbeddedSecretStore implements CredentialProvider, SecretAdmin {
       delete file.secrets[name];
       return true;
     });
+    this.#cache.delete(name);
     if (removed) this.#opts.logger.info({ secret: name }, 'secret removed');
     return removed;
   }

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { Duration, SecretName } from '../credentials/index.js';
+import { LlmPolicy, PayloadLogging } from './policy.js';
 
 export const LlmDialect = z
   .enum(['anthropic', 'openai'])
@@ -27,13 +28,6 @@ export const LlmProviderConfig = z
   .strict();
 export type LlmProviderConfig = z.infer<typeof LlmProviderConfig>;
 
-export const PayloadLogging = z
-  .enum(['full', 'metadata'])
-  .describe(
-    'full: prompts and answers go to the audit log (credentials redacted); metadata: only model, usage, status.',
-  );
-export type PayloadLogging = z.infer<typeof PayloadLogging>;
-
 export const LlmConfig = z
   .object({
     providers: z
@@ -46,6 +40,9 @@ export const LlmConfig = z
       .default('10.0.2.2')
       .describe("The host's loopback as seen from inside a rootless sandbox (slirp4netns)."),
     payloadLogging: PayloadLogging.default('full'),
+    defaultPolicy: LlmPolicy.prefault({}).describe(
+      'LLM policy of sandboxes the policy engine gives none for. Deny by default: list providers and models to allow.',
+    ),
     maxRequestBytes: z
       .number()
       .int()

@@ -1,7 +1,13 @@
 import { z } from 'zod';
 import { newId, type Clock } from '../shared/index.js';
 import type { LlmProxyErrorCode } from './errors.js';
-import { PayloadLogging } from './config.js';
+
+export const PayloadLogging = z
+  .enum(['full', 'metadata'])
+  .describe(
+    'full: prompts and answers go to the audit log (credentials redacted); metadata: only model, usage, status.',
+  );
+export type PayloadLogging = z.infer<typeof PayloadLogging>;
 
 const Glob = z.string().regex(/^[A-Za-z0-9._:/@-]*\*?$/, 'a name or a prefix ending in *');
 

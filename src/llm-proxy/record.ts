@@ -1,4 +1,4 @@
-import type { PayloadLogging } from './config.js';
+import type { PayloadLogging } from './policy.js';
 import type { TokenUsage } from './usage.js';
 
 /** One LLM call as the audit log records it (kind `llm-call`). Payloads are already redacted. */

@@ -11,6 +11,7 @@ import * as status from './status.js';
 import * as stop from './stop.js';
 import * as update from './update.js';
 import * as version from './version.js';
+import * as secret from './secret.js';
 
 /** Every command file exports `register(program, ctx)` and adds its own command (or subcommand of a group). */
 export interface CommandModule {
@@ -35,6 +36,7 @@ const COMMANDS: readonly CommandModule[] = [
   update,
   version,
   // colleagues: one line per command module below this comment
+  secret,
 ];
 
 export function registerCommands(program: Command, ctx: CliContext): void {

@@ -1,0 +1,47 @@
+import type { FastifyPluginAsync } from 'fastify';
+import { z } from 'zod';
+import { credentialErrors } from '../../credentials/index.js';
+import {
+  SecretNameParam,
+  SetSecretRequest,
+  type SecretList,
+  type SecretRemovedReport,
+  type SecretSetReport,
+} from '../../shared/index.js';
+import type { CredentialsService } from '../services/credentials.js';
+import type { DaemonServices } from '../services/index.js';
+import { LlmProxyHook } from '../services/llm-proxy.js';
+
+const NameParams = z.object({ name: SecretNameParam });
+
+/** The secret backend lives with the LLM proxy layer, which builds it at daemon start. */
+function credentialsOf(services: DaemonServices): CredentialsService {
+  const hook = services.hooks.find((h): h is LlmProxyHook => h instanceof LlmProxyHook);
+  if (!hook) {
+    throw credentialErrors.create(
+      'CREDENTIAL_UNAVAILABLE',
+      'the credentials layer is not enabled in this daemon',
+    );
+  }
+  return hook.credentials;
+}
+
+/**
+ * /v1/secrets: names and dates out, values only in (PUT body over the local socket). No route returns a value.
+ */
+export function secretRoutes(services: DaemonServices): FastifyPluginAsync {
+  return async (app) => {
+    app.get('/v1/secrets', async (): Promise<SecretList> => credentialsOf(services).list());
+
+    app.put('/v1/secrets/:name', async (request): Promise<SecretSetReport> => {
+      const { name } = NameParams.parse(request.params);
+      const { value } = SetSecretRequest.parse(request.body ?? {});
+      return credentialsOf(services).set(name, value);
+    });
+
+    app.delete('/v1/secrets/:name', async (request): Promise<SecretRemovedReport> => {
+      const { name } = NameParams.parse(request.params);
+      return credentialsOf(services).remove(name);
+    });
+  };
+}

@@ -1,0 +1,181 @@
+import { appendFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { z } from 'zod';
+import { SecretRedactor } from '../../credentials/index.js';
+import {
+  LlmProxy,
+  type LlmPolicy,
+  type LlmCallRecord,
+  type LlmCallSink,
+  type LlmConfig,
+} from '../../llm-proxy/index.js';
+import { messageOf, systemClock, type Clock, type Logger } from '../../shared/index.js';
+import { daemonErrors } from '../errors.js';
+import { CredentialsService } from './credentials.js';
+import type { HookDeps } from './hooks-registry.js';
+import type { RunningSandbox, SandboxContribution, SandboxHook, SandboxHookContext } from './hooks.js';
+
+/** What a restarted daemon needs to serve a running sandbox again: the port and placeholder in its environment. */
+const ProxyState = z.object({ port: z.number().int().positive(), placeholder: z.string().min(16) });
+
+/** Optional collaborators the daemon may provide; without them the hook falls back as documented on each. */
+export interface LlmProxyHookExtras {
+  /** Shared with the daemon logger's RedactingDestination so every secret value handled is masked in logs. */
+  redactor?: SecretRedactor;
+  clock?: Clock;
+  /** The audit log (kind `llm-call`); without it, records go to <stateDir>/llm-proxy/calls.jsonl (0600). */
+  audit?: {
+    append(entry: {
+      kind: string;
+      id?: string;
+      sandbox?: string;
+      sandboxId?: string;
+      data: Record<string, unknown>;
+    }): Promise<unknown>;
+  };
+  /** The policy engine's effective `llm` door for a sandbox; without it, `llm.defaultPolicy` applies. */
+  llmPolicyFor?: (ctx: SandboxHookContext) => Promise<LlmPolicy | undefined>;
+}
+
+/**
+ * The LLM proxy layer: at prepare, starts the sandbox's proxy on the host loopback and contributes base URLs and
+ * placeholder keys (never a key) plus the endpoint the egress layer must allow; re-attaches after a daemon restart
+ * on the same port; stops it with the sandbox. It owns the daemon's CredentialsService (routes reach it here).
+ */
+export class LlmProxyHook implements SandboxHook {
+  readonly layer = 'llm-proxy';
+  private readonly proxies = new Map<string, LlmProxy>();
+  private readonly stateDir: string;
+
+  private constructor(
+    readonly credentials: CredentialsService,
+    private readonly llm: LlmConfig,
+    daemonStateDir: string,
+    private readonly logger: Logger,
+    private readonly clock: Clock,
+    private readonly extras: LlmProxyHookExtras,
+  ) {
+    this.stateDir = path.join(daemonStateDir, 'llm-proxy');
+  }
+
+  static async create(deps: HookDeps & LlmProxyHookExtras): Promise<LlmProxyHook> {
+    const clock = deps.clock ?? systemClock;
+    const redactor = deps.redactor ?? new SecretRedactor();
+    const logger = deps.logger.child({ layer: 'llm-proxy' });
+    const credentials = await CredentialsService.create({
+      config: deps.config.credentials,
+      stateDir: deps.config.stateDir,
+      logger,
+      clock,
+      redactor,
+    });
+    return new LlmProxyHook(credentials, deps.config.llm, deps.config.stateDir, logger, clock, {
+      ...deps,
+      redactor,
+    });
+  }
+
+  /** The running proxy of a sandbox (tests, doctor). */
+  proxyOf(sandboxId: string): LlmProxy | undefined {
+    return this.proxies.get(sandboxId);
+  }
+
+  async prepare(ctx: SandboxHookContext): Promise<SandboxContribution> {
+    if (Object.keys(this.llm.providers).length === 0) return {};
+    await this.stopProxy(ctx.id);
+    const proxy = await this.startProxy(ctx, undefined);
+    await this.saveState(ctx.id, { port: proxy.port, placeholder: proxy.placeholder });
+    return {
+      env: proxy.sandboxEnv(),
+      network: true,
+      endpoints: { 'llm-proxy': `http://${this.llm.sandboxHost}:${proxy.port}` },
+    };
+  }
+
+  async adopt(sandbox: RunningSandbox): Promise<void> {
+    if (Object.keys(this.llm.providers).length === 0) return;
+    const state = await this.loadState(sandbox.id);
+    if (!state) {
+      throw daemonErrors.create(
+        'SANDBOX_LAYER_FAILED',
+        `llm-proxy: no saved proxy state for sandbox ${sandbox.name}; restart it with \`aibox start\``,
+        { layer: 'llm-proxy' },
+      );
+    }
+    await this.startProxy(sandbox, state);
+  }
+
+  async stop(ctx: SandboxHookContext): Promise<void> {
+    await this.stopProxy(ctx.id);
+    await rm(this.stateFile(ctx.id), { force: true });
+  }
+
+  private async startProxy(
+    ctx: SandboxHookContext,
+    state: z.infer<typeof ProxyState> | undefined,
+  ): Promise<LlmProxy> {
+    const policy = (await this.extras.llmPolicyFor?.(ctx)) ?? this.llm.defaultPolicy;
+    const proxy = new LlmProxy({
+      sandbox: { id: ctx.id, name: ctx.name },
+      config: this.llm,
+      policy,
+      credentials: this.credentials.provider,
+      sink: this.sink(),
+      logger: this.logger,
+      clock: this.clock,
+      redactor: this.credentials.redactor,
+      ...(state ? { port: state.port, placeholder: state.placeholder } : {}),
+    });
+    await proxy.start();
+    this.proxies.set(ctx.id, proxy);
+    return proxy;
+  }
+
+  private async stopProxy(id: string): Promise<void> {
+    const proxy = this.proxies.get(id);
+    this.proxies.delete(id);
+    await proxy?.stop();
+  }
+
+  private sink(): LlmCallSink {
+    const audit = this.extras.audit;
+    if (audit) {
+      return {
+        record: async (r: LlmCallRecord) => {
+          await audit.append({
+            kind: 'llm-call',
+            id: r.decisionId,
+            sandbox: r.sandboxName,
+            sandboxId: r.sandboxId,
+            data: { ...r },
+          });
+        },
+      };
+    }
+    const file = path.join(this.stateDir, 'calls.jsonl');
+    return {
+      record: async (r: LlmCallRecord) => {
+        await mkdir(this.stateDir, { recursive: true, mode: 0o700 });
+        await appendFile(file, `${JSON.stringify(r)}\n`, { mode: 0o600 });
+      },
+    };
+  }
+
+  private stateFile(id: string): string {
+    return path.join(this.stateDir, `${id}.json`);
+  }
+
+  private async saveState(id: string, state: z.infer<typeof ProxyState>): Promise<void> {
+    await mkdir(this.stateDir, { recursive: true, mode: 0o700 });
+    await writeFile(this.stateFile(id), JSON.stringify(state), { mode: 0o600 });
+  }
+
+  private async loadState(id: string): Promise<z.infer<typeof ProxyState> | undefined> {
+    try {
+      return ProxyState.parse(JSON.parse(await readFile(this.stateFile(id), 'utf8')));
+    } catch (err) {
+      this.logger.warn({ sandboxId: id, reason: messageOf(err) }, 'no usable llm-proxy state');
+      return undefined;
+    }
+  }
+}
