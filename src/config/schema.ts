@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { RuntimeConfig } from './runtime-config.js';
 import { CredentialsConfig } from '../credentials/index.js';
 import { LlmConfig } from '../llm-proxy/index.js';
+import { GitGateConfig } from '../git-gate/index.js';
 
 /**
  * The daemon's configuration. Modules own their sections' schemas; this file composes them. Add a module's section
@@ -21,6 +22,7 @@ export const DaemonConfig = z
       'Secret backend: Vault, or the embedded encrypted store.',
     ),
     llm: LlmConfig.prefault({}).describe('LLM sidecar proxy: providers, upstreams, payload logging.'),
+    git: GitGateConfig.prefault({}).describe('Git gateway: upstream repositories, push policy, notifications, tasks.'),
   })
   .strict();
 export type DaemonConfig = z.infer<typeof DaemonConfig>;

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { GitPolicy } from './policy.js';
 
 /** Repository names as they appear in gateway URLs: `acme/widgets` is served at `/acme/widgets.git`. */
 export const REPO_NAME_PATTERN = /^[A-Za-z0-9_][A-Za-z0-9._-]*(\/[A-Za-z0-9_][A-Za-z0-9._-]*)*$/;
@@ -69,6 +70,17 @@ export const GitGateConfig = z
       .default('10.0.2.2')
       .describe("The host's loopback as seen from inside a rootless sandbox (slirp4netns)."),
     notifications: NotificationsConfig.default({ timeoutMs: 5000 }),
+    policy: GitPolicy.default({
+      repos: [{ pattern: '**', push: true }],
+      refs: [
+        { pattern: 'refs/heads/main', action: 'require-approval', rule: 'default: protected main' },
+        { pattern: 'refs/heads/master', action: 'require-approval', rule: 'default: protected master' },
+        { pattern: 'refs/heads/**', action: 'allow', rule: 'default: other branches' },
+      ],
+      defaultAction: 'deny',
+    }).describe(
+      'Git policy used until the policy layer supplies one per sandbox: which configured repos, which refs need approval.',
+    ),
     worktrees: z
       .object({
         root: z

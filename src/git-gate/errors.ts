@@ -26,6 +26,10 @@ export const gitGateErrors = defineErrors({
     status: 500,
     hint: 'The git gateway could not listen on the loopback; check that the port is free and git is installed.',
   },
+  GIT_GATE_DISABLED: {
+    status: 503,
+    hint: 'This daemon runs without the git gateway layer; enable it in the daemon (hooks registry) and restart aiboxd.',
+  },
   GIT_NOT_INSTALLED: {
     status: 500,
     hint: 'Install git on the host (apt-get install -y git); the gateway runs git http-backend.',

@@ -10,6 +10,7 @@ import { Notifier, type CommandRunner } from './notify.js';
 import { runNotifyCommand } from './notify-exec.js';
 import { PushStore } from './push-store.js';
 import { PushGate } from './pushes.js';
+import { ListenerPorts } from './listener-ports.js';
 import { TaskManager } from './worktrees/tasks.js';
 
 export interface GitGateDeps {
@@ -30,6 +31,7 @@ export interface GitGate {
   readonly mirrors: MirrorStore;
   readonly notifier: Notifier;
   readonly tasks: TaskManager;
+  readonly ports: ListenerPorts;
   readonly git: GitRunner;
   readonly dir: string;
 }
@@ -81,5 +83,6 @@ export function createGitGate(deps: GitGateDeps): GitGate {
     logger,
     clock: deps.clock,
   });
-  return { gateway, pushes, mirrors, notifier, tasks, git, dir };
+  const ports = new ListenerPorts(path.join(dir, 'listeners.json'));
+  return { gateway, pushes, mirrors, notifier, tasks, ports, git, dir };
 }

@@ -3,10 +3,14 @@ import type { DaemonServices } from '../services/index.js';
 import { systemRoutes } from './system.js';
 import { sandboxRoutes } from './sandboxes.js';
 import { secretRoutes } from './secrets.js';
+import { pushRoutes } from './pushes.js';
+import { taskRoutes } from './tasks.js';
 
 /** One line per resource. Each route file validates its input with the zod schemas of src/shared/api. */
 export async function registerRoutes(app: FastifyInstance, services: DaemonServices): Promise<void> {
   await app.register(systemRoutes(services));
   await app.register(sandboxRoutes(services));
   await app.register(secretRoutes(services));
+  await app.register(pushRoutes(services));
+  await app.register(taskRoutes(services));
 }

@@ -3,6 +3,7 @@ import type { SandboxRuntime } from '../../runtime/index.js';
 import type { Logger } from '../../shared/index.js';
 import type { SandboxHook } from './hooks.js';
 import { LlmProxyHook } from './llm-proxy.js';
+import { GitGateService } from './git-gate.js';
 
 export interface HookDeps {
   config: DaemonConfig;
@@ -16,5 +17,6 @@ export interface HookDeps {
  * Each layer adds one line here.
  */
 export async function buildHooks(_deps: HookDeps): Promise<SandboxHook[]> {
-  return [await LlmProxyHook.create(_deps)];
+  const llm = await LlmProxyHook.create(_deps);
+  return [llm, await GitGateService.create({ ..._deps, credentials: llm.credentials.provider })];
 }
