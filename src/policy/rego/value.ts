@@ -103,14 +103,19 @@ export function toDec(v: number | BigNum): Decimal {
 
 /** Exact integer value if the number is integral, else undefined. */
 export function toBigInt(v: number | BigNum): bigint | undefined {
-  if (typeof v === 'number') return Number.isInteger(v) ? BigInt(v) : undefined;
+  // A number beyond 2^53 denotes the value of its shortest text (see mkNum), not its exact binary value.
+  if (typeof v === 'number') {
+    if (!Number.isInteger(v)) return undefined;
+    return Number.isSafeInteger(v) ? BigInt(v) : BigInt(new Dec(v).toFixed(0));
+  }
   if (!v.d.isInteger()) return undefined;
   return BigInt(v.d.toFixed(0));
 }
 
 export function fromBigInt(b: bigint): number | BigNum {
   if (b <= BigInt(Number.MAX_SAFE_INTEGER) && b >= -BigInt(Number.MAX_SAFE_INTEGER)) return Number(b);
-  return new BigNum(new Dec(b.toString()));
+  // Normalise like mkNum, so a value has one representation whichever way it was built.
+  return mkNum(new Dec(b.toString()));
 }
 
 /** A JS number (lossy for BigNum) — for builtins that need a float, e.g. time conversions. */
@@ -129,7 +134,7 @@ export function formatDecimal(d: Decimal): string {
 
 export function formatNumber(v: number | BigNum): string {
   if (typeof v === 'number') {
-    if (Number.isInteger(v) && Math.abs(v) < 1e21) return v.toFixed(0);
+    // Shortest text: beyond 2^53 a number denotes that text's value (see mkNum), not its binary expansion.
     return String(v);
   }
   return v.toString();

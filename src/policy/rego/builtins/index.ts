@@ -5,6 +5,26 @@
  */
 import { BuiltinRegistry } from './registry.js';
 import { register as registerOperators } from './operators.js';
+import { register as registerAggregates } from './aggregates.js';
+import { register as registerArrays } from './arrays.js';
+import { register as registerBits } from './bits.js';
+import { register as registerCasts } from './casts.js';
+import { register as registerCrypto } from './crypto.js';
+import { register as registerEncoding } from './encoding.js';
+import { register as registerGlob } from './glob.js';
+import { register as registerGraph } from './graph.js';
+import { register as registerJwt } from './jwt.js';
+import { register as registerNet } from './net.js';
+import { register as registerNumbers } from './numbers.js';
+import { register as registerObjects } from './objects.js';
+import { register as registerRegex } from './regex.js';
+import { register as registerSemver } from './semver.js';
+import { register as registerSets } from './sets.js';
+import { register as registerStrings } from './strings.js';
+import { register as registerTime } from './time.js';
+import { register as registerTypes } from './types.js';
+import { register as registerUnits } from './units.js';
+import { register as registerUuid } from './uuid.js';
 
 export {
   BuiltinRegistry,
@@ -19,6 +39,26 @@ export type { ArgType, BuiltinContext, BuiltinDef, BuiltinImpl, BuiltinErrorCode
 /** Register every builtin family into `registry`. */
 export function registerAll(registry: BuiltinRegistry): BuiltinRegistry {
   registerOperators(registry);
+  registerAggregates(registry);
+  registerArrays(registry);
+  registerBits(registry);
+  registerCasts(registry);
+  registerCrypto(registry);
+  registerEncoding(registry);
+  registerGlob(registry);
+  registerGraph(registry);
+  registerJwt(registry);
+  registerNet(registry);
+  registerNumbers(registry);
+  registerObjects(registry);
+  registerRegex(registry);
+  registerSemver(registry);
+  registerSets(registry);
+  registerStrings(registry);
+  registerTime(registry);
+  registerTypes(registry);
+  registerUnits(registry);
+  registerUuid(registry);
   return registry;
 }
 
