@@ -4,7 +4,7 @@ import { createProgressDisplay } from './render/progress.js';
 
 /** setup and update: build the base image with a progress display on stderr and the result on stdout. */
 export async function buildBaseImage(ctx: CliContext, force: boolean): Promise<ImageBuildDone> {
-  const progress = createProgressDisplay(ctx.io.stderr, !ctx.json);
+  const progress = await createProgressDisplay(ctx.io.stderr, !ctx.json);
   let done: ImageBuildDone;
   try {
     done = await ctx.client().buildBaseImage({ force }, (event) => progress.onEvent(event));

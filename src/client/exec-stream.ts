@@ -1,4 +1,4 @@
-import WebSocket from 'ws';
+import type WebSocket from 'ws';
 import type { RawData } from 'ws';
 import { EXEC_STREAM, ExecControlMessage } from '../shared/index.js';
 import type { ExecRequest } from '../shared/index.js';
@@ -31,12 +31,14 @@ export type ExecRequestInput = Partial<ExecRequest> & Pick<ExecRequest, 'cmd'>;
  * Runs a command in a sandbox over the exec WebSocket, copying its stdout/stderr through (with backpressure) and
  * resolving with its exit code. Rejects with the daemon's error (e.g. unknown sandbox) or a connection error.
  */
-export function execStream(
+export async function execStream(
   socketPath: string,
   name: string,
   spec: ExecRequestInput,
   io: ExecStreamIo,
 ): Promise<number> {
+  // Loaded on first use: most CLI invocations never exec, and every import is paid at each start.
+  const { default: WebSocket } = await import('ws');
   return new Promise<number>((resolve, reject) => {
     const ws = new WebSocket(execWebSocketUrl(socketPath, name, spec), { perMessageDeflate: false });
     let exitCode: number | undefined;
@@ -112,10 +114,12 @@ export function execStream(
   });
 }
 
+const OPEN = 1; // WebSocket.OPEN, without loading ws for a constant
+
 function forwardStdin(ws: WebSocket, stdin: NodeJS.ReadableStream): () => void {
   const onData = (chunk: Buffer | string) => {
     const data = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
-    if (ws.readyState !== WebSocket.OPEN) return;
+    if (ws.readyState !== OPEN) return;
     stdin.pause();
     ws.send(Buffer.concat([Buffer.from([EXEC_STREAM.stdin]), data]), () => stdin.resume());
   };
@@ -131,7 +135,7 @@ function forwardStdin(ws: WebSocket, stdin: NodeJS.ReadableStream): () => void {
 }
 
 function sendControl(ws: WebSocket, msg: ExecControlMessage): void {
-  if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(msg));
+  if (ws.readyState === OPEN) ws.send(JSON.stringify(msg));
 }
 
 function toBuffer(data: RawData): Buffer {

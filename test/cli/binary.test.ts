@@ -1,9 +1,13 @@
+import { spawn, spawnSync } from 'node:child_process';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeDaemon } from '../support/fake-daemon.js';
-import { aibox, aiboxProcess, printedError } from './run-cli.js';
+import { BIN, aibox, aiboxProcess, printedError } from './run-cli.js';
+
+// util-linux `script` gives the CLI a real pseudo-terminal (CI installs it; Debian has it by default).
+const hasScript = spawnSync('script', ['--version']).status === 0;
 
 // The real binary as a separate process: argv, a piped stdin, process exit codes and stderr as users see them.
 describe('the aibox binary', { timeout: 60_000 }, () => {
@@ -68,4 +72,29 @@ describe('the aibox binary', { timeout: 60_000 }, () => {
       await chmod(daemon.socketPath, 0o755);
     }
   });
+
+  it.skipIf(!hasScript)(
+    'on a terminal: exec -it asks for a tty with the window size and setup draws a progress bar (needs `script`)',
+    async () => {
+      // Async: the stand-in daemon lives in this process and must keep answering.
+      const inPty = (args: string) =>
+        new Promise<{ status: number | null; stdout: string }>((resolve, reject) => {
+          const shell = `stty cols 101 rows 33; ${process.execPath} --import tsx ${BIN} --socket ${daemon.socketPath} ${args}`;
+          const child = spawn('script', ['-qec', shell, '/dev/null'], { stdio: ['pipe', 'pipe', 'inherit'] });
+          let stdout = '';
+          child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+          child.on('error', reject);
+          child.on('close', (status) => resolve({ status, stdout }));
+          child.stdin.end();
+        });
+      const exec = await inPty("exec -it box -- sh -c 'exit 6'");
+      expect(exec.status).toBe(6);
+      expect(daemon.execs.at(-1)?.spec).toMatchObject({ tty: true, stdin: true, cols: 101, rows: 33 });
+      const setup = await inPty('setup');
+      expect(setup.status).toBe(0);
+      // cli-progress redraws the line in place: cursor moves and a bar, not plain lines.
+      expect(setup.stdout).toContain(`${String.fromCharCode(27)}[1Gimport `);
+      expect(setup.stdout).toContain('95% podman import');
+    },
+  );
 });

@@ -45,7 +45,7 @@ export async function aibox(argv: string[], opts: RunOptions = {}): Promise<CliR
 }
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const BIN = path.join(ROOT, 'src/bin/aibox.ts');
+export const BIN = path.join(ROOT, 'src/bin/aibox.ts');
 
 /** Runs the real `aibox` binary as a separate process (through tsx): real argv, stdin pipe and exit code. */
 export function aiboxProcess(

@@ -1,4 +1,4 @@
-import cliProgress from 'cli-progress';
+import type cliProgress from 'cli-progress';
 import type { ImageBuildEvent } from '../../shared/index.js';
 
 export interface ProgressDisplay {
@@ -11,19 +11,22 @@ export interface ProgressDisplay {
  * Image build progress on stderr: a live bar on a terminal, plain lines otherwise (pipes, CI, --json), so stdout
  * stays free for the result.
  */
-export function createProgressDisplay(
+export async function createProgressDisplay(
   stderr: NodeJS.WritableStream & { isTTY?: boolean },
   live: boolean,
-): ProgressDisplay {
-  return live && stderr.isTTY ? new BarProgress(stderr) : new LineProgress(stderr);
+): Promise<ProgressDisplay> {
+  if (!live || !stderr.isTTY) return new LineProgress(stderr);
+  // Loaded only for a terminal: every import is paid at each CLI start.
+  const { default: progress } = await import('cli-progress');
+  return new BarProgress(progress, stderr);
 }
 
 class BarProgress implements ProgressDisplay {
   private readonly bar: cliProgress.SingleBar;
   private started = false;
 
-  constructor(stream: NodeJS.WritableStream) {
-    this.bar = new cliProgress.SingleBar(
+  constructor(progress: typeof cliProgress, stream: NodeJS.WritableStream) {
+    this.bar = new progress.SingleBar(
       {
         stream,
         format: '{phase} [{bar}] {percentage}% {message}',
@@ -31,7 +34,7 @@ class BarProgress implements ProgressDisplay {
         clearOnComplete: false,
         barsize: 30,
       },
-      cliProgress.Presets.shades_classic,
+      progress.Presets.shades_classic,
     );
   }
 
