@@ -41,6 +41,10 @@ export const policyErrors = defineErrors({
     status: 400,
     hint: 'The request does not match the door\u2019s schema (docs/policy.md, "Doors").',
   },
+  POLICY_DENIED: {
+    status: 403,
+    hint: 'Run `aibox policy explain --log-entry <decision id>` to see which layer and rule refused it, and ask that layer\u2019s owner.',
+  },
   POLICY_NOT_LOADED: {
     status: 503,
     hint: 'No valid policy has been loaded yet: fix the error shown by `aibox doctor` or `aibox policy show`.',

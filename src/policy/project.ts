@@ -24,8 +24,23 @@ export const ProjectPolicy = z
       .describe('Team layer to apply (teams/<team>/).'),
     network: z
       .object({
-        allow: Names.optional().describe('Host names and *.domain patterns this project needs.'),
+        // Same shapes the egress module accepts: `host`, `host:443,8443`, or {host, ports, methods}.
+        allow: z
+          .array(
+            z.union([
+              z.string().min(1),
+              z.looseObject({ host: z.string().min(1), ports: z.array(z.number().int()).optional() }),
+            ]),
+          )
+          .optional()
+          .describe('Host names and *.domain patterns this project needs.'),
         ports: z.array(z.number().int().min(1).max(65535)).optional().describe('Destination ports.'),
+        tcp: z
+          .array(
+            z.union([z.string().min(1), z.object({ host: z.string(), port: z.number().int() }).strict()]),
+          )
+          .optional()
+          .describe('Raw TCP destinations `host:port`; each must be in the org/team egress.allow_tcp.'),
       })
       .strict()
       .optional(),
@@ -63,7 +78,6 @@ export type ProjectPolicy = z.infer<typeof ProjectPolicy>;
 
 /** Door rule -> path in aibox/policy.yaml. */
 const STATIC_KEYS: Record<string, (string | number)[]> = {
-  'egress.allow_domains': ['network', 'allow'],
   'egress.allow_ports': ['network', 'ports'],
   'mounts.allow': ['mounts'],
   'exec.allow_commands': ['commands', 'allow'],
@@ -137,12 +151,28 @@ export class ProjectLayer implements LayerView {
   }
 
   static(door: string, rule: string): Located | undefined {
+    if (door === 'egress' && (rule === 'allow_domains' || rule === 'allow_tcp')) return this.network(rule);
     const path = STATIC_KEYS[`${door}.${rule}`];
     if (!path) return undefined;
     let v: unknown = this.policy;
     for (const k of path) v = v && typeof v === 'object' ? (v as Record<string, unknown>)[k] : undefined;
     if (v === undefined) return undefined;
     return { value: v, loc: this.loc(path) };
+  }
+
+  /** network.allow entries reduced to host patterns; network.tcp to `host:port` strings. */
+  private network(rule: 'allow_domains' | 'allow_tcp'): Located | undefined {
+    const net = this.policy.network;
+    if (rule === 'allow_domains') {
+      if (net?.allow === undefined) return undefined;
+      const hosts = net.allow.map((e) =>
+        typeof e === 'string' ? (/^(.*?)(?::[0-9,]+)?$/.exec(e)?.[1] ?? e) : e.host,
+      );
+      return { value: hosts, loc: this.loc(['network', 'allow']) };
+    }
+    if (net?.tcp === undefined) return undefined;
+    const tcp = net.tcp.map((e) => (typeof e === 'string' ? e : `${e.host}:${e.port}`));
+    return { value: tcp, loc: this.loc(['network', 'tcp']) };
   }
 
   query(door: string, rule: string, input: unknown): Located | undefined {

@@ -41,7 +41,7 @@ describe('audit log', () => {
     const log = await seed(5);
     const recs = (await lines()).map((l) => JSON.parse(l) as { seq: number; prev: string; hash: string });
     expect(recs.map((r) => r.seq)).toEqual([1, 2, 3, 4, 5]);
-    for (let i = 1; i < recs.length; i++) expect(recs[i].prev).toBe(recs[i - 1].hash);
+    for (let i = 1; i < recs.length; i++) expect(recs[i]!.prev).toBe(recs[i - 1]!.hash);
     expect(await log.verify()).toMatchObject({ ok: true, records: 5 });
     await log.close();
   });

@@ -11,6 +11,9 @@ import * as status from './status.js';
 import * as stop from './stop.js';
 import * as update from './update.js';
 import * as version from './version.js';
+import * as policyShow from './policy-show.js';
+import * as policyExplain from './policy-explain.js';
+import * as audit from './audit.js';
 import * as secret from './secret.js';
 
 /** Every command file exports `register(program, ctx)` and adds its own command (or subcommand of a group). */
@@ -36,6 +39,9 @@ const COMMANDS: readonly CommandModule[] = [
   update,
   version,
   // colleagues: one line per command module below this comment
+  policyShow,
+  policyExplain,
+  audit,
   secret,
 ];
 

@@ -3,6 +3,8 @@ import type { DaemonServices } from '../services/index.js';
 import { systemRoutes } from './system.js';
 import { sandboxRoutes } from './sandboxes.js';
 import { secretRoutes } from './secrets.js';
+import { policyRoutes } from './policy.js';
+import { auditRoutes } from './audit.js';
 import { pushRoutes } from './pushes.js';
 import { taskRoutes } from './tasks.js';
 
@@ -11,6 +13,8 @@ export async function registerRoutes(app: FastifyInstance, services: DaemonServi
   await app.register(systemRoutes(services));
   await app.register(sandboxRoutes(services));
   await app.register(secretRoutes(services));
+  await app.register(policyRoutes(services));
+  await app.register(auditRoutes(services));
   await app.register(pushRoutes(services));
   await app.register(taskRoutes(services));
 }

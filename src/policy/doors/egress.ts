@@ -18,6 +18,7 @@ const DomainPattern = z.string().superRefine((v, ctx) => {
   if (problem) ctx.addIssue({ code: 'custom', message: `"${v}": ${problem}` });
 });
 const Port = z.number().int().min(1).max(65535);
+const TcpTarget = z.string().regex(/^[^\s:]+:[0-9]{1,5}$/, 'host:port');
 
 /** What the egress layer renders from: nftables, Squid and the DNS allowlist. */
 export interface EffectiveEgress {
@@ -25,6 +26,8 @@ export interface EffectiveEgress {
   allowDomains: string[];
   /** Destination ports allowed towards those hosts. */
   allowPorts: number[];
+  /** Raw TCP destinations (`host:port`) outside the proxy; empty unless the org allows some. */
+  allowTcp: string[];
 }
 
 export const DEFAULT_EGRESS_PORTS = [443];
@@ -40,9 +43,14 @@ export const egressDoor: Door<EgressRequest, EffectiveEgress> = {
     const ports = narrowList(layers, 'egress', 'allow_ports', Port, (a, b) => a === b, {
       orgDefault: DEFAULT_EGRESS_PORTS,
     });
+    const tcp = narrowList(layers, 'egress', 'allow_tcp', TcpTarget, (a, b) => a === b, { orgDefault: [] });
     return {
-      value: { allowDomains: domains.value ?? [], allowPorts: ports.value ?? DEFAULT_EGRESS_PORTS },
-      conflicts: [...domains.conflicts, ...ports.conflicts],
+      value: {
+        allowDomains: domains.value ?? [],
+        allowPorts: ports.value ?? DEFAULT_EGRESS_PORTS,
+        allowTcp: tcp.value ?? [],
+      },
+      conflicts: [...domains.conflicts, ...ports.conflicts, ...tcp.conflicts],
     };
   },
   verdicts(req, layers) {

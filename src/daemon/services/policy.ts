@@ -1,0 +1,195 @@
+import { join } from 'node:path';
+import type { AuditLog } from '../../audit/index.js';
+import { parseTcpShorthand, type EgressPolicyInput } from '../../egress/index.js';
+import { PACKAGE_ROOT, type DaemonConfig } from '../../config/index.js';
+import {
+  EngineBackend,
+  FilePolicySource,
+  PolicyConfig,
+  PolicyStore,
+  PolicyWatcher,
+  policyErrors,
+  type ChangeListener,
+  type EffectiveEgress,
+} from '../../policy/index.js';
+import type { Clock, Logger, PolicyDecision, PolicyDoor, PolicyShowReport } from '../../shared/index.js';
+import { messageOf, PolicyDecision as PolicyDecisionSchema, systemClock } from '../../shared/index.js';
+import type { SandboxHook } from './hooks.js';
+
+export interface PolicyServiceDeps {
+  config: DaemonConfig;
+  audit: AuditLog;
+  logger: Logger;
+  clock?: Clock;
+}
+
+const RECENT_DECISIONS = 2000;
+
+/**
+ * The daemon's policy: the store (org -> team -> project), the watcher (hot reload), decisions written to the audit
+ * log, and the sandbox hook that attaches a sandbox's policy before it starts (fail closed: a sandbox never runs
+ * under a policy that did not load). Other layers read effective values here and subscribe with `onChange`.
+ */
+export class PolicyService {
+  private readonly recent = new Map<string, PolicyDecision>();
+  private watcher: PolicyWatcher | undefined;
+
+  private constructor(
+    readonly store: PolicyStore,
+    readonly config: PolicyConfig,
+    readonly repoDir: string,
+    private readonly audit: AuditLog,
+    private readonly logger: Logger,
+  ) {}
+
+  static async create(deps: PolicyServiceDeps): Promise<PolicyService> {
+    const section = (deps.config as DaemonConfig & { policy?: unknown }).policy;
+    const config = PolicyConfig.parse({ repo: '', ...(section as object | undefined) });
+    const repoDir = config.repo || join(PACKAGE_ROOT, 'policies');
+    const logger = deps.logger.child({ svc: 'policy' });
+    // The sink needs the service and the service needs the store: bind late.
+    const late: { service?: PolicyService } = {};
+    const store = new PolicyStore({
+      source: new FilePolicySource(repoDir),
+      backend: new EngineBackend(),
+      sink: { record: (d) => late.service!.record(d) },
+      logger,
+      clock: deps.clock ?? systemClock,
+      ...(config.defaultTeam !== undefined ? { defaultTeam: config.defaultTeam } : {}),
+    });
+    const service = new PolicyService(store, config, repoDir, deps.audit, logger);
+    late.service = service;
+    const loaded = await store.reloadRepo();
+    await deps.audit.append({
+      kind: 'policy',
+      data: {
+        event: loaded.ok ? 'loaded' : 'load-failed',
+        repo: repoDir,
+        revision: store.revision,
+        error: loaded.error,
+      },
+    });
+    store.onChange((c) =>
+      deps.audit
+        .append({
+          kind: 'policy',
+          sandbox: c.sandbox,
+          sandboxId: c.sandboxId,
+          data: { event: 'changed', revision: c.revision },
+        })
+        .then(() => undefined),
+    );
+    if (config.watch) {
+      service.watcher = new PolicyWatcher({ store, repoDir, logger, debounceMs: config.debounceMs });
+      service.watcher.start();
+    }
+    return service;
+  }
+
+  /** Attaches at prepare (before the container exists), detaches at stop; the layer every other hook builds on. */
+  hook(): SandboxHook {
+    return {
+      layer: 'policy',
+      prepare: async (ctx) => {
+        await this.store.attach({ id: ctx.id, name: ctx.name, path: ctx.path });
+        await this.authorize('mounts', { source: ctx.path, target: '/workspace', mode: 'rw' }, ctx.name);
+        this.watcher?.watchProject(ctx.name, ctx.path);
+        return {};
+      },
+      adopt: async (sb) => {
+        await this.store.attach({ id: sb.id, name: sb.name, path: sb.path });
+        this.watcher?.watchProject(sb.name, sb.path);
+      },
+      stop: (ctx) => {
+        this.watcher?.unwatchProject(ctx.name);
+        this.store.detach(ctx.name);
+        return Promise.resolve();
+      },
+    };
+  }
+
+  decide(door: PolicyDoor, request: unknown, sandbox?: string): Promise<PolicyDecision> {
+    return this.store.decide(door, request, sandbox);
+  }
+
+  /** Decides and throws POLICY_DENIED (403, carrying the decision id) unless allowed or approval-bound. */
+  async authorize(door: PolicyDoor, request: unknown, sandbox?: string): Promise<PolicyDecision> {
+    const d = await this.decide(door, request, sandbox);
+    if (d.outcome === 'deny') {
+      throw policyErrors.create(
+        'POLICY_DENIED',
+        `${d.reason} (decision ${d.id}: aibox policy explain --log-entry ${d.id})`,
+        {
+          decision: d.id,
+          door,
+        },
+      );
+    }
+    return d;
+  }
+
+  /** A recorded decision, from memory when recent, else from the audit log. */
+  async explain(id: string): Promise<PolicyDecision> {
+    const hit = this.recent.get(id);
+    if (hit) return hit;
+    const rec = await this.audit.find(id);
+    const parsed = rec?.kind === 'decision' ? PolicyDecisionSchema.safeParse(rec.data) : undefined;
+    if (!parsed?.success) {
+      throw policyErrors.create('POLICY_DECISION_NOT_FOUND', `no decision ${id} in the audit log`, { id });
+    }
+    return parsed.data;
+  }
+
+  show(sandbox?: string): PolicyShowReport {
+    return this.store.show(sandbox);
+  }
+
+  /** The effective egress allowlist of a sandbox, for the egress layer to render. */
+  egress(sandbox: string): EffectiveEgress {
+    return this.store.policySet(sandbox).effective.egress;
+  }
+
+  onChange(listener: ChangeListener): () => void {
+    return this.store.onChange(listener);
+  }
+
+  async reload(): Promise<{ ok: boolean; error?: unknown }> {
+    return this.store.reloadRepo();
+  }
+
+  /** Resolves once the watcher's pending reloads ran (tests, benchmarks). */
+  async settled(): Promise<void> {
+    await this.watcher?.idle();
+  }
+
+  close(): void {
+    this.watcher?.close();
+  }
+
+  private async record(d: PolicyDecision): Promise<void> {
+    this.recent.set(d.id, d);
+    if (this.recent.size > RECENT_DECISIONS) this.recent.delete(this.recent.keys().next().value!);
+    try {
+      await this.audit.append({
+        kind: 'decision',
+        id: d.id,
+        ...(d.sandbox ? { sandbox: d.sandbox } : {}),
+        data: d,
+      });
+    } catch (err) {
+      this.logger.error({ err: messageOf(err), decision: d.id }, 'could not record a decision');
+      throw err;
+    }
+  }
+}
+
+/**
+ * The effective egress of a sandbox in the egress module's terms (allow rules and raw TCP rules); the egress
+ * adapter adds its daemon-level settings (upstream proxy, static DNS hosts, host exemptions) and builds the policy.
+ */
+export function egressPolicyInput(e: EffectiveEgress): Pick<EgressPolicyInput, 'allow' | 'tcp'> {
+  return {
+    allow: e.allowDomains.map((host) => ({ host, ports: e.allowPorts })),
+    tcp: e.allowTcp.map((t) => parseTcpShorthand(t)),
+  };
+}
