@@ -15,6 +15,8 @@ import * as policyShow from './policy-show.js';
 import * as policyExplain from './policy-explain.js';
 import * as audit from './audit.js';
 import * as secret from './secret.js';
+import * as push from './push.js';
+import * as task from './task.js';
 
 /** Every command file exports `register(program, ctx)` and adds its own command (or subcommand of a group). */
 export interface CommandModule {
@@ -43,6 +45,8 @@ const COMMANDS: readonly CommandModule[] = [
   policyExplain,
   audit,
   secret,
+  push,
+  task,
 ];
 
 export function registerCommands(program: Command, ctx: CliContext): void {
