@@ -1,6 +1,5 @@
 import { join } from 'node:path';
 import type { AuditLog } from '../../audit/index.js';
-import { parseTcpShorthand, type EgressPolicyInput } from '../../egress/index.js';
 import { PACKAGE_ROOT, type DaemonConfig } from '../../config/index.js';
 import {
   EngineBackend,
@@ -184,12 +183,18 @@ export class PolicyService {
 }
 
 /**
- * The effective egress of a sandbox in the egress module's terms (allow rules and raw TCP rules); the egress
- * adapter adds its daemon-level settings (upstream proxy, static DNS hosts, host exemptions) and builds the policy.
+ * The effective egress of a sandbox in the egress module's input terms (`EgressPolicyInput.allow` and `.tcp`); the
+ * egress adapter adds its daemon-level settings (upstream proxy, static DNS hosts, host exemptions) and validates.
  */
-export function egressPolicyInput(e: EffectiveEgress): Pick<EgressPolicyInput, 'allow' | 'tcp'> {
+export function egressPolicyInput(e: EffectiveEgress): {
+  allow: { host: string; ports: number[] }[];
+  tcp: { host: string; port: number }[];
+} {
   return {
     allow: e.allowDomains.map((host) => ({ host, ports: e.allowPorts })),
-    tcp: e.allowTcp.map((t) => parseTcpShorthand(t)),
+    tcp: e.allowTcp.map((t) => {
+      const i = t.lastIndexOf(':');
+      return { host: t.slice(0, i), port: Number(t.slice(i + 1)) };
+    }),
   };
 }
