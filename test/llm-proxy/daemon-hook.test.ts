@@ -1,0 +1,150 @@
+import { mkdtemp, readFile, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { FastifyBaseLogger } from 'fastify';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { loadDaemonConfig } from '../../src/config/index.js';
+import { buildApp } from '../../src/daemon/app.js';
+import type { DaemonServices } from '../../src/daemon/services/index.js';
+import { LlmProxyHook } from '../../src/daemon/services/llm-proxy.js';
+import type { SandboxRuntime } from '../../src/runtime/index.js';
+import { captureLogs } from '../credentials/helpers.js';
+import { FakeLlm } from '../support/fake-llm.js';
+import { send } from './helpers.js';
+
+const KEY = 'sk-ant-api03-daemon-wiring-test-key-42';
+
+describe('the daemon side: /v1/secrets and the llm-proxy sandbox hook', () => {
+  let stateDir: string;
+  let upstream: FakeLlm;
+  let log: ReturnType<typeof captureLogs>;
+  const cleanups: (() => Promise<unknown>)[] = [];
+
+  async function hook(): Promise<LlmProxyHook> {
+    const base = await loadDaemonConfig(undefined, { stateDir, socket: join(stateDir, 'sock') });
+    const config = {
+      ...base,
+      llm: {
+        ...base.llm,
+        providers: {
+          anthropic: { upstream: upstream.url, credential: 'anthropic-api-key', timeout: 60_000 },
+        },
+        defaultPolicy: { providers: ['anthropic'], models: ['claude-*'], limits: {} },
+      },
+    };
+    const h = await LlmProxyHook.create({
+      config,
+      logger: log.logger,
+      runtime: {} as SandboxRuntime,
+      daemonId: 'test',
+      redactor: log.redactor,
+    });
+    cleanups.push(() => h.credentials.close());
+    return h;
+  }
+
+  async function app(h: LlmProxyHook) {
+    const services = {
+      hooks: [h],
+      httpLogger: log.logger as unknown as FastifyBaseLogger,
+    } as unknown as DaemonServices;
+    const a = await buildApp(services);
+    cleanups.push(() => a.close());
+    return a;
+  }
+
+  beforeEach(async () => {
+    stateDir = await mkdtemp(join(tmpdir(), 'aibox-hook-'));
+    log = captureLogs();
+    upstream = new FakeLlm();
+    await upstream.start();
+    cleanups.push(() => upstream.stop());
+  });
+
+  afterEach(async () => {
+    for (const c of cleanups.splice(0).reverse()) await c();
+    expect(log.lines.join('')).not.toContain(KEY);
+  });
+
+  it('stores, lists and removes secrets through the API without ever returning a value', async () => {
+    const a = await app(await hook());
+    const put = await a.inject({
+      method: 'PUT',
+      url: '/v1/secrets/anthropic-api-key',
+      payload: { value: KEY },
+    });
+    expect(put.statusCode).toBe(200);
+    expect(put.json()).toEqual({ name: 'anthropic-api-key', backend: 'embedded' });
+    const list = await a.inject({ method: 'GET', url: '/v1/secrets' });
+    expect(list.json()).toMatchObject({ backend: 'embedded', secrets: [{ name: 'anthropic-api-key' }] });
+    expect(list.body).not.toContain(KEY);
+    expect((await stat(join(stateDir, 'secrets', 'store.key'))).mode & 0o777).toBe(0o600);
+    expect(await readFile(join(stateDir, 'secrets', 'secrets.json'), 'utf8')).not.toContain(KEY);
+    expect((await a.inject({ method: 'DELETE', url: '/v1/secrets/anthropic-api-key' })).json()).toEqual({
+      removed: 'anthropic-api-key',
+    });
+    const again = await a.inject({ method: 'DELETE', url: '/v1/secrets/anthropic-api-key' });
+    expect(again.statusCode).toBe(404);
+    expect(again.json()).toMatchObject({ error: { code: 'CREDENTIAL_NOT_FOUND' } });
+  });
+
+  it('answers bad names and values with 4xx codes that do not echo the value', async () => {
+    const a = await app(await hook());
+    const badName = await a.inject({ method: 'PUT', url: '/v1/secrets/..%2Fkey', payload: { value: KEY } });
+    expect(badName.statusCode).toBe(400);
+    expect(badName.body).not.toContain(KEY);
+    const empty = await a.inject({ method: 'PUT', url: '/v1/secrets/k1', payload: { value: '' } });
+    expect(empty.statusCode).toBe(400);
+    const huge = await a.inject({
+      method: 'PUT',
+      url: '/v1/secrets/k1',
+      payload: { value: `${KEY}${'x'.repeat(70_000)}` },
+    });
+    expect(huge.statusCode).toBe(400);
+    expect(huge.body).not.toContain(KEY);
+  });
+
+  it('gives a sandbox base URLs, a placeholder and its endpoint, and re-attaches on the same port after a restart', async () => {
+    const h = await hook();
+    await (
+      await app(h)
+    ).inject({ method: 'PUT', url: '/v1/secrets/anthropic-api-key', payload: { value: KEY } });
+    const ctx = { id: 'sbx_hook01', name: 'hooked', path: '/tmp', profile: 'default', logger: log.logger };
+    const contribution = await h.prepare(ctx);
+    const port = h.proxyOf(ctx.id)!.port;
+    expect(contribution.network).toBe(true);
+    expect(contribution.endpoints).toEqual({ 'llm-proxy': `http://10.0.2.2:${port}` });
+    expect(contribution.env!['ANTHROPIC_BASE_URL']).toBe(`http://10.0.2.2:${port}/anthropic`);
+    const placeholder = contribution.env!['ANTHROPIC_API_KEY']!;
+    expect(placeholder).toMatch(/^aibox-placeholder-/);
+    expect(JSON.stringify(contribution)).not.toContain(KEY);
+
+    const call = () =>
+      send(port, '/anthropic/v1/messages', {
+        headers: { 'x-api-key': placeholder },
+        body: { model: 'claude-haiku-4-5', max_tokens: 8, messages: [{ role: 'user', content: 'hi' }] },
+      });
+    expect((await call()).status).toBe(200);
+    expect(upstream.requests.at(-1)!.headers['x-api-key']).toBe(KEY);
+
+    // A daemon restart: a new hook instance adopts the running sandbox on the port its environment names.
+    await h.proxyOf(ctx.id)!.stop();
+    const restarted = await hook();
+    await restarted.adopt({ ...ctx, pid: 1, containerId: 'c' });
+    expect(restarted.proxyOf(ctx.id)!.port).toBe(port);
+    expect((await call()).status).toBe(200);
+    const file = join(stateDir, 'llm-proxy', 'calls.jsonl');
+    const lines = async () =>
+      (await readFile(file, 'utf8').catch(() => '')).trim().split('\n').filter(Boolean);
+    for (let i = 0; i < 200 && (await lines()).length < 2; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(await lines()).toHaveLength(2);
+    const records = await readFile(file, 'utf8');
+    expect(records).not.toContain(KEY);
+
+    await restarted.stop(ctx);
+    await expect(call()).rejects.toThrow();
+    await expect(restarted.adopt({ ...ctx, pid: 1, containerId: 'c' })).rejects.toMatchObject({
+      code: 'SANDBOX_LAYER_FAILED',
+    });
+  });
+});
