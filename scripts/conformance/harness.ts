@@ -9,7 +9,7 @@ import { Engine, RegoError, RegoErrors } from '../../src/policy/rego/index.js';
 import { values } from '../../src/policy/rego/index.js';
 import type { Value } from '../../src/policy/rego/index.js';
 
-const { ObjectValue, SetValue, compare, fromJS, hashKey, toRegoText } = values;
+const { ObjectValue, SetValue, compare, fromJS, hashKey, toJSONText, toRegoText } = values;
 
 export interface Case {
   note: string;
@@ -171,7 +171,11 @@ export function runCase(c: Case, timeoutMs: number): { ok: boolean; reason?: str
 
 /** As OPA's harness sees values: sets become sorted arrays, non-string keys become strings. */
 function normalize(v: Value, sortArrays: boolean, top = true): Value {
-  if (v instanceof SetValue) return v.values().map((x) => normalize(x, sortArrays, false));
+  if (v instanceof SetValue) {
+    const arr = v.values().map((x) => normalize(x, sortArrays, false));
+    if (sortArrays && top) arr.sort(compare);
+    return arr;
+  }
   if (Array.isArray(v)) {
     const arr = (v as readonly Value[]).map((x) => normalize(x, sortArrays, false));
     if (sortArrays && top) arr.sort(compare);
@@ -180,7 +184,7 @@ function normalize(v: Value, sortArrays: boolean, top = true): Value {
   if (v instanceof ObjectValue) {
     const o = new ObjectValue();
     for (const [k, x] of v.entries())
-      o.set(typeof k === 'string' ? k : toRegoText(k), normalize(x, sortArrays, false));
+      o.set(typeof k === 'string' ? k : toJSONText(k), normalize(x, sortArrays, false));
     return o;
   }
   return v;

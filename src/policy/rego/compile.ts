@@ -206,14 +206,6 @@ export class Compiler {
       this.err('rego_parse_error', 'function rule heads must be constant refs', r.loc);
       return undefined;
     }
-    if (r.head.key !== undefined && keyPath.length) {
-      this.err(
-        'rego_compile_error',
-        'multi-value rules with variables in the rule reference are not supported',
-        r.loc,
-      );
-      return undefined;
-    }
     if (r.default && keyPath.length) {
       this.err('rego_compile_error', 'default rules must have a constant reference', r.loc);
       return undefined;
@@ -223,7 +215,9 @@ export class Compiler {
 
   private checkConflicts(n: RuleNode): void {
     const kinds =
-      (n.complete.length || n.defaultRule ? 1 : 0) + (n.multi.length ? 1 : 0) + (n.funcs.length ? 1 : 0);
+      (n.complete.length || (n.defaultRule && !n.funcs.length) ? 1 : 0) +
+      (n.multi.length ? 1 : 0) +
+      (n.funcs.length ? 1 : 0);
     if (kinds > 1) {
       const r = n.complete[0] ?? n.multi[0] ?? n.funcs[0] ?? n.defaultRule;
       this.err('rego_type_error', `conflicting rules data.${n.path.join('.')} found`, r!.loc);
@@ -249,10 +243,10 @@ export class Compiler {
     const kind: CRule['kind'] =
       r.head.args !== undefined
         ? 'func'
-        : r.head.key !== undefined
-          ? 'multi'
-          : keyPath.length
-            ? 'dyn'
+        : keyPath.length
+          ? 'dyn'
+          : r.head.key !== undefined
+            ? 'multi'
             : 'complete';
     const compileOne = (rule: Rule, isElse: boolean): CRule => {
       const alloc = new Alloc();
@@ -496,7 +490,7 @@ export class Compiler {
         break;
       }
     }
-    if (head.type === 'var' && head.name === 'input' && !scope.slots.has('input'))
+    if (head.type === 'var' && head.name === 'input' && !isLocal(scope, 'input'))
       return { target: { kind: 'input', path }, value: v, loc };
     if (head.type === 'var' && head.name === 'data') {
       const node = this.lookupNode(path);
@@ -638,12 +632,14 @@ export class Compiler {
             );
           }
         }
+        const bindable = new Set<number>();
+        for (const a of args) refPathVars(a, bindable);
         return {
           k: 'call',
           fn: fn ?? { kind: 'print', name: 'print' },
           args,
           loc: t.loc,
-          needs: unionNeeds(args),
+          needs: unionNeeds(args).filter((x) => !bindable.has(x)),
         };
       }
       case 'arraycomp':
@@ -1139,6 +1135,14 @@ function unifyReady(a: CTerm, b: CTerm, bound: ReadonlySet<number>): boolean {
     );
   }
   return false;
+}
+
+/** Slots of plain vars in ref path positions (bound by evaluating the ref). */
+function refPathVars(t: CTerm, out: Set<number>): void {
+  if (t.k === 'ref') {
+    for (const p of t.path) if (p.k === 'var') out.add(p.slot);
+    refPathVars(t.head, out);
+  } else if (t.k === 'call') for (const a of t.args) refPathVars(a, out);
 }
 
 function unionNeeds(ts: readonly CTerm[]): number[] {

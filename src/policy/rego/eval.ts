@@ -56,6 +56,10 @@ interface Ctx {
   cache: Map<RuleNode, CacheEntry>;
 }
 
+class MultiValues {
+  constructor(readonly values: Value[]) {}
+}
+
 class Halt {
   constructor(readonly err: RegoError) {}
 }
@@ -523,11 +527,16 @@ export class Evaluator implements BuiltinContext {
       return k(vals);
     }
     const vals = new Array<Value>(n);
-    const step = (i: number): boolean => {
-      if (i === n) return k(vals.slice());
+    // plain variables last: a ref argument may bind them (`x == xs[x]`)
+    const order: number[] = [];
+    for (let i = 0; i < n; i++) if (items[i]!.k !== 'var') order.push(i);
+    for (let i = 0; i < n; i++) if (items[i]!.k === 'var') order.push(i);
+    const step = (j: number): boolean => {
+      if (j === n) return k(vals.slice());
+      const i = order[j]!;
       return this.evalTerm(items[i]!, f, (v) => {
         vals[i] = v;
-        return step(i + 1);
+        return step(j + 1);
       });
     };
     return step(0);
@@ -549,12 +558,15 @@ export class Evaluator implements BuiltinContext {
   }
 
   /** Navigate a plain value along path[i..], enumerating unbound variables. */
-  private nav(v: Value, path: readonly CTerm[], i: number, f: Frame, vk: VK): boolean {
+  private nav(v: Value, path: readonly CTerm[], i: number, f: Frame, vk: VK, store = false): boolean {
     if (i === path.length) return vk(v);
     const p = path[i]!;
     if (p.k === 'const') {
-      const c = getChild(v, p.v);
-      return c === undefined ? false : this.nav(c, path, i + 1, f, vk);
+      let c = getChild(v, p.v);
+      // base documents (the store) have string keys only: data.x[2] reads key "2" like OPA
+      if (c === undefined && store && typeof p.v === 'number' && v instanceof ObjectValue)
+        c = v.getStr(String(p.v));
+      return c === undefined ? false : this.nav(c, path, i + 1, f, vk, store);
     }
     if (p.k === 'var') {
       const bound = f[p.slot];
@@ -621,8 +633,10 @@ export class Evaluator implements BuiltinContext {
           );
       }
       if (base === undefined) return false;
-      const child = getChild(base, key);
-      return child === undefined ? false : this.nav(child, path, i + 1, f, vk);
+      let child = getChild(base, key);
+      if (child === undefined && typeof key === 'number' && base instanceof ObjectValue)
+        child = base.getStr(String(key));
+      return child === undefined ? false : this.nav(child, path, i + 1, f, vk, true);
     };
     if (p.k === 'const') return step(p.v);
     if (evaluable(p, f)) return this.evalTerm(p, f, step);
@@ -644,7 +658,7 @@ export class Evaluator implements BuiltinContext {
     const ov = this.ctx.nodeOverrides?.get(node);
     if (ov !== undefined) return ov;
     if (node.hasRules) return this.nodeValue(node, this.ctx);
-    if (node.children.size === 0) return base;
+    if (node.children.size === 0) return base ?? new ObjectValue();
     const obj = base instanceof ObjectValue ? base.clone() : new ObjectValue();
     for (const [name, c] of node.children) {
       const cv = this.fullValue(c, base instanceof ObjectValue ? base.getStr(name) : undefined);
@@ -663,7 +677,7 @@ export class Evaluator implements BuiltinContext {
         this.fail('rego_recursion_error', `rule data.${node.path.join('.')} is recursive`, firstLoc(node));
       return cached;
     }
-    if (node.funcs.length) return undefined;
+    if (node.arity >= 0) return undefined;
     ctx.cache.set(node, IN_PROGRESS);
     if (++this.depth > this.maxDepth)
       this.fail('eval_limit_error', 'maximum evaluation depth exceeded', firstLoc(node));
@@ -760,6 +774,7 @@ export class Evaluator implements BuiltinContext {
   private evalDyn(node: RuleNode): Value {
     const out = new ObjectValue();
     const owned = new WeakSet<ObjectValue>([out]);
+    const ownedSets = new WeakSet<SetValue>();
     const insert = (keys: readonly Value[], v: Value, loc: Location): void => {
       let o = out;
       for (let i = 0; i < keys.length - 1; i++) {
@@ -777,7 +792,17 @@ export class Evaluator implements BuiltinContext {
       const cur = o.get(last);
       if (cur !== undefined) {
         if (equal(cur, v)) return;
+        if (cur instanceof SetValue && v instanceof SetValue && ownedSets.has(cur)) {
+          for (const x of v.values()) cur.add(x);
+          return;
+        }
         this.fail('eval_conflict_error', 'object keys must be unique', loc);
+      }
+      if (v instanceof SetValue) {
+        const own = v.clone();
+        ownedSets.add(own);
+        o.set(last, own);
+        return;
       }
       o.set(last, v);
     };
@@ -785,13 +810,21 @@ export class Evaluator implements BuiltinContext {
       const f: Frame = new Array<Value | undefined>(r.nslots);
       let any = false;
       this.evalBody(r.body, 0, f, () =>
-        this.evalList(r.keyPath, f, (keys) =>
-          this.evalTerm(r.value, f, (v) => {
+        this.evalList(r.keyPath, f, (keys) => {
+          if (r.key !== undefined) {
+            // multi-value rule with a ref head: p[q] contains r
+            return this.evalTerm(r.key, f, (v) => {
+              insert(keys, SetValue.of([v]), r.loc);
+              any = true;
+              return false;
+            });
+          }
+          return this.evalTerm(r.value, f, (v) => {
             insert(keys, v, r.loc);
             any = true;
             return false;
-          }),
-        ),
+          });
+        }),
       );
       if (any) this.record(r);
     }
@@ -812,11 +845,25 @@ export class Evaluator implements BuiltinContext {
   // --- calls -------------------------------------------------------------------------------------------------------
 
   private evalCall(t: CTerm & { k: 'call' }, f: Frame, vk: VK): boolean {
-    let fn = t.fn;
+    const fn = t.fn;
     const ov = this.ctx.fnOverrides?.get(fn.name);
     if (ov !== undefined) {
       if ('value' in ov) return this.evalList(t.args, f, () => vk(ov.value));
-      fn = ov.fn;
+      // the mock runs with mocks disabled (a mock may call the original function)
+      const mock = ov.fn;
+      return this.evalList(t.args, f, (args) => {
+        const outer = this.ctx;
+        this.ctx = { ...outer, fnOverrides: undefined, cache: new Map() };
+        let r: Value | typeof UNDEF | MultiValues;
+        try {
+          r = this.callFn(mock, args, t.loc);
+        } finally {
+          this.ctx = outer;
+        }
+        if (r === UNDEF) return false;
+        if (r instanceof MultiValues) return r.values.some((v) => vk(v));
+        return vk(r as Value);
+      });
     }
     switch (fn.kind) {
       case 'print':
@@ -837,6 +884,26 @@ export class Evaluator implements BuiltinContext {
           return r === undefined ? false : vk(r);
         });
       }
+    }
+  }
+
+  /** Call a function with evaluated arguments (walk may produce several values). */
+  private callFn(fn: FnRef, args: Value[], loc: Location): Value | typeof UNDEF | MultiValues {
+    switch (fn.kind) {
+      case 'print':
+        return true;
+      case 'walk': {
+        const out: Value[] = [];
+        walkValue(args[0]!, [], (v) => {
+          out.push(v);
+          return false;
+        });
+        return new MultiValues(out);
+      }
+      case 'builtin':
+        return this.callBuiltin(fn.def, fn.name, args, loc) ?? UNDEF;
+      case 'user':
+        return this.callUser(fn.node, args, loc) ?? UNDEF;
     }
   }
 

@@ -518,7 +518,7 @@ export function toJS(v: Value): JSONValue {
   if (Array.isArray(v)) return (v as readonly Value[]).map(toJS);
   if (v instanceof ObjectValue) {
     const o: { [k: string]: JSONValue } = {};
-    for (const [k, val] of v.entries()) o[typeof k === 'string' ? k : toRegoText(k)] = toJS(val);
+    for (const [k, val] of v.entries()) o[typeof k === 'string' ? k : toJSONText(k)] = toJS(val);
     return o;
   }
   if (v instanceof SetValue) return v.values().map(toJS);
@@ -550,7 +550,7 @@ export function toJSONText(v: Value, indent?: number): string {
         .entries()
         .map(
           ([k, val]) =>
-            inner + JSON.stringify(typeof k === 'string' ? k : toRegoText(k)) + sep + rec(val, inner),
+            inner + JSON.stringify(typeof k === 'string' ? k : toJSONText(k)) + sep + rec(val, inner),
         );
       open = '{';
       close = '}';
