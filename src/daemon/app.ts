@@ -18,6 +18,18 @@ export async function buildApp(services: DaemonServices): Promise<FastifyInstanc
     bodyLimit: 4 * 1024 * 1024,
   });
 
+  // An empty body with a JSON content type (DELETE, POST …/stop from simple clients) means "no body".
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
+    const text = typeof body === 'string' ? body : body.toString('utf8');
+    if (text.trim() === '') return done(null, undefined);
+    try {
+      done(null, JSON.parse(text));
+    } catch {
+      done(Object.assign(new Error('the request body is not valid JSON'), { statusCode: 400 }), undefined);
+    }
+  });
+
   app.setErrorHandler((err: unknown, request, reply) => {
     const body = toErrorBody(err);
     if (body.status >= 500) request.log.error({ err }, 'request failed');

@@ -20,6 +20,8 @@ export interface RunningDaemon {
 /** Wires the daemon (runtime, services, hooks), re-adopts what it left running, then listens on the unix socket. */
 export async function startDaemon(config: DaemonConfig, version: string): Promise<RunningDaemon> {
   await mkdir(config.stateDir, { recursive: true, mode: 0o711 });
+  // Traversable (not readable) by the rootless Podman user, which needs the podman/ and sandbox home directories.
+  await chmod(config.stateDir, 0o711);
   const logger = pino({
     level: config.log.level,
     base: { svc: 'aiboxd' },

@@ -9,6 +9,7 @@ import type { Logger } from '../shared/index.js';
 import type { RuntimeConfig } from '../config/index.js';
 import type { PodmanService } from './podman-service.js';
 import { runtimeErrors } from './errors.js';
+import { withFileLock } from './file-lock.js';
 
 const EXEC_HELPER_SOURCE = fileURLToPath(new URL('../../libexec/aibox-exec.c', import.meta.url));
 
@@ -66,9 +67,23 @@ export class BaseImage {
   ): Promise<{ image: string; cached: boolean }> {
     const image = await this.reference();
     if (!force && (await this.present())) return { image, cached: true };
-    const tag = await this.tag();
     const cacheDir = this.config.image.cacheDir;
     await mkdir(cacheDir, { recursive: true });
+    onProgress({ phase: 'wait', percent: 0, message: 'waiting for other image builds on this host' });
+    return withFileLock(path.join(cacheDir, 'build.lock'), async () => {
+      // Another daemon may have built it while we waited.
+      if (!force && (await this.present())) return { image, cached: true };
+      return this.buildLocked(image, force, onProgress);
+    });
+  }
+
+  private async buildLocked(
+    image: string,
+    force: boolean,
+    onProgress: (p: BuildProgress) => void,
+  ): Promise<{ image: string; cached: boolean }> {
+    const tag = await this.tag();
+    const cacheDir = this.config.image.cacheDir;
     const tarball = path.join(cacheDir, `aibox-base-${tag}.tar`);
     if (force || !existsSync(tarball)) await this.buildRootfs(tag, tarball, onProgress);
     onProgress({ phase: 'import', percent: 85, message: `importing ${image}` });
@@ -110,7 +125,7 @@ export class BaseImage {
     onProgress: (p: BuildProgress) => void,
   ): Promise<void> {
     const root = path.join(this.config.image.cacheDir, `rootfs-${tag}`);
-    await rm(root, { recursive: true, force: true });
+    await removeRootfs(root);
     onProgress({
       phase: 'debootstrap',
       percent: 0,
@@ -156,7 +171,7 @@ export class BaseImage {
     const partial = `${tarball}.partial`;
     await execa('tar', ['--numeric-owner', '-C', root, '-cf', partial, '.']);
     await rename(partial, tarball);
-    await rm(root, { recursive: true, force: true });
+    await removeRootfs(root);
   }
 
   private async customize(root: string): Promise<void> {
@@ -207,4 +222,18 @@ export class BaseImage {
     });
     return createHash('sha256').update(recipe).digest('hex').slice(0, 12);
   }
+}
+
+/** Deletes a rootfs, first unmounting what an interrupted debootstrap may have left mounted in it (/proc, …). */
+async function removeRootfs(root: string): Promise<void> {
+  const mountinfo = await readFile('/proc/self/mountinfo', 'utf8');
+  const inside = mountinfo
+    .split('\n')
+    .map((l) => l.split(' ')[4] ?? '')
+    .filter((m) => m === root || m.startsWith(`${root}/`))
+    .sort((a, b) => b.length - a.length);
+  for (const m of inside) await execa('umount', ['-l', m], { reject: false });
+  const still = (await readFile('/proc/self/mountinfo', 'utf8')).includes(` ${root}/`);
+  if (still) throw runtimeErrors.create('RUNTIME_IMAGE_BUILD', `${root} still has mounts; not deleting it`);
+  await rm(root, { recursive: true, force: true });
 }

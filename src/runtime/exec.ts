@@ -11,6 +11,8 @@ export interface ExecOptions {
   workdir?: string;
   cols?: number;
   rows?: number;
+  /** RLIMIT_NPROC for the command (the sandbox profile's `processes`). */
+  maxProcesses: number;
 }
 
 export interface ExecSession {
@@ -35,7 +37,7 @@ export async function startExec(
   const tty = options.tty ?? false;
   const exec = await container
     .exec({
-      Cmd: [EXEC_HELPER_PATH, SECCOMP_BPF_PATH, ...options.cmd],
+      Cmd: [EXEC_HELPER_PATH, SECCOMP_BPF_PATH, String(options.maxProcesses), ...options.cmd],
       AttachStdin: options.stdin ?? false,
       AttachStdout: true,
       AttachStderr: true,

@@ -26,5 +26,5 @@ export function daemonIdOf(stateDir: string): string {
   return createHash('sha256').update(stateDir).digest('hex').slice(0, 12);
 }
 
-export { SandboxService } from './sandboxes.js';
+export { SandboxService, type SandboxExecOptions } from './sandboxes.js';
 export type { SandboxHook, SandboxHookContext, SandboxContribution, RunningSandbox } from './hooks.js';

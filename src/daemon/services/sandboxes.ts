@@ -20,6 +20,9 @@ import type { SandboxContribution, SandboxHook, SandboxHookContext } from './hoo
 
 type Undo = () => Promise<unknown>;
 
+/** Exec options as callers give them; the sandbox's profile adds its limits. */
+export type SandboxExecOptions = Omit<ExecOptions, 'maxProcesses'>;
+
 /** Host directories a sandbox may never be started on. */
 const FORBIDDEN_PATHS = new Set([
   '/',
@@ -138,14 +141,19 @@ export class SandboxService {
     });
   }
 
-  async exec(name: string, options: ExecOptions): Promise<ExecSession> {
+  async exec(name: string, options: SandboxExecOptions): Promise<ExecSession> {
     const record = await this.requireRunning(name);
-    return this.runtime.exec(record.containerId, { ...options, env: { ...options.env } });
+    return this.runtime.exec(record.containerId, await this.withLimits(record, options));
   }
 
-  async execBuffered(name: string, options: ExecOptions) {
+  async execBuffered(name: string, options: SandboxExecOptions) {
     const record = await this.requireRunning(name);
-    return this.runtime.execBuffered(record.containerId, options);
+    return this.runtime.execBuffered(record.containerId, await this.withLimits(record, options));
+  }
+
+  private async withLimits(record: SandboxRecord, options: SandboxExecOptions): Promise<ExecOptions> {
+    const profile = await loadProfile(this.config.profilesDir, record.profile);
+    return { ...options, maxProcesses: profile.limits.processes };
   }
 
   async logs(name: string): Promise<string> {

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# aibox quick start: installs everything, starts aiboxd, starts a policy-enforced gVisor sandbox on the current
+# directory and shows what it may and may not do. Run as root on Debian 12: `sudo scripts/quickstart.sh`.
+set -euo pipefail
+PROJECT_DIR="${INIT_CWD:-$PWD}"
+cd "$(dirname "$0")/.."
+AIBOX_HOME="$PWD"
+
+step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
+[ "$(id -u)" -eq 0 ] || { echo "run as root: sudo $0" >&2; exit 1; }
+node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 20 ? 0 : 1)' 2>/dev/null ||
+  { echo "aibox needs Node.js 20 or newer (node --version)" >&2; exit 1; }
+
+step "Installing host prerequisites (Debian packages, gVisor runsc, the aibox user)"
+bash scripts/setup-host.sh
+step "Installing npm dependencies and building"
+[ -d node_modules ] || npm ci --no-audit --no-fund --loglevel=error
+npm run --silent build
+
+aibox() { node "$AIBOX_HOME/dist/bin/aibox.js" "$@"; }
+export AIBOX_SOCKET=/run/aibox/aiboxd.sock
+if ! aibox version --json 2>/dev/null | grep -q '"daemon":{'; then
+  step "Starting aiboxd (log: /var/log/aibox/aiboxd.log)"
+  mkdir -p /var/log/aibox
+  nohup node "$AIBOX_HOME/dist/bin/aiboxd.js" >>/var/log/aibox/aiboxd.log 2>&1 &
+  for _ in $(seq 1 150); do [ -S "$AIBOX_SOCKET" ] && aibox version >/dev/null 2>&1 && break; sleep 0.2; done
+fi
+
+step "Building the sandbox base image (cached after the first run)"
+aibox setup
+
+name=$(basename "$PROJECT_DIR" | tr 'A-Z' 'a-z' | tr -c 'a-z0-9_.-\n' '-' | sed 's/^[^a-z0-9]*//' | cut -c1-40)
+name=${name:-project}-quickstart
+aibox rm "$name" >/dev/null 2>&1 || true
+step "Starting sandbox '$name' on $PROJECT_DIR"
+aibox start "$PROJECT_DIR" --name "$name"
+
+step "Inside the sandbox: what is allowed and what is refused"
+aibox exec "$name" -- bash -c '
+  check() { local what=$1; shift; if "$@" >/dev/null 2>&1; then echo "  allowed  $what"; else echo "  refused  $what"; fi; }
+  echo "kernel:   $(dmesg | head -1 | cut -c16-)"
+  echo "user:     $(id)"
+  echo "caps:     $(grep CapEff /proc/self/status | cut -f2)  seccomp: $(grep Seccomp: /proc/self/status | cut -f2)"
+  check "read the project (/workspace)"        ls /workspace
+  check "write the project (/workspace)"       touch /workspace/.aibox-quickstart
+  check "write the root filesystem (/usr)"     touch /usr/aibox-test
+  check "plant a git hook (.git/hooks)"        sh -c "test -d /workspace/.git/hooks && echo x > /workspace/.git/hooks/post-checkout"
+  check "create a user namespace (unshare -U)" unshare -U true
+  check "become root (su)"                     su -c true root
+  check "reach the network (1.1.1.1:443)"      timeout 3 bash -c "exec 3<>/dev/tcp/1.1.1.1/443"
+  rm -f /workspace/.aibox-quickstart
+'
+step "Status"
+aibox status "$name"
+cat <<MSG
+
+Next:  aibox exec $name -it -- bash     (a shell in the sandbox)
+       aibox doctor                       (every prerequisite and layer)
+       aibox rm $name                     (remove it; nothing is left behind)
+       npm test                           (the test suite)
+MSG
