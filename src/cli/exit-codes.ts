@@ -11,4 +11,6 @@ export const EXIT = {
   cannotInvoke: 126,
   /** exec: the command was not found (as podman). */
   notFound: 127,
+  /** exec: whatever read our output closed it (`| head`), as a shell reports SIGPIPE (128 + 13). */
+  outputClosed: 141,
 } as const;

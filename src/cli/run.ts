@@ -8,6 +8,8 @@ import { reportError } from './report-error.js';
 
 /** Runs one `aibox` invocation and resolves with its exit code; every error is printed, none is thrown. */
 export async function runCli(argv: readonly string[], io: CliIo = processIo()): Promise<number> {
+  // Output to a closed pipe (`aibox list | head -1`) is not an error worth a crash and a stack.
+  io.stdout.on('error', ignoreClosedPipe);
   const ctx = new CliContext(io);
   const program = buildProgram(ctx);
   try {
@@ -21,6 +23,10 @@ export async function runCli(argv: readonly string[], io: CliIo = processIo()): 
     }
     return reportError(ctx, err, ctx.json || wantsJson(argv));
   }
+}
+
+function ignoreClosedPipe(err: NodeJS.ErrnoException): void {
+  if (err.code !== 'EPIPE') throw err;
 }
 
 /** --json before `--` (usage errors happen before options are handed to the context). */

@@ -18,6 +18,10 @@ export const clientErrors = defineErrors({
     status: 0,
     hint: 'aiboxd closed the connection mid-request; check it is still running (`aibox status`) and its log',
   },
+  EXEC_OUTPUT_CLOSED: {
+    status: 0,
+    hint: 'whatever read the output of `aibox exec` closed it (e.g. `| head`); the command was disconnected',
+  },
   DAEMON_BAD_RESPONSE: {
     status: 0,
     hint: 'the daemon answered outside the API contract; check the CLI and daemon versions match (`aibox version`)',

@@ -80,6 +80,21 @@ export async function execStream(
         : connectionError(socketPath, err);
     });
 
+    // A reader that went away (`aibox exec … | head`) ends the stream instead of crashing on EPIPE.
+    const onOutputError = (err: NodeJS.ErrnoException) => {
+      failure ??= ClientError.local(
+        'EXEC_OUTPUT_CLOSED',
+        `cannot write the command's output: ${err.code ?? err.message}`,
+      );
+      ws.terminate();
+    };
+    io.stdout.on('error', onOutputError);
+    io.stderr.on('error', onOutputError);
+    cleanups.push(() => {
+      io.stdout.removeListener('error', onOutputError);
+      io.stderr.removeListener('error', onOutputError);
+    });
+
     ws.on('open', () => {
       opened = true;
       if (io.stdin && spec.stdin) cleanups.push(forwardStdin(ws, io.stdin));

@@ -32,6 +32,18 @@ describe('the aibox binary', { timeout: 60_000 }, () => {
     expect(run).toEqual({ code: 9, stdout: '3\n', stderr: 'oops\n' });
   });
 
+  it('ends quietly with 141 when the reader of its output goes away (`| head`)', async () => {
+    const pipeline = `${process.execPath} --import tsx ${BIN} --socket ${daemon.socketPath} exec box -- yes | head -2; echo "rc=\${PIPESTATUS[0]}"`;
+    const child = spawn('bash', ['-c', pipeline], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    await new Promise((resolve) => child.on('close', resolve));
+    expect(stdout).toBe('y\ny\nrc=141\n');
+    expect(stderr).toBe('');
+  });
+
   it('exits 3 with the hint when the daemon is not running, without a stack', async () => {
     const run = await aiboxProcess(['--socket', path.join(project, 'absent.sock'), 'list']);
     expect(run.code).toBe(3);

@@ -119,11 +119,27 @@ describe('AiboxClient against the contract stand-in', () => {
     expect(send).toBeUndefined();
   });
 
-  it('reports a refused exec upgrade with the daemon error', async () => {
+  it('reports an exec refused after the upgrade (an error control message) with the daemon error', async () => {
     const err = await rejection(
       client.execStream('ghost', { cmd: ['true'] }, { stdout: new Capture(), stderr: new Capture() }),
     );
-    expect(err).toMatchObject({ code: 'SANDBOX_NOT_FOUND', status: 404 });
+    expect(err).toMatchObject({ code: 'SANDBOX_NOT_FOUND', hint: 'list them with `aibox list`' });
+  });
+
+  it('reports an exec whose upgrade was refused with an HTTP error body', async () => {
+    const strict = await new FakeDaemon({ execRefusals: 'http' }).start();
+    try {
+      const err = await rejection(
+        new AiboxClient(strict.socketPath).execStream(
+          'ghost',
+          { cmd: ['true'] },
+          { stdout: new Capture(), stderr: new Capture() },
+        ),
+      );
+      expect(err).toMatchObject({ code: 'SANDBOX_NOT_FOUND', status: 404 });
+    } finally {
+      await strict.stop();
+    }
   });
 
   it('runs buffered exec for programs', async () => {

@@ -35,6 +35,11 @@ export interface FakeDaemonOptions {
   buildEvents?: ImageBuildEvent[];
   /** Serve POST /v1/sandboxes/:name/egress/selftest with this answer; absent = 404 API_ROUTE_NOT_FOUND. */
   egressSelftest?: { ok: boolean; checks: DoctorReport['checks'] };
+  /**
+   * How exec refusals (unknown or stopped sandbox, bad spec) reach the client: 'after-upgrade' (as aiboxd does:
+   * upgrade, send an `error` control message, close) or 'http' (refuse the upgrade with a JSON error answer).
+   */
+  execRefusals?: 'after-upgrade' | 'http';
 }
 
 export interface RecordedRequest {
@@ -270,6 +275,15 @@ export class FakeDaemon {
     const url = new URL(req.url ?? '/', 'http://aiboxd');
     const match = /^\/v1\/sandboxes\/([^/]+)\/exec\/ws$/.exec(url.pathname);
     const reject = (status: number, body: ApiErrorBody) => {
+      if (
+        (this.options.execRefusals ?? 'after-upgrade') === 'after-upgrade' &&
+        body.error.code !== 'API_ROUTE_NOT_FOUND'
+      ) {
+        return this.wss.handleUpgrade(req, socket, head, (ws) => {
+          ws.send(JSON.stringify({ type: 'error', error: body.error } satisfies ExecControlMessage));
+          ws.close(1000);
+        });
+      }
       const text = JSON.stringify(body);
       socket.end(
         `HTTP/1.1 ${status} Refused\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(text)}\r\nconnection: close\r\n\r\n${text}`,
@@ -314,6 +328,8 @@ export class FakeDaemon {
       if (msg.data.type === 'stdin-eof') child.process?.stdin?.end();
       if (msg.data.type === 'resize') record.resizes.push({ cols: msg.data.cols, rows: msg.data.rows });
     });
+    // The client went away (e.g. its output was closed): do not leave the command running.
+    ws.on('close', () => child.process?.kill('SIGKILL'));
     void child.exit.then((exitCode) => {
       ws.send(JSON.stringify({ type: 'exit', exitCode } satisfies ExecControlMessage));
       ws.close();

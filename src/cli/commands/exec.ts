@@ -1,7 +1,9 @@
 import type { Command } from 'commander';
+import { isClientError } from '../../client/index.js';
 import type { ExecRequestInput, TerminalSize } from '../../client/index.js';
 import type { CliContext } from '../context.js';
 import { cliErrors } from '../errors.js';
+import { EXIT } from '../exit-codes.js';
 
 interface ExecOptions {
   interactive?: boolean;
@@ -48,27 +50,32 @@ async function streamExec(ctx: CliContext, sandbox: string, spec: ExecRequestInp
   const size = (): TerminalSize | undefined =>
     stdout.isTTY && stdout.columns && stdout.rows ? { cols: stdout.columns, rows: stdout.rows } : undefined;
   const initial = tty ? size() : undefined;
+  const onResize = (send: (size: TerminalSize) => void) => {
+    const onWinch = () => {
+      const now = size();
+      if (now) send(now);
+    };
+    signals.on('SIGWINCH', onWinch);
+    return () => signals.off('SIGWINCH', onWinch);
+  };
   if (raw) stdin.setRawMode?.(true);
   try {
-    return await ctx.client().execStream(
-      sandbox,
-      { ...spec, tty, stdin: interactive, ...(initial ?? {}) },
-      {
-        stdin: interactive ? stdin : undefined,
-        stdout,
-        stderr: ctx.io.stderr,
-        onResize: tty
-          ? (send) => {
-              const onWinch = () => {
-                const now = size();
-                if (now) send(now);
-              };
-              signals.on('SIGWINCH', onWinch);
-              return () => signals.off('SIGWINCH', onWinch);
-            }
-          : undefined,
-      },
-    );
+    return await ctx
+      .client()
+      .execStream(
+        sandbox,
+        { ...spec, tty, stdin: interactive, ...(initial ?? {}) },
+        {
+          stdin: interactive ? stdin : undefined,
+          stdout,
+          stderr: ctx.io.stderr,
+          onResize: tty ? onResize : undefined,
+        },
+      );
+  } catch (err) {
+    // The reader of our output went away (`| head`): end quietly, as a shell does on SIGPIPE.
+    if (isClientError(err) && err.code === 'EXEC_OUTPUT_CLOSED') return EXIT.outputClosed;
+    throw err;
   } finally {
     if (raw) stdin.setRawMode?.(false);
   }
