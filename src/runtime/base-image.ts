@@ -124,8 +124,8 @@ export class BaseImage {
     tarball: string,
     onProgress: (p: BuildProgress) => void,
   ): Promise<void> {
-    const root = path.join(this.config.image.cacheDir, `rootfs-${tag}`);
-    await removeRootfs(root);
+    // A directory per attempt: a debootstrap orphaned by a killed daemon may still be writing into its own.
+    const root = path.join(this.config.image.cacheDir, `rootfs-${tag}-${process.pid}-${Date.now()}`);
     onProgress({
       phase: 'debootstrap',
       percent: 0,
@@ -159,6 +159,7 @@ export class BaseImage {
     if (result.exitCode !== 0) {
       const logFile = path.join(this.config.image.cacheDir, 'debootstrap.log');
       await writeFile(logFile, log.join('\n'));
+      await removeRootfs(root).catch(() => undefined);
       throw runtimeErrors.create(
         'RUNTIME_IMAGE_BUILD',
         `debootstrap failed (exit ${result.exitCode}): ${log.slice(-2).join(' | ')}`,
