@@ -1,0 +1,379 @@
+import { chown, mkdir, readdir, readFile, readlink, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { connect } from 'node:net';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { messageOf, type Logger } from '../shared/index.js';
+import { egressErrors } from './errors.js';
+import { nftEndpoints, nftTableName, type NftRulesetInput } from './render-nftables.js';
+import { SQUID_ACCESS_LOG, SQUID_ERRORS_DIR, SQUID_PID_FILE } from './render-squid.js';
+
+/**
+ * Everything egress does to the host: nft inside a sandbox's network namespace, and the per-sandbox Squid process.
+ * Each step is verified, and a failure is an AiboxError naming its layer (EGRESS_NETNS, EGRESS_NFTABLES,
+ * EGRESS_SQUID) so the sandbox never starts half-enforced.
+ */
+
+/** A network namespace: a process in it (rootless: the container's pid) or a named one (`ip netns add`). */
+export type NetnsTarget = { readonly pid: number } | { readonly name: string };
+
+export interface NftApplierOptions {
+  nft: string;
+  nsenter: string;
+  logger: Logger;
+}
+
+export class NftApplier {
+  constructor(private readonly opts: NftApplierOptions) {}
+
+  /** Replaces the sandbox's table atomically, then reads it back and checks it is what was rendered. */
+  async apply(target: NetnsTarget, ruleset: string, expected: NftRulesetInput): Promise<void> {
+    await this.assertNotHostNetns(target);
+    const result = await execa(this.opts.nsenter, [...this.netnsArgs(target), this.opts.nft, '-f', '-'], {
+      input: ruleset,
+      reject: false,
+    });
+    if (result.exitCode !== 0)
+      throw egressErrors.create(
+        'EGRESS_NFTABLES',
+        `nft refused the egress ruleset of ${expected.sandboxId}: ${firstLines(result.stderr)}`,
+        { sandboxId: expected.sandboxId },
+      );
+    await this.verify(target, expected);
+  }
+
+  /** Reads the table back (`nft -j`) and checks hooks, drop policies and the exact set of accepted endpoints. */
+  async verify(target: NetnsTarget, expected: NftRulesetInput): Promise<void> {
+    const table = nftTableName(expected.sandboxId);
+    const listed = await this.run(target, ['-j', 'list', 'table', 'inet', table]);
+    if (listed.exitCode !== 0)
+      throw egressErrors.create(
+        'EGRESS_NFTABLES',
+        `egress table ${table} is missing: ${firstLines(listed.stderr)}`,
+        {
+          sandboxId: expected.sandboxId,
+        },
+      );
+    const problems = checkRuleset(JSON.parse(listed.stdout) as NftJson, expected);
+    if (problems.length > 0)
+      throw egressErrors.create(
+        'EGRESS_NFTABLES',
+        `egress table ${table} does not match: ${problems.join('; ')}`,
+        {
+          sandboxId: expected.sandboxId,
+          problems,
+        },
+      );
+  }
+
+  /** Deletes the sandbox's table; a namespace that is already gone is not an error (stop must be idempotent). */
+  async remove(target: NetnsTarget, sandboxId: string): Promise<void> {
+    if (!(await this.netnsExists(target))) return;
+    await this.run(target, ['delete', 'table', 'inet', nftTableName(sandboxId)]);
+  }
+
+  /** aibox tables in a namespace, for sweeping leftovers. */
+  async tables(target: NetnsTarget): Promise<string[]> {
+    const r = await this.run(target, ['-j', 'list', 'tables']);
+    if (r.exitCode !== 0) return [];
+    const json = JSON.parse(r.stdout) as NftJson;
+    return json.nftables.flatMap((e) => (e.table && e.table.name.startsWith('aibox_') ? [e.table.name] : []));
+  }
+
+  /** Counters of the default-deny rules: how many packets the sandbox tried to send elsewhere. */
+  async deniedPackets(target: NetnsTarget, sandboxId: string): Promise<number> {
+    const r = await this.run(target, ['-j', 'list', 'chain', 'inet', nftTableName(sandboxId), 'output']);
+    if (r.exitCode !== 0) return 0;
+    const json = JSON.parse(r.stdout) as NftJson;
+    let total = 0;
+    for (const e of json.nftables)
+      for (const x of e.rule?.expr ?? []) if (x.counter) total += x.counter.packets;
+    return total;
+  }
+
+  private async run(target: NetnsTarget, args: string[]) {
+    return execa(this.opts.nsenter, [...this.netnsArgs(target), this.opts.nft, ...args], { reject: false });
+  }
+
+  private netnsArgs(target: NetnsTarget): string[] {
+    return 'pid' in target ? ['-t', String(target.pid), '-n'] : [`--net=/run/netns/${target.name}`];
+  }
+
+  private async netnsExists(target: NetnsTarget): Promise<boolean> {
+    const path = 'pid' in target ? `/proc/${target.pid}/ns/net` : `/run/netns/${target.name}`;
+    return stat(path).then(
+      () => true,
+      () => false,
+    );
+  }
+
+  /** A default-drop ruleset in the host's own namespace would cut the host off and isolate nothing. */
+  private async assertNotHostNetns(target: NetnsTarget): Promise<void> {
+    const path = 'pid' in target ? `/proc/${target.pid}/ns/net` : `/run/netns/${target.name}`;
+    let ns: string;
+    try {
+      ns = 'pid' in target ? await readlink(path) : `file:${(await stat(path)).ino}`;
+    } catch (err) {
+      throw egressErrors.create(
+        'EGRESS_NETNS',
+        `the sandbox network namespace (${path}) is gone: ${messageOf(err)}`,
+      );
+    }
+    const own = await readlink('/proc/self/ns/net');
+    const ownIno = (await stat('/proc/self/ns/net')).ino;
+    if (ns === own || ns === `file:${ownIno}`)
+      throw egressErrors.create(
+        'EGRESS_NETNS',
+        'the sandbox shares the host network namespace: refusing to start it (it would not be isolated)',
+      );
+  }
+}
+
+interface NftExpr {
+  match?: { op: string; left: unknown; right: unknown };
+  counter?: { packets: number; bytes: number };
+  accept?: null;
+  [k: string]: unknown;
+}
+interface NftJson {
+  nftables: {
+    table?: { family: string; name: string };
+    chain?: { name: string; type?: string; hook?: string; policy?: string; prio?: number };
+    rule?: { chain: string; comment?: string; expr: NftExpr[] };
+  }[];
+}
+
+/** Pure check of a listed table against what was rendered; returns what is wrong. */
+export function checkRuleset(json: NftJson, expected: NftRulesetInput): string[] {
+  const problems: string[] = [];
+  const chains = new Map(json.nftables.flatMap((e) => (e.chain ? [[e.chain.name, e.chain] as const] : [])));
+  for (const [name, hook, policy] of [
+    ['output', 'output', 'drop'],
+    ['input', 'input', 'drop'],
+    ['forward', 'forward', 'drop'],
+    ['dns_redirect', 'output', 'accept'],
+  ] as const) {
+    const c = chains.get(name);
+    if (!c) problems.push(`chain ${name} missing`);
+    else if (c.hook !== hook || c.policy !== policy) problems.push(`chain ${name} is ${c.hook}/${c.policy}`);
+  }
+  const rules = json.nftables.flatMap((e) => (e.rule ? [e.rule] : []));
+  const accepted = rules
+    .filter((r) => r.chain === 'output' && r.expr.some((x) => 'accept' in x))
+    .map((r) => describeAccept(r.expr))
+    .filter((d): d is string => d !== undefined);
+  const want = nftEndpoints(expected).map((e) => `${e.address} ${e.protocol} ${e.port}`);
+  const extra = accepted.filter((a) => !want.includes(a));
+  const missing = want.filter((w) => !accepted.includes(w));
+  if (extra.length > 0) problems.push(`unexpected accept ${extra.join(', ')}`);
+  if (missing.length > 0) problems.push(`missing accept ${missing.join(', ')}`);
+  const rejects = rules.filter((r) => r.chain === 'output' && r.expr.some((x) => 'reject' in x));
+  if (rejects.length !== 2) problems.push('default-deny rules missing');
+  const dnat = rules.filter((r) => r.chain === 'dns_redirect' && r.expr.some((x) => 'dnat' in x));
+  if (dnat.length !== 2) problems.push('DNS redirect rules missing');
+  return problems;
+}
+
+function describeAccept(expr: NftExpr[]): string | undefined {
+  let addr: string | undefined;
+  let proto: string | undefined;
+  let port: number | undefined;
+  let other = false;
+  for (const x of expr) {
+    if (!x.match) continue;
+    const left = x.match.left as {
+      payload?: { protocol: string; field: string };
+      meta?: unknown;
+      ct?: unknown;
+    };
+    if (left.payload?.field === 'daddr') addr = String(x.match.right);
+    else if (left.payload?.field === 'dport') {
+      proto = left.payload.protocol;
+      port = Number(x.match.right);
+    } else other = true;
+  }
+  // Loopback and conntrack accepts are not endpoints.
+  if (other || addr === undefined) return undefined;
+  return `${addr} ${proto ?? 'any'} ${port ?? 'any'}`;
+}
+
+export interface SquidFiles {
+  conf: string;
+  errorPages: Record<string, string>;
+}
+
+export interface SquidProcessOptions {
+  squid: string;
+  /** The user Squid drops to; its directory must be writable by it. */
+  user: string;
+  logger: Logger;
+  startTimeoutMs?: number;
+}
+
+/** Squid error page templates shipped by Debian; the custom error_directory links to them. */
+const SQUID_TEMPLATES = '/usr/share/squid/errors/templates';
+
+/**
+ * One sandbox's Squid: a daemonized process with its pid file in the sandbox's state directory, so it survives a
+ * daemon restart and can be re-adopted; `squid -k reconfigure` hot-reloads a new policy.
+ */
+export class SquidProcess {
+  constructor(
+    private readonly dir: string,
+    private readonly opts: SquidProcessOptions,
+  ) {}
+
+  get confPath(): string {
+    return join(this.dir, 'squid.conf');
+  }
+
+  async start(files: SquidFiles, listen: { address: string; port: number }): Promise<void> {
+    await this.write(files);
+    await this.parse();
+    const offset = await this.logSize();
+    // stdio ignored: the daemonized Squid must not hold the daemon's pipes open.
+    const r = await execa(this.opts.squid, ['-f', this.confPath], {
+      reject: false,
+      cwd: this.dir,
+      stdio: 'ignore',
+    });
+    if (r.exitCode !== 0) throw await this.failure(`squid did not start (exit ${r.exitCode ?? 'signal'})`);
+    await this.waitReady(offset, listen);
+  }
+
+  /** Writes the new configuration, checks it, and signals Squid; resolves once Squid listens again. */
+  async reconfigure(files: SquidFiles, listen: { address: string; port: number }): Promise<void> {
+    await this.write(files);
+    await this.parse();
+    const offset = await this.logSize();
+    const r = await execa(this.opts.squid, ['-k', 'reconfigure', '-f', this.confPath], { reject: false });
+    if (r.exitCode !== 0) throw await this.failure(`squid -k reconfigure failed: ${firstLines(r.stderr)}`);
+    await this.waitReady(offset, listen);
+  }
+
+  async pid(): Promise<number | undefined> {
+    const text = await readFile(join(this.dir, SQUID_PID_FILE), 'utf8').catch(() => '');
+    const pid = Number(text.trim());
+    if (!Number.isInteger(pid) || pid <= 0) return undefined;
+    const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+    return cmdline.includes('squid') && cmdline.includes(this.confPath) ? pid : undefined;
+  }
+
+  async running(): Promise<boolean> {
+    return (await this.pid()) !== undefined;
+  }
+
+  /** Stops Squid (TERM, then KILL) and waits until it is gone. Idempotent. */
+  async stop(): Promise<void> {
+    const pid = await this.pid();
+    if (pid === undefined) return;
+    signal(pid, 'SIGTERM');
+    const deadline = Date.now() + 5000;
+    while (Date.now() < deadline && (await this.pid()) !== undefined) await sleep(50);
+    const still = await this.pid();
+    if (still !== undefined) {
+      signal(still, 'SIGKILL');
+      // The kid may outlive its master for a moment; its cmdline carries the same conf path.
+      await sleep(100);
+    }
+    await rm(join(this.dir, SQUID_PID_FILE), { force: true });
+  }
+
+  private async write(files: SquidFiles): Promise<void> {
+    const errors = join(this.dir, SQUID_ERRORS_DIR);
+    await mkdir(errors, { recursive: true });
+    const templates = await readdir(SQUID_TEMPLATES).catch(() => [] as string[]);
+    for (const t of templates)
+      await symlink(join(SQUID_TEMPLATES, t), join(errors, t)).catch(() => undefined);
+    for (const [name, body] of Object.entries(files.errorPages)) await writeFile(join(errors, name), body);
+    await writeFile(this.confPath, files.conf);
+    const { uid, gid } = await this.squidUser();
+    // Squid writes its logs after dropping to its user: create them so it can.
+    for (const log of ['cache.log', SQUID_ACCESS_LOG])
+      await writeFile(join(this.dir, log), '', { flag: 'a' });
+    for (const p of [this.dir, errors, join(this.dir, 'cache.log'), join(this.dir, SQUID_ACCESS_LOG)])
+      await chown(p, uid, gid);
+  }
+
+  private async parse(): Promise<void> {
+    const r = await execa(this.opts.squid, ['-k', 'parse', '-f', this.confPath], { reject: false });
+    const bad = `${r.stderr}\n${r.stdout}`
+      .split('\n')
+      .filter((l) => /FATAL|ERROR:|Bungled|unrecognized|UNKNOWN/.test(l));
+    if (r.exitCode !== 0 || bad.length > 0)
+      throw egressErrors.create(
+        'EGRESS_SQUID',
+        `squid.conf was refused: ${bad.slice(0, 3).join(' | ') || firstLines(r.stderr)}`,
+      );
+  }
+
+  private async waitReady(logOffset: number, listen: { address: string; port: number }): Promise<void> {
+    const deadline = Date.now() + (this.opts.startTimeoutMs ?? 15_000);
+    while (Date.now() < deadline) {
+      const log = await this.logSince(logOffset);
+      if (/FATAL|Squid Cache \(Version [^)]*\): Terminated abnormally/.test(log))
+        throw await this.failure('squid stopped while starting');
+      if (log.includes('Accepting HTTP Socket connections') && (await canConnect(listen))) return;
+      await sleep(50);
+    }
+    throw await this.failure(`squid did not listen on ${listen.address}:${listen.port} in time`);
+  }
+
+  private async failure(message: string) {
+    const log = await this.logSince(0);
+    const tail = log
+      .split('\n')
+      .filter((l) => /FATAL|ERROR|WARNING/.test(l))
+      .slice(-3)
+      .join(' | ');
+    return egressErrors.create('EGRESS_SQUID', tail ? `${message}: ${tail}` : message, { dir: this.dir });
+  }
+
+  private async logSize(): Promise<number> {
+    return stat(join(this.dir, 'cache.log')).then(
+      (s) => s.size,
+      () => 0,
+    );
+  }
+
+  private async logSince(offset: number): Promise<string> {
+    const buf = await readFile(join(this.dir, 'cache.log')).catch(() => Buffer.alloc(0));
+    return buf.subarray(offset).toString('utf8');
+  }
+
+  private async squidUser(): Promise<{ uid: number; gid: number }> {
+    const r = await execa('id', ['-u', this.opts.user], { reject: false });
+    const g = await execa('id', ['-g', this.opts.user], { reject: false });
+    if (r.exitCode !== 0)
+      throw egressErrors.create('EGRESS_SQUID', `squid user "${this.opts.user}" does not exist`);
+    return { uid: Number(r.stdout.trim()), gid: Number(g.stdout.trim()) };
+  }
+}
+
+export function canConnect(ep: { address: string; port: number }, timeoutMs = 500): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect({ host: ep.address, port: ep.port });
+    const done = (ok: boolean) => {
+      s.destroy();
+      resolve(ok);
+    };
+    s.setTimeout(timeoutMs, () => done(false));
+    s.once('connect', () => done(true));
+    s.once('error', () => done(false));
+  });
+}
+
+function signal(pid: number, sig: NodeJS.Signals): void {
+  try {
+    process.kill(pid, sig);
+  } catch {
+    // already gone
+  }
+}
+
+function firstLines(text: string): string {
+  return text.split('\n').filter(Boolean).slice(0, 3).join(' | ') || 'no output';
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}

@@ -1,0 +1,57 @@
+import { isIP } from 'node:net';
+import { z } from 'zod';
+import { AllowRule, HostExemption, UpstreamProxy } from './policy.js';
+
+/** The daemon-wide egress settings (the `egress:` section of aiboxd.yaml). */
+export const EgressConfig = z
+  .object({
+    squid: z.string().startsWith('/').default('/usr/sbin/squid').describe('Path of the squid binary.'),
+    nft: z.string().startsWith('/').default('/usr/sbin/nft').describe('Path of the nft binary.'),
+    nsenter: z.string().startsWith('/').default('/usr/bin/nsenter').describe('Path of nsenter (util-linux).'),
+    squidUser: z
+      .string()
+      .min(1)
+      .default('proxy')
+      .describe('Unprivileged user Squid drops to (it must be able to write its state directory).'),
+    listenAddress: z
+      .string()
+      .refine((a) => isIP(a) === 4, 'an IPv4 address')
+      .default('127.0.0.1')
+      .describe('Host address the per-sandbox proxy and resolver listen on (rootless: loopback).'),
+    sandboxHostAddress: z
+      .string()
+      .refine((a) => isIP(a) === 4, 'an IPv4 address')
+      .default('10.0.2.2')
+      .describe('The same address as the sandbox sees it (slirp4netns maps 10.0.2.2 to the host loopback).'),
+    squidDnsNetwork: z
+      .string()
+      .regex(/^127\.[0-9]{1,3}\.0\.0$/, '127.N.0.0')
+      .default('127.53.0.0')
+      .describe(
+        'Loopback /16 from which each sandbox gets an address where its resolver also answers on port 53, for ' +
+          'Squid (whose dns_nameservers cannot take a port).',
+      ),
+    upstreamDns: z
+      .array(z.string().regex(/^[0-9a-f.:[\]]+(:[0-9]+)?$/i, 'IP or IP:PORT'))
+      .default([])
+      .describe(
+        'Resolvers the allowlisting DNS forwards allowed names to; empty: those of /etc/resolv.conf.',
+      ),
+    dns: z
+      .object({
+        hosts: z.record(z.string(), z.string()).default({}).describe('Static records for internal names.'),
+      })
+      .strict()
+      .default({ hosts: {} }),
+    upstreamProxy: UpstreamProxy.optional(),
+    alwaysAllow: z
+      .array(z.union([z.string(), AllowRule]))
+      .default([])
+      .describe(
+        'Hosts every sandbox may reach, in addition to its project policy (e.g. the package mirror).',
+      ),
+    hostAccess: z.array(HostExemption).default([]),
+  })
+  .strict();
+export type EgressConfig = z.infer<typeof EgressConfig>;
+export type EgressConfigInput = z.input<typeof EgressConfig>;

@@ -1,0 +1,377 @@
+import { randomBytes } from 'node:crypto';
+import { createSocket } from 'node:dgram';
+import { chmod, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { networkInterfaces } from 'node:os';
+import { join } from 'node:path';
+import { lookup } from 'node:dns/promises';
+import type { Clock, Logger } from '../shared/index.js';
+import { NftApplier, SquidProcess, type NetnsTarget, type SquidFiles } from './apply.js';
+import type { EgressConfig } from './config.js';
+import type { DecisionSink } from './decisions.js';
+import { AllowlistResolver, type Endpoint } from './dns-server.js';
+import { egressErrors } from './errors.js';
+import type { EgressPolicy } from './policy.js';
+import { renderNftables, type NftRulesetInput } from './render-nftables.js';
+import { renderErrorPages, renderSquidConf, SQUID_ACCESS_LOG } from './render-squid.js';
+import { SquidLogTail } from './squid-log.js';
+
+/** A daemon service the sandbox may reach directly (LLM proxy, git gateway, …), on the host as the sandbox sees it. */
+export interface GatewayEndpoint {
+  name: string;
+  port: number;
+}
+
+/** What one sandbox's egress looks like from outside: where its proxy and resolver are. */
+export interface SandboxEgressState {
+  sandboxId: string;
+  /** Host address the proxy and resolver listen on, and the same host as the sandbox reaches it. */
+  listenAddress: string;
+  sandboxHostAddress: string;
+  proxyPort: number;
+  dnsPort: number;
+  squidDnsAddress: string;
+  instanceToken: string;
+  gateways: GatewayEndpoint[];
+}
+
+export interface EgressManagerOptions {
+  config: EgressConfig;
+  /** Directory for per-sandbox egress state (`<id>/state.json`, `<id>/squid/`). */
+  stateDir: string;
+  logger: Logger;
+  clock: Clock;
+  sink: DecisionSink;
+  /** Resolvers allowed names are forwarded to; default: config.upstreamDns, else /etc/resolv.conf. */
+  upstreamDns?: Endpoint[];
+}
+
+export interface PrepareOptions {
+  /** Daemon endpoints the sandbox may reach directly. */
+  gateways?: GatewayEndpoint[];
+  /** Override of config.listenAddress (rootful: the host end of the sandbox's veth pair). */
+  listenAddress?: string;
+  /** Override of config.sandboxHostAddress. */
+  sandboxHostAddress?: string;
+}
+
+interface Live {
+  state: SandboxEgressState;
+  policy: EgressPolicy;
+  resolver: AllowlistResolver;
+  squid: SquidProcess;
+  log: SquidLogTail;
+  target?: NetnsTarget;
+  appliedTcp: string;
+}
+
+/**
+ * Egress enforcement for every sandbox of a daemon: per sandbox an allowlisting resolver (in this process), a Squid
+ * (its own process) and an nftables table inside the sandbox's network namespace. Lifecycle: prepare (resolver and
+ * proxy up, before the container exists) → attach (ruleset applied and verified in the container's netns) →
+ * update (hot reload) → release.
+ */
+export class EgressManager {
+  private readonly live = new Map<string, Live>();
+  private readonly nft: NftApplier;
+
+  constructor(private readonly opts: EgressManagerOptions) {
+    this.nft = new NftApplier({ nft: opts.config.nft, nsenter: opts.config.nsenter, logger: opts.logger });
+  }
+
+  /** Makes the state directory traversable for Squid's unprivileged user (and no more than that). */
+  async init(): Promise<void> {
+    await mkdir(this.opts.stateDir, { recursive: true });
+    await chmod(this.opts.stateDir, 0o711);
+  }
+
+  state(sandboxId: string): SandboxEgressState | undefined {
+    return this.live.get(sandboxId)?.state;
+  }
+
+  policy(sandboxId: string): EgressPolicy | undefined {
+    return this.live.get(sandboxId)?.policy;
+  }
+
+  /** The proxy URL and resolver as the sandbox reaches them. */
+  endpoints(sandboxId: string): { proxy: string; dns: string } {
+    const s = this.requireLive(sandboxId).state;
+    return {
+      proxy: `http://${s.sandboxHostAddress}:${s.proxyPort}`,
+      dns: `${s.sandboxHostAddress}:${s.dnsPort}`,
+    };
+  }
+
+  /** Starts the sandbox's resolver and proxy. Nothing reaches them until attach() opens the namespace to them. */
+  async prepare(
+    sandboxId: string,
+    policy: EgressPolicy,
+    options: PrepareOptions = {},
+  ): Promise<SandboxEgressState> {
+    await this.init();
+    await this.release(sandboxId);
+    const dir = this.dir(sandboxId);
+    await mkdir(join(dir, 'squid'), { recursive: true });
+    await chmod(dir, 0o711);
+    const listenAddress = options.listenAddress ?? this.opts.config.listenAddress;
+    const state: SandboxEgressState = {
+      sandboxId,
+      listenAddress,
+      sandboxHostAddress: options.sandboxHostAddress ?? this.opts.config.sandboxHostAddress,
+      proxyPort: await freePort(listenAddress),
+      dnsPort: 0,
+      squidDnsAddress: await this.allocateDnsAddress(),
+      instanceToken: randomBytes(4).toString('hex'),
+      gateways: options.gateways ?? [],
+    };
+    const resolver = this.newResolver(sandboxId, policy);
+    const squid = this.newSquid(sandboxId);
+    try {
+      const bound = await resolver.listen([
+        { address: listenAddress, port: 0 },
+        { address: state.squidDnsAddress, port: 53 },
+      ]);
+      state.dnsPort = bound[0]!.port;
+      await writeFile(join(dir, 'state.json'), JSON.stringify(state));
+      await squid.start(await this.squidFiles(state, policy), this.proxyListen(state));
+    } catch (err) {
+      await resolver.close();
+      await squid.stop();
+      throw err;
+    }
+    const log = this.newLogTail(sandboxId);
+    log.start();
+    this.live.set(sandboxId, { state, policy, resolver, squid, log, appliedTcp: '' });
+    this.opts.logger.info(
+      { sandboxId, proxyPort: state.proxyPort, dnsPort: state.dnsPort },
+      'egress prepared',
+    );
+    return state;
+  }
+
+  /** Applies and verifies the ruleset inside the sandbox's network namespace (before the sandbox is ready). */
+  async attach(sandboxId: string, target: NetnsTarget): Promise<void> {
+    const live = this.requireLive(sandboxId);
+    live.target = target;
+    await this.applyRules(live);
+  }
+
+  /** Hot reload: the resolver switches at once, Squid reconfigures, the ruleset changes only if TCP rules did. */
+  async update(sandboxId: string, policy: EgressPolicy): Promise<void> {
+    const live = this.requireLive(sandboxId);
+    const files = await this.squidFiles(live.state, policy);
+    live.resolver.update(policy);
+    live.policy = policy;
+    await live.squid.reconfigure(files, this.proxyListen(live.state));
+    if (live.target && JSON.stringify(policy.tcp) !== live.appliedTcp) await this.applyRules(live);
+    this.opts.logger.info({ sandboxId }, 'egress policy reloaded');
+  }
+
+  /**
+   * After a daemon restart: the resolver comes back on the same ports (the ruleset's DNAT points there), Squid is
+   * reconfigured (or restarted if it died), and the ruleset is re-verified — re-applied if it drifted.
+   */
+  async adopt(sandboxId: string, policy: EgressPolicy, target: NetnsTarget): Promise<void> {
+    await this.init();
+    const text = await readFile(join(this.dir(sandboxId), 'state.json'), 'utf8').catch(() => undefined);
+    if (text === undefined) {
+      await this.prepare(sandboxId, policy);
+      await this.attach(sandboxId, target);
+      return;
+    }
+    const state = JSON.parse(text) as SandboxEgressState;
+    const resolver = this.newResolver(sandboxId, policy);
+    await resolver.listen([
+      { address: state.listenAddress, port: state.dnsPort },
+      { address: state.squidDnsAddress, port: 53 },
+    ]);
+    const squid = this.newSquid(sandboxId);
+    // Lines written while the daemon was away are decisions too: read the log from its start.
+    const log = this.newLogTail(sandboxId);
+    log.start();
+    const live: Live = { state, policy, resolver, squid, log, target, appliedTcp: '' };
+    this.live.set(sandboxId, live);
+    const files = await this.squidFiles(state, policy);
+    if (await squid.running()) await squid.reconfigure(files, this.proxyListen(state));
+    else await squid.start(files, this.proxyListen(state));
+    await this.applyRules(live);
+  }
+
+  /** Tears everything down; idempotent (a sandbox from a previous daemon life may have left any part of it). */
+  async release(sandboxId: string, target?: NetnsTarget): Promise<void> {
+    const live = this.live.get(sandboxId);
+    this.live.delete(sandboxId);
+    const netns = target ?? live?.target;
+    if (netns) await this.nft.remove(netns, sandboxId).catch(() => undefined);
+    await live?.resolver.close();
+    await live?.log.stop();
+    await (live?.squid ?? this.newSquid(sandboxId)).stop();
+    await rm(this.dir(sandboxId), { recursive: true, force: true });
+  }
+
+  /** Verifies the ruleset again and counts the packets it refused (for doctor/status). */
+  async verify(sandboxId: string): Promise<{ deniedPackets: number }> {
+    const live = this.requireLive(sandboxId);
+    if (!live.target)
+      throw egressErrors.create('EGRESS_NOT_ENFORCED', `egress of ${sandboxId} is not attached`);
+    await this.nft.verify(live.target, await this.nftInput(live));
+    if (!(await live.squid.running()))
+      throw egressErrors.create('EGRESS_SQUID', `the proxy of ${sandboxId} is not running`);
+    return { deniedPackets: await this.nft.deniedPackets(live.target, sandboxId) };
+  }
+
+  /** Stops listening (daemon shutdown). Squid processes and rulesets stay for adopt(). */
+  async close(): Promise<void> {
+    for (const live of this.live.values()) {
+      await live.resolver.close();
+      await live.log.stop();
+    }
+    this.live.clear();
+  }
+
+  private async applyRules(live: Live): Promise<void> {
+    if (!live.target) return;
+    const input = await this.nftInput(live);
+    await this.nft.apply(live.target, renderNftables(input), input);
+    live.appliedTcp = JSON.stringify(live.policy.tcp);
+  }
+
+  private async nftInput(live: Live): Promise<NftRulesetInput> {
+    const host = live.state.sandboxHostAddress;
+    const tcp: NftRulesetInput['tcp'][number][] = [];
+    for (const rule of live.policy.tcp) {
+      const addresses = await this.resolveForRules(rule.host, live.policy);
+      for (const address of addresses) tcp.push({ name: rule.host, address, port: rule.port });
+    }
+    return {
+      sandboxId: live.state.sandboxId,
+      hostAddress: host,
+      proxyPort: live.state.proxyPort,
+      dnsPort: live.state.dnsPort,
+      gateways: live.state.gateways.map((g) => ({ name: g.name, address: host, port: g.port })),
+      tcp,
+    };
+  }
+
+  /** TCP rules name hosts; nftables needs addresses: static records first, then the host's resolver. */
+  private async resolveForRules(host: string, policy: EgressPolicy): Promise<string[]> {
+    if (/^[0-9.]+$/.test(host) || host.includes(':')) return [host];
+    const fixed = policy.dnsHosts[host];
+    if (fixed) return [fixed];
+    try {
+      return (await lookup(host, { all: true })).map((a) => a.address);
+    } catch (err) {
+      throw egressErrors.create(
+        'EGRESS_DNS',
+        `cannot resolve TCP destination ${host}: ${(err as Error).message}`,
+      );
+    }
+  }
+
+  private async squidFiles(state: SandboxEgressState, policy: EgressPolicy): Promise<SquidFiles> {
+    const dir = join(this.dir(state.sandboxId), 'squid');
+    return {
+      conf: renderSquidConf({
+        sandboxId: state.sandboxId,
+        policy,
+        listen: this.proxyListen(state),
+        dnsServer: state.squidDnsAddress,
+        dir,
+        instanceToken: state.instanceToken,
+        hostNets: hostNets(state.listenAddress),
+      }),
+      errorPages: renderErrorPages(state.instanceToken),
+    };
+  }
+
+  private newResolver(sandboxId: string, policy: EgressPolicy): AllowlistResolver {
+    return new AllowlistResolver({
+      sandboxId,
+      policy,
+      upstreams: this.opts.upstreamDns ?? [],
+      sink: this.opts.sink,
+      logger: this.opts.logger.child({ sandboxId, layer: 'dns' }),
+      clock: this.opts.clock,
+    });
+  }
+
+  /** Reads the proxy's decisions written so far (tests and the self-test call it before looking a decision up). */
+  async flushDecisions(sandboxId: string): Promise<void> {
+    await this.live.get(sandboxId)?.log.poll();
+  }
+
+  private newLogTail(sandboxId: string): SquidLogTail {
+    return new SquidLogTail(
+      join(this.dir(sandboxId), 'squid', SQUID_ACCESS_LOG),
+      this.opts.sink,
+      this.opts.logger,
+    );
+  }
+
+  private newSquid(sandboxId: string): SquidProcess {
+    return new SquidProcess(join(this.dir(sandboxId), 'squid'), {
+      squid: this.opts.config.squid,
+      user: this.opts.config.squidUser,
+      logger: this.opts.logger,
+    });
+  }
+
+  private proxyListen(state: SandboxEgressState) {
+    return { address: state.listenAddress, port: state.proxyPort };
+  }
+
+  private dir(sandboxId: string): string {
+    return join(this.opts.stateDir, sandboxId);
+  }
+
+  private requireLive(sandboxId: string): Live {
+    const live = this.live.get(sandboxId);
+    if (!live)
+      throw egressErrors.create('EGRESS_NOT_ENFORCED', `no egress enforcement for sandbox ${sandboxId}`);
+    return live;
+  }
+
+  /** 127.N.x.y addresses for Squid's resolver: the smallest one no live sandbox holds. */
+  private async allocateDnsAddress(): Promise<string> {
+    const used = new Set([...this.live.values()].map((l) => l.state.squidDnsAddress));
+    const base = this.opts.config.squidDnsNetwork.split('.').slice(0, 2).join('.');
+    for (let i = 1; i < 65_000; i++) {
+      const address = `${base}.${i >> 8}.${i & 255}`;
+      if ((i & 255) === 0 || used.has(address)) continue;
+      if (await udpFree(address, 53)) return address;
+    }
+    throw egressErrors.create('EGRESS_DNS', 'no free loopback address left for a sandbox resolver');
+  }
+}
+
+/** Addresses that mean the host itself: Squid refuses them as destinations unless the policy exempts them. */
+export function hostNets(listenAddress: string): string[] {
+  const own = Object.values(networkInterfaces())
+    .flat()
+    .flatMap((i) => (i && !i.internal && !i.address.startsWith('fe80') ? [i.address] : []));
+  return [
+    ...new Set(['127.0.0.0/8', '0.0.0.0/8', '169.254.0.0/16', '::1', 'fe80::/10', listenAddress, ...own]),
+  ];
+}
+
+export function freePort(address: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, address, () => {
+      const port = (srv.address() as { port: number }).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+function udpFree(address: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = createSocket('udp4');
+    s.once('error', () => {
+      s.close();
+      resolve(false);
+    });
+    s.bind(port, address, () => s.close(() => resolve(true)));
+  });
+}

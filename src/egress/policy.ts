@@ -1,0 +1,204 @@
+import { isIP } from 'node:net';
+import { z } from 'zod';
+
+/**
+ * The typed egress policy of one sandbox: everything the enforcement layers (nftables, Squid, DNS) need, in one
+ * object. Today it is built from the project's `aibox/policy.yaml` plus the daemon config (see project-policy.ts);
+ * the layered-policy module will produce the same object from Rego. Dangerous values are refused here with a reason,
+ * so no renderer ever sees `*`, `*.com` or an IP literal where a name is expected.
+ */
+
+/**
+ * Domains under which anyone can register a subdomain: a wildcard there is an open door (an attacker publishes
+ * `exfil.github.io`). Not the whole public-suffix list, only the suffixes an agent is likely to be told about.
+ */
+const SHARED_SUFFIXES = new Set([
+  'co.uk',
+  'org.uk',
+  'ac.uk',
+  'com.au',
+  'net.au',
+  'co.jp',
+  'com.br',
+  'co.nz',
+  'co.in',
+  'github.io',
+  'githubusercontent.com',
+  'gitlab.io',
+  'herokuapp.com',
+  'vercel.app',
+  'netlify.app',
+  'pages.dev',
+  'workers.dev',
+  'appspot.com',
+  'web.app',
+  'firebaseapp.com',
+  'cloudfront.net',
+  'amazonaws.com',
+  's3.amazonaws.com',
+  'azurewebsites.net',
+  'blob.core.windows.net',
+  'ngrok.io',
+  'ngrok-free.app',
+  'trycloudflare.com',
+  'repl.co',
+  'glitch.me',
+]);
+
+/** Names that always mean "this machine": never a legitimate egress destination. */
+const LOCAL_NAMES = new Set(['localhost', 'localhost.localdomain', 'ip6-localhost', 'ip6-loopback']);
+
+const LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/;
+
+export type HostPatternCheck = { ok: true; value: string } | { ok: false; reason: string };
+
+/** Normalises and checks a host pattern (`example.com`, `*.example.com`); the reason says why a value is refused. */
+export function checkHostPattern(raw: string): HostPatternCheck {
+  const value = raw.trim().toLowerCase().replace(/\.$/, '');
+  if (value === '') return { ok: false, reason: 'empty host' };
+  if (value === '*' || value === '*.*' || value === '**')
+    return {
+      ok: false,
+      reason: 'a bare wildcard allows every destination; list the hosts the project needs',
+    };
+  const unbracketed = value.replace(/^\[(.*)\]$/, '$1');
+  if (isIP(unbracketed) !== 0)
+    return {
+      ok: false,
+      reason: 'IP literals are refused: they bypass the name allowlist and DNS; name the host instead',
+    };
+  const wildcard = value.startsWith('*.');
+  const base = wildcard ? value.slice(2) : value;
+  if (base.includes('*'))
+    return { ok: false, reason: 'a wildcard is only allowed as the whole leftmost label (`*.example.com`)' };
+  if (base.length > 253) return { ok: false, reason: 'host name longer than 253 characters' };
+  const labels = base.split('.');
+  const bad = labels.find((l) => !LABEL.test(l));
+  if (bad !== undefined)
+    return { ok: false, reason: `invalid label "${bad}" (letters, digits and "-" only)` };
+  if (/^[0-9]+$/.test(labels[labels.length - 1] ?? ''))
+    return {
+      ok: false,
+      reason: 'the top-level label is numeric: this looks like an IP address, name the host',
+    };
+  if (LOCAL_NAMES.has(base) || base.endsWith('.localhost'))
+    return { ok: false, reason: 'localhost names point at the host itself; use a gateway endpoint instead' };
+  if (wildcard && labels.length < 2)
+    return {
+      ok: false,
+      reason: `"*.${base}" covers a whole top-level domain; list the hosts the project needs`,
+    };
+  if (wildcard && SHARED_SUFFIXES.has(base))
+    return {
+      ok: false,
+      reason: `anyone can create a subdomain of ${base}, so "*.${base}" lets data out to anyone; list exact hosts`,
+    };
+  return { ok: true, value };
+}
+
+export const HostPattern = z
+  .string()
+  .transform((raw, ctx) => {
+    const checked = checkHostPattern(raw);
+    if (!checked.ok) {
+      ctx.addIssue({ code: 'custom', message: `${raw}: ${checked.reason}` });
+      return z.NEVER;
+    }
+    return checked.value;
+  })
+  .describe(
+    'A host name (`api.example.com`) or a wildcard over its subdomains and itself (`*.example.com`).',
+  );
+
+export const Port = z.number().int().min(1).max(65535);
+
+export const HttpMethod = z.enum(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'CONNECT']);
+export type HttpMethod = z.infer<typeof HttpMethod>;
+
+export const AllowRule = z
+  .object({
+    host: HostPattern,
+    ports: z
+      .array(Port)
+      .default([])
+      .describe('Ports allowed for this host; empty means 80 for plain HTTP and 443 for HTTPS (CONNECT).'),
+    methods: z
+      .array(HttpMethod)
+      .optional()
+      .describe(
+        'HTTP methods allowed for plain HTTP. Methods inside HTTPS cannot be seen, so HTTPS to a method-limited ' +
+          'host is only allowed when CONNECT is listed.',
+      ),
+  })
+  .strict();
+export type AllowRule = z.infer<typeof AllowRule>;
+
+const Address = z.string().refine((a) => isIP(a) !== 0, 'an IPv4 or IPv6 address');
+
+export const TcpRule = z
+  .object({
+    host: z
+      .string()
+      .refine((h) => isIP(h) !== 0 || checkHostPattern(h).ok, 'a host name or an IP address (no wildcard)')
+      .refine((h) => !h.includes('*'), 'no wildcard: the address is resolved when the rules are applied'),
+    port: Port,
+  })
+  .strict()
+  .describe('A non-HTTP TCP destination reached directly (not through the proxy), e.g. a database.');
+export type TcpRule = z.infer<typeof TcpRule>;
+
+export const UpstreamProxy = z
+  .object({
+    url: z
+      .string()
+      .regex(/^(http|socks5):\/\/[^/:@\s]+:[0-9]{1,5}\/?$/, 'http://HOST:PORT or socks5://HOST:PORT')
+      .describe('Proxy that Squid sends allowed traffic to (a corporate proxy).'),
+    noProxy: z
+      .array(HostPattern)
+      .default([])
+      .describe('Allowed hosts Squid reaches directly rather than through the upstream proxy.'),
+  })
+  .strict();
+export type UpstreamProxy = z.infer<typeof UpstreamProxy>;
+
+export const HostExemption = z
+  .object({ address: Address, port: Port })
+  .strict()
+  .describe('A destination on the host itself (loopback, link-local) that allowed names may resolve to.');
+export type HostExemption = z.infer<typeof HostExemption>;
+
+export const EgressPolicy = z
+  .object({
+    allow: z.array(AllowRule).default([]).describe('Hosts reachable through the proxy (HTTP and HTTPS).'),
+    tcp: z.array(TcpRule).default([]),
+    upstreamProxy: UpstreamProxy.optional(),
+    dnsHosts: z
+      .record(
+        z.string().refine((h) => checkHostPattern(h).ok && !h.includes('*'), 'a host name'),
+        Address,
+      )
+      .default({})
+      .describe('Static DNS records (internal names); answered only for names the allowlist covers.'),
+    hostAccess: z
+      .array(HostExemption)
+      .default([])
+      .describe('Host destinations (loopback, link-local) the proxy may reach; refused otherwise.'),
+  })
+  .strict();
+export type EgressPolicy = z.infer<typeof EgressPolicy>;
+export type EgressPolicyInput = z.input<typeof EgressPolicy>;
+
+/** `example.com`, `*.example.com:443`, `api.example.com:443,8443` → an allow rule (ports after the colon). */
+export function parseAllowShorthand(entry: string): z.input<typeof AllowRule> {
+  const match = /^(.*?)(?::([0-9]+(?:,[0-9]+)*))?$/.exec(entry.trim());
+  const host = match?.[1] ?? entry;
+  const ports = match?.[2] ? match[2].split(',').map((p) => Number(p)) : [];
+  return { host, ports };
+}
+
+/** `db.example.com:5432` → a TCP rule. */
+export function parseTcpShorthand(entry: string): z.input<typeof TcpRule> {
+  const idx = entry.lastIndexOf(':');
+  if (idx <= 0) return { host: entry, port: 0 };
+  return { host: entry.slice(0, idx).replace(/^\[(.*)\]$/, '$1'), port: Number(entry.slice(idx + 1)) };
+}

@@ -1,0 +1,121 @@
+import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import {
+  buildEgressPolicy,
+  renderCorefile,
+  renderErrorPages,
+  renderNftables,
+  renderSquidConf,
+} from '../../src/egress/index.js';
+
+const GOLDEN = join(import.meta.dirname, 'golden');
+
+/** Compares with the golden file; UPDATE_GOLDEN=1 rewrites it. */
+function golden(name: string, actual: string): void {
+  const path = join(GOLDEN, name);
+  if (process.env.UPDATE_GOLDEN === '1' || !existsSync(path)) {
+    mkdirSync(GOLDEN, { recursive: true });
+    writeFileSync(path, actual);
+  }
+  expect(actual).toBe(readFileSync(path, 'utf8'));
+}
+
+const policy = buildEgressPolicy({
+  allow: [
+    { host: '*.github.com' },
+    { host: 'api.github.com' },
+    { host: 'registry.npmjs.org', ports: [443] },
+    { host: 'pypi.org', methods: ['GET', 'HEAD'] },
+    { host: 'uploads.example.com', methods: ['GET', 'CONNECT'], ports: [8443] },
+    { host: 'git.internal', ports: [3000] },
+  ],
+  tcp: [{ host: 'db.internal', port: 5432 }],
+  dnsHosts: { 'git.internal': '127.0.0.1', 'db.internal': '192.0.2.10' },
+  hostAccess: [{ address: '127.0.0.1', port: 3000 }],
+  upstreamProxy: { url: 'http://proxy.corp.example:3128', noProxy: ['git.internal'] },
+});
+
+describe('egress renderers (golden files)', () => {
+  it('renders the nftables ruleset', () => {
+    golden(
+      'ruleset.nft',
+      renderNftables({
+        sandboxId: 'sbx_0123456789ab',
+        hostAddress: '10.0.2.2',
+        proxyPort: 31280,
+        dnsPort: 31053,
+        gateways: [
+          { name: 'llm-proxy', address: '10.0.2.2', port: 31400 },
+          { name: 'git-gateway', address: '10.0.2.2', port: 31418 },
+        ],
+        tcp: [{ name: 'db.internal', address: '192.0.2.10', port: 5432 }],
+      }),
+    );
+  });
+
+  it('renders squid.conf', () => {
+    golden(
+      'squid.conf',
+      renderSquidConf({
+        sandboxId: 'sbx_0123456789ab',
+        policy,
+        listen: { address: '127.0.0.1', port: 31280 },
+        dnsServer: '127.53.0.1',
+        dir: '/var/lib/aibox/egress/sbx_0123456789ab/squid',
+        instanceToken: '0badcafe',
+        hostNets: ['127.0.0.0/8', '0.0.0.0/8', '169.254.0.0/16', '::1', 'fe80::/10'],
+      }),
+    );
+  });
+
+  it('renders squid.conf without an upstream proxy and with an empty allowlist', () => {
+    golden(
+      'squid-empty.conf',
+      renderSquidConf({
+        sandboxId: 'sbx_empty',
+        policy: buildEgressPolicy({}),
+        listen: { address: '127.0.0.1', port: 31281 },
+        dnsServer: '127.53.0.2',
+        dir: '/state/sbx_empty/squid',
+        instanceToken: '00000000',
+        hostNets: ['127.0.0.0/8'],
+      }),
+    );
+  });
+
+  it('renders the 403 pages with reason and decision id', () => {
+    const pages = renderErrorPages('0badcafe');
+    golden('ERR_AIBOX_DOMAIN', pages.ERR_AIBOX_DOMAIN!);
+    for (const body of Object.values(pages)) {
+      expect(body).toContain('decision: dec_0badcafex@Squid{%master_xaction}');
+      expect(body).toMatch(/^reason: /m);
+    }
+  });
+
+  it('renders the CoreDNS Corefile equivalent of the allowlist', () => {
+    golden(
+      'Corefile',
+      renderCorefile({
+        sandboxId: 'sbx_0123456789ab',
+        policy,
+        listen: { address: '127.0.0.1', port: 31053 },
+        upstreams: ['192.0.2.53'],
+      }),
+    );
+  });
+
+  it('refuses to chain Squid to a SOCKS5 upstream it cannot speak', () => {
+    expect(() =>
+      renderSquidConf({
+        sandboxId: 's',
+        policy: buildEgressPolicy({ upstreamProxy: { url: 'socks5://proxy.corp.example:1080' } }),
+        listen: { address: '127.0.0.1', port: 1 },
+        dnsServer: '127.53.0.1',
+        dir: '/d',
+        instanceToken: 't',
+        hostNets: [],
+      }),
+    ).toThrow(/SOCKS5/);
+  });
+});

@@ -1,0 +1,79 @@
+import { describe, expect, it } from 'vitest';
+import {
+  EgressConfig,
+  buildEgressPolicy,
+  checkHostPattern,
+  egressErrors,
+  egressPolicyFromProject,
+  HostAllowlist,
+} from '../../src/egress/index.js';
+
+describe('egress policy', () => {
+  it.each([
+    ['*', 'bare wildcard'],
+    ['*.com', 'whole top-level domain'],
+    ['1.2.3.4', 'IP literals'],
+    ['[::1]', 'IP literals'],
+    ['*.github.io', 'anyone can create a subdomain'],
+    ['foo.*.example.com', 'leftmost label'],
+    ['localhost', 'localhost'],
+    ['evil_host.com', 'invalid label'],
+    ['example.123', 'numeric'],
+  ])('refuses %s with a reason', (host, reason) => {
+    const checked = checkHostPattern(host);
+    expect(checked.ok).toBe(false);
+    expect(!checked.ok && checked.reason).toContain(reason);
+  });
+
+  it('normalises and accepts names and wildcards', () => {
+    expect(checkHostPattern('API.Example.com.')).toEqual({ ok: true, value: 'api.example.com' });
+    expect(checkHostPattern('*.example.com')).toEqual({ ok: true, value: '*.example.com' });
+  });
+
+  it('names the refused entry in a stable error code', () => {
+    try {
+      buildEgressPolicy({ allow: [{ host: 'ok.example.com' }, { host: '*.com' }] });
+      expect.unreachable();
+    } catch (err) {
+      expect(egressErrors.is(err, 'EGRESS_POLICY_INVALID')).toBe(true);
+      expect((err as Error).message).toContain('allow.1.host');
+      expect((err as Error).message).toContain('*.com');
+    }
+  });
+
+  it('builds the policy from aibox/policy.yaml shorthands plus the daemon config', () => {
+    const config = EgressConfig.parse({
+      alwaysAllow: ['deb.debian.org'],
+      dns: { hosts: { 'git.internal': '10.0.0.5' } },
+    });
+    const policy = egressPolicyFromProject(
+      'network:\n  allow:\n    - "*.github.com"\n    - api.example.com:443,8443\n    - {host: pypi.org, methods: [GET, HEAD]}\n  tcp: ["db.example.com:5432"]\n',
+      config,
+    );
+    expect(policy.allow).toEqual([
+      { host: 'deb.debian.org', ports: [] },
+      { host: '*.github.com', ports: [] },
+      { host: 'api.example.com', ports: [443, 8443] },
+      { host: 'pypi.org', ports: [], methods: ['GET', 'HEAD'] },
+    ]);
+    expect(policy.tcp).toEqual([{ host: 'db.example.com', port: 5432 }]);
+    expect(policy.dnsHosts).toEqual({ 'git.internal': '10.0.0.5' });
+  });
+
+  it('gives an empty allowlist when the project has no policy file', () => {
+    expect(egressPolicyFromProject(undefined, EgressConfig.parse({})).allow).toEqual([]);
+  });
+
+  it('refuses a policy file that is not YAML', () => {
+    expect(() => egressPolicyFromProject('network: [', EgressConfig.parse({}))).toThrow(/not valid YAML/);
+  });
+
+  it('matches a wildcard on the domain and its subdomains, an exact name only on itself', () => {
+    const list = new HostAllowlist(['*.example.com', 'api.other.org']);
+    expect(list.allows('example.com')).toBe(true);
+    expect(list.allows('a.b.example.com.')).toBe(true);
+    expect(list.allows('badexample.com')).toBe(false);
+    expect(list.allows('api.other.org')).toBe(true);
+    expect(list.allows('x.api.other.org')).toBe(false);
+  });
+});
