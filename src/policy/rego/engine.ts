@@ -228,6 +228,13 @@ export class PreparedQuery {
     });
   }
 
+  /** Text and location of each query expression, in source order. */
+  expressionInfo(): { text: string; location: { row: number; col: number } }[] {
+    return [...this.body]
+      .sort((a, b) => a.idx - b.idx)
+      .map((e) => ({ text: e.text, location: { row: e.loc.row, col: e.loc.col } }));
+  }
+
   /** Fast path: is the first expression's value `true` for at least one solution? (e.g. `data.x.allow`) */
   decide(input?: unknown): boolean {
     const ev = this.engine.evaluator(input === undefined ? undefined : toValue(input), {});

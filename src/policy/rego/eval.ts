@@ -617,7 +617,7 @@ export class Evaluator implements BuiltinContext {
       const v = this.fullValue(node, base);
       return v === undefined ? false : vk(v);
     }
-    if (node.children.size === 0) return base === undefined ? false : this.nav(base, path, i, f, vk);
+    if (node.children.size === 0) return base === undefined ? false : this.nav(base, path, i, f, vk, true);
     const p = path[i]!;
     const step = (key: Value): boolean => {
       if (typeof key === 'string') {

@@ -23,7 +23,7 @@ export { BuiltinRegistry, BuiltinError, defaultRegistry, registerAll } from './b
 export type { BuiltinDef, BuiltinContext, ArgType } from './builtins/index.js';
 export * as values from './value.js';
 export type { Value } from './value.js';
-// export { evalQuery, runTests } from './cli.js';
-// export type { EvalQueryOptions, EvalQueryOutput, TestResult } from './cli.js';
-// export { loadPaths } from './load.js';
-// export type { LoadedPolicy } from './load.js';
+export { evalQuery, evalQueryJSON, runTests } from './cli.js';
+export type { EvalQueryOptions, EvalQueryOutput, OpaErrorJson, TestResult } from './cli.js';
+export { loadPaths } from './load.js';
+export type { LoadedPolicy } from './load.js';

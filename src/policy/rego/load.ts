@@ -1,0 +1,95 @@
+/**
+ * Load policy and data from disk like `opa eval -d PATH`: `.rego` files become modules; `.json`, `.yaml`, `.yml`
+ * files are data, merged at their directory path relative to the PATH given (a file passed directly is merged at the
+ * root). Numbers keep their exact value.
+ */
+import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { basename, dirname, join, relative, sep } from 'node:path';
+import YAML from 'yaml';
+import { RegoError } from './errors.js';
+import { ObjectValue, fromJS, parseJSON } from './value.js';
+import type { Value } from './value.js';
+
+export interface LoadedPolicy {
+  modules: { name: string; source: string }[];
+  data: ObjectValue;
+}
+
+export function loadPaths(paths: readonly string[]): LoadedPolicy {
+  const out: LoadedPolicy = { modules: [], data: new ObjectValue() };
+  for (const p of paths) {
+    const st = statSync(p);
+    if (st.isDirectory()) walk(p, p, out);
+    else loadFile(p, dirname(p), out, true);
+  }
+  return out;
+}
+
+function walk(root: string, dir: string, out: LoadedPolicy): void {
+  for (const name of readdirSync(dir).sort()) {
+    const p = join(dir, name);
+    const st = statSync(p);
+    if (st.isDirectory()) walk(root, p, out);
+    else loadFile(p, root, out, false);
+  }
+}
+
+function loadFile(file: string, root: string, out: LoadedPolicy, direct: boolean): void {
+  const name = basename(file);
+  if (name.endsWith('.rego')) {
+    out.modules.push({ name: file, source: readFileSync(file, 'utf8') });
+    return;
+  }
+  let value: Value;
+  if (name.endsWith('.json')) {
+    try {
+      value = parseJSON(readFileSync(file, 'utf8'));
+    } catch (e) {
+      throw new RegoError('rego_parse_error', `${file}: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  } else if (name.endsWith('.yaml') || name.endsWith('.yml')) {
+    try {
+      value = fromJS(YAML.parse(readFileSync(file, 'utf8'), { intAsBigInt: true }));
+    } catch (e) {
+      throw new RegoError('rego_parse_error', `${file}: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  } else return;
+  const rel = direct ? '' : relative(root, dirname(file));
+  const path = rel === '' ? [] : rel.split(sep);
+  mergeAt(out.data, path, value, file);
+}
+
+function mergeAt(data: ObjectValue, path: readonly string[], value: Value, file: string): void {
+  let cur = data;
+  for (const seg of path) {
+    const next = cur.getStr(seg);
+    if (next === undefined) {
+      const o = new ObjectValue();
+      cur.set(seg, o);
+      cur = o;
+    } else if (next instanceof ObjectValue) cur = next;
+    else
+      throw new RegoError(
+        'rego_compile_error',
+        `${file}: merge error: data.${path.join('.')} is not an object`,
+      );
+  }
+  if (!(value instanceof ObjectValue)) {
+    if (path.length === 0)
+      throw new RegoError('rego_compile_error', `${file}: root data document must be an object`);
+    const parent = path.slice(0, -1).reduce<ObjectValue>((o, s) => o.getStr(s) as ObjectValue, data);
+    parent.set(path[path.length - 1]!, value);
+    return;
+  }
+  mergeObjects(cur, value, file);
+}
+
+function mergeObjects(into: ObjectValue, from: ObjectValue, file: string): void {
+  for (const [k, v] of from.entries()) {
+    const cur = into.get(k);
+    if (cur instanceof ObjectValue && v instanceof ObjectValue) mergeObjects(cur, v, file);
+    else if (cur !== undefined)
+      throw new RegoError('rego_compile_error', `${file}: merge error: key ${String(k)} defined twice`);
+    else into.set(k, v);
+  }
+}
