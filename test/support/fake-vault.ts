@@ -15,6 +15,7 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Clock } from '../../src/shared/index.js';
 
@@ -50,17 +51,20 @@ export class FakeVault {
   constructor(
     clock: Clock,
     private readonly kvMount = 'secret',
+    /** Serve HTTPS with this key and certificate (to test CA verification). */
+    private readonly tls?: { key: string; cert: string },
   ) {
     this.#clock = clock;
   }
 
   get address(): string {
-    return `http://127.0.0.1:${this.#port}`;
+    return `${this.tls ? 'https' : 'http'}://127.0.0.1:${this.#port}`;
   }
 
   async start(): Promise<void> {
     if (this.#server) return;
-    const server = createServer((req, res) => void this.#handle(req, res));
+    const handler = (req: IncomingMessage, res: ServerResponse) => void this.#handle(req, res);
+    const server = this.tls ? createHttpsServer(this.tls, handler) : createServer(handler);
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(this.#port, '127.0.0.1', () => resolve());
