@@ -189,7 +189,8 @@ export class Evaluator implements BuiltinContext {
     switch (e.k) {
       case 'term':
         return this.evalTerm(e.t, f, (v) => {
-          if (v === false) return false;
+          // top-level query terms that are not calls are captured like OPA does (`data.x.allow` may be false)
+          if (v === false && !(e.q && e.t.k !== 'call')) return false;
           if (e.q) this.exprValues[e.idx] = v;
           return k();
         });
