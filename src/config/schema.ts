@@ -3,6 +3,7 @@ import { RuntimeConfig } from './runtime-config.js';
 import { CredentialsConfig } from '../credentials/index.js';
 import { LlmConfig } from '../llm-proxy/index.js';
 import { GitGateConfig } from '../git-gate/index.js';
+import { PolicyConfig } from '../policy/index.js';
 
 /**
  * The daemon's configuration. Modules own their sections' schemas; this file composes them. Add a module's section
@@ -22,6 +23,7 @@ export const DaemonConfig = z
       'Secret backend: Vault, or the embedded encrypted store.',
     ),
     llm: LlmConfig.prefault({}).describe('LLM sidecar proxy: providers, upstreams, payload logging.'),
+    policy: PolicyConfig.prefault({}).describe('Layered policy: the policy repo (org/, teams/), default team, hot reload.'),
     git: GitGateConfig.prefault({}).describe('Git gateway: upstream repositories, push policy, notifications, tasks.'),
   })
   .strict();

@@ -5,9 +5,9 @@ export const PolicyConfig = z
   .object({
     repo: z
       .string()
-      .min(1)
+      .default('')
       .describe(
-        'Directory of the policy repo: org/ (Rego + data.yaml) and teams/<team>/. Defaults to the shipped policies/.',
+        'Directory of the policy repo: org/ (Rego + data.yaml) and teams/<team>/; empty: the shipped policies/.',
       ),
     defaultTeam: z
       .string()

@@ -28,7 +28,8 @@ export class PolicyWatcher {
   }
 
   start(): void {
-    this.repoWatcher = watch(this.opts.repoDir, { recursive: true }, () => this.schedule('repo'));
+    // unref: watching must never keep a closing daemon (or a test) alive.
+    this.repoWatcher = watch(this.opts.repoDir, { recursive: true }, () => this.schedule('repo')).unref();
     this.repoWatcher.on('error', (err) =>
       this.opts.logger.warn({ err: messageOf(err) }, 'policy repo watch failed'),
     );
@@ -45,7 +46,7 @@ export class PolicyWatcher {
           this.schedule(`sandbox:${sandbox}`);
           if (dir === projectPath) this.watchProject(sandbox, projectPath);
         });
-        w.on('error', () => undefined);
+        w.on('error', () => undefined).unref();
         ws.push(w);
       } catch {
         // aibox/ does not exist (yet): the project folder watcher sees it appear.

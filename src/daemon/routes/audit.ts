@@ -3,11 +3,13 @@ import type { AuditLog } from '../../audit/index.js';
 import { AuditExportQuery, AuditTailQuery } from '../../shared/index.js';
 import { daemonErrors } from '../errors.js';
 import type { DaemonServices } from '../services/index.js';
+import { policyServiceOf } from '../services/policy.js';
 
 /** GET /v1/audit (tail), GET /v1/audit/verify, GET /v1/audit/export?sandbox=NAME. */
 export function auditRoutes(services: DaemonServices): FastifyPluginAsync {
   const audit = (): AuditLog => {
-    const a = (services as DaemonServices & { audit?: AuditLog }).audit;
+    const a =
+      (services as DaemonServices & { audit?: AuditLog }).audit ?? policyServiceOf(services)?.auditLog;
     if (!a) throw daemonErrors.create('SANDBOX_LAYER_FAILED', 'the audit log is not open in this aiboxd');
     return a;
   };

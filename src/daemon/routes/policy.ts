@@ -3,14 +3,14 @@ import { z } from 'zod';
 import { PolicyDecideRequest, PolicyShowQuery } from '../../shared/index.js';
 import { daemonErrors } from '../errors.js';
 import type { DaemonServices } from '../services/index.js';
-import type { PolicyService } from '../services/policy.js';
+import { policyServiceOf, type PolicyService } from '../services/policy.js';
 
 const DecisionParams = z.object({ id: z.string().regex(/^dec_[0-9a-f]{4,32}$/, 'a decision id (dec_…)') });
 
 /** GET /v1/policy (effective policy), GET /v1/policy/decisions/:id (explain), POST /v1/policy/decide, /reload. */
 export function policyRoutes(services: DaemonServices): FastifyPluginAsync {
   const policy = (): PolicyService => {
-    const p = (services as DaemonServices & { policy?: PolicyService }).policy;
+    const p = policyServiceOf(services);
     if (!p)
       throw daemonErrors.create('SANDBOX_LAYER_FAILED', 'the policy layer is not running in this aiboxd');
     return p;

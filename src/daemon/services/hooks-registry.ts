@@ -4,6 +4,8 @@ import type { Logger } from '../../shared/index.js';
 import type { SandboxHook } from './hooks.js';
 import { LlmProxyHook } from './llm-proxy.js';
 import { GitGateService } from './git-gate.js';
+import { openAuditLog } from './audit.js';
+import { PolicyService } from './policy.js';
 
 export interface HookDeps {
   config: DaemonConfig;
@@ -17,6 +19,8 @@ export interface HookDeps {
  * Each layer adds one line here.
  */
 export async function buildHooks(_deps: HookDeps): Promise<SandboxHook[]> {
+  // Policy first: every later hook reads the sandbox's composed policy. The audit log opens here (fail closed).
+  const policy = await PolicyService.create({ ..._deps, audit: await openAuditLog(_deps.config.stateDir, _deps.logger) });
   const llm = await LlmProxyHook.create(_deps);
-  return [llm, await GitGateService.create({ ..._deps, credentials: llm.credentials.provider })];
+  return [policy.hook(), llm, await GitGateService.create({ ..._deps, credentials: llm.credentials.provider })];
 }

@@ -24,6 +24,19 @@ export interface PolicyServiceDeps {
 
 const RECENT_DECISIONS = 2000;
 
+/** The policy layer's hook; it carries its service so routes and other layers can find it among the hooks. */
+export interface PolicyHook extends SandboxHook {
+  readonly service: PolicyService;
+}
+
+/** The daemon's PolicyService: a `policy` field when server.ts wires one, else the policy hook's service. */
+export function policyServiceOf(services: { hooks: readonly SandboxHook[] }): PolicyService | undefined {
+  const direct = (services as { policy?: PolicyService }).policy;
+  if (direct) return direct;
+  const hook = services.hooks.find((h): h is PolicyHook => h.layer === 'policy' && 'service' in h);
+  return hook?.service;
+}
+
 /**
  * The daemon's policy: the store (org -> team -> project), the watcher (hot reload), decisions written to the audit
  * log, and the sandbox hook that attaches a sandbox's policy before it starts (fail closed: a sandbox never runs
@@ -42,8 +55,7 @@ export class PolicyService {
   ) {}
 
   static async create(deps: PolicyServiceDeps): Promise<PolicyService> {
-    const section = (deps.config as DaemonConfig & { policy?: unknown }).policy;
-    const config = PolicyConfig.parse({ repo: '', ...(section as object | undefined) });
+    const config = PolicyConfig.parse(deps.config.policy ?? {});
     const repoDir = config.repo || join(PACKAGE_ROOT, 'policies');
     const logger = deps.logger.child({ svc: 'policy' });
     // The sink needs the service and the service needs the store: bind late.
@@ -85,10 +97,16 @@ export class PolicyService {
     return service;
   }
 
+  /** The audit log decisions go to (shared with every layer that records actions). */
+  get auditLog(): AuditLog {
+    return this.audit;
+  }
+
   /** Attaches at prepare (before the container exists), detaches at stop; the layer every other hook builds on. */
-  hook(): SandboxHook {
+  hook(): PolicyHook {
     return {
       layer: 'policy',
+      service: this,
       prepare: async (ctx) => {
         await this.store.attach({ id: ctx.id, name: ctx.name, path: ctx.path });
         await this.authorize('mounts', { source: ctx.path, target: '/workspace', mode: 'rw' }, ctx.name);
