@@ -29,7 +29,8 @@ export class PolicyWatcher {
 
   start(): void {
     // unref: watching must never keep a closing daemon (or a test) alive.
-    this.repoWatcher = watch(this.opts.repoDir, { recursive: true }, () => this.schedule('repo')).unref();
+    this.repoWatcher = watch(this.opts.repoDir, { recursive: true }, () => this.schedule('repo'));
+    this.repoWatcher.unref();
     this.repoWatcher.on('error', (err) =>
       this.opts.logger.warn({ err: messageOf(err) }, 'policy repo watch failed'),
     );
@@ -46,7 +47,8 @@ export class PolicyWatcher {
           this.schedule(`sandbox:${sandbox}`);
           if (dir === projectPath) this.watchProject(sandbox, projectPath);
         });
-        w.on('error', () => undefined).unref();
+        w.on('error', () => undefined);
+        w.unref();
         ws.push(w);
       } catch {
         // aibox/ does not exist (yet): the project folder watcher sees it appear.
