@@ -3,6 +3,7 @@ import { RuntimeConfig } from './runtime-config.js';
 import { CredentialsConfig } from '../credentials/index.js';
 import { LlmConfig } from '../llm-proxy/index.js';
 import { GitGateConfig } from '../git-gate/index.js';
+import { SshGatewayConfig } from '../ssh-gateway/index.js';
 import { PolicyConfig } from '../policy/index.js';
 
 /**
@@ -25,6 +26,7 @@ export const DaemonConfig = z
     llm: LlmConfig.prefault({}).describe('LLM sidecar proxy: providers, upstreams, payload logging.'),
     policy: PolicyConfig.prefault({}).describe('Layered policy: the policy repo (org/, teams/), default team, hot reload.'),
     git: GitGateConfig.prefault({}).describe('Git gateway: upstream repositories, push policy, notifications, tasks.'),
+    sshGateway: SshGatewayConfig.prefault({}).describe('SSH gateway for IDEs on 127.0.0.1:2222.'),
   })
   .strict();
 export type DaemonConfig = z.infer<typeof DaemonConfig>;

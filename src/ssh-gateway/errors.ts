@@ -33,6 +33,10 @@ export const sshErrors = defineErrors({
     status: 500,
     hint: 'Another process holds the port: stop it or set `sshGateway.port` in the daemon config (and re-run `aibox ssh-config --write`).',
   },
+  SSH_SANDBOX_GONE: {
+    status: 409,
+    hint: 'The sandbox stopped; start it again with `aibox start` and reconnect.',
+  },
   SSH_GATEWAY_DISABLED: {
     status: 409,
     hint: 'Enable the gateway with `sshGateway.enabled: true` in the daemon config and restart aiboxd.',

@@ -63,6 +63,7 @@ export class SshGateway {
   private readonly envPolicy: EnvPolicy;
   private readonly policy: CommandPolicy;
   private readonly connections = new Set<Connection>();
+  private readonly sessions = new Map<Connection, ConnectionContext>();
   private server: ssh2.Server | undefined;
   private hostKey: HostKey | undefined;
   private boundPort: number | undefined;
@@ -126,6 +127,13 @@ export class SshGateway {
     };
   }
 
+  /** Ends every connection logged in to this sandbox (it stopped); their processes are gone with it. */
+  disconnectSandbox(name: string): void {
+    for (const [conn, ctx] of this.sessions) {
+      if (ctx.sandbox.name === name) conn.end();
+    }
+  }
+
   /** Stops listening and ends every connection (and with them their processes in the sandboxes). */
   async stop(): Promise<void> {
     const server = this.server;
@@ -146,6 +154,7 @@ export class SshGateway {
     conn.on('ready', () => {
       if (!ctx) return conn.end();
       const c = ctx;
+      this.sessions.set(conn, c);
       c.record({ action: 'ssh.auth', outcome: 'allowed' });
       let channels = 0;
       const limit = this.deps.config.maxChannelsPerConnection;
@@ -170,6 +179,7 @@ export class SshGateway {
     conn.on('error', (err: Error) => log.debug({ err: messageOf(err) }, 'ssh connection error'));
     conn.on('close', () => {
       this.connections.delete(conn);
+      this.sessions.delete(conn);
       ctx?.closeAll();
     });
   }

@@ -2,7 +2,7 @@
  * Drives the real OpenSSH client (ssh, sftp, ssh-keygen) against an aibox SSH gateway in tests: keys in a temp dir,
  * no user config (-F /dev/null), strict host key checking against the known_hosts file the gateway wrote.
  */
-import { execa, type Options, type Result } from 'execa';
+import { execa } from 'execa';
 import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +12,28 @@ export interface SshTarget {
   knownHostsFile: string;
   hostKeyAlias: string;
   host?: string;
+}
+
+export interface SshRun {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+}
+
+export interface SshRunOptions {
+  input?: string;
+  env?: Record<string, string>;
+  timeout?: number;
+}
+
+async function run(cmd: string, args: string[], opts: SshRunOptions): Promise<SshRun> {
+  const r = await execa(cmd, args, {
+    reject: false,
+    timeout: opts.timeout ?? 60_000,
+    input: opts.input ?? '',
+    ...(opts.env ? { env: opts.env } : {}),
+  });
+  return { exitCode: r.exitCode ?? 255, stdout: String(r.stdout), stderr: String(r.stderr) };
 }
 
 export class SshClientKit {
@@ -62,27 +84,19 @@ export class SshClientKit {
     user: string,
     command: string[],
     extra: string[] = [],
-    opts: Options = {},
-  ): Promise<Result> {
-    return execa(
+    opts: SshRunOptions = {},
+  ): Promise<SshRun> {
+    return run(
       'ssh',
       [...this.options(target, extra), `${user}@${target.host ?? '127.0.0.1'}`, ...command],
-      {
-        reject: false,
-        timeout: 60_000,
-        ...opts,
-      },
+      opts,
     );
   }
 
   /** Runs an sftp batch (`-b -` reads commands from stdin). */
-  sftp(target: SshTarget, user: string, batch: string): Promise<Result> {
+  sftp(target: SshTarget, user: string, batch: string): Promise<SshRun> {
     const opts = this.options(target).map((o) => (o === '-p' ? '-P' : o));
-    return execa('sftp', [...opts, '-b', '-', `${user}@${target.host ?? '127.0.0.1'}`], {
-      input: batch,
-      reject: false,
-      timeout: 60_000,
-    });
+    return run('sftp', [...opts, '-b', '-', `${user}@${target.host ?? '127.0.0.1'}`], { input: batch });
   }
 
   /** The command line for tmux or a shell: the same options, quoted. */

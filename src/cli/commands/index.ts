@@ -15,6 +15,8 @@ import * as policyShow from './policy-show.js';
 import * as policyExplain from './policy-explain.js';
 import * as audit from './audit.js';
 import * as secret from './secret.js';
+import * as sshKey from './ssh-key.js';
+import * as sshConfig from './ssh-config.js';
 import * as push from './push.js';
 import * as task from './task.js';
 
@@ -45,6 +47,8 @@ const COMMANDS: readonly CommandModule[] = [
   policyExplain,
   audit,
   secret,
+  sshKey,
+  sshConfig,
   push,
   task,
 ];

@@ -1,0 +1,56 @@
+import { readFile } from 'node:fs/promises';
+import type { FastifyPluginAsync } from 'fastify';
+import { sshErrors } from '../../ssh-gateway/index.js';
+import {
+  AddSshKeyRequest,
+  RemoveSshKeyQuery,
+  type SshGatewayReport,
+  type SshKeyReport,
+} from '../../shared/index.js';
+import type { DaemonServices } from '../services/index.js';
+import { SshGatewayHook } from '../services/ssh-gateway.js';
+
+/** The gateway is a lifecycle layer; its hook also holds the registered keys. */
+function gatewayOf(services: DaemonServices): SshGatewayHook {
+  const hook = services.hooks.find((h): h is SshGatewayHook => h instanceof SshGatewayHook);
+  if (!hook)
+    throw sshErrors.create('SSH_GATEWAY_DISABLED', 'the SSH gateway layer is not part of this daemon');
+  return hook;
+}
+
+/** /v1/ssh-keys (registered public keys) and /v1/ssh/gateway (what `aibox ssh-config` writes). */
+export function sshKeyRoutes(services: DaemonServices): FastifyPluginAsync {
+  return async (app) => {
+    const hook = services.hooks.find((h): h is SshGatewayHook => h instanceof SshGatewayHook);
+    // The gateway's listener lives as long as the API: closing the daemon closes it too.
+    if (hook) app.addHook('onClose', () => hook.close());
+
+    app.get('/v1/ssh/gateway', async (): Promise<SshGatewayReport> => {
+      const gateway = gatewayOf(services);
+      const info = gateway.info();
+      if (!info) {
+        const { host, port, hostKeyAlias } = gateway.config;
+        return { enabled: false, host, port, hostKeyAlias };
+      }
+      const knownHosts = await readFile(info.knownHostsFile, 'utf8').catch(() => undefined);
+      return { enabled: true, ...info, ...(knownHosts !== undefined ? { knownHosts } : {}) };
+    });
+
+    app.get('/v1/ssh-keys', async () => ({ keys: (await gatewayOf(services).listKeys()).map(toReport) }));
+
+    app.post('/v1/ssh-keys', async (request, reply) => {
+      const body = AddSshKeyRequest.parse(request.body ?? {});
+      const added = await gatewayOf(services).addKey(body.publicKey);
+      return reply.status(201).send({ keys: added.map(toReport) });
+    });
+
+    app.delete('/v1/ssh-keys', async (request) => {
+      const { key } = RemoveSshKeyQuery.parse(request.query ?? {});
+      return toReport(await gatewayOf(services).removeKey(key));
+    });
+  };
+}
+
+function toReport(k: SshKeyReport): SshKeyReport {
+  return { fingerprint: k.fingerprint, type: k.type, comment: k.comment, addedAt: k.addedAt };
+}

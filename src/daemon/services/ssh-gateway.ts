@@ -1,0 +1,290 @@
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { loadProfile, type DaemonConfig } from '../../config/index.js';
+import type { ExecOptions, SandboxRuntime } from '../../runtime/index.js';
+import {
+  SshGateway,
+  SshGatewayConfig,
+  sshErrors,
+  type CommandPolicy,
+  type ExecExit,
+  type ExecSession,
+  type ExecSpec,
+  type GatewayInfo,
+  type RegisteredKey,
+  type SandboxExecutor,
+  type SandboxRef,
+  type SshAuditEvent,
+  type SshAuditSink,
+} from '../../ssh-gateway/index.js';
+import { messageOf, systemClock, type Clock, type Logger } from '../../shared/index.js';
+import type { RunningSandbox, SandboxContribution, SandboxHook, SandboxHookContext } from './hooks.js';
+
+/** Where audit records go: the daemon's hash-chained AuditLog satisfies this. */
+export interface AuditAppender {
+  append(entry: {
+    kind: string;
+    sandbox?: string;
+    sandboxId?: string;
+    data: Record<string, unknown>;
+  }): Promise<unknown>;
+}
+
+/** The runtime calls the gateway needs (SandboxRuntime satisfies it; tests can pass a stand-in). */
+export type ExecRuntime = Pick<SandboxRuntime, 'exec' | 'execBuffered'>;
+
+interface Tracked {
+  id: string;
+  name: string;
+  containerId: string;
+  profile: string;
+}
+
+/** Signals a client may ask for (RFC 4254 names); anything else is ignored. */
+const SIGNALS = new Set([
+  'ABRT',
+  'ALRM',
+  'FPE',
+  'HUP',
+  'ILL',
+  'INT',
+  'KILL',
+  'PIPE',
+  'QUIT',
+  'SEGV',
+  'TERM',
+  'USR1',
+  'USR2',
+]);
+/** In a pty the terminal's own keys deliver these to the foreground process group, as they would locally. */
+const TTY_KEYS: Record<string, string> = { INT: '\x03', QUIT: '\x1c' };
+
+const PID_DIR = '/tmp/.aibox-ssh';
+/** Records the process's pid inside the sandbox (so a signal or a hang-up can reach it), then becomes the command. */
+const PID_WRAPPER = `mkdir -p ${PID_DIR} 2>/dev/null; echo $$ > ${PID_DIR}/"$0".pid 2>/dev/null; exec "$@"`;
+
+/**
+ * The gateway's SandboxExecutor over the runtime: every channel is an exec in the sandbox's container (gVisor, the
+ * sandbox's non-root user, its seccomp filter and process limit, as `aibox exec` gets). Sandboxes are known from
+ * the lifecycle hook calls, so a stopped or unknown sandbox is simply not found. Podman's exec API has no kill, so
+ * each command records its pid in the sandbox's /tmp, and signals or hang-ups are a second exec.
+ */
+export class RuntimeSshExecutor implements SandboxExecutor {
+  private readonly running = new Map<string, Tracked>();
+
+  constructor(
+    private readonly runtime: ExecRuntime,
+    private readonly limitsFor: (profile: string) => Promise<number>,
+    private readonly logger: Logger,
+  ) {}
+
+  track(sandbox: Tracked): void {
+    this.running.set(sandbox.name, sandbox);
+  }
+
+  forget(name: string): void {
+    this.running.delete(name);
+  }
+
+  find(name: string): Promise<SandboxRef | undefined> {
+    const s = this.running.get(name);
+    return Promise.resolve(s ? { id: s.id, name: s.name } : undefined);
+  }
+
+  async exec(ref: SandboxRef, spec: ExecSpec): Promise<ExecSession> {
+    const sandbox = this.running.get(ref.name);
+    if (!sandbox || sandbox.id !== ref.id) {
+      throw sshErrors.create('SSH_SANDBOX_GONE', `sandbox ${ref.name} is no longer running`);
+    }
+    const maxProcesses = await this.limitsFor(sandbox.profile);
+    const token = randomBytes(8).toString('hex');
+    const options: ExecOptions = {
+      cmd: ['/bin/sh', '-c', PID_WRAPPER, token, ...spec.cmd],
+      stdin: true,
+      env: spec.env,
+      maxProcesses,
+      ...(spec.tty ? { tty: true, cols: spec.tty.cols, rows: spec.tty.rows } : {}),
+      ...(spec.workdir ? { workdir: spec.workdir } : {}),
+    };
+    const session = await this.runtime.exec(sandbox.containerId, options);
+    let done = false;
+    const exit: Promise<ExecExit> = session.exit.then(
+      (code) => {
+        done = true;
+        return { code };
+      },
+      (err: unknown) => {
+        done = true;
+        throw err;
+      },
+    );
+    const kill = async (signal: string) => {
+      if (done) return;
+      const target = spec.tty ? '-"$p"' : '"$p"'; // a pty session leads its own process group
+      await this.runtime
+        .execBuffered(sandbox.containerId, {
+          cmd: [
+            '/bin/sh',
+            '-c',
+            `p=$(cat ${PID_DIR}/"$1".pid) && kill -"$2" ${target}`,
+            'aibox-signal',
+            token,
+            signal,
+          ],
+          maxProcesses,
+        })
+        .catch((err: unknown) => this.logger.debug({ err: messageOf(err) }, 'signal exec failed'));
+    };
+    void exit.finally(() => {
+      void this.runtime
+        .execBuffered(sandbox.containerId, {
+          cmd: ['/bin/rm', '-f', `${PID_DIR}/${token}.pid`],
+          maxProcesses,
+        })
+        .catch(() => undefined);
+    });
+    let closed = false;
+    return {
+      stdin: session.stdin,
+      stdout: session.stdout,
+      stderr: session.stderr,
+      exit,
+      resize: (cols, rows) => session.resize(cols, rows),
+      signal: async (name) => {
+        const sig = name.toUpperCase().replace(/^SIG/, '');
+        if (!SIGNALS.has(sig)) return;
+        const key = spec.tty ? TTY_KEYS[sig] : undefined;
+        if (key) session.stdin.write(key);
+        else await kill(sig);
+      },
+      close: () => {
+        if (closed) return;
+        closed = true;
+        session.stdin.end();
+        // Like sshd: a pty session gets a hang-up; a plain command only loses its stdin (daemons it started survive).
+        if (spec.tty) void kill('HUP');
+      },
+    };
+  }
+}
+
+/** Writes every gateway event to the audit log (kind `ssh`) and to the daemon log. */
+export class SshAuditBridge implements SshAuditSink {
+  constructor(
+    private readonly logger: Logger,
+    private readonly log?: AuditAppender,
+  ) {}
+
+  record(event: SshAuditEvent): void {
+    const { sandbox, sandboxId, ...data } = event;
+    this.logger.info({ ssh: event }, `${event.action} ${event.outcome}`);
+    if (!this.log) return;
+    this.log
+      .append({
+        kind: 'ssh',
+        sandbox,
+        ...(sandboxId ? { sandboxId } : {}),
+        data: data,
+      })
+      .catch((err: unknown) =>
+        this.logger.error({ err: messageOf(err) }, 'could not append an ssh audit record'),
+      );
+  }
+}
+
+export interface SshGatewayHookDeps {
+  config: DaemonConfig;
+  logger: Logger;
+  runtime: ExecRuntime;
+  clock?: Clock;
+  /** The audit log; without it, gateway events go to the daemon log only. */
+  audit?: AuditAppender;
+  /** The command door of policy; without it every command is allowed (and still logged). */
+  policy?: CommandPolicy;
+}
+
+/**
+ * The SSH gateway as a daemon layer: listens from daemon start (fail closed: if it is enabled and cannot listen,
+ * the daemon does not start and the error names the port), learns running sandboxes from the lifecycle calls,
+ * drops a sandbox's SSH connections when it stops, and serves the ssh-keys routes.
+ */
+export class SshGatewayHook implements SandboxHook {
+  readonly layer = 'ssh-gateway';
+
+  private constructor(
+    readonly config: SshGatewayConfig,
+    private readonly gateway: SshGateway | undefined,
+    private readonly executor: RuntimeSshExecutor | undefined,
+  ) {}
+
+  static async create(deps: SshGatewayHookDeps): Promise<SshGatewayHook> {
+    const section = (deps.config as { sshGateway?: unknown }).sshGateway;
+    const config = SshGatewayConfig.parse(section ?? {});
+    if (!config.enabled) return new SshGatewayHook(config, undefined, undefined);
+    const logger = deps.logger.child({ layer: 'ssh-gateway' });
+    const profilesDir = deps.config.profilesDir;
+    const executor = new RuntimeSshExecutor(
+      deps.runtime,
+      async (profile) => (await loadProfile(profilesDir, profile)).limits.processes,
+      logger,
+    );
+    const gateway = new SshGateway({
+      config,
+      stateDir: join(deps.config.stateDir, 'ssh'),
+      executor,
+      audit: new SshAuditBridge(logger, deps.audit),
+      logger,
+      clock: deps.clock ?? systemClock,
+      ...(deps.policy ? { policy: deps.policy } : {}),
+    });
+    await gateway.start();
+    return new SshGatewayHook(config, gateway, executor);
+  }
+
+  prepare(ctx: SandboxHookContext): Promise<SandboxContribution> {
+    const info = this.gateway?.info();
+    return Promise.resolve(info ? { endpoints: { ssh: `ssh://${ctx.name}@${info.host}:${info.port}` } } : {});
+  }
+
+  started(sandbox: RunningSandbox): Promise<void> {
+    this.executor?.track(sandbox);
+    return Promise.resolve();
+  }
+
+  adopt(sandbox: RunningSandbox): Promise<void> {
+    return this.started(sandbox);
+  }
+
+  stop(ctx: SandboxHookContext): Promise<void> {
+    this.executor?.forget(ctx.name);
+    this.gateway?.disconnectSandbox(ctx.name);
+    return Promise.resolve();
+  }
+
+  /** Where and how clients reach the gateway; undefined when it is disabled. */
+  info(): GatewayInfo | undefined {
+    return this.gateway?.info();
+  }
+
+  listKeys(): Promise<RegisteredKey[]> {
+    return this.enabled().keys.list();
+  }
+
+  addKey(publicKey: string): Promise<RegisteredKey[]> {
+    return this.enabled().keys.add(publicKey);
+  }
+
+  removeKey(selector: string): Promise<RegisteredKey> {
+    return this.enabled().keys.remove(selector);
+  }
+
+  async close(): Promise<void> {
+    await this.gateway?.stop();
+  }
+
+  private enabled(): SshGateway {
+    if (!this.gateway)
+      throw sshErrors.create('SSH_GATEWAY_DISABLED', 'the SSH gateway is disabled in the daemon config');
+    return this.gateway;
+  }
+}
