@@ -132,7 +132,11 @@ export class AiboxClient {
     return this.json('POST', `${sandboxPath(name)}/egress/selftest`, EgressSelftestReport, {});
   }
 
-  private async json<S extends z.ZodType>(
+  /**
+   * A typed call for routes without a named method here (secrets, pushes, policy, …): sends `body` as JSON,
+   * turns a non-2xx answer into the daemon's ClientError and validates a 2xx answer against `schema`.
+   */
+  async json<S extends z.ZodType>(
     method: string,
     path: string,
     schema: S,

@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { PassThrough, Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import { AiboxClient, ClientError, resolveSocketPath } from '../../src/client/index.js';
 import type { ImageBuildEvent } from '../../src/shared/index.js';
 import { FakeDaemon } from '../support/fake-daemon.js';
@@ -62,6 +63,15 @@ describe('AiboxClient against the contract stand-in', () => {
     });
     expect(err.message).toBe('no sandbox named nobody-here');
     expect(err.unreachable).toBe(false);
+  });
+
+  it('offers a generic typed call for routes without a named method', async () => {
+    const schema = z.object({ version: z.string() });
+    expect(await client.json('GET', '/v1/version', schema)).toEqual({ version: '0.1.0-fake' });
+    const missing = await rejection(client.json('GET', '/v1/nothing-here', schema));
+    expect(missing).toMatchObject({ code: 'API_ROUTE_NOT_FOUND', status: 404 });
+    const wrongShape = await rejection(client.json('GET', '/v1/version', z.object({ other: z.number() })));
+    expect(wrongShape.code).toBe('DAEMON_BAD_RESPONSE');
   });
 
   it('encodes names in paths so a crafted name cannot reach another route', async () => {
