@@ -59,6 +59,9 @@ interface PkgCtx {
 
 const GENERATED_PREFIX = '__';
 
+type NativeOp = 'equal' | 'neq' | 'lt' | 'lte' | 'gt' | 'gte';
+const NATIVE_OPS = new Set<string>(['equal', 'neq', 'lt', 'lte', 'gt', 'gte']);
+
 /**
  * Builtins that reach the network. Policy is pure: they are known (so `with http.send as mock` works in tests)
  * but every real call fails with eval_builtin_error.
@@ -583,7 +586,10 @@ export class Compiler {
     if (name === 'print') return { kind: 'print', name: 'print' };
     if (name === 'walk') return { kind: 'walk', name: 'walk' };
     const def = this.registry.get(name) ?? UNAVAILABLE.get(name);
-    if (def) return { kind: 'builtin', name, def };
+    if (def) {
+      const native = NATIVE_OPS.has(name) && def.name === name ? (name as NativeOp) : undefined;
+      return native ? { kind: 'builtin', name, def, native } : { kind: 'builtin', name, def };
+    }
     if (report) this.err('rego_type_error', `undefined function ${name}`, op.loc);
     return undefined;
   }
@@ -704,13 +710,25 @@ export class Compiler {
   private globalRef(path: string[], rest: CTerm[], loc: Location): CTerm {
     const p: CTerm[] = path.map((s) => ({ k: 'const', v: s, loc, needs: [] }));
     p.push(...rest);
-    return {
+    const ref: CTerm = {
       k: 'ref',
       head: { k: 'data', loc, needs: [] },
       path: p,
       loc,
       needs: unionNeeds(rest.filter((x) => x.k !== 'var')),
     };
+    let node = this.root;
+    let i = 0;
+    const basePath: string[] = [];
+    while (i < path.length && !node.hasRules) {
+      const c = node.children.get(path[i]!);
+      if (!c) break;
+      node = c;
+      basePath.push(path[i]!);
+      i++;
+    }
+    if (i > 0) ref.start = { node, i, basePath };
+    return ref;
   }
 
   private refTerm(terms: readonly Term[], loc: Location, scope: Scope, ctx: PkgCtx): CTerm {
@@ -725,7 +743,23 @@ export class Compiler {
     }
     const needs = new Set<number>(h.needs);
     for (const p of path) for (const s of patternNeeds(p)) needs.add(s);
-    return { k: 'ref', head: h, path, loc, needs: [...needs] };
+    const ref: CTerm = { k: 'ref', head: h, path, loc, needs: [...needs] };
+    if (h.k === 'data') {
+      let node = this.root;
+      let i = 0;
+      const basePath: string[] = [];
+      while (i < path.length && !node.hasRules) {
+        const p = path[i]!;
+        if (p.k !== 'const' || typeof p.v !== 'string') break;
+        const c = node.children.get(p.v);
+        if (!c) break;
+        node = c;
+        basePath.push(p.v);
+        i++;
+      }
+      if (i > 0) ref.start = { node, i, basePath };
+    }
+    return ref;
   }
 
   // --- recursion -------------------------------------------------------------------------------------------------

@@ -190,7 +190,11 @@ export class PreparedQuery {
     private readonly body: CExpr[],
     private readonly nslots: number,
     private readonly vars: Map<string, number>,
-  ) {}
+  ) {
+    this.order = [...body].sort((a, b) => a.idx - b.idx);
+  }
+
+  private readonly order: CExpr[];
 
   /** Evaluate with exact values. */
   evaluateValues(input?: Value, opts: EvalCallOptions = {}): RawResult[] {
@@ -213,7 +217,7 @@ export class PreparedQuery {
   /** Evaluate and return an OPA-shaped result set (JSON-compatible values). */
   evaluate(input?: unknown, opts: EvalCallOptions = {}): ResultSet {
     const raw = this.evaluateValues(input === undefined ? undefined : toValue(input), opts);
-    const order = [...this.body].sort((a, b) => a.idx - b.idx);
+    const order = this.order;
     return raw.map((r) => {
       const bindings: Record<string, JSONValue> = {};
       for (const [k, v] of r.bindings) bindings[k] = toJS(v);

@@ -9,7 +9,7 @@ import { RegoError } from './errors.js';
 import type { Location, RegoErrorCode } from './errors.js';
 import type { CExpr, CRule, CTerm, CWith, FnRef } from './ir.js';
 import type { RuleNode } from './ir.js';
-import { ObjectValue, SetValue, equal, toRegoText, typeName } from './value.js';
+import { ObjectValue, SetValue, compare, equal, toRegoText, typeName } from './value.js';
 import type { Value } from './value.js';
 
 type K = () => boolean;
@@ -547,7 +547,17 @@ export class Evaluator implements BuiltinContext {
 
   private evalRef(t: CTerm & { k: 'ref' }, f: Frame, vk: VK): boolean {
     const h = t.head;
-    if (h.k === 'data') return this.evalData(this.root, this.ctx.base, t.path, 0, f, vk);
+    if (h.k === 'data') {
+      const st = t.start;
+      if (st !== undefined && this.ctx.nodeOverrides === undefined) {
+        let base: Value | undefined = this.ctx.base;
+        const bp = st.basePath;
+        for (let i = 0; i < bp.length && base !== undefined; i++)
+          base = base instanceof ObjectValue ? base.getStr(bp[i]!) : undefined;
+        return this.evalData(st.node, base, t.path, st.i, f, vk);
+      }
+      return this.evalData(this.root, this.ctx.base, t.path, 0, f, vk);
+    }
     if (h.k === 'input')
       return this.ctx.input === undefined ? false : this.nav(this.ctx.input, t.path, 0, f, vk);
     if (h.k === 'var') {
@@ -873,6 +883,41 @@ export class Evaluator implements BuiltinContext {
         return this.evalList(t.args, f, (args) => walkValue(args[0]!, [], vk));
       case 'builtin': {
         const def = fn.def;
+        const native = fn.native;
+        if (native !== undefined) {
+          const [a0, b0] = t.args as [CTerm, CTerm];
+          const swap = a0.k === 'var' && b0.k !== 'var';
+          const a = swap ? b0 : a0;
+          const b = swap ? a0 : b0;
+          return this.evalTerm(a, f, (x0) =>
+            this.evalTerm(b, f, (y0) => {
+              const x = swap ? y0 : x0;
+              const y = swap ? x0 : y0;
+              let r: boolean;
+              switch (native) {
+                case 'equal':
+                  r = equal(x, y);
+                  break;
+                case 'neq':
+                  r = !equal(x, y);
+                  break;
+                case 'lt':
+                  r = compare(x, y) < 0;
+                  break;
+                case 'lte':
+                  r = compare(x, y) <= 0;
+                  break;
+                case 'gt':
+                  r = compare(x, y) > 0;
+                  break;
+                case 'gte':
+                  r = compare(x, y) >= 0;
+                  break;
+              }
+              return vk(r);
+            }),
+          );
+        }
         return this.evalList(t.args, f, (args) => {
           const r = this.callBuiltin(def, fn.name, args, t.loc);
           return r === undefined ? false : vk(r);

@@ -14,7 +14,13 @@ export type CTerm =
   | (Base & { k: 'var'; slot: number; name: string })
   | (Base & { k: 'input' })
   | (Base & { k: 'data' })
-  | (Base & { k: 'ref'; head: CTerm; path: CTerm[] })
+  | (Base & {
+      k: 'ref';
+      head: CTerm;
+      path: CTerm[];
+      /** data refs: the rule-tree node reached by the constant prefix path[0..i) (resolved at compile time). */
+      start?: { node: RuleNode; i: number; basePath: string[] };
+    })
   | (Base & { k: 'array'; items: CTerm[] })
   | (Base & { k: 'object'; items: [CTerm, CTerm][] })
   | (Base & { k: 'set'; items: CTerm[] })
@@ -25,7 +31,7 @@ export type CTerm =
   | (Base & { k: 'template'; parts: (string | CTerm)[] });
 
 export type FnRef =
-  | { kind: 'builtin'; name: string; def: BuiltinDef }
+  | { kind: 'builtin'; name: string; def: BuiltinDef; native?: 'equal' | 'neq' | 'lt' | 'lte' | 'gt' | 'gte' }
   | { kind: 'user'; name: string; node: RuleNode }
   | { kind: 'print'; name: 'print' }
   | { kind: 'walk'; name: 'walk' };
