@@ -1,5 +1,5 @@
 import { Engine, RegoErrors, RegoError } from './rego/index.js';
-import type { ProvenanceEntry } from './rego/index.js';
+import type { PreparedQuery, ProvenanceEntry } from './rego/index.js';
 import { policyErrors } from './errors.js';
 import type { RegoBackend, RegoProgram, RegoResult, RegoSource } from './rego-layer.js';
 
@@ -20,6 +20,8 @@ export class EngineBackend implements RegoBackend {
 }
 
 class EngineProgram implements RegoProgram {
+  private readonly prepared = new Map<string, PreparedQuery>();
+
   constructor(
     private readonly engine: Engine,
     private readonly sources: Map<string, string>,
@@ -33,12 +35,26 @@ class EngineProgram implements RegoProgram {
   }
 
   evaluateSet(ref: string, input?: unknown): RegoResult[] {
-    // The common case is an empty deny set: evaluate cheaply first, with provenance only when something fired.
-    const first = this.run(ref, input, false);
-    if (!first.defined || !Array.isArray(first.value) || first.value.length === 0) return [];
+    // The common case is an empty deny set: a prepared query first, provenance only when something fired.
+    if (!this.fired(ref, input)) return [];
     const r = this.run(ref, input, true);
     const at = where(r.provenance);
     return (r.value as unknown[]).map((value) => (at === undefined ? { value } : { value, at }));
+  }
+
+  private fired(ref: string, input: unknown): boolean {
+    let q = this.prepared.get(ref);
+    try {
+      if (!q) {
+        q = this.engine.prepare(`x := ${ref}`);
+        this.prepared.set(ref, q);
+      }
+      const rs = q.evaluate(input);
+      const v = rs[0]?.bindings['x'];
+      return Array.isArray(v) ? v.length > 0 : v !== undefined;
+    } catch (err) {
+      throw regoError(err, this.sources);
+    }
   }
 
   private run(ref: string, input: unknown, provenance: boolean) {
