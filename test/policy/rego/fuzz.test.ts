@@ -1,0 +1,129 @@
+import { describe, expect, it } from 'vitest';
+import { RegoError } from '../../../src/policy/rego/errors.js';
+import { parseModule, parseQuery } from '../../../src/policy/rego/parser.js';
+
+const SEED_MODULE = `package fuzz.example
+
+import rego.v1
+
+default allow := false
+
+allow if {
+	some role in data.bindings[input.user]
+	role in {"admin", "dev"}
+	count([x | x := input.items[_]; x > 1]) >= 2
+	every k, v in input.labels { startswith(k, "a"); v != "" }
+	not input.blocked
+}
+
+reason := msg if {
+	msg := sprintf("%v is not allowed", [input.user])
+	input.user == "eve"
+} else := "x"
+
+f(x) := y if { y := x * 2 + 1 } else := 0
+obj[k] := {"v": v, "s": {1, 2}, "a": [1.5e3, -2, \`raw\`]} if some k, v in input.m
+t := $"hello {input.user}!"
+`;
+
+/** Deterministic PRNG (mulberry32) so failures are reproducible. */
+function rng(seed: number): () => number {
+  let a = seed;
+  return () => {
+    a |= 0;
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const ALPHABET = 'pkgaeiofx_ 0123456789\n\t{}[]().,;:=<>!+-*/%&|"`$#\\\'abcinseltryvq';
+const TOKENS = [
+  'package',
+  'import',
+  'if',
+  'else',
+  'contains',
+  'some',
+  'every',
+  'in',
+  'not',
+  'with',
+  'as',
+  'default',
+  ':=',
+  '==',
+  '{',
+  '}',
+  '[',
+  ']',
+  '(',
+  ')',
+  '|',
+  '"s"',
+  '`r`',
+  '$"t{x}"',
+  '1e9',
+  '-3',
+  'x',
+  '.',
+  ',',
+  ';',
+  '\n',
+];
+
+function expectParseErrorOrModule(src: string): void {
+  try {
+    parseModule('fuzz.rego', src);
+  } catch (e) {
+    if (!(e instanceof RegoError) || e.code !== 'rego_parse_error') {
+      throw new Error(`non-parse error for ${JSON.stringify(src)}: ${String(e)}`);
+    }
+  }
+  try {
+    parseQuery(src);
+  } catch (e) {
+    if (!(e instanceof RegoError) || e.code !== 'rego_parse_error') {
+      throw new Error(`non-parse error for query ${JSON.stringify(src)}: ${String(e)}`);
+    }
+  }
+}
+
+describe('rego parser fuzzing', () => {
+  it('never crashes on truncations of a valid module: it parses or reports rego_parse_error', () => {
+    expect(() => parseModule('seed.rego', SEED_MODULE)).not.toThrow();
+    for (let i = 0; i <= SEED_MODULE.length; i++) expectParseErrorOrModule(SEED_MODULE.slice(0, i));
+  });
+
+  it('never crashes on random mutations of a valid module', () => {
+    const r = rng(1234);
+    for (let n = 0; n < 1500; n++) {
+      const chars = SEED_MODULE.split('');
+      const edits = 1 + Math.floor(r() * 4);
+      for (let e = 0; e < edits; e++) {
+        const pos = Math.floor(r() * chars.length);
+        const op = r();
+        if (op < 0.33) chars.splice(pos, 1);
+        else if (op < 0.66) chars.splice(pos, 0, ALPHABET[Math.floor(r() * ALPHABET.length)]!);
+        else chars[pos] = ALPHABET[Math.floor(r() * ALPHABET.length)]!;
+      }
+      expectParseErrorOrModule(chars.join(''));
+    }
+  });
+
+  it('never crashes on random token soup', () => {
+    const r = rng(42);
+    for (let n = 0; n < 1500; n++) {
+      const len = Math.floor(r() * 30);
+      const parts = ['package p\n'];
+      for (let i = 0; i < len; i++) parts.push(TOKENS[Math.floor(r() * TOKENS.length)]!, ' ');
+      expectParseErrorOrModule(parts.join(''));
+    }
+  });
+
+  it('reports deeply nested input as a parse error instead of overflowing the stack', () => {
+    expectParseErrorOrModule('package p\nx := ' + '['.repeat(100_000));
+    expectParseErrorOrModule('package p\nx := ' + '('.repeat(5_000) + '1' + ')'.repeat(5_000));
+  });
+});
