@@ -60,18 +60,16 @@ async function streamExec(ctx: CliContext, sandbox: string, spec: ExecRequestInp
   };
   if (raw) stdin.setRawMode?.(true);
   try {
-    return await ctx
-      .client()
-      .execStream(
-        sandbox,
-        { ...spec, tty, stdin: interactive, ...(initial ?? {}) },
-        {
-          stdin: interactive ? stdin : undefined,
-          stdout,
-          stderr: ctx.io.stderr,
-          onResize: tty ? onResize : undefined,
-        },
-      );
+    return await ctx.client().execStream(
+      sandbox,
+      { ...spec, tty, stdin: interactive, ...(initial ?? {}) },
+      {
+        stdin: interactive ? stdin : undefined,
+        stdout,
+        stderr: ctx.io.stderr,
+        onResize: tty ? onResize : undefined,
+      },
+    );
   } catch (err) {
     // The reader of our output went away (`| head`): end quietly, as a shell does on SIGPIPE.
     if (isClientError(err) && err.code === 'EXEC_OUTPUT_CLOSED') return EXIT.outputClosed;

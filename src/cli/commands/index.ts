@@ -11,6 +11,8 @@ import * as status from './status.js';
 import * as stop from './stop.js';
 import * as update from './update.js';
 import * as version from './version.js';
+import * as policyEval from './policy-eval.js';
+import * as policyTest from './policy-test.js';
 import * as policyShow from './policy-show.js';
 import * as policyExplain from './policy-explain.js';
 import * as audit from './audit.js';
@@ -42,6 +44,8 @@ const COMMANDS: readonly CommandModule[] = [
   doctor,
   update,
   version,
+  policyEval,
+  policyTest,
   // colleagues: one line per command module below this comment
   policyShow,
   policyExplain,
