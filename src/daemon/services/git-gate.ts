@@ -72,7 +72,7 @@ export class GitGateService implements SandboxHook {
       audit: deps.audit
         ? gitAuditSink(deps.audit)
         : jsonlAuditSink(path.join(stateDir, 'git-gate', 'audit.jsonl')),
-      logger: deps.logger.child({ layer: 'git-gate' }),
+      logger: deps.logger,
       clock: deps.clock ?? systemClock,
       ...(deps.policyFor ? { policyFor: deps.policyFor } : {}),
     });

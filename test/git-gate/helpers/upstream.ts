@@ -57,6 +57,8 @@ export interface Upstream {
   dir(name: string): string;
   create(name: string, files?: Record<string, string>): Promise<string>;
   refValue(name: string, ref: string): Promise<string | undefined>;
+  /** Someone else commits on `branch` directly on the upstream; returns the new tip. */
+  advance(name: string, branch: string, file: string): Promise<string>;
   /** Every Authorization header the server saw (to prove which credential was used). */
   readonly seenAuth: string[];
   close(): Promise<void>;
@@ -111,6 +113,17 @@ export async function startUpstream(token: string, username = 'x-access-token'):
     async refValue(name, ref) {
       const r = await git(dir(name), ['rev-parse', '--verify', '--quiet', ref], { reject: false });
       return r.exitCode === 0 ? r.stdout.trim() : undefined;
+    },
+    async advance(name, branch, file) {
+      const work = await mkdtemp(path.join(tmpdir(), 'aibox-advance-'));
+      await git(work, ['clone', '--quiet', '--branch', branch, dir(name), '.']);
+      await writeFile(path.join(work, file), `${file}\n`);
+      await git(work, ['add', file]);
+      await git(work, ['commit', '--quiet', '-m', `human edits ${file}`]);
+      await git(work, ['push', '--quiet', 'origin', `HEAD:${branch}`]);
+      const sha = (await git(work, ['rev-parse', 'HEAD'])).stdout.trim();
+      await rm(work, { recursive: true, force: true });
+      return sha;
     },
     async close() {
       server.closeAllConnections();
