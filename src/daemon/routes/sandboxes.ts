@@ -11,6 +11,7 @@ import {
   type ExecResult,
 } from '../../shared/index.js';
 import type { DaemonServices } from '../services/index.js';
+import type { ExecSession } from '../../runtime/index.js';
 
 const NameParams = z.object({ name: z.string().min(1).max(128) });
 
@@ -65,11 +66,34 @@ export function sandboxRoutes(services: DaemonServices): FastifyPluginAsync {
 /** Streaming exec: binary frames = stream byte + data, text frames = control messages (see shared/api/system.ts). */
 async function streamExec(services: DaemonServices, socket: WebSocket, params: unknown, query: unknown) {
   const sendControl = (m: ExecControlMessage) => socket.send(JSON.stringify(m));
+  // The client may send stdin before the exec exists: queue frames until the session is there.
+  let session: ExecSession | undefined;
+  const pending: [Buffer, boolean][] = [];
+  let closed = false;
+  const deliver = (data: Buffer, isBinary: boolean) => {
+    if (!session) return;
+    if (isBinary) {
+      if (data[0] === EXEC_STREAM.stdin) session.stdin.write(data.subarray(1));
+      return;
+    }
+    const parsed = ExecControlMessage.safeParse(safeJson(data.toString('utf8')));
+    if (!parsed.success) return;
+    if (parsed.data.type === 'resize') void session.resize(parsed.data.cols, parsed.data.rows);
+    if (parsed.data.type === 'stdin-eof') session.stdin.end();
+  };
+  socket.on('message', (data: Buffer, isBinary: boolean) => {
+    if (session) deliver(data, isBinary);
+    else pending.push([data, isBinary]);
+  });
+  socket.on('close', () => {
+    closed = true;
+    session?.stdin.end();
+  });
   try {
     const { name } = NameParams.parse(params);
     const { spec: raw } = z.object({ spec: z.string() }).parse(query);
     const spec = ExecRequest.parse(JSON.parse(raw));
-    const session = await services.sandboxes.exec(name, {
+    session = await services.sandboxes.exec(name, {
       cmd: spec.cmd,
       tty: spec.tty,
       stdin: spec.stdin,
@@ -78,21 +102,11 @@ async function streamExec(services: DaemonServices, socket: WebSocket, params: u
       ...(spec.cols ? { cols: spec.cols } : {}),
       ...(spec.rows ? { rows: spec.rows } : {}),
     });
-    const frame = (stream: number) => (chunk: Buffer) =>
-      socket.send(Buffer.concat([Buffer.from([stream]), chunk]));
+    const frame = (stream: number) => (chunk: Buffer) => socket.send(Buffer.concat([Buffer.from([stream]), chunk]));
     session.stdout.on('data', frame(EXEC_STREAM.stdout));
     session.stderr.on('data', frame(EXEC_STREAM.stderr));
-    socket.on('message', (data: Buffer, isBinary: boolean) => {
-      if (isBinary) {
-        if (data[0] === EXEC_STREAM.stdin) session.stdin.write(data.subarray(1));
-        return;
-      }
-      const parsed = ExecControlMessage.safeParse(JSON.parse(data.toString('utf8')));
-      if (!parsed.success) return;
-      if (parsed.data.type === 'resize') void session.resize(parsed.data.cols, parsed.data.rows);
-      if (parsed.data.type === 'stdin-eof') session.stdin.end();
-    });
-    socket.on('close', () => session.stdin.end());
+    for (const [data, isBinary] of pending.splice(0)) deliver(data, isBinary);
+    if (closed) session.stdin.end();
     const exitCode = await session.exit;
     sendControl({ type: 'exit', exitCode });
     socket.close(1000);
@@ -108,5 +122,13 @@ async function streamExec(services: DaemonServices, socket: WebSocket, params: u
         : { code: 'RUNTIME_EXEC', message: messageOf(err), hint: 'See the daemon log.' };
     sendControl({ type: 'error', error });
     socket.close(1000);
+  }
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined;
   }
 }
