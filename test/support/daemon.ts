@@ -138,6 +138,7 @@ export async function startTestDaemon(
           env: { AIBOX_SOCKET: socket, NO_COLOR: '1', ...opts.env },
           input: opts.input ?? '',
           reject: false,
+          stripFinalNewline: false,
         },
       );
       return { exitCode: r.exitCode ?? 1, stdout: r.stdout, stderr: r.stderr };
