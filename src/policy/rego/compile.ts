@@ -1118,16 +1118,10 @@ function closureNeeds(e: CExpr & { k: 'every' }): number[] {
 
 /** Slots needed to unify a pattern against a value: object keys and non-pattern subterms must be evaluable. */
 function patternNeeds(t: CTerm): number[] {
-  switch (t.k) {
-    case 'var':
-      return [];
-    case 'array':
-      return t.items.flatMap(patternNeeds);
-    case 'object':
-      return t.items.flatMap(([k, v]) => [...k.needs, ...patternNeeds(v)]);
-    default:
-      return t.needs;
-  }
+  if (t.k === 'var') return [];
+  if (t.k === 'array') return t.items.flatMap(patternNeeds);
+  if (t.k === 'object') return t.items.flatMap(([k, v]) => [...k.needs, ...patternNeeds(v)]);
+  return t.needs;
 }
 
 function evaluable(t: CTerm, bound: ReadonlySet<number>): boolean {

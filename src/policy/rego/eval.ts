@@ -60,8 +60,10 @@ class MultiValues {
   constructor(readonly values: Value[]) {}
 }
 
-class Halt {
-  constructor(readonly err: RegoError) {}
+class Halt extends Error {
+  constructor(readonly err: RegoError) {
+    super(err.message);
+  }
 }
 
 export class Evaluator implements BuiltinContext {
@@ -86,7 +88,7 @@ export class Evaluator implements BuiltinContext {
     private readonly opts: EvalOptions,
   ) {
     this.strict = opts.strictBuiltinErrors ?? false;
-    this.sharedCache = opts.sharedCache ?? new Map();
+    this.sharedCache = opts.sharedCache ?? new Map<string, unknown>();
     this.ctx = { input, base, nodeOverrides: undefined, fnOverrides: undefined, cache: new Map() };
     this.deadline = opts.timeoutMs !== undefined ? Date.now() + opts.timeoutMs : Infinity;
     this.maxDepth = opts.maxDepth ?? 1000;
@@ -380,37 +382,32 @@ export class Evaluator implements BuiltinContext {
 
   /** Unify a (pattern) term with a value. */
   private unifyValue(p: CTerm, v: Value, f: Frame, k: K): boolean {
-    switch (p.k) {
-      case 'var':
-        return this.bind(p.slot, v, f, k);
-      case 'const':
-        return equal(p.v, v) ? k() : false;
-      case 'array': {
-        if (!Array.isArray(v)) return false;
-        const arr = v as readonly Value[];
-        if (arr.length !== p.items.length) return false;
-        const items = p.items;
-        const step = (i: number): boolean =>
-          i === items.length ? k() : this.unifyValue(items[i]!, arr[i]!, f, () => step(i + 1));
-        return step(0);
-      }
-      case 'object': {
-        if (!(v instanceof ObjectValue) || v.size !== p.items.length) return false;
-        const items = p.items;
-        const step = (i: number): boolean => {
-          if (i === items.length) return k();
-          const [kt, vt] = items[i]!;
-          return this.evalTerm(kt, f, (kv) => {
-            const x = v.get(kv);
-            if (x === undefined) return false;
-            return this.unifyValue(vt, x, f, () => step(i + 1));
-          });
-        };
-        return step(0);
-      }
-      default:
-        return this.evalTerm(p, f, (pv) => (equal(pv, v) ? k() : false));
+    if (p.k === 'var') return this.bind(p.slot, v, f, k);
+    if (p.k === 'const') return equal(p.v, v) ? k() : false;
+    if (p.k === 'array') {
+      if (!Array.isArray(v)) return false;
+      const arr = v as readonly Value[];
+      if (arr.length !== p.items.length) return false;
+      const items = p.items;
+      const step = (i: number): boolean =>
+        i === items.length ? k() : this.unifyValue(items[i]!, arr[i]!, f, () => step(i + 1));
+      return step(0);
     }
+    if (p.k === 'object') {
+      if (!(v instanceof ObjectValue) || v.size !== p.items.length) return false;
+      const items = p.items;
+      const step = (i: number): boolean => {
+        if (i === items.length) return k();
+        const [kt, vt] = items[i]!;
+        return this.evalTerm(kt, f, (kv) => {
+          const x = v.get(kv);
+          if (x === undefined) return false;
+          return this.unifyValue(vt, x, f, () => step(i + 1));
+        });
+      };
+      return step(0);
+    }
+    return this.evalTerm(p, f, (pv) => (equal(pv, v) ? k() : false));
   }
 
   // --- terms -------------------------------------------------------------------------------------------------------
@@ -873,7 +870,7 @@ export class Evaluator implements BuiltinContext {
         }
         if (r === UNDEF) return false;
         if (r instanceof MultiValues) return r.values.some((v) => vk(v));
-        return vk(r as Value);
+        return vk(r);
       });
     }
     switch (fn.kind) {

@@ -7,7 +7,7 @@ import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { basename, dirname, join, relative, sep } from 'node:path';
 import YAML from 'yaml';
 import { RegoError } from './errors.js';
-import { ObjectValue, fromJS, parseJSON } from './value.js';
+import { ObjectValue, fromJS, parseJSON, toRegoText } from './value.js';
 import type { Value } from './value.js';
 
 export interface LoadedPolicy {
@@ -89,7 +89,7 @@ function mergeObjects(into: ObjectValue, from: ObjectValue, file: string): void 
     const cur = into.get(k);
     if (cur instanceof ObjectValue && v instanceof ObjectValue) mergeObjects(cur, v, file);
     else if (cur !== undefined)
-      throw new RegoError('rego_compile_error', `${file}: merge error: key ${String(k)} defined twice`);
+      throw new RegoError('rego_compile_error', `${file}: merge error: key ${toRegoText(k)} defined twice`);
     else into.set(k, v);
   }
 }
