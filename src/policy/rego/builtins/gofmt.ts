@@ -365,6 +365,16 @@ function formatArg(a: GoArg, verb: string, sp: Spec): string {
 }
 
 /** Go's fmt.Sprintf. */
+/** Widths and precisions above this are refused: one format verb must not allocate unbounded memory. */
+export const MAX_WIDTH = 1_000_000;
+
+export class FormatLimitError extends Error {}
+
+function limited(n: number): number {
+  if (n > MAX_WIDTH) throw new FormatLimitError(`width or precision ${n} exceeds ${MAX_WIDTH}`);
+  return n;
+}
+
 export function goSprintf(format: string, args: readonly GoArg[]): string {
   let out = '';
   let argi = 0;
@@ -431,12 +441,12 @@ export function goSprintf(format: string, args: readonly GoArg[]): string {
           sp.zero = false;
           w = -w;
         }
-        sp.width = w;
+        sp.width = limited(w);
       } else badWidth = true;
     } else {
       const m = /^\d+/.exec(format.slice(i));
       if (m) {
-        sp.width = Number(m[0]);
+        sp.width = limited(Number(m[0]));
         i += m[0].length;
       }
     }
@@ -447,11 +457,11 @@ export function goSprintf(format: string, args: readonly GoArg[]): string {
       if (format[i] === '*') {
         i++;
         const a = args[argi++];
-        if (a && a.kind === 'int' && a.v >= 0n) sp.prec = Number(a.v);
+        if (a && a.kind === 'int' && a.v >= 0n) sp.prec = limited(Number(a.v));
         else badPrec = true;
       } else {
         const m = /^\d+/.exec(format.slice(i));
-        sp.prec = m ? Number(m[0]) : 0;
+        sp.prec = m ? limited(Number(m[0])) : 0;
         if (m) i += m[0].length;
       }
     }

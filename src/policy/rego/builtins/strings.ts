@@ -18,7 +18,7 @@ import {
 } from '../value.js';
 import { expectInt, operandError, runes, stringItems } from './operands.js';
 import type { GoArg } from './gofmt.js';
-import { goArgFromInteger, goSprintf } from './gofmt.js';
+import { FormatLimitError, goArgFromInteger, goSprintf } from './gofmt.js';
 import { renderTemplate } from './template.js';
 
 /** Go's unicode.IsSpace. */
@@ -275,6 +275,7 @@ export function register(r: BuiltinRegistry): void {
       if (b === undefined) throw operandError(2, 'must be one of {2, 8, 10, 16}');
       // Truncate toward zero, like big.Float.Int.
       const d = toDec(a[0] as number | BigNum).trunc();
+      if (d.abs().gt('1e10000')) throw new BuiltinError('number too large to format');
       return BigInt(d.toFixed(0)).toString(b);
     },
   });
@@ -283,7 +284,14 @@ export function register(r: BuiltinRegistry): void {
     name: 'sprintf',
     args: ['string', 'array'],
     result: 'string',
-    impl: (a) => goSprintf(a[0] as string, (a[1] as readonly Value[]).map(goArg)),
+    impl: (a) => {
+      try {
+        return goSprintf(a[0] as string, (a[1] as readonly Value[]).map(goArg));
+      } catch (e) {
+        if (e instanceof FormatLimitError) throw new BuiltinError(e.message);
+        throw e;
+      }
+    },
   });
 
   const anyMatch = (name: string, suffix: boolean): void =>

@@ -410,6 +410,14 @@ function formatTime(c: Civil, layout: string): string {
   return out;
 }
 
+/** Digit runs the layout elements accept (min,max). */
+const DIGITS: Readonly<Record<string, RegExp>> = {
+  '1,2': /^\d{1,2}/,
+  '2,2': /^\d{2}/,
+  '4,4': /^\d{4}/,
+  '1,3': /^\d{1,3}/,
+};
+
 /** Go's time.Parse for a layout; returns UTC epoch nanoseconds. */
 function parseTime(layout: string, value: string): bigint {
   const bad = (): never => {
@@ -428,7 +436,7 @@ function parseTime(layout: string, value: string): bigint {
   let pm: boolean | undefined;
   let offset: number | undefined;
   const num = (min: number, max: number): number => {
-    const m = new RegExp(`^\\d{${min},${max}}`).exec(v);
+    const m = DIGITS[`${min},${max}`]!.exec(v);
     if (!m) bad();
     v = v.slice(m![0].length);
     return Number(m![0]);
