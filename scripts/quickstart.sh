@@ -23,7 +23,12 @@ if ! aibox version --json 2>/dev/null | grep -q '"daemon":{'; then
   step "Starting aiboxd (log: /var/log/aibox/aiboxd.log)"
   mkdir -p /var/log/aibox
   nohup node "$AIBOX_HOME/dist/bin/aiboxd.js" >>/var/log/aibox/aiboxd.log 2>&1 &
-  for _ in $(seq 1 150); do [ -S "$AIBOX_SOCKET" ] && aibox version >/dev/null 2>&1 && break; sleep 0.2; done
+  daemon=$!
+  for _ in $(seq 1 300); do
+    [ -S "$AIBOX_SOCKET" ] && aibox version >/dev/null 2>&1 && break
+    kill -0 "$daemon" 2>/dev/null || { echo "aiboxd stopped:" >&2; tail -n 3 /var/log/aibox/aiboxd.log >&2; exit 1; }
+    sleep 0.2
+  done
 fi
 
 step "Building the sandbox base image (cached after the first run)"
