@@ -5,6 +5,7 @@ import { isAiboxError } from '../shared/index.js';
 import type { ApiErrorBody } from '../shared/index.js';
 import type { DaemonServices } from './services/index.js';
 import { registerRoutes } from './routes/index.js';
+import { daemonErrors } from './errors.js';
 
 /**
  * Builds the HTTP application without listening, so tests drive it with `app.inject()` and server.ts binds it to
@@ -42,7 +43,7 @@ export async function buildApp(services: DaemonServices): Promise<FastifyInstanc
       error: {
         code: 'API_ROUTE_NOT_FOUND',
         message: `no route ${request.method} ${request.url}`,
-        hint: 'Check the aibox CLI and daemon versions match (`aibox version`).',
+        hint: daemonErrors.catalogue.API_ROUTE_NOT_FOUND.hint,
       },
     };
     void reply.status(404).send(payload);
@@ -64,7 +65,7 @@ function toErrorBody(err: unknown): { status: number; payload: ApiErrorBody } {
         error: {
           code: 'API_INVALID_REQUEST',
           message: `invalid request: ${where}: ${first?.message ?? 'does not match the schema'}`,
-          hint: 'Fix the named field; `aibox <command> --help` lists the accepted values.',
+          hint: daemonErrors.catalogue.API_INVALID_REQUEST.hint,
           details: { issues: err.issues.map((i) => ({ path: i.path.join('.'), message: i.message })) },
         },
       },
@@ -82,7 +83,7 @@ function toErrorBody(err: unknown): { status: number; payload: ApiErrorBody } {
         error: {
           code: 'API_BAD_REQUEST',
           message: fastifyErr.message ?? 'bad request',
-          hint: 'Send a JSON body that matches the API contract (src/shared/api).',
+          hint: daemonErrors.catalogue.API_BAD_REQUEST.hint,
         },
       },
     };
@@ -93,7 +94,7 @@ function toErrorBody(err: unknown): { status: number; payload: ApiErrorBody } {
       error: {
         code: 'DAEMON_INTERNAL',
         message: 'aiboxd failed to handle the request',
-        hint: 'See the daemon log (`aibox logs --daemon` or the state directory) for details.',
+        hint: daemonErrors.catalogue.DAEMON_INTERNAL.hint,
       },
     },
   };

@@ -24,5 +24,15 @@ export const daemonErrors = defineErrors({
     status: 503,
     hint: 'The sandbox was not started because an enforcement layer could not be set up; `aibox doctor` says how to fix it.',
   },
+  API_INVALID_REQUEST: {
+    status: 400,
+    hint: 'Fix the named field; `aibox <command> --help` lists the accepted values.',
+  },
+  API_BAD_REQUEST: { status: 400, hint: 'Send a JSON body that matches the API contract (src/shared/api).' },
+  API_ROUTE_NOT_FOUND: {
+    status: 404,
+    hint: 'Check the aibox CLI and daemon versions match (`aibox version`).',
+  },
+  DAEMON_INTERNAL: { status: 500, hint: 'See the daemon log for details; this is a bug worth reporting.' },
   EXEC_INVALID: { status: 400, hint: 'Pass the command after `--`: aibox exec NAME -- CMD ARGS…' },
 });
