@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { SecretRedactor } from '../../credentials/index.js';
 import {
   LlmProxy,
-  type LlmPolicy,
+  LlmPolicy,
   type LlmCallRecord,
   type LlmCallSink,
   type LlmConfig,
@@ -35,6 +35,33 @@ export interface LlmProxyHookExtras {
   };
   /** The policy engine's effective `llm` door for a sandbox; without it, `llm.defaultPolicy` applies. */
   llmPolicyFor?: (ctx: SandboxHookContext) => Promise<LlmPolicy | undefined>;
+}
+
+/**
+ * Extras from the policy service: call records go to its audit log, and each sandbox's LLM policy is the effective
+ * `llm` door (allowed providers, models, limits) composed from the org/team/project Rego layers.
+ */
+export function llmProxyExtrasFrom(policy: {
+  auditLog: NonNullable<LlmProxyHookExtras['audit']>;
+  show(sandbox?: string): { doors: Record<string, unknown> };
+}): LlmProxyHookExtras {
+  return {
+    audit: policy.auditLog,
+    llmPolicyFor: (ctx) => {
+      const door = policy.show(ctx.name).doors['llm'];
+      const parsed = LlmPolicy.safeParse(door ?? {});
+      if (!parsed.success) {
+        throw daemonErrors.create(
+          'SANDBOX_LAYER_FAILED',
+          `llm-proxy: the effective llm policy of ${ctx.name} is not usable`,
+          {
+            layer: 'llm-proxy',
+          },
+        );
+      }
+      return Promise.resolve(parsed.data);
+    },
+  };
 }
 
 /**
