@@ -67,6 +67,8 @@ interface Pending {
 export class AuditLog {
   private seq: number;
   private prev: string;
+  private durableSeq: number;
+  private durableHash: string;
   private queue: Pending[] = [];
   private flushing: Promise<void> | undefined;
   private failed: unknown;
@@ -81,6 +83,8 @@ export class AuditLog {
   ) {
     this.seq = tip.seq;
     this.prev = tip.hash;
+    this.durableSeq = tip.seq;
+    this.durableHash = tip.hash;
     this.masker = opts.masker ?? defaultMasker;
   }
 
@@ -157,6 +161,8 @@ export class AuditLog {
         const anchor = Buffer.from(`${JSON.stringify({ seq: last.seq, hash: last.hash })}\n`);
         await this.head.truncate(0);
         await this.head.write(anchor, 0, anchor.length, 0);
+        this.durableSeq = last.seq;
+        this.durableHash = last.hash;
         for (const p of batch) p.resolve(p.record);
       } catch (err) {
         this.failed ??= err;
@@ -183,7 +189,8 @@ export class AuditLog {
   /** Re-reads the whole file and checks every record's hash, its link to the one before, and the head anchor. */
   async verify(): Promise<VerifyReport> {
     await this.flushing;
-    return verifyFile(this.opts.path);
+    // The tip we know is durable; records appended while we read are checked next time.
+    return verifyFile(this.opts.path, { seq: this.durableSeq, hash: this.durableHash });
   }
 
   /** The last `limit` records (default 50) matching the filters, oldest first. */
@@ -283,7 +290,7 @@ async function* readRecords(path: string): AsyncGenerator<AuditRecord> {
 }
 
 /** Verifies a log file. Exported for offline tools; the daemon goes through `AuditLog.verify`. */
-export async function verifyFile(path: string): Promise<VerifyReport> {
+export async function verifyFile(path: string, tip?: { seq: number; hash: string }): Promise<VerifyReport> {
   let lineNo = 0;
   let prev = GENESIS_HASH;
   let seq = 0;
@@ -295,6 +302,7 @@ export async function verifyFile(path: string): Promise<VerifyReport> {
     problem: { line: lineNo, ...(s !== undefined ? { seq: s } : {}), reason },
   });
   for await (const line of readLines(path)) {
+    if (tip && seq >= tip.seq) break;
     lineNo++;
     const json = safeJson(line);
     const parsed = AuditRecord.safeParse(json);
@@ -316,7 +324,7 @@ export async function verifyFile(path: string): Promise<VerifyReport> {
     prev = hash;
     seq = r.seq;
   }
-  const anchor = await readHead(`${path}.head`);
+  const anchor = tip ?? (await readHead(`${path}.head`));
   if (anchor && anchor.seq > seq) {
     lineNo = 0;
     return bad(

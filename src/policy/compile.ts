@@ -24,6 +24,13 @@ export interface CompiledRepo {
   revision: string;
   org: RegoLayer;
   teams: ReadonlyMap<string, RegoLayer>;
+  /** Content hash per layer (`org`, `team:<team>`): tells whose edit caused a conflict. */
+  layerRevisions: ReadonlyMap<string, string>;
+  /**
+   * Team values a tightened org no longer allows. They cannot loosen anything (layers intersect), so the
+   * org's change applies; they are reported until the team fixes them.
+   */
+  stale: Conflict[];
 }
 
 /** The layers that apply to one sandbox, and the effective value of every door. */
@@ -32,12 +39,21 @@ export interface PolicySet {
   team: string | undefined;
   layers: readonly LayerView[];
   effective: { [D in DoorName]: ReturnType<(typeof DOORS)[D]['effective']>['value'] };
+  /** Project values a tightened higher layer no longer allows (see CompiledRepo.stale). */
+  stale: Conflict[];
 }
 
 const TEAM_NAME = /^[a-z0-9][a-z0-9_-]*$/;
 
-export function compileRepo(src: RepoSources, backend: RegoBackend): CompiledRepo {
+/**
+ * Compiles the repo. A team value the org does not allow is refused (POLICY_LOOSENING) when the team's own files
+ * changed since `previous` (the team tried to loosen); when only the org changed, the org's tightening applies and
+ * the conflict is kept in `stale` (refusing it would keep the looser org policy in force).
+ */
+export function compileRepo(src: RepoSources, backend: RegoBackend, previous?: CompiledRepo): CompiledRepo {
   const revision = hashSources(src);
+  const layerRevisions = new Map<string, string>([['org', hashLayer(src.org)]]);
+  const stale: Conflict[] = [];
   const orgData = mergeData(src.org.data, 'org');
   const org = compileLayer('org', 'aibox.org', src.org.modules, { org: orgData }, backend);
   // Org alone must be a consistent baseline (values of the right shape).
@@ -49,17 +65,26 @@ export function compileRepo(src: RepoSources, backend: RegoBackend): CompiledRep
     }
     const data = { org: orgData, teams: { [team]: mergeData(files.data, `teams/${team}`) } };
     const layer = compileLayer(`team:${team}`, `aibox.team.${team}`, files.modules, data, backend);
-    throwOnConflicts(effectiveOf([org, layer]).conflicts);
+    const layerRevision = hashLayer(files);
+    layerRevisions.set(`team:${team}`, layerRevision);
+    const conflicts = effectiveOf([org, layer]).conflicts;
+    if (previous && previous.layerRevisions.get(`team:${team}`) === layerRevision) stale.push(...conflicts);
+    else throwOnConflicts(conflicts);
     teams.set(team, layer);
   }
-  return { revision, org, teams };
+  return { revision, org, teams, layerRevisions, stale };
 }
 
 /**
  * Puts org, the sandbox's team and the project together. The team is the project's `team:` key, else the
  * daemon's default team, else none. Throws POLICY_LOOSENING when the project (or team) widens a higher layer.
  */
-export function composeSet(repo: CompiledRepo, project: ProjectLayer, defaultTeam?: string): PolicySet {
+export function composeSet(
+  repo: CompiledRepo,
+  project: ProjectLayer,
+  defaultTeam?: string,
+  opts: { tolerateStale?: boolean } = {},
+): PolicySet {
   const teamName = project.policy.team ?? defaultTeam;
   const layers: LayerView[] = [repo.org];
   if (teamName !== undefined) {
@@ -75,8 +100,10 @@ export function composeSet(repo: CompiledRepo, project: ProjectLayer, defaultTea
   }
   layers.push(project);
   const { effective, conflicts } = effectiveOf(layers);
-  throwOnConflicts(conflicts);
-  return { revision: repo.revision, team: teamName, layers, effective };
+  // Team conflicts were settled by compileRepo; here only the project's own count.
+  const own = conflicts.filter((c) => c.layer === 'project');
+  if (!opts.tolerateStale) throwOnConflicts(own);
+  return { revision: repo.revision, team: teamName, layers, effective, stale: own };
 }
 
 function effectiveOf(layers: readonly LayerView[]): {
@@ -96,22 +123,20 @@ function effectiveOf(layers: readonly LayerView[]): {
 function throwOnConflicts(conflicts: Conflict[]): void {
   const first = conflicts[0];
   if (!first) return;
-  const where = first.loc.at ?? first.layer;
   throw policyErrors.create(
     'POLICY_LOOSENING',
-    `${where}: ${first.key}: ${JSON.stringify(first.value)} loosens the policy: ${first.reason}` +
-      (conflicts.length > 1 ? ` (and ${conflicts.length - 1} more)` : ''),
+    describeConflict(first) + (conflicts.length > 1 ? ` (and ${conflicts.length - 1} more)` : ''),
     {
       file: first.loc.at?.replace(/:\d+$/, ''),
       key: first.key,
       value: first.value,
-      layer: first.layer,
+      policyLayer: first.layer,
       conflictsWith: first.against.layer,
       conflicts: conflicts.map((c) => ({
         at: c.loc.at,
         key: c.key,
         value: c.value,
-        layer: c.layer,
+        policyLayer: c.layer,
         conflictsWith: c.against.layer,
         conflictsAt: c.against.loc?.at,
       })),
@@ -132,7 +157,7 @@ function compileLayer(
       throw policyErrors.create(
         'POLICY_WRONG_PACKAGE',
         `${m.file}: package ${declared ?? '(none)'} is outside layer ${layer}: modules here must declare package ${pkg} or ${pkg}.<door>`,
-        { file: m.file, layer, package: declared, expected: pkg },
+        { file: m.file, policyLayer: layer, package: declared, expected: pkg },
       );
     }
   }
@@ -187,6 +212,19 @@ function mergeData(files: readonly RegoSource[], layerDir: string): Record<strin
     }
   }
   return out;
+}
+
+function hashLayer(files: LayerFiles): string {
+  const h = createHash('sha256');
+  for (const f of [...files.modules, ...files.data].sort((a, b) => a.file.localeCompare(b.file))) {
+    h.update(f.file).update('\0').update(f.text).update('\0');
+  }
+  return h.digest('hex').slice(0, 12);
+}
+
+/** A conflict as one line, for errors and reports. */
+export function describeConflict(c: Conflict): string {
+  return `${c.loc.at ?? c.layer}: ${c.key}: ${JSON.stringify(c.value)} loosens the policy: ${c.reason}`;
 }
 
 function hashSources(src: RepoSources): string {

@@ -2,7 +2,7 @@ import { defineErrors } from '../shared/index.js';
 
 /**
  * The policy module's error catalogue. Load-time errors carry `details.file`, `details.line` (when known),
- * `details.key`, `details.value` and `details.layer`, so the CLI and `aibox doctor` can point at the exact spot.
+ * `details.key`, `details.value` and `details.policyLayer` (org, team:<team>, project), so the CLI and `aibox doctor` can point at the exact spot.
  */
 export const policyErrors = defineErrors({
   POLICY_REPO_MISSING: {

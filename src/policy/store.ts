@@ -8,12 +8,19 @@ import type {
   PolicyShowReport,
 } from '../shared/index.js';
 import { isAiboxError, messageOf, newId } from '../shared/index.js';
-import { compileRepo, composeSet, type CompiledRepo, type PolicySet, type RepoSources } from './compile.js';
+import {
+  compileRepo,
+  composeSet,
+  describeConflict,
+  type CompiledRepo,
+  type PolicySet,
+  type RepoSources,
+} from './compile.js';
 import { DOORS } from './doors/index.js';
 import { policyErrors } from './errors.js';
 import { PROJECT_POLICY_FILE, ProjectLayer } from './project.js';
 import type { RegoBackend } from './rego-layer.js';
-import { combine } from './types.js';
+import { combine, type Conflict } from './types.js';
 
 /** Where policy text comes from; `loader.ts` implements it over the file system. */
 export interface PolicySource {
@@ -78,7 +85,7 @@ export class PolicyStore {
     let repo: CompiledRepo;
     let baseline: PolicySet;
     try {
-      repo = compileRepo(await this.opts.source.readRepo(), this.opts.backend);
+      repo = compileRepo(await this.opts.source.readRepo(), this.opts.backend, this.repo);
       baseline = composeSet(repo, ProjectLayer.empty(), this.opts.defaultTeam);
     } catch (err) {
       const error = this.keepError('repo', err);
@@ -92,8 +99,12 @@ export class PolicyStore {
     const next = new Map<string, Attached>();
     for (const [name, a] of this.sandboxes) {
       try {
-        next.set(name, { ...a, set: composeSet(repo, a.project, this.opts.defaultTeam) });
+        // The repo changed, not the project: a tightened higher layer applies even where the project now asks
+        // for more (refusing it would keep the looser policy in force); the leftover is reported.
+        const set = composeSet(repo, a.project, this.opts.defaultTeam, { tolerateStale: true });
+        next.set(name, { ...a, set });
         this.errors.delete(`sandbox:${name}`);
+        if (set.stale[0]) this.keepStale(`sandbox:${name}`, set.stale);
       } catch (err) {
         const error = this.keepError(`sandbox:${name}`, err);
         this.opts.logger.error(
@@ -107,6 +118,8 @@ export class PolicyStore {
     this.baseline = baseline;
     this.loadedAt = new Date(this.opts.clock.now()).toISOString();
     this.errors.delete('repo');
+    for (const scope of [...this.errors.keys()]) if (scope.startsWith('team:')) this.errors.delete(scope);
+    for (const c of repo.stale) this.keepStale(c.layer, [c]);
     if (changed) this.opts.logger.info({ revision: repo.revision }, 'policy loaded');
     for (const [name, a] of next) await this.swap(name, a);
     return { ok: true };
@@ -217,7 +230,7 @@ export class PolicyStore {
 
   show(sandbox?: string): PolicyShowReport {
     const errors = [...this.errors.values()].filter(
-      (e) => sandbox === undefined || e.scope === 'repo' || e.scope === `sandbox:${sandbox}`,
+      (e) => sandbox === undefined || !e.scope.startsWith('sandbox:') || e.scope === `sandbox:${sandbox}`,
     );
     if (!this.repo) return { layers: [], doors: {}, errors, ...(sandbox ? { sandbox } : {}) };
     const set = this.policySet(sandbox);
@@ -277,6 +290,24 @@ export class PolicyStore {
   private async readProject(path: string): Promise<ProjectLayer> {
     const file = await this.opts.source.readProject(path);
     return file ? ProjectLayer.parse(file.text, file.file) : ProjectLayer.empty(PROJECT_POLICY_FILE);
+  }
+
+  private keepStale(scope: string, conflicts: Conflict[]): void {
+    const c = conflicts[0]!;
+    this.keepError(
+      scope,
+      policyErrors.create(
+        'POLICY_LOOSENING',
+        `${describeConflict(c)} (a higher layer tightened: the intersection applies until this value is removed)`,
+        {
+          file: c.loc.at?.replace(/:\d+$/, ''),
+          key: c.key,
+          value: c.value,
+          policyLayer: c.layer,
+          conflictsWith: c.against.layer,
+        },
+      ),
+    );
   }
 
   private keepError(scope: string, err: unknown): PolicyError {

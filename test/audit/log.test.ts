@@ -147,6 +147,18 @@ describe('audit log', () => {
     await log.close();
   });
 
+  it('verifies cleanly while appends keep arriving', async () => {
+    const log = await seed(3);
+    const writes = Promise.all(
+      Array.from({ length: 40 }, (_, i) => log.append({ kind: 'exec', data: { i } })),
+    );
+    const report = await log.verify();
+    await writes;
+    expect(report.ok).toBe(true);
+    expect(await log.verify()).toMatchObject({ ok: true, records: 43 });
+    await log.close();
+  });
+
   it('refuses appends after close', async () => {
     const log = await seed(1);
     await log.close();

@@ -43,7 +43,7 @@ describe('layering', () => {
       file: 'aibox/policy.yaml',
       key: 'egress.allow_domains',
       value: 'c.example',
-      layer: 'project',
+      policyLayer: 'project',
       conflictsWith: 'team:web',
     });
   });
@@ -101,7 +101,7 @@ describe('layering', () => {
     expect(r.ok).toBe(false);
     expect(r.error).toMatchObject({
       code: 'POLICY_LOOSENING',
-      details: { value: 'evil.example', layer: 'team:web', conflictsWith: 'org' },
+      details: { value: 'evil.example', policyLayer: 'team:web', conflictsWith: 'org' },
     });
     expect(r.error!.message).toContain('teams/web/egress.rego:5');
     expect(r.error!.message).toContain('org/egress.rego:5');
@@ -180,5 +180,37 @@ describe('layering', () => {
     expect(() => store.evaluate('egress', { port: 'x' })).toThrow(
       expect.objectContaining({ code: 'POLICY_BAD_REQUEST', status: 400 }),
     );
+  });
+});
+
+describe('tightening from above', () => {
+  it('applies an org tightening even where a team still lists the removed value, and reports the team', async () => {
+    const source = new MemorySource(
+      { ...ORG, ...TEAM },
+      { '/p': 'team: web\nnetwork:\n  allow: [a.example]\n' },
+    );
+    const store = newStore(source);
+    await store.reloadRepo();
+    await store.attach({ id: 's', name: 'p', path: '/p' });
+    source.files['org/egress.rego'] =
+      'package aibox.org.egress\n\nimport rego.v1\n\nallow_domains := {"b.example"}\n';
+    expect(await store.reloadRepo()).toEqual({ ok: true });
+    expect(store.policySet('p').effective.egress.allowDomains).toEqual([]);
+    expect(store.evaluate('egress', { host: 'a.example' }, 'p').outcome).toBe('deny');
+    const scopes = store.problems().map((e) => [e.scope, e.code]);
+    expect(scopes).toContainEqual(['team:web', 'POLICY_LOOSENING']);
+    expect(scopes).toContainEqual(['sandbox:p', 'POLICY_LOOSENING']);
+  });
+
+  it('still refuses a team edit that loosens, keeping the last good policy', async () => {
+    const source = new MemorySource({ ...ORG, ...TEAM });
+    const store = newStore(source);
+    await store.reloadRepo();
+    const before = store.revision;
+    source.files['teams/web/egress.rego'] =
+      'package aibox.team.web.egress\n\nimport rego.v1\n\nallow_domains := {"z.example"}\n';
+    const r = await store.reloadRepo();
+    expect(r.error).toMatchObject({ code: 'POLICY_LOOSENING', details: { policyLayer: 'team:web' } });
+    expect(store.revision).toBe(before);
   });
 });
