@@ -260,6 +260,7 @@ export class Compiler {
       if (rule.head.key) collectVars(rule.head.key, appear);
       if (rule.head.value) collectVars(rule.head.value, appear);
       collectBodyVars(rule.body, declared, appear);
+      for (const d of declared) appear.delete(d);
       const scope = new Scope(undefined, alloc, declared, appear);
       preallocate(scope);
       for (const a of r.head.args ?? []) collectVars(a, scope.visible);
@@ -790,6 +791,15 @@ export class Compiler {
               } else break;
             }
             if (missing) {
+              for (const p of t.path) visitTerm(from, p);
+              break;
+            }
+            if (!n.hasRules && n !== this.root && t.path.some((p) => p.k !== 'const')) {
+              // dynamic reference (data.x[y]): cannot be resolved statically; runtime detects real recursion
+              for (const p of t.path) visitTerm(from, p);
+              break;
+            }
+            if (n === this.root && t.path.length && t.path[0]!.k !== 'const') {
               for (const p of t.path) visitTerm(from, p);
               break;
             }

@@ -132,8 +132,9 @@ export function tokenize(src: string, file: string): Token[] {
         i = scanTemplate(src, i + 1, err);
         toks.push({ kind: 'template', text: '', raw: src.slice(start + 2, i - 1), loc: l, nl, end: i });
       } else {
-        const close = src.indexOf('`', i + 2);
-        if (close < 0) err('non-terminated raw template string', start);
+        const end = skipRawTemplate(src, i + 1);
+        if (end < 0) err('non-terminated raw template string', start);
+        const close = end - 1;
         for (let k = i + 2; k < close; k++) {
           if (src.charCodeAt(k) === 10) {
             row++;
@@ -179,37 +180,86 @@ function scanString(src: string, i: number, err: (m: string, o: number) => never
   return err('non-terminated string', start);
 }
 
-/** Scan a `"..."` template body starting at the quote; `{...}` expressions may contain strings. */
-function scanTemplate(src: string, i: number, err: (m: string, o: number) => never): number {
-  const start = i;
-  i++;
-  let depth = 0;
+/**
+ * Skip a template expression: `i` is just after its `{`; returns the index just after the matching `}`, or -1.
+ * Strings, raw strings and nested templates inside the expression are skipped whole.
+ */
+export function skipTemplateExpr(src: string, i: number): number {
+  let depth = 1;
   while (i < src.length) {
-    const ch = src.charCodeAt(i);
-    if (depth === 0) {
-      if (ch === 34) return i + 1;
-      if (ch === 92) {
-        i += 2;
-        continue;
-      }
-      if (ch === 123) depth = 1;
-      if (ch === 10) err('non-terminated string', start);
+    const ch = src[i]!;
+    if (ch === '$' && (src[i + 1] === '"' || src[i + 1] === '`')) {
+      const j = src[i + 1] === '"' ? skipQuotedTemplate(src, i + 1) : skipRawTemplate(src, i + 1);
+      if (j < 0) return -1;
+      i = j;
+      continue;
+    }
+    if (ch === '"') {
+      i++;
+      while (i < src.length && src[i] !== '"') i += src[i] === '\\' ? 2 : 1;
+      if (i >= src.length) return -1;
       i++;
       continue;
     }
-    if (ch === 34) {
-      i = scanString(src, i, err);
-      continue;
-    }
-    if (ch === 96) {
+    if (ch === '`') {
       const close = src.indexOf('`', i + 1);
-      if (close < 0) err('non-terminated raw string', i);
+      if (close < 0) return -1;
       i = close + 1;
       continue;
     }
-    if (ch === 123) depth++;
-    else if (ch === 125) depth--;
+    if (ch === '{') depth++;
+    else if (ch === '}') {
+      depth--;
+      if (depth === 0) return i + 1;
+    }
     i++;
   }
-  return err('non-terminated string', start);
+  return -1;
+}
+
+/** `i` at the opening quote of `$"..."`; returns the index after the closing quote or -1. */
+function skipQuotedTemplate(src: string, i: number): number {
+  i++;
+  while (i < src.length) {
+    const ch = src[i]!;
+    if (ch === '"') return i + 1;
+    if (ch === '\\') {
+      i += 2;
+      continue;
+    }
+    if (ch === '\n') return -1;
+    if (ch === '{') {
+      i = skipTemplateExpr(src, i + 1);
+      if (i < 0) return -1;
+      continue;
+    }
+    i++;
+  }
+  return -1;
+}
+
+/** `i` at the opening backquote of `$`...``; returns the index after the closing backquote or -1. */
+function skipRawTemplate(src: string, i: number): number {
+  i++;
+  while (i < src.length) {
+    const ch = src[i]!;
+    if (ch === '`') return i + 1;
+    if (ch === '\\' && src[i + 1] === '{') {
+      i += 2;
+      continue;
+    }
+    if (ch === '{') {
+      i = skipTemplateExpr(src, i + 1);
+      if (i < 0) return -1;
+      continue;
+    }
+    i++;
+  }
+  return -1;
+}
+
+/** Scan a `"..."` template body starting at the quote. */
+function scanTemplate(src: string, i: number, err: (m: string, o: number) => never): number {
+  const j = skipQuotedTemplate(src, i);
+  return j < 0 ? err('non-terminated template string', i) : j;
 }

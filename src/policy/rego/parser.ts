@@ -8,7 +8,7 @@
 import type { Expr, Import, Module, Rule, RuleHead, Term, With } from './ast.js';
 import { RegoError } from './errors.js';
 import type { Location } from './errors.js';
-import { tokenize } from './lexer.js';
+import { skipTemplateExpr, tokenize } from './lexer.js';
 import type { Token } from './lexer.js';
 import { parseNumber } from './value.js';
 
@@ -227,8 +227,23 @@ export class Parser {
       this.next();
       rule.hasBody = true;
       if (this.isPunct('{')) {
-        // `if {` always opens a body (an object/set value would need `if {...} == x` which OPA also rejects)
-        rule.body = this.parseBraceBody();
+        // `if {` opens a body; when that fails, `{...}` may start a single literal (e.g. a comprehension)
+        const save = this.p;
+        try {
+          rule.body = this.parseBraceBody();
+        } catch (e) {
+          if (!(e instanceof RegoError)) throw e;
+          this.p = save;
+          const saved = this.nest;
+          this.nest = 0;
+          try {
+            rule.body = [this.parseLiteral()];
+          } catch {
+            throw e;
+          } finally {
+            this.nest = saved;
+          }
+        }
       } else {
         const saved = this.nest;
         this.nest = 0;
@@ -700,6 +715,11 @@ export class Parser {
     let i = 0;
     while (i < raw.length) {
       const c = raw[i]!;
+      if (rawMode && c === '\\' && raw[i + 1] === '{') {
+        lit += '{';
+        i += 2;
+        continue;
+      }
       if (!rawMode && c === '\\') {
         if (raw[i + 1] === '{') {
           lit += '{';
@@ -718,22 +738,8 @@ export class Parser {
         continue;
       }
       if (c === '{') {
-        // find matching close brace, skipping strings
-        let depth = 1;
-        let j = i + 1;
-        while (j < raw.length && depth > 0) {
-          const d = raw[j]!;
-          if (d === '"') {
-            j++;
-            while (j < raw.length && raw[j] !== '"') j += raw[j] === '\\' ? 2 : 1;
-          } else if (d === '`') {
-            j = raw.indexOf('`', j + 1);
-            if (j < 0) this.fail('non-terminated template expression', t);
-          } else if (d === '{') depth++;
-          else if (d === '}') depth--;
-          j++;
-        }
-        if (depth !== 0) this.fail('non-terminated template expression', t);
+        const j = skipTemplateExpr(raw, i + 1);
+        if (j < 0) this.fail('non-terminated template expression', t);
         const inner = raw.slice(i + 1, j - 1);
         if (lit) parts.push(lit);
         lit = '';
