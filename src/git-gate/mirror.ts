@@ -37,6 +37,10 @@ interface UpstreamAuth {
  */
 export class MirrorStore {
   private readonly locks = new KeyedMutex();
+  /** Mirrors configured by this process (settings are applied once per daemon life, not per request). */
+  private readonly ready = new Set<string>();
+  /** Mirrors whose HEAD was set from the upstream's default branch in this daemon life. */
+  private readonly headSynced = new Set<string>();
 
   constructor(private readonly opts: MirrorStoreOptions) {}
 
@@ -63,7 +67,9 @@ export class MirrorStore {
   async ensure(name: string): Promise<string> {
     this.repo(name);
     const dir = this.path(name);
+    if (this.ready.has(name)) return dir;
     return this.locks.run(`ensure:${name}`, async () => {
+      if (this.ready.has(name)) return dir;
       const exists = await access(path.join(dir, 'HEAD')).then(
         () => true,
         () => false,
@@ -84,6 +90,7 @@ export class MirrorStore {
         ['gc.auto', '0'],
       ];
       for (const [k, v] of settings) await this.opts.git.run(['config', k, v], { gitDir: dir });
+      this.ready.add(name);
       return dir;
     });
   }
@@ -125,7 +132,11 @@ export class MirrorStore {
           git: lastLines(r.stderr),
         });
       }
-      await this.syncHead(name, dir, auth);
+      if (!this.headSynced.has(name)) {
+        // The default branch rarely changes: one extra round trip per daemon life, not per fetch.
+        await this.syncHead(name, dir, auth);
+        this.headSynced.add(name);
+      }
       this.opts.logger.debug({ repo: name, ms: Date.now() - started }, 'mirror refreshed');
     });
     return dir;
