@@ -84,7 +84,8 @@ function goJSONEscape(text: string): string {
   return text.replace(/[<>&\u2028\u2029]/g, (c) => '\\u' + c.charCodeAt(0).toString(16).padStart(4, '0'));
 }
 
-function marshal(v: Value): string {
+/** Go's json.Marshal of a value: compact, sorted keys, HTML-safe escaping. */
+export function marshal(v: Value): string {
   return goJSONEscape(toJSONText(v));
 }
 

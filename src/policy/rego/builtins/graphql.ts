@@ -25,6 +25,8 @@ import { ObjectValue, fromJS, toJSONText } from '../value.js';
 
 type J = null | boolean | number | string | J[] | { [k: string]: J };
 
+const MAX_TOKENS = 100_000;
+
 // ---------------------------------------------------------------------------------------------------------------
 // Errors, worded like gqlparser
 
@@ -70,7 +72,8 @@ function parseDoc(source: string): DocumentNode {
   // gqlparser accepts an empty document.
   if (source.trim() === '') return { kind: Kind.DOCUMENT, definitions: [] };
   try {
-    return parse(source, { allowLegacyFragmentVariables: true });
+    // A token budget bounds the work one hostile document can cause.
+    return parse(source, { allowLegacyFragmentVariables: true, maxTokens: MAX_TOKENS });
   } catch (e) {
     return fail(e, source);
   }

@@ -19,7 +19,7 @@ import type { BuiltinContext, BuiltinRegistry } from './registry.js';
 import { BuiltinError } from './registry.js';
 import type { Value } from '../value.js';
 import { ObjectValue, isArray, isNumber, parseJSON, toFloat, toJSONText } from '../value.js';
-import { base64UrlDecode, goBytesToString } from './encoding.js';
+import { base64UrlDecode, goBytesToString, marshal } from './encoding.js';
 
 const ALGORITHMS = new Set([
   'RS256',
@@ -516,6 +516,6 @@ export function register(r: BuiltinRegistry): void {
     name: 'io.jwt.encode_sign',
     args: ['object', 'object', 'object'],
     result: 'string',
-    impl: (a) => encodeSign(toJSONText(a[0]!), toJSONText(a[1]!), toJSONText(a[2]!)),
+    impl: (a) => encodeSign(marshal(a[0]!), marshal(a[1]!), marshal(a[2]!)),
   });
 }
