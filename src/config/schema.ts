@@ -5,6 +5,7 @@ import { LlmConfig } from '../llm-proxy/index.js';
 import { GitGateConfig } from '../git-gate/index.js';
 import { SshGatewayConfig } from '../ssh-gateway/index.js';
 import { PolicyConfig } from '../policy/index.js';
+import { EgressConfig } from '../egress/index.js';
 
 /**
  * The daemon's configuration. Modules own their sections' schemas; this file composes them. Add a module's section
@@ -27,6 +28,7 @@ export const DaemonConfig = z
     policy: PolicyConfig.prefault({}).describe('Layered policy: the policy repo (org/, teams/), default team, hot reload.'),
     git: GitGateConfig.prefault({}).describe('Git gateway: upstream repositories, push policy, notifications, tasks.'),
     sshGateway: SshGatewayConfig.prefault({}).describe('SSH gateway for IDEs on 127.0.0.1:2222.'),
+    egress: EgressConfig.prefault({}).describe('Egress: per-sandbox Squid, allowlisting DNS, nftables; upstream proxy.'),
   })
   .strict();
 export type DaemonConfig = z.infer<typeof DaemonConfig>;

@@ -150,9 +150,10 @@ export class EgressManager {
   }
 
   /** Applies and verifies the ruleset inside the sandbox's network namespace (before the sandbox is ready). */
-  async attach(sandboxId: string, target: NetnsTarget): Promise<void> {
+  async attach(sandboxId: string, target: NetnsTarget, gateways?: GatewayEndpoint[]): Promise<void> {
     const live = this.requireLive(sandboxId);
     live.target = target;
+    if (gateways) live.state.gateways = gateways;
     await this.applyRules(live);
   }
 
@@ -171,15 +172,21 @@ export class EgressManager {
    * After a daemon restart: the resolver comes back on the same ports (the ruleset's DNAT points there), Squid is
    * reconfigured (or restarted if it died), and the ruleset is re-verified — re-applied if it drifted.
    */
-  async adopt(sandboxId: string, policy: EgressPolicy, target: NetnsTarget): Promise<void> {
+  async adopt(
+    sandboxId: string,
+    policy: EgressPolicy,
+    target: NetnsTarget,
+    gateways?: GatewayEndpoint[],
+  ): Promise<void> {
     await this.init();
     const text = await readFile(join(this.dir(sandboxId), 'state.json'), 'utf8').catch(() => undefined);
     if (text === undefined) {
-      await this.prepare(sandboxId, policy);
+      await this.prepare(sandboxId, policy, gateways ? { gateways } : {});
       await this.attach(sandboxId, target);
       return;
     }
     const state = JSON.parse(text) as SandboxEgressState;
+    if (gateways) state.gateways = gateways;
     const resolver = this.newResolver(sandboxId, policy);
     await resolver.listen([
       { address: state.listenAddress, port: state.dnsPort },

@@ -29,6 +29,10 @@ export const egressErrors = defineErrors({
     status: 409,
     hint: 'The sandbox has no egress enforcement attached (it may have been started without network); restart it.',
   },
+  EGRESS_DECISION_NOT_FOUND: {
+    status: 404,
+    hint: 'Decisions are kept in memory for the recent past; check the id, or search the daemon log for it.',
+  },
   EGRESS_SELFTEST: {
     status: 502,
     hint: 'The self-test could not run inside the sandbox; check that it is running (`aibox status NAME`).',

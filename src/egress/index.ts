@@ -29,3 +29,11 @@ export {
   type GatewayEndpoint,
   type SandboxEgressState,
 } from './enforcer.js';
+export {
+  runSelftest,
+  Canary,
+  type SelftestReport,
+  type SelftestCheck,
+  type SandboxExec,
+} from './selftest.js';
+export { systemResolvers } from './resolv-conf.js';

@@ -22,7 +22,7 @@ export interface SquidConfInput {
   readonly dnsServer: string;
   /** Directory for pid file, cache.log, access.log (the decision feed aiboxd tails) and error pages. */
   readonly dir: string;
-  /** Random per Squid start: decision ids are `dec_<token>x<transaction number>`. */
+  /** Random per Squid start (8 hex digits): decision ids are `dec_<token><transaction number>`, hex-only like every decision id. */
   readonly instanceToken: string;
   /** Addresses that mean "the host itself" (loopback, link-local, the host's own addresses). */
   readonly hostNets: readonly string[];
@@ -70,9 +70,9 @@ export function renderErrorPages(instanceToken: string): Record<string, string> 
       `aibox egress: request refused (${r.code}).`,
       `reason: ${r.text}.`,
       `request: %M %U`,
-      `decision: dec_${instanceToken}x@Squid{%master_xaction}`,
+      `decision: dec_${instanceToken}@Squid{%master_xaction}`,
       `next step: ${r.ask}.`,
-      `Look the decision up with \`aibox decisions show dec_${instanceToken}x@Squid{%master_xaction}\`.`,
+      'Quote the decision id when you ask a human for access: aiboxd keeps every decision in its log.',
       '',
     ].join('\n');
   }
@@ -114,7 +114,7 @@ export function renderSquidConf(input: SquidConfInput): string {
   line('');
   line('# Decision log: every request as one line, unbuffered; aiboxd tails it into its decision log.');
   line(
-    `logformat aibox aibox1 ${input.sandboxId} dec_${token}x%master_xaction %ts.%03tu %rm %>Hs %Ss %err_code %ru`,
+    `logformat aibox aibox1 ${input.sandboxId} dec_${token}%master_xaction %ts.%03tu %rm %>Hs %Ss %err_code %ru`,
   );
   line(`access_log stdio:${dir}/${SQUID_ACCESS_LOG} aibox`);
   line('buffered_logs off');

@@ -4,10 +4,10 @@ import { checkRuleset, parseSquidLogLine } from '../../src/egress/index.js';
 describe('proxy decision log lines', () => {
   it('turns a refused request into a deny decision with its reason', () => {
     const d = parseSquidLogLine(
-      'aibox1 sbx_a dec_0badcafex53 1795337088.494 GET 403 TCP_DENIED 403:ERR_AIBOX_DOMAIN http://evil.test/',
+      'aibox1 sbx_a dec_0badcafe53 1795337088.494 GET 403 TCP_DENIED 403:ERR_AIBOX_DOMAIN http://evil.test/',
     );
     expect(d).toEqual({
-      id: 'dec_0badcafex53',
+      id: 'dec_0badcafe53',
       sandboxId: 'sbx_a',
       time: 1795337088494,
       layer: 'proxy',
@@ -21,7 +21,7 @@ describe('proxy decision log lines', () => {
 
   it('turns a served request into an allow decision and ignores other lines', () => {
     const d = parseSquidLogLine(
-      'aibox1 sbx_a dec_0badcafex54 1795337088.5 CONNECT 200 TCP_TUNNEL - allowed.test:443',
+      'aibox1 sbx_a dec_0badcafe54 1795337088.5 CONNECT 200 TCP_TUNNEL - allowed.test:443',
     );
     expect(d).toMatchObject({
       verdict: 'allow',

@@ -88,7 +88,7 @@ describe('egress renderers (golden files)', () => {
     const pages = renderErrorPages('0badcafe');
     golden('ERR_AIBOX_DOMAIN', pages.ERR_AIBOX_DOMAIN!);
     for (const body of Object.values(pages)) {
-      expect(body).toContain('decision: dec_0badcafex@Squid{%master_xaction}');
+      expect(body).toContain('decision: dec_0badcafe@Squid{%master_xaction}');
       expect(body).toMatch(/^reason: /m);
     }
   });

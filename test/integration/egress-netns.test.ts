@@ -191,7 +191,7 @@ describe.skipIf(skip !== undefined)('egress enforced in a test network namespace
     const r = await curl(a, ['-i', '-x', proxyOf('sbx_a'), 'http://evil.test/']);
     expect(r.stdout).toMatch(/^HTTP\/1\.1 403/);
     expect(r.stdout).toContain('EGRESS_DOMAIN_NOT_ALLOWED');
-    const id = /decision: (dec_[0-9a-f]+x[0-9]+)/.exec(r.stdout)?.[1];
+    const id = /decision: (dec_[0-9a-f]+)/.exec(r.stdout)?.[1];
     expect(id).toBeDefined();
     await manager.flushDecisions('sbx_a');
     expect(decisions.some((d) => d.id === id && d.layer === 'proxy' && d.verdict === 'deny')).toBe(true);

@@ -7,6 +7,7 @@ import { policyRoutes } from './policy.js';
 import { auditRoutes } from './audit.js';
 import { pushRoutes } from './pushes.js';
 import { taskRoutes } from './tasks.js';
+import { egressRoutes } from './egress.js';
 import { sshKeyRoutes } from './ssh-keys.js';
 
 /** One line per resource. Each route file validates its input with the zod schemas of src/shared/api. */
@@ -18,5 +19,6 @@ export async function registerRoutes(app: FastifyInstance, services: DaemonServi
   await app.register(auditRoutes(services));
   await app.register(pushRoutes(services));
   await app.register(taskRoutes(services));
+  await app.register(egressRoutes(services));
   await app.register(sshKeyRoutes(services));
 }

@@ -7,6 +7,7 @@ import { GitGateService } from './git-gate.js';
 import { SshGatewayHook } from './ssh-gateway.js';
 import { openAuditLog } from './audit.js';
 import { PolicyService } from './policy.js';
+import { EgressService } from './egress.js';
 
 export interface HookDeps {
   config: DaemonConfig;
@@ -23,5 +24,5 @@ export async function buildHooks(_deps: HookDeps): Promise<SandboxHook[]> {
   // Policy first: every later hook reads the sandbox's composed policy. The audit log opens here (fail closed).
   const policy = await PolicyService.create({ ..._deps, audit: await openAuditLog(_deps.config.stateDir, _deps.logger) });
   const llm = await LlmProxyHook.create({ ..._deps, ...llmProxyExtrasFrom(policy) });
-  return [policy.hook(), llm, await GitGateService.create({ ..._deps, credentials: llm.credentials.provider }), await SshGatewayHook.create(_deps)];
+  return [policy.hook(), llm, await GitGateService.create({ ..._deps, credentials: llm.credentials.provider }), await SshGatewayHook.create(_deps), await EgressService.create({ ..._deps, policy })];
 }

@@ -9,3 +9,4 @@ export * from './pushes.js';
 export * from './tasks.js';
 export * from './secrets.js';
 export * from './ssh-keys.js';
+export * from './egress.js';

@@ -1,0 +1,45 @@
+import type { FastifyPluginAsync } from 'fastify';
+import { z } from 'zod';
+import { egressErrors } from '../../egress/index.js';
+import { EgressDecisionReport, EgressSelftestResult } from '../../shared/index.js';
+import { daemonErrors } from '../errors.js';
+import type { DaemonServices } from '../services/index.js';
+import { egressServiceOf, type EgressService } from '../services/egress.js';
+
+const NameParams = z.object({ name: z.string().min(1).max(128) });
+const DecisionParams = z.object({ id: z.string().regex(/^dec_[0-9a-f]{4,32}$/, 'a decision id (dec_…)') });
+
+/**
+ * POST /v1/sandboxes/:name/egress/selftest (the probes behind `aibox doctor --sandbox NAME`) and
+ * GET /v1/egress/decisions/:id (a DNS or proxy decision, by the id a 403 body or the log showed).
+ */
+export function egressRoutes(services: DaemonServices): FastifyPluginAsync {
+  const egress = (): EgressService => {
+    const e = egressServiceOf(services);
+    if (!e)
+      throw daemonErrors.create('SANDBOX_LAYER_FAILED', 'the egress layer is not running in this aiboxd');
+    return e;
+  };
+  return async (app) => {
+    app.post('/v1/sandboxes/:name/egress/selftest', async (request) => {
+      const { name } = NameParams.parse(request.params);
+      const record = await services.sandboxes.find(name);
+      const report = await egress().selftest(name, record.id, async (cmd) => {
+        const r = await services.sandboxes.execBuffered(name, { cmd });
+        return { exitCode: r.exitCode, stdout: r.stdout, stderr: r.stderr };
+      });
+      return EgressSelftestResult.parse(report);
+    });
+
+    app.get('/v1/egress/decisions/:id', async (request) => {
+      const { id } = DecisionParams.parse(request.params);
+      const d = egress().decision(id);
+      if (!d)
+        throw egressErrors.create(
+          'EGRESS_DECISION_NOT_FOUND',
+          `no egress decision ${id} in this daemon's memory`,
+        );
+      return EgressDecisionReport.parse(d);
+    });
+  };
+}

@@ -1,0 +1,199 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import {
+  buildEgressPolicy,
+  Canary,
+  EgressConfig,
+  EgressManager,
+  egressErrors,
+  egressPolicyFromProject,
+  runSelftest,
+  systemResolvers,
+  type EgressDecision,
+  type EgressPolicy,
+  type GatewayEndpoint,
+  type SandboxExec,
+  type SelftestReport,
+} from '../../egress/index.js';
+import { messageOf, systemClock, type Clock, type Logger } from '../../shared/index.js';
+import type { HookDeps } from './hooks-registry.js';
+import type { RunningSandbox, SandboxContribution, SandboxHook, SandboxHookContext } from './hooks.js';
+import { egressPolicyInput, type PolicyService } from './policy.js';
+
+const RECENT_DECISIONS = 5000;
+
+export interface EgressServiceDeps extends HookDeps {
+  /** The policy layer, when it runs: the sandbox's effective egress comes from it, and its changes hot-reload. */
+  policy?: PolicyService;
+  clock?: Clock;
+}
+
+/**
+ * The egress layer in the daemon: a SandboxHook around the EgressManager. prepare starts the sandbox's resolver
+ * and proxy and asks for a network namespace; started applies and verifies the ruleset inside that namespace
+ * before any exec is allowed (fail closed: a failure stops the sandbox, naming EGRESS_*); adopt re-attaches after
+ * a daemon restart; stop tears everything down. Policy changes (aibox/policy.yaml edits) apply to running
+ * sandboxes without a restart.
+ */
+export class EgressService implements SandboxHook {
+  readonly layer = 'egress';
+  private readonly recent = new Map<string, EgressDecision>();
+  private readonly canary = new Canary();
+  private readonly names = new Map<string, string>();
+
+  private constructor(
+    readonly manager: EgressManager,
+    private readonly config: EgressConfig,
+    private readonly policyService: PolicyService | undefined,
+    private readonly logger: Logger,
+  ) {
+    policyService?.onChange(async (change) => {
+      if (!this.manager.state(change.sandboxId)) return;
+      try {
+        const policy = this.withDaemonSettings(egressPolicyInput(change.effective.egress));
+        await this.manager.update(change.sandboxId, policy);
+      } catch (err) {
+        // The previous policy stays in force: nothing is opened by a change that failed.
+        this.logger.error({ sandbox: change.sandbox, err: messageOf(err) }, 'egress policy reload failed');
+      }
+    });
+  }
+
+  static async create(deps: EgressServiceDeps): Promise<EgressService> {
+    const config = EgressConfig.parse((deps.config as { egress?: unknown }).egress ?? {});
+    const logger = deps.logger.child({ svc: 'egress' });
+    const late: { service?: EgressService } = {};
+    const manager = new EgressManager({
+      config,
+      stateDir: join(deps.config.stateDir, 'egress'),
+      logger,
+      clock: deps.clock ?? systemClock,
+      sink: (d) => late.service?.record(d),
+      upstreamDns: await systemResolvers(config.upstreamDns),
+    });
+    await manager.init();
+    const service = new EgressService(manager, config, deps.policy, logger);
+    late.service = service;
+    return service;
+  }
+
+  async prepare(ctx: SandboxHookContext): Promise<SandboxContribution> {
+    const policy = await this.policyFor(ctx);
+    await this.manager.prepare(ctx.id, policy);
+    this.names.set(ctx.name, ctx.id);
+    const { proxy } = this.manager.endpoints(ctx.id);
+    // Gateways on the host (LLM proxy, git) are reached directly: the ruleset opens their ports, the proxy would
+    // refuse an IP-literal destination.
+    const noProxy = ['localhost', '127.0.0.1', '::1', this.config.sandboxHostAddress].join(',');
+    return {
+      network: true,
+      env: {
+        HTTP_PROXY: proxy,
+        HTTPS_PROXY: proxy,
+        http_proxy: proxy,
+        https_proxy: proxy,
+        NO_PROXY: noProxy,
+        no_proxy: noProxy,
+      },
+      endpoints: { proxy },
+    };
+  }
+
+  async started(sandbox: RunningSandbox): Promise<void> {
+    await this.manager.attach(sandbox.id, { pid: sandbox.pid }, this.gatewaysOf(sandbox));
+  }
+
+  async adopt(sandbox: RunningSandbox): Promise<void> {
+    this.names.set(sandbox.name, sandbox.id);
+    await this.manager.adopt(
+      sandbox.id,
+      await this.policyFor(sandbox),
+      { pid: sandbox.pid },
+      this.gatewaysOf(sandbox),
+    );
+  }
+
+  async stop(ctx: SandboxHookContext): Promise<void> {
+    this.names.delete(ctx.name);
+    await this.manager.release(ctx.id);
+  }
+
+  /** Runs the enforcement probes from inside the sandbox (see src/egress/selftest.ts). */
+  async selftest(name: string, sandboxId: string, exec: SandboxExec): Promise<SelftestReport> {
+    if (!this.manager.state(sandboxId))
+      throw egressErrors.create('EGRESS_NOT_ENFORCED', `sandbox ${name} has no egress enforcement attached`);
+    await this.canary.start(this.manager.state(sandboxId)!.listenAddress);
+    return runSelftest({
+      sandbox: name,
+      sandboxId,
+      manager: this.manager,
+      canary: this.canary,
+      exec,
+      findDecision: (id) => this.recent.get(id),
+    });
+  }
+
+  decision(id: string): EgressDecision | undefined {
+    return this.recent.get(id);
+  }
+
+  async close(): Promise<void> {
+    await this.canary.close();
+    await this.manager.close();
+  }
+
+  private record(d: EgressDecision): void {
+    this.recent.set(d.id, d);
+    if (this.recent.size > RECENT_DECISIONS) this.recent.delete(this.recent.keys().next().value!);
+    const line = {
+      decision: d.id,
+      sandboxId: d.sandboxId,
+      layer: d.layer,
+      reason: d.reason,
+      target: d.target,
+    };
+    if (d.verdict === 'deny') this.logger.info(line, 'egress denied');
+    else this.logger.debug(line, 'egress allowed');
+  }
+
+  private async policyFor(ctx: SandboxHookContext): Promise<EgressPolicy> {
+    if (this.policyService) {
+      const effective = this.policyService.egress(ctx.name);
+      return this.withDaemonSettings(egressPolicyInput(effective));
+    }
+    // No policy layer in this daemon: the project's aibox/policy.yaml network section plus the daemon config.
+    const text = await readFile(join(ctx.path, 'aibox', 'policy.yaml'), 'utf8').catch(() => undefined);
+    return egressPolicyFromProject(text, this.config);
+  }
+
+  private withDaemonSettings(input: ReturnType<typeof egressPolicyInput>): EgressPolicy {
+    return buildEgressPolicy({
+      allow: [
+        ...this.config.alwaysAllow.map((a) => (typeof a === 'string' ? { host: a } : a)),
+        ...input.allow,
+      ],
+      tcp: input.tcp,
+      upstreamProxy: this.config.upstreamProxy,
+      dnsHosts: this.config.dns.hosts,
+      hostAccess: this.config.hostAccess,
+    });
+  }
+
+  /** Gateway endpoints other layers contributed, when the lifecycle passes them (`endpoints` on the sandbox). */
+  private gatewaysOf(sandbox: RunningSandbox): GatewayEndpoint[] {
+    const endpoints = (sandbox as { endpoints?: Record<string, string> }).endpoints ?? {};
+    const host = this.config.sandboxHostAddress;
+    const out: GatewayEndpoint[] = [];
+    for (const [name, url] of Object.entries(endpoints)) {
+      if (name === 'proxy') continue;
+      const m = /^[a-z]+:\/\/(?:[^@/]*@)?([^/:]+):([0-9]+)/.exec(url);
+      if (m && m[1] === host) out.push({ name, port: Number(m[2]) });
+    }
+    return out;
+  }
+}
+
+/** The egress service among the daemon's hooks. */
+export function egressServiceOf(services: { hooks: readonly SandboxHook[] }): EgressService | undefined {
+  return services.hooks.find((h): h is EgressService => h instanceof EgressService);
+}
