@@ -4,6 +4,9 @@
  * (a) the RBAC example from OPA's policy-performance documentation (roles/bindings, `data.rbac.allow`), with the
  *     request given as `input` instead of the doc's inline `inp` constant (that is what a daemon does);
  * (b) aibox's own shipped org policies (policies/org), egress and exec decisions.
+ * Wall-clock latencies suffer on a shared machine; `cpu µs/op` (process CPU time / iterations) is steadier.
+ * Note: tsx compiles with esbuild's keepNames, which wraps every closure in a `__name` call and costs the CPS
+ * evaluator about 2x; `npm run build` output (tsc) has no such helper.
  */
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -66,6 +69,7 @@ function measure(label: string, q: PreparedQuery, inputs: unknown[], check?: (r:
   for (let i = 0; i < Math.min(20_000, iterations); i++) q.evaluate(inputs[i % inputs.length]);
   if (check) check(q.evaluate(inputs[0]));
   const samples = new Float64Array(iterations);
+  const cpu0 = process.cpuUsage();
   const t0 = process.hrtime.bigint();
   for (let i = 0; i < iterations; i++) {
     const s = process.hrtime.bigint();
@@ -73,10 +77,12 @@ function measure(label: string, q: PreparedQuery, inputs: unknown[], check?: (r:
     samples[i] = Number(process.hrtime.bigint() - s) / 1000;
   }
   const total = Number(process.hrtime.bigint() - t0) / 1e9;
+  const cpu = process.cpuUsage(cpu0);
+  const cpuPerOp = (cpu.user + cpu.system) / iterations;
   samples.sort();
   const p = (x: number): string => samples[Math.min(iterations - 1, Math.floor(x * iterations))]!.toFixed(2);
   console.log(
-    `${label.padEnd(34)} ${(iterations / total).toFixed(0).padStart(9)} decisions/s   p50 ${p(0.5)} µs   p99 ${p(0.99)} µs`,
+    `${label.padEnd(34)} ${(iterations / total).toFixed(0).padStart(9)} decisions/s   p50 ${p(0.5)} µs   p99 ${p(0.99)} µs   cpu ${cpuPerOp.toFixed(2)} µs/op`,
   );
 }
 

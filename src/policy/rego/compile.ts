@@ -159,6 +159,23 @@ export class Compiler {
       }
     }
     this.checkConflicts(this.root);
+    const markConstants = (n: RuleNode): void => {
+      const r = n.complete[0];
+      if (
+        n.complete.length === 1 &&
+        r !== undefined &&
+        !n.defaultRule &&
+        !n.multi.length &&
+        !n.dyn.length &&
+        !n.funcs.length &&
+        r.body.length === 0 &&
+        r.else === undefined &&
+        r.constValue !== undefined
+      )
+        n.constant = r.constValue;
+      for (const c of n.children.values()) markConstants(c);
+    };
+    markConstants(this.root);
     if (this.errors.length === 0) this.checkRecursion();
     if (this.errors.length) throw new CompileErrors(this.errors);
     return { root: this.root, rules: this.allRules };

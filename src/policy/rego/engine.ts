@@ -7,7 +7,7 @@ import type { CompiledModules } from './compile.js';
 import { RegoError, RegoErrors } from './errors.js';
 import type { Location } from './errors.js';
 import { Evaluator } from './eval.js';
-import type { EvalLimits, ProvenanceEntry } from './eval.js';
+import type { EvalLimits, EvalOptions, ProvenanceEntry } from './eval.js';
 import type { CExpr } from './ir.js';
 import { parseModule, parseQuery, parseTerm } from './parser.js';
 import { ObjectValue, fromJS, toJS } from './value.js';
@@ -77,6 +77,7 @@ export class Engine {
     }
     this.modules.set(name, m);
     this.compiled = undefined;
+    this.defaultEvalOptions = undefined;
   }
 
   removeModule(name: string): void {
@@ -155,8 +156,23 @@ export class Engine {
   /** @internal */
   evaluator(input: Value | undefined, opts: EvalCallOptions): Evaluator {
     this.compile();
+    if (
+      opts.limits === undefined &&
+      opts.provenance === undefined &&
+      opts.nowNs === undefined &&
+      opts.strictBuiltinErrors === undefined
+    ) {
+      this.defaultEvalOptions ??= this.makeEvalOptions(opts);
+      return new Evaluator(this.compiled!.mods.root, this.data, input, this.defaultEvalOptions);
+    }
+    return new Evaluator(this.compiled!.mods.root, this.data, input, this.makeEvalOptions(opts));
+  }
+
+  private defaultEvalOptions: EvalOptions | undefined;
+
+  private makeEvalOptions(opts: EvalCallOptions): EvalOptions {
     const limits = { ...DEFAULT_LIMITS, ...this.options.limits, ...opts.limits };
-    return new Evaluator(this.compiled!.mods.root, this.data, input, {
+    return {
       strictBuiltinErrors: opts.strictBuiltinErrors ?? this.options.strictBuiltinErrors ?? false,
       printHook: this.options.printHook,
       provenance: opts.provenance,
@@ -164,7 +180,7 @@ export class Engine {
       nowNs: opts.nowNs,
       timeoutMs: limits.timeoutMs,
       maxDepth: limits.maxDepth,
-    });
+    };
   }
 
   /** Parse a Rego term (e.g. opa's `input_term`) into a value. */

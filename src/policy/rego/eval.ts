@@ -678,6 +678,7 @@ export class Evaluator implements BuiltinContext {
   // --- rules -------------------------------------------------------------------------------------------------------
 
   private nodeValue(node: RuleNode, ctx: Ctx): Value | undefined {
+    if (node.constant !== undefined && this.provenance === undefined) return node.constant;
     const cached = ctx.cache.get(node);
     if (cached !== undefined) {
       if (cached === UNDEF) return undefined;

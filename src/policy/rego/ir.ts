@@ -89,6 +89,8 @@ export class RuleNode {
   dyn: CRule[] = [];
   funcs: CRule[] = [];
   defaultRule: CRule | undefined;
+  /** Value of a node defined by one constant rule with no body (`roles := [...]`): no evaluation needed. */
+  constant: Value | undefined;
   /** Number of function arguments (if funcs). */
   arity = -1;
   constructor(
