@@ -145,6 +145,52 @@ export class PolicyService {
     return d;
   }
 
+  /**
+   * Records a decision another enforcement point made on its own (the egress proxy or DNS, from the rendered
+   * allowlist) under that point's id, with the policy's per-layer explanation of the same request, so
+   * `aibox policy explain --log-entry <id from a 403 body>` answers for it too.
+   */
+  async recordEnforced(e: {
+    id: string;
+    door: PolicyDoor;
+    sandbox?: string;
+    request: Record<string, unknown>;
+    outcome: 'allow' | 'deny';
+    /** Who enforced and why, e.g. `proxy: EGRESS_DOMAIN_NOT_ALLOWED`. */
+    enforcedBy: string;
+  }): Promise<PolicyDecision> {
+    let explained: PolicyDecision | undefined;
+    try {
+      explained = this.store.evaluate(e.door, e.request, e.sandbox);
+    } catch (err) {
+      this.logger.debug(
+        { err: messageOf(err), decision: e.id },
+        'enforced decision could not be explained by policy',
+      );
+    }
+    const agrees = explained === undefined || explained.outcome === e.outcome;
+    const d: PolicyDecision = {
+      id: e.id,
+      ts: explained?.ts ?? new Date().toISOString(),
+      door: e.door,
+      ...(e.sandbox !== undefined ? { sandbox: e.sandbox } : {}),
+      request: e.request,
+      outcome: e.outcome,
+      reason:
+        `${e.enforcedBy}` +
+        (explained
+          ? agrees
+            ? ` (${explained.reason})`
+            : ` (the policy in force now says ${explained.outcome}: ${explained.reason})`
+          : ''),
+      layers: explained?.layers ?? [],
+      effective: explained?.effective,
+      revision: explained?.revision ?? this.store.revision ?? 'none',
+    };
+    await this.record(d);
+    return d;
+  }
+
   /** A recorded decision, from memory when recent, else from the audit log. */
   async explain(id: string): Promise<PolicyDecision> {
     const hit = this.recent.get(id);
