@@ -396,8 +396,11 @@ export class LlmProxy {
 
     upReq.on('response', (upRes) => {
       const status = upRes.statusCode ?? 502;
-      const isSse = /text\/event-stream/i.test(String(upRes.headers['content-type'] ?? ''));
-      call.stream = call.stream || isSse;
+      const contentType = String(upRes.headers['content-type'] ?? '');
+      const isSse = /text\/event-stream/i.test(contentType);
+      // Line-delimited streams (SSE, NDJSON) are masked line by line, so no event waits for the next one.
+      const lineStream = isSse || /ndjson|jsonl|json-seq/i.test(contentType);
+      call.stream = call.stream || lineStream;
       const out: OutgoingHttpHeaders = {};
       for (const [name, value] of Object.entries(upRes.headers)) {
         // content-length goes too: masking an echoed key changes the length.
@@ -415,7 +418,7 @@ export class LlmProxy {
       let totalBytes = 0;
       const parsed: Buffer[] = [];
       const sse = isSse ? new SseUsageReader() : undefined;
-      const masker = new StreamRedactor(this.#o.redactor, isSse ? 'lines' : 'window');
+      const masker = new StreamRedactor(this.#o.redactor, lineStream ? 'lines' : 'window');
 
       const pass = (chunk: Buffer): void => {
         if (chunk.length === 0) return;
