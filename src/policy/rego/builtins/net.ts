@@ -227,6 +227,7 @@ function matchEntries(v: Value, pos: number): [Value, string][] {
 export function register(r: BuiltinRegistry): void {
   r.register({
     name: 'net.cidr_contains',
+    aliases: ['net.cidr_overlap'],
     args: ['string', 'string'],
     result: 'boolean',
     impl: (a) => contains(mustCIDR(a[0] as string), cidrOrIP(a[1] as string)),

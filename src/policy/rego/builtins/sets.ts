@@ -13,6 +13,17 @@ function members(s: SetValue): SetValue[] {
 }
 
 export function register(r: BuiltinRegistry): void {
+  // Deprecated in OPA (use `a - b`), still accepted there.
+  r.register({
+    name: 'set_diff',
+    args: ['set', 'set'],
+    result: 'set',
+    impl: (a) => {
+      const out = new SetValue();
+      for (const v of (a[0] as SetValue).values()) if (!(a[1] as SetValue).has(v)) out.add(v);
+      return out;
+    },
+  });
   r.register({
     name: 'intersection',
     args: ['set'],
