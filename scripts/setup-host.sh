@@ -11,7 +11,7 @@ PACKAGES=(
   podman runc uidmap slirp4netns fuse-overlayfs containernetworking-plugins
   nftables iproute2 squid dnsmasq-base bind9-dnsutils
   debootstrap ca-certificates curl git openssh-client tmux python3 util-linux acl
-  netcat-openbsd procps gcc libc6-dev python3-seccomp openssh-sftp-server
+  netcat-openbsd iputils-ping procps gcc libc6-dev python3-seccomp openssh-sftp-server
 )
 RUNSC_DIR=/opt/aibox/runtime
 RUNSC_VERSION_WANTED=20240729

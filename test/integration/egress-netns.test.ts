@@ -116,6 +116,7 @@ describe.skipIf(skip !== undefined)('egress enforced in a test network namespace
     expect(direct.stdout).toContain('origin veth');
     const v6 = await curl(a, ['--noproxy', '*', '-g', `http://[${a.host6}]:${v6OriginA.port}/`]);
     expect(v6.stdout).toContain('origin v6');
+    expect((await a.exec('ping', ['-c', '1', '-W', '1', a.host4])).exitCode).toBe(0);
     const otherDns = await a.exec('dig', [
       '+time=1',
       '+tries=1',
@@ -307,6 +308,40 @@ describe.skipIf(skip !== undefined)('egress enforced in a test network namespace
     const dns = await b.exec('dig', ['+short', '+time=2', '+tries=1', `@${b.host4}`, 'allowed.test']);
     expect(dns.stdout.trim()).toBe('127.0.0.1');
     expect(Date.now() - started).toBeLessThan(15_000);
+  });
+
+  it('fails closed, naming the layer, when a layer cannot be set up', async () => {
+    const broken = (over: Record<string, string>) =>
+      new EgressManager({
+        config: EgressConfig.parse(over),
+        stateDir,
+        logger: silent,
+        clock: { now: () => Date.now() },
+        sink: () => {},
+        upstreamDns: [],
+      });
+    const opts = { listenAddress: a.host4, sandboxHostAddress: a.host4 };
+    await expect(
+      broken({ squid: '/bin/false' }).prepare('sbx_nosquid', buildEgressPolicy({}), opts),
+    ).rejects.toMatchObject({
+      code: 'EGRESS_SQUID',
+    });
+    const noNft = broken({ nft: '/bin/false' });
+    await noNft.prepare('sbx_nonft', buildEgressPolicy({}), opts);
+    await expect(noNft.attach('sbx_nonft', { name: a.name })).rejects.toMatchObject({
+      code: 'EGRESS_NFTABLES',
+    });
+    await expect(noNft.attach('sbx_nonft', { name: 'aibox-test-gone' })).rejects.toMatchObject({
+      code: 'EGRESS_NETNS',
+    });
+    // The host's own namespace is never a sandbox's: a default-drop ruleset there would isolate nothing.
+    await expect(noNft.attach('sbx_nonft', { pid: process.pid })).rejects.toMatchObject({
+      code: 'EGRESS_NETNS',
+    });
+    await noNft.release('sbx_nonft');
+    await noNft.close();
+    // sandbox a still has its own, untouched ruleset
+    await expect(manager.verify('sbx_a')).resolves.toBeDefined();
   });
 
   it('removes its table, proxy and resolver on release', async () => {

@@ -218,4 +218,15 @@ describe.skipIf(!run)('egress seen from inside a gVisor sandbox', () => {
     }
     expect(body).toContain('origin loopback');
   });
+
+  it('keeps enforcing across a daemon crash and re-adopts the sandbox', async () => {
+    await daemon.crash();
+    await daemon.restart();
+    const nx = await inA(['dig', '+time=2', '+tries=1', 'evil.test']);
+    expect(nx.stdout).toContain('status: NXDOMAIN');
+    const ok = await curl(inA, [`http://allowed.test:${origin.port}/`]);
+    expect(ok.stdout).toContain('origin loopback');
+    const direct = await curl(inA, ['--noproxy', '*', `http://10.0.2.2:${origin.port}/`]);
+    expect(direct.exitCode).not.toBe(0);
+  });
 });
