@@ -69,6 +69,15 @@ export const GitGateConfig = z
       .string()
       .default('10.0.2.2')
       .describe("The host's loopback as seen from inside a rootless sandbox (slirp4netns)."),
+    maxPushMiB: z
+      .number()
+      .int()
+      .positive()
+      .max(64 * 1024)
+      .default(1024)
+      .describe(
+        'Largest pack a sandbox may push (receive.maxInputSize of the mirrors), so a push cannot fill the disk.',
+      ),
     notifications: NotificationsConfig.default({ timeoutMs: 5000 }),
     policy: GitPolicy.default({
       repos: [{ pattern: '**', push: true }],

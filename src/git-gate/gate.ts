@@ -48,6 +48,7 @@ export function createGitGate(deps: GitGateDeps): GitGate {
     credentials: deps.credentials,
     git,
     logger,
+    maxPushBytes: deps.config.maxPushMiB * 1024 * 1024,
   });
   const notifier = new Notifier(deps.config.notifications, {
     logger,

@@ -16,6 +16,8 @@ export interface MirrorStoreOptions {
   readonly credentials: CredentialSource;
   readonly git: GitRunner;
   readonly logger: Logger;
+  /** receive.maxInputSize of every mirror, in bytes. */
+  readonly maxPushBytes?: number;
 }
 
 /** Refs fetched from the upstream: branches, tags and the gateway's own staging refs (hidden from sandboxes). */
@@ -88,6 +90,7 @@ export class MirrorStore {
         ['receive.denyDeletes', 'false'],
         ['receive.denyNonFastForwards', 'false'],
         ['gc.auto', '0'],
+        ['receive.maxInputSize', String(this.opts.maxPushBytes ?? 1024 * 1024 * 1024)],
       ];
       for (const [k, v] of settings) await this.opts.git.run(['config', k, v], { gitDir: dir });
       this.ready.add(name);

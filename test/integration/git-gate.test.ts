@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import http from 'node:http';
+import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -76,6 +77,7 @@ describe('git gateway with a host git client', () => {
         upstream: upstream.url(name),
         credential: 'github',
       })),
+      maxPushMiB: 1,
       notifications: {
         dir: notifyDir,
         webhook: `http://127.0.0.1:${(hookServer.address() as AddressInfo).port}/hook`,
@@ -280,6 +282,17 @@ describe('git gateway with a host git client', () => {
       reject: false,
     });
     expect(r.exitCode).not.toBe(0);
+  });
+
+  it('refuses a push larger than the configured limit, so a sandbox cannot fill the disk', async () => {
+    const dir = await clone('big');
+    await writeFile(path.join(dir, 'big.bin'), randomBytes(2 * 1024 * 1024));
+    await git(dir, ['add', 'big.bin']);
+    await git(dir, ['commit', '--quiet', '-m', 'big']);
+    const r = await git(dir, ['push', 'origin', 'HEAD:refs/heads/feature/big'], { reject: false });
+    expect(r.exitCode).not.toBe(0);
+    expect(r.stderr).toMatch(/exceeds maximum allowed size/);
+    expect(await upstream.refValue('acme/widgets', 'refs/heads/feature/big')).toBeUndefined();
   });
 
   it('keeps the push state across a restart of the gate', async () => {
