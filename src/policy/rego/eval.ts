@@ -388,26 +388,34 @@ export class Evaluator implements BuiltinContext {
       if (!Array.isArray(v)) return false;
       const arr = v as readonly Value[];
       if (arr.length !== p.items.length) return false;
-      const items = p.items;
-      const step = (i: number): boolean =>
-        i === items.length ? k() : this.unifyValue(items[i]!, arr[i]!, f, () => step(i + 1));
-      return step(0);
+      return this.unifyArrayFrom(p.items, arr, 0, f, k);
     }
     if (p.k === 'object') {
       if (!(v instanceof ObjectValue) || v.size !== p.items.length) return false;
-      const items = p.items;
-      const step = (i: number): boolean => {
-        if (i === items.length) return k();
-        const [kt, vt] = items[i]!;
-        return this.evalTerm(kt, f, (kv) => {
-          const x = v.get(kv);
-          if (x === undefined) return false;
-          return this.unifyValue(vt, x, f, () => step(i + 1));
-        });
-      };
-      return step(0);
+      return this.unifyObjectFrom(p.items, v, 0, f, k);
     }
     return this.evalTerm(p, f, (pv) => (equal(pv, v) ? k() : false));
+  }
+
+  private unifyArrayFrom(items: readonly CTerm[], arr: readonly Value[], i: number, f: Frame, k: K): boolean {
+    if (i === items.length) return k();
+    return this.unifyValue(items[i]!, arr[i]!, f, () => this.unifyArrayFrom(items, arr, i + 1, f, k));
+  }
+
+  private unifyObjectFrom(
+    items: readonly [CTerm, CTerm][],
+    v: ObjectValue,
+    i: number,
+    f: Frame,
+    k: K,
+  ): boolean {
+    if (i === items.length) return k();
+    const [kt, vt] = items[i]!;
+    return this.evalTerm(kt, f, (kv) => {
+      const x = v.get(kv);
+      if (x === undefined) return false;
+      return this.unifyValue(vt, x, f, () => this.unifyObjectFrom(items, v, i + 1, f, k));
+    });
   }
 
   // --- terms -------------------------------------------------------------------------------------------------------
@@ -529,15 +537,23 @@ export class Evaluator implements BuiltinContext {
     const order: number[] = [];
     for (let i = 0; i < n; i++) if (items[i]!.k !== 'var') order.push(i);
     for (let i = 0; i < n; i++) if (items[i]!.k === 'var') order.push(i);
-    const step = (j: number): boolean => {
-      if (j === n) return k(vals.slice());
-      const i = order[j]!;
-      return this.evalTerm(items[i]!, f, (v) => {
-        vals[i] = v;
-        return step(j + 1);
-      });
-    };
-    return step(0);
+    return this.evalListFrom(items, order, vals, 0, f, k);
+  }
+
+  private evalListFrom(
+    items: readonly CTerm[],
+    order: readonly number[],
+    vals: Value[],
+    j: number,
+    f: Frame,
+    k: (vals: Value[]) => boolean,
+  ): boolean {
+    if (j === order.length) return k(vals.slice());
+    const i = order[j]!;
+    return this.evalTerm(items[i]!, f, (v) => {
+      vals[i] = v;
+      return this.evalListFrom(items, order, vals, j + 1, f, k);
+    });
   }
 
   // --- references --------------------------------------------------------------------------------------------------
@@ -627,27 +643,8 @@ export class Evaluator implements BuiltinContext {
     }
     if (node.children.size === 0) return base === undefined ? false : this.nav(base, path, i, f, vk, true);
     const p = path[i]!;
-    const step = (key: Value): boolean => {
-      if (typeof key === 'string') {
-        const c = node.children.get(key);
-        if (c !== undefined)
-          return this.evalData(
-            c,
-            base instanceof ObjectValue ? base.getStr(key) : undefined,
-            path,
-            i + 1,
-            f,
-            vk,
-          );
-      }
-      if (base === undefined) return false;
-      let child = getChild(base, key);
-      if (child === undefined && typeof key === 'number' && base instanceof ObjectValue)
-        child = base.getStr(String(key));
-      return child === undefined ? false : this.nav(child, path, i + 1, f, vk, true);
-    };
-    if (p.k === 'const') return step(p.v);
-    if (evaluable(p, f)) return this.evalTerm(p, f, step);
+    if (p.k === 'const') return this.dataStep(node, base, path, i, f, vk, p.v);
+    if (evaluable(p, f)) return this.evalTerm(p, f, (key) => this.dataStep(node, base, path, i, f, vk, key));
     // enumerate keys: children and base keys
     const keys = new Set<string>();
     const all: Value[] = [];
@@ -657,8 +654,37 @@ export class Evaluator implements BuiltinContext {
     }
     if (base instanceof ObjectValue)
       for (const [k2] of base.entries()) if (typeof k2 !== 'string' || !keys.has(k2)) all.push(k2);
-    for (const key of all) if (this.unifyValue(p, key, f, () => step(key))) return true;
+    for (const key of all)
+      if (this.unifyValue(p, key, f, () => this.dataStep(node, base, path, i, f, vk, key))) return true;
     return false;
+  }
+
+  private dataStep(
+    node: RuleNode,
+    base: Value | undefined,
+    path: readonly CTerm[],
+    i: number,
+    f: Frame,
+    vk: VK,
+    key: Value,
+  ): boolean {
+    if (typeof key === 'string') {
+      const c = node.children.get(key);
+      if (c !== undefined)
+        return this.evalData(
+          c,
+          base instanceof ObjectValue ? base.getStr(key) : undefined,
+          path,
+          i + 1,
+          f,
+          vk,
+        );
+    }
+    if (base === undefined) return false;
+    let child = getChild(base, key);
+    if (child === undefined && typeof key === 'number' && base instanceof ObjectValue)
+      child = base.getStr(String(key));
+    return child === undefined ? false : this.nav(child, path, i + 1, f, vk, true);
   }
 
   /** The full value of a node: rules evaluated, merged with base data. */
