@@ -183,6 +183,19 @@ describe.skipIf(!run)('layered policy with a real aiboxd and a gVisor sandbox', 
     expect(cli.exitCode).toBe(1);
     expect(cli.stdout).toContain('the last good policy stays in force');
     expect((await daemon.exec(name, ['true'])).exitCode).toBe(0);
+    const doctor = await daemon.cli(['doctor', '--json']);
+    const checks = (
+      JSON.parse(doctor.stdout) as { checks: { name: string; layer: string; ok: boolean; detail: string }[] }
+    ).checks;
+    expect(checks).toContainEqual(expect.objectContaining({ name: 'policy loaded', ok: true }));
+    expect(checks).toContainEqual(
+      expect.objectContaining({
+        name: 'policy repo',
+        layer: 'policy',
+        ok: false,
+        detail: expect.stringContaining('the last good policy stays in force'),
+      }),
+    );
     await writeFile(path.join(repo, 'org/egress.rego'), orgEgress(['a.example', 'b.example']));
     const fixed = await until(
       () => show(name),

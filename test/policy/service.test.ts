@@ -64,6 +64,12 @@ describe('policy service (daemon adapter, shipped policies)', () => {
     });
   });
 
+  it('reports the policy in force to aibox doctor', () => {
+    expect(service.doctorChecks()).toEqual([
+      expect.objectContaining({ name: 'policy loaded', layer: 'policy', ok: true }),
+    ]);
+  });
+
   it('keeps the audit chain intact across decisions', async () => {
     await Promise.all([1, 2, 3].map(() => service.decide('push', { ref: 'refs/heads/main' })));
     expect(await audit.verify()).toMatchObject({ ok: true });

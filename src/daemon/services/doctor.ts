@@ -3,6 +3,7 @@ import { constants } from 'node:fs';
 import { execa } from 'execa';
 import type { DoctorCheck, DoctorReport } from '../../shared/index.js';
 import type { DaemonServices } from './index.js';
+import { policyServiceOf } from './policy.js';
 
 const SETUP = 'sudo scripts/setup-host.sh';
 
@@ -70,6 +71,7 @@ export async function runDoctor(services: DaemonServices): Promise<DoctorReport>
   );
   const seccomp = await execa('/usr/bin/python3', ['-c', 'import seccomp'], { reject: false });
   add('seccomp compiler', 'seccomp', seccomp.exitCode === 0, 'python3-seccomp (libseccomp)', SETUP);
+  checks.push(...(policyServiceOf(services)?.doctorChecks() ?? []));
   const image = await runtime.image.reference();
   add('base image', 'runtime', await runtime.image.present(), image, 'aibox setup');
   const tun = await stat('/dev/net/tun').catch(() => undefined);

@@ -11,7 +11,14 @@ import {
   type ChangeListener,
   type EffectiveEgress,
 } from '../../policy/index.js';
-import type { Clock, Logger, PolicyDecision, PolicyDoor, PolicyShowReport } from '../../shared/index.js';
+import type {
+  Clock,
+  DoctorCheck,
+  Logger,
+  PolicyDecision,
+  PolicyDoor,
+  PolicyShowReport,
+} from '../../shared/index.js';
 import { messageOf, PolicyDecision as PolicyDecisionSchema, systemClock } from '../../shared/index.js';
 import type { SandboxHook } from './hooks.js';
 
@@ -205,6 +212,36 @@ export class PolicyService {
 
   show(sandbox?: string): PolicyShowReport {
     return this.store.show(sandbox);
+  }
+
+  /** `aibox doctor`: is a policy in force, and is any edit waiting to be fixed (the last good one applies)? */
+  doctorChecks(): DoctorCheck[] {
+    const problems = this.store.problems();
+    const revision = this.store.revision;
+    const checks: DoctorCheck[] = [
+      {
+        name: 'policy loaded',
+        layer: 'policy',
+        ok: revision !== undefined,
+        detail:
+          revision !== undefined
+            ? `revision ${revision} from ${this.repoDir}`
+            : `nothing valid in ${this.repoDir}`,
+        ...(revision === undefined
+          ? { fix: problems[0]?.hint ?? 'Fix the policy repo (aibox policy show).' }
+          : {}),
+      },
+    ];
+    for (const p of problems) {
+      checks.push({
+        name: `policy ${p.scope}`,
+        layer: 'policy',
+        ok: false,
+        detail: `${p.code}: ${p.message}${revision !== undefined ? ' (the last good policy stays in force)' : ''}`,
+        fix: p.hint,
+      });
+    }
+    return checks;
   }
 
   /** The effective egress allowlist of a sandbox, for the egress layer to render. */
