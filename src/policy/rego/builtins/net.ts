@@ -75,10 +75,21 @@ function parseIPv6(s: string): bigint | undefined {
   return v;
 }
 
+const V4_MAPPED = 0xffffn << 32n;
+
+function isV4Mapped(v: bigint): boolean {
+  return v >> 32n === 0xffffn;
+}
+
+/**
+ * Parse an address. Like Go, an IPv4-mapped IPv6 address (::ffff:10.0.0.1) is the IPv4 address: a policy that
+ * denies 10.0.0.0/8 must not be sidestepped by writing the address in IPv6 form.
+ */
 export function parseIP(s: string): Addr | undefined {
   if (s.includes(':')) {
     const v = parseIPv6(s);
-    return v === undefined ? undefined : { bits: 128, v };
+    if (v === undefined) return undefined;
+    return isV4Mapped(v) ? { bits: 32, v: v & 0xffffffffn } : { bits: 128, v };
   }
   const v = parseIPv4(s);
   return v === undefined ? undefined : { bits: 32, v };
@@ -95,8 +106,15 @@ export function parseCIDR(s: string): Cidr | undefined {
   const ip = parseIP(s.slice(0, slash));
   const p = s.slice(slash + 1);
   if (!ip || !/^\d{1,3}$/.test(p)) return undefined;
-  const prefix = Number(p);
-  if (prefix > ip.bits) return undefined;
+  let prefix = Number(p);
+  const v6 = s.slice(0, slash).includes(':');
+  if (prefix > (v6 ? 128 : 32)) return undefined;
+  // An IPv4-mapped network with a prefix inside the IPv4 part is that IPv4 network (Go does the same).
+  if (v6 && ip.bits === 32) {
+    if (prefix < 96)
+      return { bits: 128, prefix, ip: ip.v | V4_MAPPED, net: (ip.v | V4_MAPPED) & mask(128, prefix) };
+    prefix -= 96;
+  }
   return { bits: ip.bits, prefix, ip: ip.v, net: ip.v & mask(ip.bits, prefix) };
 }
 

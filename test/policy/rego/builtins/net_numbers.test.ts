@@ -13,6 +13,11 @@ describe('net builtins', () => {
     expect(evalError('net.cidr_expand("10.0.0.0/8")')).toMatch(/too many addresses/);
   });
 
+  it('treats an IPv4-mapped IPv6 address as the IPv4 address, so it cannot sidestep an IPv4 rule', () => {
+    expect(evalJS('net.cidr_contains("10.0.0.0/8", "::ffff:10.1.2.3")')).toBe(true);
+    expect(evalJS('net.cidr_contains("::ffff:10.0.0.0/104", "10.1.2.3")')).toBe(true);
+  });
+
   it('does not match an IPv4 address against an IPv6 network', () => {
     expect(evalJS('net.cidr_contains("::/0", "10.0.0.1")')).toBe(false);
   });
