@@ -179,9 +179,9 @@ export class EgressService implements SandboxHook {
     });
   }
 
-  /** Gateway endpoints other layers contributed, when the lifecycle passes them (`endpoints` on the sandbox). */
+  /** Gateway endpoints other layers contributed (`http://10.0.2.2:PORT`, `ssh://…@127.0.0.1:2222` is not one). */
   private gatewaysOf(sandbox: RunningSandbox): GatewayEndpoint[] {
-    const endpoints = (sandbox as { endpoints?: Record<string, string> }).endpoints ?? {};
+    const endpoints = sandbox.endpoints ?? {};
     const host = this.config.sandboxHostAddress;
     const out: GatewayEndpoint[] = [];
     for (const [name, url] of Object.entries(endpoints)) {

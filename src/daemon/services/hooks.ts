@@ -31,6 +31,8 @@ export interface RunningSandbox extends SandboxHookContext {
   /** A host pid inside the sandbox's network namespace (for nsenter). */
   readonly pid: number;
   readonly containerId: string;
+  /** The endpoints every hook contributed at prepare (name → URL): egress opens the gateway ports among them. */
+  readonly endpoints?: Readonly<Record<string, string>>;
 }
 
 export interface SandboxHook {

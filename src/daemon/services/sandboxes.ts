@@ -200,6 +200,7 @@ export class SandboxService {
               ...this.context(record),
               pid: container.pid,
               containerId: container.containerId,
+              endpoints: record.endpoints,
             });
           adopted.push(record.name);
         } catch (err) {
@@ -306,7 +307,7 @@ export class SandboxService {
         undo.push(() => this.runtime.limits.remove(record.id));
       }
       for (const hook of this.hooks) {
-        if (hook.started) await this.inLayer(hook.layer, () => hook.started!({ ...ctx, pid, containerId }));
+        if (hook.started) await this.inLayer(hook.layer, () => hook.started!({ ...ctx, pid, containerId, endpoints }));
       }
       record.state = 'running';
       delete record.error;
