@@ -24,9 +24,21 @@ try {
     CONTAINERS_CONF: path.join(daemon.stateDir, 'podman/containers.conf'),
   };
   const podman = (args: string[]) =>
-    execa('runuser', ['-u', 'aibox', '--', 'env', ...Object.entries(podmanEnv).map(([k, v]) => `${k}=${v}`), 'podman', ...args], {
-      cwd: '/tmp',
-    });
+    execa(
+      'runuser',
+      [
+        '-u',
+        'aibox',
+        '--',
+        'env',
+        ...Object.entries(podmanEnv).map(([k, v]) => `${k}=${v}`),
+        'podman',
+        ...args,
+      ],
+      {
+        cwd: '/tmp',
+      },
+    );
 
   const startToExec: number[] = [];
   for (let i = 0; i < runs; i++) {
@@ -48,11 +60,13 @@ try {
 
   await daemon.cli(['start', project, '--name', 'bench-exec', '--profile', 'session']);
   const execRoundTrip: number[] = [];
-  for (let i = 0; i < runs * 3; i++) execRoundTrip.push(await timeIt(() => daemon.cli(['exec', 'bench-exec', '--', 'true'])));
+  for (let i = 0; i < runs * 3; i++)
+    execRoundTrip.push(await timeIt(() => daemon.cli(['exec', 'bench-exec', '--', 'true'])));
   const apiExec: number[] = [];
   for (let i = 0; i < runs * 3; i++) apiExec.push(await timeIt(() => daemon.exec('bench-exec', ['true'])));
+  const container = `aibox-${await sandboxId(daemon, 'bench-exec')}`;
   const rawExec: number[] = [];
-  for (let i = 0; i < runs * 3; i++) rawExec.push(await timeIt(() => podman(['exec', 'aibox-' + (await sandboxId(daemon, 'bench-exec')), 'true'])));
+  for (let i = 0; i < runs * 3; i++) rawExec.push(await timeIt(() => podman(['exec', container, 'true'])));
 
   printTable('bench/start (milliseconds)', [
     ['aibox start -> first aibox exec (CLI, session profile)', summarize(startToExec)],

@@ -21,7 +21,9 @@ export function summarize(samples: number[]): Summary {
 export function printTable(title: string, rows: [string, Summary][]): void {
   console.log(`\n${title}`);
   const width = Math.max(...rows.map(([label]) => label.length));
-  console.log(`${'operation'.padEnd(width)}  ${'n'.padStart(4)}  ${'median'.padStart(9)}  ${'p99'.padStart(9)}  ${'min'.padStart(9)}`);
+  console.log(
+    `${'operation'.padEnd(width)}  ${'n'.padStart(4)}  ${'median'.padStart(9)}  ${'p99'.padStart(9)}  ${'min'.padStart(9)}`,
+  );
   for (const [label, s] of rows) {
     console.log(
       `${label.padEnd(width)}  ${String(s.n).padStart(4)}  ${s.median.toFixed(1).padStart(9)}  ${s.p99.toFixed(1).padStart(9)}  ${s.min.toFixed(1).padStart(9)}`,

@@ -3,9 +3,9 @@ import { RuntimeConfig } from './runtime-config.js';
 import { CredentialsConfig } from '../credentials/index.js';
 import { LlmConfig } from '../llm-proxy/index.js';
 import { GitGateConfig } from '../git-gate/index.js';
-import { SshGatewayConfig } from '../ssh-gateway/index.js';
 import { PolicyConfig } from '../policy/index.js';
 import { EgressConfig } from '../egress/index.js';
+import { SshGatewayConfig } from '../ssh-gateway/index.js';
 
 /**
  * The daemon's configuration. Modules own their sections' schemas; this file composes them. Add a module's section
@@ -25,10 +25,16 @@ export const DaemonConfig = z
       'Secret backend: Vault, or the embedded encrypted store.',
     ),
     llm: LlmConfig.prefault({}).describe('LLM sidecar proxy: providers, upstreams, payload logging.'),
-    policy: PolicyConfig.prefault({}).describe('Layered policy: the policy repo (org/, teams/), default team, hot reload.'),
-    git: GitGateConfig.prefault({}).describe('Git gateway: upstream repositories, push policy, notifications, tasks.'),
+    policy: PolicyConfig.prefault({}).describe(
+      'Layered policy: the policy repo (org/, teams/), default team, hot reload.',
+    ),
+    git: GitGateConfig.prefault({}).describe(
+      'Git gateway: upstream repositories, push policy, notifications, tasks.',
+    ),
     sshGateway: SshGatewayConfig.prefault({}).describe('SSH gateway for IDEs on 127.0.0.1:2222.'),
-    egress: EgressConfig.prefault({}).describe('Egress: per-sandbox Squid, allowlisting DNS, nftables; upstream proxy.'),
+    egress: EgressConfig.prefault({}).describe(
+      'Egress: per-sandbox Squid, allowlisting DNS, nftables; upstream proxy.',
+    ),
   })
   .strict();
 export type DaemonConfig = z.infer<typeof DaemonConfig>;

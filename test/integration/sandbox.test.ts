@@ -255,7 +255,7 @@ describe.runIf(run)('bad input to aiboxd', () => {
     expect(first.status).toBe(201);
     const second = await daemon.api('POST', '/v1/sandboxes', { path: project, name: 'dup' });
     expect(second.status).toBe(409);
-    expect((second.body).error.code).toBe('SANDBOX_NAME_TAKEN');
+    expect(second.body.error.code).toBe('SANDBOX_NAME_TAKEN');
     const list = await daemon.api<{ sandboxes: unknown[] }>('GET', '/v1/sandboxes');
     expect(list.body.sandboxes).toHaveLength(1);
   });

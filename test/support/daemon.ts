@@ -48,7 +48,10 @@ export async function startTestDaemon(
   const socket = path.join(dir, 'aiboxd.sock');
   const configFile = path.join(dir, 'aiboxd.yaml');
   // Test daemons never take the real SSH port: several run side by side (a suite may still set its own).
-  const config = { ...options.config, sshGateway: { port: 0, ...(options.config?.sshGateway as object | undefined) } };
+  const config = {
+    ...options.config,
+    sshGateway: { port: 0, ...(options.config?.sshGateway as object | undefined) },
+  };
   await writeFile(configFile, stringify(config));
   const logFile = path.join(dir, 'aiboxd.log');
   let child: ResultPromise | undefined;

@@ -102,7 +102,8 @@ async function streamExec(services: DaemonServices, socket: WebSocket, params: u
       ...(spec.cols ? { cols: spec.cols } : {}),
       ...(spec.rows ? { rows: spec.rows } : {}),
     });
-    const frame = (stream: number) => (chunk: Buffer) => socket.send(Buffer.concat([Buffer.from([stream]), chunk]));
+    const frame = (stream: number) => (chunk: Buffer) =>
+      socket.send(Buffer.concat([Buffer.from([stream]), chunk]));
     session.stdout.on('data', frame(EXEC_STREAM.stdout));
     session.stderr.on('data', frame(EXEC_STREAM.stderr));
     for (const [data, isBinary] of pending.splice(0)) deliver(data, isBinary);

@@ -3,7 +3,7 @@ import type { SandboxRuntime } from '../../runtime/index.js';
 import type { Logger } from '../../shared/index.js';
 import type { SandboxHook } from './hooks.js';
 import { LlmProxyHook, llmProxyExtrasFrom } from './llm-proxy.js';
-import { GitGateService } from './git-gate.js';
+import { GitGateService, gitGateExtrasFrom } from './git-gate.js';
 import { SshGatewayHook } from './ssh-gateway.js';
 import { openAuditLog } from './audit.js';
 import { PolicyService } from './policy.js';
@@ -22,7 +22,16 @@ export interface HookDeps {
  */
 export async function buildHooks(_deps: HookDeps): Promise<SandboxHook[]> {
   // Policy first: every later hook reads the sandbox's composed policy. The audit log opens here (fail closed).
-  const policy = await PolicyService.create({ ..._deps, audit: await openAuditLog(_deps.config.stateDir, _deps.logger) });
+  const policy = await PolicyService.create({
+    ..._deps,
+    audit: await openAuditLog(_deps.config.stateDir, _deps.logger),
+  });
   const llm = await LlmProxyHook.create({ ..._deps, ...llmProxyExtrasFrom(policy) });
-  return [policy.hook(), llm, await GitGateService.create({ ..._deps, credentials: llm.credentials.provider }), await SshGatewayHook.create(_deps), await EgressService.create({ ..._deps, policy })];
+  return [
+    policy.hook(),
+    llm,
+    await GitGateService.create({ ..._deps, credentials: llm.credentials.provider, ...gitGateExtrasFrom(policy) }),
+    await SshGatewayHook.create(_deps),
+    await EgressService.create({ ..._deps, policy }),
+  ];
 }
