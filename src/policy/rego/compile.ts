@@ -5,12 +5,12 @@
  */
 import type { Expr, Module, Rule, Term } from './ast.js';
 import type { BuiltinDef, BuiltinRegistry } from './builtins/registry.js';
-import { BuiltinError } from './builtins/registry.js';
+import { BuiltinError, matchesType } from './builtins/registry.js';
 import { RegoError } from './errors.js';
 import type { Location, RegoErrorCode } from './errors.js';
 import type { CExpr, CRule, CTerm, CWith, FnRef } from './ir.js';
 import { RuleNode } from './ir.js';
-import { ObjectValue, SetValue } from './value.js';
+import { ObjectValue, SetValue, typeName } from './value.js';
 import type { Value } from './value.js';
 
 export class CompileErrors extends Error {
@@ -654,6 +654,18 @@ export class Compiler {
               `${fn.name}: arity mismatch\n\thave: (${args.map(() => 'any').join(', ')})\n\twant: (${new Array(want).fill('any').join(', ')})`,
               t.loc,
             );
+          } else if (fn.kind === 'builtin' && fn.def.checkTypes !== false) {
+            // constant operands of the wrong type are a compile-time type error (like OPA's type checker)
+            args.forEach((a, i) => {
+              const want = fn.def.args[i];
+              const got = a.k === 'const' ? a.v : undefined;
+              if (want !== undefined && got !== undefined && !matchesType(got, want))
+                this.err(
+                  'rego_type_error',
+                  `${fn.name}: invalid argument(s)\n\thave: operand ${i + 1} ${typeName(got)}\n\twant: ${typeof want === 'string' ? want : want.join(' or ')}`,
+                  a.loc,
+                );
+            });
           }
         }
         const bindable = new Set<number>();

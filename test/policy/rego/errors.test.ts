@@ -50,6 +50,14 @@ describe('rego errors', () => {
     expect(e.message).toContain('arity mismatch');
   });
 
+  it('reports constant operands of the wrong type with rego_type_error at compile time', () => {
+    const eng = new Engine();
+    eng.addModule('t.rego', 'package t\np if upper(1) == "1"\n');
+    const e = errorOf(() => eng.compile());
+    expect(e.code).toBe('rego_type_error');
+    expect(e.message).toContain('upper: invalid argument(s)');
+  });
+
   it('raises eval_conflict_error when a complete rule has two values', () => {
     const eng = new Engine();
     eng.addModule('c.rego', 'package c\np := 1\np := 2 if input.x\n');
