@@ -92,7 +92,7 @@ describe.skipIf(!run)('SSH gateway into a gVisor sandbox', () => {
       kit.sshCommandLine(target, name, ['-tt']),
     ]);
     try {
-      await waitFor(async () => /\$ $/m.test(await capture(session)));
+      await waitFor(async () => /\$\s*$/m.test(await capture(session)), session);
       await execa('tmux', [
         'send-keys',
         '-t',
@@ -100,13 +100,22 @@ describe.skipIf(!run)('SSH gateway into a gVisor sandbox', () => {
         'stty size; read -p "name? " n; echo "hi $n"',
         'Enter',
       ]);
-      await waitFor(async () => (await capture(session)).includes('name?'));
+      await waitFor(async () => (await capture(session)).includes('name?'), session);
       expect(await capture(session)).toContain('30 120');
       await execa('tmux', ['send-keys', '-t', session, 'gvisor', 'Enter']);
-      await waitFor(async () => (await capture(session)).includes('hi gvisor'));
+      await waitFor(async () => (await capture(session)).includes('hi gvisor'), session);
       await execa('tmux', ['resize-window', '-t', session, '-x', '100', '-y', '25']);
-      await execa('tmux', ['send-keys', '-t', session, 'clear; stty size', 'Enter']);
-      await waitFor(async () => (await capture(session)).includes('25 100'));
+      // The new size reaches the sandbox through a second exec: ask until it is there.
+      await waitFor(async () => {
+        await execa('tmux', ['send-keys', '-t', session, 'clear; stty size', 'Enter']);
+        await new Promise((r) => setTimeout(r, 700));
+        return (await capture(session)).includes('25 100');
+      }, session);
+      await execa('tmux', ['send-keys', '-t', session, 'sleep 300', 'Enter']);
+      await new Promise((r) => setTimeout(r, 500));
+      await execa('tmux', ['send-keys', '-t', session, 'C-c', '']);
+      await execa('tmux', ['send-keys', '-t', session, 'echo "interrupted $?"', 'Enter']);
+      await waitFor(async () => (await capture(session)).includes('interrupted 130'), session);
     } finally {
       await execa('tmux', ['kill-session', '-t', session], { reject: false });
     }
@@ -246,13 +255,14 @@ async function capture(session: string): Promise<string> {
   return (await execa('tmux', ['capture-pane', '-p', '-t', session])).stdout;
 }
 
-async function waitFor(check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
+async function waitFor(check: () => Promise<boolean>, session: string, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (await check()) return;
     await new Promise((r) => setTimeout(r, 150));
   }
-  throw new Error('condition not reached in time');
+  const screen = await capture(session).catch(() => '(tmux session gone)');
+  throw new Error(`condition not reached in time; the terminal shows:\n${screen}`);
 }
 
 async function retry<T>(fn: () => Promise<T>, timeoutMs = 15_000): Promise<T> {
