@@ -6,7 +6,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createSocket } from 'node:dgram';
 import dnsPacket from 'dns-packet';
@@ -124,6 +124,11 @@ async function main(): Promise<void> {
     await manager.prepare(
       'sbx_bench',
       buildEgressPolicy({ allow: [{ host: 'origin.test', ports: [port] }], ...base }),
+    );
+    console.log(
+      `load average ${loadavg()
+        .map((l) => l.toFixed(1))
+        .join(' ')} (figures are noisy when it exceeds the core count)`,
     );
     const { proxy } = manager.endpoints('sbx_bench');
     const proxyUrl = proxy.replace('10.0.2.2', '127.0.0.1');
