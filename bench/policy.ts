@@ -161,3 +161,82 @@ for (const debounceMs of [0, 50]) {
 
 await audit.close();
 await rm(dir, { recursive: true, force: true });
+
+// Edit -> enforcement in a running gVisor sandbox (needs root, podman, runsc: `--sandbox`): time from writing the
+// org Rego file to the egress layer logging that it re-rendered the sandbox's Squid + DNS allowlist, then to the
+// first curl from inside that sees the change.
+if (process.argv.includes('--sandbox')) {
+  const { startTestDaemon, makeProject } = await import('../test/support/daemon.js');
+  const { startOrigin } = await import('../test/egress/support/servers.js');
+  const origin = await startOrigin('bench', '127.0.0.1');
+  const srepo = await mkdtemp(join(tmpdir(), 'aibox-bench-policy-repo-'));
+  await cp(ROOT, srepo, { recursive: true });
+  const rule = (hosts: string[]) =>
+    `package aibox.org.egress\n\nimport rego.v1\n\nallow_domains := {${hosts.map((h) => JSON.stringify(h)).join(', ')}}\n\nallow_ports := {${origin.port}}\n`;
+  await writeFile(join(srepo, 'org/egress.rego'), rule(['a.test', 'b.test']));
+  await rm(join(srepo, 'teams'), { recursive: true, force: true });
+  const daemon = await startTestDaemon({
+    name: 'bench-policy',
+    config: {
+      policy: { repo: srepo, debounceMs: 20 },
+      egress: {
+        dns: { hosts: { 'a.test': '127.0.0.1', 'b.test': '127.0.0.1' } },
+        hostAccess: [{ address: '127.0.0.1', port: origin.port }],
+      },
+    },
+  });
+  try {
+    await daemon.cli(['setup', '--json']);
+    const created = await daemon.api('POST', '/v1/sandboxes', {
+      path: await makeProject('bench'),
+      name: 'bench',
+    });
+    if (created.status !== 201) throw new Error(JSON.stringify(created.body));
+    const applied: number[] = [];
+    const seen: number[] = [];
+    for (let i = 0; i < 8; i++) {
+      const hosts = i % 2 === 0 ? ['a.test'] : ['a.test', 'b.test'];
+      const before = (await daemon.log()).split('\n').length;
+      const t = Date.now();
+      await writeFile(join(srepo, 'org/egress.rego'), rule(hosts));
+      for (;;) {
+        const lines = (await daemon.log()).split('\n').slice(before - 1);
+        const hit = lines.map((l) => safeParse(l)).find((l) => l?.msg === 'egress policy reloaded');
+        if (hit && typeof hit.time === 'number') {
+          applied.push(hit.time - t);
+          break;
+        }
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      for (;;) {
+        const r = await daemon.exec('bench', [
+          'curl',
+          '-s',
+          '-o',
+          '/dev/null',
+          '-w',
+          '%{http_code}',
+          '--max-time',
+          '3',
+          `http://b.test:${origin.port}/`,
+        ]);
+        if ((r.stdout === '200') === (i % 2 === 1)) break;
+      }
+      seen.push(Date.now() - t);
+    }
+    console.log(`\nrunning sandbox: edit -> egress re-rendered (Squid + DNS): ${stats(applied, 'ms')}`);
+    console.log(`running sandbox: edit -> first curl inside sees it:       ${stats(seen, 'ms')}`);
+  } finally {
+    await daemon.stop();
+    await origin.close();
+    await rm(srepo, { recursive: true, force: true });
+  }
+}
+
+function safeParse(line: string): { msg?: string; time?: number } | undefined {
+  try {
+    return JSON.parse(line) as { msg?: string; time?: number };
+  } catch {
+    return undefined;
+  }
+}
