@@ -6,7 +6,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadDaemonConfig } from '../../src/config/index.js';
 import { buildApp } from '../../src/daemon/app.js';
 import type { DaemonServices } from '../../src/daemon/services/index.js';
-import { LlmProxyHook } from '../../src/daemon/services/llm-proxy.js';
+import { LlmProxyHook, type LlmProxyHookExtras } from '../../src/daemon/services/llm-proxy.js';
+import { LlmPolicy } from '../../src/llm-proxy/index.js';
 import type { SandboxRuntime } from '../../src/runtime/index.js';
 import { captureLogs } from '../credentials/helpers.js';
 import { FakeLlm } from '../support/fake-llm.js';
@@ -20,7 +21,7 @@ describe('the daemon side: /v1/secrets and the llm-proxy sandbox hook', () => {
   let log: ReturnType<typeof captureLogs>;
   const cleanups: (() => Promise<unknown>)[] = [];
 
-  async function hook(): Promise<LlmProxyHook> {
+  async function hook(extras: LlmProxyHookExtras = {}): Promise<LlmProxyHook> {
     const base = await loadDaemonConfig(undefined, { stateDir, socket: join(stateDir, 'sock') });
     const config = {
       ...base,
@@ -38,6 +39,7 @@ describe('the daemon side: /v1/secrets and the llm-proxy sandbox hook', () => {
       runtime: {} as SandboxRuntime,
       daemonId: 'test',
       redactor: log.redactor,
+      ...extras,
     });
     cleanups.push(() => h.credentials.close());
     return h;
@@ -146,5 +148,33 @@ describe('the daemon side: /v1/secrets and the llm-proxy sandbox hook', () => {
     await expect(restarted.adopt({ ...ctx, pid: 1, containerId: 'c' })).rejects.toMatchObject({
       code: 'SANDBOX_LAYER_FAILED',
     });
+  });
+
+  it('applies a policy change to a running sandbox without a restart', async () => {
+    let notify: ((sandboxId: string, policy: LlmPolicy) => void) | undefined;
+    const h = await hook({
+      llmPolicyFor: () =>
+        Promise.resolve(LlmPolicy.parse({ providers: ['anthropic'], models: ['claude-*'] })),
+      onLlmPolicyChange: (listener) => {
+        notify = listener;
+        return () => undefined;
+      },
+    });
+    await (
+      await app(h)
+    ).inject({ method: 'PUT', url: '/v1/secrets/anthropic-api-key', payload: { value: KEY } });
+    const ctx = { id: 'sbx_hot01', name: 'hot', path: '/tmp', profile: 'default', logger: log.logger };
+    const env = (await h.prepare(ctx)).env!;
+    cleanups.push(() => h.stop(ctx));
+    const call = () =>
+      send(h.proxyOf(ctx.id)!.port, '/anthropic/v1/messages', {
+        headers: { 'x-api-key': env['ANTHROPIC_API_KEY']! },
+        body: { model: 'claude-sonnet-4-5', max_tokens: 8, messages: [{ role: 'user', content: 'hi' }] },
+      });
+    expect((await call()).status).toBe(200);
+    notify!(ctx.id, LlmPolicy.parse({ providers: ['anthropic'], models: ['claude-haiku-*'] }));
+    const refused = await call();
+    expect(refused.status).toBe(403);
+    expect(refused.json).toMatchObject({ error: { aibox_code: 'LLM_MODEL_DENIED' } });
   });
 });

@@ -35,7 +35,12 @@ export interface LlmProxyHookExtras {
   };
   /** The policy engine's effective `llm` door for a sandbox; without it, `llm.defaultPolicy` applies. */
   llmPolicyFor?: (ctx: SandboxHookContext) => Promise<LlmPolicy | undefined>;
+  /** Policy edits while sandboxes run: the listener gets a sandbox id and its new LLM policy (no restart needed). */
+  onLlmPolicyChange?: (listener: (sandboxId: string, policy: LlmPolicy) => void) => () => void;
 }
+
+/** Nothing allowed: what a sandbox gets when its new policy cannot be read (fail closed). */
+const DENY_ALL: LlmPolicy = LlmPolicy.parse({});
 
 /**
  * Extras from the policy service: call records go to its audit log, and each sandbox's LLM policy is the effective
@@ -44,9 +49,15 @@ export interface LlmProxyHookExtras {
 export function llmProxyExtrasFrom(policy: {
   auditLog: NonNullable<LlmProxyHookExtras['audit']>;
   show(sandbox?: string): { doors: Record<string, unknown> };
+  onChange(listener: (change: { sandboxId: string; effective: { llm?: unknown } }) => void): () => void;
 }): LlmProxyHookExtras {
   return {
     audit: policy.auditLog,
+    onLlmPolicyChange: (listener) =>
+      policy.onChange((change) => {
+        const parsed = LlmPolicy.safeParse(change.effective.llm ?? {});
+        listener(change.sandboxId, parsed.success ? parsed.data : DENY_ALL);
+      }),
     llmPolicyFor: (ctx) => {
       const door = policy.show(ctx.name).doors['llm'];
       const parsed = LlmPolicy.safeParse(door ?? {});
@@ -96,10 +107,23 @@ export class LlmProxyHook implements SandboxHook {
       clock,
       redactor,
     });
-    return new LlmProxyHook(credentials, deps.config.llm, deps.config.stateDir, logger, clock, {
+    const hook = new LlmProxyHook(credentials, deps.config.llm, deps.config.stateDir, logger, clock, {
       ...deps,
       redactor,
     });
+    deps.onLlmPolicyChange?.((sandboxId, policy) => hook.policyChanged(sandboxId, policy));
+    return hook;
+  }
+
+  /** Applies a new LLM policy to a running sandbox's proxy at once. */
+  policyChanged(sandboxId: string, policy: LlmPolicy): void {
+    const proxy = this.proxies.get(sandboxId);
+    if (!proxy) return;
+    proxy.setPolicy(policy);
+    this.logger.info(
+      { sandboxId, providers: policy.providers, models: policy.models },
+      'LLM policy updated for a running sandbox',
+    );
   }
 
   /** The running proxy of a sandbox (tests, doctor). */
