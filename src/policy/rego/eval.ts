@@ -113,10 +113,7 @@ export class Evaluator implements BuiltinContext {
     try {
       this.evalBody(body, 0, f, () => onSolution(f) === true);
     } catch (e) {
-      if (e instanceof Halt) throw e.err;
-      if (e instanceof RangeError && /call stack/i.test(e.message))
-        throw new RegoError('eval_limit_error', 'maximum evaluation depth exceeded');
-      throw e;
+      throw translate(e);
     }
   }
 
@@ -129,8 +126,7 @@ export class Evaluator implements BuiltinContext {
         return false;
       });
     } catch (e) {
-      if (e instanceof Halt) throw e.err;
-      throw e;
+      throw translate(e);
     }
     return out;
   }
@@ -145,8 +141,7 @@ export class Evaluator implements BuiltinContext {
         return true;
       });
     } catch (e) {
-      if (e instanceof Halt) throw e.err;
-      throw e;
+      throw translate(e);
     }
     return out;
   }
@@ -1070,6 +1065,14 @@ export class Evaluator implements BuiltinContext {
 }
 
 // --- helpers ---------------------------------------------------------------------------------------------------------
+
+/** Internal control flow and JS stack overflow become RegoErrors. */
+function translate(e: unknown): unknown {
+  if (e instanceof Halt) return e.err;
+  if (e instanceof RangeError && /call stack/i.test(e.message))
+    return new RegoError('eval_limit_error', 'maximum evaluation depth exceeded');
+  return e;
+}
 
 const NO_LOC: Location = { file: '', row: 0, col: 0, offset: 0 };
 

@@ -1,11 +1,25 @@
 /**
- * aibox's Rego engine: a standalone TypeScript interpreter for Rego v1.
+ * aibox's Rego engine: a standalone TypeScript interpreter for Rego v1 (imports nothing else from aibox).
  *
- *   const engine = new Engine();
- *   engine.addModule('authz.rego', source);
- *   engine.setData({ roles: {...} });
- *   const q = engine.prepare('data.authz.allow');
- *   q.evaluate({ user: 'alice' });   // [{ expressions: [{ value: true, text, location }], bindings: {} }]
+ *   const engine = new Engine();                        // all builtin families; options: limits, strict errors
+ *   engine.addModule('authz.rego', source);            // throws RegoErrors (rego_parse_error) with locations
+ *   engine.setData({ roles: {...} });                  // plain JSON (bigint for exact integers) or a Value
+ *   const q = engine.prepare('data.authz.allow');      // compiles once (RegoErrors: compile/type/unsafe/recursion)
+ *   q.evaluate({ user: 'alice' });                     // [{ expressions: [{ value: true, text, location }], bindings: {} }]
+ *   q.evaluateValues(input)                            // same with exact Values (sets, big numbers)
+ *
+ * Explaining a decision: `engine.evalRule('data.aibox.egress.decision', input, { provenance: true })` returns the
+ * value and `provenance`: the rules (file, row, col) whose bodies produced it, including the `default` rule when that
+ * is what decided. `aibox policy explain` names the deciding rule from it.
+ *
+ * Limits: every evaluation is bounded (default 1 s and 1000 nested rule/function evaluations; `limits` option),
+ * failing with eval_cancel_error / eval_limit_error instead of stalling the caller.
+ *
+ * CLI helpers: `evalQuery` (opa eval's JSON shape), `evalQueryJSON` (exact numbers), `runTests` (opa test),
+ * `loadPaths` (opa's -d loading of .rego/.json/.yaml files and directories).
+ *
+ * Network builtins (http.send, net.lookup_ip_addr) are known to the compiler so tests can mock them with `with`,
+ * but every real call fails: policy is pure.
  */
 export { Engine, PreparedQuery } from './engine.js';
 export type {
