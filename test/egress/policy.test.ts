@@ -60,6 +60,16 @@ describe('egress policy', () => {
     expect(policy.dnsHosts).toEqual({ 'git.internal': '10.0.0.5' });
   });
 
+  it('refuses an upstream proxy URL carrying credentials, without echoing them', () => {
+    try {
+      buildEgressPolicy({ upstreamProxy: { url: 'http://user:s3cr3t-pw@proxy.corp.example:3128' } });
+      expect.unreachable();
+    } catch (err) {
+      expect(egressErrors.is(err, 'EGRESS_POLICY_INVALID')).toBe(true);
+      expect(JSON.stringify((err as { toJSON(): unknown }).toJSON())).not.toContain('s3cr3t-pw');
+    }
+  });
+
   it('gives an empty allowlist when the project has no policy file', () => {
     expect(egressPolicyFromProject(undefined, EgressConfig.parse({})).allow).toEqual([]);
   });
