@@ -11,7 +11,7 @@ import { REPO_NAME_PATTERN } from './config.js';
 import { gitGateErrors } from './errors.js';
 import { UPDATE_HOOK_JS, updateHookShim } from './hook-script.js';
 import type { MirrorStore } from './mirror.js';
-import { repoAccess, type GitPolicy } from './policy.js';
+import { repoAccess, type GitPolicy, type RefDecider } from './policy.js';
 import type { PushGate } from './pushes.js';
 
 export interface GatewaySandbox {
@@ -19,6 +19,8 @@ export interface GatewaySandbox {
   readonly sandbox: string;
   /** Read on every request, so a policy change applies without restarting the sandbox. */
   readonly policy: () => GitPolicy;
+  /** The policy layer's per-ref decision (the Rego push door), if the daemon has one. */
+  readonly decide?: RefDecider;
   /** A port to listen on (re-adopting a sandbox after a daemon restart keeps its URL); 0 or absent: any free port. */
   readonly port?: number;
 }
@@ -49,6 +51,7 @@ interface PushSession {
   readonly sandbox: string;
   readonly repo: string;
   readonly policy: GitPolicy;
+  readonly decide?: RefDecider;
   readonly mirrorDir: string;
 }
 
@@ -219,7 +222,14 @@ export class GitGateway {
     let token: string | undefined;
     if (push && endpoint !== 'info/refs') {
       token = randomBytes(24).toString('hex');
-      this.sessions.set(token, { sandboxId: sb.sandboxId, sandbox: sb.sandbox, repo, policy, mirrorDir });
+      this.sessions.set(token, {
+        sandboxId: sb.sandboxId,
+        sandbox: sb.sandbox,
+        repo,
+        policy,
+        mirrorDir,
+        ...(sb.decide ? { decide: sb.decide } : {}),
+      });
       env.AIBOX_GATE_TOKEN = token;
       env.AIBOX_GATE_SOCKET = this.hookSocket;
     }
@@ -272,6 +282,7 @@ export class GitGateway {
           sandbox: session.sandbox,
           repo: session.repo,
           policy: session.policy,
+          ...(session.decide ? { decide: session.decide } : {}),
         },
         { ref, oldSha, newSha, ...(objectEnv ? { objectEnv } : {}) },
       );

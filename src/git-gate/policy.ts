@@ -91,3 +91,13 @@ export function decideRef(policy: GitPolicy, ref: string, op: 'update' | 'delete
   }
   return { id, action, rule };
 }
+
+/** A per-request decision from the policy layer (the Rego `push` door); its id is what `aibox policy explain` knows. */
+export type RefDecider = (ref: string, op: 'update' | 'delete') => Promise<RefDecision>;
+
+const STRICTNESS: Record<RefAction, number> = { allow: 0, 'require-approval': 1, deny: 2 };
+
+/** The stricter of two decisions (tighten-only: a second opinion can never loosen the first). */
+export function stricter(a: RefDecision, b: RefDecision): RefDecision {
+  return STRICTNESS[b.action] > STRICTNESS[a.action] ? b : a;
+}

@@ -5,7 +5,7 @@ import { gitGateErrors } from './errors.js';
 import type { GitRunner } from './exec.js';
 import { lastLines, type MirrorStore } from './mirror.js';
 import type { Notifier } from './notify.js';
-import { decideRef, type GitPolicy } from './policy.js';
+import { decideRef, stricter, type GitPolicy, type RefDecider } from './policy.js';
 import type { PushRecord, PushStore } from './push-store.js';
 
 export const ZERO_SHA = '0000000000000000000000000000000000000000';
@@ -17,6 +17,8 @@ export interface PushContext {
   readonly sandbox: string;
   readonly repo: string;
   readonly policy: GitPolicy;
+  /** The policy layer's per-ref decision; combined with `policy` so the stricter one wins. */
+  readonly decide?: RefDecider;
 }
 
 export interface RefUpdate {
@@ -76,7 +78,8 @@ export class PushGate {
   /** Called (through the update hook) for each ref of a push, before receive-pack updates the mirror. */
   async onRefUpdate(ctx: PushContext, upd: RefUpdate): Promise<RefVerdict> {
     const op = upd.newSha === ZERO_SHA ? 'delete' : 'update';
-    const decision = decideRef(ctx.policy, upd.ref, op);
+    const local = decideRef(ctx.policy, upd.ref, op);
+    const decision = ctx.decide ? stricter(await ctx.decide(upd.ref, op), local) : local;
     const base = {
       sandbox: ctx.sandbox,
       repo: ctx.repo,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decideRef, GitPolicy, repoAccess } from '../../src/git-gate/index.js';
+import { decideRef, GitPolicy, repoAccess, stricter } from '../../src/git-gate/index.js';
 import { globToRegExp } from '../../src/git-gate/glob.js';
 import { redact } from '../../src/git-gate/index.js';
 
@@ -46,6 +46,15 @@ describe('git policy', () => {
       decideRef(GitPolicy.parse({ defaultAction: 'allow' }), 'refs/aibox/staging/x/y', 'update').action,
     ).toBe('deny');
     expect(decideRef(policy, 'refs/heads/main', 'delete').action).toBe('deny');
+  });
+
+  it('combines two opinions so the stricter one wins', () => {
+    const allow = { id: 'dec_a', action: 'allow' as const, rule: 'a' };
+    const approve = { id: 'dec_b', action: 'require-approval' as const, rule: 'b' };
+    const deny = { id: 'dec_c', action: 'deny' as const, rule: 'c' };
+    expect(stricter(allow, approve)).toBe(approve);
+    expect(stricter(deny, approve)).toBe(deny);
+    expect(stricter(allow, allow)).toBe(allow);
   });
 
   it('rejects an unknown policy key instead of ignoring it', () => {

@@ -295,6 +295,24 @@ describe('git gateway with a host git client', () => {
     expect(await upstream.refValue('acme/widgets', 'refs/heads/feature/big')).toBeUndefined();
   });
 
+  it('lets the policy layer tighten a ref decision, and quotes its decision id', async () => {
+    const l = await gate.gateway.openFor({
+      sandboxId: 'sbx_2',
+      sandbox: 'agent2',
+      policy: () => policy,
+      decide: async (ref) => ({ id: 'dec_0123456789ab', action: 'deny', rule: `policy: org forbids ${ref}` }),
+    });
+    const dir = path.join(work, 'agent2');
+    await git(work, ['clone', '--quiet', `${l.hostUrl}/acme/widgets.git`, dir]);
+    await commit(dir, 'g.txt', 'g\n');
+    const r = await git(dir, ['push', 'origin', 'HEAD:refs/heads/feature/tight'], { reject: false });
+    expect(r.exitCode).not.toBe(0);
+    expect(r.stderr).toContain(
+      'decision dec_0123456789ab, rule: policy: org forbids refs/heads/feature/tight',
+    );
+    await gate.gateway.closeFor('sbx_2');
+  });
+
   it('keeps the push state across a restart of the gate', async () => {
     const before = await gate.pushes.list();
     const again = createGitGate({

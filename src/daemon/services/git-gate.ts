@@ -9,6 +9,8 @@ import {
   type GitGateConfig,
   type GitPolicy,
   type Mount,
+  type RefDecider,
+  type RefDecision,
   repoAccess,
   type TaskRecord,
 } from '../../git-gate/index.js';
@@ -38,6 +40,7 @@ export interface GitGateServiceDeps {
   readonly clock: Clock;
   /** The git policy of one sandbox; default: the config's `policy` (until the Rego policy layer supplies one). */
   readonly policyFor?: (sandbox: SandboxHookContext) => GitPolicy;
+  readonly decidePush?: GitGateExtras['decidePush'];
 }
 
 /** Collaborators the daemon may hand over; without them the documented fallbacks apply. */
@@ -48,6 +51,27 @@ export interface GitGateExtras {
   audit?: Parameters<typeof gitAuditSink>[0];
   clock?: Clock;
   policyFor?: (sandbox: SandboxHookContext) => GitPolicy;
+  /** The policy layer's push decision for one ref of one sandbox (stricter of it and `git.policy` wins). */
+  decidePush?: (sandbox: string, ref: string, op: 'update' | 'delete') => Promise<RefDecision>;
+}
+
+/** The extras the policy service provides: its audit log and the Rego `push` door as the per-ref decision. */
+export function gitGateExtrasFrom(policy: {
+  auditLog: NonNullable<GitGateExtras['audit']>;
+  decide(
+    door: 'push',
+    request: unknown,
+    sandbox?: string,
+  ): Promise<{ id: string; outcome: 'allow' | 'approve' | 'deny'; reason: string }>;
+}): GitGateExtras {
+  return {
+    audit: policy.auditLog,
+    decidePush: async (sandbox, ref) => {
+      const d = await policy.decide('push', { ref }, sandbox);
+      const action = d.outcome === 'approve' ? 'require-approval' : d.outcome;
+      return { id: d.id, action, rule: `policy: ${d.reason}` };
+    },
+  };
 }
 
 /**
@@ -75,6 +99,7 @@ export class GitGateService implements SandboxHook {
       logger: deps.logger,
       clock: deps.clock ?? systemClock,
       ...(deps.policyFor ? { policyFor: deps.policyFor } : {}),
+      ...(deps.decidePush ? { decidePush: deps.decidePush } : {}),
     });
     // Fail closed at daemon start: a gateway that cannot gate pushes must not serve any.
     await service.gate.gateway.start();
@@ -93,12 +118,18 @@ export class GitGateService implements SandboxHook {
     return this.deps.policyFor?.(ctx) ?? this.deps.config.policy;
   }
 
+  private decider(sandbox: string): { decide?: RefDecider } {
+    const decide = this.deps.decidePush;
+    return decide ? { decide: (ref, op) => decide(sandbox, ref, op) } : {};
+  }
+
   async prepare(ctx: SandboxHookContext): Promise<SandboxContribution> {
     // A fresh container gets a fresh port; only adopt() must keep the old one.
     const listener = await this.gate.gateway.openFor({
       sandboxId: ctx.id,
       sandbox: ctx.name,
       policy: () => this.policy(ctx),
+      ...this.decider(ctx.name),
     });
     await this.gate.ports.set(ctx.id, listener.port);
     const url = `http://${this.deps.config.sandboxHost}:${listener.port}`;
@@ -131,6 +162,7 @@ export class GitGateService implements SandboxHook {
       sandboxId: sandbox.id,
       sandbox: sandbox.name,
       policy: () => this.policy(sandbox),
+      ...this.decider(sandbox.name),
       ...(port ? { port } : {}),
     });
   }
