@@ -159,6 +159,20 @@ describe.skipIf(!run)('layered policy with a real aiboxd and a gVisor sandbox', 
     expect(text.stdout).toContain('data.aibox.org.exec.deny  (org/exec.rego:5)');
     const json = await daemon.cli(['policy', 'explain', '--log-entry', d.body.id, '--json']);
     expect(JSON.parse(json.stdout)).toMatchObject({ id: d.body.id, door: 'exec', outcome: 'deny' });
+    // A real `aibox exec` is asked of the same door: refused before anything runs, with the decision id.
+    const refused = await daemon.cli(['exec', name, '--', 'nsenter', '-t', '1']);
+    expect(refused.exitCode).not.toBe(0);
+    expect(refused.stderr).toContain('POLICY_DENIED');
+    const refusedId = /aibox policy explain --log-entry (dec_[0-9a-f]+)/.exec(refused.stderr)?.[1];
+    expect(refusedId, refused.stderr).toBeDefined();
+    const why = await daemon.cli(['policy', 'explain', '--log-entry', refusedId!, '--json']);
+    expect(JSON.parse(why.stdout)).toMatchObject({ door: 'exec', outcome: 'deny', request: { via: 'cli' } });
+    const api = await daemon.api<{ error: { code: string } }>('POST', `/v1/sandboxes/${name}/exec`, {
+      cmd: ['nsenter'],
+    });
+    expect(api.status).toBe(403);
+    expect(api.body.error.code).toBe('POLICY_DENIED');
+    expect((await daemon.exec(name, ['true'])).exitCode).toBe(0);
     const missing = await daemon.cli(['policy', 'explain', '--log-entry', 'dec_000000000000']);
     expect(missing.exitCode).toBe(1);
     expect(missing.stderr + missing.stdout).toContain('POLICY_DECISION_NOT_FOUND');

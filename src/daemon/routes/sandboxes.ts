@@ -11,6 +11,7 @@ import {
   type ExecResult,
 } from '../../shared/index.js';
 import type { DaemonServices } from '../services/index.js';
+import { policyServiceOf } from '../services/policy.js';
 import type { ExecSession } from '../../runtime/index.js';
 
 const NameParams = z.object({ name: z.string().min(1).max(128) });
@@ -50,6 +51,7 @@ export function sandboxRoutes(services: DaemonServices): FastifyPluginAsync {
     app.post('/v1/sandboxes/:name/exec', async (request): Promise<ExecResult> => {
       const { name } = NameParams.parse(request.params);
       const spec = ExecRequest.parse(request.body ?? {});
+      await policyServiceOf(services)?.authorize('exec', { argv: spec.cmd, via: 'api' }, name);
       return sandboxes.execBuffered(name, {
         cmd: spec.cmd,
         env: spec.env,
@@ -93,6 +95,7 @@ async function streamExec(services: DaemonServices, socket: WebSocket, params: u
     const { name } = NameParams.parse(params);
     const { spec: raw } = z.object({ spec: z.string() }).parse(query);
     const spec = ExecRequest.parse(JSON.parse(raw));
+    await policyServiceOf(services)?.authorize('exec', { argv: spec.cmd, via: 'cli', tty: spec.tty }, name);
     session = await services.sandboxes.exec(name, {
       cmd: spec.cmd,
       tty: spec.tty,
