@@ -149,7 +149,21 @@ function yamlParse(s: string): Value {
       : err.message;
     throw new BuiltinError(`yaml: line ${line}: ${what.split('\n')[0]}`);
   }
-  return fromJS(doc.toJS({ maxAliasCount: 100 }));
+  return fromJS(stringKeys(doc.toJS({ maxAliasCount: 100, mapAsMap: true }) as unknown));
+}
+
+/** YAML mapping keys become JSON keys, as sigs.k8s.io/yaml does: scalars as text, collections refused. */
+function stringKeys(x: unknown): unknown {
+  if (Array.isArray(x)) return x.map(stringKeys);
+  if (x instanceof Map) {
+    const o: Record<string, unknown> = {};
+    for (const [k, v] of x as Map<unknown, unknown>) {
+      if (k !== null && typeof k === 'object') throw new BuiltinError('yaml: invalid map key: a collection');
+      o[typeof k === 'bigint' ? k.toString() : String(k)] = stringKeys(v);
+    }
+    return o;
+  }
+  return x;
 }
 
 function toPlain(v: Value): unknown {

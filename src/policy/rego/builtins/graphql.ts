@@ -367,7 +367,12 @@ function buildSchema(source: string, doc: DocumentNode): GraphQLSchema {
 }
 
 function checkQuery(schema: GraphQLSchema, doc: DocumentNode, source: string): void {
-  const errors = validate(schema, doc);
+  let errors: readonly GraphQLError[];
+  try {
+    errors = validate(schema, doc);
+  } catch (e) {
+    return fail(e, source);
+  }
   if (errors.length > 0) fail(errors[0], source);
 }
 
