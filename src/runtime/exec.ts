@@ -1,6 +1,8 @@
 import { PassThrough, type Readable, type Writable } from 'node:stream';
 import type Docker from 'dockerode';
+import { randomBytes } from 'node:crypto';
 import { runtimeErrors } from './errors.js';
+import { ptyCommand, ptyResizeCommand } from './pty.js';
 import { EXEC_HELPER_PATH, SECCOMP_BPF_PATH } from './container-spec.js';
 
 export interface ExecOptions {
@@ -35,27 +37,27 @@ export async function startExec(
 ): Promise<ExecSession> {
   const container = docker.getContainer(containerId);
   const tty = options.tty ?? false;
+  const helper = [EXEC_HELPER_PATH, SECCOMP_BPF_PATH, String(options.maxProcesses)];
+  // A terminal is made inside the sandbox (runsc's exec rejects --tty): see pty.ts.
+  const token = randomBytes(8).toString('hex');
+  const cmd = tty ? ptyCommand(token, options.cols ?? 80, options.rows ?? 24, options.cmd) : options.cmd;
   const exec = await container
     .exec({
-      Cmd: [EXEC_HELPER_PATH, SECCOMP_BPF_PATH, String(options.maxProcesses), ...options.cmd],
+      Cmd: [...helper, ...cmd],
       AttachStdin: options.stdin ?? false,
       AttachStdout: true,
       AttachStderr: true,
-      Tty: tty,
+      Tty: false,
       Env: Object.entries(options.env ?? {}).map(([k, v]) => `${k}=${v}`),
       ...(options.workdir ? { WorkingDir: options.workdir } : {}),
     })
     .catch((err: unknown) => {
       throw runtimeErrors.create('RUNTIME_EXEC', `cannot exec in sandbox: ${(err as Error).message}`);
     });
-  const stream = await exec.start({ hijack: true, stdin: options.stdin ?? false, Tty: tty });
+  const stream = await exec.start({ hijack: true, stdin: options.stdin ?? false, Tty: false });
   const stdout = new PassThrough();
   const stderr = new PassThrough();
-  if (tty) stream.pipe(stdout);
-  else docker.modem.demuxStream(stream, stdout, stderr);
-  if (tty && options.cols && options.rows) {
-    await exec.resize({ w: options.cols, h: options.rows }).catch(() => undefined);
-  }
+  docker.modem.demuxStream(stream, stdout, stderr);
   const stdin = new PassThrough();
   if (options.stdin) {
     stdin.pipe(stream);
@@ -80,7 +82,11 @@ export async function startExec(
     stdout,
     stderr,
     resize: async (cols, rows) => {
-      await exec.resize({ w: cols, h: rows }).catch(() => undefined);
+      if (!tty) return;
+      await execBuffered(docker, containerId, {
+        cmd: ptyResizeCommand(token, cols, rows),
+        maxProcesses: options.maxProcesses,
+      }).catch(() => undefined);
     },
     exit,
   };
