@@ -19,7 +19,7 @@ export function readStatic<T>(
     throw policyErrors.create(
       'POLICY_BAD_VALUE',
       `${got.loc.at ?? layer.layer}: ${door}.${rule}${where}: ${issue?.message ?? 'wrong shape'}`,
-      { layer: layer.layer, key: `${door}.${rule}`, file: got.loc.at, rule: got.loc.rule },
+      { policyLayer: layer.layer, key: `${door}.${rule}`, file: got.loc.at, rule: got.loc.rule },
     );
   }
   return { value: parsed.data, loc: got.loc };
