@@ -10,7 +10,7 @@ export type Term =
   | { type: 'object'; items: [Term, Term][]; loc: Location }
   | { type: 'set'; items: Term[]; loc: Location }
   | { type: 'call'; op: Term; args: Term[]; loc: Location }
-  | { type: 'arraycomp'; term: Term; body: Expr[]; loc: Location }
+  | { type: 'arraycomp'; term: Term; body: Expr[]; loc: Location; unwrap?: boolean }
   | { type: 'setcomp'; term: Term; body: Expr[]; loc: Location }
   | { type: 'objcomp'; key: Term; value: Term; body: Expr[]; loc: Location }
   | { type: 'template'; parts: (string | Term)[]; loc: Location };

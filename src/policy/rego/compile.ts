@@ -707,6 +707,8 @@ export class Compiler {
           return { k: 'objcomp', key, value, body, loc: t.loc, needs: closure([key, value]) };
         }
         const term = this.term(t.term, inner, ctx);
+        if (t.type === 'arraycomp' && t.unwrap)
+          return { k: 'arraycomp', term, body, loc: t.loc, needs: closure([term]), unwrap: true };
         return { k: t.type, term, body, loc: t.loc, needs: closure([term]) };
       }
       case 'template': {

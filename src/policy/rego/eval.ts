@@ -487,11 +487,12 @@ export class Evaluator implements BuiltinContext {
             s += p;
             continue;
           }
-          const vals: Value[] = [];
+          let vals: Value[] = [];
           this.evalTerm(p, f, (v) => {
             vals.push(v);
             return false;
           });
+          if (p.k === 'arraycomp' && p.unwrap && vals.length === 1) vals = [...(vals[0] as Value[])];
           if (vals.length === 0) s += '<undefined>';
           else if (vals.length > 1)
             this.fail('eval_conflict_error', 'template expression produced multiple outputs', p.loc);

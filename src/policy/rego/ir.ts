@@ -25,7 +25,7 @@ export type CTerm =
   | (Base & { k: 'object'; items: [CTerm, CTerm][] })
   | (Base & { k: 'set'; items: CTerm[] })
   | (Base & { k: 'call'; fn: FnRef; args: CTerm[] })
-  | (Base & { k: 'arraycomp'; term: CTerm; body: CExpr[] })
+  | (Base & { k: 'arraycomp'; term: CTerm; body: CExpr[]; unwrap?: boolean })
   | (Base & { k: 'setcomp'; term: CTerm; body: CExpr[] })
   | (Base & { k: 'objcomp'; key: CTerm; value: CTerm; body: CExpr[] })
   | (Base & { k: 'template'; parts: (string | CTerm)[] });

@@ -758,14 +758,20 @@ export class Parser {
 
   private parseTemplateExpr(loc: Location): Term {
     if (this.atEof()) throw new RegoError('rego_parse_error', 'empty template expression', loc);
-    const relocate = (): void => {
-      // expressions inside a template report the template's location
-    };
-    relocate();
     this.nest = 1;
     const term = this.parseTermIn();
-    if (this.tok.kind !== 'eof') this.unexpected();
-    return term;
+    const withs = this.parseWiths();
+    if (!this.atEof()) this.unexpected();
+    if (withs.length === 0) return term;
+    // `{x with input as y}`: evaluated as a one-expression comprehension whose values are spliced in
+    const v: Term = { type: 'var', name: '__tpl', loc };
+    return {
+      type: 'arraycomp',
+      term: v,
+      body: [{ kind: 'unify', a: v, b: term, assign: true, negated: false, with: withs, loc }],
+      loc,
+      unwrap: true,
+    };
   }
 
   /** A query: literals separated by `;` or newlines. */
