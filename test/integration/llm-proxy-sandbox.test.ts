@@ -106,6 +106,18 @@ describe.skipIf(!run)('LLM proxy seen from inside a gVisor sandbox', () => {
     expect(JSON.parse(got.body).messages[0].content).toBe(PROMPT);
   });
 
+  it('reaches the upstream only through its proxy: the upstream port itself is closed to the sandbox', async () => {
+    const port = new URL(upstream.url).port;
+    const before = upstream.requests.length;
+    const r = await daemon.exec(name, [
+      'sh',
+      '-c',
+      `curl -sS --max-time 5 -o /dev/null http://10.0.2.2:${port}/v1/models; echo rc=$?`,
+    ]);
+    expect(r.stdout).not.toContain('rc=0');
+    expect(upstream.requests.length).toBe(before);
+  });
+
   it('streams server-sent events through to the sandbox', async () => {
     const body = JSON.stringify({
       model: 'claude-haiku-4-5',
