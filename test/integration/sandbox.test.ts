@@ -132,7 +132,7 @@ describe.runIf(run)('a gVisor sandbox started by aiboxd', () => {
     expect(m, storm.stdout + storm.stderr).not.toBeNull();
     expect(Number(m![1])).toBe(11); // EAGAIN
     expect(Number(m![2])).toBeLessThan(100);
-    const after = await daemon.exec(name, ['sh', '-c', 'pkill -f "time.sleep" ; pkill python3; echo alive']);
+    const after = await daemon.exec(name, ['sh', '-c', 'pkill -x python3; echo alive']);
     expect(after.stdout).toContain('alive');
   });
 
