@@ -31,7 +31,7 @@ export async function buildHooks(_deps: HookDeps): Promise<SandboxHook[]> {
     policy.hook(),
     llm,
     await GitGateService.create({ ..._deps, credentials: llm.credentials.provider, ...gitGateExtrasFrom(policy) }),
-    await SshGatewayHook.create(_deps),
+    await SshGatewayHook.create({ ..._deps, policyService: policy }),
     await EgressService.create({ ..._deps, policy }),
   ];
 }
