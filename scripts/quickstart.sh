@@ -34,7 +34,7 @@ fi
 step "Building the sandbox base image (cached after the first run)"
 aibox setup
 
-name=$(basename "$PROJECT_DIR" | tr 'A-Z' 'a-z' | tr -c 'a-z0-9_.-\n' '-' | sed 's/^[^a-z0-9]*//' | cut -c1-40)
+name=$(basename "$PROJECT_DIR" | tr 'A-Z' 'a-z' | sed -E 's/[^a-z0-9_.-]+/-/g; s/^[^a-z0-9]+//' | cut -c1-40)
 name=${name:-project}-quickstart
 aibox rm "$name" >/dev/null 2>&1 || true
 step "Starting sandbox '$name' on $PROJECT_DIR"

@@ -40,7 +40,9 @@ for svc in squid dnsmasq; do
   if [ -x "/etc/init.d/$svc" ] && "/etc/init.d/$svc" status >/dev/null 2>&1; then "/etc/init.d/$svc" stop >/dev/null 2>&1 || true; fi
 done
 
-if ! "$RUNSC_DIR/runsc" --version 2>/dev/null | grep -q "$RUNSC_VERSION_WANTED"; then
+# (Capture first: `runsc --version | grep -q` fails under pipefail when grep exits early.)
+runsc_version() { "$RUNSC_DIR/runsc" --version 2>/dev/null || true; }
+if [[ "$(runsc_version)" != *"$RUNSC_VERSION_WANTED"* ]]; then
   say "fetching gVisor runsc ($RUNSC_VERSION_WANTED) from Debian trixie"
   work=$(mktemp -d)
   trap 'rm -rf "$work"' EXIT
@@ -54,7 +56,7 @@ if ! "$RUNSC_DIR/runsc" --version 2>/dev/null | grep -q "$RUNSC_VERSION_WANTED";
   dpkg -x "$work"/runsc_*.deb "$work/x"
   install -d -m 0755 "$RUNSC_DIR"
   install -m 0755 "$work/x/usr/bin/runsc" "$RUNSC_DIR/runsc"
-  "$RUNSC_DIR/runsc" --version | grep -q "$RUNSC_VERSION_WANTED" || die "unexpected runsc version"
+  [[ "$(runsc_version)" == *"$RUNSC_VERSION_WANTED"* ]] || die "unexpected runsc version: $(runsc_version)"
 fi
 
 if ! id "$AIBOX_USER" >/dev/null 2>&1; then
@@ -68,4 +70,4 @@ getent group aibox >/dev/null || groupadd --system aibox
 # slirp4netns (rootless networking) opens /dev/net/tun as the aibox user; Debian's usual mode is 0666.
 if [ -c /dev/net/tun ] && [ "$(stat -c %a /dev/net/tun)" != "666" ]; then chmod 0666 /dev/net/tun; fi
 
-say "host ready: podman $(podman --version | awk '{print $3}'), runsc $("$RUNSC_DIR/runsc" --version | head -1 | awk '{print $3}'), user $AIBOX_USER"
+say "host ready: podman $(podman --version | awk '{print $3}'), runsc $(runsc_version | awk 'NR==1 {print $3}'), user $AIBOX_USER"

@@ -248,6 +248,38 @@ export class SshAuditBridge implements SshAuditSink {
   }
 }
 
+/** The slice of the daemon's PolicyService the gateway uses (its exec door and its audit log). */
+export interface PolicyAccess {
+  decide(
+    door: 'exec',
+    request: unknown,
+    sandbox?: string,
+  ): Promise<{ id: string; outcome: 'allow' | 'approve' | 'deny'; reason: string }>;
+  readonly auditLog: AuditAppender;
+}
+
+/**
+ * The command door for SSH: shells, commands and sftp servers are asked of policy's `exec` door (via `ssh`), with
+ * the argv that will run (`bash -c '<command>'` for a command, as sshd runs it). A decision that needs approval is
+ * a refusal here: an SSH session cannot wait for one. Forwards to the sandbox's own loopback are not commands.
+ */
+export function execDoorPolicy(policy: PolicyAccess): CommandPolicy {
+  return async (req) => {
+    if (req.kind === 'forward') return { allow: true };
+    const d = await policy.decide(
+      'exec',
+      { argv: [...req.argv], via: 'ssh', tty: req.kind === 'shell' },
+      req.sandbox.name,
+    );
+    if (d.outcome === 'allow') return { allow: true };
+    return {
+      allow: false,
+      reason: d.outcome === 'approve' ? `needs an approval SSH cannot wait for: ${d.reason}` : d.reason,
+      rule: `decision ${d.id}; aibox policy explain --log-entry ${d.id}`,
+    };
+  };
+}
+
 export interface SshGatewayHookDeps {
   config: DaemonConfig;
   logger: Logger;
@@ -257,6 +289,8 @@ export interface SshGatewayHookDeps {
   audit?: AuditAppender;
   /** The command door of policy; without it every command is allowed (and still logged). */
   policy?: CommandPolicy;
+  /** The daemon's policy service: gives the command door and the audit log when the two above are not given. */
+  policyService?: PolicyAccess;
 }
 
 /**
@@ -284,14 +318,15 @@ export class SshGatewayHook implements SandboxHook {
       async (profile) => (await loadProfile(profilesDir, profile)).limits.processes,
       logger,
     );
+    const policy = deps.policy ?? (deps.policyService ? execDoorPolicy(deps.policyService) : undefined);
     const gateway = new SshGateway({
       config,
       stateDir: join(deps.config.stateDir, 'ssh'),
       executor,
-      audit: new SshAuditBridge(logger, deps.audit),
+      audit: new SshAuditBridge(logger, deps.audit ?? deps.policyService?.auditLog),
       logger,
       clock: deps.clock ?? systemClock,
-      ...(deps.policy ? { policy: deps.policy } : {}),
+      ...(policy ? { policy } : {}),
     });
     await gateway.start();
     return new SshGatewayHook(config, gateway, executor);
