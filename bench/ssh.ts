@@ -102,7 +102,10 @@ try {
     execPut.push(
       rate(
         await time(() =>
-          ok(cli(['exec', '-i', name, '--', 'sh', '-c', 'cat > /workspace/blob-exec'], file), 'aibox exec -i'),
+          ok(
+            cli(['exec', '-i', name, '--', 'sh', '-c', 'cat > /workspace/blob-exec'], file),
+            'aibox exec -i',
+          ),
         ),
       ),
     );
