@@ -1,7 +1,6 @@
 import { stat } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { RegoError, RegoErrors, loadPaths, runTests } from '../../policy/rego/index.js';
-import type { OpaErrorJson, TestResult } from '../../policy/rego/index.js';
+import type { TestResult } from '../../policy/rego/index.js';
 import { commandGroup } from '../command-group.js';
 import type { CliContext } from '../context.js';
 import { cliErrors } from '../errors.js';
@@ -24,12 +23,19 @@ export function register(program: Command, ctx: CliContext): void {
         if (!(await stat(p).catch(() => undefined)))
           throw cliErrors.create('POLICY_FILE_UNREADABLE', `no such file or directory: ${p}`, { path: p });
       }
+      // Loaded on use: the Rego engine is the heaviest import of the CLI and most invocations never need it.
+      const { RegoError, RegoErrors, loadPaths, runTests } = await import('../../policy/rego/index.js');
       let results: TestResult[];
       try {
         results = runTests(loadPaths(paths));
       } catch (err) {
         // Parse and compile errors of the policies under test: shown like opa, with file:row:col.
-        const errors = opaErrors(err);
+        const errors =
+          err instanceof RegoErrors
+            ? err.errors.map((e) => e.toJSON())
+            : err instanceof RegoError
+              ? [err.toJSON()]
+              : undefined;
         if (!errors) throw err;
         ctx.exitCode = EXIT.failed;
         if (ctx.json) ctx.printJson({ errors });
@@ -78,10 +84,4 @@ function renderResults(
   if (summary.fail) lines.push(`FAIL: ${summary.fail}/${summary.total}`);
   if (summary.error) lines.push(`ERROR: ${summary.error}/${summary.total}`);
   return lines.join('\n');
-}
-
-function opaErrors(err: unknown): OpaErrorJson[] | undefined {
-  if (err instanceof RegoErrors) return err.errors.map((e) => e.toJSON());
-  if (err instanceof RegoError) return [err.toJSON()];
-  return undefined;
 }
