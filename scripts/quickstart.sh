@@ -19,7 +19,7 @@ npm run --silent build
 
 aibox() { node "$AIBOX_HOME/dist/bin/aibox.js" "$@"; }
 export AIBOX_SOCKET=/run/aibox/aiboxd.sock
-if ! aibox version --json 2>/dev/null | grep -q '"daemon":{'; then
+if ! aibox status --json >/dev/null 2>&1; then
   step "Starting aiboxd (log: /var/log/aibox/aiboxd.log)"
   mkdir -p /var/log/aibox
   nohup node "$AIBOX_HOME/dist/bin/aiboxd.js" >>/var/log/aibox/aiboxd.log 2>&1 &

@@ -24,6 +24,10 @@ export const daemonErrors = defineErrors({
     status: 503,
     hint: 'The sandbox was not started because an enforcement layer could not be set up; `aibox doctor` says how to fix it.',
   },
+  DAEMON_ALREADY_RUNNING: {
+    status: 409,
+    hint: 'Use the running daemon (`aibox status`), or give this one its own --state-dir and --socket.',
+  },
   API_INVALID_REQUEST: {
     status: 400,
     hint: 'Fix the named field; `aibox <command> --help` lists the accepted values.',

@@ -1,4 +1,4 @@
-import { chmod, chown, mkdir, rm, readFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, rm, readFile, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { pino } from 'pino';
@@ -10,6 +10,7 @@ import { buildApp } from './app.js';
 import { daemonIdOf, SandboxService, type DaemonServices } from './services/index.js';
 import { SandboxStore } from './state/sandbox-store.js';
 import { buildHooks } from './services/hooks-registry.js';
+import { daemonErrors } from './errors.js';
 
 export interface RunningDaemon {
   app: FastifyInstance;
@@ -20,6 +21,7 @@ export interface RunningDaemon {
 /** Wires the daemon (runtime, services, hooks), re-adopts what it left running, then listens on the unix socket. */
 export async function startDaemon(config: DaemonConfig, version: string): Promise<RunningDaemon> {
   await mkdir(config.stateDir, { recursive: true, mode: 0o711 });
+  await claimStateDir(config.stateDir, config.socket);
   // Traversable (not readable) by the rootless Podman user, which needs the podman/ and sandbox home directories.
   await chmod(config.stateDir, 0o711);
   const logger = pino({
@@ -70,6 +72,32 @@ export async function startDaemon(config: DaemonConfig, version: string): Promis
       await rm(config.socket, { force: true });
     },
   };
+}
+
+/**
+ * One daemon per state directory: a second one would take over the first one's Podman service and sandboxes.
+ * The pid file names the owner; a pid file whose process is gone (a crash) is taken over.
+ */
+async function claimStateDir(stateDir: string, socket: string): Promise<void> {
+  const pidFile = path.join(stateDir, 'aiboxd.pid');
+  const owner = Number((await readFile(pidFile, 'utf8').catch(() => '')).trim());
+  if (owner && owner !== process.pid && isAlive(owner)) {
+    throw daemonErrors.create(
+      'DAEMON_ALREADY_RUNNING',
+      `another aiboxd (pid ${owner}) already uses ${stateDir}`,
+      { pid: owner, stateDir, socket },
+    );
+  }
+  await writeFile(pidFile, `${process.pid}\n`);
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 async function removeStaleSocket(socket: string): Promise<void> {

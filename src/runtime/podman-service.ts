@@ -17,6 +17,7 @@ export class PodmanService {
   readonly socketPath: string;
   private readonly dir: string;
   private child: ResultPromise | undefined;
+  private stopping = false;
 
   constructor(
     private readonly config: RuntimeConfig,
@@ -53,6 +54,7 @@ export class PodmanService {
   }
 
   async start(): Promise<void> {
+    this.stopping = false;
     await this.writeConfig();
     await this.killPrevious();
     await rm(this.socketPath, { force: true });
@@ -70,8 +72,18 @@ export class PodmanService {
     });
     const pid = this.child.pid;
     if (pid) await writeFile(path.join(this.dir, 'service.pid'), `${pid}\n`);
-    const exited = this.child.then((r) => {
-      this.logger.warn({ exitCode: r.exitCode }, 'podman service exited');
+    const child = this.child;
+    const exited = child.then((r) => {
+      if (this.stopping || this.child !== child) return;
+      // The sandboxes keep running without it (conmon holds them); the API needs it back.
+      this.logger.warn({ exitCode: r.exitCode }, 'podman service exited; restarting it');
+      setTimeout(() => {
+        if (!this.stopping) {
+          this.start().catch((err: unknown) =>
+            this.logger.error({ err: String(err) }, 'podman service restart failed'),
+          );
+        }
+      }, 1000);
     });
     const ready = await Promise.race([this.waitReady(15_000), exited.then(() => false)]);
     if (!ready) {
@@ -85,6 +97,7 @@ export class PodmanService {
   }
 
   async stop(): Promise<void> {
+    this.stopping = true;
     if (!this.child) return;
     this.child.kill('SIGTERM');
     await Promise.race([this.child, new Promise((r) => setTimeout(r, 3000))]);

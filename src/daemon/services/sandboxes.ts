@@ -2,7 +2,13 @@ import { chown, mkdir, stat } from 'node:fs/promises';
 import { existsSync, lstatSync } from 'node:fs';
 import path from 'node:path';
 import { loadProfile, type DaemonConfig, type Profile } from '../../config/index.js';
-import type { SandboxRuntime, ExecOptions, ExecSession, Mount } from '../../runtime/index.js';
+import {
+  runtimeErrors,
+  type SandboxRuntime,
+  type ExecOptions,
+  type ExecSession,
+  type Mount,
+} from '../../runtime/index.js';
 import {
   AiboxError,
   SANDBOX_NAME_PATTERN,
@@ -82,8 +88,15 @@ export class SandboxService {
     if (existing.some((r) => r.name === name)) {
       throw daemonErrors.create('SANDBOX_NAME_TAKEN', `a sandbox named "${name}" already exists`, { name });
     }
+    if (!(await this.runtime.podman.ping())) {
+      throw runtimeErrors.create('RUNTIME_PODMAN_SERVICE', 'the private podman service does not answer', {
+        layer: 'runtime',
+      });
+    }
     if (!(await this.runtime.image.present())) {
-      throw daemonErrors.create('SANDBOX_LAYER_FAILED', 'the base image is not built', { layer: 'runtime' });
+      throw runtimeErrors.create('RUNTIME_IMAGE_MISSING', 'the base image is not built', {
+        layer: 'runtime',
+      });
     }
     const record: SandboxRecord = {
       id: newId('sbx'),
@@ -307,7 +320,8 @@ export class SandboxService {
         undo.push(() => this.runtime.limits.remove(record.id));
       }
       for (const hook of this.hooks) {
-        if (hook.started) await this.inLayer(hook.layer, () => hook.started!({ ...ctx, pid, containerId, endpoints }));
+        if (hook.started)
+          await this.inLayer(hook.layer, () => hook.started!({ ...ctx, pid, containerId, endpoints }));
       }
       record.state = 'running';
       delete record.error;
