@@ -52,7 +52,10 @@ aibox exec "$name" -- bash -c '
   check "plant a git hook (.git/hooks)"        sh -c "test -d /workspace/.git/hooks && echo x > /workspace/.git/hooks/post-checkout"
   check "create a user namespace (unshare -U)" unshare -U true
   check "become root (su)"                     su -c true root
-  check "reach the network (1.1.1.1:443)"      timeout 3 bash -c "exec 3<>/dev/tcp/1.1.1.1/443"
+  check "fetch https://deb.debian.org/ through the policy proxy (org allowlist)" curl -fsS -o /dev/null --max-time 15 https://deb.debian.org/debian/
+  check "fetch https://example.com/ (not on any allowlist: 403 from the proxy)"   curl -fsS -o /dev/null --max-time 15 https://example.com/
+  check "bypass the proxy: direct TCP to 1.1.1.1:443"                     env -u https_proxy -u HTTPS_PROXY timeout 5 bash -c "exec 3<>/dev/tcp/1.1.1.1/443"
+  check "resolve an unlisted name (example.com)"                          sh -c "dig +short +time=3 +tries=1 example.com | grep -q ."
   rm -f /workspace/.aibox-quickstart
 '
 step "Status"

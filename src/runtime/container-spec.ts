@@ -25,6 +25,8 @@ export interface SandboxSpec {
   /** Paths inside the workspace to mount read-only on top (e.g. .git/hooks, .git/config). */
   readOnlyPaths: string[];
   extraMounts: Mount[];
+  /** The host's CA bundle, mounted over the image's (undefined: keep the image's). */
+  hostCaBundle?: string | undefined;
   env: Record<string, string>;
   network: boolean;
 }
@@ -45,6 +47,8 @@ export function containerSpec(spec: SandboxSpec): Docker.ContainerCreateOptions 
     ...spec.readOnlyPaths.map((p) => `${spec.workspace}/${p}:/workspace/${p}:ro`),
     `${spec.home}:${SANDBOX_HOME}:rw`,
     `${spec.seccompBpf}:${SECCOMP_BPF_PATH}:ro`,
+    // The sandbox trusts the CAs the host trusts (corporate TLS-inspecting proxies add their own).
+    ...(spec.hostCaBundle ? [`${spec.hostCaBundle}:/etc/ssl/certs/ca-certificates.crt:ro`] : []),
     ...spec.extraMounts.map((m) => `${m.source}:${m.target}:${m.readOnly ? 'ro' : 'rw'}`),
   ];
   return {

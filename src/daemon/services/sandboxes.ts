@@ -29,6 +29,8 @@ type Undo = () => Promise<unknown>;
 /** Exec options as callers give them; the sandbox's profile adds its limits. */
 export type SandboxExecOptions = Omit<ExecOptions, 'maxProcesses'>;
 
+const HOST_CA_BUNDLE = '/etc/ssl/certs/ca-certificates.crt';
+
 /** Host directories a sandbox may never be started on. */
 const FORBIDDEN_PATHS = new Set([
   '/',
@@ -305,6 +307,7 @@ export class SandboxService {
           extraMounts,
           env,
           network,
+          hostCaBundle: existsSync(HOST_CA_BUNDLE) ? HOST_CA_BUNDLE : undefined,
         }),
       );
       undo.push(() => this.runtime.removeContainer(containerId));
