@@ -56,10 +56,7 @@ describe.skipIf(!run)('aibox CLI against a real aiboxd', () => {
     expect(await readFile(path.join(project, 'from-cli.txt'), 'utf8')).toBe('written through the CLI\n');
   });
 
-  // Skipped until aiboxd supports terminals under gVisor: Podman passes `--tty` to `runsc exec`, which has no such
-  // flag ("flag provided but not defined: -tty"), and the exec stream then never ends. Verified 2026-11-22.
-  const ttyExecWorks = false;
-  it.skipIf(!hasScript || !ttyExecWorks)(
+  it.skipIf(!hasScript)(
     'exec -it gives the command a terminal of the window size (needs `script`)',
     async () => {
       const bin = path.resolve('src/bin/aibox.ts');
