@@ -30,7 +30,11 @@ export async function buildHooks(_deps: HookDeps): Promise<SandboxHook[]> {
   return [
     policy.hook(),
     llm,
-    await GitGateService.create({ ..._deps, credentials: llm.credentials.provider, ...gitGateExtrasFrom(policy) }),
+    await GitGateService.create({
+      ..._deps,
+      credentials: llm.credentials.provider,
+      ...gitGateExtrasFrom(policy),
+    }),
     await SshGatewayHook.create({ ..._deps, policyService: policy }),
     await EgressService.create({ ..._deps, policy }),
   ];
