@@ -19,7 +19,9 @@ npm run --silent build
 # by every daemon on this host). A no-op when it is already built.
 work=$(mktemp -d /tmp/aibox-pretest-XXXXXX)
 chmod 0711 "$work"
-node dist/bin/aiboxd.js --socket "$work/d.sock" --state-dir "$work/state" >"$work/aiboxd.log" 2>&1 &
+# Its SSH gateway takes a free port: a real aiboxd may already hold 2222 on this host.
+printf 'sshGateway:\n  port: 0\n' >"$work/aiboxd.yaml"
+node dist/bin/aiboxd.js --socket "$work/d.sock" --state-dir "$work/state" --config "$work/aiboxd.yaml" >"$work/aiboxd.log" 2>&1 &
 pid=$!
 cleanup() { kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
