@@ -154,6 +154,19 @@ export class EgressService implements SandboxHook {
     };
     if (d.verdict === 'deny') this.logger.info(line, 'egress denied');
     else this.logger.debug(line, 'egress allowed');
+    // Refusals go to the audit log under the id the agent saw, so `aibox policy explain --log-entry` finds them.
+    if (d.verdict === 'deny' && this.policyService) {
+      this.policyService
+        .recordEnforced({
+          id: d.id,
+          door: 'egress',
+          sandbox: [...this.names].find(([, id]) => id === d.sandboxId)?.[0] ?? d.sandboxId,
+          request: egressRequestOf(d),
+          outcome: 'deny',
+          enforcedBy: `${d.layer}: ${d.reason}`,
+        })
+        .catch((err: unknown) => this.logger.warn({ decision: d.id, err: messageOf(err) }, 'cannot audit'));
+    }
   }
 
   private async policyFor(ctx: SandboxHookContext): Promise<EgressPolicy> {
@@ -196,4 +209,17 @@ export class EgressService implements SandboxHook {
 /** The egress service among the daemon's hooks. */
 export function egressServiceOf(services: { hooks: readonly SandboxHook[] }): EgressService | undefined {
   return services.hooks.find((h): h is EgressService => h instanceof EgressService);
+}
+
+/** The egress door's request (host, port, method) as well as a refusal's target tells it. */
+function egressRequestOf(d: EgressDecision): Record<string, unknown> {
+  if (d.layer === 'dns') return { host: d.target, port: 53, method: d.kind };
+  const target = d.target.includes('://') ? d.target : `https://${d.target}`;
+  try {
+    const url = new URL(target);
+    const port = Number(url.port) || (url.protocol === 'http:' ? 80 : 443);
+    return { host: url.hostname, port, method: d.kind };
+  } catch {
+    return { host: d.target, method: d.kind };
+  }
 }
