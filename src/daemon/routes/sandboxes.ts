@@ -51,6 +51,7 @@ export function sandboxRoutes(services: DaemonServices): FastifyPluginAsync {
     app.post('/v1/sandboxes/:name/exec', async (request): Promise<ExecResult> => {
       const { name } = NameParams.parse(request.params);
       const spec = ExecRequest.parse(request.body ?? {});
+      await sandboxes.requireRunning(name); // an unknown or stopped sandbox says so before policy is asked
       await policyServiceOf(services)?.authorize('exec', { argv: spec.cmd, via: 'api' }, name);
       return sandboxes.execBuffered(name, {
         cmd: spec.cmd,
@@ -95,6 +96,7 @@ async function streamExec(services: DaemonServices, socket: WebSocket, params: u
     const { name } = NameParams.parse(params);
     const { spec: raw } = z.object({ spec: z.string() }).parse(query);
     const spec = ExecRequest.parse(JSON.parse(raw));
+    await services.sandboxes.requireRunning(name);
     await policyServiceOf(services)?.authorize('exec', { argv: spec.cmd, via: 'cli', tty: spec.tty }, name);
     session = await services.sandboxes.exec(name, {
       cmd: spec.cmd,

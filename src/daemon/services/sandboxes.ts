@@ -374,7 +374,7 @@ export class SandboxService {
     };
   }
 
-  private async requireRunning(name: string): Promise<SandboxRecord & { containerId: string }> {
+  async requireRunning(name: string): Promise<SandboxRecord & { containerId: string }> {
     const record = await this.find(name);
     if (record.state !== 'running' || !record.containerId) {
       throw daemonErrors.create('SANDBOX_NOT_RUNNING', `sandbox "${name}" is ${record.state}`, { name });
