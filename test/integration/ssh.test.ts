@@ -100,8 +100,9 @@ describe.skipIf(!run)('SSH gateway into a gVisor sandbox', () => {
         'stty size; read -p "name? " n; echo "hi $n"',
         'Enter',
       ]);
-      await waitFor(async () => (await capture(session)).includes('name?'), session);
-      expect(await capture(session)).toContain('30 120');
+      // The typed line itself contains "name?": wait for the command's output, not for the echo of the keys.
+      await waitFor(async () => (await capture(session)).includes('30 120'), session);
+      await waitFor(async () => /^name\? $/m.test(await capture(session)), session);
       await execa('tmux', ['send-keys', '-t', session, 'gvisor', 'Enter']);
       await waitFor(async () => (await capture(session)).includes('hi gvisor'), session);
       await execa('tmux', ['resize-window', '-t', session, '-x', '100', '-y', '25']);
