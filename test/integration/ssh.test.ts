@@ -102,7 +102,7 @@ describe.skipIf(!run)('SSH gateway into a gVisor sandbox', () => {
       ]);
       // The typed line itself contains "name?": wait for the command's output, not for the echo of the keys.
       await waitFor(async () => (await capture(session)).includes('30 120'), session);
-      await waitFor(async () => /^name\? $/m.test(await capture(session)), session);
+      await waitFor(async () => /^name\?\s*$/m.test(await capture(session)), session);
       await execa('tmux', ['send-keys', '-t', session, 'gvisor', 'Enter']);
       await waitFor(async () => (await capture(session)).includes('hi gvisor'), session);
       await execa('tmux', ['resize-window', '-t', session, '-x', '100', '-y', '25']);
