@@ -68,6 +68,8 @@ export async function startExec(
     const finish = () => {
       stdout.end();
       stderr.end();
+      // Close our side of the attach connection, or Podman keeps the exec session (and its conmon) alive.
+      stream.destroy();
       exec.inspect().then(
         (info) => resolve(info.ExitCode ?? 1),
         (err: unknown) =>
