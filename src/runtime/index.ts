@@ -12,3 +12,4 @@ export type { ExecOptions, ExecSession } from './exec.js';
 export type { BuildProgress } from './base-image.js';
 export { BASE_PACKAGES } from './base-image.js';
 export { descendantsOf } from './limits.js';
+export { ptyCommand, ptyResizeCommand } from './pty.js';

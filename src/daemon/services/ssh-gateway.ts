@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { loadProfile, type DaemonConfig } from '../../config/index.js';
-import type { ExecOptions, SandboxRuntime } from '../../runtime/index.js';
+import { ptyCommand, ptyResizeCommand, type ExecOptions, type SandboxRuntime } from '../../runtime/index.js';
 import {
   SshGateway,
   SshGatewayConfig,
@@ -64,58 +64,6 @@ const PID_DIR = '/tmp/.aibox-ssh';
 const PID_WRAPPER = `mkdir -p ${PID_DIR} 2>/dev/null; echo $$ > ${PID_DIR}/"$0".pid 2>/dev/null; exec "$@"`;
 
 /**
- * The pty of an SSH session is made inside the sandbox by this helper (python3 is in the base image), not by Podman:
- * runsc's `exec` rejects conmon's --tty, and even without it the process gets no terminal. The helper relays bytes
- * between its pipes and the pty master, applies a new window size when it gets SIGWINCH (the size is in
- * <token>.size, written by a second exec), passes SIGHUP on to the session, and exits with the command's status.
- */
-const PTY_HELPER = `
-import fcntl, os, pty, select, signal, struct, sys, termios
-tok, cols, rows, argv = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4:]
-def size(fd, c, r):
-    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack('HHHH', r, c, 0, 0))
-pid, fd = pty.fork()
-if pid == 0:
-    size(0, cols, rows)
-    os.execvp(argv[0], argv)
-def winch(*_):
-    try:
-        c, r = open('${PID_DIR}/%s.size' % tok).read().split()
-        size(fd, int(c), int(r))
-    except Exception:
-        pass
-def hup(*_):
-    try:
-        os.killpg(pid, signal.SIGHUP)
-    except Exception:
-        pass
-signal.signal(signal.SIGWINCH, winch)
-signal.signal(signal.SIGHUP, hup)
-fds = [0, fd]
-while True:
-    try:
-        ready, _, _ = select.select(fds, [], [])
-    except InterruptedError:
-        continue
-    if fd in ready:
-        try:
-            data = os.read(fd, 65536)
-        except OSError:
-            data = b''
-        if not data:
-            break
-        os.write(1, data)
-    if 0 in ready:
-        data = os.read(0, 65536)
-        if data:
-            os.write(fd, data)
-        else:
-            fds.remove(0)
-_, status = os.waitpid(pid, 0)
-sys.exit(128 + os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status))
-`;
-
-/**
  * The gateway's SandboxExecutor over the runtime: every channel is an exec in the sandbox's container (gVisor, the
  * sandbox's non-root user, its seccomp filter and process limit, as `aibox exec` gets). Sandboxes are known from
  * the lifecycle hook calls, so a stopped or unknown sandbox is simply not found. Podman's exec API has no kill, so
@@ -150,9 +98,8 @@ export class RuntimeSshExecutor implements SandboxExecutor {
     }
     const maxProcesses = await this.limitsFor(sandbox.profile);
     const token = randomBytes(8).toString('hex');
-    const cmd = spec.tty
-      ? ['python3', '-c', PTY_HELPER, token, String(spec.tty.cols), String(spec.tty.rows), ...spec.cmd]
-      : spec.cmd;
+    // The pty is made inside the sandbox by the runtime's helper (runsc's exec rejects --tty).
+    const cmd = spec.tty ? ptyCommand(token, spec.tty.cols, spec.tty.rows, spec.cmd) : spec.cmd;
     const options: ExecOptions = {
       cmd: ['/bin/sh', '-c', PID_WRAPPER, token, ...cmd],
       stdin: true,
@@ -173,20 +120,18 @@ export class RuntimeSshExecutor implements SandboxExecutor {
       },
     );
     /** A second exec in the sandbox that acts on this one (signal, resize) through its recorded pid. */
-    const inSandbox = async (script: string, ...args: string[]) => {
+    const inSandbox = async (argv: string[]) => {
       if (done) return;
       await this.runtime
-        .execBuffered(sandbox.containerId, {
-          cmd: ['/bin/sh', '-c', script, 'aibox-ssh', token, ...args],
-          maxProcesses,
-        })
+        .execBuffered(sandbox.containerId, { cmd: argv, maxProcesses })
         .catch((err: unknown) => this.logger.debug({ err: messageOf(err) }, 'control exec failed'));
     };
-    const kill = (signal: string) => inSandbox(`kill -"$2" "$(cat ${PID_DIR}/"$1".pid)"`, signal);
+    const kill = (signal: string) =>
+      inSandbox(['/bin/sh', '-c', `kill -"$2" "$(cat ${PID_DIR}/"$1".pid)"`, 'aibox-ssh', token, signal]);
     void exit.finally(() => {
       void this.runtime
         .execBuffered(sandbox.containerId, {
-          cmd: ['/bin/rm', '-f', `${PID_DIR}/${token}.pid`, `${PID_DIR}/${token}.size`],
+          cmd: ['/bin/rm', '-f', `${PID_DIR}/${token}.pid`],
           maxProcesses,
         })
         .catch(() => undefined);
@@ -197,14 +142,7 @@ export class RuntimeSshExecutor implements SandboxExecutor {
       stdout: session.stdout,
       stderr: session.stderr,
       exit,
-      resize: (cols, rows) =>
-        spec.tty
-          ? inSandbox(
-              `echo "$2 $3" > ${PID_DIR}/"$1".size && kill -WINCH "$(cat ${PID_DIR}/"$1".pid)"`,
-              String(cols),
-              String(rows),
-            )
-          : Promise.resolve(),
+      resize: (cols, rows) => (spec.tty ? inSandbox(ptyResizeCommand(token, cols, rows)) : Promise.resolve()),
       signal: async (name) => {
         const sig = name.toUpperCase().replace(/^SIG/, '');
         if (!SIGNALS.has(sig)) return;
