@@ -167,8 +167,9 @@ export class SandboxService {
   }
 
   private async withLimits(record: SandboxRecord, options: SandboxExecOptions): Promise<ExecOptions> {
-    const profile = await loadProfile(this.config.profilesDir, record.profile);
-    return { ...options, maxProcesses: profile.limits.processes };
+    const maxProcesses =
+      record.maxProcesses ?? (await loadProfile(this.config.profilesDir, record.profile)).limits.processes;
+    return { ...options, maxProcesses };
   }
 
   async logs(name: string): Promise<string> {
@@ -315,6 +316,7 @@ export class SandboxService {
       record.env = env;
       record.endpoints = endpoints;
       record.network = network;
+      record.maxProcesses = profile.limits.processes;
       await this.store.save(record);
 
       const pid = await this.inLayer('runtime', () => this.runtime.startContainer(containerId));

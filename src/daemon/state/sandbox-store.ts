@@ -15,6 +15,8 @@ export const SandboxRecord = z.object({
   env: z.record(z.string(), z.string()).default({}),
   endpoints: z.record(z.string(), z.string()).default({}),
   network: z.boolean().default(false),
+  /** RLIMIT_NPROC every command gets: the profile's value when the sandbox started (not re-read per exec). */
+  maxProcesses: z.number().int().positive().optional(),
   error: z.string().optional(),
 });
 export type SandboxRecord = z.infer<typeof SandboxRecord>;
