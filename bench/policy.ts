@@ -19,7 +19,7 @@ import {
   PolicyWatcher,
   type PolicySource,
 } from '../src/policy/index.js';
-import { Engine } from '../src/policy/rego/index.js';
+import { Engine } from '../src/rego/index.js';
 import type { Logger, PolicyDoor } from '../src/shared/index.js';
 
 const N = Number(process.argv[2] ?? 2000);

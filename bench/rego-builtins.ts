@@ -11,9 +11,9 @@
  */
 import { createHmac } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { defaultRegistry } from '../src/policy/rego/index.js';
-import { values as V } from '../src/policy/rego/index.js';
-import type { BuiltinContext, Value } from '../src/policy/rego/index.js';
+import { defaultRegistry } from '../src/rego/index.js';
+import { values as V } from '../src/rego/index.js';
+import type { BuiltinContext, Value } from '../src/rego/index.js';
 
 const N = Number(process.argv[2] ?? 20000);
 const registry = defaultRegistry();

@@ -11,8 +11,8 @@
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Engine, loadPaths } from '../src/policy/rego/index.js';
-import type { PreparedQuery } from '../src/policy/rego/index.js';
+import { Engine, loadPaths } from '../src/rego/index.js';
+import type { PreparedQuery } from '../src/rego/index.js';
 
 const RBAC = `package rbac
 

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { defaultSuiteDir, formatReport, loadSkips, runSuite } from './conformance/harness.js';
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const ratchetDir = join(repo, 'test/policy/rego/conformance');
+const ratchetDir = join(repo, 'test/rego/conformance');
 
 function arg(name: string): string | undefined {
   const i = process.argv.indexOf(name);

@@ -5,9 +5,9 @@
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import YAML from 'yaml';
-import { Engine, RegoError, RegoErrors } from '../../src/policy/rego/index.js';
-import { values } from '../../src/policy/rego/index.js';
-import type { Value } from '../../src/policy/rego/index.js';
+import { Engine, RegoError, RegoErrors } from '../../src/rego/index.js';
+import { values } from '../../src/rego/index.js';
+import type { Value } from '../../src/rego/index.js';
 
 const { ObjectValue, SetValue, compare, fromJS, hashKey, toJSONText, toRegoText } = values;
 

@@ -1,9 +1,9 @@
-import { Engine, RegoErrors, RegoError } from './rego/index.js';
-import type { PreparedQuery, ProvenanceEntry } from './rego/index.js';
+import { Engine, RegoErrors, RegoError } from '../rego/index.js';
+import type { PreparedQuery, ProvenanceEntry } from '../rego/index.js';
 import { policyErrors } from './errors.js';
 import type { RegoBackend, RegoProgram, RegoResult, RegoSource } from './rego-layer.js';
 
-/** The layers' view of src/policy/rego: one Engine per layer, provenance turned into `file:line`. */
+/** The layers' view of src/rego: one Engine per layer, provenance turned into `file:line`. */
 export class EngineBackend implements RegoBackend {
   compile(modules: readonly RegoSource[], data: Record<string, unknown>): RegoProgram {
     const engine = new Engine({ limits: { timeoutMs: 250 } });

@@ -13,7 +13,7 @@ export interface RegoResult {
   at?: string;
 }
 
-/** What the layers need from a Rego engine; `rego-backend.ts` maps src/policy/rego onto it. */
+/** What the layers need from a Rego engine; `rego-backend.ts` maps src/rego onto it. */
 export interface RegoProgram {
   /** Evaluates `ref` (e.g. `data.aibox.org.egress.allow_domains`) to JSON; undefined when undefined. */
   evaluate(ref: string, input?: unknown): RegoResult | undefined;

@@ -3,7 +3,7 @@ import { join, relative } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { FilePolicySource, ProjectLayer } from '../../src/policy/index.js';
-import { Engine } from '../../src/policy/rego/index.js';
+import { Engine } from '../../src/rego/index.js';
 import { newStore } from './helpers.js';
 
 const ROOT = join(import.meta.dirname, '../../policies');

@@ -2,7 +2,7 @@ import { readFile, stat } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { Option } from 'commander';
 import { parse as parseYaml } from 'yaml';
-import type { EvalQueryOutput, OpaErrorJson } from '../../policy/rego/index.js';
+import type { EvalQueryOutput, OpaErrorJson } from '../../rego/index.js';
 import { commandGroup } from '../command-group.js';
 import type { CliContext } from '../context.js';
 import { cliErrors } from '../errors.js';
@@ -40,7 +40,7 @@ export function register(program: Command, ctx: CliContext): void {
         ...(opts.input === undefined ? {} : { input: await readInput(opts.input) }),
       };
       // Loaded on use: the Rego engine is the heaviest import of the CLI and most invocations never need it.
-      const { evalQuery, evalQueryJSON } = await import('../../policy/rego/index.js');
+      const { evalQuery, evalQueryJSON } = await import('../../rego/index.js');
       const output: EvalQueryOutput = evalQuery(evalOpts);
       const defined = (output.result?.length ?? 0) > 0;
       if (output.errors?.length) ctx.exitCode = EXIT.failed;

@@ -1,6 +1,6 @@
 import { stat } from 'node:fs/promises';
 import type { Command } from 'commander';
-import type { TestResult } from '../../policy/rego/index.js';
+import type { TestResult } from '../../rego/index.js';
 import { commandGroup } from '../command-group.js';
 import type { CliContext } from '../context.js';
 import { cliErrors } from '../errors.js';
@@ -24,7 +24,7 @@ export function register(program: Command, ctx: CliContext): void {
           throw cliErrors.create('POLICY_FILE_UNREADABLE', `no such file or directory: ${p}`, { path: p });
       }
       // Loaded on use: the Rego engine is the heaviest import of the CLI and most invocations never need it.
-      const { RegoError, RegoErrors, loadPaths, runTests } = await import('../../policy/rego/index.js');
+      const { RegoError, RegoErrors, loadPaths, runTests } = await import('../../rego/index.js');
       let results: TestResult[];
       try {
         results = runTests(loadPaths(paths));

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Engine, RegoError, RegoErrors } from '../../../src/policy/rego/index.js';
+import { Engine, RegoError, RegoErrors } from '../../src/rego/index.js';
 
 function errorOf(fn: () => unknown): RegoErrors {
   try {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { parseModule, parseQuery } from '../../../src/policy/rego/parser.js';
-import { RegoError } from '../../../src/policy/rego/errors.js';
+import { parseModule, parseQuery } from '../../src/rego/parser.js';
+import { RegoError } from '../../src/rego/errors.js';
 
 describe('rego parser', () => {
   it('parses a v1 module with package, imports and rules', () => {

@@ -6,7 +6,7 @@ import {
   evalQueryJSON,
   runTests,
   values,
-} from '../../../src/policy/rego/index.js';
+} from '../../src/rego/index.js';
 
 const POLICY = `package aibox.egress
 

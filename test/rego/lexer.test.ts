@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { tokenize } from '../../../src/policy/rego/lexer.js';
-import { RegoError } from '../../../src/policy/rego/errors.js';
+import { tokenize } from '../../src/rego/lexer.js';
+import { RegoError } from '../../src/rego/errors.js';
 
 describe('rego lexer', () => {
   it('tokenizes identifiers, numbers, strings and operators with 1-based locations', () => {

@@ -2,10 +2,10 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { defaultSuiteDir, loadSkips, runSuite } from '../../../scripts/conformance/harness.js';
+import { defaultSuiteDir, loadSkips, runSuite } from '../../scripts/conformance/harness.js';
 
-const repo = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
-const here = join(repo, 'test/policy/rego/conformance');
+const repo = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const here = join(repo, 'test/rego/conformance');
 const suite = defaultSuiteDir(repo);
 const present = existsSync(suite);
 const inCI = process.env.CI === 'true' || process.env.CI === '1';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { RegoError } from '../../../src/policy/rego/errors.js';
-import { parseModule, parseQuery } from '../../../src/policy/rego/parser.js';
+import { RegoError } from '../../src/rego/errors.js';
+import { parseModule, parseQuery } from '../../src/rego/parser.js';
 
 const SEED_MODULE = `package fuzz.example
 

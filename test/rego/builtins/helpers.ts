@@ -1,7 +1,7 @@
 /** Evaluate one Rego expression with the full engine (strict builtin errors) and return its value. */
-import { Engine, RegoErrors } from '../../../../src/policy/rego/index.js';
-import type { Value } from '../../../../src/policy/rego/index.js';
-import { values } from '../../../../src/policy/rego/index.js';
+import { Engine, RegoErrors } from '../../../src/rego/index.js';
+import type { Value } from '../../../src/rego/index.js';
+import { values } from '../../../src/rego/index.js';
 
 export const FIXED_NOW_NS = 1_700_000_000_000_000_000n;
 

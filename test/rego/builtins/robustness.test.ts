@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { BuiltinError, defaultRegistry, values as V } from '../../../../src/policy/rego/index.js';
-import { checkArgs } from '../../../../src/policy/rego/builtins/index.js';
-import type { BuiltinContext, Value } from '../../../../src/policy/rego/index.js';
+import { BuiltinError, defaultRegistry, values as V } from '../../../src/rego/index.js';
+import { checkArgs } from '../../../src/rego/builtins/index.js';
+import type { BuiltinContext, Value } from '../../../src/rego/index.js';
 
 /** Awkward operands: wrong types, empty values, huge numbers, syntax fragments of the builtins' mini-languages. */
 const SAMPLES: Value[] = [
