@@ -1,4 +1,5 @@
 import { appendFile, mkdir } from 'node:fs/promises';
+import { existsSync, lstatSync } from 'node:fs';
 import path from 'node:path';
 import {
   createGitGate,
@@ -137,6 +138,7 @@ export class GitGateService implements SandboxHook {
     return {
       env: { AIBOX_GIT_GATEWAY: url, ...gitConfigEnv(this.remoteRewrites(url, this.policy(ctx))) },
       mounts: mounts.map((m) => ({ ...m })),
+      readOnlyPaths: gitProtectedPaths(ctx.path),
       network: true,
       endpoints: { git: `${url}/` },
     };
@@ -279,4 +281,11 @@ function jsonlAuditSink(file: string): GitAuditSink {
       await appendFile(file, `${JSON.stringify(event)}\n`, { mode: 0o600 });
     },
   };
+}
+
+/** .git/hooks and .git/config run on the host when the user runs git there: the agent must not plant them. */
+function gitProtectedPaths(projectPath: string): string[] {
+  const gitDir = path.join(projectPath, '.git');
+  if (!existsSync(gitDir) || !lstatSync(gitDir).isDirectory()) return [];
+  return ['.git/hooks', '.git/config'].filter((p) => existsSync(path.join(projectPath, p)));
 }

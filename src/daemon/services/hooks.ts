@@ -19,6 +19,11 @@ export interface SandboxHookContext {
 export interface SandboxContribution {
   /** Environment variables for every process in the sandbox (never secrets). */
   env?: Record<string, string>;
+  /**
+   * Workspace-relative paths mounted read-only over the workspace (host git and host aibox read them: the agent must
+   * not be able to write them).
+   */
+  readOnlyPaths?: string[];
   /** Extra bind mounts (host path -> container path). */
   mounts?: { source: string; target: string; readOnly: boolean }[];
   /** The sandbox needs a network namespace (otherwise it gets none at all). */

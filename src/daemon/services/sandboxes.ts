@@ -1,5 +1,5 @@
 import { chown, mkdir, stat } from 'node:fs/promises';
-import { existsSync, lstatSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { loadProfile, type DaemonConfig, type Profile } from '../../config/index.js';
 import {
@@ -278,6 +278,7 @@ export class SandboxService {
         string
       >;
       const extraMounts: Mount[] = contributions.flatMap((c) => c.mounts ?? []);
+      const readOnlyPaths = [...new Set(contributions.flatMap((c) => c.readOnlyPaths ?? []))];
       const network = contributions.some((c) => c.network === true);
 
       const workspace = await this.inLayer('workspace', () =>
@@ -304,7 +305,7 @@ export class SandboxService {
           workspace,
           home,
           seccompBpf,
-          readOnlyPaths: gitProtectedPaths(record.path),
+          readOnlyPaths,
           extraMounts,
           env,
           network,
@@ -471,13 +472,6 @@ function protections(
       ? on('network', 'egress only through the policy proxy and the allowlisting DNS')
       : on('network', 'none (no network namespace interface besides loopback)'),
   ];
-}
-
-/** .git/hooks and .git/config run on the host when the user runs git there: the agent must not plant them. */
-function gitProtectedPaths(projectPath: string): string[] {
-  const gitDir = path.join(projectPath, '.git');
-  if (!existsSync(gitDir) || !lstatSync(gitDir).isDirectory()) return [];
-  return ['.git/hooks', '.git/config'].filter((p) => existsSync(path.join(projectPath, p)));
 }
 
 function defaultName(projectPath: string, taken: Set<string>): string {
