@@ -3,3 +3,4 @@ export * from './logger.js';
 export * from './ids.js';
 export * from './api/index.js';
 export * from './version.js';
+export * from './caller.js';

@@ -12,6 +12,8 @@ export const SandboxRecord = z.object({
   image: z.string(),
   containerId: z.string().optional(),
   createdAt: z.string(),
+  /** The uid that created the sandbox (SO_PEERCRED of the creating request); only it and root may act on it. */
+  ownerUid: z.number().int().nonnegative().default(0),
   env: z.record(z.string(), z.string()).default({}),
   endpoints: z.record(z.string(), z.string()).default({}),
   network: z.boolean().default(false),
