@@ -108,6 +108,7 @@ export class SandboxService {
       state: 'creating',
       image: await this.runtime.image.reference(),
       createdAt: new Date().toISOString(),
+      ownerUid: 0, // set from the caller once create() receives one
       env: {},
       endpoints: {},
       network: false,
