@@ -80,6 +80,13 @@ export class Engine {
     this.defaultEvalOptions = undefined;
   }
 
+  /** Add (or replace) an already parsed module, e.g. one a test runner rewrote (renamed duplicate tests). */
+  addParsedModule(module: Module): void {
+    this.modules.set(module.file, module);
+    this.compiled = undefined;
+    this.defaultEvalOptions = undefined;
+  }
+
   removeModule(name: string): void {
     this.modules.delete(name);
     this.compiled = undefined;
