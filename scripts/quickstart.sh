@@ -16,8 +16,13 @@ bash scripts/setup-host.sh
 step "Installing npm dependencies and building"
 [ -d node_modules ] || npm install --no-audit --no-fund --loglevel=error
 npm run --silent build
+# `aibox` and `aiboxd` on PATH, pointing at this checkout (what the last lines below tell the user to type).
+for bin in aibox aiboxd; do
+  printf '#!/bin/sh\nexec node %s/dist/bin/%s.js "$@"\n' "$AIBOX_HOME" "$bin" >/usr/local/bin/$bin
+  chmod 0755 /usr/local/bin/$bin
+done
 
-aibox() { node "$AIBOX_HOME/dist/bin/aibox.js" "$@"; }
+aibox() { /usr/local/bin/aibox "$@"; }
 export AIBOX_SOCKET=/run/aibox/aiboxd.sock
 if ! aibox status --json >/dev/null 2>&1; then
   step "Starting aiboxd (log: /var/log/aibox/aiboxd.log)"
