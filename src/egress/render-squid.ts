@@ -28,6 +28,12 @@ export interface SquidConfInput {
   readonly hostNets: readonly string[];
 }
 
+/**
+ * Internal networks an allowed public name must never resolve to (DNS rebinding onto the LAN, the host's VPN or
+ * the provider's CGNAT). Names an operator pinned in the daemon config (dns.hosts) are the only way in.
+ */
+export const INTERNAL_NETS = ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '100.64.0.0/10', 'fc00::/7'];
+
 export const SQUID_PID_FILE = 'squid.pid';
 export const SQUID_ACCESS_LOG = 'access.log';
 export const SQUID_ERRORS_DIR = 'errors';
@@ -53,6 +59,11 @@ export const DENY_REASONS = {
     code: 'EGRESS_HOST_DESTINATION',
     text: 'the host name resolves to the aibox host itself (loopback, link-local or a host address)',
     ask: 'use the gateway endpoints in the sandbox environment; an operator can allow a host port in the daemon config',
+  },
+  ERR_AIBOX_INTERNAL_DESTINATION: {
+    code: 'EGRESS_INTERNAL_DESTINATION',
+    text: 'the host name resolves to an internal network address (RFC 1918, CGNAT 100.64/10 or IPv6 ULA)',
+    ask: 'an operator can pin an internal name to its address in the daemon config (egress dns.hosts)',
   },
   ERR_AIBOX_PORT_METHOD: {
     code: 'EGRESS_PORT_OR_METHOD_NOT_ALLOWED',
@@ -123,6 +134,9 @@ export function renderSquidConf(input: SquidConfInput): string {
   line('acl CONNECT method CONNECT');
   line('acl aibox_ip_literal dstdom_regex -n -i ^[0-9.]+$ ^0x[0-9a-f.x]+$ ^\\[?[0-9a-f:.]*:[0-9a-f:.]*\\]?$');
   line(`acl aibox_to_host dst ${input.hostNets.join(' ')}`);
+  line(`acl aibox_internal dst ${INTERNAL_NETS.join(' ')}`);
+  const pinned = unique(Object.values(policy.dnsHosts));
+  if (pinned.length > 0) line(`acl aibox_pinned dst ${pinned.join(' ')}`);
 
   const hosts = policy.allow.map((r) => squidDomain(r.host));
   if (hosts.length > 0) line(`acl aibox_known_host dstdomain -n ${unique(hosts).join(' ')}`);
@@ -152,6 +166,9 @@ export function renderSquidConf(input: SquidConfInput): string {
   line(`http_access deny !aibox_known_host ${reasonAcl('ERR_AIBOX_DOMAIN')}`);
   line(
     `http_access deny aibox_to_host${exemptions.length > 0 ? ' !aibox_host_exempt' : ''} ${reasonAcl('ERR_AIBOX_HOST_DESTINATION')}`,
+  );
+  line(
+    `http_access deny aibox_internal${pinned.length > 0 ? ' !aibox_pinned' : ''}${exemptions.length > 0 ? ' !aibox_host_exempt' : ''} ${reasonAcl('ERR_AIBOX_INTERNAL_DESTINATION')}`,
   );
   for (const a of allows) line(a);
   line(`http_access deny ${reasonAcl('ERR_AIBOX_PORT_METHOD')}`);

@@ -119,3 +119,50 @@ describe('egress renderers (golden files)', () => {
     ).toThrow(/SOCKS5/);
   });
 });
+
+describe('squid.conf: internal destinations (DNS rebinding)', () => {
+  const render = (p = policy) =>
+    renderSquidConf({
+      sandboxId: 'sbx_x',
+      policy: p,
+      listen: { address: '127.0.0.1', port: 1 },
+      dnsServer: '127.53.0.1',
+      dir: '/d',
+      instanceToken: '00000000',
+      hostNets: ['127.0.0.0/8'],
+    });
+  /** The ACL names whose `dst` list holds `net`. */
+  const aclsHolding = (conf: string, net: string) =>
+    conf
+      .split('\n')
+      .filter((l) => l.startsWith('acl ') && l.split(' ')[2] === 'dst' && l.split(' ').includes(net))
+      .map((l) => l.split(' ')[1]!);
+
+  it.each(['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '100.64.0.0/10', 'fc00::/7'])(
+    'refuses %s before any allow line',
+    (net) => {
+      const conf = render();
+      const acls = aclsHolding(conf, net);
+      expect(acls.length).toBeGreaterThan(0);
+      const lines = conf.split('\n');
+      const deny = lines.findIndex(
+        (l) => l.startsWith('http_access deny ') && acls.some((a) => l.split(' ')[2] === a),
+      );
+      const firstAllow = lines.findIndex((l) => l.startsWith('http_access allow '));
+      expect(deny).toBeGreaterThan(-1);
+      expect(deny).toBeLessThan(firstAllow);
+      expect(lines[deny]).toMatch(/aibox_why_internal_destination$/);
+    },
+  );
+
+  it('lets an operator-pinned internal name through (daemon config dns.hosts), nothing else', () => {
+    const pinned = buildEgressPolicy({
+      allow: [{ host: 'git.corp' }],
+      dnsHosts: { 'git.corp': '10.1.2.3' },
+    });
+    const conf = render(pinned);
+    const deny = conf.split('\n').find((l) => l.endsWith('aibox_why_internal_destination'))!;
+    expect(deny).toContain('!aibox_pinned');
+    expect(conf).toMatch(/^acl aibox_pinned dst 10\.1\.2\.3$/m);
+  });
+});
