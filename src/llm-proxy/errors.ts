@@ -25,6 +25,10 @@ export const llmProxyErrors = defineErrors({
     status: 400,
     hint: 'Send the provider API request unchanged; the body must be JSON of at most the configured size.',
   },
+  LLM_ENDPOINT_NOT_ALLOWED: {
+    status: 403,
+    hint: 'Only the provider API paths aibox can check are forwarded (messages, chat/completions, responses, embeddings, models, Anthropic message batches); OpenAI batches and file uploads cannot be checked and are refused.',
+  },
   LLM_PROVIDER_DENIED: {
     status: 403,
     hint: 'Ask the policy owner to add the provider to llm.allowed_providers.',

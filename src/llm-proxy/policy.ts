@@ -45,8 +45,17 @@ export type LlmPolicyInput = z.input<typeof LlmPolicy>;
 
 export interface LlmCallFacts {
   provider: string;
+  /** Undefined only for requests that call no model (model list, batch status). */
   model: string | undefined;
   maxTokens: number | undefined;
+  /** The call produces tokens: max_tokens must be stated when the policy limits it, and the budget applies. */
+  generates?: boolean;
+}
+
+/** A request carrying many model calls (a message batch). */
+export interface LlmBatchFacts {
+  provider: string;
+  calls: { model: string; maxTokens: number }[];
 }
 
 export interface LlmDecision {
@@ -90,6 +99,22 @@ export class LlmGate {
   }
 
   decide(call: LlmCallFacts): LlmDecision {
+    return this.#decide(call.provider, [call], 0);
+  }
+
+  /**
+   * A batch: every call's model and max_tokens are checked, and the sum of their max_tokens is charged to the
+   * budget up front (the usage of a batch is only known when its results are fetched, long after this request).
+   */
+  decideBatch(batch: LlmBatchFacts): LlmDecision {
+    const reserve = batch.calls.reduce((sum, c) => sum + c.maxTokens, 0);
+    const calls = batch.calls.map((c) => ({ ...c, generates: true }));
+    const d = this.#decide(batch.provider, calls, reserve);
+    if (d.allow) this.consume(reserve);
+    return d;
+  }
+
+  #decide(provider: string, calls: Omit<LlmCallFacts, 'provider'>[], reserve: number): LlmDecision {
     const id = newId('dec');
     const p = this.#policy;
     const now = this.clock.now();
@@ -100,27 +125,36 @@ export class LlmGate {
       code,
       reason,
     });
-    if (!p.providers.some((g) => globMatches(g, call.provider))) {
+    if (!p.providers.some((g) => globMatches(g, provider))) {
       return deny(
         'llm.allowed_providers',
         'LLM_PROVIDER_DENIED',
-        `provider ${call.provider} is not in llm.allowed_providers`,
-      );
-    }
-    if (call.model !== undefined && !p.models.some((g) => globMatches(g, call.model ?? ''))) {
-      return deny(
-        'llm.allowed_models',
-        'LLM_MODEL_DENIED',
-        `model ${call.model} is not in llm.allowed_models`,
+        `provider ${provider} is not in llm.allowed_providers`,
       );
     }
     const max = p.limits.max_tokens_per_request;
-    if (max !== undefined && call.maxTokens !== undefined && call.maxTokens > max) {
-      return deny(
-        'llm.limits.max_tokens_per_request',
-        'LLM_REQUEST_TOO_LARGE',
-        `max_tokens ${call.maxTokens} exceeds llm.limits.max_tokens_per_request ${max}`,
-      );
+    for (const call of calls) {
+      if (call.model !== undefined && !p.models.some((g) => globMatches(g, call.model ?? ''))) {
+        return deny(
+          'llm.allowed_models',
+          'LLM_MODEL_DENIED',
+          `model ${call.model} is not in llm.allowed_models`,
+        );
+      }
+      if (max !== undefined && call.maxTokens !== undefined && call.maxTokens > max) {
+        return deny(
+          'llm.limits.max_tokens_per_request',
+          'LLM_REQUEST_TOO_LARGE',
+          `max_tokens ${call.maxTokens} exceeds llm.limits.max_tokens_per_request ${max}`,
+        );
+      }
+      if (max !== undefined && call.generates === true && call.maxTokens === undefined) {
+        return deny(
+          'llm.limits.max_tokens_per_request',
+          'LLM_REQUEST_TOO_LARGE',
+          `the request states no max_tokens, and llm.limits.max_tokens_per_request is ${max}: state one`,
+        );
+      }
     }
     prune(this.#requests, (t) => t, now - MINUTE);
     const rpm = p.limits.requests_per_minute;
@@ -132,11 +166,14 @@ export class LlmGate {
       );
     }
     const budget = p.limits.tokens_per_day;
-    if (budget !== undefined && this.tokensLastDay() >= budget) {
+    const used = this.tokensLastDay();
+    if (budget !== undefined && (used >= budget || used + reserve > budget)) {
       return deny(
         'llm.limits.tokens_per_day',
         'LLM_BUDGET_EXHAUSTED',
-        `the sandbox used its ${budget} tokens for the last 24 h`,
+        reserve > 0
+          ? `the batch may use ${reserve} tokens; ${Math.max(0, budget - used)} of the sandbox's ${budget} tokens for the last 24 h are left`
+          : `the sandbox used its ${budget} tokens for the last 24 h`,
       );
     }
     this.#requests.push(now);

@@ -9,7 +9,14 @@ import { messageOf, newId, type Clock, type Logger } from '../shared/index.js';
 import { dialectOf, type LlmConfig, type LlmDialect } from './config.js';
 import { DIALECTS, STRIPPED_REQUEST_HEADERS, STRIPPED_RESPONSE_HEADERS, type Dialect } from './dialects.js';
 import { llmProxyErrors, type LlmProxyErrorCode } from './errors.js';
-import { LlmGate, type LlmPolicy, type PayloadLogging } from './policy.js';
+import {
+  LlmGate,
+  type LlmBatchFacts,
+  type LlmDecision,
+  type LlmPolicy,
+  type PayloadLogging,
+} from './policy.js';
+import { shapeOf } from './routes.js';
 import type { LlmCallRecord, LlmCallSink } from './record.js';
 import { StreamRedactor } from './stream-redact.js';
 import { SseUsageReader, totalTokens, usageOf, type TokenUsage } from './usage.js';
@@ -55,6 +62,8 @@ interface Call {
   request?: unknown;
   requestTruncated: boolean;
 }
+
+type BatchCall = LlmBatchFacts['calls'][number];
 
 const MAX_PARSED_RESPONSE = 16 * 1024 * 1024;
 const ENV_NAMES: Record<string, { base: string; key: string; suffix: string }> = {
@@ -238,32 +247,26 @@ export class LlmProxy {
         `the request body is larger than ${this.#o.config.maxRequestBytes} bytes or was cut off`,
       );
     }
-    let json: Record<string, unknown> | undefined;
-    if (body.length > 0 && /json/i.test(req.headers['content-type'] ?? 'application/json')) {
-      try {
-        const parsed = JSON.parse(body.toString('utf8')) as unknown;
-        if (parsed && typeof parsed === 'object' && !Array.isArray(parsed))
-          json = parsed as Record<string, unknown>;
-      } catch {
-        return this.#refuse(
-          res,
-          call,
-          dialect,
-          'LLM_REQUEST_INVALID',
-          'aibox.body',
-          'the request body is not valid JSON',
-        );
-      }
+    // Only API paths aibox can check go upstream; every model call in them is checked (batches included).
+    const shape = shapeOf(upstream.dialectName, call.method, pathOnly, req.headers['content-type'], body);
+    if (shape.kind === 'refuse') {
+      return this.#refuse(res, call, dialect, shape.code, shape.rule, shape.reason);
     }
-    call.model = typeof json?.['model'] === 'string' ? json['model'] : undefined;
+    const json = shape.json;
     call.stream = json?.['stream'] === true;
-    const maxTokens = [
-      json?.['max_tokens'],
-      json?.['max_completion_tokens'],
-      json?.['max_output_tokens'],
-    ].find((v): v is number => typeof v === 'number');
-
-    const decision = this.#gate.decide({ provider: call.provider, model: call.model, maxTokens });
+    let decision: LlmDecision;
+    if (shape.kind === 'batch') {
+      call.model = [...new Set(shape.calls.map((c) => c.model))].join(',');
+      decision = this.#gate.decideBatch({ provider: call.provider, calls: shape.calls as BatchCall[] });
+    } else {
+      call.model = shape.kind === 'call' ? shape.call.model : undefined;
+      decision = this.#gate.decide({
+        provider: call.provider,
+        model: call.model,
+        maxTokens: shape.kind === 'call' ? shape.call.maxTokens : undefined,
+        generates: shape.kind === 'call' && shape.generates,
+      });
+    }
     call.decisionId = decision.id;
     if (json && upstream.dialectName === 'openai' && call.stream && pathOnly.endsWith('/chat/completions')) {
       // Streamed usage is only sent when asked for; the token budget needs it.

@@ -386,6 +386,148 @@ describe('LlmProxy', () => {
     expect(upstream.requests).toHaveLength(0);
   });
 
+  describe('request shapes: every path is checked or refused', () => {
+    const refusedWith = (r: { status: number; json: unknown }, status: number, code: string) => {
+      expect(r.status).toBe(status);
+      // Anthropic's error shape carries aibox_code; OpenAI's carries the code lower-cased.
+      const e = (r.json as { error: { aibox_code?: string; code?: string } }).error;
+      expect(e.aibox_code ?? e.code?.toUpperCase()).toBe(code);
+    };
+    const batch = (items: Record<string, unknown>[]) => ({
+      requests: items.map((params, i) => ({ custom_id: `r${i}`, params })),
+    });
+
+    it('checks every model of an Anthropic message batch (requests[].params.model)', async () => {
+      const proxy = await startProxy();
+      const post = (items: Record<string, unknown>[]) =>
+        send(proxy.port, '/anthropic/v1/messages/batches', {
+          headers: anthropicHeaders(proxy),
+          body: batch(items),
+        });
+      refusedWith(await post([message(), message({ model: 'o3-pro' }), message()]), 403, 'LLM_MODEL_DENIED');
+      expect(upstream.requests).toHaveLength(0);
+      await post([message(), message({ model: 'claude-haiku-4-5' })]);
+      expect(upstream.requests.map((q) => q.path)).toEqual(['/v1/messages/batches']);
+    });
+
+    it('checks max_tokens of every batch item against the per-request limit', async () => {
+      const proxy = await startProxy({ policy: { ...ALLOW_ALL, limits: { max_tokens_per_request: 1000 } } });
+      const r = await send(proxy.port, '/anthropic/v1/messages/batches', {
+        headers: anthropicHeaders(proxy),
+        body: batch([message(), message({ max_tokens: 4096 })]),
+      });
+      refusedWith(r, 403, 'LLM_REQUEST_TOO_LARGE');
+      expect(upstream.requests).toHaveLength(0);
+    });
+
+    it('charges a batch its declared max_tokens up front and refuses one the budget cannot cover', async () => {
+      const proxy = await startProxy({ policy: { ...ALLOW_ALL, limits: { tokens_per_day: 1000 } } });
+      const post = (n: number) =>
+        send(proxy.port, '/anthropic/v1/messages/batches', {
+          headers: anthropicHeaders(proxy),
+          body: batch(Array.from({ length: n }, () => message({ max_tokens: 300 }))),
+        });
+      refusedWith(await post(4), 429, 'LLM_BUDGET_EXHAUSTED'); // 1200 > 1000
+      expect(upstream.requests).toHaveLength(0);
+      const ok = await post(3); // 900 <= 1000
+      expect(upstream.requests).toHaveLength(1);
+      expect(ok.status).not.toBe(429);
+      refusedWith(await post(1), 429, 'LLM_BUDGET_EXHAUSTED'); // 900 + 300 > 1000
+    });
+
+    it('refuses a batch item without a model or max_tokens', async () => {
+      const proxy = await startProxy();
+      const r = await send(proxy.port, '/anthropic/v1/messages/batches', {
+        headers: anthropicHeaders(proxy),
+        body: { requests: [{ custom_id: 'a', params: { messages: [] } }] },
+      });
+      refusedWith(r, 400, 'LLM_REQUEST_INVALID');
+      expect(upstream.requests).toHaveLength(0);
+    });
+
+    it('refuses unknown API paths with a structured error, before anything goes upstream', async () => {
+      const proxy = await startProxy();
+      for (const path of ['/anthropic/v1/complete', '/anthropic/v1/organizations/keys', '/anthropic/admin']) {
+        const r = await send(proxy.port, path, {
+          headers: anthropicHeaders(proxy),
+          body: message({ model: 'o3-pro' }),
+        });
+        refusedWith(r, 403, 'LLM_ENDPOINT_NOT_ALLOWED');
+        expect(r.headers['x-aibox-decision-id']).toMatch(/^dec_/);
+      }
+      const o = await send(proxy.port, '/openai/v1/fine_tuning/jobs', {
+        headers: { authorization: `Bearer ${proxy.placeholder}` },
+        body: { model: 'gpt-4o-mini', training_file: 'file-1' },
+      });
+      refusedWith(o, 403, 'LLM_ENDPOINT_NOT_ALLOWED');
+      expect(upstream.requests).toHaveLength(0);
+      await until(() => records.length === 4);
+      expect(records.every((r) => r.outcome === 'refused')).toBe(true);
+    });
+
+    it('refuses OpenAI batches and file uploads: their requests live in files the proxy cannot check', async () => {
+      const proxy = await startProxy();
+      const auth = { authorization: `Bearer ${proxy.placeholder}` };
+      refusedWith(
+        await send(proxy.port, '/openai/v1/batches', {
+          headers: auth,
+          body: { input_file_id: 'file-abc', endpoint: '/v1/chat/completions', completion_window: '24h' },
+        }),
+        403,
+        'LLM_ENDPOINT_NOT_ALLOWED',
+      );
+      refusedWith(
+        await send(proxy.port, '/openai/v1/files', {
+          headers: { ...auth, 'content-type': 'multipart/form-data; boundary=x' },
+          body: '--x\r\nContent-Disposition: form-data; name="purpose"\r\n\r\nbatch\r\n--x--\r\n',
+        }),
+        403,
+        'LLM_ENDPOINT_NOT_ALLOWED',
+      );
+      expect(upstream.requests).toHaveLength(0);
+    });
+
+    it('refuses a body that is not a JSON object, whatever its content type says', async () => {
+      const proxy = await startProxy();
+      const denied = JSON.stringify(message({ model: 'o3-pro' }));
+      for (const [type, body] of [
+        ['text/plain', denied],
+        ['application/x-www-form-urlencoded', `model=o3-pro&max_tokens=5`],
+        ['application/json', JSON.stringify([message({ model: 'o3-pro' })])],
+        ['application/json', JSON.stringify(message({ model: undefined }))],
+      ] as const) {
+        const r = await send(proxy.port, '/anthropic/v1/messages', {
+          headers: { ...anthropicHeaders(proxy), 'content-type': type },
+          body,
+        });
+        expect([400, 403], `${type} ${body}`).toContain(r.status);
+      }
+      expect(upstream.requests).toHaveLength(0);
+    });
+
+    it('still forwards the read-only paths (model list, batch status) and token counting for allowed models', async () => {
+      const proxy = await startProxy();
+      expect(
+        (await send(proxy.port, '/anthropic/v1/models', { headers: anthropicHeaders(proxy) })).status,
+      ).toBe(200);
+      await send(proxy.port, '/anthropic/v1/messages/batches/msgbatch_01abc', {
+        headers: anthropicHeaders(proxy),
+      });
+      refusedWith(
+        await send(proxy.port, '/anthropic/v1/messages/count_tokens', {
+          headers: anthropicHeaders(proxy),
+          body: { model: 'o3-pro', messages: [] },
+        }),
+        403,
+        'LLM_MODEL_DENIED',
+      );
+      expect(upstream.requests.map((q) => q.path)).toEqual([
+        '/v1/models',
+        '/v1/messages/batches/msgbatch_01abc',
+      ]);
+    });
+  });
+
   it('gives the sandbox base URLs and placeholders, never a real key', async () => {
     const proxy = await startProxy();
     const env = proxy.sandboxEnv();
