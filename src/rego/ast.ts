@@ -66,6 +66,20 @@ export interface Module {
   imports: Import[];
   rules: Rule[];
   loc: Location;
+  /** Language version the module was parsed as. */
+  regoVersion?: 'v0' | 'v1';
+  /** `# METADATA` blocks, attached to the package or a rule (see annotations.ts). */
+  annotations?: Annotation[];
+}
+
+/** A parsed `# METADATA` block (YAML), with OPA's scope rules applied. */
+export interface Annotation {
+  scope: 'rule' | 'document' | 'package' | 'subpackages';
+  /** The fields as written (title, description, authors, ...), normalised like OPA's JSON form. */
+  fields: Map<string, unknown>;
+  loc: Location;
+  /** Index into Module.rules of the rule it documents (rule and document scopes). */
+  rule?: number;
 }
 
 export function varTerm(name: string, loc: Location): Term {

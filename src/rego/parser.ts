@@ -12,7 +12,8 @@ import { skipTemplateExpr, tokenize } from './lexer.js';
 import type { Token } from './lexer.js';
 import { parseNumber } from './value.js';
 
-const KEYWORDS = new Set([
+/** Keywords of every Rego version. */
+const BASE_KEYWORDS = [
   'package',
   'import',
   'as',
@@ -21,14 +22,33 @@ const KEYWORDS = new Set([
   'not',
   'with',
   'some',
-  'if',
-  'contains',
-  'in',
-  'every',
   'true',
   'false',
   'null',
-]);
+];
+/** Keywords v1 always has; v0 only after `import future.keywords[.kw]` or `import rego.v1`. */
+export const FUTURE_KEYWORDS = ['if', 'contains', 'in', 'every'];
+const KEYWORDS = new Set([...BASE_KEYWORDS, ...FUTURE_KEYWORDS]);
+
+/** Rego language version a module is parsed as (OPA's `--v0-compatible` selects v0). */
+export type RegoVersion = 'v0' | 'v1';
+
+export interface ParseOptions {
+  /** `v1` (default) or `v0`; numbers 0/1 are accepted too. */
+  regoVersion?: RegoVersion | 0 | 1;
+}
+
+export function normalizeRegoVersion(v: ParseOptions['regoVersion']): RegoVersion {
+  return v === 'v0' || v === 0 ? 'v0' : 'v1';
+}
+
+/** Parser state saved before a speculative parse (comprehension vs collection). */
+interface SavedState {
+  p: number;
+  nest: number;
+  depth: number;
+  inParens: boolean;
+}
 
 const RELATIONS: Record<string, string> = {
   '==': 'equal',
@@ -48,16 +68,37 @@ export class Parser {
   private p = 0;
   private nest = 0;
   private depth = 0;
-  private noOrNest = -1;
   private inParens = false;
   private readonly lines: string[];
+  /** Active keywords: all of them in v1; in v0 the future keywords once imported. */
+  private readonly kw: Set<string>;
+  /** v1 rule-head rules apply (`if` before bodies, `contains` for partial sets): v1, or v0 with `rego.v1`. */
+  private strictV1: boolean;
+  readonly regoVersion: RegoVersion;
 
   constructor(
     private readonly src: string,
     private readonly file: string,
+    opts: ParseOptions = {},
   ) {
     this.lines = src.split('\n');
     this.toks = tokenize(src, file);
+    this.regoVersion = normalizeRegoVersion(opts.regoVersion);
+    this.strictV1 = this.regoVersion === 'v1';
+    this.kw = new Set(this.regoVersion === 'v1' ? KEYWORDS : BASE_KEYWORDS);
+  }
+
+  private save(): SavedState {
+    return { p: this.p, nest: this.nest, depth: this.depth, inParens: this.inParens };
+  }
+  private restore(s: SavedState): void {
+    this.p = s.p;
+    this.nest = s.nest;
+    this.depth = s.depth;
+    this.inParens = s.inParens;
+  }
+  private isKeyword(text: string): boolean {
+    return this.kw.has(text);
   }
 
   // --- token helpers ---------------------------------------------------------------------------------------------
@@ -82,7 +123,7 @@ export class Parser {
     return t.kind === 'punct' && t.text === text;
   }
   private isKw(text: string, t: Token = this.tok): boolean {
-    return t.kind === 'ident' && t.text === text && !this.dotted(t);
+    return t.kind === 'ident' && t.text === text && this.kw.has(text) && !this.dotted(t);
   }
   /** A keyword immediately followed by `.` is a reference head (e.g. `contains.foo`), not a keyword. */
   private dotted(t: Token): boolean {
@@ -97,16 +138,24 @@ export class Parser {
   }
   private unexpected(t: Token = this.tok): never {
     if (t.kind === 'eof') this.fail('unexpected eof token');
-    const what = t.kind === 'ident' ? (KEYWORDS.has(t.text) ? `${t.text} keyword` : 'ident') : t.kind;
+    const what = t.kind === 'ident' ? (this.kw.has(t.text) ? `${t.text} keyword` : 'ident') : t.kind;
     this.fail(`unexpected ${what === 'punct' ? t.text : what} token`, t);
   }
   private expectPunct(text: string): Token {
     if (!this.isPunct(text)) this.fail(`expected ${text}${this.atEof() ? ', got eof' : ''}`);
     return this.next();
   }
-  /** May an infix/postfix continue at the current token? Not across a newline at body level. */
+  /**
+   * May an infix operator continue the expression at the current token? Always, like OPA: its scanner skips
+   * newlines between a term and an operator (`x := 1` newline `+ 2` is one expression). Literals are separated by
+   * newlines only where no operator follows; postfix selections (`.`, `[`, `(`) must touch the term instead.
+   */
   private cont(): boolean {
-    return !(this.tok.nl && this.nest === 0);
+    return true;
+  }
+  /** The current token touches the previous one (no whitespace between). */
+  private adjacent(): boolean {
+    return this.p > 0 && this.toks[this.p - 1]!.end === this.tok.loc.offset;
   }
   private enter(): void {
     if (++this.depth > MAX_PARSE_DEPTH) this.fail('nesting too deep');
@@ -122,35 +171,67 @@ export class Parser {
     if (!packagePath) this.fail('invalid package path', first);
     const imports: Import[] = [];
     const rules: Rule[] = [];
-    while (this.isKw('import')) imports.push(this.parseImport());
+    // Like OPA, an import may appear at any statement (it still applies to the whole module).
     while (this.tok.kind !== 'eof') {
-      if (this.isKw('import')) this.fail('imports must appear before rules');
-      if (this.isKw('package')) this.fail('unexpected package keyword');
-      rules.push(this.parseRule());
+      if (this.isKw('import')) imports.push(this.parseImport());
+      else if (this.isKw('package')) this.fail('unexpected package');
+      else rules.push(...this.parseStatement());
     }
-    return { file: this.file, source: this.src, package: pkg, packagePath, imports, rules, loc: first.loc };
+    return {
+      file: this.file,
+      source: this.src,
+      package: pkg,
+      packagePath,
+      imports,
+      rules,
+      loc: first.loc,
+      regoVersion: this.regoVersion,
+    };
   }
 
   private parseImport(): Import {
     const loc = this.next().loc;
-    const path = this.parseRefTerm(true);
+    // `import future.keywords.in` names a keyword: parse the path with keywords as plain names
+    const path = this.parseRefTerm(true, true);
     const head = path.type === 'ref' ? path.terms[0]! : path;
     if (head.type !== 'var' || !['data', 'input', 'future', 'rego'].includes(head.name))
-      this.fail('invalid import path: must begin with input or data', this.toks[this.p - 1]);
+      this.fail(
+        `unexpected import path, must begin with one of: {data, future, input, rego}, got: ${head.type === 'var' ? head.name : 'term'}`,
+        this.toks[this.p - 1],
+      );
     let alias: string | undefined;
     if (this.isKw('as') && this.cont()) {
       this.next();
-      if (this.tok.kind !== 'ident' || KEYWORDS.has(this.tok.text))
-        this.fail('import alias must be a variable');
+      if (this.tok.kind !== 'ident' || this.kw.has(this.tok.text)) this.unexpected();
       alias = this.next().text;
+    }
+    const strs = refToPath(path, false);
+    if (head.type === 'var' && head.name === 'future') {
+      // v0: `import future.keywords` enables every future keyword, `future.keywords.x` one of them
+      if (!strs || strs[1] !== 'keywords' || strs.length > 3)
+        this.fail('invalid import, must be `future.keywords` or `future.keywords.<keyword>`', this.toks[this.p - 1]);
+      const kws = strs.length === 2 ? FUTURE_KEYWORDS : [strs[2]!];
+      for (const k of kws) {
+        if (!FUTURE_KEYWORDS.includes(k))
+          this.fail(`unexpected keyword, must be one of [${FUTURE_KEYWORDS.join(' ')}]`, this.toks[this.p - 1]);
+        this.kw.add(k);
+      }
+    } else if (head.type === 'var' && head.name === 'rego') {
+      if (!strs || strs.length !== 2 || strs[1] !== 'v1')
+        this.fail('invalid import `' + (strs ?? []).join('.') + '`, must be `rego.v1`', this.toks[this.p - 1]);
+      for (const k of FUTURE_KEYWORDS) this.kw.add(k);
+      this.strictV1 = true;
     }
     return { path, alias, loc };
   }
 
-  /** A reference made of a var and `.name` / `[term]` selections (package paths, rule heads, imports). */
-  private parseRefTerm(allowKwHead: boolean): Term {
+  /**
+   * A reference made of a var and `.name` / `[term]` selections (package paths, rule heads, imports).
+   * `namesOnly`: every segment is a plain name, keywords included (import paths).
+   */
+  private parseRefTerm(allowKwHead: boolean, namesOnly = false): Term {
     const t = this.tok;
-    if (t.kind !== 'ident' || (!allowKwHead && KEYWORDS.has(t.text) && !this.dotted(t))) this.unexpected();
+    if (t.kind !== 'ident' || (!allowKwHead && this.kw.has(t.text) && !this.dotted(t))) this.unexpected();
     this.next();
     const head: Term = { type: 'var', name: t.text, loc: t.loc };
     const terms: Term[] = [head];
@@ -161,7 +242,7 @@ export class Parser {
         if (id.kind !== 'ident') this.unexpected();
         this.next();
         terms.push({ type: 'scalar', value: id.text, loc: id.loc });
-      } else if (this.isPunct('[') && !this.tok.nl) {
+      } else if (this.isPunct('[') && !this.tok.nl && !namesOnly) {
         this.next();
         this.nest++;
         terms.push(this.parseTermIn());
@@ -172,19 +253,10 @@ export class Parser {
     return terms.length === 1 ? head : { type: 'ref', terms, loc: t.loc };
   }
 
-  private parseRule(): Rule {
+  /** A statement after the package: rules (chained bodies give several), or an expression read as a rule. */
+  private parseStatement(): Rule[] {
     const start = this.tok;
-    if (this.isKw('default')) {
-      this.next();
-      const ref = this.parseRefTerm(false);
-      let args: Term[] | undefined;
-      if (this.isPunct('(') && this.cont()) args = this.parseArgs();
-      if (!this.isPunct(':=') && !this.isPunct('=')) this.fail('default rule must have a value');
-      const assign = this.next().text === ':=';
-      const value = this.parseTermIn();
-      const head: RuleHead = { ref: refTerms(ref), args, key: undefined, value, assign, loc: start.loc };
-      return { default: true, head, body: [], else: undefined, loc: start.loc, hasBody: false };
-    }
+    if (this.isKw('default')) return [this.parseDefault()];
     const ref = this.parseRefTerm(false);
     const head: RuleHead = {
       ref: refTerms(ref),
@@ -194,23 +266,39 @@ export class Parser {
       assign: false,
       loc: start.loc,
     };
-    if (this.isPunct('(') && this.cont()) head.args = this.parseArgs();
-    if (this.isKw('contains') && this.cont()) {
+    if (this.isPunct('(') && this.adjacent()) head.args = this.parseArgs();
+    let usesContains = false;
+    if (this.isKw('contains')) {
+      if (head.args) this.fail(`unexpected contains keyword: the contains keyword can only be used with multi-value rule definitions`);
       this.next();
       head.key = this.parseTermIn();
-    } else if ((this.isPunct(':=') || this.isPunct('=')) && this.cont()) {
+      usesContains = true;
+    } else if (this.isPunct(':=') || this.isPunct('=')) {
       head.assign = this.next().text === ':=';
       head.value = this.parseTermIn();
     }
+    const hasIf = this.isKw('if');
+    // v0 `p[x] { ... }` (no `if`, no value): a multi-value (partial set) rule with key x
+    const partialSet =
+      !hasIf && !usesContains && head.args === undefined && head.ref.length === 2 && head.value === undefined;
     const rule: Rule = { default: false, head, body: [], else: undefined, loc: start.loc, hasBody: false };
-    this.parseRuleBody(rule, true);
+    if (hasIf || this.isPunct('{')) {
+      if (!hasIf && this.strictV1) this.fail('`if` keyword is required before rule body');
+      if (partialSet) {
+        head.key = head.ref[1];
+        head.ref = [head.ref[0]!];
+      }
+      this.parseRuleBody(rule, true);
+    } else if (!usesContains && head.value === undefined) {
+      return [this.bareStatement(rule, start)];
+    }
     // else chain
     let cur = rule;
     while (this.isKw('else')) {
       const eTok = this.next();
       if (head.key !== undefined) this.fail('else keyword cannot be used on multi-value rules', eTok);
       const eh: RuleHead = { ...head, value: undefined, loc: eTok.loc };
-      if ((this.isPunct(':=') || this.isPunct('=')) && this.cont()) {
+      if (this.isPunct(':=') || this.isPunct('=')) {
         eh.assign = this.next().text === ':=';
         eh.value = this.parseTermIn();
       }
@@ -219,29 +307,80 @@ export class Parser {
       cur.else = er;
       cur = er;
     }
+    const rules = [rule];
+    // chained bodies: `p if { a } { b }` defines p twice with the same head
+    while (rule.hasBody && this.isPunct('{')) {
+      if (rule.else) this.fail('unexpected { token: expected else keyword');
+      const loc = this.tok.loc;
+      const body = this.parseBraceBody();
+      rules.push({ default: false, head: { ...head, loc }, body, else: undefined, loc, hasBody: true });
+    }
+    return rules;
+  }
+
+  /**
+   * A head with neither value, key nor body (`p`, `p.a`, `p[x]`, `f(x)`): OPA reads it as an expression statement
+   * and accepts only what names a rule: `p[x]`/`p.a` is a partial set (v0; v1 requires `contains`), `f(x)` a
+   * function returning true.
+   */
+  private bareStatement(rule: Rule, start: Token): Rule {
+    const head = rule.head;
+    const fail = (msg: string): never => this.fail(msg, start);
+    if (head.args !== undefined) {
+      if (head.args.length === 0) fail('rule argument list must take at least one argument');
+      return rule;
+    }
+    if (head.ref.length === 1) fail(`${head.ref[0]!.type === 'var' ? 'var' : 'term'} cannot be used for rule name`);
+    if (head.ref.length !== 2) fail('refs cannot be used for rule');
+    if (this.strictV1) fail('`contains` keyword is required for partial set rules');
+    head.key = head.ref[1];
+    head.ref = [head.ref[0]!];
     return rule;
   }
 
+  private parseDefault(): Rule {
+    const start = this.next();
+    const ref = this.parseRefTerm(false);
+    let args: Term[] | undefined;
+    if (this.isPunct('(') && this.adjacent()) args = this.parseArgs();
+    if (!this.isPunct(':=') && !this.isPunct('=')) this.fail('illegal default rule (must have a value)', start);
+    const assign = this.next().text === ':=';
+    const value = this.parseTermIn();
+    // OPA: a default value is a constant (comprehensions aside); arguments are distinct plain vars
+    const bad = nonConstant(value);
+    if (bad) this.fail(`illegal default rule (value cannot contain ${bad})`, start);
+    const seen = new Set<string>();
+    for (const a of args ?? []) {
+      if (a.type !== 'var') this.fail(`illegal default rule (arguments cannot contain ${termTypeName(a)})`, start);
+      if (a.name !== '_' && seen.has(a.name))
+        this.fail(`illegal default rule (arguments cannot be repeated ${a.name})`, start);
+      seen.add(a.name);
+    }
+    const head: RuleHead = { ref: refTerms(ref), args, key: undefined, value, assign, loc: start.loc };
+    return { default: true, head, body: [], else: undefined, loc: start.loc, hasBody: false };
+  }
+
   private parseRuleBody(rule: Rule, allowBare: boolean): void {
-    if (this.isKw('if') && this.cont()) {
+    if (this.isKw('if')) {
       this.next();
       rule.hasBody = true;
       if (this.isPunct('{')) {
         // `if {` opens a body; when that fails, `{...}` may start a single literal (e.g. a comprehension)
-        const save = this.p;
+        const save = this.save();
         try {
           rule.body = this.parseBraceBody();
         } catch (e) {
           if (!(e instanceof RegoError)) throw e;
-          this.p = save;
-          const saved = this.nest;
+          const after = this.save();
+          this.restore(save);
           this.nest = 0;
           try {
             rule.body = [this.parseLiteral()];
           } catch {
+            this.restore(after);
             throw e;
           } finally {
-            this.nest = saved;
+            this.nest = save.nest;
           }
         }
       } else {
@@ -250,8 +389,8 @@ export class Parser {
         rule.body = [this.parseLiteral()];
         this.nest = saved;
       }
-    } else if (this.isPunct('{') && this.cont()) {
-      if (!allowBare && rule.head.value === undefined) {
+    } else if (this.isPunct('{')) {
+      if (allowBare || !this.strictV1 || rule.head.value === undefined) {
         rule.hasBody = true;
         rule.body = this.parseBraceBody();
         return;
@@ -451,7 +590,7 @@ export class Parser {
 
   private parseTermOr(): Term {
     let lhs = this.parseTermAnd();
-    while (this.isPunct('|') && this.cont() && this.nest !== this.noOrNest) {
+    while (this.isPunct('|') && this.cont()) {
       const op = this.next();
       const rhs = this.parseTermAnd();
       lhs = { type: 'call', op: opRef('or', op.loc), args: [lhs, rhs], loc: lhs.loc };
@@ -502,7 +641,7 @@ export class Parser {
   private parsePostfix(base: Term): Term {
     let t = base;
     for (;;) {
-      if (this.isPunct('.') && this.cont() && this.tok.end === this.peek().loc.offset) {
+      if (this.isPunct('.') && this.adjacent() && this.tok.end === this.peek().loc.offset) {
         if (!isRefHead(t)) this.unexpected();
         this.next();
         const id = this.tok;
@@ -550,7 +689,7 @@ export class Parser {
         this.next();
         return this.parseTemplate(t);
       case 'ident': {
-        if (KEYWORDS.has(t.text) && this.dotted(t)) {
+        if (this.kw.has(t.text) && this.dotted(t)) {
           this.next();
           return { type: 'var', name: t.text, loc: t.loc };
         }
@@ -562,7 +701,7 @@ export class Parser {
           this.next();
           return { type: 'scalar', value: null, loc: t.loc };
         }
-        if (KEYWORDS.has(t.text) && !this.dotted(t)) this.unexpected();
+        if (this.kw.has(t.text) && !this.dotted(t)) this.unexpected();
         this.next();
         return { type: 'var', name: t.text, loc: t.loc };
       }
@@ -572,23 +711,14 @@ export class Parser {
         this.unexpected();
     }
     if (t.text === '-') {
+      // OPA: a leading `-` only signs a number literal (`- a`, `--1` are refused)
       const n = this.peek();
-      if (n.kind === 'number' && n.loc.offset === t.end) {
-        this.next();
-        this.next();
-        const v = parseNumber('-' + n.text);
-        if (v === undefined) this.fail('illegal number format', t);
-        return { type: 'scalar', value: v, loc: t.loc };
-      }
-      // unary minus on a term: 0 - term
       this.next();
-      const operand = this.parseTerm();
-      return {
-        type: 'call',
-        op: opRef('minus', t.loc),
-        args: [{ type: 'scalar', value: 0, loc: t.loc }, operand],
-        loc: t.loc,
-      };
+      if (n.kind !== 'number') this.fail(`unexpected ${tokenName(n, this.kw)}: expected number`, n);
+      this.next();
+      const v = parseNumber('-' + n.text);
+      if (v === undefined) this.fail('illegal number format', t);
+      return { type: 'scalar', value: v, loc: t.loc };
     }
     if (t.text === '(') {
       this.next();
@@ -606,47 +736,70 @@ export class Parser {
     return this.unexpected();
   }
 
-  private parseCompBody(): Expr[] {
-    const saved = this.nest;
-    this.nest = 0;
-    const body = this.parseBody(undefined);
-    this.nest = saved;
-    return body;
-  }
-
+  /**
+   * `[` ... `]`: like OPA, the first element is read as a single term; a `|` after it tries a comprehension, and
+   * when that body does not parse (and stopped at a `,`) or no `|` follows, the whole is re-read as an array of
+   * full expressions (`[x | y, 5]` and `[q & {1} | {true}]` are arrays).
+   */
   private parseArray(): Term {
     const open = this.next();
     this.nest++;
-    const items: Term[] = [];
-    if (!this.isPunct(']')) {
-      const first = this.firstElem();
-      if (this.isPunct('|')) {
+    try {
+      if (this.isPunct(']')) {
         this.next();
-        const body = this.parseCompBodyUntil(']');
-        this.nest--;
-        return { type: 'arraycomp', term: first, body, loc: open.loc };
+        return { type: 'array', items: [], loc: open.loc };
       }
-      items.push(first);
-      while (this.isPunct(',')) {
+      let potential = true;
+      if (this.isPunct(',')) {
+        potential = false;
         this.next();
-        if (this.isPunct(']')) break;
-        items.push(this.parseTermIn());
       }
+      const s = this.save();
+      const head = this.parseTerm();
+      if (this.isPunct(']')) {
+        this.next();
+        return { type: 'array', items: [head], loc: open.loc };
+      }
+      if (this.isPunct(',')) {
+        this.next();
+        return { type: 'array', items: this.parseTermList(']', [head]), loc: open.loc };
+      }
+      if (this.isPunct('|') && potential) {
+        const body = this.tryCompBody(']');
+        if (body) return { type: 'arraycomp', term: head, body, loc: open.loc };
+      }
+      this.restore(s);
+      return { type: 'array', items: this.parseTermList(']', []), loc: open.loc };
+    } finally {
+      this.nest--;
     }
-    this.nest--;
-    this.expectPunct(']');
-    return { type: 'array', items, loc: open.loc };
   }
 
-  /** First element of a collection literal: `|` there starts a comprehension body. */
-  private firstElem(): Term {
-    const saved = this.noOrNest;
-    this.noOrNest = this.nest;
+  /**
+   * At `|`: parse a comprehension body up to `end` (consumed). On a parse error that stopped at a `,`, returns
+   * undefined (the caller re-reads a collection); any other error is thrown.
+   */
+  private tryCompBody(end: string): Expr[] | undefined {
+    const s = this.save();
+    this.next();
     try {
-      return this.parseTermIn();
-    } finally {
-      this.noOrNest = saved;
+      return this.parseCompBodyUntil(end);
+    } catch (e) {
+      if (!(e instanceof RegoError) || !this.isPunct(',')) throw e;
+      this.restore(s);
+      return undefined;
     }
+  }
+
+  /** Comma-separated full expressions up to `end` (consumed); a trailing comma is allowed. */
+  private parseTermList(end: string, items: Term[]): Term[] {
+    while (!this.isPunct(end)) {
+      items.push(this.parseTermIn());
+      if (this.isPunct(',')) this.next();
+      else if (!this.isPunct(end)) this.fail(`unexpected ${tokenName(this.tok, this.kw)}: expected "," or "${end}"`);
+    }
+    this.next();
+    return items;
   }
 
   private parseCompBodyUntil(end: string): Expr[] {
@@ -655,56 +808,85 @@ export class Parser {
     const body = this.parseBody(end);
     this.nest = saved;
     if (!this.isPunct(end)) this.unexpected();
-    this.next();
     if (body.length === 0) this.fail('found empty body');
+    this.next();
     return body;
   }
 
+  /** `{` ... `}`: object, set, or their comprehensions, disambiguated like OPA (see parseArray). */
   private parseBrace(): Term {
     const open = this.next();
     this.nest++;
+    try {
+      if (this.isPunct('}')) {
+        this.next();
+        return { type: 'object', items: [], loc: open.loc };
+      }
+      let potential = true;
+      if (this.isPunct(',')) {
+        potential = false;
+        this.next();
+      }
+      const s = this.save();
+      let head = this.parseTerm();
+      if (this.isPunct('|') && potential) {
+        const body = this.tryCompBody('}');
+        if (body) return { type: 'setcomp', term: head, body, loc: open.loc };
+        this.restore(s);
+        return { type: 'set', items: this.parseTermList('}', []), loc: open.loc };
+      }
+      if (this.isPunct('}') || this.isPunct(',')) return this.finishSet(head, open.loc);
+      if (this.isPunct(':')) return this.parseObject(head, potential, open.loc);
+      this.restore(s);
+      head = this.parseTermIn();
+      if (this.isPunct('}') || this.isPunct(',')) return this.finishSet(head, open.loc);
+      if (this.isPunct(':')) return this.parseObject(head, potential, open.loc);
+      return this.fail(`unexpected ${tokenName(this.tok, this.kw)}: non-terminated set`);
+    } finally {
+      this.nest--;
+    }
+  }
+
+  private finishSet(head: Term, loc: Location): Term {
     if (this.isPunct('}')) {
       this.next();
-      this.nest--;
-      return { type: 'object', items: [], loc: open.loc };
+      return { type: 'set', items: [head], loc };
     }
-    const first = this.firstElem();
-    if (this.isPunct(':')) {
-      this.next();
-      const v = this.firstElem();
+    this.next();
+    return { type: 'set', items: this.parseTermList('}', [head]), loc };
+  }
+
+  private parseObject(key: Term, potential: boolean, loc: Location): Term {
+    this.expectPunct(':');
+    const s = this.save();
+    const v = this.parseTerm();
+    if (potential && (this.isPunct('}') || this.isPunct(',') || this.isPunct('|'))) {
       if (this.isPunct('|')) {
-        this.next();
-        const body = this.parseCompBodyUntil('}');
-        this.nest--;
-        return { type: 'objcomp', key: first, value: v, body, loc: open.loc };
-      }
-      const items: [Term, Term][] = [[first, v]];
-      while (this.isPunct(',')) {
-        this.next();
-        if (this.isPunct('}')) break;
+        const body = this.tryCompBody('}');
+        if (body) return { type: 'objcomp', key, value: v, body, loc };
+      } else return this.finishObject(key, v, loc);
+    }
+    this.restore(s);
+    const value = this.parseTermIn();
+    if (this.isPunct('}') || this.isPunct(',')) return this.finishObject(key, value, loc);
+    return this.fail(`unexpected ${tokenName(this.tok, this.kw)}: non-terminated object`);
+  }
+
+  private finishObject(key: Term, value: Term, loc: Location): Term {
+    const items: [Term, Term][] = [[key, value]];
+    if (this.isPunct(',')) {
+      this.next();
+      while (!this.isPunct('}')) {
         const k = this.parseTermIn();
         this.expectPunct(':');
         items.push([k, this.parseTermIn()]);
+        if (this.isPunct(',')) this.next();
+        else if (!this.isPunct('}'))
+          this.fail(`unexpected ${tokenName(this.tok, this.kw)}: expected "," or "}"`);
       }
-      this.nest--;
-      this.expectPunct('}');
-      return { type: 'object', items, loc: open.loc };
     }
-    if (this.isPunct('|')) {
-      this.next();
-      const body = this.parseCompBodyUntil('}');
-      this.nest--;
-      return { type: 'setcomp', term: first, body, loc: open.loc };
-    }
-    const items: Term[] = [first];
-    while (this.isPunct(',')) {
-      this.next();
-      if (this.isPunct('}')) break;
-      items.push(this.parseTermIn());
-    }
-    this.nest--;
     this.expectPunct('}');
-    return { type: 'set', items, loc: open.loc };
+    return { type: 'object', items, loc };
   }
 
   private parseTemplate(t: Token): Term {
@@ -791,6 +973,57 @@ export class Parser {
   }
 }
 
+function tokenName(t: Token, kw: ReadonlySet<string>): string {
+  if (t.kind === 'eof') return 'eof token';
+  if (t.kind === 'ident') return kw.has(t.text) ? `${t.text} keyword` : 'ident token';
+  if (t.kind === 'punct') return `${t.text} token`;
+  return `${t.kind} token`;
+}
+
+/** OPA's name of a term type (`ref`, `var`, `call`, ...). */
+function termTypeName(t: Term): string {
+  switch (t.type) {
+    case 'scalar':
+      return t.value === null ? 'null' : typeof t.value === 'string' ? 'string' : typeof t.value === 'boolean' ? 'boolean' : 'number';
+    case 'arraycomp':
+      return 'arraycomprehension';
+    case 'setcomp':
+      return 'setcomprehension';
+    case 'objcomp':
+      return 'objectcomprehension';
+    case 'template':
+      return 'templatestring';
+    default:
+      return t.type;
+  }
+}
+
+/** The first ref, var or call in a term outside comprehensions (what a default value cannot contain). */
+function nonConstant(t: Term): string | undefined {
+  switch (t.type) {
+    case 'ref':
+    case 'var':
+    case 'call':
+    case 'template':
+      return t.type === 'template' ? 'call' : t.type;
+    case 'array':
+    case 'set':
+      for (const x of t.items) {
+        const b = nonConstant(x);
+        if (b) return b;
+      }
+      return undefined;
+    case 'object':
+      for (const [k, v] of t.items) {
+        const b = nonConstant(k) ?? nonConstant(v);
+        if (b) return b;
+      }
+      return undefined;
+    default:
+      return undefined;
+  }
+}
+
 function opRef(name: string, loc: Location): Term {
   return { type: 'ref', terms: [{ type: 'var', name, loc }], loc };
 }
@@ -835,8 +1068,8 @@ export function refToPath(t: Term, dropData: boolean): string[] | undefined {
   return out;
 }
 
-export function parseModule(file: string, source: string): Module {
-  return new Parser(source, file).parseModule();
+export function parseModule(file: string, source: string, opts: ParseOptions = {}): Module {
+  return new Parser(source, file, opts).parseModule();
 }
 
 export function parseQuery(source: string, file = 'query'): Expr[] {
