@@ -1,6 +1,15 @@
 import { z } from 'zod';
 import { newId } from '../shared/index.js';
-import { globToRegExp } from './glob.js';
+import { globMatches, globProblem } from './glob.js';
+
+/** A glob checked once when the policy is loaded (see glob.ts for its meaning). */
+const Glob = z
+  .string()
+  .min(1)
+  .superRefine((g, ctx) => {
+    const problem = globProblem(g);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  });
 
 export const RefAction = z.enum(['allow', 'require-approval', 'deny']);
 export type RefAction = z.infer<typeof RefAction>;
@@ -15,10 +24,7 @@ export const GitPolicy = z
       .array(
         z
           .object({
-            pattern: z
-              .string()
-              .min(1)
-              .describe('Glob over repository names: `*` within a segment, `**` across.'),
+            pattern: Glob.describe('Glob over repository names: `*` within a segment, `**` across.'),
             push: z.boolean().default(true).describe('false: clone/fetch only.'),
           })
           .strict(),
@@ -28,10 +34,7 @@ export const GitPolicy = z
       .array(
         z
           .object({
-            pattern: z
-              .string()
-              .min(1)
-              .describe('Glob over full ref names, e.g. refs/heads/main, refs/tags/**.'),
+            pattern: Glob.describe('Glob over full ref names, e.g. refs/heads/main, refs/tags/**.'),
             action: RefAction,
             rule: z.string().optional().describe('Where the rule comes from, quoted in refusals.'),
           })
@@ -62,7 +65,7 @@ export function repoAccess(policy: GitPolicy, repo: string): RepoAccess {
   let fetch = false;
   let push = false;
   for (const r of policy.repos) {
-    if (globToRegExp(r.pattern).test(repo)) {
+    if (globMatches(r.pattern, repo)) {
       fetch = true;
       push = push || r.push;
     }
@@ -80,7 +83,7 @@ export function decideRef(policy: GitPolicy, ref: string, op: 'update' | 'delete
   let action = policy.defaultAction;
   let rule = 'default';
   for (const [i, r] of policy.refs.entries()) {
-    if (globToRegExp(r.pattern).test(ref)) {
+    if (globMatches(r.pattern, ref)) {
       action = r.action;
       rule = r.rule ?? `refs[${i}] ${r.pattern}`;
       break;

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { LineCounter, parseDocument, isNode } from 'yaml';
 import { policyErrors } from './errors.js';
-import { globMatches } from './patterns.js';
+import { globMatches as branchGlobMatches } from '../shared/glob.js';
 import { commandName } from './doors/exec.js';
 import type { LayerView, Located, Location } from './types.js';
 
@@ -178,9 +178,9 @@ export class ProjectLayer implements LayerView {
   query(door: string, rule: string, input: unknown): Located | undefined {
     if (door !== 'push' || rule !== 'decision') return undefined;
     const branch = (input as { branch?: string }).branch ?? '';
-    const deny = this.policy.push?.deny?.find((g) => globMatches(g, branch));
+    const deny = this.policy.push?.deny?.find((g) => branchGlobMatches(g, branch));
     if (deny) return { value: 'deny', loc: this.loc(['push', 'deny']) };
-    const approve = this.policy.push?.approve?.find((g) => globMatches(g, branch));
+    const approve = this.policy.push?.approve?.find((g) => branchGlobMatches(g, branch));
     if (approve) return { value: 'approve', loc: this.loc(['push', 'approve']) };
     return undefined;
   }
