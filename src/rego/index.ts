@@ -15,8 +15,9 @@
  * Limits: every evaluation is bounded (default 1 s and 1000 nested rule/function evaluations; `limits` option),
  * failing with eval_cancel_error / eval_limit_error instead of stalling the caller.
  *
- * CLI helpers: `evalQuery` (opa eval's JSON shape), `evalQueryJSON` (exact numbers), `runTests` (opa test),
- * `loadPaths` (opa's -d loading of .rego/.json/.yaml files and directories).
+ * opa eval: `evalQuery` (opa eval's JSON shape), `evalQueryJSON` (exact numbers); opa test: `runTestSuite`/`runTests`
+ * (tester.ts) with `formatPretty`/`toOpaJson` (test-report.ts); `loadPaths` (opa's -d loading of .rego/.json/.yaml
+ * files and directories).
  *
  * Network builtins (http.send, net.lookup_ip_addr) are known to the compiler so tests can mock them with `with`,
  * but every real call fails: policy is pure.
@@ -37,7 +38,11 @@ export { BuiltinRegistry, BuiltinError, defaultRegistry, registerAll } from './b
 export type { BuiltinDef, BuiltinContext, ArgType } from './builtins/index.js';
 export * as values from './value.js';
 export type { Value } from './value.js';
-export { evalQuery, evalQueryJSON, runTests } from './cli.js';
-export type { EvalQueryOptions, EvalQueryOutput, OpaErrorJson, TestResult } from './cli.js';
+export { evalQuery, evalQueryJSON } from './opa-api.js';
+export type { EvalQueryOptions, EvalQueryOutput, OpaErrorJson } from './opa-api.js';
+export { runTestSuite, runTests } from './tester.js';
+export type { TestOptions, TestResult, TestReport, SubResult, CoverageReport } from './tester.js';
+export { formatPretty, summarize, toOpaJson } from './test-report.js';
+export type { TestSummary, OpaTestResultJson } from './test-report.js';
 export { loadPaths } from './load.js';
 export type { LoadedPolicy } from './load.js';

@@ -1,12 +1,11 @@
 /**
- * What `aibox policy eval` and `aibox policy test` need, with `opa eval` / `opa test` semantics and output shapes.
+ * `opa eval` as a function: load policy and data, evaluate a query, answer in opa eval's JSON shape (exact numbers
+ * with evalQueryJSON). `aibox policy eval` prints these; `opa test`'s counterpart is tester.ts.
  */
-import { performance } from 'node:perf_hooks';
 import { Engine } from './engine.js';
 import { RegoError, RegoErrors } from './errors.js';
 import { loadPaths } from './load.js';
 import type { LoadedPolicy } from './load.js';
-import { parseModule } from './parser.js';
 import { ObjectValue, fromJS, toJS, toJSONText } from './value.js';
 import type { JSONValue, Value } from './value.js';
 
@@ -35,7 +34,7 @@ export interface EvalQueryOutput {
   errors?: OpaErrorJson[];
 }
 
-function errorsOf(e: unknown): OpaErrorJson[] {
+export function errorsOf(e: unknown): OpaErrorJson[] {
   if (e instanceof RegoErrors) return e.errors.map((x) => x.toJSON());
   if (e instanceof RegoError) return [e.toJSON()];
   return [{ code: 'internal_error', message: e instanceof Error ? e.message : String(e) }];
@@ -140,59 +139,4 @@ export function evalQueryJSON(opts: EvalQueryOptions, indent = 2): string {
   } catch (e) {
     return JSON.stringify({ errors: errorsOf(e) }, null, indent);
   }
-}
-
-export interface TestResult {
-  /** Package path, e.g. `data.authz_test`. */
-  package: string;
-  name: string;
-  location: { file: string; row: number; col: number };
-  result: 'pass' | 'fail' | 'error';
-  durationMs: number;
-  error?: OpaErrorJson;
-}
-
-/**
- * Run `test_*` rules like `opa test`: a test passes when its value is defined and not false. Rules named `todo_test_*`
- * are ignored. `modules` may be loaded from disk with `loadPaths`.
- */
-export function runTests(policy: LoadedPolicy | readonly { name: string; source: string }[]): TestResult[] {
-  const loaded: LoadedPolicy = Array.isArray(policy)
-    ? { modules: [...(policy as { name: string; source: string }[])], data: new ObjectValue() }
-    : (policy as LoadedPolicy);
-  const engine = buildEngine(loaded, [], false);
-  engine.compile();
-  const out: TestResult[] = [];
-  const seen = new Set<string>();
-  for (const m of loaded.modules) {
-    const mod = parseModule(m.name, m.source);
-    for (const r of mod.rules) {
-      const h = r.head.ref[0];
-      if (
-        !h ||
-        h.type !== 'var' ||
-        !h.name.startsWith('test_') ||
-        r.head.args !== undefined ||
-        r.head.ref.length > 1
-      )
-        continue;
-      const path = ['data', ...mod.packagePath, h.name].join('.');
-      if (seen.has(path)) continue;
-      seen.add(path);
-      const t0 = performance.now();
-      const base = {
-        package: ['data', ...mod.packagePath].join('.'),
-        name: h.name,
-        location: { file: m.name, row: r.loc.row, col: r.loc.col },
-      };
-      try {
-        const res = engine.evalRule(path, undefined, { strictBuiltinErrors: true });
-        const ok = res.defined && res.raw !== false;
-        out.push({ ...base, result: ok ? 'pass' : 'fail', durationMs: performance.now() - t0 });
-      } catch (e) {
-        out.push({ ...base, result: 'error', durationMs: performance.now() - t0, error: errorsOf(e)[0]! });
-      }
-    }
-  }
-  return out;
 }

@@ -128,7 +128,8 @@ test_errors if 1 / 0
     expect(results.map((r) => [r.name, r.result])).toEqual([
       ['test_allowed', 'pass'],
       ['test_fails', 'fail'],
-      ['test_errors', 'error'],
+      // builtin errors are not strict in tests (like opa test): the expression is undefined, the test fails
+      ['test_errors', 'fail'],
     ]);
   });
 });

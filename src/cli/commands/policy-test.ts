@@ -1,6 +1,7 @@
 import { stat } from 'node:fs/promises';
 import type { Command } from 'commander';
-import type { TestResult } from '../../rego/index.js';
+import { Option } from 'commander';
+import type { TestReport } from '../../rego/index.js';
 import { commandGroup } from '../command-group.js';
 import type { CliContext } from '../context.js';
 import { cliErrors } from '../errors.js';
@@ -9,6 +10,12 @@ import { renderErrors } from './policy-eval.js';
 
 interface TestOptions {
   verbose?: boolean;
+  run?: string;
+  format: 'pretty' | 'json';
+  coverage?: boolean;
+  threshold?: string;
+  timeout?: string;
+  v0Compatible?: boolean;
 }
 
 /** `aibox policy test`: offline, like `opa test`, on the project's own Rego engine. */
@@ -16,18 +23,41 @@ export function register(program: Command, ctx: CliContext): void {
   commandGroup(program, 'policy', 'policy: evaluate, test, show and explain')
     .command('test')
     .argument('<paths...>', '.rego/.json/.yaml files or directories holding policies and their test_* rules')
-    .option('-v, --verbose', 'list every test with its result and duration')
+    .option('-v, --verbose', 'list every test (and every case of a partial-object test) with its result')
+    .option(
+      '-r, --run <regex>',
+      'run only tests whose full name (data.pkg.test_x) matches this RE2 expression',
+    )
+    .addOption(
+      new Option('-f, --format <format>', 'output format').choices(['pretty', 'json']).default('pretty'),
+    )
+    .option('-c, --coverage', 'print a coverage report (JSON, opa test --coverage shape; rule-level)')
+    .option('--threshold <percent>', 'with --coverage: fail when coverage is below this percentage')
+    .option('-t, --timeout <seconds>', 'per-test timeout in seconds (default 5)')
+    .option('--v0-compatible', 'parse the policies as Rego v0 (deny[msg] { ... }, future.keywords imports)')
     .description('run Rego unit tests (rules named test_*), like `opa test` (exit 1 if any fails)')
     .action(async (paths: string[], opts: TestOptions) => {
       for (const p of paths) {
         if (!(await stat(p).catch(() => undefined)))
           throw cliErrors.create('POLICY_FILE_UNREADABLE', `no such file or directory: ${p}`, { path: p });
       }
+      const timeoutMs = opts.timeout === undefined ? undefined : Number(opts.timeout) * 1000;
+      const threshold = opts.threshold === undefined ? 0 : Number(opts.threshold);
+      if (timeoutMs !== undefined && !(timeoutMs > 0))
+        throw cliErrors.create('POLICY_EVAL_FAILED', `--timeout must be a positive number of seconds`);
+      if (!(threshold >= 0 && threshold <= 100))
+        throw cliErrors.create('POLICY_EVAL_FAILED', `--threshold must be a percentage between 0 and 100`);
       // Loaded on use: the Rego engine is the heaviest import of the CLI and most invocations never need it.
-      const { RegoError, RegoErrors, loadPaths, runTests } = await import('../../rego/index.js');
-      let results: TestResult[];
+      const { RegoError, RegoErrors, loadPaths, runTestSuite, formatPretty, summarize, toOpaJson } =
+        await import('../../rego/index.js');
+      let report: TestReport;
       try {
-        results = runTests(loadPaths(paths));
+        report = runTestSuite(loadPaths(paths), {
+          ...(opts.run === undefined ? {} : { run: opts.run }),
+          ...(timeoutMs === undefined ? {} : { timeoutMs }),
+          coverage: opts.coverage === true,
+          v0Compatible: opts.v0Compatible === true,
+        });
       } catch (err) {
         // Parse and compile errors of the policies under test: shown like opa, with file:row:col.
         const errors =
@@ -38,50 +68,53 @@ export function register(program: Command, ctx: CliContext): void {
               : undefined;
         if (!errors) throw err;
         ctx.exitCode = EXIT.failed;
-        if (ctx.json) ctx.printJson({ errors });
+        if (ctx.json || opts.format === 'json') ctx.printJson({ errors });
         else ctx.io.stderr.write(renderErrors(errors));
         return;
       }
-      const summary = {
-        total: results.length,
-        pass: results.filter((r) => r.result === 'pass').length,
-        fail: results.filter((r) => r.result === 'fail').length,
-        error: results.filter((r) => r.result === 'error').length,
-      };
-      if (summary.total === 0 || summary.pass !== summary.total) ctx.exitCode = EXIT.failed;
+      const { results } = report;
+      const s = summarize(results);
+      const failed = s.fail + s.error > 0;
+      if (s.total === 0 || failed) ctx.exitCode = EXIT.failed;
       if (ctx.json) {
-        ctx.printJson({ results, summary });
+        // aibox's own shape: results, counts (skip only when some test was skipped), coverage when asked.
+        const { skip, ...counts } = s;
+        ctx.printJson({
+          results,
+          summary: skip ? s : counts,
+          ...(report.coverage ? { coverage: report.coverage } : {}),
+        });
         return;
       }
-      if (summary.total === 0) {
+      if (s.total === 0) {
         ctx.note('no test cases found');
         return;
       }
-      ctx.out(renderResults(results, summary, opts.verbose === true));
+      if (report.coverage) {
+        // Like opa: failures are reported instead of coverage; coverage below --threshold fails.
+        if (failed) {
+          ctx.out(
+            formatPretty(
+              results.filter((r) => r.result !== 'pass'),
+              { verbose: opts.verbose === true },
+            ),
+          );
+          return;
+        }
+        if (report.coverage.coverage < threshold) {
+          ctx.exitCode = EXIT.failed;
+          ctx.io.stderr.write(
+            `Code coverage threshold not met: got ${report.coverage.coverage.toFixed(2)} instead of ${threshold.toFixed(2)}\n`,
+          );
+          return;
+        }
+        ctx.out(JSON.stringify(report.coverage, null, 2));
+        return;
+      }
+      if (opts.format === 'json') {
+        ctx.out(JSON.stringify(toOpaJson(results), null, 2));
+        return;
+      }
+      ctx.out(formatPretty(results, { verbose: opts.verbose === true }));
     });
-}
-
-function renderResults(
-  results: readonly TestResult[],
-  summary: { total: number; pass: number; fail: number; error: number },
-  verbose: boolean,
-): string {
-  const lines: string[] = [];
-  const shown = verbose ? results : results.filter((r) => r.result !== 'pass');
-  let file = '';
-  for (const r of shown) {
-    if (r.location.file !== file) {
-      if (file) lines.push('');
-      file = r.location.file;
-      lines.push(`${file}:`);
-    }
-    const ms = r.durationMs < 1 ? `${Math.round(r.durationMs * 1000)}µs` : `${r.durationMs.toFixed(1)}ms`;
-    const detail = r.error ? `\n  ${r.error.code}: ${r.error.message}` : '';
-    lines.push(`${r.package}.${r.name}: ${r.result.toUpperCase()} (${ms})${detail}`);
-  }
-  if (shown.length) lines.push('-'.repeat(80));
-  lines.push(`PASS: ${summary.pass}/${summary.total}`);
-  if (summary.fail) lines.push(`FAIL: ${summary.fail}/${summary.total}`);
-  if (summary.error) lines.push(`ERROR: ${summary.error}/${summary.total}`);
-  return lines.join('\n');
 }
