@@ -1,4 +1,16 @@
-import { chown, mkdir, readdir, readFile, readlink, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import {
+  access,
+  chown,
+  mkdir,
+  readdir,
+  readFile,
+  readlink,
+  rm,
+  stat,
+  symlink,
+  writeFile,
+} from 'node:fs/promises';
+import { constants } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -6,6 +18,7 @@ import { messageOf, type Logger } from '../shared/index.js';
 import { egressErrors } from './errors.js';
 import { nftEndpoints, nftTableName, type NftRulesetInput } from './render-nftables.js';
 import { SQUID_ACCESS_LOG, SQUID_ERRORS_DIR, SQUID_PID_FILE } from './render-squid.js';
+import { listenerHeldBy, withChildren } from './ports.js';
 
 /**
  * Everything egress does to the host: nft inside a sandbox's network namespace, and the per-sandbox Squid process.
@@ -27,6 +40,8 @@ export class NftApplier {
 
   /** Replaces the sandbox's table atomically, then reads it back and checks it is what was rendered. */
   async apply(target: NetnsTarget, ruleset: string, expected: NftRulesetInput): Promise<void> {
+    await assertExecutable(this.opts.nft, 'EGRESS_NFTABLES', 'nft', 'egress.nft');
+    await assertExecutable(this.opts.nsenter, 'EGRESS_NETNS', 'nsenter', 'egress.nsenter');
     await this.assertNotHostNetns(target);
     const result = await execa(this.opts.nsenter, [...this.netnsArgs(target), this.opts.nft, '-f', '-'], {
       input: ruleset,
@@ -227,6 +242,7 @@ export class SquidProcess {
   }
 
   async start(files: SquidFiles, listen: { address: string; port: number }): Promise<void> {
+    await assertExecutable(this.opts.squid, 'EGRESS_SQUID', 'squid', 'egress.squid');
     await this.write(files);
     await this.parse();
     const offset = await this.logSize();
@@ -236,7 +252,10 @@ export class SquidProcess {
       cwd: this.dir,
       stdio: 'ignore',
     });
-    if (r.exitCode !== 0) throw await this.failure(`squid did not start (exit ${r.exitCode ?? 'signal'})`);
+    if (r.exitCode !== 0)
+      throw await this.failure(
+        `squid did not start (${r.exitCode === undefined ? r.message : `exit ${r.exitCode}`})`,
+      );
     await this.waitReady(offset, listen);
   }
 
@@ -262,20 +281,27 @@ export class SquidProcess {
     return (await this.pid()) !== undefined;
   }
 
-  /** Stops Squid (TERM, then KILL) and waits until it is gone. Idempotent. */
+  /**
+   * Stops Squid and waits until it is gone. Idempotent. SIGKILL at once: Squid keeps nothing here worth a graceful
+   * shutdown (no cache, unbuffered logs), and its graceful path takes ~1.6 s even with shutdown_lifetime 0 — per
+   * sandbox, on every stop, rollback and crash-recovery sweep. The master goes first so it cannot respawn its kid.
+   */
   async stop(): Promise<void> {
     const pid = await this.pid();
     if (pid === undefined) return;
-    signal(pid, 'SIGTERM');
+    const all = await withChildren(pid);
+    for (const p of all) signal(p, 'SIGKILL');
     const deadline = Date.now() + 5000;
-    while (Date.now() < deadline && (await this.pid()) !== undefined) await sleep(50);
-    const still = await this.pid();
-    if (still !== undefined) {
-      signal(still, 'SIGKILL');
-      // The kid may outlive its master for a moment; its cmdline carries the same conf path.
-      await sleep(100);
-    }
+    while (Date.now() < deadline && (await this.anyAlive(all))) await sleep(10);
     await rm(join(this.dir, SQUID_PID_FILE), { force: true });
+  }
+
+  private async anyAlive(pids: number[]): Promise<boolean> {
+    for (const p of pids) {
+      const cmdline = await readFile(`/proc/${p}/cmdline`, 'utf8').catch(() => '');
+      if (cmdline.includes(this.confPath)) return true;
+    }
+    return false;
   }
 
   private async write(files: SquidFiles): Promise<void> {
@@ -296,36 +322,60 @@ export class SquidProcess {
 
   private async parse(): Promise<void> {
     const r = await execa(this.opts.squid, ['-k', 'parse', '-f', this.confPath], { reject: false });
+    if (r.exitCode === undefined)
+      throw egressErrors.create('EGRESS_SQUID', `cannot run squid (${this.opts.squid}): ${r.message}`, {
+        binary: this.opts.squid,
+      });
     const bad = `${r.stderr}\n${r.stdout}`
       .split('\n')
       .filter((l) => /FATAL|ERROR:|Bungled|unrecognized|UNKNOWN/.test(l));
     if (r.exitCode !== 0 || bad.length > 0)
       throw egressErrors.create(
         'EGRESS_SQUID',
-        `squid.conf was refused: ${bad.slice(0, 3).join(' | ') || firstLines(r.stderr)}`,
+        `squid.conf was refused by ${this.opts.squid} (exit ${r.exitCode}): ${bad.slice(0, 3).join(' | ') || firstLines(r.stderr)}`,
+        { binary: this.opts.squid },
       );
   }
 
+  /**
+   * Ready means: Squid's own log says it accepts connections on exactly this address:port, and the socket listening
+   * there belongs to this Squid (a connect alone could reach another process that holds the port).
+   */
   private async waitReady(logOffset: number, listen: { address: string; port: number }): Promise<void> {
     const deadline = Date.now() + (this.opts.startTimeoutMs ?? 15_000);
+    const accepting = `Accepting HTTP Socket connections at`;
+    const local = `local=${listen.address}:${listen.port} `;
     while (Date.now() < deadline) {
       const log = await this.logSince(logOffset);
+      if (/Cannot bind socket .*Address already in use|Unable to open HTTP Socket/.test(log))
+        throw await this.failure(`port ${listen.address}:${listen.port} is taken`, { portInUse: true });
       if (/FATAL|Squid Cache \(Version [^)]*\): Terminated abnormally/.test(log))
         throw await this.failure('squid stopped while starting');
-      if (log.includes('Accepting HTTP Socket connections') && (await canConnect(listen))) return;
+      const line = log.split('\n').find((l) => l.includes(accepting) && l.includes(local));
+      if (line && (await canConnect(listen))) {
+        const pid = await this.pid();
+        if (pid !== undefined && (await listenerHeldBy(await withChildren(pid), listen.address, listen.port)))
+          return;
+        throw await this.failure(`the socket on ${listen.address}:${listen.port} is not this squid's`, {
+          portInUse: true,
+        });
+      }
       await sleep(50);
     }
     throw await this.failure(`squid did not listen on ${listen.address}:${listen.port} in time`);
   }
 
-  private async failure(message: string) {
+  private async failure(message: string, details: Record<string, unknown> = {}) {
     const log = await this.logSince(0);
     const tail = log
       .split('\n')
       .filter((l) => /FATAL|ERROR|WARNING/.test(l))
       .slice(-3)
       .join(' | ');
-    return egressErrors.create('EGRESS_SQUID', tail ? `${message}: ${tail}` : message, { dir: this.dir });
+    return egressErrors.create('EGRESS_SQUID', tail ? `${message}: ${tail}` : message, {
+      dir: this.dir,
+      ...details,
+    });
   }
 
   private async logSize(): Promise<number> {
@@ -360,6 +410,28 @@ export function canConnect(ep: { address: string; port: number }, timeoutMs = 50
     s.once('connect', () => done(true));
     s.once('error', () => done(false));
   });
+}
+
+/** A configured binary that is missing fails with its own name and the config key, not a later symptom. */
+async function assertExecutable(
+  path: string,
+  code: 'EGRESS_SQUID' | 'EGRESS_NFTABLES' | 'EGRESS_NETNS',
+  what: string,
+  key: string,
+): Promise<void> {
+  const ok = await access(path, constants.X_OK).then(
+    () => true,
+    () => false,
+  );
+  if (!ok)
+    throw egressErrors.create(
+      code,
+      `the ${what} binary ${path} is missing or not executable (${key} in aiboxd.yaml)`,
+      {
+        binary: path,
+        configKey: key,
+      },
+    );
 }
 
 function signal(pid: number, sig: NodeJS.Signals): void {

@@ -51,6 +51,13 @@ export const EgressConfig = z
         'Hosts every sandbox may reach, in addition to its project policy (e.g. the package mirror).',
       ),
     hostAccess: z.array(HostExemption).default([]),
+    sweepIntervalSeconds: z
+      .number()
+      .int()
+      .min(1)
+      .max(86_400)
+      .default(60)
+      .describe('How often the daemon removes egress state its failed or interrupted starts left behind.'),
   })
   .strict();
 export type EgressConfig = z.infer<typeof EgressConfig>;

@@ -76,6 +76,11 @@ export class AllowlistResolver {
     return bound;
   }
 
+  /** Binds UDP and TCP on one more endpoint; throws the bind error as is (EADDRINUSE: the caller tries another). */
+  bind(ep: Endpoint): Promise<Endpoint> {
+    return this.listenOne(ep);
+  }
+
   private async listenOne(ep: Endpoint, attempt = 0): Promise<Endpoint> {
     const tcp = createServer((sock) => this.serveTcp(sock));
     await new Promise<void>((resolve, reject) => {

@@ -1,7 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { createSocket } from 'node:dgram';
-import { chmod, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
+import { chmod, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import { lookup } from 'node:dns/promises';
@@ -15,6 +13,12 @@ import type { EgressPolicy } from './policy.js';
 import { renderNftables, type NftRulesetInput } from './render-nftables.js';
 import { renderErrorPages, renderSquidConf, SQUID_ACCESS_LOG } from './render-squid.js';
 import { SquidLogTail } from './squid-log.js';
+import { kernelFreePort, PortReservations } from './ports.js';
+
+/** Marks an egress state directory as this daemon's (the periodic sweep removes only its own leftovers). */
+const OWNER_FILE = 'owner';
+/** Squid binds the proxy port itself: how many times a start may find its port taken before giving up. */
+const PROXY_PORT_ATTEMPTS = 5;
 
 /** A daemon service the sandbox may reach directly (LLM proxy, git gateway, …), on the host as the sandbox sees it. */
 export interface GatewayEndpoint {
@@ -25,6 +29,8 @@ export interface GatewayEndpoint {
 /** What one sandbox's egress looks like from outside: where its proxy and resolver are. */
 export interface SandboxEgressState {
   sandboxId: string;
+  /** The daemon that started it (several daemons can share a host). */
+  daemonId?: string;
   /** Host address the proxy and resolver listen on, and the same host as the sandbox reaches it. */
   listenAddress: string;
   sandboxHostAddress: string;
@@ -44,6 +50,10 @@ export interface EgressManagerOptions {
   sink: DecisionSink;
   /** Resolvers allowed names are forwarded to; default: config.upstreamDns, else /etc/resolv.conf. */
   upstreamDns?: Endpoint[];
+  /** This daemon's id, written into every state directory it creates; the sweep removes only those. */
+  daemonId?: string;
+  /** Proxy port reservations (tests pass one that hands out a taken port first). */
+  ports?: PortReservations;
 }
 
 export interface PrepareOptions {
@@ -73,10 +83,18 @@ interface Live {
  */
 export class EgressManager {
   private readonly live = new Map<string, Live>();
+  /** Sandboxes whose prepare is running: their directory exists before they are live. */
+  private readonly pending = new Set<string>();
+  private readonly ports: PortReservations;
   private readonly nft: NftApplier;
 
   constructor(private readonly opts: EgressManagerOptions) {
+    this.ports = opts.ports ?? new PortReservations();
     this.nft = new NftApplier({ nft: opts.config.nft, nsenter: opts.config.nsenter, logger: opts.logger });
+  }
+
+  private get daemonId(): string {
+    return this.opts.daemonId ?? 'standalone';
   }
 
   /** Makes the state directory traversable for Squid's unprivileged user (and no more than that). */
@@ -102,51 +120,78 @@ export class EgressManager {
     };
   }
 
-  /** Starts the sandbox's resolver and proxy. Nothing reaches them until attach() opens the namespace to them. */
+  /**
+   * Starts the sandbox's resolver and proxy. Nothing reaches them until attach() opens the namespace to them.
+   * All or nothing: a failure at any step undoes every step before it (processes, ports and the state directory),
+   * so a failed start leaves nothing behind.
+   */
   async prepare(
     sandboxId: string,
     policy: EgressPolicy,
     options: PrepareOptions = {},
   ): Promise<SandboxEgressState> {
-    await this.init();
+    this.pending.add(sandboxId);
+    await this.init().catch((err: unknown) => {
+      this.pending.delete(sandboxId);
+      throw err;
+    });
     await this.release(sandboxId);
     const dir = this.dir(sandboxId);
-    await mkdir(join(dir, 'squid'), { recursive: true });
-    await chmod(dir, 0o711);
     const listenAddress = options.listenAddress ?? this.opts.config.listenAddress;
-    const state: SandboxEgressState = {
-      sandboxId,
-      listenAddress,
-      sandboxHostAddress: options.sandboxHostAddress ?? this.opts.config.sandboxHostAddress,
-      proxyPort: await freePort(listenAddress),
-      dnsPort: 0,
-      squidDnsAddress: await this.allocateDnsAddress(),
-      instanceToken: randomBytes(4).toString('hex'),
-      gateways: options.gateways ?? [],
-    };
     const resolver = this.newResolver(sandboxId, policy);
     const squid = this.newSquid(sandboxId);
+    let proxyPort = 0;
     try {
-      const bound = await resolver.listen([
-        { address: listenAddress, port: 0 },
-        { address: state.squidDnsAddress, port: 53 },
-      ]);
-      state.dnsPort = bound[0]!.port;
-      await writeFile(join(dir, 'state.json'), JSON.stringify(state));
-      await squid.start(await this.squidFiles(state, policy), this.proxyListen(state));
+      // The owner mark comes first: a directory the sweep finds without a live sandbox is this daemon's leftover.
+      await mkdir(join(dir, 'squid'), { recursive: true });
+      await writeFile(join(dir, OWNER_FILE), this.daemonId);
+      await chmod(dir, 0o711);
+      const [dns] = await resolver.listen([{ address: listenAddress, port: 0 }]);
+      const squidDnsAddress = await this.bindSquidDns(resolver);
+      const state: SandboxEgressState = {
+        sandboxId,
+        daemonId: this.daemonId,
+        listenAddress,
+        sandboxHostAddress: options.sandboxHostAddress ?? this.opts.config.sandboxHostAddress,
+        proxyPort: 0,
+        dnsPort: dns!.port,
+        squidDnsAddress,
+        instanceToken: randomBytes(4).toString('hex'),
+        gateways: options.gateways ?? [],
+      };
+      for (let attempt = 1; ; attempt++) {
+        proxyPort = await this.ports.reserve(listenAddress);
+        state.proxyPort = proxyPort;
+        await writeFile(join(dir, 'state.json'), JSON.stringify(state));
+        try {
+          await squid.start(await this.squidFiles(state, policy), this.proxyListen(state));
+          break;
+        } catch (err) {
+          await squid.stop();
+          this.ports.release(listenAddress, proxyPort);
+          proxyPort = 0;
+          // Someone else bound the port between the probe and Squid's bind: take another one.
+          if (!portInUse(err) || attempt >= PROXY_PORT_ATTEMPTS) throw err;
+          this.opts.logger.warn({ sandboxId, attempt }, 'proxy port taken before squid bound it; retrying');
+        }
+      }
+      const log = this.newLogTail(sandboxId);
+      log.start();
+      this.live.set(sandboxId, { state, policy, resolver, squid, log, appliedTcp: '' });
+      this.opts.logger.info(
+        { sandboxId, proxyPort: state.proxyPort, dnsPort: state.dnsPort },
+        'egress prepared',
+      );
+      return state;
     } catch (err) {
       await resolver.close();
       await squid.stop();
+      if (proxyPort) this.ports.release(listenAddress, proxyPort);
+      await rm(dir, { recursive: true, force: true });
       throw err;
+    } finally {
+      this.pending.delete(sandboxId);
     }
-    const log = this.newLogTail(sandboxId);
-    log.start();
-    this.live.set(sandboxId, { state, policy, resolver, squid, log, appliedTcp: '' });
-    this.opts.logger.info(
-      { sandboxId, proxyPort: state.proxyPort, dnsPort: state.dnsPort },
-      'egress prepared',
-    );
-    return state;
   }
 
   /** Applies and verifies the ruleset inside the sandbox's network namespace (before the sandbox is ready). */
@@ -187,6 +232,8 @@ export class EgressManager {
     }
     const state = JSON.parse(text) as SandboxEgressState;
     if (gateways) state.gateways = gateways;
+    // The sandbox's environment names this port: it cannot move, only be held.
+    this.ports.hold(state.listenAddress, state.proxyPort);
     const resolver = this.newResolver(sandboxId, policy);
     await resolver.listen([
       { address: state.listenAddress, port: state.dnsPort },
@@ -213,6 +260,7 @@ export class EgressManager {
     await live?.resolver.close();
     await live?.log.stop();
     await (live?.squid ?? this.newSquid(sandboxId)).stop();
+    if (live) this.ports.release(live.state.listenAddress, live.state.proxyPort);
     await rm(this.dir(sandboxId), { recursive: true, force: true });
   }
 
@@ -225,6 +273,38 @@ export class EgressManager {
     if (!(await live.squid.running()))
       throw egressErrors.create('EGRESS_SQUID', `the proxy of ${sandboxId} is not running`);
     return { deniedPackets: await this.nft.deniedPackets(live.target, sandboxId) };
+  }
+
+  /**
+   * Removes egress state this daemon left behind (a start interrupted by a crash, a release that failed half-way):
+   * only directories carrying this daemon's id, not live or being prepared here, and whose sandbox has no running
+   * container (`running` lists those; asked only when there is a candidate). Stops a Squid still running there.
+   */
+  async sweep(running: () => Promise<ReadonlySet<string>>): Promise<string[]> {
+    if (this.opts.daemonId === undefined) return [];
+    const entries = await readdir(this.opts.stateDir, { withFileTypes: true }).catch(() => []);
+    const candidates: string[] = [];
+    for (const e of entries) {
+      if (!e.isDirectory() || this.busy(e.name)) continue;
+      const owner = await readFile(join(this.opts.stateDir, e.name, OWNER_FILE), 'utf8').catch(() => '');
+      if (owner === this.daemonId) candidates.push(e.name);
+    }
+    if (candidates.length === 0) return [];
+    const alive = await running();
+    const swept: string[] = [];
+    for (const id of candidates) {
+      if (alive.has(id) || this.busy(id)) continue;
+      await this.newSquid(id).stop();
+      if (this.busy(id)) continue;
+      await rm(this.dir(id), { recursive: true, force: true });
+      swept.push(id);
+    }
+    if (swept.length > 0) this.opts.logger.info({ swept }, 'swept egress leftovers');
+    return swept;
+  }
+
+  private busy(sandboxId: string): boolean {
+    return this.live.has(sandboxId) || this.pending.has(sandboxId);
   }
 
   /** Stops listening (daemon shutdown). Squid processes and rulesets stay for adopt(). */
@@ -338,17 +418,38 @@ export class EgressManager {
     return live;
   }
 
-  /** 127.N.x.y addresses for Squid's resolver: the smallest one no live sandbox holds. */
-  private async allocateDnsAddress(): Promise<string> {
+  /**
+   * Squid's resolver address (127.N.x.y:53, Squid's dns_nameservers takes no port): the resolver binds the first
+   * candidate no live sandbox holds, and the bind itself decides (no probe that another start could race).
+   */
+  private async bindSquidDns(resolver: AllowlistResolver): Promise<string> {
     const used = new Set([...this.live.values()].map((l) => l.state.squidDnsAddress));
     const base = this.opts.config.squidDnsNetwork.split('.').slice(0, 2).join('.');
     for (let i = 1; i < 65_000; i++) {
       const address = `${base}.${i >> 8}.${i & 255}`;
-      if ((i & 255) === 0 || used.has(address)) continue;
-      if (await udpFree(address, 53)) return address;
+      if ((i & 255) === 0 || (i & 255) === 255 || used.has(address)) continue;
+      try {
+        await resolver.bind({ address, port: 53 });
+        return address;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw resolverBindError(err, address);
+      }
     }
     throw egressErrors.create('EGRESS_DNS', 'no free loopback address left for a sandbox resolver');
   }
+}
+
+function resolverBindError(err: unknown, address: string) {
+  return egressErrors.create(
+    'EGRESS_DNS',
+    `the sandbox resolver could not listen on ${address}:53: ${(err as Error).message}`,
+    {},
+    { cause: err },
+  );
+}
+
+function portInUse(err: unknown): boolean {
+  return (err as { details?: { portInUse?: unknown } }).details?.portInUse === true;
 }
 
 /** Addresses that mean the host itself: Squid refuses them as destinations unless the policy exempts them. */
@@ -361,24 +462,7 @@ export function hostNets(listenAddress: string): string[] {
   ];
 }
 
+/** A port free at this instant, for tests that start their own servers (aiboxd itself never probes-then-binds). */
 export function freePort(address: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, address, () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-function udpFree(address: string, port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = createSocket('udp4');
-    s.once('error', () => {
-      s.close();
-      resolve(false);
-    });
-    s.bind(port, address, () => s.close(() => resolve(true)));
-  });
+  return kernelFreePort(address);
 }

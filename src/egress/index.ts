@@ -37,3 +37,4 @@ export {
   type SandboxExec,
 } from './selftest.js';
 export { systemResolvers } from './resolv-conf.js';
+export { PortReservations, listenerHeldBy, withChildren } from './ports.js';

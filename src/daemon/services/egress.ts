@@ -40,6 +40,7 @@ export class EgressService implements SandboxHook {
   private readonly recent = new Map<string, EgressDecision>();
   private readonly canary = new Canary();
   private readonly names = new Map<string, string>();
+  private sweepTimer: NodeJS.Timeout | undefined;
 
   private constructor(
     readonly manager: EgressManager,
@@ -70,10 +71,15 @@ export class EgressService implements SandboxHook {
       clock: deps.clock ?? systemClock,
       sink: (d) => late.service?.record(d),
       upstreamDns: await systemResolvers(config.upstreamDns),
+      daemonId: deps.daemonId,
     });
     await manager.init();
     const service = new EgressService(manager, config, deps.policy, logger);
     late.service = service;
+    service.startSweeping(async () => {
+      const containers = await deps.runtime.listManaged(deps.daemonId);
+      return new Set(containers.filter((c) => c.running).map((c) => c.sandboxId));
+    });
     return service;
   }
 
@@ -137,7 +143,23 @@ export class EgressService implements SandboxHook {
     return this.recent.get(id);
   }
 
+  /** Periodically removes what failed or interrupted starts left in the egress state directory. */
+  private startSweeping(running: () => Promise<ReadonlySet<string>>): void {
+    let sweeping = false;
+    this.sweepTimer = setInterval(() => {
+      if (sweeping) return;
+      sweeping = true;
+      this.manager
+        .sweep(running)
+        .catch((err: unknown) => this.logger.warn({ err: messageOf(err) }, 'egress sweep failed'))
+        .finally(() => (sweeping = false));
+    }, this.config.sweepIntervalSeconds * 1000);
+    // A timer must never keep a closing daemon (or a test) alive.
+    this.sweepTimer.unref();
+  }
+
   async close(): Promise<void> {
+    clearInterval(this.sweepTimer);
     await this.canary.close();
     await this.manager.close();
   }
