@@ -6,6 +6,7 @@
 import type { Expr, Module, Rule, Term } from './ast.js';
 import type { BuiltinDef, BuiltinRegistry } from './builtins/registry.js';
 import { BuiltinError, matchesType } from './builtins/registry.js';
+import { checkRedeclarations, hoistNegated } from './compile-rewrite.js';
 import { RegoError } from './errors.js';
 import type { Location, RegoErrorCode } from './errors.js';
 import type { CExpr, CRule, CTerm, CWith, FnRef } from './ir.js';
@@ -92,6 +93,8 @@ export interface CompiledModules {
 export class Compiler {
   readonly root = new RuleNode([], undefined);
   private errors: RegoError[] = [];
+  /** Counter for compiler-generated variable names. */
+  private fresh = 0;
   private readonly allRules: CRule[] = [];
   /** Package path key -> first segments of rule names declared in it. */
   private readonly pkgGlobals = new Map<string, Set<string>>();
@@ -268,7 +271,10 @@ export class Compiler {
           : r.head.key !== undefined
             ? 'multi'
             : 'complete';
+    const isLocalName = (name: string): boolean =>
+      name !== 'input' && name !== 'data' && !ctx.globals.has(name) && !ctx.imports.has(name);
     const compileOne = (rule: Rule, isElse: boolean): CRule => {
+      checkRedeclarations(rule.body, r.head.args ?? [], isLocalName, (e) => this.errors.push(e));
       const alloc = new Alloc();
       const declared = new Set<string>();
       const appear = new Set<string>();
@@ -333,7 +339,17 @@ export class Compiler {
   /** Compile a body in `scope` and reorder it for safety; `bound` holds slots bound before the body runs. */
   body(exprs: readonly Expr[], scope: Scope, ctx: PkgCtx, bound: ReadonlySet<number>): CExpr[] {
     const out: CExpr[] = [];
+    const isDocument = (name: string): boolean =>
+      !isLocal(scope, name) &&
+      (name === 'input' || name === 'data' || ctx.globals.has(name) || ctx.imports.has(name));
     exprs.forEach((e, idx) => {
+      const h = hoistNegated(e, () => `${GENERATED_PREFIX}neg${this.fresh++}`, isDocument);
+      if (h) {
+        for (const s of h.support) {
+          for (const c of this.expr(s, scope, ctx, -1) ?? []) out.push({ ...c, gen: true });
+        }
+        e = h.expr;
+      }
       const c = this.expr(e, scope, ctx, idx);
       if (c) out.push(...c);
       const d = new Set<string>();
@@ -953,9 +969,15 @@ export class Compiler {
     preallocate(scope);
     const globals = this.pkgGlobals.get(pkgPath.join('.')) ?? new Set<string>();
     const ctx: PkgCtx = { pkgPath, globals: pkgPath.length ? globals : new Set(), imports, file: 'query' };
+    checkRedeclarations(
+      exprs,
+      [],
+      (n) => n !== 'input' && n !== 'data' && !ctx.globals.has(n) && !imports.has(n),
+      (e) => this.errors.push(e),
+    );
     const body = this.body(exprs, scope, ctx, new Set());
     if (this.errors.length) throw new CompileErrors(this.errors);
-    for (const e of body) e.q = true;
+    for (const e of body) if (!e.gen) e.q = true;
     const vars = new Map<string, number>();
     for (const [n, s] of scope.slots)
       if (!n.startsWith('_') && !n.startsWith(GENERATED_PREFIX)) vars.set(n, s);

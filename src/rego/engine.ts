@@ -10,6 +10,7 @@ import { Evaluator } from './eval.js';
 import type { EvalLimits, EvalOptions, ProvenanceEntry } from './eval.js';
 import type { CExpr } from './ir.js';
 import { parseModule, parseQuery, parseTerm } from './parser.js';
+import type { RegoVersion } from './parser.js';
 import { ObjectValue, fromJS, toJS } from './value.js';
 import type { JSONValue, Value } from './value.js';
 
@@ -22,6 +23,12 @@ export interface EngineOptions {
   limits?: EvalLimits;
   /** Receives `print(...)` output. */
   printHook?: (message: string, loc: Location) => void;
+  /**
+   * Language version modules are parsed as (default `v1`). `v0` is OPA's `--v0-compatible`: `if`, `contains`, `in`
+   * and `every` are keywords only after `import future.keywords...` or `import rego.v1`, `p { }` and
+   * `deny[msg] { }` heads are accepted.
+   */
+  regoVersion?: RegoVersion;
 }
 
 export interface EvalCallOptions {
@@ -67,17 +74,15 @@ export class Engine {
   }
 
   /** Parse and add (or replace) a module. Throws RegoErrors (rego_parse_error) on syntax errors. */
-  addModule(name: string, source: string): void {
+  addModule(name: string, source: string, opts: { regoVersion?: RegoVersion } = {}): void {
     let m: Module;
     try {
-      m = parseModule(name, source);
+      m = parseModule(name, source, { regoVersion: opts.regoVersion ?? this.options.regoVersion });
     } catch (e) {
       if (e instanceof RegoError) throw new RegoErrors([e]);
       throw e;
     }
-    this.modules.set(name, m);
-    this.compiled = undefined;
-    this.defaultEvalOptions = undefined;
+    this.addParsedModule(m);
   }
 
   /** Add (or replace) an already parsed module, e.g. one a test runner rewrote (renamed duplicate tests). */
@@ -214,8 +219,12 @@ export class PreparedQuery {
     private readonly nslots: number,
     private readonly vars: Map<string, number>,
   ) {
-    this.order = [...body].sort((a, b) => a.idx - b.idx);
+    this.order = body.filter((e) => !e.gen).sort((a, b) => a.idx - b.idx);
+    this.nexprs = this.order.length;
   }
+
+  /** Number of reported (source) expressions. */
+  private readonly nexprs: number;
 
   private readonly order: CExpr[];
 
@@ -223,7 +232,7 @@ export class PreparedQuery {
   evaluateValues(input?: Value, opts: EvalCallOptions = {}): RawResult[] {
     const ev = this.engine.evaluator(input, opts);
     const out: RawResult[] = [];
-    const n = this.body.length;
+    const n = this.nexprs;
     ev.run(this.body, this.nslots, (f) => {
       const bindings = new Map<string, Value>();
       for (const [name, slot] of this.vars) {
@@ -257,9 +266,7 @@ export class PreparedQuery {
 
   /** Text and location of each query expression, in source order. */
   expressionInfo(): { text: string; location: { row: number; col: number } }[] {
-    return [...this.body]
-      .sort((a, b) => a.idx - b.idx)
-      .map((e) => ({ text: e.text, location: { row: e.loc.row, col: e.loc.col } }));
+    return this.order.map((e) => ({ text: e.text, location: { row: e.loc.row, col: e.loc.col } }));
   }
 
   /** Fast path: is the first expression's value `true` for at least one solution? (e.g. `data.x.allow`) */

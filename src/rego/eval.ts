@@ -630,7 +630,8 @@ export class Evaluator implements BuiltinContext {
       if (ov !== undefined) return this.nav(ov, path, i, f, vk);
     }
     if (node.hasRules) {
-      const v = this.nodeValue(node, ctx);
+      // a zero-argument function named without parentheses is its value, like OPA (`f() := 1` then `f`)
+      const v = node.arity === 0 ? this.callUser(node, [], firstLoc(node)) : this.nodeValue(node, ctx);
       return v === undefined ? false : this.nav(v, path, i, f, vk);
     }
     if (i === path.length) {

@@ -209,16 +209,25 @@ export class Parser {
     if (head.type === 'var' && head.name === 'future') {
       // v0: `import future.keywords` enables every future keyword, `future.keywords.x` one of them
       if (!strs || strs[1] !== 'keywords' || strs.length > 3)
-        this.fail('invalid import, must be `future.keywords` or `future.keywords.<keyword>`', this.toks[this.p - 1]);
+        this.fail(
+          'invalid import, must be `future.keywords` or `future.keywords.<keyword>`',
+          this.toks[this.p - 1],
+        );
       const kws = strs.length === 2 ? FUTURE_KEYWORDS : [strs[2]!];
       for (const k of kws) {
         if (!FUTURE_KEYWORDS.includes(k))
-          this.fail(`unexpected keyword, must be one of [${FUTURE_KEYWORDS.join(' ')}]`, this.toks[this.p - 1]);
+          this.fail(
+            `unexpected keyword, must be one of [${FUTURE_KEYWORDS.join(' ')}]`,
+            this.toks[this.p - 1],
+          );
         this.kw.add(k);
       }
     } else if (head.type === 'var' && head.name === 'rego') {
       if (!strs || strs.length !== 2 || strs[1] !== 'v1')
-        this.fail('invalid import `' + (strs ?? []).join('.') + '`, must be `rego.v1`', this.toks[this.p - 1]);
+        this.fail(
+          'invalid import `' + (strs ?? []).join('.') + '`, must be `rego.v1`',
+          this.toks[this.p - 1],
+        );
       for (const k of FUTURE_KEYWORDS) this.kw.add(k);
       this.strictV1 = true;
     }
@@ -269,7 +278,10 @@ export class Parser {
     if (this.isPunct('(') && this.adjacent()) head.args = this.parseArgs();
     let usesContains = false;
     if (this.isKw('contains')) {
-      if (head.args) this.fail(`unexpected contains keyword: the contains keyword can only be used with multi-value rule definitions`);
+      if (head.args)
+        this.fail(
+          `unexpected contains keyword: the contains keyword can only be used with multi-value rule definitions`,
+        );
       this.next();
       head.key = this.parseTermIn();
       usesContains = true;
@@ -330,7 +342,8 @@ export class Parser {
       if (head.args.length === 0) fail('rule argument list must take at least one argument');
       return rule;
     }
-    if (head.ref.length === 1) fail(`${head.ref[0]!.type === 'var' ? 'var' : 'term'} cannot be used for rule name`);
+    if (head.ref.length === 1)
+      fail(`${head.ref[0]!.type === 'var' ? 'var' : 'term'} cannot be used for rule name`);
     if (head.ref.length !== 2) fail('refs cannot be used for rule');
     if (this.strictV1) fail('`contains` keyword is required for partial set rules');
     head.key = head.ref[1];
@@ -343,7 +356,8 @@ export class Parser {
     const ref = this.parseRefTerm(false);
     let args: Term[] | undefined;
     if (this.isPunct('(') && this.adjacent()) args = this.parseArgs();
-    if (!this.isPunct(':=') && !this.isPunct('=')) this.fail('illegal default rule (must have a value)', start);
+    if (!this.isPunct(':=') && !this.isPunct('='))
+      this.fail('illegal default rule (must have a value)', start);
     const assign = this.next().text === ':=';
     const value = this.parseTermIn();
     // OPA: a default value is a constant (comprehensions aside); arguments are distinct plain vars
@@ -351,7 +365,8 @@ export class Parser {
     if (bad) this.fail(`illegal default rule (value cannot contain ${bad})`, start);
     const seen = new Set<string>();
     for (const a of args ?? []) {
-      if (a.type !== 'var') this.fail(`illegal default rule (arguments cannot contain ${termTypeName(a)})`, start);
+      if (a.type !== 'var')
+        this.fail(`illegal default rule (arguments cannot contain ${termTypeName(a)})`, start);
       if (a.name !== '_' && seen.has(a.name))
         this.fail(`illegal default rule (arguments cannot be repeated ${a.name})`, start);
       seen.add(a.name);
@@ -553,12 +568,20 @@ export class Parser {
   private parseTermInKV(): Term {
     let lhs = this.parseTermRelation();
     if (this.isPunct(',') && (this.nest === 0 || this.inParens)) {
+      // `k, v in xs`; anything else after the comma is not ours (OPA backs up to the comma)
+      const s = this.save();
       this.next();
-      const v = this.parseTermRelation();
-      if (!this.isKw('in')) this.unexpected();
-      const op = this.next();
-      const coll = this.parseTermRelation();
-      lhs = { type: 'call', op: opRef('internal.member_3', op.loc), args: [lhs, v, coll], loc: lhs.loc };
+      let v: Term | undefined;
+      try {
+        v = this.parseTermRelation();
+      } catch (e) {
+        if (!(e instanceof RegoError)) throw e;
+      }
+      if (v !== undefined && this.isKw('in')) {
+        const op = this.next();
+        const coll = this.parseTermRelation();
+        lhs = { type: 'call', op: opRef('internal.member_3', op.loc), args: [lhs, v, coll], loc: lhs.loc };
+      } else this.restore(s);
     }
     while (this.isKw('in') && this.cont()) {
       const op = this.next();
@@ -796,7 +819,8 @@ export class Parser {
     while (!this.isPunct(end)) {
       items.push(this.parseTermIn());
       if (this.isPunct(',')) this.next();
-      else if (!this.isPunct(end)) this.fail(`unexpected ${tokenName(this.tok, this.kw)}: expected "," or "${end}"`);
+      else if (!this.isPunct(end))
+        this.fail(`unexpected ${tokenName(this.tok, this.kw)}: expected "," or "${end}"`);
     }
     this.next();
     return items;
@@ -984,7 +1008,13 @@ function tokenName(t: Token, kw: ReadonlySet<string>): string {
 function termTypeName(t: Term): string {
   switch (t.type) {
     case 'scalar':
-      return t.value === null ? 'null' : typeof t.value === 'string' ? 'string' : typeof t.value === 'boolean' ? 'boolean' : 'number';
+      return t.value === null
+        ? 'null'
+        : typeof t.value === 'string'
+          ? 'string'
+          : typeof t.value === 'boolean'
+            ? 'boolean'
+            : 'number';
     case 'arraycomp':
       return 'arraycomprehension';
     case 'setcomp':
@@ -993,7 +1023,12 @@ function termTypeName(t: Term): string {
       return 'objectcomprehension';
     case 'template':
       return 'templatestring';
-    default:
+    case 'array':
+    case 'call':
+    case 'object':
+    case 'ref':
+    case 'set':
+    case 'var':
       return t.type;
   }
 }
@@ -1019,7 +1054,10 @@ function nonConstant(t: Term): string | undefined {
         if (b) return b;
       }
       return undefined;
-    default:
+    case 'arraycomp':
+    case 'objcomp':
+    case 'scalar':
+    case 'setcomp':
       return undefined;
   }
 }

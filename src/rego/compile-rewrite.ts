@@ -1,0 +1,273 @@
+/**
+ * AST-level compile stages that mirror OPA's rewrites:
+ *  - redeclaration checks of OPA's RewriteLocalVars (`x := 1; x := 2` is "var x assigned above");
+ *  - OPA's RewriteExprTerms + RewriteDynamicTerms for negated expressions: nested calls and dynamic terms
+ *    (references, comprehensions) in a negated call are evaluated *before* the negation, so
+ *    `not startswith(o.missing, "a")` fails when `o.missing` is undefined (OPA issue #1877's behaviour).
+ */
+import type { Expr, Term } from './ast.js';
+import { RegoError } from './errors.js';
+
+type Occurrence = 'seen' | 'assigned' | 'declared' | 'arg';
+
+/**
+ * Check one body (and, recursively, the comprehension and `every` bodies in it) for OPA's redeclaration errors.
+ * `args` are the function arguments' vars; `isLocal(name)` says whether a plain name is a local variable (not a rule,
+ * import, `input` or `data`), since only locals count as "referenced above".
+ */
+export function checkRedeclarations(
+  body: readonly Expr[],
+  args: readonly Term[],
+  isLocal: (name: string) => boolean,
+  report: (e: RegoError) => void,
+): void {
+  const occ = new Map<string, Occurrence>();
+  for (const a of args) for (const v of varsOf(a)) if (v.name !== '_') occ.set(v.name, 'arg');
+  checkBody(body, occ, isLocal, report);
+}
+
+function checkBody(
+  body: readonly Expr[],
+  occ: Map<string, Occurrence>,
+  isLocal: (name: string) => boolean,
+  report: (e: RegoError) => void,
+): void {
+  const seen = (t: Term): void => {
+    for (const v of varsOf(t))
+      if (v.name !== '_' && !occ.has(v.name) && isLocal(v.name)) occ.set(v.name, 'seen');
+    for (const c of comprehensionsIn(t)) checkClosure(c, isLocal, report);
+  };
+  const declare = (t: Term, as: Occurrence): void => {
+    for (const v of varsOf(t)) {
+      if (v.name === '_') continue;
+      const prev = occ.get(v.name);
+      if (prev !== undefined && as === 'assigned') {
+        const msg =
+          prev === 'seen'
+            ? `var ${v.name} referenced above`
+            : prev === 'arg'
+              ? `arg ${v.name} redeclared`
+              : `var ${v.name} ${prev} above`;
+        report(new RegoError('rego_compile_error', msg, v.loc));
+      } else if (prev === undefined) occ.set(v.name, as);
+    }
+    for (const c of comprehensionsIn(t)) checkClosure(c, isLocal, report);
+  };
+  for (const e of body) {
+    for (const w of e.with) seen(w.value);
+    switch (e.kind) {
+      case 'unify':
+        if (e.assign) {
+          seen(e.b);
+          declare(e.a, 'assigned');
+        } else {
+          seen(e.a);
+          seen(e.b);
+        }
+        break;
+      case 'term':
+        seen(e.term);
+        break;
+      case 'some':
+        for (const v of e.vars) declare(v, 'declared');
+        break;
+      case 'somein':
+        seen(e.coll);
+        if (e.key) declare(e.key, 'declared');
+        declare(e.value, 'declared');
+        break;
+      case 'every': {
+        seen(e.domain);
+        const inner = new Map<string, Occurrence>();
+        if (e.key) for (const v of varsOf(e.key)) inner.set(v.name, 'declared');
+        for (const v of varsOf(e.value)) inner.set(v.name, 'declared');
+        checkBody(e.body, inner, isLocal, report);
+        break;
+      }
+    }
+  }
+}
+
+function checkClosure(t: Term, isLocal: (name: string) => boolean, report: (e: RegoError) => void): void {
+  if (t.type !== 'arraycomp' && t.type !== 'setcomp' && t.type !== 'objcomp') return;
+  const occ = new Map<string, Occurrence>();
+  checkBody(t.body, occ, isLocal, report);
+  if (t.type === 'objcomp') {
+    for (const c of [...comprehensionsIn(t.key), ...comprehensionsIn(t.value)])
+      checkClosure(c, isLocal, report);
+  } else for (const c of comprehensionsIn(t.term)) checkClosure(c, isLocal, report);
+}
+
+/** Plain vars of a term, outside comprehensions (ref heads included, like OPA's var visitor). */
+function varsOf(t: Term): (Term & { type: 'var' })[] {
+  const out: (Term & { type: 'var' })[] = [];
+  const rec = (x: Term): void => {
+    switch (x.type) {
+      case 'var':
+        out.push(x);
+        break;
+      case 'ref':
+        x.terms.forEach(rec);
+        break;
+      case 'array':
+      case 'set':
+        x.items.forEach(rec);
+        break;
+      case 'object':
+        for (const [a, b] of x.items) {
+          rec(a);
+          rec(b);
+        }
+        break;
+      case 'call':
+        x.args.forEach(rec);
+        break;
+      case 'template':
+        for (const p of x.parts) if (typeof p !== 'string') rec(p);
+        break;
+      case 'arraycomp':
+      case 'objcomp':
+      case 'scalar':
+      case 'setcomp':
+        break;
+    }
+  };
+  rec(t);
+  return out;
+}
+
+/** Comprehensions directly inside a term (not inside other comprehensions). */
+function comprehensionsIn(t: Term): Term[] {
+  const out: Term[] = [];
+  const rec = (x: Term): void => {
+    switch (x.type) {
+      case 'arraycomp':
+      case 'setcomp':
+      case 'objcomp':
+        out.push(x);
+        break;
+      case 'ref':
+        x.terms.forEach(rec);
+        break;
+      case 'array':
+      case 'set':
+        x.items.forEach(rec);
+        break;
+      case 'object':
+        for (const [a, b] of x.items) {
+          rec(a);
+          rec(b);
+        }
+        break;
+      case 'call':
+        x.args.forEach(rec);
+        break;
+      case 'template':
+        for (const p of x.parts) if (typeof p !== 'string') rec(p);
+        break;
+      case 'scalar':
+      case 'var':
+        break;
+    }
+  };
+  rec(t);
+  return out;
+}
+
+// --- negation: hoist nested calls and dynamic terms ------------------------------------------------------------------
+
+/**
+ * For a negated expression, the positive expressions OPA evaluates before it, and the negated expression with
+ * those terms replaced by fresh vars. Returns undefined when nothing is hoisted.
+ *  - nested calls anywhere in the expression (RewriteExprTerms),
+ *  - for a call expression other than `==`: references and comprehensions among its arguments, also inside
+ *    array/object/set arguments (RewriteDynamicTerms);
+ *  - for `==`/`=` and plain terms: references among ref path segments (`data.p[input.x]`).
+ */
+export function hoistNegated(
+  e: Expr,
+  fresh: () => string,
+  isDocument: (name: string) => boolean,
+): { support: Expr[]; expr: Expr } | undefined {
+  if (!e.negated) return undefined;
+  const support: Expr[] = [];
+  const bind = (t: Term): Term => {
+    const v: Term = { type: 'var', name: fresh(), loc: t.loc };
+    support.push({
+      kind: 'unify',
+      a: v,
+      b: t,
+      assign: false,
+      negated: false,
+      with: e.with,
+      loc: t.loc,
+      text: '',
+    });
+    return v;
+  };
+  // RewriteExprTerms: calls nested in a term become support expressions (their own args expanded first)
+  const expandCalls = (t: Term): Term => {
+    switch (t.type) {
+      case 'call':
+        return bind({ ...t, args: t.args.map(expandCalls) });
+      case 'ref':
+        return { ...t, terms: t.terms.map((x, i) => (i === 0 && x.type === 'var' ? x : expandCalls(x))) };
+      case 'array':
+      case 'set':
+        return { ...t, items: t.items.map(expandCalls) };
+      case 'object':
+        return { ...t, items: t.items.map(([k, v]) => [expandCalls(k), expandCalls(v)] as [Term, Term]) };
+      case 'arraycomp':
+      case 'objcomp':
+      case 'scalar':
+      case 'setcomp':
+      case 'template':
+      case 'var':
+        return t;
+    }
+  };
+  // RewriteDynamicTerms on one operand of a call: refs and comprehensions are bound first
+  const dynamic = (t: Term): Term => {
+    switch (t.type) {
+      case 'ref':
+        return bind({ ...t, terms: t.terms.map((x, i) => (i === 0 ? x : dynamic(x))) });
+      case 'var':
+        // `input`, `data`, and names of rules or imports are references too
+        return isDocument(t.name) ? bind(t) : t;
+      case 'arraycomp':
+      case 'setcomp':
+      case 'objcomp':
+        return bind(t);
+      case 'array':
+      case 'set':
+        return { ...t, items: t.items.map(dynamic) };
+      case 'object':
+        return { ...t, items: t.items.map(([k, v]) => [dynamic(k), dynamic(v)] as [Term, Term]) };
+      case 'call':
+      case 'scalar':
+      case 'template':
+        return t;
+    }
+  };
+  // in `==` operands and plain terms only reference path segments are dynamic
+  const pathsOnly = (t: Term): Term =>
+    t.type === 'ref' ? { ...t, terms: t.terms.map((x, i) => (i === 0 ? x : dynamic(x))) } : t;
+  let out: Expr;
+  if (e.kind === 'term' && e.term.type === 'call') {
+    const call = e.term;
+    const args = call.args.map(expandCalls);
+    const isEq = isOp(call.op, 'equal') && args.length === 2;
+    out = { ...e, term: { ...call, args: args.map(isEq ? pathsOnly : dynamic) } };
+  } else if (e.kind === 'term') {
+    out = { ...e, term: pathsOnly(expandCalls(e.term)) };
+  } else if (e.kind === 'unify' && !e.assign) {
+    out = { ...e, a: pathsOnly(expandCalls(e.a)), b: pathsOnly(expandCalls(e.b)) };
+  } else return undefined;
+  return support.length ? { support, expr: out } : undefined;
+}
+
+function isOp(op: Term, name: string): boolean {
+  return (
+    op.type === 'ref' && op.terms.length === 1 && op.terms[0]!.type === 'var' && op.terms[0].name === name
+  );
+}
