@@ -50,25 +50,31 @@ export function globToRegex(glob: string, delimiters: readonly string[]): string
           out += notDelim;
           break;
         case '[': {
+          // gobwas/glob's lexer: `[lo-hi]` (single runes, no escapes) or `[chars]` where chars is text with `\`
+          // escapes (`[a\-z]` is the three runes a, -, z; `[\]]` is `]`); `!` first negates
           let neg = false;
           if (rs[i] === '!') {
             neg = true;
             i++;
           }
           let cls = '';
-          let closed = false;
-          while (i < rs.length) {
-            const d = rs[i++]!;
-            if (d === ']') {
-              closed = true;
-              break;
+          if (i >= rs.length) fail('end of input in character class');
+          if (rs[i + 1] === '-' && i + 2 < rs.length) {
+            cls = classEscape(rs[i]!) + '-' + classEscape(rs[i + 2]!);
+            i += 3;
+          } else {
+            while (i < rs.length && rs[i] !== ']') {
+              let d = rs[i++]!;
+              if (d === '\\') {
+                if (i >= rs.length) break;
+                d = rs[i++]!;
+              }
+              cls += classEscape(d);
             }
-            if (rs[i] === '-' && rs[i + 1] !== undefined && rs[i + 1] !== ']') {
-              cls += classEscape(d) + '-' + classEscape(rs[i + 1]!);
-              i += 2;
-            } else cls += classEscape(d);
           }
-          if (!closed) fail('end of input in character class');
+          if (i >= rs.length) fail('end of input in character class');
+          if (rs[i] !== ']') fail('character: expected close range character');
+          i++;
           if (cls === '') fail('empty character class');
           out += (neg ? '[^' : '[') + cls + ']';
           break;
