@@ -1,6 +1,8 @@
 import { access, readFile, stat } from 'node:fs/promises';
 import { constants } from 'node:fs';
 import { execa } from 'execa';
+import { EgressConfig } from '../../egress/index.js';
+import { messageOf } from '../../shared/index.js';
 import type { DoctorCheck, DoctorReport } from '../../shared/index.js';
 import type { DaemonServices } from './index.js';
 import { policyServiceOf } from './policy.js';
@@ -82,13 +84,7 @@ export async function runDoctor(services: DaemonServices): Promise<DoctorReport>
     tun ? `mode ${(tun.mode & 0o777).toString(8)}` : 'missing',
     'chmod 0666 /dev/net/tun (slirp4netns needs it for rootless networking)',
   );
-  for (const bin of ['/usr/sbin/nft', '/usr/sbin/squid']) {
-    const ok = await access(bin, constants.X_OK).then(
-      () => true,
-      () => false,
-    );
-    add(bin.split('/').pop()!, 'egress', ok, ok ? bin : 'not installed', SETUP);
-  }
+  checks.push(...(await egressBinaryChecks(config)));
   const rootless = config.runtime.mode === 'rootless';
   return {
     ok: checks.every((c) => c.ok),
@@ -98,4 +94,61 @@ export async function runDoctor(services: DaemonServices): Promise<DoctorReport>
       : 'rootful: Podman runs as root because config runtime.mode says so (use only where user namespaces cannot work)',
     checks,
   };
+}
+
+/**
+ * The binaries the egress layer will actually run: the paths the config names (egress.squid, egress.nft,
+ * egress.nsenter), each executable and answering its version query as the expected program.
+ */
+async function egressBinaryChecks(config: DaemonServices['config']): Promise<DoctorCheck[]> {
+  let egress: EgressConfig;
+  try {
+    egress = EgressConfig.parse((config as { egress?: unknown }).egress ?? {});
+  } catch (err) {
+    return [
+      {
+        name: 'egress config',
+        layer: 'egress',
+        ok: false,
+        detail: `the egress section of aiboxd.yaml is invalid: ${messageOf(err).slice(0, 300)}`,
+        fix: 'Fix the egress section of aiboxd.yaml.',
+      },
+    ];
+  }
+  const wanted = [
+    { name: 'squid', key: 'egress.squid', path: egress.squid, args: ['-v'], expect: /Squid Cache/ },
+    { name: 'nft', key: 'egress.nft', path: egress.nft, args: ['--version'], expect: /nftables/ },
+    { name: 'nsenter', key: 'egress.nsenter', path: egress.nsenter, args: ['--version'], expect: /nsenter/ },
+  ];
+  const checks: DoctorCheck[] = [];
+  for (const w of wanted) {
+    const executable = await access(w.path, constants.X_OK).then(
+      () => true,
+      () => false,
+    );
+    const fix = `Install it (${SETUP}) or point ${w.key} in aiboxd.yaml at it.`;
+    if (!executable) {
+      checks.push({
+        name: w.name,
+        layer: 'egress',
+        ok: false,
+        detail: `${w.path} (${w.key}) is missing or not executable`,
+        fix,
+      });
+      continue;
+    }
+    const r = await execa(w.path, w.args, { reject: false, timeout: 5000 });
+    const out = `${r.stdout}\n${r.stderr}`;
+    const ok = r.exitCode === 0 && w.expect.test(out);
+    checks.push({
+      name: w.name,
+      layer: 'egress',
+      ok,
+      detail: ok
+        ? `${w.path} (${w.key}): ${out.trim().split('\n')[0]}`
+        : `${w.path} (${w.key}) does not answer as ${w.name} (\`${w.args.join(' ')}\` exit ${r.exitCode ?? 'none'})`,
+      ...(ok ? {} : { fix }),
+    });
+  }
+  return checks;
 }
