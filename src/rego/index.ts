@@ -34,7 +34,7 @@ export type {
 export { RegoError, RegoErrors } from './errors.js';
 export type { RegoErrorCode, Location } from './errors.js';
 export type { ProvenanceEntry, EvalLimits } from './eval.js';
-export { BuiltinRegistry, BuiltinError, defaultRegistry, registerAll } from './builtins/index.js';
+export { BuiltinRegistry, BuiltinError, defaultRegistry, opaRuntime, registerAll } from './builtins/index.js';
 export type { BuiltinDef, BuiltinContext, ArgType } from './builtins/index.js';
 export * as values from './value.js';
 export type { Value } from './value.js';

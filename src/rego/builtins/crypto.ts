@@ -1,6 +1,7 @@
 /**
  * Crypto builtins backed by node:crypto: hashes, HMACs (with a constant-time crypto.hmac.equal), X.509 certificate
- * and CSR parsing, chain verification, and private-key parsing (as JWKs).
+ * and CSR parsing, chain verification (with Go's VerifyOptions: DNSName, CurrentTime, KeyUsages), and private-key
+ * parsing (as JWKs).
  *
  * Parsed certificates are objects with the field names of Go's x509.Certificate that policies use (Subject,
  * Issuer, SerialNumber, NotBefore, NotAfter, DNSNames, EmailAddresses, IPAddresses, URIStrings, Raw, ...); Go's
@@ -8,10 +9,11 @@
  */
 import { X509Certificate, createHash, createHmac, createPrivateKey, timingSafeEqual } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
+import { isIP } from 'node:net';
 import type { BuiltinContext, BuiltinRegistry } from './registry.js';
 import { BuiltinError } from './registry.js';
 import type { Value } from '../value.js';
-import { ObjectValue, fromBigInt, fromJS } from '../value.js';
+import { ObjectValue, SetValue, fromBigInt, fromJS, isNumber, toBigInt } from '../value.js';
 import { base64StdDecode } from './encoding.js';
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -215,11 +217,61 @@ function publicKeyAlgorithm(k: KeyObject): number {
   return KEY_ALGORITHMS[k.asymmetricKeyType ?? ''] ?? 0;
 }
 
+/** OPA's KeyUsages option names -> extended key usage OIDs (Go's x509.ExtKeyUsage). */
+const EXT_KEY_USAGES: Record<string, string> = {
+  KeyUsageAny: '2.5.29.37.0',
+  KeyUsageServerAuth: '1.3.6.1.5.5.7.3.1',
+  KeyUsageClientAuth: '1.3.6.1.5.5.7.3.2',
+  KeyUsageCodeSigning: '1.3.6.1.5.5.7.3.3',
+  KeyUsageEmailProtection: '1.3.6.1.5.5.7.3.4',
+  KeyUsageIPSECEndSystem: '1.3.6.1.5.5.7.3.5',
+  KeyUsageIPSECTunnel: '1.3.6.1.5.5.7.3.6',
+  KeyUsageIPSECUser: '1.3.6.1.5.5.7.3.7',
+  KeyUsageTimeStamping: '1.3.6.1.5.5.7.3.8',
+  KeyUsageOCSPSigning: '1.3.6.1.5.5.7.3.9',
+  KeyUsageMicrosoftServerGatedCrypto: '1.3.6.1.4.1.311.10.3.3',
+  KeyUsageNetscapeServerGatedCrypto: '2.16.840.1.113730.4.1',
+  KeyUsageMicrosoftCommercialCodeSigning: '1.3.6.1.4.1.311.2.1.22',
+  KeyUsageMicrosoftKernelCodeSigning: '1.3.6.1.4.1.311.61.1.1',
+};
+
+/** Go's x509.VerifyOptions, the subset OPA passes through. */
+interface VerifyOptions {
+  nowMs: number;
+  /** The leaf must be valid for this host name (SAN DNS names, wildcards; IP SANs when it is an address). */
+  dnsName?: string;
+  /** Extended key usage OIDs; empty means server auth, like Go. */
+  keyUsages: string[];
+}
+
+/** Go's chain check of extended key usages: every certificate that restricts them must allow one requested. */
+function usagesAllowed(chain: readonly X509Certificate[], wanted: readonly string[]): boolean {
+  const want = wanted.length ? wanted : [EXT_KEY_USAGES.KeyUsageServerAuth!];
+  if (want.includes(EXT_KEY_USAGES.KeyUsageAny!)) return true;
+  let usages: string[] | undefined;
+  for (const c of chain) {
+    const eku = c.keyUsage as string[] | undefined;
+    if (!eku || eku.length === 0 || eku.includes(EXT_KEY_USAGES.KeyUsageAny!)) continue;
+    usages = usages ? usages.filter((u) => eku.includes(u)) : eku;
+  }
+  return usages === undefined || want.some((w) => usages.includes(w));
+}
+
+function hostAllowed(leaf: X509Certificate, name: string): boolean {
+  const host = name.replace(/^\[|\]$/g, '');
+  if (isIP(host)) return leaf.checkIP(host) !== undefined;
+  // Go never falls back to the subject CN and accepts only whole-label leftmost wildcards.
+  return (
+    leaf.checkHost(host, { subject: 'never', partialWildcards: false, multiLabelWildcards: false }) !==
+    undefined
+  );
+}
+
 /** Verify a chain given root first and leaf last; returns the chain leaf-first when valid. */
-function verifyChain(certs: X509Certificate[], nowMs: number): X509Certificate[] | undefined {
+function verifyChain(certs: X509Certificate[], opts: VerifyOptions): X509Certificate[] | undefined {
   if (certs.length < 2) return undefined;
   for (const c of certs) {
-    if (Date.parse(c.validFrom) > nowMs || Date.parse(c.validTo) < nowMs) return undefined;
+    if (Date.parse(c.validFrom) > opts.nowMs || Date.parse(c.validTo) < opts.nowMs) return undefined;
   }
   const root = certs[0]!;
   if (!root.checkIssued(root) || !root.verify(root.publicKey)) return undefined;
@@ -229,7 +281,61 @@ function verifyChain(certs: X509Certificate[], nowMs: number): X509Certificate[]
     if (!c.checkIssued(issuer) || !c.verify(issuer.publicKey)) return undefined;
     if (!issuer.ca) return undefined;
   }
-  return [...certs].reverse();
+  const chain = [...certs].reverse();
+  if (opts.dnsName !== undefined && opts.dnsName !== '' && !hostAllowed(chain[0]!, opts.dnsName))
+    return undefined;
+  if (!usagesAllowed(chain, opts.keyUsages)) return undefined;
+  return chain;
+}
+
+/** OPA's extractVerifyOpts: known keys with the right types, or a builtin error. */
+function verifyOptions(o: ObjectValue, ctx: BuiltinContext): VerifyOptions {
+  const out: VerifyOptions = { nowMs: nowMs(ctx), keyUsages: [] };
+  for (const [k, v] of o.entries()) {
+    if (typeof k !== 'string') continue;
+    switch (k) {
+      case 'DNSName':
+        if (typeof v !== 'string') throw new BuiltinError("'DNSName' should be a string");
+        out.dnsName = v.replace(/^"+|"+$/g, '');
+        break;
+      case 'CurrentTime': {
+        if (!isNumber(v)) throw new BuiltinError("'CurrentTime' should be a number");
+        const ns = toBigInt(v);
+        if (ns === undefined || ns > 2n ** 63n - 1n || ns < -(2n ** 63n))
+          throw new BuiltinError("'CurrentTime' should be a valid int64 number");
+        out.nowMs = Number(ns / 1_000_000n);
+        break;
+      }
+      case 'MaxConstraintComparisons': {
+        // Name constraints are not checked here; the option is validated like OPA does.
+        if (!isNumber(v)) throw new BuiltinError("'MaxConstraintComparisons' should be a number");
+        if (toBigInt(v) === undefined)
+          throw new BuiltinError("'MaxConstraintComparisons' should be a valid number");
+        break;
+      }
+      case 'KeyUsages': {
+        const items = Array.isArray(v)
+          ? (v as readonly Value[])
+          : v instanceof SetValue
+            ? v.values()
+            : undefined;
+        if (!items) throw new BuiltinError("'KeyUsages' should be an Array or Set");
+        const invalid: string[] = [];
+        for (const u of items) {
+          if (typeof u !== 'string') continue;
+          const oid = EXT_KEY_USAGES[u.replace(/^"+|"+$/g, '')];
+          if (oid) out.keyUsages.push(oid);
+          else invalid.push(u);
+        }
+        if (invalid.length)
+          throw new BuiltinError(`invalid entries for 'KeyUsages' found: [${invalid.join(' ')}]`);
+        break;
+      }
+      default:
+        throw new BuiltinError('invalid key option');
+    }
+  }
+  return out;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -340,8 +446,29 @@ export function register(r: BuiltinRegistry): void {
     args: ['string'],
     result: 'array',
     impl: (a, ctx) => {
-      const certs = certificateDers(a[0] as string).map(parseCert);
-      const chain = verifyChain(certs, nowMs(ctx));
+      let certs: X509Certificate[];
+      try {
+        certs = certificateDers(a[0] as string).map(parseCert);
+      } catch {
+        return [false, []];
+      }
+      const chain = verifyChain(certs, { nowMs: nowMs(ctx), keyUsages: [] });
+      return chain ? [true, chain.map(certObject)] : [false, []];
+    },
+  });
+  r.register({
+    name: 'crypto.x509.parse_and_verify_certificates_with_options',
+    args: ['string', 'object'],
+    result: 'array',
+    impl: (a, ctx) => {
+      // Like OPA: unparsable certificates answer [false, []] before the options are looked at.
+      let certs: X509Certificate[];
+      try {
+        certs = certificateDers(a[0] as string).map(parseCert);
+      } catch {
+        return [false, []];
+      }
+      const chain = verifyChain(certs, verifyOptions(a[1] as ObjectValue, ctx));
       return chain ? [true, chain.map(certObject)] : [false, []];
     },
   });

@@ -21,6 +21,7 @@ import { register as registerNumbers } from './numbers.js';
 import { register as registerObjects } from './objects.js';
 import { register as registerProviders } from './providers.js';
 import { register as registerRegex } from './regex.js';
+import { register as registerRuntime } from './runtime.js';
 import { register as registerSemver } from './semver.js';
 import { register as registerSets } from './sets.js';
 import { register as registerStrings } from './strings.js';
@@ -37,6 +38,7 @@ export {
   matchesType,
   expectString,
 } from './registry.js';
+export { opaRuntime } from './runtime.js';
 export type { ArgType, BuiltinContext, BuiltinDef, BuiltinImpl, BuiltinErrorCode } from './registry.js';
 
 /** Register every builtin family into `registry`. */
@@ -58,6 +60,7 @@ export function registerAll(registry: BuiltinRegistry): BuiltinRegistry {
   registerObjects(registry);
   registerProviders(registry);
   registerRegex(registry);
+  registerRuntime(registry);
   registerSemver(registry);
   registerSets(registry);
   registerStrings(registry);
