@@ -76,16 +76,33 @@ export function compileRepo(src: RepoSources, backend: RegoBackend, previous?: C
 }
 
 /**
- * Puts org, the sandbox's team and the project together. The team is the project's `team:` key, else the
- * daemon's default team, else none. Throws POLICY_LOOSENING when the project (or team) widens a higher layer.
+ * The team layer of a project, decided by the org: `data.aibox.org.projects.team` evaluated with
+ * `input.path` (the project folder on the host), else the daemon's default team, else none. Never the project's
+ * own files (the agent can write them).
+ */
+export function teamOf(repo: CompiledRepo, projectPath: string, defaultTeam?: string): string | undefined {
+  const got = repo.org.query('projects', 'team', { path: projectPath });
+  if (got === undefined) return defaultTeam;
+  if (typeof got.value !== 'string' || !TEAM_NAME.test(got.value)) {
+    throw policyErrors.create(
+      'POLICY_BAD_VALUE',
+      `${got.loc.at ?? got.loc.rule}: projects.team must be a team name, got ${JSON.stringify(got.value)}`,
+      { rule: got.loc.rule, value: got.value },
+    );
+  }
+  return got.value;
+}
+
+/**
+ * Puts org, the sandbox's team (see teamOf) and the project together. Throws POLICY_LOOSENING when the project
+ * (or team) widens a higher layer.
  */
 export function composeSet(
   repo: CompiledRepo,
   project: ProjectLayer,
-  defaultTeam?: string,
+  teamName?: string,
   opts: { tolerateStale?: boolean } = {},
 ): PolicySet {
-  const teamName = project.policy.team ?? defaultTeam;
   const layers: LayerView[] = [repo.org];
   if (teamName !== undefined) {
     const team = repo.teams.get(teamName);

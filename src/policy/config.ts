@@ -13,7 +13,9 @@ export const PolicyConfig = z
       .string()
       .regex(/^[a-z0-9][a-z0-9_-]*$/)
       .optional()
-      .describe('Team layer applied to projects whose aibox/policy.yaml names no team.'),
+      .describe(
+        'Team layer of projects the org layer maps to no team (rule data.aibox.org.projects.team); a project file never picks its team.',
+      ),
     watch: z
       .boolean()
       .default(true)

@@ -11,7 +11,7 @@ export const policyErrors = defineErrors({
   },
   POLICY_TEAM_MISSING: {
     status: 400,
-    hint: 'Create teams/<team>/ in the policy repo, or fix the `team:` key of aibox/policy.yaml.',
+    hint: 'Create teams/<team>/ in the policy repo, or fix the project → team mapping (org `projects.team` rule) or `policy.defaultTeam`.',
   },
   POLICY_REGO_ERROR: {
     status: 400,
@@ -32,6 +32,18 @@ export const policyErrors = defineErrors({
   POLICY_PROJECT_INVALID: {
     status: 400,
     hint: 'Fix aibox/policy.yaml at the key shown; docs/policy.md describes the schema.',
+  },
+  POLICY_PROJECT_TEAM: {
+    status: 400,
+    hint: 'Remove `team:` from aibox/policy.yaml: the org picks a project\u2019s team (the `projects.team` rule of the org layer, else the daemon\u2019s `policy.defaultTeam`), never a file the agent can edit.',
+  },
+  POLICY_PROJECT_UNSAFE: {
+    status: 400,
+    hint: 'Make aibox/ a real folder and aibox/policy.yaml a regular file of at most 64 KiB, both owned by the project\u2019s owner, with no symbolic links; then start the sandbox again.',
+  },
+  POLICY_PROJECT_PENDING: {
+    status: 409,
+    hint: 'aibox/ did not exist when the sandbox started, so it was not protected from the agent and is not read: check its content, then restart the sandbox (`aibox stop NAME && aibox start NAME`) to apply it.',
   },
   POLICY_LOOSENING: {
     status: 400,

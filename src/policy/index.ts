@@ -3,6 +3,7 @@
 export { PolicyStore } from './store.js';
 export type {
   PolicySource,
+  ProjectSource,
   DecisionSink,
   SandboxRef,
   PolicyChange,
@@ -16,12 +17,14 @@ export { RegoLayer, type RegoBackend, type RegoProgram, type RegoSource } from '
 export {
   compileRepo,
   composeSet,
+  teamOf,
   type CompiledRepo,
   type PolicySet,
   type RepoSources,
   type LayerFiles,
 } from './compile.js';
-export { ProjectLayer, ProjectPolicy, PROJECT_POLICY_FILE } from './project.js';
+export { ProjectLayer, ProjectPolicy, PROJECT_POLICY_DIR, PROJECT_POLICY_FILE } from './project.js';
+export { PROJECT_POLICY_MAX_BYTES } from './loader.js';
 export { policyErrors } from './errors.js';
 export { PolicyConfig } from './config.js';
 export * from './doors/index.js';

@@ -5,8 +5,9 @@ import { globMatches as branchGlobMatches } from '../shared/glob.js';
 import { commandName } from './doors/exec.js';
 import type { LayerView, Located, Location } from './types.js';
 
-/** The project layer's file, relative to the project folder. */
-export const PROJECT_POLICY_FILE = 'aibox/policy.yaml';
+/** The project layer's folder and file, relative to the project folder. */
+export const PROJECT_POLICY_DIR = 'aibox';
+export const PROJECT_POLICY_FILE = `${PROJECT_POLICY_DIR}/policy.yaml`;
 
 const Names = z.array(z.string().min(1));
 
@@ -17,11 +18,6 @@ const Names = z.array(z.string().min(1));
  */
 export const ProjectPolicy = z
   .object({
-    team: z
-      .string()
-      .regex(/^[a-z0-9][a-z0-9_-]*$/)
-      .optional()
-      .describe('Team layer to apply (teams/<team>/).'),
     network: z
       .object({
         // Same shapes the egress module accepts: `host`, `host:443,8443`, or {host, ports, methods}.
@@ -129,6 +125,15 @@ export class ProjectLayer implements LayerView {
       return undefined;
     };
     const raw: unknown = doc.toJS() ?? {};
+    if (raw && typeof raw === 'object' && 'team' in raw) {
+      // The agent can write this file: letting it pick its team let it pick a looser one.
+      const line = lineOf(['team']) ?? 1;
+      throw policyErrors.create(
+        'POLICY_PROJECT_TEAM',
+        `${file}:${line}: team: a project does not choose its team; the org policy does`,
+        { file, line, key: 'team' },
+      );
+    }
     const parsed = ProjectPolicy.safeParse(raw);
     if (!parsed.success) {
       const issue = parsed.error.issues[0]!;

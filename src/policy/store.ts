@@ -11,6 +11,7 @@ import { isAiboxError, messageOf, newId } from '../shared/index.js';
 import {
   compileRepo,
   composeSet,
+  teamOf,
   describeConflict,
   type CompiledRepo,
   type PolicySet,
@@ -18,15 +19,23 @@ import {
 } from './compile.js';
 import { DOORS } from './doors/index.js';
 import { policyErrors } from './errors.js';
-import { PROJECT_POLICY_FILE, ProjectLayer } from './project.js';
+import { PROJECT_POLICY_DIR, PROJECT_POLICY_FILE, ProjectLayer } from './project.js';
 import type { RegoBackend } from './rego-layer.js';
 import { combine, type Conflict } from './types.js';
+
+/** A project's aibox/ folder as read: the file's text (undefined when the folder holds none). */
+export interface ProjectSource {
+  file: string;
+  text: string | undefined;
+  /** Identity of the aibox/ folder (device:inode) when the source can tell. */
+  dirId?: string;
+}
 
 /** Where policy text comes from; `loader.ts` implements it over the file system. */
 export interface PolicySource {
   readRepo(): Promise<RepoSources>;
-  /** The project's aibox/policy.yaml, or undefined when the project has none. */
-  readProject(projectPath: string): Promise<{ file: string; text: string } | undefined>;
+  /** The project's aibox/ folder and policy file, or undefined when the project has no aibox/ folder. */
+  readProject(projectPath: string): Promise<ProjectSource | undefined>;
 }
 
 /** Where decisions go: the daemon appends them to the audit log. Resolves once recorded. */
@@ -55,14 +64,21 @@ export interface PolicyStoreOptions {
   sink: DecisionSink;
   logger: Logger;
   clock: Clock;
-  /** Team layer for projects whose policy file names none. */
+  /** Team layer for projects the org's project → team mapping does not name. */
   defaultTeam?: string;
+  /** Told of every project reload that was refused (the daemon audits it). */
+  onProjectRefused?: (sandbox: SandboxRef, error: PolicyError) => void | Promise<void>;
 }
 
 interface Attached {
   ref: SandboxRef;
   set: PolicySet;
   project: ProjectLayer;
+  /**
+   * The aibox/ folder as found at start (device:inode), or null when there was none. Only a folder present at
+   * start is mounted read-only in the sandbox, so only that one is re-read on edits (by the host user).
+   */
+  projectDir: string | null;
 }
 
 /**
@@ -101,7 +117,9 @@ export class PolicyStore {
       try {
         // The repo changed, not the project: a tightened higher layer applies even where the project now asks
         // for more (refusing it would keep the looser policy in force); the leftover is reported.
-        const set = composeSet(repo, a.project, this.opts.defaultTeam, { tolerateStale: true });
+        const set = composeSet(repo, a.project, teamOf(repo, a.ref.path, this.opts.defaultTeam), {
+          tolerateStale: true,
+        });
         next.set(name, { ...a, set });
         this.errors.delete(`sandbox:${name}`);
         if (set.stale[0]) this.keepStale(`sandbox:${name}`, set.stale);
@@ -131,11 +149,18 @@ export class PolicyStore {
    */
   async attach(ref: SandboxRef): Promise<PolicySet> {
     const repo = this.requireRepo();
-    const project = await this.readProject(ref.path);
-    const set = composeSet(repo, project, this.opts.defaultTeam);
-    this.sandboxes.set(ref.name, { ref, set, project });
+    const read = await this.opts.source.readProject(ref.path);
+    const project = parseProject(read);
+    const set = composeSet(repo, project, teamOf(repo, ref.path, this.opts.defaultTeam));
+    this.sandboxes.set(ref.name, { ref, set, project, projectDir: read ? (read.dirId ?? '') : null });
     this.errors.delete(`sandbox:${ref.name}`);
     return set;
+  }
+
+  /** Whether the sandbox's project had an aibox/ folder at start (it is then mounted read-only). */
+  hasProjectDir(name: string): boolean {
+    const dir = this.sandboxes.get(name)?.projectDir;
+    return dir !== undefined && dir !== null;
   }
 
   detach(name: string): void {
@@ -143,13 +168,33 @@ export class PolicyStore {
     this.errors.delete(`sandbox:${name}`);
   }
 
-  /** Re-reads one sandbox's project file; on failure its last good policy stays. */
+  /**
+   * Re-reads one sandbox's project file; on failure its last good policy stays. Only the aibox/ folder that was
+   * there at start is read (it is read-only inside the sandbox, so its edits are the host user's): a folder that
+   * appeared or was swapped while the sandbox runs may be the agent's and waits for the next start.
+   */
   async reloadProject(name: string): Promise<{ ok: boolean; error?: PolicyError }> {
     const a = this.sandboxes.get(name);
     if (!a || !this.repo) return { ok: false };
     try {
-      const project = await this.readProject(a.ref.path);
-      const set = composeSet(this.repo, project, this.opts.defaultTeam);
+      const read = await this.opts.source.readProject(a.ref.path);
+      if (a.projectDir === null) {
+        if (!read) return { ok: true };
+        throw policyErrors.create(
+          'POLICY_PROJECT_PENDING',
+          `${PROJECT_POLICY_DIR}/ appeared after sandbox ${name} started: it applies at the next start`,
+          { file: PROJECT_POLICY_FILE },
+        );
+      }
+      if (!read || (read.dirId !== undefined && read.dirId !== a.projectDir && a.projectDir !== '')) {
+        throw policyErrors.create(
+          'POLICY_PROJECT_UNSAFE',
+          `${PROJECT_POLICY_DIR}/ was removed or replaced since sandbox ${name} started: the policy read at start stays in force until the next start`,
+          { file: PROJECT_POLICY_FILE },
+        );
+      }
+      const project = parseProject(read);
+      const set = composeSet(this.repo, project, teamOf(this.repo, a.ref.path, this.opts.defaultTeam));
       this.errors.delete(`sandbox:${name}`);
       await this.swap(name, { ...a, project, set });
       return { ok: true };
@@ -157,8 +202,13 @@ export class PolicyStore {
       const error = this.keepError(`sandbox:${name}`, err);
       this.opts.logger.error(
         { sandbox: name, code: error.code, err: error.message },
-        'project policy reload failed: the last good policy stays in force',
+        'project policy reload refused: the last good policy stays in force',
       );
+      try {
+        await this.opts.onProjectRefused?.(a.ref, error);
+      } catch (e) {
+        this.opts.logger.error({ sandbox: name, err: messageOf(e) }, 'could not record a refused reload');
+      }
       return { ok: false, error };
     }
   }
@@ -287,11 +337,6 @@ export class PolicyStore {
     );
   }
 
-  private async readProject(path: string): Promise<ProjectLayer> {
-    const file = await this.opts.source.readProject(path);
-    return file ? ProjectLayer.parse(file.text, file.file) : ProjectLayer.empty(PROJECT_POLICY_FILE);
-  }
-
   private keepStale(scope: string, conflicts: Conflict[]): void {
     const c = conflicts[0]!;
     this.keepError(
@@ -330,4 +375,10 @@ export class PolicyStore {
     this.errors.set(scope, error);
     return error;
   }
+}
+
+function parseProject(read: ProjectSource | undefined): ProjectLayer {
+  return read?.text !== undefined
+    ? ProjectLayer.parse(read.text, read.file)
+    : ProjectLayer.empty(PROJECT_POLICY_FILE);
 }

@@ -20,7 +20,7 @@ deny contains msg if {
 
 describe('explain', () => {
   it('explains an egress denial: request, outcome, each layer with rule and file:line, effective value', async () => {
-    const store = newStore(new MemorySource(REPO, { '/p': 'team: web\n' }));
+    const store = newStore(new MemorySource(REPO, { '/p': '' }), [], 'web');
     await store.reloadRepo();
     await store.attach({ id: 'sbx_1', name: 'web1', path: '/p' });
     const d = await store.decide('egress', { host: 'github.com', port: 443, method: 'CONNECT' }, 'web1');

@@ -29,13 +29,15 @@ allow_domains := {"a.example"}
 describe('layering', () => {
   it('refuses a project that asks for a domain the team does not allow, naming file, key, value and layer', async () => {
     const store = newStore(
-      new MemorySource({ ...ORG, ...TEAM }, { '/p': 'team: web\nnetwork:\n  allow:\n    - c.example\n' }),
+      new MemorySource({ ...ORG, ...TEAM }, { '/p': 'network:\n  allow:\n    - c.example\n' }),
+      [],
+      'web',
     );
     expect(await store.reloadRepo()).toEqual({ ok: true });
     const err = await store.attach({ id: 'sbx_1', name: 'p', path: '/p' }).catch((e: unknown) => e);
     expect(err).toMatchObject({ code: 'POLICY_LOOSENING' });
     const msg = (err as Error).message;
-    expect(msg).toContain('aibox/policy.yaml:4');
+    expect(msg).toContain('aibox/policy.yaml:3');
     expect(msg).toContain('egress.allow_domains');
     expect(msg).toContain('"c.example"');
     expect(msg).toContain('layer team:web (teams/web/egress.rego:5)');
@@ -50,10 +52,7 @@ describe('layering', () => {
 
   it('intersects allowlists: org allows A and B, the team only A, so B is denied by the team', async () => {
     const decisions: unknown[] = [];
-    const store = newStore(
-      new MemorySource({ ...ORG, ...TEAM }, { '/p': 'team: web\n' }),
-      decisions as never,
-    );
+    const store = newStore(new MemorySource({ ...ORG, ...TEAM }, { '/p': '' }), decisions as never, 'web');
     await store.reloadRepo();
     const set = await store.attach({ id: 'sbx_1', name: 'p', path: '/p' });
     expect(set.effective.egress.allowDomains).toEqual(['a.example']);
@@ -126,7 +125,11 @@ describe('layering', () => {
   });
 
   it('names a missing team', async () => {
-    const store = newStore(new MemorySource(ORG, { '/p': 'team: nope\n' }));
+    const mapping = {
+      'org/projects.rego':
+        'package aibox.org.projects\n\nimport rego.v1\n\nteam := "nope" if input.path == "/p"\n',
+    };
+    const store = newStore(new MemorySource({ ...ORG, ...mapping }, { '/p': '' }));
     await store.reloadRepo();
     await expect(store.attach({ id: 's', name: 'p', path: '/p' })).rejects.toMatchObject({
       code: 'POLICY_TEAM_MISSING',
@@ -185,11 +188,8 @@ describe('layering', () => {
 
 describe('tightening from above', () => {
   it('applies an org tightening even where a team still lists the removed value, and reports the team', async () => {
-    const source = new MemorySource(
-      { ...ORG, ...TEAM },
-      { '/p': 'team: web\nnetwork:\n  allow: [a.example]\n' },
-    );
-    const store = newStore(source);
+    const source = new MemorySource({ ...ORG, ...TEAM }, { '/p': 'network:\n  allow: [a.example]\n' });
+    const store = newStore(source, [], 'web');
     await store.reloadRepo();
     await store.attach({ id: 's', name: 'p', path: '/p' });
     source.files['org/egress.rego'] =

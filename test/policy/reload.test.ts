@@ -83,8 +83,11 @@ describe('hot reload', () => {
     expect(store.evaluate('egress', { host: 'b.example' }, 'p').outcome).toBe('deny');
   });
 
-  it('applies a project file that appears after start, and keeps the last good one when it loosens', async () => {
+  it("applies the host user's edits of a project file present at start, and keeps the last good one when it loosens", async () => {
     await mkdir(join(project, 'aibox'));
+    await writeFile(join(project, 'aibox/policy.yaml'), 'network:\n  allow: [a.example, b.example]\n');
+    await store.attach({ id: 'sbx_1', name: 'p', path: project });
+    watcher.watchProject('p', project);
     await writeFile(join(project, 'aibox/policy.yaml'), 'network:\n  allow: [a.example]\n');
     await until(() => changes.length > 0);
     expect(store.policySet('p').effective.egress.allowDomains).toEqual(['a.example']);
@@ -92,5 +95,14 @@ describe('hot reload', () => {
     await until(() => store.problems().length > 0);
     expect(store.problems()[0]).toMatchObject({ scope: 'sandbox:p', code: 'POLICY_LOOSENING' });
     expect(store.policySet('p').effective.egress.allowDomains).toEqual(['a.example']);
+  });
+
+  it("does not apply a project folder that appears after start (it may be the agent's): it waits for the next start", async () => {
+    await mkdir(join(project, 'aibox'));
+    await writeFile(join(project, 'aibox/policy.yaml'), 'network:\n  allow: [a.example]\n');
+    await until(() => store.problems().length > 0);
+    expect(store.problems()[0]).toMatchObject({ scope: 'sandbox:p', code: 'POLICY_PROJECT_PENDING' });
+    expect(store.policySet('p').effective.egress.allowDomains).toEqual(['a.example', 'b.example']);
+    expect(changes).toEqual([]);
   });
 });

@@ -68,15 +68,19 @@ describe('shipped policies', () => {
     expect(store.evaluate('limits', { cpus: 8 }).outcome).toBe('deny');
   });
 
-  it('accept the example project file under team frontend', async () => {
+  it('accept the example project file under team frontend (the daemon default team)', async () => {
     const text = await readFile(join(ROOT, 'examples/policy.yaml'), 'utf8');
     const source = new FilePolicySource(ROOT);
-    const store = newStore({
-      readRepo: () => source.readRepo(),
-      readProject: () => Promise.resolve({ file: 'aibox/policy.yaml', text }),
-    });
+    const store = newStore(
+      {
+        readRepo: () => source.readRepo(),
+        readProject: () => Promise.resolve({ file: 'aibox/policy.yaml', text }),
+      },
+      [],
+      'frontend',
+    );
     await store.reloadRepo();
-    expect(ProjectLayer.parse(text).policy.team).toBe('frontend');
+    expect(ProjectLayer.parse(text).policy).not.toHaveProperty('team');
     const set = await store.attach({ id: 'sbx_1', name: 'ex', path: '/x' });
     expect(set.effective.egress.allowDomains.sort()).toEqual(['github.com', 'registry.npmjs.org']);
     expect(set.effective.limits).toEqual({

@@ -4,6 +4,7 @@ import { PACKAGE_ROOT, type DaemonConfig } from '../../config/index.js';
 import {
   EngineBackend,
   FilePolicySource,
+  PROJECT_POLICY_DIR,
   PolicyConfig,
   PolicyStore,
   PolicyWatcher,
@@ -74,6 +75,15 @@ export class PolicyService {
       logger,
       clock: deps.clock ?? systemClock,
       ...(config.defaultTeam !== undefined ? { defaultTeam: config.defaultTeam } : {}),
+      onProjectRefused: (sandbox, error) =>
+        deps.audit
+          .append({
+            kind: 'policy',
+            sandbox: sandbox.name,
+            sandboxId: sandbox.id,
+            data: { event: 'project-refused', code: error.code, error: error.message },
+          })
+          .then(() => undefined),
     });
     const service = new PolicyService(store, config, repoDir, deps.audit, logger);
     late.service = service;
@@ -118,7 +128,9 @@ export class PolicyService {
         await this.store.attach({ id: ctx.id, name: ctx.name, path: ctx.path });
         await this.authorize('mounts', { source: ctx.path, target: '/workspace', mode: 'rw' }, ctx.name);
         this.watcher?.watchProject(ctx.name, ctx.path);
-        return {};
+        // The project layer is the host user's: read-only inside. Without aibox/ at start nothing is created;
+        // a folder the agent makes is not read while this sandbox runs (store.reloadProject).
+        return this.store.hasProjectDir(ctx.name) ? { readOnlyPaths: [PROJECT_POLICY_DIR] } : {};
       },
       adopt: async (sb) => {
         await this.store.attach({ id: sb.id, name: sb.name, path: sb.path });
