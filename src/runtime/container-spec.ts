@@ -1,3 +1,4 @@
+import path from 'node:path';
 import type Docker from 'dockerode';
 import type { Profile } from '../config/index.js';
 import { LABELS } from './labels.js';
@@ -22,8 +23,12 @@ export interface SandboxSpec {
   home: string;
   /** Compiled seccomp filter that aibox-exec loads for every command. */
   seccompBpf: string;
-  /** Paths inside the workspace to mount read-only on top (e.g. .git/hooks, .git/config). */
-  readOnlyPaths: string[];
+  /**
+   * Read-only views of paths inside the workspace (e.g. .git/hooks), already made by aiboxd from no-follow fds:
+   * source is aiboxd's mount, target the workspace-relative path.
+   */
+  readOnlyPaths: Mount[];
+  /** Other host paths, already made bindable by aiboxd the same way (source: its mount; target: inside). */
   extraMounts: Mount[];
   /** The host's CA bundle, mounted over the image's (undefined: keep the image's). */
   hostCaBundle?: string | undefined;
@@ -35,21 +40,30 @@ export const SANDBOX_HOME = '/home/agent';
 export const SECCOMP_BPF_PATH = '/etc/aibox/seccomp.bpf';
 export const EXEC_HELPER_PATH = '/usr/local/lib/aibox/aibox-exec';
 
+/** Every bind: no set-uid program and no device node on a host path can take effect through it. */
+const BIND_FLAGS = 'nosuid,nodev';
+
+function bind(source: string, target: string, readOnly: boolean): string {
+  return `${source}:${target}:${readOnly ? 'ro' : 'rw'},${BIND_FLAGS}`;
+}
+
 /**
  * The Docker-compatible create body for a sandbox. Pure: everything the sandbox may do is visible here.
  * The first process only sleeps; every command arrives through exec (behind aibox-exec) once enforcement is ready.
  */
 export function containerSpec(spec: SandboxSpec): Docker.ContainerCreateOptions {
   const uid = spec.sandboxUid;
+  // The agent is never root in the container: uid 0 there would own what it writes through the idmapped mount.
+  if (!Number.isInteger(uid) || uid < 1) throw new Error(`refusing sandbox uid ${uid}`);
   const limits = spec.profile.limits;
   const binds = [
-    `${spec.workspace}:/workspace:rw`,
-    ...spec.readOnlyPaths.map((p) => `${spec.workspace}/${p}:/workspace/${p}:ro`),
-    `${spec.home}:${SANDBOX_HOME}:rw`,
-    `${spec.seccompBpf}:${SECCOMP_BPF_PATH}:ro`,
+    bind(spec.workspace, '/workspace', false),
+    ...spec.readOnlyPaths.map((m) => bind(m.source, path.posix.join('/workspace', m.target), true)),
+    bind(spec.home, SANDBOX_HOME, false),
+    bind(spec.seccompBpf, SECCOMP_BPF_PATH, true),
     // The sandbox trusts the CAs the host trusts (corporate TLS-inspecting proxies add their own).
-    ...(spec.hostCaBundle ? [`${spec.hostCaBundle}:/etc/ssl/certs/ca-certificates.crt:ro`] : []),
-    ...spec.extraMounts.map((m) => `${m.source}:${m.target}:${m.readOnly ? 'ro' : 'rw'}`),
+    ...(spec.hostCaBundle ? [bind(spec.hostCaBundle, '/etc/ssl/certs/ca-certificates.crt', true)] : []),
+    ...spec.extraMounts.map((m) => bind(m.source, m.target, m.readOnly)),
   ];
   return {
     name: `aibox-${spec.id}`,

@@ -25,6 +25,26 @@ export const runtimeErrors = defineErrors({
   },
   RUNTIME_CONTAINER: { status: 502, hint: 'See `aibox logs NAME` and the daemon log.' },
   RUNTIME_EXEC: { status: 502, hint: 'The sandbox may have stopped: `aibox status NAME`.' },
+  SANDBOX_PATH_SYMLINK: {
+    status: 400,
+    hint: 'aibox never follows symbolic links in host paths: give the real path (`realpath PATH`), with no link at any component.',
+  },
+  SANDBOX_PATH_CHANGED: {
+    status: 409,
+    hint: 'The project folder was replaced (moved, or swapped for another folder or a link) since the sandbox was created; nothing was mounted. Check the folder, then `aibox rm NAME` and create the sandbox again.',
+  },
+  SANDBOX_PATH_ROOT_OWNED: {
+    status: 400,
+    hint: 'Files the agent writes would land on the host owned by root (set-uid programs included). Give the folder to an unprivileged user (`sudo chown -R USER: PATH`) and create the sandbox as that user.',
+  },
+  SANDBOX_PATH_ACCESS: {
+    status: 403,
+    hint: 'A sandbox can only be created on a folder you can yourself read, write and enter: check `ls -ld PATH` and each parent folder.',
+  },
+  RUNTIME_MOUNT_REFUSED: {
+    status: 409,
+    hint: 'A path aibox mounts into the sandbox (a read-only .git path or worktree metadata) is a symbolic link, missing or replaced; nothing was mounted. Inspect it on the host, fix or remove it, and start again.',
+  },
   RUNTIME_SECCOMP: {
     status: 500,
     hint: 'Install python3-seccomp (scripts/setup-host.sh) and check the profile JSON.',

@@ -1,6 +1,8 @@
 export { SandboxRuntime, type ManagedContainer } from './sandbox-runtime.js';
 export { runtimeErrors } from './errors.js';
-export { LABELS } from './labels.js';
+export { LABELS, daemonIdFor } from './labels.js';
+export type { ContainerExit } from './exit-watcher.js';
+export { probeHostPath, identityOf, isDirectory, HostPathError, type HostPathInfo } from './host-path.js';
 export {
   containerSpec,
   type SandboxSpec,

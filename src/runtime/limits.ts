@@ -62,6 +62,15 @@ export class SandboxLimits {
     return { pids: Number(pids), memoryBytes: Number(mem) };
   }
 
+  /** How many processes the kernel's OOM killer took from the sandbox's memory cgroup (0 when there is none). */
+  async oomKills(sandboxId: string): Promise<number> {
+    const text = await readFile(
+      path.join(this.dirOf('memory', sandboxId), 'memory.oom_control'),
+      'utf8',
+    ).catch(() => '');
+    return Number(/^oom_kill (\d+)/m.exec(text)?.[1] ?? 0);
+  }
+
   async remove(sandboxId: string): Promise<void> {
     for (const controller of CONTROLLERS) {
       await rmdir(this.dirOf(controller, sandboxId)).catch(() => undefined);

@@ -9,10 +9,11 @@ import { firstSubordinateId, lookupHostUser, type HostUser } from './host-user.j
 import { PodmanService } from './podman-service.js';
 import { BaseImage } from './base-image.js';
 import { WorkspaceMounts, type IdShift } from './workspace-mount.js';
+import { ExitWatcher, type ContainerExit } from './exit-watcher.js';
 import { SandboxLimits } from './limits.js';
 import { containerSpec, type SandboxSpec } from './container-spec.js';
 import { execBuffered, startExec, type ExecOptions, type ExecSession } from './exec.js';
-import { LABELS } from './labels.js';
+import { LABELS, daemonIdFor } from './labels.js';
 
 const SECCOMP_COMPILER = fileURLToPath(new URL('../../libexec/seccomp-bpf.py', import.meta.url));
 
@@ -34,6 +35,9 @@ export class SandboxRuntime {
   readonly image: BaseImage;
   readonly mounts: WorkspaceMounts;
   readonly limits: SandboxLimits;
+  /** This daemon's id: in every container label and in the mounts path (mountsDir/<daemonId>/…). */
+  readonly daemonId: string;
+  private readonly watchers = new Set<ExitWatcher>();
 
   private constructor(
     readonly config: RuntimeConfig,
@@ -45,7 +49,8 @@ export class SandboxRuntime {
     this.podman = new PodmanService(config, user, stateDir, logger);
     this.docker = new Docker({ socketPath: this.podman.socketPath });
     this.image = new BaseImage(config, this.docker, this.podman, logger);
-    this.mounts = new WorkspaceMounts(config.mountsDir);
+    this.daemonId = daemonIdFor(stateDir);
+    this.mounts = new WorkspaceMounts(config.mountsDir, this.daemonId);
     this.limits = new SandboxLimits();
   }
 
@@ -77,11 +82,42 @@ export class SandboxRuntime {
   }
 
   async stop(): Promise<void> {
+    for (const w of this.watchers) w.close();
+    this.watchers.clear();
     await this.podman.stop();
   }
 
-  async mountWorkspace(sandboxId: string, source: string): Promise<string> {
-    return this.mounts.mount(sandboxId, source, this.shift);
+  /**
+   * Mounts the project folder (opened without following links) as the sandbox's workspace. `expect` is its
+   * identity recorded at create; `forbid` the host places no sandbox may ever get.
+   */
+  async mountWorkspace(
+    sandboxId: string,
+    source: string,
+    opts: { expect: string; forbid: string[] },
+  ): Promise<string> {
+    return this.mounts.mount(sandboxId, source, this.shift, opts);
+  }
+
+  /** Makes a host path bindable from a no-follow fd (see WorkspaceMounts.prepare); returns aiboxd's mount of it. */
+  async prepareMount(
+    sandboxId: string,
+    index: number,
+    source: string,
+    opts: { readOnly: boolean; forbid: string[] },
+  ): Promise<string> {
+    return this.mounts.prepare(sandboxId, index, source, opts);
+  }
+
+  /** Calls `onExit` whenever one of this daemon's containers exits, until the runtime stops. */
+  watchExits(onExit: (exit: ContainerExit) => void): () => void {
+    const watcher = new ExitWatcher(this.docker, this.daemonId, onExit, this.logger);
+    this.watchers.add(watcher);
+    watcher.start();
+    return () => {
+      watcher.close();
+      this.watchers.delete(watcher);
+    };
   }
 
   async compileSeccomp(profile: Profile, outFile: string): Promise<void> {
@@ -120,10 +156,20 @@ export class SandboxRuntime {
     return info.State.Pid;
   }
 
-  async inspect(containerId: string): Promise<{ running: boolean; pid: number; status: string } | undefined> {
+  async inspect(
+    containerId: string,
+  ): Promise<
+    { running: boolean; pid: number; status: string; exitCode: number; oomKilled: boolean } | undefined
+  > {
     try {
       const info = await this.docker.getContainer(containerId).inspect();
-      return { running: info.State.Running, pid: info.State.Pid, status: info.State.Status };
+      return {
+        running: info.State.Running,
+        pid: info.State.Pid,
+        status: info.State.Status,
+        exitCode: info.State.ExitCode,
+        oomKilled: info.State.OOMKilled,
+      };
     } catch {
       return undefined;
     }

@@ -202,5 +202,8 @@ export async function makeProject(name = 'project'): Promise<string> {
     ],
     { cwd: dir },
   );
+  // Owned by an unprivileged user, as real projects are: aiboxd refuses root-owned folders (the agent's files would
+  // land on the host as root's).
+  if (process.getuid?.() === 0) await execa('chown', ['-R', 'aibox:aibox', dir]);
   return dir;
 }

@@ -17,18 +17,37 @@ export interface HookDeps {
 }
 
 /**
- * The enforcement layers that plug into every sandbox's lifecycle, in start order (stop runs in reverse).
- * Each layer adds one line here.
+ * The order layers start in (stop runs in reverse). Policy first: every later hook reads the sandbox's composed
+ * policy. Egress second: its `started` applies the network rules before any other layer's `started` runs, so
+ * nothing (an SSH session, a gateway connection) can reach the sandbox in a window without rules, and at stop it
+ * is released last, after the container is gone. The SSH gateway last: a sandbox becomes reachable over SSH only
+ * once every other layer is up.
  */
+export const START_ORDER = ['policy', 'egress', 'llm-proxy', 'git-gate', 'ssh-gateway'] as const;
+
+/** Sorts hooks into START_ORDER (layers it does not name keep their relative order, before the SSH gateway). */
+export function inStartOrder<T extends { layer: string }>(hooks: T[]): T[] {
+  const rank = (h: T) => {
+    const i = (START_ORDER as readonly string[]).indexOf(h.layer);
+    return i >= 0 ? i : START_ORDER.length - 1.5;
+  };
+  return hooks
+    .map((h, i) => ({ h, i }))
+    .sort((a, b) => rank(a.h) - rank(b.h) || a.i - b.i)
+    .map(({ h }) => h);
+}
+
+/** The enforcement layers that plug into every sandbox's lifecycle, in START_ORDER. Each layer adds one line here. */
 export async function buildHooks(_deps: HookDeps): Promise<SandboxHook[]> {
-  // Policy first: every later hook reads the sandbox's composed policy. The audit log opens here (fail closed).
+  // The audit log opens here (fail closed).
   const policy = await PolicyService.create({
     ..._deps,
     audit: await openAuditLog(_deps.config.stateDir, _deps.logger),
   });
   const llm = await LlmProxyHook.create({ ..._deps, ...llmProxyExtrasFrom(policy) });
-  return [
+  return inStartOrder([
     policy.hook(),
+    await EgressService.create({ ..._deps, policy }),
     llm,
     await GitGateService.create({
       ..._deps,
@@ -36,6 +55,5 @@ export async function buildHooks(_deps: HookDeps): Promise<SandboxHook[]> {
       ...gitGateExtrasFrom(policy),
     }),
     await SshGatewayHook.create({ ..._deps, policyService: policy }),
-    await EgressService.create({ ..._deps, policy }),
-  ];
+  ]);
 }

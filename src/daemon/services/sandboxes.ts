@@ -1,9 +1,14 @@
-import { chown, mkdir, stat } from 'node:fs/promises';
+import { chown, mkdir } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { loadProfile, type DaemonConfig, type Profile } from '../../config/index.js';
 import {
+  HostPathError,
+  identityOf,
+  isDirectory,
+  probeHostPath,
   runtimeErrors,
+  type ContainerExit,
   type SandboxRuntime,
   type ExecOptions,
   type ExecSession,
@@ -18,6 +23,7 @@ import {
   type Logger,
   type Protection,
   type SandboxReport,
+  type Caller,
 } from '../../shared/index.js';
 import { daemonErrors } from '../errors.js';
 import type { SandboxStore } from '../state/sandbox-store.js';
@@ -31,14 +37,21 @@ export type SandboxExecOptions = Omit<ExecOptions, 'maxProcesses'>;
 
 const HOST_CA_BUNDLE = '/etc/ssl/certs/ca-certificates.crt';
 
-/** Host directories a sandbox may never be started on. */
-const FORBIDDEN_PATHS = new Set([
+/**
+ * Host places no sandbox may ever get, checked on the real path of the opened folder: `/` itself, and everything at
+ * or under the others (plus the daemon's state and mounts directories).
+ */
+const FORBIDDEN_PREFIXES = [
   '/',
   '/bin',
   '/boot',
   '/dev',
   '/etc',
   '/lib',
+  '/lib32',
+  '/lib64',
+  '/libx32',
+  '/opt/aibox',
   '/proc',
   '/root/.ssh',
   '/run',
@@ -46,7 +59,15 @@ const FORBIDDEN_PATHS = new Set([
   '/sys',
   '/usr',
   '/var',
-]);
+];
+
+/** Whether `real` is `/`, or is or lies under one of the other forbidden prefixes. */
+export function isForbiddenPath(real: string, extra: string[] = []): boolean {
+  if (real === '/') return true;
+  return [...FORBIDDEN_PREFIXES.slice(1), ...extra].some(
+    (p) => real === p || real.startsWith(`${p.replace(/\/+$/, '')}/`),
+  );
+}
 
 /**
  * The sandbox lifecycle: validate, set up every enforcement layer, start, exec, stop, remove, re-adopt.
@@ -54,6 +75,7 @@ const FORBIDDEN_PATHS = new Set([
  */
 export class SandboxService {
   private readonly busy = new Map<string, Promise<unknown>>();
+  private unwatch: (() => void) | undefined;
 
   constructor(
     private readonly config: DaemonConfig,
@@ -62,7 +84,10 @@ export class SandboxService {
     private readonly hooks: SandboxHook[],
     readonly daemonId: string,
     private readonly logger: Logger,
-  ) {}
+  ) {
+    if (runtime.daemonId !== daemonId)
+      throw new Error('the runtime and the sandbox service disagree on the daemon id');
+  }
 
   async list(): Promise<SandboxReport[]> {
     const records = await this.store.list();
@@ -79,8 +104,8 @@ export class SandboxService {
     return record;
   }
 
-  async create(request: CreateSandboxRequest): Promise<SandboxReport> {
-    const projectPath = await this.validatePath(request.path);
+  async create(request: CreateSandboxRequest, caller: Caller): Promise<SandboxReport> {
+    const { path: projectPath, identity } = await this.validatePath(request.path, caller);
     const profile = await loadProfile(this.config.profilesDir, request.profile);
     const existing = await this.store.list();
     const name = request.name ?? defaultName(projectPath, new Set(existing.map((r) => r.name)));
@@ -104,11 +129,12 @@ export class SandboxService {
       id: newId('sbx'),
       name,
       path: projectPath,
+      pathIdentity: identity,
       profile: profile.name,
       state: 'creating',
       image: await this.runtime.image.reference(),
       createdAt: new Date().toISOString(),
-      ownerUid: 0, // set from the caller once create() receives one
+      ownerUid: caller.uid,
       env: {},
       endpoints: {},
       network: false,
@@ -159,12 +185,65 @@ export class SandboxService {
 
   async exec(name: string, options: SandboxExecOptions): Promise<ExecSession> {
     const record = await this.requireRunning(name);
-    return this.runtime.exec(record.containerId, await this.withLimits(record, options));
+    const opts = await this.withLimits(record, options);
+    return this.runtime.exec(record.containerId, opts).catch((err: unknown) => this.execFailed(record, err));
   }
 
   async execBuffered(name: string, options: SandboxExecOptions) {
     const record = await this.requireRunning(name);
-    return this.runtime.execBuffered(record.containerId, await this.withLimits(record, options));
+    const opts = await this.withLimits(record, options);
+    return this.runtime
+      .execBuffered(record.containerId, opts)
+      .catch((err: unknown) => this.execFailed(record, err));
+  }
+
+  /** An exec that failed because the container is gone is the caller's 409, and the sandbox's layers go with it. */
+  private async execFailed(record: SandboxRecord & { containerId: string }, err: unknown): Promise<never> {
+    const state = await this.runtime.inspect(record.containerId);
+    if (state?.running) throw err;
+    await this.containerExited({
+      containerId: record.containerId,
+      sandboxId: record.id,
+      exitCode: state?.exitCode,
+      oom: state?.oomKilled ?? false,
+    });
+    const now = (await this.store.list()).find((r) => r.id === record.id) ?? record;
+    throw daemonErrors.create(
+      'SANDBOX_NOT_RUNNING',
+      `sandbox "${record.name}" is ${now.state === 'running' ? 'stopped' : now.state}${now.error ? `: ${now.error}` : ''}`,
+      { name: record.name },
+    );
+  }
+
+  /**
+   * Follows the container: when it exits on its own (an OOM kill, a crash, `kill` from the host), the record says
+   * so with the reason, and every layer is released (hooks' stop, mounts, cgroups). Stops we make ourselves run
+   * under `exclusive` and are left alone here.
+   */
+  async containerExited(exit: ContainerExit): Promise<void> {
+    const record = (await this.store.list()).find((r) => r.id === exit.sandboxId);
+    if (!record || record.containerId !== exit.containerId || record.state !== 'running') return;
+    if (this.busy.has(record.name)) return;
+    await this.exclusive(record.name, async () => {
+      const oomKills = await this.runtime.limits.oomKills(record.id);
+      const inspected = await this.runtime.inspect(exit.containerId);
+      if (inspected?.running) return;
+      const exitCode = exit.exitCode ?? inspected?.exitCode;
+      const oom = exit.oom || oomKills > 0 || inspected?.oomKilled === true;
+      const limit = await loadProfile(this.config.profilesDir, record.profile).then(
+        (p) => ` (${p.limits.memoryMiB} MiB)`,
+        () => '',
+      );
+      record.error = oom
+        ? `OOM: killed for going over its memory limit${limit}`
+        : `the container exited with code ${exitCode ?? 'unknown'}`;
+      record.state = oom || exitCode !== 0 ? 'failed' : 'stopped';
+      await this.tearDown(record);
+      await this.store.save(record);
+      this.logger.warn({ sandbox: record.name, id: record.id, reason: record.error }, 'sandbox exited');
+    }).catch((err: unknown) =>
+      this.logger.error({ sandbox: record.name, err: messageOf(err) }, 'cannot release an exited sandbox'),
+    );
   }
 
   private async withLimits(record: SandboxRecord, options: SandboxExecOptions): Promise<ExecOptions> {
@@ -245,23 +324,22 @@ export class SandboxService {
         swept.push(c.name || c.sandboxId);
       }
     }
-    const recordsOfAllDaemons = known;
+    // Only this daemon's own folder (mountsDir/<daemonId>/): other daemons' mounts are never looked at.
     for (const id of await this.runtime.mounts.list()) {
-      if (!recordsOfAllDaemons.has(id) && !(await this.ownedByAnotherDaemon(id))) {
+      if (!known.has(id)) {
         await this.runtime.mounts.unmount(id).catch(() => undefined);
+        if (!swept.includes(id)) swept.push(id);
       }
     }
     this.logger.info({ adopted, swept }, 'adopted running sandboxes and swept leftovers');
+    this.watch();
     return { adopted, swept };
   }
 
-  private async ownedByAnotherDaemon(sandboxId: string): Promise<boolean> {
-    // Several daemons (tests, side-by-side installs) share the mounts directory: only sweep a mount whose container
-    // is gone everywhere.
-    const all = await this.runtime.docker
-      .listContainers({ all: true, filters: { label: [`io.aibox.sandbox.id=${sandboxId}`] } })
-      .catch(() => []);
-    return all.length > 0;
+  /** Starts following container exits (once). */
+  watch(): void {
+    if (this.unwatch) return;
+    this.unwatch = this.runtime.watchExits((exit) => void this.containerExited(exit));
   }
 
   private async bringUp(record: SandboxRecord, profile: Profile): Promise<void> {
@@ -278,14 +356,39 @@ export class SandboxService {
         string,
         string
       >;
-      const extraMounts: Mount[] = contributions.flatMap((c) => c.mounts ?? []);
-      const readOnlyPaths = [...new Set(contributions.flatMap((c) => c.readOnlyPaths ?? []))];
       const network = contributions.some((c) => c.network === true);
 
-      const workspace = await this.inLayer('workspace', () =>
-        this.runtime.mountWorkspace(record.id, record.path),
-      );
       undo.push(() => this.runtime.mounts.unmount(record.id));
+      if (!record.pathIdentity) record.pathIdentity = (await this.validatePath(record.path)).identity;
+      const workspace = await this.inLayer('workspace', () =>
+        this.runtime.mountWorkspace(record.id, record.path, {
+          expect: record.pathIdentity!,
+          forbid: this.forbidden(),
+        }),
+      );
+      // Every other bind is made from a no-follow fd too: a link planted in the workspace (or a worktree's
+      // metadata) is refused, never followed to a host path.
+      let n = 0;
+      const readOnlyPaths: Mount[] = [];
+      for (const rel of new Set(contributions.flatMap((c) => c.readOnlyPaths ?? []))) {
+        const source = path.posix.join(workspace, path.posix.normalize(rel));
+        if (!source.startsWith(`${workspace}/`)) continue;
+        const made = await this.inLayer('workspace', () =>
+          // No link at any component and no `..`: the opened path is the workspace's, under aiboxd's own mount.
+          this.runtime.prepareMount(record.id, n++, source, { readOnly: true, forbid: [] }),
+        );
+        readOnlyPaths.push({ source: made, target: path.posix.relative(workspace, source), readOnly: true });
+      }
+      const extraMounts: Mount[] = [];
+      for (const m of contributions.flatMap((c) => c.mounts ?? [])) {
+        const made = await this.inLayer('workspace', () =>
+          this.runtime.prepareMount(record.id, n++, m.source, {
+            readOnly: m.readOnly,
+            forbid: this.forbidden(),
+          }),
+        );
+        extraMounts.push({ source: made, target: m.target, readOnly: m.readOnly });
+      }
       const dir = this.store.dirOf(record.id);
       const home = path.join(dir, 'home');
       await mkdir(home, { recursive: true, mode: 0o750 });
@@ -343,14 +446,18 @@ export class SandboxService {
     }
   }
 
+  /**
+   * Enforcement stays up until the last sandbox process is gone: the container stops first (if it cannot be
+   * stopped, this throws and every layer stays in place), then the layers are released in reverse start order.
+   */
   private async tearDown(record: SandboxRecord): Promise<void> {
+    if (record.containerId) await this.runtime.stopContainer(record.containerId);
     const ctx = this.context(record);
     for (const hook of [...this.hooks].reverse()) {
       await hook
         .stop?.(ctx)
         .catch((e: unknown) => this.logger.warn({ layer: hook.layer, err: messageOf(e) }, 'stop failed'));
     }
-    if (record.containerId) await this.runtime.stopContainer(record.containerId);
     await this.runtime.mounts.unmount(record.id);
     await this.runtime.limits.remove(record.id);
   }
@@ -381,7 +488,10 @@ export class SandboxService {
   async requireRunning(name: string): Promise<SandboxRecord & { containerId: string }> {
     const record = await this.find(name);
     if (record.state !== 'running' || !record.containerId) {
-      throw daemonErrors.create('SANDBOX_NOT_RUNNING', `sandbox "${name}" is ${record.state}`, { name });
+      const why = record.error ? `: ${record.error}` : '';
+      throw daemonErrors.create('SANDBOX_NOT_RUNNING', `sandbox "${name}" is ${record.state}${why}`, {
+        name,
+      });
     }
     return record as SandboxRecord & { containerId: string };
   }
@@ -391,25 +501,52 @@ export class SandboxService {
     return (await this.runtime.inspect(record.containerId))?.running ?? false;
   }
 
-  private async validatePath(input: string): Promise<string> {
+  private forbidden(): string[] {
+    return [...FORBIDDEN_PREFIXES, this.config.stateDir, this.config.runtime.mountsDir];
+  }
+
+  /**
+   * The project folder, opened without following links (a link at any component is refused), checked on the real
+   * path of the opened folder, and — for a caller other than root — reachable, readable and writable by the caller
+   * itself (checked with the caller's ids). Returns its identity, re-checked at every start.
+   */
+  private async validatePath(input: string, caller?: Caller): Promise<{ path: string; identity: string }> {
     if (!path.isAbsolute(input)) {
       throw daemonErrors.create('SANDBOX_PATH_INVALID', `path must be absolute: ${input}`, { path: input });
     }
     const resolved = path.resolve(input);
-    const info = await stat(resolved).catch(() => undefined);
-    if (!info)
-      throw daemonErrors.create('SANDBOX_PATH_NOT_FOUND', `no such directory: ${resolved}`, {
-        path: resolved,
-      });
-    if (!info.isDirectory()) {
+    const as = caller && caller.uid !== 0 ? { uid: caller.uid, gid: caller.gid } : undefined;
+    const info = await probeHostPath(resolved, as).catch((err: unknown) => {
+      if (err instanceof HostPathError) {
+        const details = { path: resolved };
+        if (err.refusal === 'missing')
+          throw daemonErrors.create('SANDBOX_PATH_NOT_FOUND', `no such directory: ${resolved}`, details);
+        if (err.refusal === 'symlink')
+          throw runtimeErrors.create('SANDBOX_PATH_SYMLINK', err.message, details);
+        if (err.refusal === 'access' || err.refusal === 'changed')
+          throw runtimeErrors.create('SANDBOX_PATH_ACCESS', err.message, details);
+      }
+      throw err;
+    });
+    if (!isDirectory(info)) {
       throw daemonErrors.create('SANDBOX_PATH_INVALID', `not a directory: ${resolved}`, { path: resolved });
     }
-    if (FORBIDDEN_PATHS.has(resolved) || resolved.startsWith(this.config.stateDir)) {
-      throw daemonErrors.create('SANDBOX_PATH_INVALID', `refusing to mount ${resolved} into a sandbox`, {
+    if (
+      info.real !== resolved ||
+      isForbiddenPath(info.real, this.forbidden().slice(FORBIDDEN_PREFIXES.length))
+    ) {
+      throw daemonErrors.create('SANDBOX_PATH_INVALID', `refusing to mount ${info.real} into a sandbox`, {
         path: resolved,
       });
     }
-    return resolved;
+    if (info.uid === 0) {
+      throw runtimeErrors.create(
+        'SANDBOX_PATH_ROOT_OWNED',
+        `${resolved} is owned by root: the agent's files would land on the host as root's`,
+        { path: resolved },
+      );
+    }
+    return { path: resolved, identity: identityOf(info) };
   }
 
   private async exclusive<T>(name: string, work: () => Promise<T>): Promise<T> {
@@ -438,6 +575,7 @@ export class SandboxService {
       mode: this.config.runtime.mode,
       ...(record.containerId ? { containerId: record.containerId } : {}),
       createdAt: record.createdAt,
+      ...(record.error && state !== 'running' ? { reason: record.error } : {}),
       protections: protections(this.config, profile, record),
       endpoints: record.endpoints,
     };

@@ -7,6 +7,11 @@ export const SandboxRecord = z.object({
   id: z.string(),
   name: z.string(),
   path: z.string(),
+  /**
+   * "<st_dev>:<st_ino>" of the project folder when the sandbox was created (opened without following links); every
+   * start mounts only that folder (absent in records made before it was kept: recorded at their next start).
+   */
+  pathIdentity: z.string().optional(),
   profile: z.string(),
   state: SandboxState,
   image: z.string(),
@@ -19,6 +24,7 @@ export const SandboxRecord = z.object({
   network: z.boolean().default(false),
   /** RLIMIT_NPROC every command gets: the profile's value when the sandbox started (not re-read per exec). */
   maxProcesses: z.number().int().positive().optional(),
+  /** Why the sandbox is not running when it did not stop on request (an OOM kill, an exit code, a failed start). */
   error: z.string().optional(),
 });
 export type SandboxRecord = z.infer<typeof SandboxRecord>;

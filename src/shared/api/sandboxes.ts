@@ -39,6 +39,8 @@ export const SandboxReport = z.object({
   mode: z.enum(['rootless', 'rootful']),
   containerId: z.string().optional(),
   createdAt: z.string(),
+  /** Why a sandbox that did not stop on request is not running (OOM kill, exit code). */
+  reason: z.string().optional(),
   protections: z.array(Protection),
   endpoints: z.record(z.string(), z.string()).default({}),
 });
