@@ -3,7 +3,11 @@
 #   - Debian packages (podman and its rootless helpers, runc, nftables, squid, DNS tools, debootstrap, git, ssh …)
 #   - gVisor's runsc from Debian trixie into /opt/aibox/runtime (bookworm's runsc breaks `ls` in the sandbox:
 #     it rejects coreutils' statx flags). Fetched with a private apt state: the host's sources stay bookworm.
-#   - the unprivileged `aibox` user (with subordinate uid/gid ranges) that runs rootless Podman for the sandboxes.
+#   - the unprivileged `aibox` user (with subordinate uid/gid ranges) that runs rootless Podman for the sandboxes,
+#     with a primary group of its own;
+#   - the `aibox-users` group for the people who use the CLI: the daemon's socket is root:aibox-users 0660. The
+#     runtime user is never in it (a sandbox that escaped into Podman must not reach the root daemon). Hosts set up
+#     before this had CLI users in the `aibox` group (also the runtime user's primary group): they are moved over.
 # Usage: scripts/setup-host.sh            (needs root)
 set -euo pipefail
 
@@ -16,6 +20,7 @@ PACKAGES=(
 RUNSC_DIR=/opt/aibox/runtime
 RUNSC_VERSION_WANTED=20240729
 AIBOX_USER=aibox
+SOCKET_GROUP=aibox-users
 SUBID_START=200000
 SUBID_COUNT=65536
 
@@ -65,9 +70,39 @@ if ! id "$AIBOX_USER" >/dev/null 2>&1; then
 fi
 grep -q "^$AIBOX_USER:" /etc/subuid || usermod --add-subuids "$SUBID_START-$((SUBID_START + SUBID_COUNT - 1))" "$AIBOX_USER"
 grep -q "^$AIBOX_USER:" /etc/subgid || usermod --add-subgids "$SUBID_START-$((SUBID_START + SUBID_COUNT - 1))" "$AIBOX_USER"
-getent group aibox >/dev/null || groupadd --system aibox
+
+# The runtime user's own primary group, shared with nobody.
+getent group "$AIBOX_USER" >/dev/null || groupadd --system "$AIBOX_USER"
+if [ "$(id -gn "$AIBOX_USER")" != "$AIBOX_USER" ]; then
+  say "giving '$AIBOX_USER' its own primary group"
+  usermod -g "$AIBOX_USER" "$AIBOX_USER"
+fi
+# CLI users: the socket group. Migrate members of the old socket group (`aibox`) and keep the runtime user out.
+getent group "$SOCKET_GROUP" >/dev/null || groupadd --system "$SOCKET_GROUP"
+old_members=$(getent group "$AIBOX_USER" | cut -d: -f4 | tr ',' ' ')
+for member in $old_members; do
+  [ "$member" = "$AIBOX_USER" ] && continue
+  say "moving '$member' from the '$AIBOX_USER' group to '$SOCKET_GROUP' (the socket group)"
+  gpasswd -a "$member" "$SOCKET_GROUP" >/dev/null
+  gpasswd -d "$member" "$AIBOX_USER" >/dev/null
+done
+if id -nG "$AIBOX_USER" | tr ' ' '\n' | grep -qx "$SOCKET_GROUP"; then
+  say "removing the runtime user '$AIBOX_USER' from '$SOCKET_GROUP'"
+  gpasswd -d "$AIBOX_USER" "$SOCKET_GROUP" >/dev/null
+fi
+# A config written for the old layout names the runtime user's group as the socket group: point it at aibox-users.
+for conf in /etc/aibox/aiboxd.yaml; do
+  if [ -f "$conf" ] && grep -Eq "^socketGroup:[[:space:]]*$AIBOX_USER[[:space:]]*$" "$conf"; then
+    say "$conf: socketGroup $AIBOX_USER -> $SOCKET_GROUP"
+    sed -i -E "s/^socketGroup:[[:space:]]*$AIBOX_USER[[:space:]]*$/socketGroup: $SOCKET_GROUP/" "$conf"
+  fi
+done
+# A running daemon's socket keeps its old group until the daemon restarts; fix it now.
+for sock in /run/aibox/aiboxd.sock; do
+  if [ -S "$sock" ]; then chown root:"$SOCKET_GROUP" "$sock" && chmod 0660 "$sock"; fi
+done
 
 # slirp4netns (rootless networking) opens /dev/net/tun as the aibox user; Debian's usual mode is 0666.
 if [ -c /dev/net/tun ] && [ "$(stat -c %a /dev/net/tun)" != "666" ]; then chmod 0666 /dev/net/tun; fi
 
-say "host ready: podman $(podman --version | awk '{print $3}'), runsc $(runsc_version | awk 'NR==1 {print $3}'), user $AIBOX_USER"
+say "host ready: podman $(podman --version | awk '{print $3}'), runsc $(runsc_version | awk 'NR==1 {print $3}'), user $AIBOX_USER, socket group $SOCKET_GROUP (add CLI users: usermod -aG $SOCKET_GROUP USER)"

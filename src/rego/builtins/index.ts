@@ -21,6 +21,7 @@ import { register as registerNumbers } from './numbers.js';
 import { register as registerObjects } from './objects.js';
 import { register as registerProviders } from './providers.js';
 import { register as registerRegex } from './regex.js';
+import { register as registerRegoMeta } from './rego-meta.js';
 import { register as registerRuntime } from './runtime.js';
 import { register as registerSemver } from './semver.js';
 import { register as registerSets } from './sets.js';
@@ -60,6 +61,7 @@ export function registerAll(registry: BuiltinRegistry): BuiltinRegistry {
   registerObjects(registry);
   registerProviders(registry);
   registerRegex(registry);
+  registerRegoMeta(registry);
   registerRuntime(registry);
   registerSemver(registry);
   registerSets(registry);
