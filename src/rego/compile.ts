@@ -3,7 +3,8 @@
  * input/data), variable scoping (slots), builtin/function resolution with arity checks, safety analysis with body
  * reordering, recursion check.
  */
-import type { Expr, Module, Rule, Term } from './ast.js';
+import { chainEntry, annotationValue } from './annotations.js';
+import type { Annotation, Expr, Module, Rule, Term } from './ast.js';
 import type { BuiltinDef, BuiltinRegistry } from './builtins/registry.js';
 import { BuiltinError, matchesType } from './builtins/registry.js';
 import { checkRedeclarations, hoistNegated } from './compile-rewrite.js';
@@ -56,6 +57,8 @@ interface PkgCtx {
   globals: Set<string>;
   imports: Map<string, Term[]>;
   file: string;
+  /** The rule being compiled (for `rego.metadata.chain()` / `rego.metadata.rule()`). */
+  rule?: Rule;
 }
 
 const GENERATED_PREFIX = '__';
@@ -105,7 +108,66 @@ export class Compiler {
     if (this.errors.length < 100) this.errors.push(new RegoError(code, msg, loc));
   }
 
+  /** METADATA annotations by scope (OPA's AnnotationSet). */
+  private readonly annotations = {
+    rule: new Map<Rule, Annotation>(),
+    document: new Map<string, Annotation>(),
+    pkg: new Map<string, Annotation>(),
+    subpackages: new Map<string, Annotation>(),
+  };
+
+  private indexAnnotations(modules: readonly Module[]): void {
+    const idx = this.annotations;
+    for (const m of modules) {
+      const pkgKey = m.packagePath.join('.');
+      for (const a of m.annotations ?? []) {
+        if (a.scope === 'package') {
+          if (!idx.pkg.has(pkgKey)) idx.pkg.set(pkgKey, a);
+        } else if (a.scope === 'subpackages') {
+          if (!idx.subpackages.has(pkgKey)) idx.subpackages.set(pkgKey, a);
+        } else if (a.rule !== undefined) {
+          const r = m.rules[a.rule]!;
+          if (a.scope === 'rule') idx.rule.set(r, a);
+          else {
+            const key = [...m.packagePath, ...groundPrefix(r.head.ref)].join('.');
+            if (!idx.document.has(key)) idx.document.set(key, a);
+          }
+        }
+      }
+    }
+  }
+
+  /** `rego.metadata.chain()` for a rule: its rule scope, its document, its package, the enclosing subpackages. */
+  private metadataChain(r: Rule, pkgPath: readonly string[]): Value[] {
+    const idx = this.annotations;
+    const path = [...pkgPath, ...groundPrefix(r.head.ref)];
+    const chain: Value[] = [chainEntry(path, idx.rule.get(r))];
+    const doc = idx.document.get(path.join('.'));
+    if (doc) chain.push(chainEntry(path, doc));
+    const pkg = idx.pkg.get(pkgPath.join('.'));
+    if (pkg) chain.push(chainEntry(pkgPath, pkg));
+    for (let i = pkgPath.length; i >= 0; i--) {
+      const sub = idx.subpackages.get(pkgPath.slice(0, i).join('.'));
+      if (sub) chain.push(chainEntry(pkgPath.slice(0, i), sub));
+    }
+    return chain;
+  }
+
+  /** OPA's RewriteRegoMetadataCalls: inside a rule, the metadata builtins are constants. */
+  private metadataCall(t: Term & { type: 'call' }, scope: Scope, ctx: PkgCtx): CTerm | undefined {
+    if (!ctx.rule || t.args.length !== 0 || t.op.type !== 'ref' || isLocal(scope, 'rego')) return undefined;
+    const name = refToStrings(t.op.terms)?.join('.');
+    if (name === 'rego.metadata.chain')
+      return { k: 'const', v: this.metadataChain(ctx.rule, ctx.pkgPath), loc: t.loc, needs: [] };
+    if (name === 'rego.metadata.rule') {
+      const a = this.annotations.rule.get(ctx.rule);
+      return { k: 'const', v: a ? annotationValue(a) : new ObjectValue(), loc: t.loc, needs: [] };
+    }
+    return undefined;
+  }
+
   compileModules(modules: readonly Module[]): CompiledModules {
+    this.indexAnnotations(modules);
     // Stage 1: globals per package and rule tree skeleton.
     for (const m of modules) {
       const key = m.packagePath.join('.');
@@ -142,7 +204,7 @@ export class Compiler {
     }
     for (const p of placed) {
       try {
-        const cr = this.compileRule(p.r, p.ctx, p.node, p.keyPath);
+        const cr = this.compileRule(p.r, { ...p.ctx, rule: p.r }, p.node, p.keyPath);
         if (!cr) continue;
         if (cr.isDefault) {
           if (p.node.defaultRule)
@@ -653,6 +715,8 @@ export class Compiler {
         return constFold({ k: 'object', items, loc: t.loc, needs: unionNeeds(items.flat()) });
       }
       case 'call': {
+        const meta = this.metadataCall(t, scope, ctx);
+        if (meta) return meta;
         const fn = this.resolveFn(t.op, ctx, scope, true);
         const args = t.args.map((x) => this.term(x, scope, ctx));
         if (fn) {
@@ -1259,6 +1323,18 @@ function constFold(t: CTerm): CTerm {
     }
   }
   return t;
+}
+
+/** The leading constant segments of a rule head reference (OPA's GroundPrefix). */
+function groundPrefix(ref: readonly Term[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < ref.length; i++) {
+    const t = ref[i]!;
+    if (i === 0 && t.type === 'var') out.push(t.name);
+    else if (i > 0 && t.type === 'scalar' && typeof t.value === 'string') out.push(t.value);
+    else break;
+  }
+  return out;
 }
 
 function refToStrings(terms: readonly Term[]): string[] | undefined {

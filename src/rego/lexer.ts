@@ -35,7 +35,14 @@ function isDigit(c: number): boolean {
   return c >= 48 && c <= 57;
 }
 
-export function tokenize(src: string, file: string): Token[] {
+/** A `#` comment: its text after the `#`, and where the `#` is. */
+export interface Comment {
+  text: string;
+  loc: Location;
+}
+
+/** Tokenize `src`; comments are appended to `comments` when given (METADATA blocks are read from them). */
+export function tokenize(src: string, file: string, comments?: Comment[]): Token[] {
   const toks: Token[] = [];
   let i = 0;
   let row = 1;
@@ -64,7 +71,9 @@ export function tokenize(src: string, file: string): Token[] {
       continue;
     }
     if (c === 35) {
+      const start = i;
       while (i < n && src.charCodeAt(i) !== 10) i++;
+      comments?.push({ text: src.slice(start + 1, i).replace(/\r$/, ''), loc: loc(start) });
       continue;
     }
     const start = i;

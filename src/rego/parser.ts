@@ -8,8 +8,9 @@
 import type { Expr, Import, Module, Rule, RuleHead, Term, With } from './ast.js';
 import { RegoError } from './errors.js';
 import type { Location } from './errors.js';
+import { attachAnnotations } from './annotations.js';
 import { skipTemplateExpr, tokenize } from './lexer.js';
-import type { Token } from './lexer.js';
+import type { Comment, Token } from './lexer.js';
 import { parseNumber } from './value.js';
 
 /** Keywords of every Rego version. */
@@ -70,6 +71,7 @@ export class Parser {
   private depth = 0;
   private inParens = false;
   private readonly lines: string[];
+  private readonly comments: Comment[] = [];
   /** Active keywords: all of them in v1; in v0 the future keywords once imported. */
   private readonly kw: Set<string>;
   /** v1 rule-head rules apply (`if` before bodies, `contains` for partial sets): v1, or v0 with `rego.v1`. */
@@ -82,7 +84,7 @@ export class Parser {
     opts: ParseOptions = {},
   ) {
     this.lines = src.split('\n');
-    this.toks = tokenize(src, file);
+    this.toks = tokenize(src, file, this.comments);
     this.regoVersion = normalizeRegoVersion(opts.regoVersion);
     this.strictV1 = this.regoVersion === 'v1';
     this.kw = new Set(this.regoVersion === 'v1' ? KEYWORDS : BASE_KEYWORDS);
@@ -171,13 +173,24 @@ export class Parser {
     if (!packagePath) this.fail('invalid package path', first);
     const imports: Import[] = [];
     const rules: Rule[] = [];
+    // statement starts, for attaching METADATA blocks to the statement that follows them
+    const stmts: { kind: 'package' | 'import' | 'rule'; loc: Location; rule?: number }[] = [
+      { kind: 'package', loc: first.loc },
+    ];
     // Like OPA, an import may appear at any statement (it still applies to the whole module).
     while (this.tok.kind !== 'eof') {
-      if (this.isKw('import')) imports.push(this.parseImport());
-      else if (this.isKw('package')) this.fail('unexpected package');
-      else rules.push(...this.parseStatement());
+      if (this.isKw('import')) {
+        const imp = this.parseImport();
+        imports.push(imp);
+        stmts.push({ kind: 'import', loc: imp.loc });
+      } else if (this.isKw('package')) this.fail('unexpected package');
+      else
+        for (const r of this.parseStatement()) {
+          stmts.push({ kind: 'rule', loc: r.loc, rule: rules.length });
+          rules.push(r);
+        }
     }
-    return {
+    const m: Module = {
       file: this.file,
       source: this.src,
       package: pkg,
@@ -187,6 +200,9 @@ export class Parser {
       loc: first.loc,
       regoVersion: this.regoVersion,
     };
+    const annotations = attachAnnotations(this.comments, stmts, this.lines);
+    if (annotations.length) m.annotations = annotations;
+    return m;
   }
 
   private parseImport(): Import {
@@ -248,7 +264,7 @@ export class Parser {
       if (this.isPunct('.') && !this.tok.nl) {
         this.next();
         const id = this.tok;
-        if (id.kind !== 'ident') this.unexpected();
+        if (id.kind !== 'ident') this.fail(`unexpected ${tokenName(id, this.kw)}: expected ident`);
         this.next();
         terms.push({ type: 'scalar', value: id.text, loc: id.loc });
       } else if (this.isPunct('[') && !this.tok.nl && !namesOnly) {
