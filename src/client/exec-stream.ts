@@ -1,7 +1,7 @@
 import type WebSocket from 'ws';
 import type { RawData } from 'ws';
 import { EXEC_STREAM, ExecControlMessage } from '../shared/index.js';
-import type { ExecRequest } from '../shared/index.js';
+import type { ExecRequest, ExecStartMessage } from '../shared/index.js';
 import { ClientError, connectionError } from './errors.js';
 import { errorFromAnswer, parseJson } from './transport.js';
 
@@ -19,10 +19,12 @@ export interface ExecStreamIo {
   onResize?: ((send: (size: TerminalSize) => void) => () => void) | undefined;
 }
 
-/** The URL `ws` understands for a WebSocket over a unix socket. */
-export function execWebSocketUrl(socketPath: string, name: string, spec: ExecRequestInput): string {
-  const query = encodeURIComponent(JSON.stringify(spec));
-  return `ws+unix://${socketPath}:/v1/sandboxes/${encodeURIComponent(name)}/exec/ws?spec=${query}`;
+/**
+ * The URL `ws` understands for a WebSocket over a unix socket. It names the sandbox only: the spec (env values
+ * included) goes in the first message, never in a URL that request logs record.
+ */
+export function execWebSocketUrl(socketPath: string, name: string): string {
+  return `ws+unix://${socketPath}:/v1/sandboxes/${encodeURIComponent(name)}/exec/ws`;
 }
 
 export type ExecRequestInput = Partial<ExecRequest> & Pick<ExecRequest, 'cmd'>;
@@ -40,7 +42,7 @@ export async function execStream(
   // Loaded on first use: most CLI invocations never exec, and every import is paid at each start.
   const { default: WebSocket } = await import('ws');
   return new Promise<number>((resolve, reject) => {
-    const ws = new WebSocket(execWebSocketUrl(socketPath, name, spec), { perMessageDeflate: false });
+    const ws = new WebSocket(execWebSocketUrl(socketPath, name), { perMessageDeflate: false });
     let exitCode: number | undefined;
     let failure: ClientError | undefined;
     let opened = false;
@@ -97,6 +99,8 @@ export async function execStream(
 
     ws.on('open', () => {
       opened = true;
+      const start: ExecStartMessage = { type: 'start', spec: { ...spec } };
+      ws.send(JSON.stringify(start));
       if (io.stdin && spec.stdin) cleanups.push(forwardStdin(ws, io.stdin));
       if (io.onResize) {
         cleanups.push(io.onResize((size) => sendControl(ws, { type: 'resize', ...size })));

@@ -1,101 +1,104 @@
-import Fastify, { type FastifyInstance } from 'fastify';
+import type { IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
+import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import websocket from '@fastify/websocket';
-import { ZodError } from 'zod';
-import { isAiboxError } from '../shared/index.js';
-import type { ApiErrorBody } from '../shared/index.js';
+import type { Caller } from '../shared/index.js';
 import type { DaemonServices } from './services/index.js';
 import { registerRoutes } from './routes/index.js';
-import { daemonErrors } from './errors.js';
+import { installAccess } from './http/access.js';
+import { answerOf, clientErrorAnswer, toErrorAnswer, writeRawAnswer } from './http/contract.js';
+import { guardUpgrades } from './http/upgrades.js';
+import type { PeerReader } from './http/peercred.js';
+
+export interface AppOptions {
+  /** Reads SO_PEERCRED from accepted connections; server.ts always gives it. */
+  peer?: PeerReader;
+  /** The caller of `app.inject()` requests (no socket): tests only; root when absent. */
+  injectedCaller?: (raw: IncomingMessage) => Caller;
+}
+
+/** A stalled client (slowloris) gets 408 and its connection closed after this long without complete headers. */
+const HEADERS_TIMEOUT_MS = 10_000;
+const REQUEST_TIMEOUT_MS = 30_000;
 
 /**
  * Builds the HTTP application without listening, so tests drive it with `app.inject()` and server.ts binds it to
- * the unix socket. Every error leaves as `{error: {code, message, hint}}` with a 4xx unless it is our own fault;
- * stacks go to the log, never to the caller.
+ * the unix socket. Every answer that is not a success is `{error: {code, message, hint}}` — route errors, unknown
+ * routes, Fastify's own refusals, HTTP parse errors and refused WebSocket upgrades alike — with a 4xx unless it is
+ * our own fault; stacks go to the log, never to the caller.
  */
-export async function buildApp(services: DaemonServices): Promise<FastifyInstance> {
+export async function buildApp(services: DaemonServices, options: AppOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: services.httpLogger,
     disableRequestLogging: false,
     bodyLimit: 4 * 1024 * 1024,
+    requestTimeout: REQUEST_TIMEOUT_MS,
+    frameworkErrors: (err, request, reply) => {
+      const answer = toErrorAnswer(err);
+      request.log.info({ code: answer.payload.error.code }, 'request refused');
+      void (reply as unknown as FastifyReply).status(answer.status).send(answer.payload);
+    },
+    clientErrorHandler: (err, socket) => {
+      // A reset connection has nobody to answer; anything else gets an answer in the contract, then is closed.
+      if ((err as NodeJS.ErrnoException).code === 'ECONNRESET' || socket.destroyed) {
+        socket.destroy();
+        return;
+      }
+      writeRawAnswer(socket, clientErrorAnswer(err));
+    },
   });
+  app.server.headersTimeout = HEADERS_TIMEOUT_MS;
 
-  // An empty body with a JSON content type (DELETE, POST …/stop from simple clients) means "no body".
+  // An empty body with a JSON content type (DELETE, POST …/stop from simple clients) means "no body"; a body of
+  // `null` is not "no body": routes take objects.
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
     const text = typeof body === 'string' ? body : body.toString('utf8');
     if (text.trim() === '') return done(null, undefined);
+    let parsed: unknown;
     try {
-      done(null, JSON.parse(text));
+      parsed = JSON.parse(text);
     } catch {
-      done(Object.assign(new Error('the request body is not valid JSON'), { statusCode: 400 }), undefined);
+      return done(
+        Object.assign(new Error('the request body is not valid JSON'), { statusCode: 400 }),
+        undefined,
+      );
     }
+    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+      return done(
+        Object.assign(new Error('the request body must be a JSON object'), { statusCode: 400 }),
+        undefined,
+      );
+    }
+    done(null, parsed);
   });
 
   app.setErrorHandler((err: unknown, request, reply) => {
-    const body = toErrorBody(err);
-    if (body.status >= 500) request.log.error({ err }, 'request failed');
-    else request.log.info({ code: body.payload.error.code }, 'request refused');
-    void reply.status(body.status).send(body.payload);
+    const answer = toErrorAnswer(err);
+    if (answer.status >= 500) request.log.error({ err }, 'request failed');
+    else request.log.info({ code: answer.payload.error.code }, 'request refused');
+    void reply.status(answer.status).send(answer.payload);
   });
 
   app.setNotFoundHandler((request, reply) => {
-    const payload: ApiErrorBody = {
-      error: {
-        code: 'API_ROUTE_NOT_FOUND',
-        message: `no route ${request.method} ${request.url}`,
-        hint: daemonErrors.catalogue.API_ROUTE_NOT_FOUND.hint,
-      },
-    };
-    void reply.status(404).send(payload);
+    const path = request.url.split('?')[0] ?? '';
+    const answer = answerOf('API_ROUTE_NOT_FOUND', `no route ${request.method} ${path.slice(0, 200)}`);
+    void reply.status(answer.status).send(answer.payload);
   });
 
-  await app.register(websocket);
+  installAccess(app, services, { peer: options.peer, injectedCaller: options.injectedCaller });
+  await app.register(websocket, { options: { maxPayload: 16 * 1024 * 1024 } });
+  guardUpgrades(app.server);
   await registerRoutes(app, services);
   return app;
 }
 
-function toErrorBody(err: unknown): { status: number; payload: ApiErrorBody } {
-  if (isAiboxError(err)) return { status: err.status, payload: { error: err.toJSON() } };
-  if (err instanceof ZodError) {
-    const first = err.issues[0];
-    const where = first && first.path.length > 0 ? first.path.join('.') : 'body';
-    return {
-      status: 400,
-      payload: {
-        error: {
-          code: 'API_INVALID_REQUEST',
-          message: `invalid request: ${where}: ${first?.message ?? 'does not match the schema'}`,
-          hint: daemonErrors.catalogue.API_INVALID_REQUEST.hint,
-          details: { issues: err.issues.map((i) => ({ path: i.path.join('.'), message: i.message })) },
-        },
-      },
-    };
-  }
-  const fastifyErr = err as { statusCode?: number; code?: string; message?: string };
-  if (
-    typeof fastifyErr.statusCode === 'number' &&
-    fastifyErr.statusCode >= 400 &&
-    fastifyErr.statusCode < 500
-  ) {
-    return {
-      status: fastifyErr.statusCode,
-      payload: {
-        error: {
-          code: 'API_BAD_REQUEST',
-          message: fastifyErr.message ?? 'bad request',
-          hint: daemonErrors.catalogue.API_BAD_REQUEST.hint,
-        },
-      },
-    };
-  }
-  return {
-    status: 500,
-    payload: {
-      error: {
-        code: 'DAEMON_INTERNAL',
-        message: 'aiboxd failed to handle the request',
-        hint: daemonErrors.catalogue.DAEMON_INTERNAL.hint,
-      },
-    },
-  };
+/** Every socket the server accepted and has not yet closed (HTTP and upgraded alike), for a bounded shutdown. */
+export function trackConnections(app: FastifyInstance): Set<Socket> {
+  const open = new Set<Socket>();
+  app.server.on('connection', (socket: Socket) => {
+    open.add(socket);
+    socket.once('close', () => open.delete(socket));
+  });
+  return open;
 }

@@ -39,4 +39,39 @@ export const daemonErrors = defineErrors({
   },
   DAEMON_INTERNAL: { status: 500, hint: 'See the daemon log for details; this is a bug worth reporting.' },
   EXEC_INVALID: { status: 400, hint: 'Pass the command after `--`: aibox exec NAME -- CMD ARGS…' },
+  EXEC_WORKDIR_NOT_FOUND: {
+    status: 400,
+    hint: 'Give an existing directory inside the sandbox with -w (default: /workspace).',
+  },
+  SANDBOX_FORBIDDEN: {
+    status: 403,
+    hint: 'A sandbox belongs to the user who created it: only that user or root may act on it.',
+  },
+  API_ROOT_ONLY: {
+    status: 403,
+    hint: 'This changes the daemon for every user: run it as root (sudo aibox …).',
+  },
+  API_CALLER_UNKNOWN: {
+    status: 401,
+    hint: 'Connect to the unix socket directly: aiboxd identifies callers by their socket credentials.',
+  },
+  DAEMON_PEERCRED_MISSING: {
+    status: 500,
+    hint: 'Build aibox with `npm run build` (it compiles native/peercred with the C compiler and Node headers).',
+  },
+  API_BAD_URL: { status: 400, hint: 'Percent-encode the URL as UTF-8; sandbox names are short ASCII words.' },
+  API_URL_TOO_LONG: { status: 414, hint: 'Names in the URL are at most 100 characters (sandbox names 63).' },
+  API_HEADERS_TOO_LARGE: { status: 431, hint: 'Send fewer or shorter headers (16 KiB in all).' },
+  API_REQUEST_TIMEOUT: {
+    status: 408,
+    hint: 'Send the whole request promptly; aiboxd closes connections that stall.',
+  },
+  API_UPGRADE_REFUSED: {
+    status: 400,
+    hint: 'Only /v1/sandboxes/NAME/exec/ws accepts a WebSocket upgrade; use plain HTTP for other routes.',
+  },
+  API_UPGRADE_REQUIRED: {
+    status: 426,
+    hint: 'Open this route as a WebSocket (`aibox exec` does), or use POST /v1/sandboxes/NAME/exec.',
+  },
 });

@@ -6,11 +6,18 @@ import type { FastifyInstance } from 'fastify';
 import type { DaemonConfig } from '../config/index.js';
 import { SandboxRuntime } from '../runtime/index.js';
 import type { Logger } from '../shared/index.js';
-import { buildApp } from './app.js';
+import { PINO_REDACT_PATHS, SecretRedactor } from '../credentials/index.js';
+import { buildApp, trackConnections } from './app.js';
+import { loadPeerReader } from './http/peercred.js';
 import { daemonIdOf, SandboxService, type DaemonServices } from './services/index.js';
 import { SandboxStore } from './state/sandbox-store.js';
-import { buildHooks } from './services/hooks-registry.js';
+import { buildHooks, type HookDeps } from './services/hooks-registry.js';
 import { daemonErrors } from './errors.js';
+
+/** In-flight requests get this long to finish at shutdown; then every connection left is closed. */
+const SHUTDOWN_GRACE_MS = 3_000;
+/** The runtime (the private Podman service) gets this long to stop before the daemon exits anyway. */
+const RUNTIME_STOP_MS = 15_000;
 
 export interface RunningDaemon {
   app: FastifyInstance;
@@ -24,20 +31,35 @@ export async function startDaemon(config: DaemonConfig, version: string): Promis
   await claimStateDir(config.stateDir, config.socket);
   // Traversable (not readable) by the rootless Podman user, which needs the podman/ and sandbox home directories.
   await chmod(config.stateDir, 0o711);
+  // Without SO_PEERCRED every caller would look the same: refuse to start rather than serve them all as root.
+  const peer = loadPeerReader();
+  // The logger is created here, once: known secret values are masked in every line (by value, through the
+  // credentials redactor every secret the daemon handles is registered with), credential fields by path.
+  const redactor = new SecretRedactor();
   const logger = pino({
     level: config.log.level,
     base: { svc: 'aiboxd' },
     redact: {
-      paths: ['*.authorization', '*.Authorization', '*["x-api-key"]', '*.token', '*.secret', '*.password'],
+      paths: [
+        ...PINO_REDACT_PATHS,
+        '*.authorization',
+        '*.Authorization',
+        '*["x-api-key"]',
+        '*.token',
+        '*.secret',
+      ],
       censor: '[redacted]',
     },
+    hooks: { streamWrite: (line) => redactor.redact(line) },
   });
   const runtime = await SandboxRuntime.create(config.runtime, config.stateDir, logger);
   await runtime.start();
   const daemonId = daemonIdOf(config.stateDir);
   const store = new SandboxStore(config.stateDir);
   const partial = { config, logger: logger as unknown as Logger, runtime, daemonId };
-  const hooks = await buildHooks(partial);
+  // The LLM proxy layer builds the credentials service with this redactor (so the log masks what it registers).
+  const deps: HookDeps & { redactor: SecretRedactor } = { ...partial, redactor };
+  const hooks = await buildHooks(deps);
   const sandboxes = new SandboxService(config, runtime, store, hooks, daemonId, logger);
   const services: DaemonServices = {
     version,
@@ -51,13 +73,16 @@ export async function startDaemon(config: DaemonConfig, version: string): Promis
   };
   await sandboxes.adoptAndSweep();
 
-  const app = await buildApp(services);
+  const app = await buildApp(services, { peer });
+  const connections = trackConnections(app);
   await mkdir(path.dirname(config.socket), { recursive: true, mode: 0o755 });
   await removeStaleSocket(config.socket);
   await app.listen({ path: config.socket });
+  // 0660 root:<socketGroup>: members of the group connect; what each may do is decided per caller (SO_PEERCRED).
   await chmod(config.socket, 0o660);
   const gid = await groupId(config.socketGroup);
   if (gid !== undefined) await chown(config.socket, 0, gid);
+  else logger.warn({ group: config.socketGroup }, 'socket group not found: only root can use the socket');
   logger.info(
     { socket: config.socket, stateDir: config.stateDir, mode: config.runtime.mode },
     'aiboxd listening',
@@ -66,9 +91,17 @@ export async function startDaemon(config: DaemonConfig, version: string): Promis
   return {
     app,
     services,
+    /** Bounded: in-flight requests get a grace period, then every connection (exec streams too) is closed. */
     async close() {
-      await app.close();
-      await runtime.stop();
+      const closing = app.close();
+      if (!(await settlesWithin(closing, SHUTDOWN_GRACE_MS))) {
+        logger.warn({ open: connections.size }, 'closing the connections still open at shutdown');
+        for (const socket of connections) socket.destroy();
+        await settlesWithin(closing, SHUTDOWN_GRACE_MS);
+      }
+      if (!(await settlesWithin(runtime.stop(), RUNTIME_STOP_MS))) {
+        logger.warn('the runtime did not stop in time; exiting anyway');
+      }
       await rm(config.socket, { force: true });
     },
   };
@@ -89,6 +122,23 @@ async function claimStateDir(stateDir: string, socket: string): Promise<void> {
     );
   }
   await writeFile(pidFile, `${process.pid}\n`);
+}
+
+/** Whether a promise settles (either way) within `ms`. */
+async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  const settled = promise.then(
+    () => true,
+    () => true,
+  );
+  try {
+    return await Promise.race([settled, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 function isAlive(pid: number): boolean {

@@ -20,6 +20,7 @@ import {
   EXEC_STREAM,
   ExecControlMessage,
   ExecRequest,
+  ExecStartMessage,
 } from '../../src/shared/index.js';
 import type {
   ApiErrorBody,
@@ -52,6 +53,8 @@ export interface RecordedExec {
   sandbox: string;
   spec: ExecRequest;
   resizes: { cols: number; rows: number }[];
+  /** The upgrade request's URL (streamed execs only): it must carry no part of the spec. */
+  url?: string;
 }
 
 const PROTECTIONS: SandboxReport['protections'] = [
@@ -297,22 +300,29 @@ export class FakeDaemon {
         404,
         apiError('SANDBOX_NOT_FOUND', `no sandbox named ${match[1]}`, 'list them with `aibox list`'),
       );
-    let spec: ExecRequest;
-    try {
-      spec = ExecRequest.parse(JSON.parse(url.searchParams.get('spec') ?? ''));
-    } catch {
-      return reject(400, apiError('API_INVALID_REQUEST', 'invalid exec spec', 'see contract'));
-    }
     if (sandbox.state !== 'running')
       return reject(
         409,
         apiError('SANDBOX_NOT_RUNNING', `sandbox ${sandbox.name} is ${sandbox.state}`, 'aibox start'),
       );
-    this.wss.handleUpgrade(req, socket, head, (ws) => this.streamExec(ws, sandbox, spec));
+    // As aiboxd: the spec is the first message ({"type":"start","spec":…}), never in the URL.
+    this.wss.handleUpgrade(req, socket, head, (ws) => {
+      ws.once('message', (data: Buffer, isBinary: boolean) => {
+        const start = isBinary ? undefined : ExecStartMessage.safeParse(safeJson(data.toString()));
+        const spec = start?.success ? ExecRequest.safeParse(start.data.spec) : undefined;
+        if (!spec?.success) {
+          const error = apiError('API_INVALID_REQUEST', 'invalid exec start message', 'see contract').error;
+          ws.send(JSON.stringify({ type: 'error', error } satisfies ExecControlMessage));
+          ws.close(1000);
+          return;
+        }
+        this.streamExec(ws, sandbox, spec.data, req.url ?? '');
+      });
+    });
   }
 
-  private streamExec(ws: WebSocket, sandbox: SandboxReport, spec: ExecRequest): void {
-    const record: RecordedExec = { sandbox: sandbox.name, spec, resizes: [] };
+  private streamExec(ws: WebSocket, sandbox: SandboxReport, spec: ExecRequest, url: string): void {
+    const record: RecordedExec = { sandbox: sandbox.name, spec, resizes: [], url };
     this.execs.push(record);
     const child = this.spawn(sandbox, spec, spec.stdin);
     const frame = (stream: number, data: Buffer) => ws.send(Buffer.concat([Buffer.from([stream]), data]));
@@ -360,6 +370,14 @@ export class FakeDaemon {
 
   private fail(res: ServerResponse, status: number, code: string, message: string, hint: string): void {
     this.send(res, status, apiError(code, message, hint));
+  }
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined;
   }
 }
 

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { isClientError } from '../../client/index.js';
+import { ENV_NAME_PATTERN } from '../../shared/index.js';
 import type { ExecRequestInput, TerminalSize } from '../../client/index.js';
 import type { CliContext } from '../context.js';
 import { cliErrors } from '../errors.js';
@@ -83,12 +84,19 @@ function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
 }
 
+/** KEY=VALUE pairs; the error names the key only (the value may be a secret). */
 function parseEnv(pairs: readonly string[]): Record<string, string> {
   const env: Record<string, string> = {};
   for (const pair of pairs) {
     const eq = pair.indexOf('=');
-    if (eq <= 0) throw cliErrors.create('CLI_INVALID_ENV', `not KEY=VALUE: ${JSON.stringify(pair)}`);
-    env[pair.slice(0, eq)] = pair.slice(eq + 1);
+    const key = eq < 0 ? pair : pair.slice(0, eq);
+    if (eq <= 0 || !ENV_NAME_PATTERN.test(key)) {
+      throw cliErrors.create(
+        'CLI_INVALID_ENV',
+        `not KEY=VALUE with a variable name as KEY: ${JSON.stringify(key.slice(0, 64))}`,
+      );
+    }
+    env[key] = pair.slice(eq + 1);
   }
   return env;
 }

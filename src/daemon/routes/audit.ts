@@ -4,6 +4,14 @@ import { AuditExportQuery, AuditTailQuery } from '../../shared/index.js';
 import { daemonErrors } from '../errors.js';
 import type { DaemonServices } from '../services/index.js';
 import { policyServiceOf } from '../services/policy.js';
+import { open, optionalSandbox, type AccessRule } from '../http/access.js';
+
+/** An export names its sandbox (and maybe its id): only that sandbox's owner or root reads it. */
+const exportOwner: AccessRule = (request) => {
+  const q = AuditExportQuery.safeParse(request.query ?? {});
+  if (!q.success) return 'any'; // the handler answers 400
+  return q.data.sandboxId ? { name: q.data.sandbox, id: q.data.sandboxId } : { name: q.data.sandbox };
+};
 
 /** GET /v1/audit (tail), GET /v1/audit/verify, GET /v1/audit/export?sandbox=NAME. */
 export function auditRoutes(services: DaemonServices): FastifyPluginAsync {
@@ -14,14 +22,16 @@ export function auditRoutes(services: DaemonServices): FastifyPluginAsync {
     return a;
   };
   return async (app) => {
-    app.get('/v1/audit', async (request) => {
+    // The whole log spans every user's sandboxes: without a sandbox, root only.
+    app.get('/v1/audit', { config: { access: optionalSandbox('query', 'root') } }, async (request) => {
       const q = AuditTailQuery.parse(request.query ?? {});
       return { records: await audit().tail(q) };
     });
 
-    app.get('/v1/audit/verify', async () => audit().verify());
+    // Counts and hashes of the chain only, no record content.
+    app.get('/v1/audit/verify', { config: { access: open } }, async () => audit().verify());
 
-    app.get('/v1/audit/export', async (request) => {
+    app.get('/v1/audit/export', { config: { access: exportOwner } }, async (request) => {
       const q = AuditExportQuery.parse(request.query ?? {});
       return audit().export(q);
     });

@@ -5,6 +5,7 @@ import { EgressDecisionReport, EgressSelftestResult } from '../../shared/index.j
 import { daemonErrors } from '../errors.js';
 import type { DaemonServices } from '../services/index.js';
 import { egressServiceOf, type EgressService } from '../services/egress.js';
+import { sandboxParam, type AccessRule } from '../http/access.js';
 
 const NameParams = z.object({ name: z.string().min(1).max(128) });
 const DecisionParams = z.object({ id: z.string().regex(/^dec_[0-9a-f]{4,32}$/, 'a decision id (dec_…)') });
@@ -20,8 +21,14 @@ export function egressRoutes(services: DaemonServices): FastifyPluginAsync {
       throw daemonErrors.create('SANDBOX_LAYER_FAILED', 'the egress layer is not running in this aiboxd');
     return e;
   };
+  // A decision belongs to the sandbox it was made for; one this daemon forgot is only root's to ask about.
+  const decisionOwner: AccessRule = (request) => {
+    const parsed = DecisionParams.safeParse(request.params);
+    const d = parsed.success ? egressServiceOf(services)?.decision(parsed.data.id) : undefined;
+    return d ? { id: d.sandboxId } : 'root';
+  };
   return async (app) => {
-    app.post('/v1/sandboxes/:name/egress/selftest', async (request) => {
+    app.post('/v1/sandboxes/:name/egress/selftest', { config: { access: sandboxParam } }, async (request) => {
       const { name } = NameParams.parse(request.params);
       const record = await services.sandboxes.find(name);
       const report = await egress().selftest(name, record.id, async (cmd) => {
@@ -31,7 +38,7 @@ export function egressRoutes(services: DaemonServices): FastifyPluginAsync {
       return EgressSelftestResult.parse(report);
     });
 
-    app.get('/v1/egress/decisions/:id', async (request) => {
+    app.get('/v1/egress/decisions/:id', { config: { access: decisionOwner } }, async (request) => {
       const { id } = DecisionParams.parse(request.params);
       const d = egress().decision(id);
       if (!d)

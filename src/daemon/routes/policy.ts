@@ -4,6 +4,7 @@ import { PolicyDecideRequest, PolicyShowQuery } from '../../shared/index.js';
 import { daemonErrors } from '../errors.js';
 import type { DaemonServices } from '../services/index.js';
 import { policyServiceOf, type PolicyService } from '../services/policy.js';
+import { open, optionalSandbox, type AccessRule } from '../http/access.js';
 
 const DecisionParams = z.object({ id: z.string().regex(/^dec_[0-9a-f]{4,32}$/, 'a decision id (dec_…)') });
 
@@ -15,23 +16,36 @@ export function policyRoutes(services: DaemonServices): FastifyPluginAsync {
       throw daemonErrors.create('SANDBOX_LAYER_FAILED', 'the policy layer is not running in this aiboxd');
     return p;
   };
+  /** A named sandbox must exist: an unknown one is the caller's mistake (404), not a policy that is not loaded. */
+  const known = async (sandbox: string | undefined) => {
+    if (sandbox !== undefined) await services.sandboxes.find(sandbox);
+  };
+  // A decision made for a sandbox is that sandbox's owner's to read; one made for no sandbox is anyone's.
+  const decisionOwner: AccessRule = async (request) => {
+    const parsed = DecisionParams.safeParse(request.params);
+    if (!parsed.success) return 'any'; // the handler answers 400
+    const decision = await policy().explain(parsed.data.id);
+    return decision.sandbox ? { name: decision.sandbox } : 'any';
+  };
   return async (app) => {
-    app.get('/v1/policy', async (request) => {
+    app.get('/v1/policy', { config: { access: optionalSandbox('query', 'any') } }, async (request) => {
       const q = PolicyShowQuery.parse(request.query ?? {});
+      await known(q.sandbox);
       return policy().show(q.sandbox);
     });
 
-    app.get('/v1/policy/decisions/:id', async (request) => {
+    app.get('/v1/policy/decisions/:id', { config: { access: decisionOwner } }, async (request) => {
       const { id } = DecisionParams.parse(request.params);
       return policy().explain(id);
     });
 
-    app.post('/v1/policy/decide', async (request) => {
+    app.post('/v1/policy/decide', { config: { access: optionalSandbox('body', 'any') } }, async (request) => {
       const body = PolicyDecideRequest.parse(request.body ?? {});
+      await known(body.sandbox);
       return policy().decide(body.door, body.request, body.sandbox);
     });
 
-    app.post('/v1/policy/reload', async () => {
+    app.post('/v1/policy/reload', { config: { access: open } }, async () => {
       const r = await policy().reload();
       return { ok: r.ok, ...(r.error ? { error: r.error } : {}), report: policy().show() };
     });

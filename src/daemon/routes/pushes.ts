@@ -12,6 +12,7 @@ import {
 import type { PushRecord } from '../../git-gate/index.js';
 import { gitGateOf } from '../services/git-gate.js';
 import type { DaemonServices } from '../services/index.js';
+import { open, type AccessRule } from '../http/access.js';
 
 const IdParams = z.object({ id: PushId });
 
@@ -24,23 +25,34 @@ export function pushReport(p: PushRecord): PushReport {
 /** `aibox push status|show|approve|reject`: review of gated pushes. */
 export function pushRoutes(services: DaemonServices): FastifyPluginAsync {
   const git = () => gitGateOf(services.hooks);
+  // A push belongs to the sandbox that made it (by id: not a later sandbox with the same name).
+  const pushOwner: AccessRule = async (request) => {
+    const parsed = IdParams.safeParse(request.params);
+    if (!parsed.success) return 'any'; // the handler answers 400
+    const push = await git().pushes.get(parsed.data.id);
+    return { name: push.sandbox, id: push.sandboxId };
+  };
+  const theirs = { config: { access: pushOwner } };
   return async (app) => {
-    app.get('/v1/pushes', async (request): Promise<PushList> => {
+    app.get('/v1/pushes', { config: { access: open } }, async (request): Promise<PushList> => {
       const query = PushListQuery.parse(request.query ?? {});
-      return { pushes: (await git().pushes.list(query)).map(pushReport) };
+      const pushes = await git().pushes.list(query);
+      if (request.caller.uid === 0) return { pushes: pushes.map(pushReport) };
+      const visible = new Set((await app.visibleSandboxes(request.caller)).map((s) => s.id));
+      return { pushes: pushes.filter((p) => visible.has(p.sandboxId)).map(pushReport) };
     });
 
-    app.get('/v1/pushes/:id', async (request) =>
+    app.get('/v1/pushes/:id', theirs, async (request) =>
       pushReport(await git().pushes.get(IdParams.parse(request.params).id)),
     );
 
     // POST: presenting a push for review records which commit was reviewed (approval is bound to it).
-    app.post('/v1/pushes/:id/show', async (request): Promise<PushShowReport> => {
+    app.post('/v1/pushes/:id/show', theirs, async (request): Promise<PushShowReport> => {
       const shown = await git().pushes.show(IdParams.parse(request.params).id);
       return { ...shown, push: pushReport(shown.push), ...(shown.target ? { target: shown.target } : {}) };
     });
 
-    app.post('/v1/pushes/:id/approve', async (request) => {
+    app.post('/v1/pushes/:id/approve', theirs, async (request) => {
       const { id } = IdParams.parse(request.params);
       const body = ApprovePushRequest.parse(request.body ?? {});
       return pushReport(
@@ -48,7 +60,7 @@ export function pushRoutes(services: DaemonServices): FastifyPluginAsync {
       );
     });
 
-    app.post('/v1/pushes/:id/reject', async (request) => {
+    app.post('/v1/pushes/:id/reject', theirs, async (request) => {
       const { id } = IdParams.parse(request.params);
       const body = RejectPushRequest.parse(request.body ?? {});
       return pushReport(

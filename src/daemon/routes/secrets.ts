@@ -11,6 +11,7 @@ import {
 import type { CredentialsService } from '../services/credentials.js';
 import type { DaemonServices } from '../services/index.js';
 import { LlmProxyHook } from '../services/llm-proxy.js';
+import { open, rootOnly } from '../http/access.js';
 
 const NameParams = z.object({ name: SecretNameParam });
 
@@ -31,17 +32,27 @@ function credentialsOf(services: DaemonServices): CredentialsService {
  */
 export function secretRoutes(services: DaemonServices): FastifyPluginAsync {
   return async (app) => {
-    app.get('/v1/secrets', async (): Promise<SecretList> => credentialsOf(services).list());
+    app.get('/v1/secrets', { config: { access: open } }, async (): Promise<SecretList> =>
+      credentialsOf(services).list(),
+    );
 
-    app.put('/v1/secrets/:name', async (request): Promise<SecretSetReport> => {
-      const { name } = NameParams.parse(request.params);
-      const { value } = SetSecretRequest.parse(request.body ?? {});
-      return credentialsOf(services).set(name, value);
-    });
+    app.put(
+      '/v1/secrets/:name',
+      { config: { access: rootOnly } },
+      async (request): Promise<SecretSetReport> => {
+        const { name } = NameParams.parse(request.params);
+        const { value } = SetSecretRequest.parse(request.body ?? {});
+        return credentialsOf(services).set(name, value);
+      },
+    );
 
-    app.delete('/v1/secrets/:name', async (request): Promise<SecretRemovedReport> => {
-      const { name } = NameParams.parse(request.params);
-      return credentialsOf(services).remove(name);
-    });
+    app.delete(
+      '/v1/secrets/:name',
+      { config: { access: rootOnly } },
+      async (request): Promise<SecretRemovedReport> => {
+        const { name } = NameParams.parse(request.params);
+        return credentialsOf(services).remove(name);
+      },
+    );
   };
 }

@@ -9,6 +9,7 @@ import {
 } from '../../shared/index.js';
 import type { DaemonServices } from '../services/index.js';
 import { SshGatewayHook } from '../services/ssh-gateway.js';
+import { open, rootOnly } from '../http/access.js';
 
 /** The gateway is a lifecycle layer; its hook also holds the registered keys. */
 function gatewayOf(services: DaemonServices): SshGatewayHook {
@@ -25,7 +26,7 @@ export function sshKeyRoutes(services: DaemonServices): FastifyPluginAsync {
     // The gateway's listener lives as long as the API: closing the daemon closes it too.
     if (hook) app.addHook('onClose', () => hook.close());
 
-    app.get('/v1/ssh/gateway', async (): Promise<SshGatewayReport> => {
+    app.get('/v1/ssh/gateway', { config: { access: open } }, async (): Promise<SshGatewayReport> => {
       const gateway = gatewayOf(services);
       const info = gateway.info();
       if (!info) {
@@ -36,15 +37,17 @@ export function sshKeyRoutes(services: DaemonServices): FastifyPluginAsync {
       return { enabled: true, ...info, ...(knownHosts !== undefined ? { knownHosts } : {}) };
     });
 
-    app.get('/v1/ssh-keys', async () => ({ keys: (await gatewayOf(services).listKeys()).map(toReport) }));
+    app.get('/v1/ssh-keys', { config: { access: open } }, async () => ({
+      keys: (await gatewayOf(services).listKeys()).map(toReport),
+    }));
 
-    app.post('/v1/ssh-keys', async (request, reply) => {
+    app.post('/v1/ssh-keys', { config: { access: rootOnly } }, async (request, reply) => {
       const body = AddSshKeyRequest.parse(request.body ?? {});
       const added = await gatewayOf(services).addKey(body.publicKey);
       return reply.status(201).send({ keys: added.map(toReport) });
     });
 
-    app.delete('/v1/ssh-keys', async (request) => {
+    app.delete('/v1/ssh-keys', { config: { access: rootOnly } }, async (request) => {
       const { key } = RemoveSshKeyQuery.parse(request.query ?? {});
       return toReport(await gatewayOf(services).removeKey(key));
     });

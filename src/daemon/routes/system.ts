@@ -8,12 +8,17 @@ import {
 import { isAiboxError, messageOf } from '../../shared/index.js';
 import type { DaemonServices } from '../services/index.js';
 import { runDoctor } from '../services/doctor.js';
+import { open } from '../http/access.js';
 
 export function systemRoutes(services: DaemonServices): FastifyPluginAsync {
   return async (app) => {
-    app.get('/v1/version', async (): Promise<VersionReport> => ({ version: services.version, api: 'v1' }));
+    const everyone = { config: { access: open } };
+    app.get('/v1/version', everyone, async (): Promise<VersionReport> => ({
+      version: services.version,
+      api: 'v1',
+    }));
 
-    app.get('/v1/status', async (): Promise<StatusReport> => {
+    app.get('/v1/status', everyone, async (): Promise<StatusReport> => {
       const sandboxes = await services.sandboxes.list();
       return {
         version: services.version,
@@ -33,15 +38,15 @@ export function systemRoutes(services: DaemonServices): FastifyPluginAsync {
       };
     });
 
-    app.get('/v1/doctor', async () => runDoctor(services));
+    app.get('/v1/doctor', everyone, async () => runDoctor(services));
 
-    app.get('/v1/images/base', async () => ({
+    app.get('/v1/images/base', everyone, async () => ({
       image: await services.runtime.image.reference(),
       present: await services.runtime.image.present(),
     }));
 
     // Streams NDJSON progress lines so the CLI can draw a progress bar while debootstrap runs.
-    app.post('/v1/images/base', async (request, reply) => {
+    app.post('/v1/images/base', everyone, async (request, reply) => {
       const body = BuildImageRequest.parse(request.body ?? {});
       reply.raw.writeHead(200, { 'content-type': 'application/x-ndjson' });
       const send = (event: ImageBuildEvent) => reply.raw.write(`${JSON.stringify(event)}\n`);

@@ -46,12 +46,21 @@ export const SandboxReport = z.object({
 });
 export type SandboxReport = z.infer<typeof SandboxReport>;
 
+/** Portable environment variable names: no "=", newline or NUL can smuggle a second variable in. */
+export const ENV_NAME_PATTERN = /^[A-Za-z_][A-Za-z0-9_]{0,255}$/;
+export const EnvName = z
+  .string()
+  .regex(ENV_NAME_PATTERN, 'an environment variable name ([A-Za-z_][A-Za-z0-9_]*)');
+export const EnvValue = z
+  .string()
+  .refine((v) => !v.includes('\0'), 'an environment value cannot contain NUL');
+
 export const ExecRequest = z
   .object({
     cmd: z.array(z.string()).min(1).describe('argv to run inside the sandbox'),
     tty: z.boolean().default(false),
     stdin: z.boolean().default(false),
-    env: z.record(z.string(), z.string()).default({}),
+    env: z.record(EnvName, EnvValue).default({}),
     workdir: z.string().optional(),
     cols: z.number().int().positive().optional(),
     rows: z.number().int().positive().optional(),

@@ -62,9 +62,17 @@ export const ExecResult = z.object({
 export type ExecResult = z.infer<typeof ExecResult>;
 
 /**
- * Streaming exec over a WebSocket (GET /v1/sandboxes/:name/exec/ws?spec=<json ExecRequest>): binary frames carry
- * one stream byte (0 stdin, 1 stdout, 2 stderr) then the data; text frames carry control messages.
+ * Streaming exec over a WebSocket (GET /v1/sandboxes/:name/exec/ws, nothing in the query string): the client's
+ * first message is a text frame `{"type":"start","spec":<ExecRequest>}` (so env values and flags never appear in a
+ * URL or a request log line); then binary frames carry one stream byte (0 stdin, 1 stdout, 2 stderr) and the data,
+ * and text frames carry control messages.
  */
+export const ExecStartMessage = z
+  .object({ type: z.literal('start'), spec: z.record(z.string(), z.unknown()) })
+  .strict()
+  .describe('The first message of an exec WebSocket; spec is validated as an ExecRequest.');
+export type ExecStartMessage = z.infer<typeof ExecStartMessage>;
+
 export const ExecControlMessage = z.discriminatedUnion('type', [
   z.object({
     type: z.literal('resize'),
