@@ -7,7 +7,6 @@ import type { Expr, Import, Module, Rule, Term, With } from '../ast.js';
 import { RegoError, RegoErrors } from '../errors.js';
 import { parseModule } from '../parser.js';
 import { ObjectValue, fromJS } from '../value.js';
-import type { Value } from '../value.js';
 import { BuiltinError } from './registry.js';
 import type { BuiltinRegistry } from './registry.js';
 
