@@ -57,6 +57,31 @@ export const SshGatewayConfig = z
       .positive()
       .default(64)
       .describe('Concurrent channels one SSH connection may hold open (VS Code opens several).'),
+    maxUnauthenticated: z
+      .number()
+      .int()
+      .positive()
+      .default(32)
+      .describe('Connections that have not authenticated yet, in all; more are closed at once.'),
+    maxUnauthenticatedPerAddress: z
+      .number()
+      .int()
+      .positive()
+      .default(8)
+      .describe('Unauthenticated connections from one source address; more are closed at once.'),
+    authTimeoutMs: z
+      .number()
+      .int()
+      .min(100)
+      .max(120_000)
+      .default(10_000)
+      .describe('A connection that has not authenticated within this time is closed.'),
+    maxAuthAttempts: z
+      .number()
+      .int()
+      .positive()
+      .default(10)
+      .describe('Authentication requests one connection may make before it is closed.'),
   })
   .strict();
 export type SshGatewayConfig = z.infer<typeof SshGatewayConfig>;

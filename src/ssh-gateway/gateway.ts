@@ -1,4 +1,4 @@
-import type { AddressInfo } from 'node:net';
+import { createServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
 import ssh2, { type AuthContext, type Connection } from 'ssh2';
 import { SANDBOX_NAME_PATTERN, messageOf, type Clock, type Logger } from '../shared/index.js';
 import type { SshGatewayConfig } from './config.js';
@@ -23,6 +23,7 @@ import {
 } from './ports.js';
 import { SessionChannel } from './session.js';
 import { handleDirectTcpip } from './tcpip.js';
+import { PreAuthSlots } from './preauth.js';
 
 const { Server } = ssh2;
 
@@ -65,6 +66,8 @@ export class SshGateway {
   private readonly connections = new Set<Connection>();
   private readonly sessions = new Map<Connection, ConnectionContext>();
   private server: ssh2.Server | undefined;
+  private listener: NetServer | undefined;
+  private preAuth: PreAuthSlots | undefined;
   private hostKey: HostKey | undefined;
   private boundPort: number | undefined;
 
@@ -83,6 +86,20 @@ export class SshGateway {
       this.onConnection(conn, `${info.ip}:${info.port}`),
     );
     server.maxConnections = 256;
+    // Our own listener hands sockets to ssh2 only within the pre-auth limits: a client that never authenticates
+    // holds a slot for authTimeoutMs at most, and never more than its share of them.
+    const preAuth = new PreAuthSlots(config, (socket, reason) => {
+      this.deps.audit.record({
+        action: 'ssh.auth',
+        outcome: 'refused',
+        sandbox: '',
+        remote: `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}`,
+        reason,
+      });
+    });
+    const listener = createServer((socket: Socket) => {
+      if (preAuth.admit(socket)) server.injectSocket(socket);
+    });
     await new Promise<void>((resolve, reject) => {
       const onError = (err: NodeJS.ErrnoException) => {
         reject(
@@ -94,15 +111,18 @@ export class SshGateway {
           ),
         );
       };
-      server.once('error', onError);
-      server.listen(config.port, config.host, () => {
-        server.off('error', onError);
+      listener.once('error', onError);
+      listener.listen(config.port, config.host, () => {
+        listener.off('error', onError);
         resolve();
       });
     });
+    listener.on('error', (err: Error) => logger.error({ err: messageOf(err) }, 'ssh gateway listener error'));
+    this.listener = listener;
+    this.preAuth = preAuth;
     server.on('error', (err: Error) => logger.error({ err: messageOf(err) }, 'ssh gateway server error'));
     this.server = server;
-    this.boundPort = (server.address() as AddressInfo).port;
+    this.boundPort = (listener.address() as AddressInfo).port;
     await writeKnownHosts(
       this.files.knownHosts,
       renderKnownHosts(this.hostKey, config.hostKeyAlias, config.host, this.boundPort),
@@ -136,10 +156,12 @@ export class SshGateway {
 
   /** Stops listening and ends every connection (and with them their processes in the sandboxes). */
   async stop(): Promise<void> {
-    const server = this.server;
+    const listener = this.listener;
     this.server = undefined;
+    this.listener = undefined;
+    this.preAuth?.close();
     for (const conn of this.connections) conn.end();
-    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+    if (listener) await new Promise<void>((resolve) => listener.close(() => resolve()));
   }
 
   private onConnection(conn: Connection, remote: string): void {
@@ -147,12 +169,19 @@ export class SshGateway {
     const log = logger.child({ remote });
     this.connections.add(conn);
     let ctx: ConnectionContext | undefined;
+    let attempts = 0;
 
     conn.on('authentication', (auth: AuthContext) => {
+      if (++attempts > this.deps.config.maxAuthAttempts) {
+        auth.reject();
+        conn.end();
+        return;
+      }
       void this.authenticate(auth, remote, log, (found) => (ctx = found));
     });
     conn.on('ready', () => {
       if (!ctx) return conn.end();
+      this.preAuth?.authenticated(remote);
       const c = ctx;
       this.sessions.set(conn, c);
       c.record({ action: 'ssh.auth', outcome: 'allowed' });
