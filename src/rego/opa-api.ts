@@ -18,6 +18,8 @@ export interface EvalQueryOptions {
   input?: unknown;
   query: string;
   strictBuiltinErrors?: boolean;
+  /** Parse modules as Rego v0 (`opa eval --v0-compatible`). */
+  v0Compatible?: boolean;
 }
 
 export interface OpaErrorJson {
@@ -44,8 +46,9 @@ function buildEngine(
   loaded: LoadedPolicy,
   extra: readonly { name: string; source: string }[],
   strict: boolean,
+  v0 = false,
 ): Engine {
-  const engine = new Engine({ strictBuiltinErrors: strict });
+  const engine = new Engine({ strictBuiltinErrors: strict, regoVersion: v0 ? 'v0' : 'v1' });
   const parseErrors: RegoError[] = [];
   for (const m of [...loaded.modules, ...extra]) {
     try {
@@ -71,7 +74,12 @@ function evalRaw(opts: EvalQueryOptions): RawEval {
   const loaded = opts.dataPaths?.length
     ? loadPaths(opts.dataPaths)
     : { modules: [], data: new ObjectValue() };
-  const engine = buildEngine(loaded, opts.modules ?? [], opts.strictBuiltinErrors ?? false);
+  const engine = buildEngine(
+    loaded,
+    opts.modules ?? [],
+    opts.strictBuiltinErrors ?? false,
+    opts.v0Compatible === true,
+  );
   const q = engine.prepare(opts.query);
   const input = opts.input === undefined ? undefined : fromJS(opts.input);
   const info = q.expressionInfo();

@@ -13,6 +13,7 @@ interface EvalOptions {
   input?: string;
   format: 'json' | 'pretty';
   strictBuiltinErrors?: boolean;
+  v0Compatible?: boolean;
   fail?: boolean;
   failDefined?: boolean;
 }
@@ -28,6 +29,7 @@ export function register(program: Command, ctx: CliContext): void {
       new Option('-f, --format <format>', 'output format').choices(['json', 'pretty']).default('json'),
     )
     .option('--strict-builtin-errors', 'treat built-in function errors as fatal')
+    .option('--v0-compatible', 'parse policies as Rego v0 (like opa eval --v0-compatible)')
     .option('--fail', 'exit 1 if the query result is undefined')
     .option('--fail-defined', 'exit 1 if the query result is defined')
     .description('evaluate a Rego query offline, like `opa eval` (exit 1 on error)')
@@ -37,6 +39,7 @@ export function register(program: Command, ctx: CliContext): void {
         query,
         dataPaths: opts.data,
         strictBuiltinErrors: opts.strictBuiltinErrors === true,
+        v0Compatible: opts.v0Compatible === true,
         ...(opts.input === undefined ? {} : { input: await readInput(opts.input) }),
       };
       // Loaded on use: the Rego engine is the heaviest import of the CLI and most invocations never need it.
