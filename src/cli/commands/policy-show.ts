@@ -4,6 +4,7 @@ import { PolicyShowReport } from '../../shared/index.js';
 import { commandGroup } from '../command-group.js';
 import type { CliContext } from '../context.js';
 import { EXIT } from '../exit-codes.js';
+import { formatPolicyValue } from '../render/policy.js';
 
 type JsonCall = <S extends z.ZodType>(
   method: string,
@@ -39,19 +40,21 @@ export function register(program: Command, ctx: CliContext): void {
 export function renderShow(r: PolicyShowReport): string {
   const lines: string[] = [];
   lines.push(`policy ${r.revision ?? '(none loaded)'}${r.sandbox ? ` for sandbox ${r.sandbox}` : ''}`);
-  if (r.loadedAt) lines.push(`  loaded   ${r.loadedAt}`);
+  if (r.loadedAt) lines.push(`  applied  ${r.loadedAt}`);
   lines.push(`  layers   ${r.layers.join(' -> ') || '(none)'}`);
   for (const [door, value] of Object.entries(r.doors)) {
     lines.push('', `${door}:`);
     for (const [k, v] of Object.entries((value ?? {}) as Record<string, unknown>)) {
-      lines.push(
-        `  ${k.padEnd(14)} ${v === undefined ? '(any)' : Array.isArray(v) ? v.join(', ') || '(none)' : JSON.stringify(v)}`,
-      );
+      lines.push(`  ${k.padEnd(14)} ${formatPolicyValue(v)}`);
     }
   }
   for (const e of r.errors) {
     lines.push('', `error [${e.scope}] ${e.code}: ${e.message}`, `  hint: ${e.hint}`);
-    lines.push('  the last good policy stays in force until this is fixed');
+    lines.push(
+      r.revision === undefined
+        ? '  no policy is in force: sandboxes cannot start until this is fixed'
+        : `  the last good policy (${r.revision}) stays in force until this is fixed`,
+    );
   }
   return lines.join('\n');
 }

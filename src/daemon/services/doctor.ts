@@ -2,6 +2,7 @@ import { access, readFile, stat } from 'node:fs/promises';
 import { constants } from 'node:fs';
 import { execa } from 'execa';
 import { EgressConfig } from '../../egress/index.js';
+import { POLICY_CHECK_INTERVAL_MS } from '../../policy/watcher.js';
 import { messageOf } from '../../shared/index.js';
 import type { DoctorCheck, DoctorReport } from '../../shared/index.js';
 import type { DaemonServices } from './index.js';
@@ -73,7 +74,17 @@ export async function runDoctor(services: DaemonServices): Promise<DoctorReport>
   );
   const seccomp = await execa('/usr/bin/python3', ['-c', 'import seccomp'], { reject: false });
   add('seccomp compiler', 'seccomp', seccomp.exitCode === 0, 'python3-seccomp (libseccomp)', SETUP);
-  checks.push(...(policyServiceOf(services)?.doctorChecks() ?? []));
+  const policy = policyServiceOf(services);
+  checks.push(...(policy?.doctorChecks() ?? []));
+  const shown = policy?.show();
+  if (shown?.revision !== undefined)
+    add(
+      'policy in force',
+      'policy',
+      true,
+      `revision ${shown.revision}, applied ${shown.loadedAt ?? 'at start'}; edits are in force within ` +
+        `${(POLICY_CHECK_INTERVAL_MS + 1000) / 1000} s (folders watched, re-checked every ${POLICY_CHECK_INTERVAL_MS / 1000} s)`,
+    );
   const image = await runtime.image.reference();
   add('base image', 'runtime', await runtime.image.present(), image, 'aibox setup');
   const tun = await stat('/dev/net/tun').catch(() => undefined);
