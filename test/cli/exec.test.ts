@@ -71,6 +71,27 @@ describe('aibox exec', () => {
     });
   });
 
+  it('sends env values and flags in the first WebSocket message, never in the URL', async () => {
+    const secret = 'sk-ant-never-in-a-url-0123456789';
+    const run = await aibox(['exec', '-e', `TOKEN=${secret}`, 'box', '--', 'sh', '-c', 'echo "${#TOKEN}"'], {
+      socket,
+    });
+    expect(run.stdout).toBe(`${secret.length}\n`);
+    const last = daemon.execs.at(-1);
+    expect(last?.spec.env).toEqual({ TOKEN: secret });
+    expect(last?.url).toBe('/v1/sandboxes/box/exec/ws');
+    expect(last?.url).not.toContain('sk-ant');
+  });
+
+  it('refuses env names that could smuggle another variable, naming the key but not the value', async () => {
+    for (const pair of ['=x', 'A\nB=hunter22secret', 'A B=hunter22secret']) {
+      const run = await aibox(['exec', '-e', pair, 'box', '--', 'true'], { socket });
+      expect(run.code).not.toBe(0);
+      expect(printedError(run.stderr).code).toBe('CLI_INVALID_ENV');
+      expect(run.stderr).not.toContain('hunter22secret');
+    }
+  });
+
   it('exits 127 when the command does not exist and 126 when it cannot run, like podman', async () => {
     expect((await aibox(['exec', 'box', '--', 'no-such-command-xyz'], { socket })).code).toBe(127);
     expect((await aibox(['exec', 'box', '--', project], { socket })).code).toBe(126);
