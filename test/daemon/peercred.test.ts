@@ -20,7 +20,7 @@ describe('SO_PEERCRED addon (native/peercred, built by npm run build)', () => {
         try {
           resolve(read(conn));
         } catch (err) {
-          reject(err as Error);
+          reject(err instanceof Error ? err : new Error(String(err)));
         } finally {
           conn.destroy();
           server.close();
