@@ -48,7 +48,7 @@ export class FilePolicySource implements PolicySource {
   /**
    * The project's aibox/policy.yaml, read as root from a folder the agent can write: no symbolic link at the
    * project folder, aibox/ or the file (O_NOFOLLOW, each opened relative to its parent's descriptor), aibox/ a
-   * folder and the file a regular file, both owned by the owner of the project folder, the file at most
+   * folder and the file a regular file, both owned by the owner of the project folder (or root), the file at most
    * PROJECT_POLICY_MAX_BYTES (a FIFO or a device is refused without blocking). Undefined when there is no aibox/;
    * `text` undefined when aibox/ holds no policy.yaml. `dirId` (device:inode of aibox/) lets the store tell a
    * folder swapped after start from the one it checked.
@@ -138,7 +138,8 @@ function unsafe(reason: string) {
   });
 }
 
+/** The project's owner, or root (the agent's files land as the owner's: it can never make a root-owned one). */
 function checkOwner(st: Stats, owner: number, what: string): void {
-  if (st.uid !== owner)
+  if (st.uid !== owner && st.uid !== 0)
     throw unsafe(`${what} is owned by uid ${st.uid}, not by the project's owner (uid ${owner})`);
 }

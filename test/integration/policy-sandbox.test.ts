@@ -61,7 +61,10 @@ describe.skipIf(!run)('layered policy with a real aiboxd and a gVisor sandbox', 
       path.join(repo, 'teams/web/egress.rego'),
       'package aibox.team.web.egress\n\nimport rego.v1\n\nallow_domains := {"a.example", "b.example"}\n',
     );
-    daemon = await startTestDaemon({ name: 'policy', config: { policy: { repo, debounceMs: 20 } } });
+    daemon = await startTestDaemon({
+      name: 'policy',
+      config: { policy: { repo, debounceMs: 20, defaultTeam: 'web' } },
+    });
     const built = await daemon.cli(['setup', '--json']);
     expect(built.exitCode, built.stderr).toBe(0);
   });
@@ -74,17 +77,14 @@ describe.skipIf(!run)('layered policy with a real aiboxd and a gVisor sandbox', 
   it('refuses to start a sandbox whose project file loosens the team layer, naming file, key, value and layer', async () => {
     const project = await makeProject('policy-loose');
     await mkdir(path.join(project, 'aibox'));
-    await writeFile(
-      path.join(project, 'aibox/policy.yaml'),
-      'team: web\nnetwork:\n  allow:\n    - c.example\n',
-    );
+    await writeFile(path.join(project, 'aibox/policy.yaml'), 'network:\n  allow:\n    - c.example\n');
     const r = await daemon.api<{
       error: { code: string; message: string; details: Record<string, unknown> };
     }>('POST', '/v1/sandboxes', { path: project, name: 'loose' });
     expect(r.status).toBe(400);
     expect(r.body.error.code).toBe('POLICY_LOOSENING');
     expect(r.body.error.message).toContain(
-      'aibox/policy.yaml:4: egress.allow_domains: "c.example" loosens the policy',
+      'aibox/policy.yaml:3: egress.allow_domains: "c.example" loosens the policy',
     );
     expect(r.body.error.message).toContain('layer team:web (teams/web/egress.rego:5)');
     expect(r.body.error.details).toMatchObject({
@@ -99,10 +99,7 @@ describe.skipIf(!run)('layered policy with a real aiboxd and a gVisor sandbox', 
   it('starts a sandbox under org + team + project and shows its effective policy', async () => {
     const project = await makeProject('policy-ok');
     await mkdir(path.join(project, 'aibox'));
-    await writeFile(
-      path.join(project, 'aibox/policy.yaml'),
-      'team: web\nnetwork:\n  allow: [a.example, b.example]\n',
-    );
+    await writeFile(path.join(project, 'aibox/policy.yaml'), 'network:\n  allow: [a.example, b.example]\n');
     const created = await daemon.api('POST', '/v1/sandboxes', { path: project, name });
     expect(created.status, JSON.stringify(created.body)).toBe(201);
     const ls = await daemon.exec(name, ['ls', '/']);
