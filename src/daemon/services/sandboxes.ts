@@ -192,9 +192,12 @@ export class SandboxService {
   async execBuffered(name: string, options: SandboxExecOptions) {
     const record = await this.requireRunning(name);
     const opts = await this.withLimits(record, options);
-    return this.runtime
+    const result = await this.runtime
       .execBuffered(record.containerId, opts)
       .catch((err: unknown) => this.execFailed(record, err));
+    // 125: the engine could not run the command at all, which is what a container that just died answers.
+    if (result.exitCode === 125 && !(await this.isRunning(record))) await this.execFailed(record, result);
+    return result;
   }
 
   /** An exec that failed because the container is gone is the caller's 409, and the sandbox's layers go with it. */
@@ -563,7 +566,19 @@ export class SandboxService {
   private async report(record: SandboxRecord): Promise<SandboxReport> {
     const profile = await loadProfile(this.config.profilesDir, record.profile).catch(() => undefined);
     let state = record.state;
-    if (state === 'running' && !(await this.isRunning(record))) state = 'stopped';
+    if (state === 'running' && !(await this.isRunning(record))) {
+      // The exit event may still be on its way: release now rather than wait for it.
+      if (record.containerId) {
+        const inspected = await this.runtime.inspect(record.containerId);
+        void this.containerExited({
+          containerId: record.containerId,
+          sandboxId: record.id,
+          exitCode: inspected?.exitCode,
+          oom: inspected?.oomKilled ?? false,
+        });
+      }
+      state = 'stopped';
+    }
     return {
       id: record.id,
       name: record.name,
