@@ -1,18 +1,15 @@
+import { domainMatches } from '../policy/index.js';
 import type { EgressPolicy } from './policy.js';
 
 /**
- * Name matching shared by the resolver and the self-test: `*.example.com` covers example.com and every name below
- * it (the same meaning as Squid's `.example.com` and a CoreDNS zone), `example.com` only itself.
+ * The allowlist as the resolver and the self-test see it. Matching is policy's (`domainMatches`): one meaning of
+ * `*.example.com` (the domain and every name below it) for decisions, explain and enforcement.
  */
 export class HostAllowlist {
-  private readonly exact = new Set<string>();
-  private readonly suffixes: string[] = [];
+  private readonly patterns: string[];
 
   constructor(patterns: Iterable<string>) {
-    for (const p of patterns) {
-      if (p.startsWith('*.')) this.suffixes.push(p.slice(2));
-      else this.exact.add(p);
-    }
+    this.patterns = [...patterns];
   }
 
   static fromPolicy(policy: EgressPolicy): HostAllowlist {
@@ -20,9 +17,7 @@ export class HostAllowlist {
   }
 
   allows(name: string): boolean {
-    const n = name.toLowerCase().replace(/\.$/, '');
-    if (this.exact.has(n)) return true;
-    return this.suffixes.some((s) => n === s || n.endsWith(`.${s}`));
+    return this.patterns.some((p) => domainMatches(p, name));
   }
 }
 

@@ -3,11 +3,15 @@
  * "covered by" means the same thing at load (tighten-only checks) and at decision time.
  */
 
-/** Domain patterns: `example.com` (exactly that host) or `*.example.com` (any subdomain, not the apex). */
+/**
+ * Domain patterns, the one meaning used everywhere (policy decisions and explain, the egress resolver and
+ * self-test, Squid's `.example.com`, a DNS zone): `example.com` is exactly that host; `*.example.com` is
+ * example.com itself and every name below it. Case and a trailing dot do not matter.
+ */
 export function domainMatches(pattern: string, host: string): boolean {
   const p = pattern.toLowerCase();
   const h = host.toLowerCase().replace(/\.$/, '');
-  if (p.startsWith('*.')) return h.endsWith(p.slice(1)) && h.length > p.length - 1;
+  if (p.startsWith('*.')) return h === p.slice(2) || h.endsWith(p.slice(1));
   return p === h;
 }
 

@@ -262,9 +262,9 @@ export class PolicyStore {
       request: req,
       outcome,
       reason:
-        deciding !== undefined
+        (deciding !== undefined
           ? `${deciding.layer}: ${deciding.reason}`
-          : 'no layer allows this request (deny by default)',
+          : 'no layer allows this request (deny by default)') + (d.note ? ` [${d.note}]` : ''),
       layers,
       effective: set.effective[door],
       revision: set.revision,

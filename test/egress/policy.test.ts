@@ -87,3 +87,29 @@ describe('egress policy', () => {
     expect(list.allows('x.api.other.org')).toBe(false);
   });
 });
+
+describe('one meaning of host wildcards', () => {
+  it('policy decisions (policy explain) and the egress matcher (DNS, self-test) agree on every name', async () => {
+    const { domainMatches } = await import('../../src/policy/index.js');
+    const patterns = ['*.example.com', 'example.com', 'api.example.com', '*.a.b.example.org'];
+    const hosts = [
+      'example.com',
+      'EXAMPLE.com.',
+      'api.example.com',
+      'x.api.example.com',
+      'badexample.com',
+      'example.com.evil.net',
+      'a.b.example.org',
+      'c.a.b.example.org',
+      'b.example.org',
+    ];
+    for (const p of patterns) {
+      const egress = new HostAllowlist([p]);
+      for (const h of hosts) expect(egress.allows(h), `${p} vs ${h}`).toBe(domainMatches(p, h));
+    }
+    // The meaning both use: a wildcard covers the domain itself and every name below it (as Squid's
+    // `.example.com` and a DNS zone do).
+    expect(domainMatches('*.example.com', 'example.com')).toBe(true);
+    expect(domainMatches('*.example.com', 'badexample.com')).toBe(false);
+  });
+});

@@ -65,3 +65,17 @@ describe('explain', () => {
     expect(store.evaluate('exec', { argv: ['npm', 'test'] }).outcome).toBe('allow');
   });
 });
+
+describe('the exec door is advisory', () => {
+  it('says so in every exec decision (and so in explain): it sees the command sent, not what that command runs', async () => {
+    const store = newStore(new MemorySource(REPO));
+    await store.reloadRepo();
+    const allowed = await store.decide('exec', { argv: ['bash', '-c', 'nsenter -t 1'] });
+    // The denied tool runs anyway through a shell: the door cannot see it, and says so.
+    expect(allowed.outcome).toBe('allow');
+    for (const d of [allowed, await store.decide('exec', { argv: ['nsenter', '-t', '1'] })]) {
+      expect(renderExplain(d)).toMatch(/advisory.*argv\[0\]/);
+    }
+    expect((await store.decide('egress', { host: 'github.com' })).reason).not.toMatch(/advisory/);
+  });
+});

@@ -33,6 +33,7 @@ export function commandName(argv0: string): string {
 export const execDoor: Door<CommandRequest, EffectiveExec> = {
   name: 'exec',
   summary: 'commands sent through aibox exec, the session API and SSH (not processes those commands start)',
+  note: 'advisory: the exec door sees only the command sent (argv[0]); a shell or any program it starts can run whatever the image holds, contained by the sandbox, egress and mounts',
   request: CommandRequest,
   effective(layers) {
     const list = narrowList(layers, 'exec', 'allow_commands', Command, (a, b) => a === '*' || a === b);
