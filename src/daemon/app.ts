@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import websocket from '@fastify/websocket';
 import type { Caller } from '../shared/index.js';
@@ -50,6 +51,10 @@ export async function buildApp(services: DaemonServices, options: AppOptions = {
     },
   });
   app.server.headersTimeout = HEADERS_TIMEOUT_MS;
+  // Node hands CONNECT requests to a listener, or drops them without a word: answer them in the contract.
+  app.server.on('connect', (_req, socket: Duplex) => {
+    writeRawAnswer(socket, answerOf('API_BAD_REQUEST', 'aiboxd is not a proxy: CONNECT is not served'));
+  });
 
   // An empty body with a JSON content type (DELETE, POST …/stop from simple clients) means "no body"; a body of
   // `null` is not "no body": routes take objects.
