@@ -10,7 +10,14 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { createGitGate, credentialsFrom, GitGateConfig, GitPolicy } from '../src/git-gate/index.js';
+import {
+  createGitGate,
+  credentialsFrom,
+  gatewayAuthConfig,
+  GitGateConfig,
+  GitPolicy,
+  newGatewayKey,
+} from '../src/git-gate/index.js';
 import { systemClock } from '../src/shared/index.js';
 import { git, silentLogger, startUpstream } from '../test/git-gate/helpers/upstream.js';
 import { printTable, summarize, timeIt } from './stats.js';
@@ -38,12 +45,17 @@ const policy = GitPolicy.parse({
     { pattern: 'refs/heads/**', action: 'allow' },
   ],
 });
+const key = newGatewayKey();
 const listener = await gate.gateway.openFor({
   sandboxId: 'sbx_bench',
   sandbox: 'bench',
+  key,
   policy: () => policy,
 });
 const viaGate = `${listener.hostUrl}/acme/bench.git`;
+// What a sandbox's git carries: its gateway key as an extra header.
+const [[gateKey, gateValue]] = Object.entries(gatewayAuthConfig(listener.hostUrl, key)) as [[string, string]];
+const gateEnv = { GIT_CONFIG_COUNT: '1', GIT_CONFIG_KEY_0: gateKey, GIT_CONFIG_VALUE_0: gateValue };
 const auth = Buffer.from(`x-access-token:${TOKEN}`).toString('base64');
 const direct = upstream.url('acme/bench');
 const directEnv = {
@@ -55,7 +67,7 @@ const directEnv = {
 const work = await mkdtemp(path.join(tmpdir(), 'aibox-bench-work-'));
 const gClone = path.join(work, 'gate');
 const dClone = path.join(work, 'direct');
-await git(work, ['clone', '-q', viaGate, gClone]);
+await git(work, ['clone', '-q', viaGate, gClone], { env: gateEnv });
 await git(work, ['clone', '-q', direct, dClone], { env: directEnv });
 
 const samples: Record<string, number[]> = {};
@@ -71,13 +83,16 @@ for (let i = 0; i < N; i++) {
     'ls-remote direct (baseline)',
     await timeIt(() => git(work, ['ls-remote', direct], { env: directEnv })),
   );
-  add('ls-remote via gateway', await timeIt(() => git(work, ['ls-remote', viaGate])));
+  add('ls-remote via gateway', await timeIt(() => git(work, ['ls-remote', viaGate], { env: gateEnv })));
   await upstream.advance('acme/bench', 'main', `up${i}.txt`);
   add(
     'fetch 1 commit direct (baseline)',
     await timeIt(() => git(dClone, ['fetch', '-q', 'origin'], { env: directEnv })),
   );
-  add('fetch 1 commit via gateway', await timeIt(() => git(gClone, ['fetch', '-q', 'origin'])));
+  add(
+    'fetch 1 commit via gateway',
+    await timeIt(() => git(gClone, ['fetch', '-q', 'origin'], { env: gateEnv })),
+  );
   await commit(dClone);
   add(
     'push allowed branch direct (baseline)',
@@ -86,13 +101,13 @@ for (let i = 0; i < N; i++) {
   await commit(gClone);
   add(
     'push allowed branch via gateway',
-    await timeIt(() => git(gClone, ['push', '-q', 'origin', `HEAD:refs/heads/g${i}`])),
+    await timeIt(() => git(gClone, ['push', '-q', 'origin', `HEAD:refs/heads/g${i}`], { env: gateEnv })),
   );
   await git(gClone, ['reset', '-q', '--hard', 'origin/main']);
   await commit(gClone);
   add(
     'push gated main via gateway (staged)',
-    await timeIt(() => git(gClone, ['push', '-q', 'origin', 'HEAD:main'])),
+    await timeIt(() => git(gClone, ['push', '-q', 'origin', 'HEAD:main'], { env: gateEnv })),
   );
 }
 printTable(

@@ -3,6 +3,7 @@ export interface GitAuditEvent {
   readonly type:
     | 'git.fetch'
     | 'git.fetch.denied'
+    | 'git.auth.denied'
     | 'git.push.allowed'
     | 'git.push.denied'
     | 'git.push.staged'

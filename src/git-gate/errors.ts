@@ -26,6 +26,10 @@ export const gitGateErrors = defineErrors({
     status: 500,
     hint: 'The git gateway could not listen on the loopback; check that the port is free and git is installed.',
   },
+  GIT_GATEWAY_UNAUTHORIZED: {
+    status: 401,
+    hint: "Use git from inside the sandbox: its git configuration carries this gateway's key.",
+  },
   GIT_GATE_DISABLED: {
     status: 503,
     hint: 'This daemon runs without the git gateway layer; enable it in the daemon (hooks registry) and restart aiboxd.',

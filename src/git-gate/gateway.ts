@@ -2,7 +2,7 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { chmod, mkdir, realpath, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Clock, Logger } from '../shared/index.js';
 import { isAiboxError, messageOf } from '../shared/index.js';
 import type { GitAuditEvent, GitAuditSink } from './audit.js';
@@ -17,6 +17,11 @@ import type { PushGate } from './pushes.js';
 export interface GatewaySandbox {
   readonly sandboxId: string;
   readonly sandbox: string;
+  /**
+   * The sandbox's own secret: every request must carry `Authorization: Bearer <key>` (its git gets the header from
+   * `gatewayAuthConfig`). Kept in the daemon's state, never in the workspace, never logged.
+   */
+  readonly key: string;
   /** Read on every request, so a policy change applies without restarting the sandbox. */
   readonly policy: () => GitPolicy;
   /** The policy layer's per-ref decision (the Rego push door), if the daemon has one. */
@@ -56,6 +61,24 @@ interface PushSession {
 }
 
 const SERVICES = new Set(['git-upload-pack', 'git-receive-pack']);
+
+/** A fresh per-sandbox gateway key (256 bits, hex). */
+export function newGatewayKey(): string {
+  return randomBytes(32).toString('hex');
+}
+
+/** The git configuration that makes a sandbox's git send its key to its gateway (and nowhere else). */
+export function gatewayAuthConfig(gatewayUrl: string, key: string): Record<string, string> {
+  return { [`http.${gatewayUrl.replace(/\/+$/, '')}/.extraHeader`]: `Authorization: Bearer ${key}` };
+}
+
+/** Constant-time check of an Authorization header against the key (hashing first makes the lengths equal). */
+function keyMatches(header: string | undefined, key: string): boolean {
+  const m = /^Bearer ([0-9A-Za-z._~+/=-]{1,512})$/.exec(header ?? '');
+  const digest = (v: string) => createHash('sha256').update(v).digest();
+  const given = digest(m?.[1] ?? '');
+  return timingSafeEqual(given, digest(key)) && m !== null && key.length >= 32;
+}
 
 /**
  * The host side of `git` for sandboxes: one loopback HTTP listener per sandbox (the port is its identity, and the
@@ -170,6 +193,15 @@ export class GitGateway {
   }
 
   private async serve(sb: GatewaySandbox, req: IncomingMessage, res: ServerResponse): Promise<void> {
+    // The port is not an identity: any local user can reach a loopback port. Nothing is said before the key matches.
+    if (!keyMatches(req.headers.authorization, sb.key)) {
+      await this.audit({
+        type: 'git.auth.denied',
+        sandbox: sb.sandbox,
+        detail: `${req.method ?? 'GET'} from ${req.socket.remoteAddress ?? 'unknown'} without this sandbox's key`,
+      });
+      throw gitGateErrors.create('GIT_GATEWAY_UNAUTHORIZED', 'this git gateway serves only its own sandbox');
+    }
     const url = new URL(req.url ?? '/', 'http://gateway');
     const m = /^\/(.+)\.git\/(info\/refs|git-upload-pack|git-receive-pack)$/.exec(url.pathname);
     if (!m?.[1] || !m[2]) {

@@ -15,7 +15,13 @@ export {
   type RefUpdate,
   type RefVerdict,
 } from './pushes.js';
-export { GitGateway, type GatewaySandbox, type GatewayListener } from './gateway.js';
+export {
+  GitGateway,
+  gatewayAuthConfig,
+  newGatewayKey,
+  type GatewaySandbox,
+  type GatewayListener,
+} from './gateway.js';
 export { createGitGate, type GitGate, type GitGateDeps } from './gate.js';
 export { slugify } from './worktrees/slug.js';
 export { worktreeMounts, worktreeMountSources, type Mount, type WorktreeLayout } from './worktrees/mounts.js';

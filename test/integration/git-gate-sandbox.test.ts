@@ -23,6 +23,7 @@ describe.skipIf(!run)('git gateway from inside a gVisor sandbox', () => {
   let daemon: TestDaemon;
   let initial: string;
   let notifyDir: string;
+  let gatewayPort: number;
 
   const sh = async (script: string) => {
     const r = await daemon.exec(name, ['sh', '-c', `${ident}; ${script}`]);
@@ -65,6 +66,7 @@ describe.skipIf(!run)('git gateway from inside a gVisor sandbox', () => {
     });
     expect(created.status, JSON.stringify(created.body)).toBe(201);
     expect(created.body.endpoints.git).toMatch(/^http:\/\/10\.0\.2\.2:\d+\/$/);
+    gatewayPort = Number(new URL(created.body.endpoints.git!).port);
   });
 
   afterAll(async () => {
@@ -162,6 +164,35 @@ describe.skipIf(!run)('git gateway from inside a gVisor sandbox', () => {
     expect(await upstream.refValue('acme/widgets', 'refs/heads/feature/x')).toBe(
       r.stdout.trim().split('\n').at(-1),
     );
+  });
+
+  it("answers 401 to anyone but the sandbox (a host user who finds the port), and never logs the sandbox's key", async () => {
+    const base = `http://127.0.0.1:${gatewayPort}`;
+    for (const p of [
+      '/acme/widgets.git/info/refs?service=git-upload-pack',
+      '/acme/widgets.git/info/refs?service=git-receive-pack',
+    ]) {
+      expect((await fetch(`${base}${p}`)).status, p).toBe(401);
+      const wrong = await fetch(`${base}${p}`, { headers: { authorization: `Bearer ${'0'.repeat(64)}` } });
+      expect(wrong.status, p).toBe(401);
+    }
+    // The sandbox's own git carries its key (in its git environment, not in any file of the workspace).
+    const inside = await sh('git config --get-regexp "^http\\..*\\.extraheader$"');
+    const key = /Authorization: Bearer ([0-9a-f]{64})/.exec(inside.stdout)?.[1];
+    expect(key, inside.all).toBeDefined();
+    const ok = await fetch(`${base}/acme/widgets.git/info/refs?service=git-upload-pack`, {
+      headers: { authorization: `Bearer ${key}` },
+    });
+    expect(ok.status).toBe(200);
+    const files = await sh(
+      'grep -rlsF "$(git config --get-regexp extraheader | sed "s/.*Bearer //")" /workspace /home /tmp; echo searched',
+    );
+    expect(files.stdout.trim()).toBe('searched');
+    expect(await daemon.log()).not.toContain(key!);
+    const audit = await daemon.cli(['audit', 'tail', '-n', '1000', '--json']);
+    expect(audit.exitCode, audit.stderr).toBe(0);
+    expect(audit.stdout).toContain('git.auth.denied');
+    expect(audit.stdout).not.toContain(key!);
   });
 
   it('leaves no trace of the upstream token in the sandbox environment, files or /proc', async () => {

@@ -12,15 +12,42 @@ import {
   type GitAuditEvent,
   type GitGate,
   GitGateConfig,
+  gatewayAuthConfig,
 } from '../../src/git-gate/index.js';
-import { systemClock } from '../../src/shared/index.js';
-import { git, silentLogger, startUpstream, type Upstream } from '../git-gate/helpers/upstream.js';
+import { systemClock, type Logger } from '../../src/shared/index.js';
+import { git as rawGit, silentLogger, startUpstream, type Upstream } from '../git-gate/helpers/upstream.js';
 
 // Host-side end to end: a real authenticated git server (git http-backend) as the upstream, the gateway in front of
 // it, and the host's git client playing the agent. The same flow from inside a gVisor sandbox is in
 // git-gate-sandbox.test.ts.
 
 const TOKEN = 'ghp_s3cretTokenThatMustNeverLeak0123456789';
+// Each sandbox's listener accepts only requests carrying that sandbox's key (given to its git as an extra header).
+const KEY1 = randomBytes(32).toString('hex');
+const KEY2 = randomBytes(32).toString('hex');
+/** Host git as a sandbox's git: the header config of every listener opened in this file, as GIT_CONFIG_* env. */
+const authEnv: Record<string, string> = { GIT_CONFIG_COUNT: '0' };
+function addAuth(url: string, key: string): void {
+  const i = Number(authEnv.GIT_CONFIG_COUNT);
+  for (const [k, v] of Object.entries(gatewayAuthConfig(url, key))) {
+    const n = Number(authEnv.GIT_CONFIG_COUNT);
+    authEnv[`GIT_CONFIG_KEY_${n}`] = k;
+    authEnv[`GIT_CONFIG_VALUE_${n}`] = v;
+    authEnv.GIT_CONFIG_COUNT = String(n + 1);
+  }
+  expect(Number(authEnv.GIT_CONFIG_COUNT)).toBeGreaterThan(i);
+}
+const git: typeof rawGit = (cwd, args, opts = {}) =>
+  rawGit(cwd, args, { ...opts, env: { ...authEnv, ...opts.env } });
+/** Every log line of the gate, to prove keys never reach a log. */
+const logLines: string[] = [];
+const capturingLogger: Logger = {
+  debug: (o: unknown, m?: string) => void logLines.push(JSON.stringify([o, m])),
+  info: (o: unknown, m?: string) => void logLines.push(JSON.stringify([o, m])),
+  warn: (o: unknown, m?: string) => void logLines.push(JSON.stringify([o, m])),
+  error: (o: unknown, m?: string) => void logLines.push(JSON.stringify([o, m])),
+  child: () => capturingLogger,
+};
 
 async function grepTree(dir: string, needles: string[]): Promise<string[]> {
   const hits: string[] = [];
@@ -31,6 +58,14 @@ async function grepTree(dir: string, needles: string[]): Promise<string[]> {
     if (needles.some((n) => text.includes(n))) hits.push(file);
   }
   return hits;
+}
+
+function headerEnv(url: string, header: string): Record<string, string> {
+  return {
+    GIT_CONFIG_COUNT: '1',
+    GIT_CONFIG_KEY_0: `http.${url}/.extraHeader`,
+    GIT_CONFIG_VALUE_0: header,
+  };
 }
 
 describe('git gateway with a host git client', () => {
@@ -88,11 +123,17 @@ describe('git gateway with a host git client', () => {
       stateDir: state,
       credentials: credentialsFrom((name) => (name === 'github' ? TOKEN : undefined)),
       audit: { record: (e) => void audit.push(e) },
-      logger: silentLogger,
+      logger: capturingLogger,
       clock: systemClock,
     });
-    const l = await gate.gateway.openFor({ sandboxId: 'sbx_1', sandbox: 'agent1', policy: () => policy });
+    const l = await gate.gateway.openFor({
+      sandboxId: 'sbx_1',
+      sandbox: 'agent1',
+      key: KEY1,
+      policy: () => policy,
+    });
     base = l.hostUrl;
+    addAuth(base, KEY1);
   });
 
   afterAll(async () => {
@@ -299,9 +340,11 @@ describe('git gateway with a host git client', () => {
     const l = await gate.gateway.openFor({
       sandboxId: 'sbx_2',
       sandbox: 'agent2',
+      key: KEY2,
       policy: () => policy,
       decide: async (ref) => ({ id: 'dec_0123456789ab', action: 'deny', rule: `policy: org forbids ${ref}` }),
     });
+    addAuth(l.hostUrl, KEY2);
     const dir = path.join(work, 'agent2');
     await git(work, ['clone', '--quiet', `${l.hostUrl}/acme/widgets.git`, dir]);
     await commit(dir, 'g.txt', 'g\n');
@@ -311,6 +354,56 @@ describe('git gateway with a host git client', () => {
       'decision dec_0123456789ab, rule: policy: org forbids refs/heads/feature/tight',
     );
     await gate.gateway.closeFor('sbx_2');
+  });
+
+  it("refuses every request without the listener's own key: 401, audited, and no key in any log line", async () => {
+    const other = await gate.gateway.openFor({
+      sandboxId: 'sbx_3',
+      sandbox: 'agent3',
+      key: KEY2,
+      policy: () => policy,
+    });
+    const attempts: [string, Record<string, string>][] = [
+      ['no key', {}],
+      ['a wrong key', headerEnv(base, 'Authorization: Bearer ' + 'f'.repeat(64))],
+      ["another sandbox's key", headerEnv(base, `Authorization: Bearer ${KEY2}`)],
+      [
+        'the key as basic auth',
+        headerEnv(base, `Authorization: Basic ${Buffer.from(`x:${KEY1}`).toString('base64')}`),
+      ],
+      ['a prefix of the key', headerEnv(base, `Authorization: Bearer ${KEY1.slice(0, 32)}`)],
+    ];
+    for (const [what, env] of attempts) {
+      const dir = path.join(work, `noauth-${Math.random().toString(36).slice(2, 8)}`);
+      const r = await rawGit(work, ['clone', `${base}/acme/widgets.git`, dir], { reject: false, env });
+      expect(r.exitCode, what).not.toBe(0);
+      expect(r.stderr, what).toMatch(/401|Authentication failed|could not read Username/);
+      const push = await rawGit(work, ['ls-remote', `${base}/acme/widgets.git`], { reject: false, env });
+      expect(push.exitCode, what).not.toBe(0);
+    }
+    // Raw HTTP, every endpoint and even unknown paths: 401 before anything else is said.
+    for (const p of [
+      '/acme/widgets.git/info/refs?service=git-upload-pack',
+      '/acme/widgets.git/info/refs?service=git-receive-pack',
+      '/acme/widgets.git/git-upload-pack',
+      '/nothing',
+    ]) {
+      const res = await fetch(`${base}${p}`, { method: p.endsWith('pack') ? 'POST' : 'GET' });
+      expect(res.status, p).toBe(401);
+    }
+    expect(audit.some((e) => e.type === 'git.auth.denied' && e.sandbox === 'agent1')).toBe(true);
+    // The sandbox's own key still works on its own listener, and only there.
+    const ok = await rawGit(work, ['ls-remote', `${other.hostUrl}/acme/widgets.git`], {
+      reject: false,
+      env: headerEnv(other.hostUrl, `Authorization: Bearer ${KEY2}`),
+    });
+    expect(ok.exitCode, ok.stderr).toBe(0);
+    await gate.gateway.closeFor('sbx_3');
+    for (const key of [KEY1, KEY2]) {
+      expect(logLines.filter((l) => l.includes(key))).toEqual([]);
+      expect(audit.filter((e) => JSON.stringify(e).includes(key))).toEqual([]);
+    }
+    expect(logLines.length).toBeGreaterThan(0);
   });
 
   it('keeps the push state across a restart of the gate', async () => {

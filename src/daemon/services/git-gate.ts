@@ -14,6 +14,8 @@ import {
   type RefDecision,
   repoAccess,
   type TaskRecord,
+  gatewayAuthConfig,
+  newGatewayKey,
 } from '../../git-gate/index.js';
 import type {
   CreateSandboxRequest,
@@ -125,18 +127,24 @@ export class GitGateService implements SandboxHook {
   }
 
   async prepare(ctx: SandboxHookContext): Promise<SandboxContribution> {
-    // A fresh container gets a fresh port; only adopt() must keep the old one.
+    // A fresh container gets a fresh port and a fresh key; only adopt() must keep the old ones.
+    await this.gate.gateway.closeFor(ctx.id);
+    const key = newGatewayKey();
     const listener = await this.gate.gateway.openFor({
       sandboxId: ctx.id,
       sandbox: ctx.name,
+      key,
       policy: () => this.policy(ctx),
       ...this.decider(ctx.name),
     });
-    await this.gate.ports.set(ctx.id, listener.port);
+    await this.gate.ports.set(ctx.id, { port: listener.port, key });
     const url = `http://${this.deps.config.sandboxHost}:${listener.port}`;
     const mounts: Mount[] = await this.gate.tasks.mountsFor(ctx.path);
     return {
-      env: { AIBOX_GIT_GATEWAY: url, ...gitConfigEnv(this.remoteRewrites(url, this.policy(ctx))) },
+      env: {
+        AIBOX_GIT_GATEWAY: url,
+        ...gitConfigEnv({ ...this.remoteRewrites(url, this.policy(ctx)), ...gatewayAuthConfig(url, key) }),
+      },
       mounts: mounts.map((m) => ({ ...m })),
       readOnlyPaths: gitProtectedPaths(ctx.path),
       network: true,
@@ -159,13 +167,21 @@ export class GitGateService implements SandboxHook {
   }
 
   async adopt(sandbox: RunningSandbox): Promise<void> {
-    const port = await this.gate.ports.get(sandbox.id);
+    const stored = await this.gate.ports.get(sandbox.id);
+    if (!stored) {
+      // Started by a daemon that gave no key: fail closed with a fresh one (its git is refused until it restarts).
+      this.deps.logger.warn(
+        { sandbox: sandbox.name },
+        'git gateway key missing; restart the sandbox to use git',
+      );
+    }
     await this.gate.gateway.openFor({
       sandboxId: sandbox.id,
       sandbox: sandbox.name,
+      key: stored?.key ?? newGatewayKey(),
       policy: () => this.policy(sandbox),
       ...this.decider(sandbox.name),
-      ...(port ? { port } : {}),
+      ...(stored ? { port: stored.port } : {}),
     });
   }
 
