@@ -72,6 +72,7 @@ export class Parser {
   private inParens = false;
   private readonly lines: string[];
   private readonly comments: Comment[] = [];
+  private readonly termCache = new Map<number, { term: Term; end: number }>();
   /** Active keywords: all of them in v1; in v0 the future keywords once imported. */
   private readonly kw: Set<string>;
   /** v1 rule-head rules apply (`if` before bodies, `contains` for partial sets): v1, or v0 with `rego.v1`. */
@@ -668,10 +669,20 @@ export class Parser {
   }
 
   parseTerm(): Term {
+    // Collections re-read their first element after a failed guess; like OPA's parsedTermCache, remember each
+    // term by its start so nested re-reads stay linear instead of doubling per level.
+    const start = this.p;
+    const hit = this.termCache.get(start);
+    if (hit) {
+      this.p = hit.end;
+      return hit.term;
+    }
     this.enter();
     try {
       const base = this.parsePrimary();
-      return this.parsePostfix(base);
+      const term = this.parsePostfix(base);
+      this.termCache.set(start, { term, end: this.p });
+      return term;
     } finally {
       this.depth--;
     }

@@ -179,3 +179,12 @@ describe('9. constructs OPA refuses', () => {
     ]);
   });
 });
+
+describe('collection disambiguation stays linear', () => {
+  it('parses deeply nested re-read collections quickly', () => {
+    const src = `package t\np := ${'['.repeat(200)}1${']+1'.repeat(200)}`;
+    const t0 = Date.now();
+    expect(() => new Engine().addModule('t.rego', src)).not.toThrow();
+    expect(Date.now() - t0).toBeLessThan(2000);
+  });
+});
