@@ -164,6 +164,21 @@ describe.skipIf(!run)('egress manager: ports, failed starts and the leftover swe
     }
   });
 
+  it('releases a running Squid at once (no graceful shutdown: crash recovery tears down many in a row)', async () => {
+    const m = manager();
+    await m.prepare('sbx_fast', policy);
+    const pids = await squidPids(stateDir, 'sbx_fast');
+    expect(pids.length).toBeGreaterThan(1);
+    const started = Date.now();
+    await m.release('sbx_fast');
+    // Squid's graceful shutdown takes ~1.6 s even with shutdown_lifetime 0.
+    expect(Date.now() - started).toBeLessThan(500);
+    for (const pid of pids)
+      expect((await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).includes('sbx_fast')).toBe(
+        false,
+      );
+  });
+
   it("sweeps only this daemon's leftovers, never a live or running sandbox's", async () => {
     // A start interrupted by a crash: its Squid runs on, its directory stays (close() keeps both for adopt()).
     const before = manager();

@@ -4,7 +4,7 @@
  * force within the reload bound — at the policy-service level for each way, and end to end once: a running gVisor
  * sandbox is refused a domain within the bound after a tightening edit (run through flock: it starts a sandbox).
  */
-import { cp, mkdir, mkdtemp, readFile, rename, rm, unlink, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readFile, rename, rm, symlink, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,7 +14,7 @@ import type { AuditLog } from '../../src/audit/index.js';
 import type { DaemonConfig } from '../../src/config/index.js';
 import { openAuditLog } from '../../src/daemon/services/audit.js';
 import { PolicyService } from '../../src/daemon/services/policy.js';
-import { POLICY_CHECK_INTERVAL_MS } from '../../src/policy/watcher.js';
+import { POLICY_CHECK_INTERVAL_MS, projectFingerprint } from '../../src/policy/watcher.js';
 import { FilePolicySource, PolicyWatcher } from '../../src/policy/index.js';
 import { makeProject, startTestDaemon, type TestDaemon } from '../support/daemon.js';
 import { requireHost, sandboxHostSupport } from '../support/host.js';
@@ -157,6 +157,30 @@ describe('policy reload at the service level: every way a file changes', () => {
       watcher.close();
     }
   }, 30_000);
+});
+
+describe('project files are checked without opening them', () => {
+  it('notices a change by lstat only: a FIFO or a link at aibox/policy.yaml never blocks or is followed', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'aibox-reload-project-'));
+    try {
+      const empty = await projectFingerprint(dir);
+      await mkdir(path.join(dir, 'aibox'));
+      const folder = await projectFingerprint(dir);
+      expect(folder).not.toBe(empty);
+      await execa('mkfifo', [path.join(dir, 'aibox', 'policy.yaml')]);
+      const fifo = await projectFingerprint(dir);
+      expect(fifo).not.toBe(folder);
+      await unlink(path.join(dir, 'aibox', 'policy.yaml'));
+      await symlink('/etc/shadow', path.join(dir, 'aibox', 'policy.yaml'));
+      expect(await projectFingerprint(dir)).not.toBe(fifo);
+      // files the agent writes next to aibox/ do not count
+      const before = await projectFingerprint(dir);
+      await writeFile(path.join(dir, 'notes.txt'), 'x');
+      expect(await projectFingerprint(dir)).toBe(before);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
 });
 
 const run = requireHost(sandboxHostSupport(), 'reliability/reload');
