@@ -1,7 +1,7 @@
 import { chmod, chown, mkdir, rm, readFile, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { pino } from 'pino';
+import { pino, type DestinationStream } from 'pino';
 import type { FastifyInstance } from 'fastify';
 import type { DaemonConfig } from '../config/index.js';
 import { SandboxRuntime } from '../runtime/index.js';
@@ -33,25 +33,8 @@ export async function startDaemon(config: DaemonConfig, version: string): Promis
   await chmod(config.stateDir, 0o711);
   // Without SO_PEERCRED every caller would look the same: refuse to start rather than serve them all as root.
   const peer = loadPeerReader();
-  // The logger is created here, once: known secret values are masked in every line (by value, through the
-  // credentials redactor every secret the daemon handles is registered with), credential fields by path.
   const redactor = new SecretRedactor();
-  const logger = pino({
-    level: config.log.level,
-    base: { svc: 'aiboxd' },
-    redact: {
-      paths: [
-        ...PINO_REDACT_PATHS,
-        '*.authorization',
-        '*.Authorization',
-        '*["x-api-key"]',
-        '*.token',
-        '*.secret',
-      ],
-      censor: '[redacted]',
-    },
-    hooks: { streamWrite: (line) => redactor.redact(line) },
-  });
+  const logger = daemonLogger(config.log.level, redactor);
   const runtime = await SandboxRuntime.create(config.runtime, config.stateDir, logger);
   await runtime.start();
   const daemonId = daemonIdOf(config.stateDir);
@@ -122,6 +105,35 @@ async function claimStateDir(stateDir: string, socket: string): Promise<void> {
     );
   }
   await writeFile(pidFile, `${process.pid}\n`);
+}
+
+/**
+ * The daemon's logger, created once (here) for the whole daemon: credential fields are masked by path, and every
+ * secret value the credentials redactor knows is masked by value in each line before it is written — whatever
+ * field, message or error text it landed in.
+ */
+export function daemonLogger(
+  level: DaemonConfig['log']['level'],
+  redactor: SecretRedactor,
+  destination?: DestinationStream,
+) {
+  const options = {
+    level,
+    base: { svc: 'aiboxd' },
+    redact: {
+      paths: [
+        ...PINO_REDACT_PATHS,
+        '*.authorization',
+        '*.Authorization',
+        '*["x-api-key"]',
+        '*.token',
+        '*.secret',
+      ],
+      censor: '[redacted]',
+    },
+    hooks: { streamWrite: (line: string) => redactor.redact(line) },
+  };
+  return destination ? pino(options, destination) : pino(options);
 }
 
 /** Whether a promise settles (either way) within `ms`. */
