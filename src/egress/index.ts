@@ -12,7 +12,7 @@ export {
   type EgressPolicyInput,
 } from './policy.js';
 export { EgressConfig, type EgressConfigInput } from './config.js';
-export { egressPolicyFromProject, buildEgressPolicy } from './project-policy.js';
+export { buildEgressPolicy } from './project-policy.js';
 export { HostAllowlist, allowedNames } from './match.js';
 export type { EgressDecision, DecisionSink } from './decisions.js';
 export { parseSquidLogLine } from './decisions.js';

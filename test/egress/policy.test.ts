@@ -1,12 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import {
-  EgressConfig,
-  buildEgressPolicy,
-  checkHostPattern,
-  egressErrors,
-  egressPolicyFromProject,
-  HostAllowlist,
-} from '../../src/egress/index.js';
+import { buildEgressPolicy, checkHostPattern, egressErrors, HostAllowlist } from '../../src/egress/index.js';
 
 describe('egress policy', () => {
   it.each([
@@ -41,25 +34,6 @@ describe('egress policy', () => {
     }
   });
 
-  it('builds the policy from aibox/policy.yaml shorthands plus the daemon config', () => {
-    const config = EgressConfig.parse({
-      alwaysAllow: ['deb.debian.org'],
-      dns: { hosts: { 'git.internal': '10.0.0.5' } },
-    });
-    const policy = egressPolicyFromProject(
-      'network:\n  allow:\n    - "*.github.com"\n    - api.example.com:443,8443\n    - {host: pypi.org, methods: [GET, HEAD]}\n  tcp: ["db.example.com:5432"]\n',
-      config,
-    );
-    expect(policy.allow).toEqual([
-      { host: 'deb.debian.org', ports: [] },
-      { host: '*.github.com', ports: [] },
-      { host: 'api.example.com', ports: [443, 8443] },
-      { host: 'pypi.org', ports: [], methods: ['GET', 'HEAD'] },
-    ]);
-    expect(policy.tcp).toEqual([{ host: 'db.example.com', port: 5432 }]);
-    expect(policy.dnsHosts).toEqual({ 'git.internal': '10.0.0.5' });
-  });
-
   it('refuses an upstream proxy URL carrying credentials, without echoing them', () => {
     try {
       buildEgressPolicy({ upstreamProxy: { url: 'http://user:s3cr3t-pw@proxy.corp.example:3128' } });
@@ -68,14 +42,6 @@ describe('egress policy', () => {
       expect(egressErrors.is(err, 'EGRESS_POLICY_INVALID')).toBe(true);
       expect(JSON.stringify((err as { toJSON(): unknown }).toJSON())).not.toContain('s3cr3t-pw');
     }
-  });
-
-  it('gives an empty allowlist when the project has no policy file', () => {
-    expect(egressPolicyFromProject(undefined, EgressConfig.parse({})).allow).toEqual([]);
-  });
-
-  it('refuses a policy file that is not YAML', () => {
-    expect(() => egressPolicyFromProject('network: [', EgressConfig.parse({}))).toThrow(/not valid YAML/);
   });
 
   it('matches a wildcard on the domain and its subdomains, an exact name only on itself', () => {

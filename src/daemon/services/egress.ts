@@ -1,4 +1,3 @@
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   buildEgressPolicy,
@@ -6,7 +5,6 @@ import {
   EgressConfig,
   EgressManager,
   egressErrors,
-  egressPolicyFromProject,
   runSelftest,
   systemResolvers,
   type EgressDecision,
@@ -191,14 +189,13 @@ export class EgressService implements SandboxHook {
     }
   }
 
-  private async policyFor(ctx: SandboxHookContext): Promise<EgressPolicy> {
-    if (this.policyService) {
-      const effective = this.policyService.egress(ctx.name);
-      return this.withDaemonSettings(egressPolicyInput(effective));
+  private policyFor(ctx: SandboxHookContext): Promise<EgressPolicy> {
+    // Fail closed: egress comes from the policy layer only (never from a file the agent can write).
+    if (!this.policyService) {
+      throw egressErrors.create('EGRESS_NOT_ENFORCED', `no policy layer for sandbox ${ctx.name}'s egress`);
     }
-    // No policy layer in this daemon: the project's aibox/policy.yaml network section plus the daemon config.
-    const text = await readFile(join(ctx.path, 'aibox', 'policy.yaml'), 'utf8').catch(() => undefined);
-    return egressPolicyFromProject(text, this.config);
+    const effective = this.policyService.egress(ctx.name);
+    return Promise.resolve(this.withDaemonSettings(egressPolicyInput(effective)));
   }
 
   private withDaemonSettings(input: ReturnType<typeof egressPolicyInput>): EgressPolicy {
