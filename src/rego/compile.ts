@@ -335,12 +335,31 @@ export class Compiler {
             : 'complete';
     const isLocalName = (name: string): boolean =>
       name !== 'input' && name !== 'data' && !ctx.globals.has(name) && !ctx.imports.has(name);
-    const compileOne = (rule: Rule, isElse: boolean): CRule => {
-      checkRedeclarations(rule.body, r.head.args ?? [], isLocalName, (e) => this.errors.push(e));
+    // OPA's RewriteRefsInHead: a function argument that needs evaluation (a ref, call, comprehension or template)
+    // becomes a fresh var, unified with that term at the end of the body.
+    const argExprs: Expr[] = [];
+    const fnArgs = r.head.args?.map((a): Term => {
+      if (!requiresEval(a)) return a;
+      const v: Term = { type: 'var', name: `${GENERATED_PREFIX}arg${this.fresh++}`, loc: a.loc };
+      argExprs.push({
+        kind: 'unify',
+        a: v,
+        b: a,
+        assign: false,
+        negated: false,
+        with: [],
+        loc: a.loc,
+        text: '',
+      });
+      return v;
+    });
+    const compileOne = (rule0: Rule, isElse: boolean): CRule => {
+      const rule = argExprs.length ? { ...rule0, body: [...rule0.body, ...argExprs] } : rule0;
+      checkRedeclarations(rule0.body, r.head.args ?? [], isLocalName, (e) => this.errors.push(e));
       const alloc = new Alloc();
       const declared = new Set<string>();
       const appear = new Set<string>();
-      for (const a of r.head.args ?? []) collectVars(a, declared);
+      for (const a of fnArgs ?? []) collectVars(a, declared);
       for (const t of keyPath) collectVars(t, appear);
       if (rule.head.key) collectVars(rule.head.key, appear);
       if (rule.head.value) collectVars(rule.head.value, appear);
@@ -348,8 +367,8 @@ export class Compiler {
       for (const d of declared) appear.delete(d);
       const scope = new Scope(undefined, alloc, declared, appear);
       preallocate(scope);
-      for (const a of r.head.args ?? []) collectVars(a, scope.visible);
-      const args = r.head.args?.map((a) => this.term(a, scope, ctx));
+      for (const a of fnArgs ?? []) collectVars(a, scope.visible);
+      const args = fnArgs?.map((a) => this.term(a, scope, ctx));
       const argSlots = new Set<number>();
       for (const a of args ?? []) for (const s of slotsIn(a)) argSlots.add(s);
       const body = this.body(rule.body, scope, ctx, argSlots);
@@ -1335,6 +1354,27 @@ function groundPrefix(ref: readonly Term[]): string[] {
     else break;
   }
   return out;
+}
+
+/** OPA's requiresEval: the term contains a reference, call, comprehension or template. */
+function requiresEval(t: Term): boolean {
+  switch (t.type) {
+    case 'ref':
+    case 'call':
+    case 'arraycomp':
+    case 'setcomp':
+    case 'objcomp':
+    case 'template':
+      return true;
+    case 'array':
+    case 'set':
+      return t.items.some(requiresEval);
+    case 'object':
+      return t.items.some(([k, v]) => requiresEval(k) || requiresEval(v));
+    case 'scalar':
+    case 'var':
+      return false;
+  }
 }
 
 function refToStrings(terms: readonly Term[]): string[] | undefined {

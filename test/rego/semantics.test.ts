@@ -188,3 +188,11 @@ describe('collection disambiguation stays linear', () => {
     expect(Date.now() - t0).toBeLessThan(2000);
   });
 });
+
+describe('function arguments that need evaluation', () => {
+  it('are unified after the body (OPA RewriteRefsInHead)', () => {
+    const src = 'package t\np := f("foo bar")\nf($"{x} {input.y}") := 42 if { x = "foo" }';
+    expect(evalIn(src, 'data.t.p', { y: 'bar' })).toEqual([42]);
+    expect(evalIn(src, 'data.t.p', { y: 'baz' })).toEqual([]);
+  });
+});
