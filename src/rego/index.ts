@@ -1,5 +1,6 @@
 /**
- * aibox's Rego engine: a standalone TypeScript interpreter for Rego v1 (imports nothing else from aibox).
+ * aibox's Rego engine: a standalone TypeScript interpreter for Rego v1, and v0 with `regoVersion: 'v0'` (OPA's
+ * --v0-compatible). Imports nothing else from aibox. See README.md for the pipeline.
  *
  *   const engine = new Engine();                        // all builtin families; options: limits, strict errors
  *   engine.addModule('authz.rego', source);            // throws RegoErrors (rego_parse_error) with locations
@@ -45,4 +46,6 @@ export type { TestOptions, TestResult, TestReport, SubResult, CoverageReport } f
 export { formatPretty, summarize, toOpaJson } from './test-report.js';
 export type { TestSummary, OpaTestResultJson } from './test-report.js';
 export { loadPaths } from './load.js';
+export { parseModule } from './parser.js';
+export type { ParseOptions, RegoVersion } from './parser.js';
 export type { LoadedPolicy } from './load.js';
