@@ -36,4 +36,4 @@ export {
   type Location,
   type Outcome,
 } from './types.js';
-export { domainMatches, domainCovers } from './patterns.js';
+export { domainMatches, domainCovers, checkHostPattern, type HostPatternCheck } from './patterns.js';

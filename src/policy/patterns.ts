@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 /**
  * Matching and narrowing of the allowlist patterns the doors use. Pure functions, shared by every door so
  * "covered by" means the same thing at load (tighten-only checks) and at decision time.
@@ -25,14 +26,102 @@ export function domainCovers(outer: string, inner: string): boolean {
   return domainMatches(o, i);
 }
 
-/** A domain pattern that is safe to allow: no bare `*`, no wildcard over a public suffix-like single label. */
+/**
+ * Domains under which anyone can register a subdomain: a wildcard there is an open door (an attacker publishes
+ * `exfil.github.io`). Not the whole public-suffix list, only the suffixes an agent is likely to be told about.
+ */
+const SHARED_SUFFIXES = new Set([
+  'co.uk',
+  'org.uk',
+  'ac.uk',
+  'com.au',
+  'net.au',
+  'co.jp',
+  'com.br',
+  'co.nz',
+  'co.in',
+  'github.io',
+  'githubusercontent.com',
+  'gitlab.io',
+  'herokuapp.com',
+  'vercel.app',
+  'netlify.app',
+  'pages.dev',
+  'workers.dev',
+  'appspot.com',
+  'web.app',
+  'firebaseapp.com',
+  'cloudfront.net',
+  'amazonaws.com',
+  's3.amazonaws.com',
+  'azurewebsites.net',
+  'blob.core.windows.net',
+  'ngrok.io',
+  'ngrok-free.app',
+  'trycloudflare.com',
+  'repl.co',
+  'glitch.me',
+]);
+
+/** Names that always mean "this machine": never a legitimate egress destination. */
+const LOCAL_NAMES = new Set(['localhost', 'localhost.localdomain', 'ip6-localhost', 'ip6-loopback']);
+
+const LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/;
+
+export type HostPatternCheck = { ok: true; value: string } | { ok: false; reason: string };
+
+/**
+ * The one check of host patterns (`example.com`, `*.example.com`): run at policy load (so a bad value is refused
+ * with its file and line) and by egress on what it renders. Normalises; the reason says why a value is refused.
+ */
+export function checkHostPattern(raw: string): HostPatternCheck {
+  const value = raw.trim().toLowerCase().replace(/\.$/, '');
+  if (value === '') return { ok: false, reason: 'empty host' };
+  if (value === '*' || value === '*.*' || value === '**')
+    return {
+      ok: false,
+      reason: 'a bare wildcard allows every destination; list the hosts the project needs',
+    };
+  const unbracketed = value.replace(/^\[(.*)\]$/, '$1');
+  if (isIP(unbracketed) !== 0)
+    return {
+      ok: false,
+      reason: 'IP literals are refused: they bypass the name allowlist and DNS; name the host instead',
+    };
+  const wildcard = value.startsWith('*.');
+  const base = wildcard ? value.slice(2) : value;
+  if (base.includes('*'))
+    return { ok: false, reason: 'a wildcard is only allowed as the whole leftmost label (`*.example.com`)' };
+  if (base.length > 253) return { ok: false, reason: 'host name longer than 253 characters' };
+  const labels = base.split('.');
+  const bad = labels.find((l) => !LABEL.test(l));
+  if (bad !== undefined)
+    return { ok: false, reason: `invalid label "${bad}" (letters, digits and "-" only)` };
+  if (/^[0-9]+$/.test(labels[labels.length - 1] ?? ''))
+    return {
+      ok: false,
+      reason: 'the top-level label is numeric: this looks like an IP address, name the host',
+    };
+  if (LOCAL_NAMES.has(base) || base.endsWith('.localhost'))
+    return { ok: false, reason: 'localhost names point at the host itself; use a gateway endpoint instead' };
+  if (wildcard && labels.length < 2)
+    return {
+      ok: false,
+      reason: `"*.${base}" covers a whole top-level domain; list the hosts the project needs`,
+    };
+  if (wildcard && SHARED_SUFFIXES.has(base))
+    return {
+      ok: false,
+      reason: `anyone can create a subdomain of ${base}, so "*.${base}" lets data out to anyone; list exact hosts`,
+    };
+  return { ok: true, value };
+}
+
+/** Why a domain pattern may not be allowed, or undefined when it may (see checkHostPattern). */
 export function domainPatternProblem(pattern: string): string | undefined {
-  if (!/^(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/i.test(pattern)) {
-    return 'not a host name or *.domain pattern';
-  }
-  if (pattern.startsWith('*.') && !pattern.slice(2).includes('.'))
-    return 'a wildcard over a top-level domain';
-  return undefined;
+  const checked = checkHostPattern(pattern);
+  if (!checked.ok) return checked.reason;
+  return checked.value === pattern ? undefined : `write it as ${checked.value}`;
 }
 
 /** Name globs: `claude-*` (trailing star) or an exact name; `*` alone matches everything. */

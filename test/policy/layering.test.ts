@@ -214,3 +214,21 @@ describe('tightening from above', () => {
     expect(store.revision).toBe(before);
   });
 });
+
+describe('host patterns are validated once, at policy load, with the rules egress enforces', () => {
+  it.each([
+    ['*.github.io', 'anyone can create a subdomain'],
+    ['localhost', 'localhost'],
+    ['10.0.0.1', 'IP literals'],
+    ['*', 'bare wildcard'],
+  ])('refuses %s in an org allowlist at load (%s)', async (pattern, why) => {
+    const store = newStore(
+      new MemorySource({
+        'org/egress.rego': `package aibox.org.egress\n\nimport rego.v1\n\nallow_domains := {${JSON.stringify(pattern)}}\n`,
+      }),
+    );
+    const r = await store.reloadRepo();
+    expect(r.ok).toBe(false);
+    expect(r.error?.message).toContain(why);
+  });
+});
