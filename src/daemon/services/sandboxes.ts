@@ -348,6 +348,9 @@ export class SandboxService {
   private async bringUp(record: SandboxRecord, profile: Profile): Promise<void> {
     const undo: Undo[] = [];
     const ctx = this.context(record);
+    // Before any layer reads the folder: it must still be the one the sandbox was created on. (The mount checks
+    // again on the fd it mounts from, so a swap after this point is refused too.)
+    await this.checkIdentity(record);
     try {
       const contributions: SandboxContribution[] = [];
       for (const hook of this.hooks) {
@@ -362,7 +365,6 @@ export class SandboxService {
       const network = contributions.some((c) => c.network === true);
 
       undo.push(() => this.runtime.mounts.unmount(record.id));
-      if (!record.pathIdentity) record.pathIdentity = (await this.validatePath(record.path)).identity;
       const workspace = await this.inLayer('workspace', () =>
         this.runtime.mountWorkspace(record.id, record.path, {
           expect: record.pathIdentity!,
@@ -502,6 +504,27 @@ export class SandboxService {
   private async isRunning(record: SandboxRecord): Promise<boolean> {
     if (!record.containerId) return false;
     return (await this.runtime.inspect(record.containerId))?.running ?? false;
+  }
+
+  private async checkIdentity(record: SandboxRecord): Promise<void> {
+    if (!record.pathIdentity) {
+      record.pathIdentity = (await this.validatePath(record.path)).identity;
+      return;
+    }
+    const info = await probeHostPath(record.path).catch((err: unknown) => {
+      if (err instanceof HostPathError && err.refusal === 'symlink')
+        throw runtimeErrors.create('SANDBOX_PATH_SYMLINK', err.message, { path: record.path });
+      if (err instanceof HostPathError)
+        throw runtimeErrors.create('SANDBOX_PATH_CHANGED', err.message, { path: record.path });
+      throw err;
+    });
+    if (identityOf(info) !== record.pathIdentity) {
+      throw runtimeErrors.create(
+        'SANDBOX_PATH_CHANGED',
+        `${record.path} is not the folder sandbox "${record.name}" was created on`,
+        { path: record.path },
+      );
+    }
   }
 
   private forbidden(): string[] {
