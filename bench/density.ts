@@ -4,10 +4,64 @@
  * before and after, and how long removing them all takes. Needs root and a built base image (starts N gVisor
  * sandboxes: run it alone, through flock). Usage: npx tsx bench/density.ts [--n 50] [--remove-concurrency 4]
  */
-import { readFile, rm } from 'node:fs/promises';
+import { readdir, readFile, rm } from 'node:fs/promises';
+import { cpus } from 'node:os';
 import path from 'node:path';
 import { makeProject, startTestDaemon } from '../test/support/daemon.js';
 import { summarize, timeIt } from './stats.js';
+import type { TestDaemon } from '../test/support/daemon.js';
+
+/** CPU time used by every process over `ms`, summed by command name, as percent of one core, highest first. */
+async function cpuByCommand(ms: number, daemonPid: number): Promise<[string, number][]> {
+  const sample = async () => {
+    const out = new Map<string, { comm: string; ticks: number }>();
+    for (const pid of await readdir('/proc')) {
+      if (!/^[0-9]+$/.test(pid)) continue;
+      const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+      const m = /^[0-9]+ \((.*)\) (.*)$/.exec(stat.trim());
+      if (!m) continue;
+      const f = m[2]!.split(' ');
+      out.set(pid, {
+        comm: Number(pid) === daemonPid ? 'aiboxd (node)' : m[1]!,
+        ticks: Number(f[11]) + Number(f[12]),
+      });
+    }
+    return out;
+  };
+  const a = await sample();
+  await new Promise((r) => setTimeout(r, ms));
+  const b = await sample();
+  const by = new Map<string, number>();
+  for (const [pid, v] of b) {
+    const used = v.ticks - (a.get(pid)?.ticks ?? v.ticks);
+    by.set(v.comm, (by.get(v.comm) ?? 0) + used);
+  }
+  // USER_HZ is 100 on Linux.
+  return [...by]
+    .map(([c, t]): [string, number] => [c, (t / 100 / (ms / 1000)) * 100])
+    .sort((x, y) => y[1] - x[1]);
+}
+
+/** Where the last starts spent their time, from the daemon log: hooks' prepare, then container start + attach. */
+async function phases(daemon: TestDaemon, last: number): Promise<string[]> {
+  const rows = (await daemon.log())
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as { time: number; msg: string; req?: { method?: string; url?: string } });
+  const out: string[] = [];
+  let t0: number | undefined;
+  let prepared: number | undefined;
+  for (const r of rows) {
+    if (r.msg === 'incoming request' && r.req?.method === 'POST' && r.req.url === '/v1/sandboxes')
+      t0 = r.time;
+    else if (t0 !== undefined && r.msg === 'egress prepared') prepared = r.time;
+    else if (t0 !== undefined && prepared !== undefined && r.msg === 'sandbox running') {
+      out.push(`prepare ${prepared - t0} ms + container/attach ${r.time - prepared} ms`);
+      t0 = prepared = undefined;
+    }
+  }
+  return out.slice(-last);
+}
 
 const flag = (name: string, fallback: number) => {
   const i = process.argv.indexOf(name);
@@ -44,6 +98,7 @@ try {
   }
   // Let Squid, gVisor and the daemon settle before reading memory.
   await new Promise((r) => setTimeout(r, 5000));
+  const idleCpu = await cpuByCommand(10_000, pid);
   const rssAfter = await rssKiB(pid);
   const memAfter = await memAvailableKiB();
   const listMs = await timeIt(() => daemon.api('GET', '/v1/sandboxes'));
@@ -75,6 +130,9 @@ try {
   console.log(
     `daemon RSS                        ${(rssBefore / 1024).toFixed(0)} MiB -> ${(rssAfter / 1024).toFixed(0)} MiB`,
   );
+  console.log(`idle CPU over 10 s (percent of one core, by command; the host has ${cpus().length} cores):`);
+  for (const [comm, pct] of idleCpu.slice(0, 8)) console.log(`  ${comm.padEnd(20)} ${pct.toFixed(1)} %`);
+  console.log(`phases of the last 5 starts (daemon log): ${(await phases(daemon, 5)).join('; ')}`);
   console.log(`GET /v1/sandboxes with ${N}         ${listMs.toFixed(0)} ms`);
   console.log(`remove all ${N} (concurrency ${REMOVE_CONCURRENCY})      ${(removeMs / 1000).toFixed(1)} s`);
 } finally {
