@@ -3,7 +3,10 @@
  *   npm run bench:rego [-- --iterations N]
  * (a) the RBAC example from OPA's policy-performance documentation (roles/bindings, `data.rbac.allow`), with the
  *     request given as `input` instead of the doc's inline `inp` constant (that is what a daemon does);
- * (b) aibox's own shipped org policies (policies/org), egress and exec decisions.
+ * (b) aibox's own shipped org policies (policies/org), egress and exec decisions, raw through the engine;
+ * (c) the shipped layered decision: org + team (frontend) + project (policies/examples/policy.yaml) composed by the
+ *     policy store, one egress and one exec decision (what the daemon asks per request, without the audit write);
+ * (d) the vendored public libraries' `opa test` suites (test/rego/libraries): total wall time and test count.
  * Wall-clock latencies suffer on a shared machine; `cpu µs/op` (process CPU time / iterations) is steadier.
  * Note: tsx compiles with esbuild's keepNames, which wraps every closure in a `__name` call and costs the CPS
  * evaluator about 2x; `npm run build` output (tsc) has no such helper.
@@ -11,8 +14,14 @@
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Engine, loadPaths } from '../src/rego/index.js';
+import { readFile } from 'node:fs/promises';
+import { performance } from 'node:perf_hooks';
+import { EngineBackend, FilePolicySource, PolicyStore } from '../src/policy/index.js';
+import type { PolicySource } from '../src/policy/index.js';
+import { Engine, loadPaths, runTests, summarize } from '../src/rego/index.js';
 import type { PreparedQuery } from '../src/rego/index.js';
+import type { Logger } from '../src/shared/index.js';
+import { librarySuites } from '../test/rego/libraries/suites.js';
 
 const RBAC = `package rbac
 
@@ -65,6 +74,16 @@ role_has_permission contains role_name if {
 const iterations = Number(process.argv[process.argv.indexOf('--iterations') + 1]) || 200_000;
 
 function measure(label: string, q: PreparedQuery, inputs: unknown[], check?: (r: unknown) => void): void {
+  measureFn(label, (input) => q.evaluate(input), inputs, check);
+}
+
+function measureFn(
+  label: string,
+  run: (input: unknown) => unknown,
+  inputs: unknown[],
+  check?: (r: unknown) => void,
+): void {
+  const q = { evaluate: run };
   // warm up (JIT)
   for (let i = 0; i < Math.min(20_000, iterations); i++) q.evaluate(inputs[i % inputs.length]);
   if (check) check(q.evaluate(inputs[0]));
@@ -118,3 +137,59 @@ if (existsSync(org)) {
     { argv: ['/usr/bin/nsenter', '-t', '1'], user: 'dev', via: 'cli' },
   ]);
 } else console.log('(b) skipped: policies/org not found');
+
+// (c) The layered decision the daemon makes: org + team frontend + the example project, composed by the store.
+const quiet: Logger = {
+  debug: () => {},
+  info: () => {},
+  warn: () => {},
+  error: () => {},
+  child: () => quiet,
+};
+const policies = join(repo, 'policies');
+if (existsSync(join(policies, 'examples/policy.yaml'))) {
+  const project = await readFile(join(policies, 'examples/policy.yaml'), 'utf8');
+  const files = new FilePolicySource(policies);
+  const source: PolicySource = {
+    readRepo: () => files.readRepo(),
+    readProject: () => Promise.resolve({ file: 'aibox/policy.yaml', text: project }),
+  };
+  const store = new PolicyStore({
+    source,
+    backend: new EngineBackend(),
+    sink: { record: () => Promise.resolve() },
+    logger: quiet,
+    clock: { now: () => Date.now() },
+  });
+  await store.reloadRepo();
+  await store.attach({ id: 'sbx_bench', name: 'bench', path: '/bench' });
+  measureFn('(c) org+team+project egress', (req) => store.evaluate('egress', req, 'bench'), [
+    { host: 'registry.npmjs.org', port: 443 },
+    { host: 'example.com', port: 443 },
+  ]);
+  measureFn('(c) org+team+project exec', (req) => store.evaluate('exec', req, 'bench'), [
+    { argv: ['npm', 'test'], via: 'cli' },
+    { argv: ['nsenter', '-t', '1'], via: 'ssh' },
+  ]);
+} else console.log('(c) skipped: policies/examples/policy.yaml not found');
+
+// (d) The public libraries' own test suites, as `aibox policy test --v0-compatible` runs them.
+{
+  const suites = librarySuites();
+  const t0 = performance.now();
+  let total = 0;
+  let pass = 0;
+  for (const s of suites) {
+    try {
+      const r = summarize(runTests(loadPaths(s.paths), { v0Compatible: s.v0Compatible }));
+      total += r.total;
+      pass += r.pass;
+    } catch {
+      // a suite that does not compile counts as no passing tests (libraries.test.ts names it)
+    }
+  }
+  const ms = performance.now() - t0;
+  console.log(
+    `${'(d) library opa test suites'.padEnd(34)} ${suites.length} suites, ${total} tests (${pass} pass) in ${ms.toFixed(0)} ms (${((ms * 1000) / Math.max(1, total)).toFixed(0)} µs/test)`,
+  );
+}
