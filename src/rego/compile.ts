@@ -1,54 +1,50 @@
 /**
  * Compiler: AST -> IR. Stages: rule tree (ref heads), reference resolution (package-local rule names, imports,
- * input/data), variable scoping (slots), builtin/function resolution with arity checks, safety analysis with body
- * reordering, recursion check.
+ * input/data), redeclaration checks and the negation rewrite (compile-rewrite.ts), variable scoping into slots
+ * (compile-scope.ts), builtin/function resolution with arity checks, safety analysis with body reordering
+ * (compile-slots.ts), recursion check (compile-recursion.ts), `rego.metadata.*` constants per rule.
  */
 import { chainEntry, annotationValue } from './annotations.js';
 import type { Annotation, Expr, Module, Rule, Term } from './ast.js';
 import type { BuiltinDef, BuiltinRegistry } from './builtins/registry.js';
 import { BuiltinError, matchesType } from './builtins/registry.js';
+import { checkRecursion } from './compile-recursion.js';
 import { checkRedeclarations, hoistNegated } from './compile-rewrite.js';
+import {
+  Alloc,
+  Scope,
+  collectBodyVars,
+  collectVars,
+  groundPrefix,
+  isLocal,
+  lookupLocal,
+  preallocate,
+  refToStrings,
+  requiresEval,
+  slotName,
+} from './compile-scope.js';
+import {
+  allSlots,
+  closureNeeds,
+  constFold,
+  exprSlots,
+  patternNeeds,
+  refPathVars,
+  slotsIn,
+  unifyReady,
+  unionNeeds,
+} from './compile-slots.js';
 import { RegoError } from './errors.js';
 import type { Location, RegoErrorCode } from './errors.js';
 import type { CExpr, CRule, CTerm, CWith, FnRef } from './ir.js';
 import { RuleNode } from './ir.js';
-import { ObjectValue, SetValue, typeName } from './value.js';
+import { ObjectValue, typeName } from './value.js';
 import type { Value } from './value.js';
 
 export class CompileErrors extends Error {
   constructor(readonly errors: RegoError[]) {
     super(errors.map((e) => e.message).join('\n'));
     this.name = 'CompileErrors';
-  }
-}
-
-class Alloc {
-  n = 0;
-}
-
-class Scope {
-  readonly slots = new Map<string, number>();
-  readonly start: number;
-  /** Declarations (`some`, `:=`) made so far while compiling this scope's body: what nested scopes can see. */
-  readonly visible = new Set<string>();
-  constructor(
-    readonly parent: Scope | undefined,
-    readonly alloc: Alloc,
-    readonly declared: Set<string>,
-    readonly appear: Set<string>,
-  ) {
-    this.start = alloc.n;
-  }
-  slotOf(name: string): number {
-    let s = this.slots.get(name);
-    if (s === undefined) {
-      s = this.alloc.n++;
-      this.slots.set(name, s);
-    }
-    return s;
-  }
-  fresh(): number {
-    return this.alloc.n++;
   }
 }
 
@@ -241,7 +237,7 @@ export class Compiler {
       for (const c of n.children.values()) markConstants(c);
     };
     markConstants(this.root);
-    if (this.errors.length === 0) this.checkRecursion();
+    if (this.errors.length === 0) checkRecursion(this.root, this.allRules, (c, m, l) => this.err(c, m, l));
     if (this.errors.length) throw new CompileErrors(this.errors);
     return { root: this.root, rules: this.allRules };
   }
@@ -893,149 +889,6 @@ export class Compiler {
     return ref;
   }
 
-  // --- recursion -------------------------------------------------------------------------------------------------
-
-  private checkRecursion(): void {
-    const deps = new Map<RuleNode, Set<RuleNode>>();
-    const nodeOf = (r: CRule): RuleNode => r.node;
-    const add = (from: RuleNode, to: RuleNode): void => {
-      let s = deps.get(from);
-      if (!s) deps.set(from, (s = new Set()));
-      s.add(to);
-    };
-    const visitTerm = (from: RuleNode, t: CTerm): void => {
-      switch (t.k) {
-        case 'ref':
-          if (t.head.k === 'data') {
-            let n: RuleNode = this.root;
-            let missing = false;
-            for (const p of t.path) {
-              if (p.k === 'const') {
-                const c: RuleNode | undefined = typeof p.v === 'string' ? n.children.get(p.v) : undefined;
-                if (!c) {
-                  missing = true;
-                  break;
-                }
-                n = c;
-                if (n.hasRules) break;
-              } else break;
-            }
-            if (missing) {
-              for (const p of t.path) visitTerm(from, p);
-              break;
-            }
-            if (!n.hasRules && n !== this.root && t.path.some((p) => p.k !== 'const')) {
-              // dynamic reference (data.x[y]): cannot be resolved statically; runtime detects real recursion
-              for (const p of t.path) visitTerm(from, p);
-              break;
-            }
-            if (n === this.root && t.path.length && t.path[0]!.k !== 'const') {
-              for (const p of t.path) visitTerm(from, p);
-              break;
-            }
-            const targets: RuleNode[] = [];
-            const collect = (x: RuleNode): void => {
-              if (x.hasRules) targets.push(x);
-              for (const c of x.children.values()) collect(c);
-            };
-            if (n.hasRules) targets.push(n);
-            else collect(n);
-            for (const x of targets) add(from, x);
-          } else visitTerm(from, t.head);
-          for (const p of t.path) visitTerm(from, p);
-          break;
-        case 'call':
-          if (t.fn.kind === 'user') add(from, t.fn.node);
-          for (const a of t.args) visitTerm(from, a);
-          break;
-        case 'array':
-        case 'set':
-          for (const x of t.items) visitTerm(from, x);
-          break;
-        case 'object':
-          for (const [a, b] of t.items) {
-            visitTerm(from, a);
-            visitTerm(from, b);
-          }
-          break;
-        case 'arraycomp':
-        case 'setcomp':
-          visitTerm(from, t.term);
-          for (const e of t.body) visitExpr(from, e);
-          break;
-        case 'objcomp':
-          visitTerm(from, t.key);
-          visitTerm(from, t.value);
-          for (const e of t.body) visitExpr(from, e);
-          break;
-        case 'template':
-          for (const p of t.parts) if (typeof p !== 'string') visitTerm(from, p);
-          break;
-        case 'const':
-        case 'var':
-        case 'input':
-        case 'data':
-          break;
-      }
-    };
-    const visitExpr = (from: RuleNode, e: CExpr): void => {
-      for (const w of e.withs ?? []) visitTerm(from, w.value);
-      switch (e.k) {
-        case 'term':
-          visitTerm(from, e.t);
-          break;
-        case 'unify':
-          visitTerm(from, e.a);
-          visitTerm(from, e.b);
-          break;
-        case 'somein':
-          visitTerm(from, e.coll);
-          break;
-        case 'every':
-          visitTerm(from, e.domain);
-          for (const b of e.body) visitExpr(from, b);
-          break;
-        case 'nop':
-          break;
-      }
-    };
-    for (const r of this.allRules) {
-      const from = nodeOf(r);
-      for (const e of r.body) visitExpr(from, e);
-      visitTerm(from, r.value);
-      if (r.key) visitTerm(from, r.key);
-      for (const k of r.keyPath) visitTerm(from, k);
-    }
-    // DFS for cycles
-    const state = new Map<RuleNode, number>();
-    const stack: RuleNode[] = [];
-    const dfs = (n: RuleNode): boolean => {
-      state.set(n, 1);
-      stack.push(n);
-      for (const m of deps.get(n) ?? []) {
-        const st = state.get(m) ?? 0;
-        if (st === 1) {
-          const cyc = stack.slice(stack.indexOf(m)).concat([m]);
-          const rule = n.complete[0] ?? n.multi[0] ?? n.dyn[0] ?? n.funcs[0] ?? n.defaultRule;
-          const name = (x: RuleNode): string => x.path.join('.');
-          this.err(
-            'rego_recursion_error',
-            cyc.length === 2
-              ? `rule data.${name(m)} is recursive: data.${name(m)} -> data.${name(m)}`
-              : `rule data.${name(m)} is recursive: ${cyc.map((x) => 'data.' + name(x)).join(' -> ')}`,
-            rule!.loc,
-          );
-          return true;
-        }
-        if (st === 0 && dfs(m)) return true;
-      }
-      stack.pop();
-      state.set(n, 2);
-      return false;
-    };
-    for (const n of deps.keys()) if ((state.get(n) ?? 0) === 0 && dfs(n)) return;
-  }
-
   // --- queries ---------------------------------------------------------------------------------------------------
 
   compileQuery(
@@ -1074,318 +927,4 @@ export class Compiler {
     if (this.errors.length) throw new CompileErrors(this.errors);
     return ct;
   }
-}
-
-// --- helpers -------------------------------------------------------------------------------------------------------
-
-function preallocate(scope: Scope): void {
-  for (const n of scope.declared) if (n !== '_') scope.slotOf(n);
-  for (const n of scope.appear) if (n !== '_' && !scope.declared.has(n)) scope.slotOf(n);
-}
-
-function isLocal(scope: Scope, name: string): boolean {
-  for (let s: Scope | undefined = scope; s; s = s.parent) if (s.declared.has(name)) return true;
-  return false;
-}
-
-/** declaredOnly: find a scope that declares the name. Otherwise: the outermost scope where it appears. */
-function lookupLocal(scope: Scope, name: string, declaredOnly: boolean): number | undefined {
-  if (declaredOnly) {
-    if (scope.declared.has(name)) return scope.slotOf(name);
-    for (let s: Scope | undefined = scope.parent; s; s = s.parent)
-      if (s.visible.has(name)) return s.slotOf(name);
-    return undefined;
-  }
-  const chain: Scope[] = [];
-  for (let s: Scope | undefined = scope; s; s = s.parent) chain.unshift(s);
-  for (const s of chain) if (s.appear.has(name)) return s.slotOf(name);
-  return undefined;
-}
-
-function slotName(scope: Scope, slot: number): string | undefined {
-  // search this scope and ancestors (names of nested scopes are not reachable; fine for messages)
-  for (let s: Scope | undefined = scope; s; s = s.parent)
-    for (const [n, v] of s.slots) if (v === slot) return n;
-  return undefined;
-}
-
-/** Vars (names) in a term, not descending into comprehensions. */
-function collectVars(t: Term, out: Set<string>): void {
-  switch (t.type) {
-    case 'var':
-      out.add(t.name);
-      break;
-    case 'ref':
-      for (const x of t.terms) collectVars(x, out);
-      break;
-    case 'array':
-    case 'set':
-      for (const x of t.items) collectVars(x, out);
-      break;
-    case 'object':
-      for (const [a, b] of t.items) {
-        collectVars(a, out);
-        collectVars(b, out);
-      }
-      break;
-    case 'call':
-      for (const x of t.args) collectVars(x, out);
-      break;
-    case 'template':
-      for (const p of t.parts) if (typeof p !== 'string') collectVars(p, out);
-      break;
-    case 'scalar':
-    case 'arraycomp':
-    case 'setcomp':
-    case 'objcomp':
-      break;
-  }
-}
-
-function collectBodyVars(body: readonly Expr[], declared: Set<string>, appear: Set<string>): void {
-  for (const e of body) {
-    for (const w of e.with) collectVars(w.value, appear);
-    switch (e.kind) {
-      case 'some':
-        for (const v of e.vars) collectVars(v, declared);
-        break;
-      case 'somein':
-        if (e.key) collectVars(e.key, declared);
-        collectVars(e.value, declared);
-        collectVars(e.coll, appear);
-        break;
-      case 'unify':
-        if (e.assign) collectVars(e.a, declared);
-        else collectVars(e.a, appear);
-        collectVars(e.b, appear);
-        break;
-      case 'term':
-        collectVars(e.term, appear);
-        break;
-      case 'every':
-        collectVars(e.domain, appear);
-        break;
-    }
-  }
-  declared.delete('_');
-  appear.delete('_');
-}
-
-/** Every slot referenced by a term (including inside comprehensions). */
-export function allSlots(t: CTerm): number[] {
-  const out: number[] = [];
-  const rec = (x: CTerm): void => {
-    switch (x.k) {
-      case 'var':
-        out.push(x.slot);
-        break;
-      case 'ref':
-        rec(x.head);
-        x.path.forEach(rec);
-        break;
-      case 'array':
-      case 'set':
-        x.items.forEach(rec);
-        break;
-      case 'object':
-        for (const [a, b] of x.items) {
-          rec(a);
-          rec(b);
-        }
-        break;
-      case 'call':
-        x.args.forEach(rec);
-        break;
-      case 'arraycomp':
-      case 'setcomp':
-      case 'objcomp':
-        out.push(...x.needs);
-        break;
-      case 'template':
-        for (const p of x.parts) if (typeof p !== 'string') rec(p);
-        break;
-      case 'const':
-      case 'input':
-      case 'data':
-        break;
-    }
-  };
-  rec(t);
-  return out;
-}
-
-/** Slots of plain vars appearing in pattern positions (vars, arrays/objects of vars). */
-function slotsIn(t: CTerm): number[] {
-  return allSlots(t);
-}
-
-/** Slots an expression references at its level. With `deep`, includes every-body slots. */
-export function exprSlots(e: CExpr, deep = false): number[] {
-  const out: number[] = [];
-  for (const w of e.withs ?? []) out.push(...allSlots(w.value));
-  switch (e.k) {
-    case 'term':
-      out.push(...allSlots(e.t));
-      break;
-    case 'unify':
-      out.push(...allSlots(e.a), ...allSlots(e.b));
-      break;
-    case 'somein':
-      if (e.key) out.push(...allSlots(e.key));
-      out.push(...allSlots(e.val), ...allSlots(e.coll));
-      break;
-    case 'every':
-      out.push(...allSlots(e.domain));
-      out.push(...closureNeeds(e));
-      if (deep) {
-        if (e.key) out.push(...allSlots(e.key));
-        out.push(...allSlots(e.val));
-        for (const b of e.body) out.push(...exprSlots(b, true));
-      }
-      break;
-    case 'nop':
-      break;
-  }
-  return out;
-}
-
-function closureNeeds(e: CExpr & { k: 'every' }): number[] {
-  const own = new Set<number>();
-  if (e.key) for (const s of allSlots(e.key)) own.add(s);
-  for (const s of allSlots(e.val)) own.add(s);
-  const inner = new Set<number>();
-  const all: number[] = [];
-  for (const b of e.body) all.push(...exprSlots(b, true));
-  // slots allocated inside the every body are >= the smallest own slot
-  const min = Math.min(...own);
-  for (const s of all) if (!own.has(s) && s < min) inner.add(s);
-  return [...inner];
-}
-
-/** Slots needed to unify a pattern against a value: object keys and non-pattern subterms must be evaluable. */
-function patternNeeds(t: CTerm): number[] {
-  if (t.k === 'var') return [];
-  if (t.k === 'array') return t.items.flatMap(patternNeeds);
-  if (t.k === 'object') return t.items.flatMap(([k, v]) => [...k.needs, ...patternNeeds(v)]);
-  return t.needs;
-}
-
-function evaluable(t: CTerm, bound: ReadonlySet<number>): boolean {
-  for (const s of t.needs) if (!bound.has(s)) return false;
-  return true;
-}
-
-function unifiable(t: CTerm, bound: ReadonlySet<number>): boolean {
-  for (const s of patternNeeds(t)) if (!bound.has(s)) return false;
-  return true;
-}
-
-function unifyReady(a: CTerm, b: CTerm, bound: ReadonlySet<number>): boolean {
-  if (evaluable(a, bound) && unifiable(b, bound)) return true;
-  if (evaluable(b, bound) && unifiable(a, bound)) return true;
-  if (a.k === 'array' && b.k === 'array' && a.items.length === b.items.length) {
-    const bb = new Set(bound);
-    const todo = a.items.map((x, i) => [x, b.items[i]!] as const);
-    let progress = true;
-    while (todo.length && progress) {
-      progress = false;
-      for (let i = 0; i < todo.length; i++) {
-        const [x, y] = todo[i]!;
-        if (unifyReady(x, y, bb)) {
-          for (const s of [...allSlots(x), ...allSlots(y)]) bb.add(s);
-          todo.splice(i, 1);
-          progress = true;
-          break;
-        }
-      }
-    }
-    return todo.length === 0;
-  }
-  if (a.k === 'object' && b.k === 'object' && a.items.length === b.items.length) {
-    return unifyReady(
-      { k: 'array', items: a.items.map((x) => x[1]), loc: a.loc, needs: [] },
-      { k: 'array', items: b.items.map((x) => x[1]), loc: b.loc, needs: [] },
-      bound,
-    );
-  }
-  return false;
-}
-
-/** Slots of plain vars in ref path positions (bound by evaluating the ref). */
-function refPathVars(t: CTerm, out: Set<number>): void {
-  if (t.k === 'ref') {
-    for (const p of t.path) if (p.k === 'var') out.add(p.slot);
-    refPathVars(t.head, out);
-  } else if (t.k === 'call') for (const a of t.args) refPathVars(a, out);
-}
-
-function unionNeeds(ts: readonly CTerm[]): number[] {
-  if (ts.length === 0) return [];
-  const s = new Set<number>();
-  for (const t of ts) for (const x of t.needs) s.add(x);
-  return [...s];
-}
-
-/** Turn composite literals of constants into constants. */
-function constFold(t: CTerm): CTerm {
-  if (t.k === 'array') {
-    if (t.items.every((x) => x.k === 'const'))
-      return { k: 'const', v: t.items.map((x) => (x as { v: Value }).v), loc: t.loc, needs: [] };
-  } else if (t.k === 'set') {
-    if (t.items.every((x) => x.k === 'const'))
-      return { k: 'const', v: SetValue.of(t.items.map((x) => (x as { v: Value }).v)), loc: t.loc, needs: [] };
-  } else if (t.k === 'object') {
-    if (t.items.every(([a, b]) => a.k === 'const' && b.k === 'const')) {
-      const o = new ObjectValue();
-      for (const [a, b] of t.items) o.set((a as { v: Value }).v, (b as { v: Value }).v);
-      return { k: 'const', v: o, loc: t.loc, needs: [] };
-    }
-  }
-  return t;
-}
-
-/** The leading constant segments of a rule head reference (OPA's GroundPrefix). */
-function groundPrefix(ref: readonly Term[]): string[] {
-  const out: string[] = [];
-  for (let i = 0; i < ref.length; i++) {
-    const t = ref[i]!;
-    if (i === 0 && t.type === 'var') out.push(t.name);
-    else if (i > 0 && t.type === 'scalar' && typeof t.value === 'string') out.push(t.value);
-    else break;
-  }
-  return out;
-}
-
-/** OPA's requiresEval: the term contains a reference, call, comprehension or template. */
-function requiresEval(t: Term): boolean {
-  switch (t.type) {
-    case 'ref':
-    case 'call':
-    case 'arraycomp':
-    case 'setcomp':
-    case 'objcomp':
-    case 'template':
-      return true;
-    case 'array':
-    case 'set':
-      return t.items.some(requiresEval);
-    case 'object':
-      return t.items.some(([k, v]) => requiresEval(k) || requiresEval(v));
-    case 'scalar':
-    case 'var':
-      return false;
-  }
-}
-
-function refToStrings(terms: readonly Term[]): string[] | undefined {
-  const out: string[] = [];
-  for (let i = 0; i < terms.length; i++) {
-    const t = terms[i]!;
-    if (i === 0) {
-      if (t.type !== 'var') return undefined;
-      out.push(t.name);
-    } else if (t.type === 'scalar' && typeof t.value === 'string') out.push(t.value);
-    else return undefined;
-  }
-  return out;
 }
