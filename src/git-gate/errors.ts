@@ -76,7 +76,7 @@ export const gitGateErrors = defineErrors({
   },
   TASK_WORKTREE_INVALID: {
     status: 400,
-    hint: 'The folder is not a linked git worktree (its .git file must point into the main repository).',
+    hint: "The task's git metadata is not as the daemon created it (missing, moved or a symlink); remove the task and create it again (aibox task rm, aibox task new).",
   },
   TASK_GIT_FAILED: {
     status: 400,

@@ -25,6 +25,5 @@ export {
 export { createGitGate, type GitGate, type GitGateDeps } from './gate.js';
 export { slugify } from './worktrees/slug.js';
 export { worktreeMounts, worktreeMountSources, type Mount, type WorktreeLayout } from './worktrees/mounts.js';
-export { readWorktreeLayout } from './worktrees/layout.js';
 export { TaskManager, TaskRecord } from './worktrees/tasks.js';
 export { ListenerPorts } from './listener-ports.js';

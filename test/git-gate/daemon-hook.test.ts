@@ -9,7 +9,7 @@ import { loadDaemonConfig } from '../../src/config/index.js';
 import { buildApp } from '../../src/daemon/app.js';
 import { GitGateService, type TaskSandboxes } from '../../src/daemon/services/git-gate.js';
 import type { DaemonServices, SandboxHookContext } from '../../src/daemon/services/index.js';
-import { GitGateConfig, worktreeMounts, readWorktreeLayout } from '../../src/git-gate/index.js';
+import { GitGateConfig, worktreeMounts } from '../../src/git-gate/index.js';
 import type { SandboxRuntime } from '../../src/runtime/index.js';
 import { git, silentLogger } from './helpers/upstream.js';
 
@@ -141,7 +141,17 @@ describe('the daemon side: git gate hook and /v1/pushes, /v1/tasks', () => {
     expect(task.sandbox).toBe('task-feature-123-implement-user-auth');
     expect(created).toEqual([{ path: task.worktree, name: task.sandbox }]);
     const c = await s.prepare(ctx(task.worktree, task.sandbox));
-    expect(c.mounts).toEqual(worktreeMounts((await readWorktreeLayout(task.worktree))!));
+    // The layout recorded when the daemon created the worktree (never re-read from the worktree).
+    const rec = await s.tasks.get(task.name);
+    expect(rec.gitdir).toBe(path.join(repo, '.git', 'worktrees', path.basename(task.worktree)));
+    expect(c.mounts).toEqual(
+      worktreeMounts({
+        worktree: task.worktree,
+        gitdir: rec.gitdir!,
+        commonDir: rec.commonDir!,
+        branch: rec.branch,
+      }),
+    );
 
     await s.stop(ctx(task.worktree, task.sandbox));
     const list = await a.inject({ method: 'GET', url: '/v1/tasks' });

@@ -1,5 +1,16 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chmod, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import {
+  chmod,
+  lstat,
+  mkdir,
+  mkdtemp,
+  readdir,
+  readFile,
+  rename,
+  rm,
+  symlink,
+  writeFile,
+} from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
@@ -55,6 +66,17 @@ async function inMountNamespace(mounts: Mount[], cwd: string, script: string) {
   });
   await rm(stage, { recursive: true, force: true });
   return run;
+}
+
+/** Every entry under `dir` with its owner and mode: a folder made or chowned by the daemon changes it. */
+async function snapshot(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const e of await readdir(dir, { recursive: true })) {
+    const st = await lstat(path.join(dir, e));
+    out.push(`${e} ${st.uid}:${st.gid} ${st.mode.toString(8)}`);
+  }
+  const st = await lstat(dir);
+  return [...out.sort(), `. ${st.uid}:${st.gid} ${st.mode.toString(8)}`];
 }
 
 describe.skipIf(!isRoot)(
@@ -162,6 +184,105 @@ describe.skipIf(!isRoot)(
         env: { GIT_CONFIG_PARAMETERS: `'safe.directory=*'` },
       });
       expect(main.stdout.trim()).toBe(mainSha);
+    });
+
+    it('takes the worktree layout from the task record, never from files the agent can write', async () => {
+      const t = await gate.tasks.get('fix-login-bug');
+      const honest = await gate.tasks.mountsFor(t.worktree, '/workspace');
+      const gitdir = path.join(repo, '.git', 'worktrees', 'fix-login-bug');
+      // Root-owned canaries: the attack wants the daemon to create, chown or mount them.
+      const canary = await mkdtemp(path.join(tmpdir(), 'aibox-canary-'));
+      await mkdir(path.join(canary, 'owned'), { recursive: true });
+      const before = await snapshot(canary);
+      const evil = path.join(t.worktree, 'evil');
+      await mkdir(path.join(evil, 'worktrees', 'x'), { recursive: true });
+      await execa('chown', ['-R', `${OWNER}:${OWNER}`, evil]);
+      const saved = {
+        dotgit: await readFile(path.join(t.worktree, '.git'), 'utf8'),
+        head: await readFile(path.join(gitdir, 'HEAD'), 'utf8'),
+        commondir: await readFile(path.join(gitdir, 'commondir'), 'utf8'),
+      };
+      const plants: [string, () => Promise<void>][] = [
+        [
+          'a branch name with ../ in HEAD',
+          () =>
+            writeFile(path.join(gitdir, 'HEAD'), `ref: refs/heads/../../../../../../../..${canary}/made/x\n`),
+        ],
+        [
+          'HEAD naming a branch in the canary',
+          () =>
+            writeFile(
+              path.join(gitdir, 'HEAD'),
+              `ref: refs/heads/x/../../../../../../../../..${canary}/owned/y\n`,
+            ),
+        ],
+        [
+          'commondir pointing at the canary',
+          () => writeFile(path.join(gitdir, 'commondir'), `${canary}/owned\n`),
+        ],
+        [
+          'a .git file pointing into the workspace',
+          () => writeFile(path.join(t.worktree, '.git'), `gitdir: ${evil}/worktrees/x\n`),
+        ],
+        [
+          'a .git file with a relative ../ gitdir',
+          () => writeFile(path.join(t.worktree, '.git'), `gitdir: ../../../../../../..${canary}/owned\n`),
+        ],
+      ];
+      await writeFile(path.join(evil, 'worktrees', 'x', 'commondir'), `${canary}/owned\n`);
+      await writeFile(path.join(evil, 'worktrees', 'x', 'HEAD'), `ref: refs/heads/../../..${canary}/made2\n`);
+      try {
+        for (const [what, plant] of plants) {
+          await plant();
+          const mounts = await gate.tasks.mountsFor(t.worktree, '/workspace').catch((e: unknown) => e);
+          // Either the record's own layout, or a refusal: never a mount or a folder the plant chose.
+          if (Array.isArray(mounts)) expect(mounts, what).toEqual(honest);
+          else expect(mounts, what).toMatchObject({ code: 'TASK_WORKTREE_INVALID' });
+          expect(await snapshot(canary), what).toEqual(before);
+          await writeFile(path.join(t.worktree, '.git'), saved.dotgit);
+          await writeFile(path.join(gitdir, 'HEAD'), saved.head);
+          await writeFile(path.join(gitdir, 'commondir'), saved.commondir);
+        }
+        for (const m of honest) {
+          expect(m.source.startsWith(`${repo}/`) || m.source.startsWith(`${t.worktree}/`), m.source).toBe(
+            true,
+          );
+        }
+        // A folder that is no task gets no worktree mounts, whatever its .git file says.
+        const plain = path.join(top, 'plain');
+        await mkdir(plain, { recursive: true });
+        await writeFile(path.join(plain, '.git'), `gitdir: ${gitdir}\n`);
+        expect(await gate.tasks.mountsFor(plain, '/workspace')).toEqual([]);
+        expect(await snapshot(canary)).toEqual(before);
+      } finally {
+        await writeFile(path.join(t.worktree, '.git'), saved.dotgit);
+        await writeFile(path.join(gitdir, 'HEAD'), saved.head);
+        await writeFile(path.join(gitdir, 'commondir'), saved.commondir);
+        await rm(evil, { recursive: true, force: true });
+        await rm(canary, { recursive: true, force: true });
+      }
+    });
+
+    it('refuses to mount a task whose git metadata was replaced by a symlink (nothing created, nothing chowned)', async () => {
+      const t = await gate.tasks.get('fix-login-bug');
+      const outside = await mkdtemp(path.join(tmpdir(), 'aibox-outside-'));
+      const before = await snapshot(outside);
+      for (const rel of ['refs/remotes', 'logs/refs/remotes', 'objects']) {
+        const p = path.join(repo, '.git', rel);
+        const moved = `${p}.aside`;
+        await rename(p, moved);
+        await symlink(outside, p);
+        try {
+          await expect(gate.tasks.mountsFor(t.worktree, '/workspace'), rel).rejects.toMatchObject({
+            code: 'TASK_WORKTREE_INVALID',
+          });
+          expect(await snapshot(outside), rel).toEqual(before);
+        } finally {
+          await rm(p);
+          await rename(moved, p);
+        }
+      }
+      await rm(outside, { recursive: true, force: true });
     });
 
     it('tells the host when a task completes', async () => {

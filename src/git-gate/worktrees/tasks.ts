@@ -1,4 +1,5 @@
-import { chown, mkdir, open, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
+import { execa } from 'execa';
 import path from 'node:path';
 import { z } from 'zod';
 import type { Clock, Logger } from '../../shared/index.js';
@@ -8,8 +9,8 @@ import { gitGateErrors } from '../errors.js';
 import { GitCommandError, type GitRunner } from '../exec.js';
 import { KeyedMutex } from '../mutex.js';
 import type { Notifier } from '../notify.js';
-import { readWorktreeLayout } from './layout.js';
-import { worktreeMounts, worktreeMountSources, type Mount } from './mounts.js';
+import { worktreeMounts, worktreeMountSources, type Mount, type WorktreeLayout } from './mounts.js';
+import { assertNoSymlinks, identityOf } from './nofollow.js';
 import { slugify } from './slug.js';
 
 export const TaskRecord = z.object({
@@ -23,6 +24,14 @@ export const TaskRecord = z.object({
   sandbox: z.string().optional(),
   createdAt: z.string(),
   completedAt: z.string().optional(),
+  // Established by the daemon when it created the worktree, never re-read from the worktree (the agent writes it).
+  gitdir: z.string().optional().describe('<common>/worktrees/<name>: the worktree gitdir git created.'),
+  commonDir: z.string().optional().describe("The main repository's .git folder."),
+  owner: z.object({ uid: z.number().int(), gid: z.number().int() }).optional(),
+  identity: z
+    .object({ commonDir: z.string(), gitdir: z.string() })
+    .optional()
+    .describe('dev:ino of both, re-checked at every start (a moved or swapped folder is refused).'),
 });
 export type TaskRecord = z.infer<typeof TaskRecord>;
 
@@ -97,6 +106,27 @@ export class TaskManager {
       await this.gitOrFail(() => run(['rev-parse', '--verify', `${input.base ?? 'HEAD'}^{commit}`]))
     ).trim();
     await this.gitOrFail(() => run(['worktree', 'add', '--quiet', '-b', branch, worktree, base]));
+    // Read once, now, from the worktree git just made (no sandbox has run in it yet), and kept in our own state.
+    const gitdir = (
+      await this.gitOrFail(() =>
+        this.opts.git.run(['rev-parse', '--path-format=absolute', '--git-dir'], {
+          cwd: worktree,
+          ...(repo.user ? { user: repo.user } : {}),
+        }),
+      )
+    ).trim();
+    if (path.dirname(gitdir) !== path.join(repo.commonDir, 'worktrees')) {
+      throw gitGateErrors.create(
+        'TASK_WORKTREE_INVALID',
+        `${gitdir} is not inside ${repo.commonDir}/worktrees`,
+      );
+    }
+    const layout: WorktreeLayout = { worktree, gitdir, commonDir: repo.commonDir, branch };
+    await this.createMountSources(layout, repo.user);
+    const owner = repo.user ?? {
+      uid: (await stat(repo.commonDir)).uid,
+      gid: (await stat(repo.commonDir)).gid,
+    };
     const record: TaskRecord = {
       name: slug,
       description: input.description,
@@ -106,6 +136,10 @@ export class TaskManager {
       base,
       state: 'active',
       createdAt: this.now(),
+      gitdir,
+      commonDir: repo.commonDir,
+      owner,
+      identity: { commonDir: (await identityOf(repo.commonDir))!, gitdir: (await identityOf(gitdir))! },
     };
     await this.save((tasks) => [...tasks, record]);
     await this.opts.audit.record({
@@ -163,23 +197,67 @@ export class TaskManager {
   }
 
   /**
-   * The extra mounts for a sandbox whose project folder is `dir`: none for a plain folder or repository, the
-   * worktree metadata mounts for a linked worktree (creating the sources bind mounts need, owned by the repo's user).
+   * The extra mounts for a sandbox whose project folder is `dir`: the worktree metadata mounts when `dir` is the
+   * worktree of a task this daemon created, none otherwise. The layout comes from the task record only: nothing in
+   * the worktree (its `.git` file, the gitdir's `commondir` or `HEAD`, all writable by the agent) is read here. Every
+   * source is checked to be a real folder or file (no symlink at any component beneath the repository's .git) and
+   * the .git folders to be the very ones recorded (device and inode); nothing is created or chowned as root.
    */
   async mountsFor(dir: string, workspaceTarget = '/workspace'): Promise<Mount[]> {
-    const layout = await readWorktreeLayout(dir);
-    if (!layout) return [];
-    const owner = await stat(layout.commonDir);
-    const src = worktreeMountSources(layout);
-    for (const d of src.dirs) {
-      await mkdir(d, { recursive: true });
-      await chown(d, owner.uid, owner.gid).catch(() => undefined);
+    const task = (await this.list()).find((t) => t.worktree === path.resolve(dir));
+    if (!task) return [];
+    const { gitdir, commonDir, identity } = task;
+    if (!gitdir || !commonDir || !identity) {
+      throw gitGateErrors.create('TASK_WORKTREE_INVALID', `task ${task.name} was created by an older aiboxd`);
     }
-    for (const f of src.files) {
-      await (await open(f, 'a')).close();
-      await chown(f, owner.uid, owner.gid).catch(() => undefined);
+    if (
+      (await identityOf(commonDir)) !== identity.commonDir ||
+      (await identityOf(gitdir)) !== identity.gitdir
+    ) {
+      throw gitGateErrors.create('TASK_WORKTREE_INVALID', `the git folders of task ${task.name} moved`);
     }
+    const layout: WorktreeLayout = { worktree: task.worktree, gitdir, commonDir, branch: task.branch };
+    // Missing sources (a folder the user removed) are made again as the repository's owner, never as root.
+    await this.createMountSources(layout, task.owner);
+    await this.assertMountSources(layout);
     return worktreeMounts(layout, workspaceTarget);
+  }
+
+  /** The folders and files bind mounts need, made by the repository's owner (as root only for a root-owned repo). */
+  private async createMountSources(layout: WorktreeLayout, user: { uid: number; gid: number } | undefined) {
+    const src = worktreeMountSources(layout);
+    const asOwner =
+      process.getuid?.() === 0 && user && user.uid !== 0 ? { uid: user.uid, gid: user.gid } : {};
+    const r = await execa('sh', ['-c', 'mkdir -p -- "$@" 2>&1', 'sh', ...src.dirs], {
+      ...asOwner,
+      reject: false,
+    });
+    const t = await execa('sh', ['-c', 'for f; do [ -e "$f" ] || : > "$f"; done 2>&1', 'sh', ...src.files], {
+      ...asOwner,
+      reject: false,
+    });
+    if (r.exitCode !== 0 || t.exitCode !== 0) {
+      throw gitGateErrors.create(
+        'TASK_WORKTREE_INVALID',
+        `cannot prepare git metadata: ${r.stdout}${t.stdout}`,
+      );
+    }
+  }
+
+  private async assertMountSources(layout: WorktreeLayout): Promise<void> {
+    for (const m of worktreeMounts(layout, '/workspace')) {
+      if (m.source === path.join(layout.worktree, '.git')) {
+        await assertNoSymlinks(layout.worktree, '.git', 'file');
+        continue;
+      }
+      const rel = path.relative(layout.commonDir, m.source);
+      if (rel === '') continue; // the common dir itself: checked by identity
+      if (rel.startsWith('..') || path.isAbsolute(rel)) {
+        throw gitGateErrors.create('TASK_WORKTREE_INVALID', `${m.source} is outside ${layout.commonDir}`);
+      }
+      const st = await stat(m.source).catch(() => undefined);
+      await assertNoSymlinks(layout.commonDir, rel, st?.isFile() ? 'file' : 'dir');
+    }
   }
 
   private async repoInfo(dir: string): Promise<RepoInfo> {
