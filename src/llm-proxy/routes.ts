@@ -142,8 +142,10 @@ export function shapeOf(
 function modelCall(body: Record<string, unknown>, maxTokenFields: string[]): ModelCall | undefined {
   const model = body['model'];
   if (typeof model !== 'string' || model === '') return undefined;
-  const maxTokens = maxTokenFields.map((f) => body[f]).find((v): v is number => typeof v === 'number');
-  return { model, maxTokens };
+  const stated = maxTokenFields.map((f) => body[f]).find((v): v is number => typeof v === 'number');
+  // `n` completions (OpenAI) each produce up to max tokens: the request can produce their product.
+  const n = typeof body['n'] === 'number' && body['n'] > 1 ? body['n'] : 1;
+  return { model, maxTokens: stated === undefined ? undefined : stated * n };
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {

@@ -505,6 +505,20 @@ describe('LlmProxy', () => {
       expect(upstream.requests).toHaveLength(0);
     });
 
+    it('applies max_tokens_per_request to what a request can produce: stated, and times n completions', async () => {
+      const proxy = await startProxy({ policy: { ...ALLOW_ALL, limits: { max_tokens_per_request: 1000 } } });
+      const auth = { authorization: `Bearer ${proxy.placeholder}` };
+      const chat = (extra: Record<string, unknown>) =>
+        send(proxy.port, '/openai/v1/chat/completions', {
+          headers: auth,
+          body: { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }], ...extra },
+        });
+      refusedWith(await chat({}), 403, 'LLM_REQUEST_TOO_LARGE');
+      refusedWith(await chat({ max_tokens: 600, n: 2 }), 403, 'LLM_REQUEST_TOO_LARGE');
+      expect(upstream.requests).toHaveLength(0);
+      expect((await chat({ max_completion_tokens: 500, n: 2 })).status).toBe(200);
+    });
+
     it('still forwards the read-only paths (model list, batch status) and token counting for allowed models', async () => {
       const proxy = await startProxy();
       expect(
