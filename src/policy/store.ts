@@ -199,7 +199,10 @@ export class PolicyStore {
       await this.swap(name, { ...a, project, set });
       return { ok: true };
     } catch (err) {
+      const before = this.errors.get(`sandbox:${name}`);
       const error = this.keepError(`sandbox:${name}`, err);
+      // The agent can touch aibox/ as often as it likes: log and audit a refusal once, not once per write.
+      if (before?.code === error.code && before.message === error.message) return { ok: false, error };
       this.opts.logger.error(
         { sandbox: name, code: error.code, err: error.message },
         'project policy reload refused: the last good policy stays in force',
