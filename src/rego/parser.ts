@@ -6,7 +6,7 @@
  * Newlines separate body literals: at nesting depth 0 an operator or postfix on a new line starts a new literal.
  */
 import type { Expr, Import, Module, Rule, RuleHead, Term, With } from './ast.js';
-import { RegoError } from './errors.js';
+import { RegoError, RegoErrors } from './errors.js';
 import type { Location } from './errors.js';
 import { attachAnnotations } from './annotations.js';
 import { skipTemplateExpr, tokenize } from './lexer.js';
@@ -72,6 +72,8 @@ export class Parser {
   private inParens = false;
   private readonly lines: string[];
   private readonly comments: Comment[] = [];
+  /** v1 violations of otherwise well-formed v0 rules, reported together after the module is read. */
+  private readonly v1Errors: RegoError[] = [];
   private readonly termCache = new Map<number, { term: Term; end: number }>();
   /** Active keywords: all of them in v1; in v0 the future keywords once imported. */
   private readonly kw: Set<string>;
@@ -134,6 +136,11 @@ export class Parser {
     const n = i >= 0 ? this.toks[i + 1] : undefined;
     return (
       n !== undefined && n.kind === 'punct' && (n.text === '.' || n.text === '(') && n.loc.offset === t.end
+    );
+  }
+  private v1Error(msg: string, t: Token): void {
+    this.v1Errors.push(
+      new RegoError('rego_parse_error', msg, t.loc, { line: this.lines[t.loc.row - 1] ?? '' }),
     );
   }
   private fail(msg: string, t: Token = this.tok): never {
@@ -201,6 +208,7 @@ export class Parser {
       loc: first.loc,
       regoVersion: this.regoVersion,
     };
+    if (this.v1Errors.length) throw new RegoErrors(this.v1Errors);
     const annotations = attachAnnotations(this.comments, stmts, this.lines);
     if (annotations.length) m.annotations = annotations;
     return m;
@@ -312,8 +320,11 @@ export class Parser {
       !hasIf && !usesContains && head.args === undefined && head.ref.length === 2 && head.value === undefined;
     const rule: Rule = { default: false, head, body: [], else: undefined, loc: start.loc, hasBody: false };
     if (hasIf || this.isPunct('{')) {
-      if (!hasIf && this.strictV1) this.fail('`if` keyword is required before rule body');
+      // v1 reads the v0 forms and then reports each violation at the rule, like OPA's v1 checks
+      if (!hasIf && this.strictV1)
+        this.v1Error(`\`if\` keyword is required before ${head.args ? 'function' : 'rule'} body`, start);
       if (partialSet) {
+        if (this.strictV1) this.v1Error('`contains` keyword is required for partial set rules', start);
         head.key = head.ref[1];
         head.ref = [head.ref[0]!];
       }
@@ -362,7 +373,7 @@ export class Parser {
     if (head.ref.length === 1)
       fail(`${head.ref[0]!.type === 'var' ? 'var' : 'term'} cannot be used for rule name`);
     if (head.ref.length !== 2) fail('refs cannot be used for rule');
-    if (this.strictV1) fail('`contains` keyword is required for partial set rules');
+    if (this.strictV1) this.v1Error('`contains` keyword is required for partial set rules', start);
     head.key = head.ref[1];
     head.ref = [head.ref[0]!];
     return rule;

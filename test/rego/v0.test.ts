@@ -82,6 +82,20 @@ s["lit"] { true }
     expect(v0('package t\nu[1]\nu[2]', 'data.t.u')).toEqual([[1, 2]]);
   });
 
+  it('v1 reports each v0 form at its rule, like OPA', () => {
+    try {
+      new Engine().addModule('t.rego', 'package t\n\np[x] {\n  x := 1\n}\nf(x) = y { y := x }');
+      expect.fail('no error');
+    } catch (e) {
+      expect(e).toBeInstanceOf(RegoErrors);
+      expect((e as RegoErrors).errors.map((x) => `${x.location?.row}:${x.location?.col}: ${x.msg}`)).toEqual([
+        '3:1: `if` keyword is required before rule body',
+        '3:1: `contains` keyword is required for partial set rules',
+        '6:1: `if` keyword is required before function body',
+      ]);
+    }
+  });
+
   it('is not the default: v1 refuses the same module', () => {
     expect(() => new Engine().addModule('t.rego', 'package t\ndeny[msg] { msg := "x" }')).toThrow(
       /`if` keyword is required before rule body/,
