@@ -12,7 +12,7 @@ export const clientErrors = defineErrors({
   },
   DAEMON_SOCKET_DENIED: {
     status: 0,
-    hint: 'the socket belongs to the `aibox` group: `sudo usermod -aG aibox $USER`, then log in again (or run as root)',
+    hint: 'the socket belongs to the `aibox-users` group (socketGroup in the daemon config): `sudo usermod -aG aibox-users $USER`, then log in again (or run as root)',
   },
   DAEMON_CONNECTION_LOST: {
     status: 0,

@@ -1,4 +1,4 @@
-/** Where aiboxd listens unless told otherwise (root-owned, group `aibox`). */
+/** Where aiboxd listens unless told otherwise (root:aibox-users 0660; each caller is told apart by SO_PEERCRED). */
 export const DEFAULT_SOCKET_PATH = '/run/aibox/aiboxd.sock';
 
 /** The socket to use: the --socket flag, then AIBOX_SOCKET, then the default. */

@@ -77,7 +77,7 @@ describe('the aibox binary', { timeout: 60_000 }, () => {
       expect(run.code).toBe(3);
       expect(printedError(run.stderr)).toMatchObject({
         code: 'DAEMON_SOCKET_DENIED',
-        hint: expect.stringContaining('aibox` group'),
+        hint: expect.stringContaining('aibox-users` group'),
         hasStack: false,
       });
     } finally {

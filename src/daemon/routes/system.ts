@@ -18,8 +18,13 @@ export function systemRoutes(services: DaemonServices): FastifyPluginAsync {
       api: 'v1',
     }));
 
-    app.get('/v1/status', everyone, async (): Promise<StatusReport> => {
-      const sandboxes = await services.sandboxes.list();
+    app.get('/v1/status', everyone, async (request): Promise<StatusReport> => {
+      // The counts are the caller's own sandboxes (root: all), as the list is.
+      let sandboxes = await services.sandboxes.list();
+      if (request.caller.uid !== 0) {
+        const visible = new Set((await app.visibleSandboxes(request.caller)).map((r) => r.id));
+        sandboxes = sandboxes.filter((s) => visible.has(s.id));
+      }
       return {
         version: services.version,
         pid: process.pid,
