@@ -342,7 +342,8 @@ export function genModule(r: Rand, k: number): GenModule {
       const value = expr(c, ty);
       if (chance(r, 0.25)) rules.push(`default ${name} := ${literal(c, ty)}`);
       let text = ruleText(`${name} := ${value}`, stmts);
-      if (chance(r, 0.15)) {
+      // `else` needs a body on the rule before it (OPA refuses `p := 1 else := 2 if {...}`): rarely test that
+      if ((stmts.length > 0 && chance(r, 0.15)) || chance(r, 0.01)) {
         c.vars = [];
         const stmts2 = body(c);
         text += ` else := ${expr(c, ty)} if {\n\t${stmts2.join('\n\t')}\n}`;
