@@ -28,6 +28,8 @@ export default defineConfig({
         test: {
           name: 'reliability',
           include: ['test/reliability/**/*.test.ts'],
+          // After the integration files, never beside them: two suites of real sandboxes on 2 cores starve both.
+          sequence: { groupOrder: 1 },
           fileParallelism: false,
           testTimeout: 300_000,
           hookTimeout: 300_000,
