@@ -8,6 +8,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeProject, startTestDaemon, type TestDaemon } from '../support/daemon.js';
 import { requireHost, sandboxHostSupport } from '../support/host.js';
+import { daemonIdFor } from '../../src/runtime/labels.js';
 
 const run = requireHost(sandboxHostSupport(), 'sandbox integration');
 
@@ -284,6 +285,7 @@ describe.runIf(run)('bad input to aiboxd', () => {
     const podmanList = await listContainersByLabel(daemon, id);
     expect(podmanList).toHaveLength(0);
     expect(readdirSync('/run/aibox/mounts')).not.toContain(id);
+    expect(readdirSync(path.join('/run/aibox/mounts', daemonIdFor(daemon.stateDir)))).not.toContain(id);
   });
 });
 

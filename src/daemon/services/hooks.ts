@@ -3,7 +3,8 @@ import type { Logger } from '../../shared/index.js';
 /**
  * What a sandbox looks like to the enforcement layers that plug into its lifecycle (egress, credentials/LLM proxy,
  * git gateway, …). Hooks run in order at start; if any throws, the sandbox is torn down (fail closed) and the error
- * names the hook's layer. At stop they run in reverse order and must be idempotent (a daemon restart may call
+ * names the hook's layer. At stop they run in reverse order, only once the container has stopped (enforcement
+ * outlives the last sandbox process), and must be idempotent (a daemon restart may call
  * `stop` for a sandbox whose `start` ran in a previous life).
  */
 export interface SandboxHookContext {
@@ -44,7 +45,10 @@ export interface SandboxHook {
   /** The enforcement layer's name, used in errors: "egress", "llm-proxy", … */
   readonly layer: string;
   prepare?(ctx: SandboxHookContext): Promise<SandboxContribution>;
-  /** Runs after the container started and before any exec is allowed. */
+  /**
+   * Runs after the container started and before any exec is allowed, in START_ORDER (hooks-registry.ts): egress
+   * applies its rules before any later layer (the SSH gateway registers the sandbox here) can let anything in.
+   */
   started?(sandbox: RunningSandbox): Promise<void>;
   /** Re-attaches to a sandbox found running after a daemon restart. */
   adopt?(sandbox: RunningSandbox): Promise<void>;

@@ -6,6 +6,7 @@ import {
   HostPathError,
   identityOf,
   isDirectory,
+  pinnedParents,
   probeHostPath,
   runtimeErrors,
   type ContainerExit,
@@ -232,13 +233,15 @@ export class SandboxService {
       const inspected = await this.runtime.inspect(exit.containerId);
       if (inspected?.running) return;
       const exitCode = exit.exitCode ?? inspected?.exitCode;
-      const oom = exit.oom || oomKills > 0 || inspected?.oomKilled === true;
+      // The cgroup's counter also counts a single process killed inside (the sandbox survives those): only an
+      // abnormal exit with kills on record is the sandbox's own OOM kill.
+      const oom = exit.oom || inspected?.oomKilled === true || (oomKills > 0 && exitCode !== 0);
       const limit = await loadProfile(this.config.profilesDir, record.profile).then(
         (p) => ` (${p.limits.memoryMiB} MiB)`,
         () => '',
       );
       record.error = oom
-        ? `OOM: killed for going over its memory limit${limit}`
+        ? `OOM: killed for going over its memory limit${limit}, exit code ${exitCode ?? 'unknown'}`
         : `the container exited with code ${exitCode ?? 'unknown'}`;
       record.state = oom || exitCode !== 0 ? 'failed' : 'stopped';
       await this.tearDown(record);
@@ -375,14 +378,18 @@ export class SandboxService {
       // metadata) is refused, never followed to a host path.
       let n = 0;
       const readOnlyPaths: Mount[] = [];
-      for (const rel of new Set(contributions.flatMap((c) => c.readOnlyPaths ?? []))) {
+      const rels = [...new Set(contributions.flatMap((c) => c.readOnlyPaths ?? []))];
+      // Their parent folders first, bound read-write over themselves: a mount point cannot be renamed away.
+      const pins = pinnedParents(rels);
+      for (const rel of [...pins, ...rels]) {
+        const readOnly = !pins.includes(rel);
         const source = path.posix.join(workspace, path.posix.normalize(rel));
         if (!source.startsWith(`${workspace}/`)) continue;
         const made = await this.inLayer('workspace', () =>
           // No link at any component and no `..`: the opened path is the workspace's, under aiboxd's own mount.
-          this.runtime.prepareMount(record.id, n++, source, { readOnly: true, forbid: [] }),
+          this.runtime.prepareMount(record.id, n++, source, { readOnly, forbid: [] }),
         );
-        readOnlyPaths.push({ source: made, target: path.posix.relative(workspace, source), readOnly: true });
+        readOnlyPaths.push({ source: made, target: path.posix.relative(workspace, source), readOnly });
       }
       const extraMounts: Mount[] = [];
       for (const m of contributions.flatMap((c) => c.mounts ?? [])) {
