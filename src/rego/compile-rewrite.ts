@@ -182,7 +182,8 @@ function comprehensionsIn(t: Term): Term[] {
  *  - nested calls anywhere in the expression (RewriteExprTerms),
  *  - for a call expression other than `==`: references and comprehensions among its arguments, also inside
  *    array/object/set arguments (RewriteDynamicTerms);
- *  - for `==`/`=` and plain terms: references among ref path segments (`data.p[input.x]`).
+ *  - for `==`/`=` operands and plain terms: references among ref path segments (`data.p[input.x]`) and inside
+ *    array/object/set operands (a reference operand itself stays inside the negation).
  */
 export function hoistNegated(
   e: Expr,
@@ -249,19 +250,36 @@ export function hoistNegated(
         return t;
     }
   };
-  // in `==` operands and plain terms only reference path segments are dynamic
-  const pathsOnly = (t: Term): Term =>
-    t.type === 'ref' ? { ...t, terms: t.terms.map((x, i) => (i === 0 ? x : dynamic(x))) } : t;
+  // `=`/`==` operands and plain terms (OPA's rewriteDynamicsInTerm): a reference keeps its place and only its path
+  // segments are dynamic; a name or comprehension stays; composites have their dynamic parts bound
+  const inTerm = (t: Term): Term => {
+    switch (t.type) {
+      case 'ref':
+        return { ...t, terms: t.terms.map((x, i) => (i === 0 ? x : dynamic(x))) };
+      case 'var':
+      case 'arraycomp':
+      case 'setcomp':
+      case 'objcomp':
+        return t;
+      case 'array':
+      case 'set':
+      case 'object':
+      case 'call':
+      case 'scalar':
+      case 'template':
+        return dynamic(t);
+    }
+  };
   let out: Expr;
   if (e.kind === 'term' && e.term.type === 'call') {
     const call = e.term;
     const args = call.args.map(expandCalls);
     const isEq = isOp(call.op, 'equal') && args.length === 2;
-    out = { ...e, term: { ...call, args: args.map(isEq ? pathsOnly : dynamic) } };
+    out = { ...e, term: { ...call, args: args.map(isEq ? inTerm : dynamic) } };
   } else if (e.kind === 'term') {
-    out = { ...e, term: pathsOnly(expandCalls(e.term)) };
+    out = { ...e, term: inTerm(expandCalls(e.term)) };
   } else if (e.kind === 'unify' && !e.assign) {
-    out = { ...e, a: pathsOnly(expandCalls(e.a)), b: pathsOnly(expandCalls(e.b)) };
+    out = { ...e, a: inTerm(expandCalls(e.a)), b: inTerm(expandCalls(e.b)) };
   } else return undefined;
   return support.length ? { support, expr: out } : undefined;
 }

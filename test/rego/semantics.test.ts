@@ -196,3 +196,11 @@ describe('function arguments that need evaluation', () => {
     expect(evalIn(src, 'data.t.p', { y: 'baz' })).toEqual([]);
   });
 });
+
+describe('negated unification', () => {
+  it('binds references inside composite operands first, keeps a plain reference operand inside', () => {
+    expect(evalIn('package t\np if { not [input.a] = [1] }', 'data.t.p', {})).toEqual([]);
+    expect(evalIn('package t\np if { not [input.a] = [1] }', 'data.t.p', { a: 2 })).toEqual([true]);
+    expect(evalIn('package t\np if { not input.a = 1 }', 'data.t.p', {})).toEqual([true]);
+  });
+});
