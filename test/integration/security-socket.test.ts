@@ -10,6 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { chmod, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
+import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeProject, startTestDaemon, type TestDaemon } from '../support/daemon.js';
 import { requireHost, sandboxHostSupport } from '../support/host.js';
@@ -290,11 +291,54 @@ describe.runIf(run)('a second local user on the daemon socket', () => {
     await daemon.api('DELETE', `/v1/secrets/redact-${tag}`);
   });
 
+  it('answers exec in a missing working directory with 400 EXEC_WORKDIR_NOT_FOUND, over HTTP and the CLI', async () => {
+    const http = await daemon.api<{ error: { code: string } }>('POST', `/v1/sandboxes/${sandbox}/exec`, {
+      cmd: ['pwd'],
+      workdir: '/no/such/dir',
+    });
+    expect(http.status).toBe(400);
+    expect(http.body.error.code).toBe('EXEC_WORKDIR_NOT_FOUND');
+    const cli = await daemon.cli(['exec', '-w', '/no/such/dir', sandbox, '--', 'pwd']);
+    expect(cli.exitCode).not.toBe(0);
+    expect(cli.stderr).toContain('EXEC_WORKDIR_NOT_FOUND');
+    const ok = await daemon.cli(['exec', '-w', '/tmp', sandbox, '--', 'pwd']);
+    expect(ok.stdout.trim()).toBe('/tmp');
+  });
+
   it('lets the owner stop and remove it', async () => {
     const stop = await as(owner, 'POST', `/v1/sandboxes/${sandbox}/stop`);
     expect(stop.status, stop.raw).toBe(200);
     const removed = await as(owner, 'DELETE', `/v1/sandboxes/${sandbox}`);
     expect(removed.status, removed.raw).toBe(200);
     expect((await daemon.api('GET', `/v1/sandboxes/${sandbox}`)).status).toBe(404);
+  });
+  it('exits on SIGTERM within its bound with an exec stream open, closing it', async () => {
+    const held = `held-${tag}`;
+    const created = await daemon.api('POST', '/v1/sandboxes', { path: project, name: held });
+    expect(created.status).toBe(201);
+    const pid = (await daemon.api<{ pid: number }>('GET', '/v1/status')).body.pid;
+    const ws = new WebSocket(`ws+unix://${daemon.socket}:/v1/sandboxes/${held}/exec/ws`);
+    const closed = new Promise<number>((resolve) => ws.on('close', (code) => resolve(code)));
+    await new Promise<void>((resolve, reject) => {
+      ws.on('open', () => resolve());
+      ws.on('error', reject);
+    });
+    ws.send(JSON.stringify({ type: 'start', spec: { cmd: ['sleep', '300'] } }));
+    await new Promise((r) => setTimeout(r, 1500));
+    const started = Date.now();
+    process.kill(pid, 'SIGTERM');
+    while (Date.now() - started < 30_000) {
+      try {
+        process.kill(pid, 0);
+      } catch {
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const took = Date.now() - started;
+    expect(took, `exited after ${took} ms`).toBeLessThan(22_000);
+    await closed;
+    // Bring it back so the suite's cleanup removes the sandbox through the API.
+    await daemon.restart();
   });
 });
