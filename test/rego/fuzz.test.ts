@@ -73,9 +73,9 @@ const TOKENS = [
   '\n',
 ];
 
-function expectParseErrorOrModule(src: string): void {
+function expectParseErrorOrModule(src: string, regoVersion: 'v0' | 'v1' = 'v1'): void {
   try {
-    parseModule('fuzz.rego', src);
+    parseModule('fuzz.rego', src, { regoVersion });
   } catch (e) {
     // several v1 violations of v0-shaped rules come together as RegoErrors
     const parseErrors =
@@ -113,6 +113,25 @@ describe('rego parser fuzzing', () => {
         else chars[pos] = ALPHABET[Math.floor(r() * ALPHABET.length)]!;
       }
       expectParseErrorOrModule(chars.join(''));
+    }
+  });
+
+  it('never crashes in v0 mode either (mutations of a v0 module)', () => {
+    const seed =
+      'package v0\nimport future.keywords.in\ndeny[msg] {\n  c := input.cs[_]\n  not c.ok\n  msg := sprintf("%v", [c])\n}\nf(x) = y { y := x } else = 0 { true }\ndefault p = false\np { 1 in [1] }\n';
+    expect(() => parseModule('seed.rego', seed, { regoVersion: 'v0' })).not.toThrow();
+    const r = rng(99);
+    for (let n = 0; n < 1500; n++) {
+      const chars = seed.split('');
+      const edits = 1 + Math.floor(r() * 4);
+      for (let e = 0; e < edits; e++) {
+        const pos = Math.floor(r() * chars.length);
+        const op = r();
+        if (op < 0.33) chars.splice(pos, 1);
+        else if (op < 0.66) chars.splice(pos, 0, ALPHABET[Math.floor(r() * ALPHABET.length)]!);
+        else chars[pos] = ALPHABET[Math.floor(r() * ALPHABET.length)]!;
+      }
+      expectParseErrorOrModule(chars.join(''), 'v0');
     }
   });
 
