@@ -14,13 +14,7 @@ import {
 } from './host-key.js';
 import { KeyStore } from './key-store.js';
 import { verifySignature } from './keys.js';
-import {
-  allowAllCommands,
-  type CommandPolicy,
-  type SandboxExecutor,
-  type SandboxRef,
-  type SshAuditSink,
-} from './ports.js';
+import { type CommandPolicy, type SandboxExecutor, type SandboxRef, type SshAuditSink } from './ports.js';
 import { SessionChannel } from './session.js';
 import { handleDirectTcpip } from './tcpip.js';
 import { PreAuthSlots } from './preauth.js';
@@ -35,7 +29,8 @@ export interface SshGatewayDeps {
   audit: SshAuditSink;
   logger: Logger;
   clock: Clock;
-  policy?: CommandPolicy;
+  /** The exec door every shell, command and sftp server is asked of (required: no door, no gateway). */
+  policy: CommandPolicy;
 }
 
 export interface GatewayInfo {
@@ -75,7 +70,7 @@ export class SshGateway {
     this.files = gatewayFiles(deps.stateDir);
     this.keys = new KeyStore(this.files.authorizedKeys, deps.clock);
     this.envPolicy = new EnvPolicy(deps.config.envAllow);
-    this.policy = deps.policy ?? allowAllCommands;
+    this.policy = deps.policy;
   }
 
   /** Loads (or creates) the host key, writes known_hosts and listens. Throws SSH_GATEWAY_LISTEN_FAILED if it cannot. */

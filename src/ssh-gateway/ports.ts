@@ -72,8 +72,6 @@ export type CommandDecision = { allow: true } | { allow: false; reason: string; 
 /** The command door of policy. The policy module provides the real one; the default allows everything. */
 export type CommandPolicy = (request: CommandRequest) => Promise<CommandDecision>;
 
-export const allowAllCommands: CommandPolicy = () => Promise.resolve({ allow: true });
-
 export type SshAuditAction =
   'ssh.auth' | 'ssh.shell' | 'ssh.exec' | 'ssh.sftp' | 'ssh.forward' | 'ssh.request' | 'ssh.exit';
 

@@ -100,6 +100,7 @@ describe.skipIf(!hasTools)(
         audit: { record: () => undefined },
         logger: silent,
         clock: { now: () => 0 },
+        policy: () => Promise.resolve({ allow: true }),
       });
       const info = await again.start();
       await again.stop();

@@ -33,6 +33,17 @@ function login(
   });
 }
 
+describe('the SSH gateway without policy', () => {
+  it('does not start: a gateway with no exec door would allow every command', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'aibox-ssh-nopol-'));
+    const config = { stateDir: dir, profilesDir: dir, sshGateway: { port: 0 } } as unknown as DaemonConfig;
+    await expect(SshGatewayHook.create({ config, logger: silent, runtime })).rejects.toMatchObject({
+      code: 'SSH_POLICY_MISSING',
+    });
+    await rm(dir, { recursive: true, force: true });
+  });
+});
+
 describe('SSH reaches a sandbox only while it is fully running', () => {
   let dir: string;
   let hook: SshGatewayHook;
@@ -48,7 +59,12 @@ describe('SSH reaches a sandbox only while it is fully running', () => {
       profilesDir: join(dir, 'profiles'),
       sshGateway: { port: 0 },
     } as unknown as DaemonConfig;
-    hook = await SshGatewayHook.create({ config, logger: silent, runtime });
+    hook = await SshGatewayHook.create({
+      config,
+      logger: silent,
+      runtime,
+      policy: () => Promise.resolve({ allow: true }),
+    });
     port = hook.info()!.port;
     await hook.addKey(key.public);
   });

@@ -75,6 +75,7 @@ describe('SSH gateway: unauthenticated connections are bounded', () => {
       audit: { record: (e) => audit.push(e) },
       logger: silent,
       clock: { now: () => Date.now() },
+      policy: () => Promise.resolve({ allow: true }),
     });
     port = (await gateway.start()).port;
   });

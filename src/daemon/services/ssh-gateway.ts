@@ -225,7 +225,7 @@ export interface SshGatewayHookDeps {
   clock?: Clock;
   /** The audit log; without it, gateway events go to the daemon log only. */
   audit?: AuditAppender;
-  /** The command door of policy; without it every command is allowed (and still logged). */
+  /** The command door of policy; one of this and policyService is required (no door: the gateway does not start). */
   policy?: CommandPolicy;
   /** The daemon's policy service: gives the command door and the audit log when the two above are not given. */
   policyService?: PolicyAccess;
@@ -257,6 +257,10 @@ export class SshGatewayHook implements SandboxHook {
       logger,
     );
     const policy = deps.policy ?? (deps.policyService ? execDoorPolicy(deps.policyService) : undefined);
+    // Fail closed: a gateway without the exec door would run every command it is sent.
+    if (!policy) {
+      throw sshErrors.create('SSH_POLICY_MISSING', 'the SSH gateway has no exec door (policy layer) to ask');
+    }
     const gateway = new SshGateway({
       config,
       stateDir: join(deps.config.stateDir, 'ssh'),
@@ -264,7 +268,7 @@ export class SshGatewayHook implements SandboxHook {
       audit: new SshAuditBridge(logger, deps.audit ?? deps.policyService?.auditLog),
       logger,
       clock: deps.clock ?? systemClock,
-      ...(policy ? { policy } : {}),
+      policy,
     });
     await gateway.start();
     return new SshGatewayHook(config, gateway, executor);
