@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { Engine } from '../../src/rego/engine.js';
 import { RegoError, RegoErrors } from '../../src/rego/errors.js';
 import { parseModule, parseQuery } from '../../src/rego/parser.js';
 
@@ -132,6 +133,51 @@ describe('rego parser fuzzing', () => {
         else chars[pos] = ALPHABET[Math.floor(r() * ALPHABET.length)]!;
       }
       expectParseErrorOrModule(chars.join(''), 'v0');
+    }
+  });
+
+  it('compiles and evaluates mutated modules with only Rego errors (negation and redeclaration rewrites included)', () => {
+    const seed = `package fz
+default allow := false
+allow if {
+  not startswith(lower(input.name), "x")
+  not [input.a] = [1]
+  count([x | x := input.items[_]; not x > 1]) >= 2
+  every k, v in input.labels { not startswith(k, "a"); v != "" }
+  not data.fz.q[input.k]
+}
+q contains x if { some x in input.xs; not contains(x, input.y) }
+g($"{input.a}") := 1
+s := [v | v := input.m[_]; not v.ok == true]
+`;
+    const input = {
+      name: 'n',
+      items: [1, 2, 3],
+      labels: { b: 'x' },
+      xs: ['a'],
+      y: 'z',
+      m: { a: { ok: false } },
+    };
+    const r = rng(7);
+    for (let n = 0; n < 800; n++) {
+      const chars = seed.split('');
+      const edits = 1 + Math.floor(r() * 3);
+      for (let e = 0; e < edits; e++) {
+        const pos = Math.floor(r() * chars.length);
+        const op = r();
+        if (op < 0.33) chars.splice(pos, 1);
+        else if (op < 0.66) chars.splice(pos, 0, ALPHABET[Math.floor(r() * ALPHABET.length)]!);
+        else chars[pos] = ALPHABET[Math.floor(r() * ALPHABET.length)]!;
+      }
+      const src = chars.join('');
+      try {
+        const engine = new Engine({ limits: { timeoutMs: 200 } });
+        engine.addModule('fz.rego', src);
+        engine.prepare('data.fz').evaluate(input);
+      } catch (e) {
+        if (!(e instanceof RegoErrors) && !(e instanceof RegoError))
+          throw new Error(`non-Rego error for ${JSON.stringify(src)}: ${String(e)}`);
+      }
     }
   });
 
