@@ -1,7 +1,8 @@
 /**
  * Load policy and data from disk like `opa eval -d PATH`: `.rego` files become modules; `.json`, `.yaml`, `.yml`
  * files are data, merged at their directory path relative to the PATH given (a file passed directly is merged at the
- * root). Numbers keep their exact value.
+ * root). Numbers keep their exact value. A directory with a bundle `.manifest` declaring `"rego_version": 0` (or 1)
+ * marks its modules with that Rego version, like OPA bundles (the engine parses them accordingly).
  */
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { basename, dirname, join, relative, sep } from 'node:path';
@@ -9,9 +10,17 @@ import YAML from 'yaml';
 import { RegoError } from './errors.js';
 import { ObjectValue, fromJS, parseJSON, toRegoText } from './value.js';
 import type { Value } from './value.js';
+import type { RegoVersion } from './parser.js';
+
+export interface LoadedModule {
+  name: string;
+  source: string;
+  /** From the bundle's `.manifest` (`rego_version`); otherwise the engine's default applies. */
+  regoVersion?: RegoVersion;
+}
 
 export interface LoadedPolicy {
-  modules: { name: string; source: string }[];
+  modules: LoadedModule[];
   data: ObjectValue;
 }
 
@@ -19,10 +28,36 @@ export function loadPaths(paths: readonly string[]): LoadedPolicy {
   const out: LoadedPolicy = { modules: [], data: new ObjectValue() };
   for (const p of paths) {
     const st = statSync(p);
-    if (st.isDirectory()) walk(p, p, out);
-    else loadFile(p, dirname(p), out, true);
+    if (st.isDirectory()) {
+      const first = out.modules.length;
+      walk(p, p, out);
+      const version = manifestRegoVersion(p);
+      if (version) for (const m of out.modules.slice(first)) m.regoVersion = version;
+    } else loadFile(p, dirname(p), out, true);
   }
   return out;
+}
+
+/** `rego_version` of a bundle's `.manifest` at `dir`, if it declares one. */
+function manifestRegoVersion(dir: string): RegoVersion | undefined {
+  const file = join(dir, '.manifest');
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    return undefined;
+  }
+  let m: unknown;
+  try {
+    m = JSON.parse(text);
+  } catch (e) {
+    throw new RegoError('rego_parse_error', `${file}: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  const v = m !== null && typeof m === 'object' ? (m as Record<string, unknown>).rego_version : undefined;
+  if (v === undefined) return undefined;
+  if (v !== 0 && v !== 1)
+    throw new RegoError('rego_parse_error', `${file}: rego_version must be 0 or 1, got ${JSON.stringify(v)}`);
+  return v === 0 ? 'v0' : 'v1';
 }
 
 function walk(root: string, dir: string, out: LoadedPolicy): void {

@@ -44,7 +44,7 @@ export function errorsOf(e: unknown): OpaErrorJson[] {
 
 function buildEngine(
   loaded: LoadedPolicy,
-  extra: readonly { name: string; source: string }[],
+  extra: readonly { name: string; source: string; regoVersion?: 'v0' | 'v1' }[],
   strict: boolean,
   v0 = false,
 ): Engine {
@@ -52,7 +52,7 @@ function buildEngine(
   const parseErrors: RegoError[] = [];
   for (const m of [...loaded.modules, ...extra]) {
     try {
-      engine.addModule(m.name, m.source);
+      engine.addModule(m.name, m.source, m.regoVersion ? { regoVersion: m.regoVersion } : {});
     } catch (e) {
       if (e instanceof RegoErrors) parseErrors.push(...e.errors);
       else throw e;

@@ -1,6 +1,9 @@
 /** Rego v0 mode (`--v0-compatible`, `new Engine({ regoVersion: 'v0' })`): OPA's v0 syntax and keyword imports. */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { Engine, RegoErrors } from '../../src/rego/index.js';
+import { Engine, RegoErrors, evalQuery, loadPaths } from '../../src/rego/index.js';
 import { parseModule } from '../../src/rego/parser.js';
 import type { JSONValue } from '../../src/rego/value.js';
 
@@ -108,5 +111,21 @@ s["lit"] { true }
     expect(v0Error('package t\nimport future.keywords.nope')).toMatch(
       /^2:rego_parse_error: unexpected keyword/,
     );
+  });
+
+  it('follows a bundle .manifest rego_version when loading a directory', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rego-v0-'));
+    try {
+      writeFileSync(join(dir, '.manifest'), JSON.stringify({ rego_version: 0 }));
+      writeFileSync(join(dir, 'a.rego'), 'package a\ndeny[msg] { msg := "x" }\n');
+      expect(loadPaths([dir]).modules.map((m) => m.regoVersion)).toEqual(['v0']);
+      expect(
+        evalQuery({ dataPaths: [dir], query: 'data.a.deny' }).result?.[0]?.expressions[0]?.value,
+      ).toEqual(['x']);
+      writeFileSync(join(dir, '.manifest'), JSON.stringify({ rego_version: 2 }));
+      expect(() => loadPaths([dir])).toThrow(/rego_version must be 0 or 1/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
