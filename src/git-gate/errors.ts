@@ -30,6 +30,10 @@ export const gitGateErrors = defineErrors({
     status: 401,
     hint: "Use git from inside the sandbox: its git configuration carries this gateway's key.",
   },
+  GIT_METADATA_UNSAFE: {
+    status: 409,
+    hint: 'A path under .git that host git reads as configuration is a symlink or redirects git (e.g. .git/commondir): inspect it, remove it if you did not make it, then start the sandbox again.',
+  },
   GIT_GATE_DISABLED: {
     status: 503,
     hint: 'This daemon runs without the git gateway layer; enable it in the daemon (hooks registry) and restart aiboxd.',

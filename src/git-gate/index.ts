@@ -27,3 +27,4 @@ export { slugify } from './worktrees/slug.js';
 export { worktreeMounts, worktreeMountSources, type Mount, type WorktreeLayout } from './worktrees/mounts.js';
 export { TaskManager, TaskRecord } from './worktrees/tasks.js';
 export { ListenerPorts } from './listener-ports.js';
+export { protectGitMetadata } from './metadata.js';

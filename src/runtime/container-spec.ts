@@ -58,7 +58,8 @@ export function containerSpec(spec: SandboxSpec): Docker.ContainerCreateOptions 
   const limits = spec.profile.limits;
   const binds = [
     bind(spec.workspace, '/workspace', false),
-    ...spec.readOnlyPaths.map((m) => bind(m.source, path.posix.join('/workspace', m.target), true)),
+    // Read-only paths, after their parent folders (pinnedParents) bound read-write over themselves.
+    ...spec.readOnlyPaths.map((m) => bind(m.source, path.posix.join('/workspace', m.target), m.readOnly)),
     bind(spec.home, SANDBOX_HOME, false),
     bind(spec.seccompBpf, SECCOMP_BPF_PATH, true),
     // The sandbox trusts the CAs the host trusts (corporate TLS-inspecting proxies add their own).
@@ -105,4 +106,18 @@ export function containerSpec(spec: SandboxSpec): Docker.ContainerCreateOptions 
           }),
     },
   };
+}
+
+/**
+ * Parent folders of workspace-relative read-only paths (`.git/hooks` -> `.git`), parents first, none itself listed.
+ * They are bound over themselves so they cannot be renamed away and replaced by the agent's own
+ * (`mv .git .git.old && mkdir .git`): a mount point can be neither renamed nor removed.
+ */
+export function pinnedParents(paths: readonly string[]): string[] {
+  const out = new Set<string>();
+  for (const p of paths) {
+    const parts = p.split('/').filter(Boolean);
+    for (let i = 1; i < parts.length; i++) out.add(parts.slice(0, i).join('/'));
+  }
+  return [...out].filter((p) => !paths.includes(p)).sort((a, b) => a.split('/').length - b.split('/').length);
 }

@@ -5,6 +5,7 @@ export type { ContainerExit } from './exit-watcher.js';
 export { probeHostPath, identityOf, isDirectory, HostPathError, type HostPathInfo } from './host-path.js';
 export {
   containerSpec,
+  pinnedParents,
   type SandboxSpec,
   type Mount,
   SANDBOX_HOME,

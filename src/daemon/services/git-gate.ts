@@ -1,5 +1,4 @@
 import { appendFile, mkdir } from 'node:fs/promises';
-import { existsSync, lstatSync } from 'node:fs';
 import path from 'node:path';
 import {
   createGitGate,
@@ -16,6 +15,7 @@ import {
   type TaskRecord,
   gatewayAuthConfig,
   newGatewayKey,
+  protectGitMetadata,
 } from '../../git-gate/index.js';
 import type {
   CreateSandboxRequest,
@@ -139,14 +139,16 @@ export class GitGateService implements SandboxHook {
     });
     await this.gate.ports.set(ctx.id, { port: listener.port, key });
     const url = `http://${this.deps.config.sandboxHost}:${listener.port}`;
+    // A task worktree's metadata mounts come from its record; any other project gets its .git pinned read-only.
     const mounts: Mount[] = await this.gate.tasks.mountsFor(ctx.path);
+    const readOnlyPaths = mounts.length > 0 ? [] : await protectGitMetadata(ctx.path);
     return {
       env: {
         AIBOX_GIT_GATEWAY: url,
         ...gitConfigEnv({ ...this.remoteRewrites(url, this.policy(ctx)), ...gatewayAuthConfig(url, key) }),
       },
       mounts: mounts.map((m) => ({ ...m })),
-      readOnlyPaths: gitProtectedPaths(ctx.path),
+      readOnlyPaths,
       network: true,
       endpoints: { git: `${url}/` },
     };
@@ -297,11 +299,4 @@ function jsonlAuditSink(file: string): GitAuditSink {
       await appendFile(file, `${JSON.stringify(event)}\n`, { mode: 0o600 });
     },
   };
-}
-
-/** .git/hooks and .git/config run on the host when the user runs git there: the agent must not plant them. */
-function gitProtectedPaths(projectPath: string): string[] {
-  const gitDir = path.join(projectPath, '.git');
-  if (!existsSync(gitDir) || !lstatSync(gitDir).isDirectory()) return [];
-  return ['.git/hooks', '.git/config'].filter((p) => existsSync(path.join(projectPath, p)));
 }
