@@ -236,6 +236,17 @@ describe.runIf(run)('a second local user on the daemon socket', () => {
     expect((await as(owner, 'GET', '/v1/pushes')).body.pushes.map((p: { id: string }) => p.id)).toEqual([id]);
   });
 
+  it('refuses a sandbox or a task on a folder the attacker cannot itself write', async () => {
+    const box = await as(attacker, 'POST', '/v1/sandboxes', { path: project, name: `steal-${tag}` });
+    expect(box.status, box.raw).toBe(403);
+    expect(box.body.error.code).toBe('SANDBOX_PATH_ACCESS');
+    const task = await as(attacker, 'POST', '/v1/tasks', { repo: project, description: 'steal it' });
+    expect(task.status, task.raw).toBe(403);
+    expect(task.body.error.code).toBe('SANDBOX_PATH_ACCESS');
+    const branches = await execa('git', ['-C', project, 'branch', '--list'], { reject: false });
+    expect(branches.stdout).not.toContain('steal');
+  });
+
   it('keeps daemon-wide changes for root: secrets and SSH keys', async () => {
     forbidden(
       await as(attacker, 'PUT', '/v1/secrets/anthropic', { value: 'sk-attacker-key' }),

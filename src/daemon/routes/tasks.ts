@@ -10,8 +10,20 @@ import {
 import { gitGateOf, type TaskSandboxes } from '../services/git-gate.js';
 import type { DaemonServices } from '../services/index.js';
 import { open, type AccessRule } from '../http/access.js';
+import { HostPathError, probeHostPath, projectPathError } from '../../runtime/host-path.js';
+import { daemonErrors } from '../errors.js';
 
 const NameParams = z.object({ name: TaskName });
+
+/** A caller other than root must be able to reach, read and write `folder` itself (checked with its own ids). */
+async function requireOwnAccess(folder: string, caller: Caller): Promise<void> {
+  if (caller.uid === 0) return;
+  await probeHostPath(folder, { uid: caller.uid, gid: caller.gid }).catch((err: unknown) => {
+    if (err instanceof HostPathError && err.refusal === 'missing')
+      throw daemonErrors.create('SANDBOX_PATH_NOT_FOUND', `no such directory: ${folder}`, { path: folder });
+    throw projectPathError(err, folder);
+  });
+}
 
 /** `aibox task new|list|rm|done`: per-task worktrees with their own sandboxes. */
 export function taskRoutes(services: DaemonServices): FastifyPluginAsync {
@@ -33,6 +45,8 @@ export function taskRoutes(services: DaemonServices): FastifyPluginAsync {
   return async (app) => {
     app.post('/v1/tasks', { config: { access: open } }, async (request, reply) => {
       const body = CreateTaskRequest.parse(request.body ?? {});
+      // The daemon makes the branch and worktree as root: only in a repository the caller may itself write.
+      await requireOwnAccess(body.repo, request.caller);
       return reply.status(201).send(await git().createTask(body, as(request.caller)));
     });
 
