@@ -26,6 +26,7 @@ import type { LoadedPolicy } from './load.js';
 import { errorsOf } from './opa-api.js';
 import type { OpaErrorJson } from './opa-api.js';
 import { parseModule } from './parser.js';
+import type { RegoVersion } from './parser.js';
 import { ObjectValue } from './value.js';
 import type { Value } from './value.js';
 
@@ -70,7 +71,8 @@ export interface TestReport {
   coverage?: CoverageReport;
 }
 
-type Source = { name: string; source: string };
+/** A module's text; `regoVersion` (a bundle manifest's `rego_version`) wins over the v0Compatible option. */
+type Source = { name: string; source: string; regoVersion?: RegoVersion };
 
 /** Parse every module, as v0 when asked. Throws RegoErrors with every parse error. */
 export function parseModules(sources: readonly Source[], opts: { v0Compatible?: boolean } = {}): Module[] {
@@ -90,7 +92,7 @@ export function parseModules(sources: readonly Source[], opts: { v0Compatible?: 
 }
 
 function parseAs(s: Source, v0: boolean): Module {
-  return parseModule(s.name, s.source, { regoVersion: v0 ? 'v0' : 'v1' });
+  return parseModule(s.name, s.source, { regoVersion: s.regoVersion ?? (v0 ? 'v0' : 'v1') });
 }
 
 interface TestCase {

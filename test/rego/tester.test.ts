@@ -110,6 +110,13 @@ test_nested[a][b] if { some a in ["x"]; some b in [1, 2]; b < 2 }`),
     expect(() => runTests(mod(src), { run: '(' })).toThrow(RegoErrors);
   });
 
+  it('parses as v0 with v0Compatible, or per module when its bundle says so', () => {
+    const v0 = [{ name: 'v0.rego', source: 'package t\ndeny[msg] { msg := "x" }\ntest_deny { deny["x"] }' }];
+    expect(() => runTests(v0)).toThrow(RegoErrors);
+    expect(runTests(v0, { v0Compatible: true }).map((r) => r.result)).toEqual(['pass']);
+    expect(runTests([{ ...v0[0]!, regoVersion: 'v0' as const }]).map((r) => r.result)).toEqual(['pass']);
+  });
+
   it('captures print output per test', () => {
     const [r] = runTests(mod(`test_p if { print("hello", 1); false }`));
     expect(r!.output).toBe('hello 1\n');
