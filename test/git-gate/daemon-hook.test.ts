@@ -126,6 +126,34 @@ describe('the daemon side: git gate hook and /v1/pushes, /v1/tasks', () => {
     const again = await service();
     await again.adopt({ ...ctx(repo), pid: 1, containerId: 'c' });
     await expect(connect(port)).resolves.toBe(true);
+    // The same key as the running sandbox's git carries (from the daemon's state), and nothing else.
+    const env = c.env!;
+    const i = Object.keys(env).find(
+      (k) => /^GIT_CONFIG_KEY_\d+$/.test(k) && env[k]!.endsWith('.extraHeader'),
+    );
+    const header = env[i!.replace('KEY', 'VALUE')]!;
+    expect(header).toMatch(/^Authorization: Bearer [0-9a-f]{64}$/);
+    const url = `http://127.0.0.1:${port}/acme/widgets.git/info/refs?service=git-upload-pack`;
+    expect((await fetch(url)).status).toBe(401);
+    const auth = { authorization: header.slice('Authorization: '.length) };
+    expect((await fetch(url, { headers: auth })).status).not.toBe(401);
+    await again.close();
+  });
+
+  it('gives every sandbox its own key, never in the environment of another', async () => {
+    const s = await service();
+    const a = await s.prepare(ctx(repo, 'one'));
+    const b = await s.prepare(ctx(repo, 'two'));
+    const keyOf = (env: Record<string, string>) =>
+      Object.values(env).find((v) => v.startsWith('Authorization:'));
+    expect(keyOf(a.env!)).toBeDefined();
+    expect(keyOf(a.env!)).not.toBe(keyOf(b.env!));
+    const portOf = (env: Record<string, string>) => new URL(env.AIBOX_GIT_GATEWAY!).port;
+    const res = await fetch(`http://127.0.0.1:${portOf(b.env!)}/x.git/info/refs?service=git-upload-pack`, {
+      headers: { authorization: keyOf(a.env!)!.slice('Authorization: '.length) },
+    });
+    expect(res.status).toBe(401);
+    await s.close();
   });
 
   it('creates a task with a sandbox on its worktree, and that sandbox gets the worktree mounts', async () => {

@@ -6,7 +6,7 @@
  * file, and no marker may exist. The agent's ordinary git work (commit, branches, index, objects) must keep working.
  */
 import { execa } from 'execa';
-import { appendFile, chmod, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { appendFile, chmod, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -175,5 +175,41 @@ describe.skipIf(!run)('git metadata is out of the agent’s reach (host git runs
     expect((await readFile(path.join(project, '.git', 'commondir'), 'utf8').catch(() => '.\n')).trim()).toBe(
       '.',
     );
+  });
+
+  it('refuses to start on a .git whose protected paths were replaced by links while it was stopped (4xx, stable code)', async () => {
+    expect((await daemon.api('POST', `/v1/sandboxes/${name}/stop`)).status).toBeLessThan(300);
+    const info = path.join(project, '.git', 'info');
+    await rm(info, { recursive: true, force: true });
+    await execa('ln', ['-s', marks, info], { uid: OWNER, gid: OWNER });
+    const refused = await daemon.api<{ error?: { code?: string } }>('POST', `/v1/sandboxes/${name}/start`);
+    expect(refused.status, JSON.stringify(refused.body)).toBeGreaterThanOrEqual(400);
+    expect(refused.status).toBeLessThan(500);
+    expect(JSON.stringify(refused.body)).toContain('GIT_METADATA_UNSAFE');
+    await rm(info);
+    await execa('mkdir', [info], { uid: OWNER, gid: OWNER });
+    const started = await daemon.api('POST', `/v1/sandboxes/${name}/start`);
+    expect(started.status, JSON.stringify(started.body)).toBeLessThan(300);
+    expect(await readdir(marks)).toEqual([]);
+  });
+
+  it('nested repositories in the worktree: host git runs nothing with diff.ignoreSubmodules=dirty (documented)', async () => {
+    // The worktree is the agent's: it can always make an embedded repository and stage it as a gitlink. Plain host
+    // git then recurses into it and reads ITS config (core.fsmonitor). docs/git-security.md tells owners to set
+    // diff.ignoreSubmodules=dirty; this proves that setting is enough for status, diff and commit.
+    const r = await sh(
+      [
+        'mkdir -p nested && cd nested && git init -q && git commit -q --allow-empty -m n',
+        `git config core.fsmonitor "${mark('nested')}" && cd .. && git add nested && echo OK:planted`,
+      ].join(' && '),
+    );
+    expect(r.stdout, r.stderr).toContain('OK:planted');
+    await writeFile(path.join(home, '.gitconfig'), '[diff]\n\tignoreSubmodules = dirty\n');
+    await execa('chown', [`${OWNER}:${OWNER}`, path.join(home, '.gitconfig')]);
+    for (const args of [['status'], ['diff', '--cached'], ['commit', '-qm', 'with nested']]) {
+      const h = await hostGit(args);
+      expect(h.exitCode, `git ${args.join(' ')}: ${h.stderr}`).toBe(0);
+    }
+    expect(await readdir(marks)).toEqual([]);
   });
 });
