@@ -68,6 +68,8 @@ export interface Module {
   loc: Location;
   /** Language version the module was parsed as. */
   regoVersion?: 'v0' | 'v1';
+  /** OPA's v1 checks apply: parsed as v1, or v0 with `import rego.v1` (absent: true). */
+  v1Checks?: boolean;
   /** `# METADATA` blocks, attached to the package or a rule (see annotations.ts). */
   annotations?: Annotation[];
 }

@@ -55,7 +55,24 @@ interface PkgCtx {
   file: string;
   /** The rule being compiled (for `rego.metadata.chain()` / `rego.metadata.rule()`). */
   rule?: Rule;
+  /** OPA's v1 checks apply (module parsed as v1, or v0 importing rego.v1): deprecated builtins are refused. */
+  v1Checks?: boolean;
 }
+
+/** Builtins OPA deprecates: refused in v1 modules ("deprecated built-in function calls in expression"). */
+const DEPRECATED = new Set([
+  'any',
+  'all',
+  're_match',
+  'net.cidr_overlap',
+  'set_diff',
+  'cast_array',
+  'cast_set',
+  'cast_string',
+  'cast_boolean',
+  'cast_null',
+  'cast_object',
+]);
 
 const GENERATED_PREFIX = '__';
 
@@ -244,6 +261,8 @@ export class Compiler {
 
   private pkgCtx(m: Module): PkgCtx {
     const imports = new Map<string, Term[]>();
+    const strict = m.v1Checks !== false;
+    const seen = new Map<string, string>();
     for (const imp of m.imports) {
       const terms = imp.path.type === 'ref' ? imp.path.terms : [imp.path];
       const head = terms[0]!;
@@ -255,15 +274,49 @@ export class Compiler {
         if (terms.length === 1) alias = head.name;
         else if (last.type === 'scalar' && typeof last.value === 'string') alias = last.value;
       }
-      if (alias !== undefined && !(terms.length === 1 && (alias === 'input' || alias === 'data')))
-        imports.set(alias, terms);
+      if (alias === undefined) continue;
+      // v1 (OPA's NoDuplicateImports): a second import of the same name is an error
+      const path = refToStrings(terms)?.join('.') ?? alias;
+      const prev = seen.get(alias);
+      if (strict && prev !== undefined)
+        this.err('rego_compile_error', `import must not shadow import ${prev}`, imp.loc);
+      if (prev === undefined) seen.set(alias, path);
+      if (!(terms.length === 1 && (alias === 'input' || alias === 'data'))) imports.set(alias, terms);
     }
+    if (strict) this.checkRootOverrides(m);
     return {
       pkgPath: m.packagePath,
       globals: this.pkgGlobals.get(m.packagePath.join('.')) ?? new Set(),
       imports,
       file: m.file,
+      v1Checks: strict,
     };
+  }
+
+  /** v1 (OPA's NoRootDocumentOverrides): rules and `:=` variables must not be named `input` or `data`. */
+  private checkRootOverrides(m: Module): void {
+    const visit = (body: readonly Expr[]): void => {
+      for (const e of body) {
+        if (
+          e.kind === 'unify' &&
+          e.assign &&
+          e.a.type === 'var' &&
+          (e.a.name === 'input' || e.a.name === 'data')
+        )
+          this.err(
+            'rego_compile_error',
+            `variables must not shadow ${e.a.name} (use a different variable name)`,
+            e.loc,
+          );
+        if (e.kind === 'every') visit(e.body);
+      }
+    };
+    for (const r of m.rules) {
+      const h = r.head.ref[0];
+      if (h?.type === 'var' && (h.name === 'input' || h.name === 'data'))
+        this.err('rego_compile_error', `rules must not shadow ${h.name} (use a different rule name)`, r.loc);
+      for (let cur: Rule | undefined = r; cur; cur = cur.else) visit(cur.body);
+    }
   }
 
   private placeRule(r: Rule, ctx: PkgCtx): { node: RuleNode; keyPath: Term[] } | undefined {
@@ -733,6 +786,8 @@ export class Compiler {
         const meta = this.metadataCall(t, scope, ctx);
         if (meta) return meta;
         const fn = this.resolveFn(t.op, ctx, scope, true);
+        if (ctx.v1Checks && fn?.kind === 'builtin' && DEPRECATED.has(fn.name))
+          this.err('rego_type_error', `deprecated built-in function calls in expression: ${fn.name}`, t.loc);
         const args = t.args.map((x) => this.term(x, scope, ctx));
         if (fn) {
           const want =

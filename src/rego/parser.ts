@@ -207,6 +207,7 @@ export class Parser {
       rules,
       loc: first.loc,
       regoVersion: this.regoVersion,
+      v1Checks: this.strictV1,
     };
     if (this.v1Errors.length) throw new RegoErrors(this.v1Errors);
     const annotations = attachAnnotations(this.comments, stmts, this.lines);

@@ -204,3 +204,24 @@ describe('negated unification', () => {
     expect(evalIn('package t\np if { not input.a = 1 }', 'data.t.p', {})).toEqual([true]);
   });
 });
+
+describe('OPA v1 checks', () => {
+  it('refuse deprecated builtins, duplicate imports and input/data overrides in v1 modules', () => {
+    expect(errorsOf('package t\nx := any([true, false])')).toEqual([
+      '2:6 rego_type_error: deprecated built-in function calls in expression: any',
+    ]);
+    expect(errorsOf('package t\nimport input.foo\nimport data.foo\nx := 1')).toEqual([
+      '3:1 rego_compile_error: import must not shadow import input.foo',
+    ]);
+    expect(errorsOf('package t\ninput := 1\np if { data := 2 }')).toEqual([
+      '2:1 rego_compile_error: rules must not shadow input (use a different rule name)',
+      '3:8 rego_compile_error: variables must not shadow data (use a different variable name)',
+    ]);
+  });
+  it('allow a package function of a deprecated name, and deprecated builtins in v0 modules', () => {
+    expect(evalIn('package t\nany(x) := x\np := any(1)', 'data.t.p')).toEqual([1]);
+    const e = new Engine({ regoVersion: 'v0' });
+    e.addModule('t.rego', 'package t\nx := any([true, false])');
+    expect(e.evalRule('data.t.x').value).toBe(true);
+  });
+});
