@@ -59,6 +59,45 @@ interface PkgCtx {
   v1Checks?: boolean;
 }
 
+/** A call inside a function argument (OPA's ruleArgLocalRewriter refuses them; set elements and keys aside). */
+function callInArg(t: Term): Term | undefined {
+  switch (t.type) {
+    case 'call':
+      return t;
+    case 'ref':
+      for (const x of t.terms) {
+        const c = callInArg(x);
+        if (c) return c;
+      }
+      return undefined;
+    case 'array':
+      for (const x of t.items) {
+        const c = callInArg(x);
+        if (c) return c;
+      }
+      return undefined;
+    case 'object':
+      for (const [, v] of t.items) {
+        const c = callInArg(v);
+        if (c) return c;
+      }
+      return undefined;
+    case 'template':
+      for (const x of t.parts) {
+        const c = typeof x === 'string' ? undefined : callInArg(x);
+        if (c) return c;
+      }
+      return undefined;
+    case 'scalar':
+    case 'var':
+    case 'set':
+    case 'arraycomp':
+    case 'setcomp':
+    case 'objcomp':
+      return undefined;
+  }
+}
+
 /** Builtins OPA deprecates: refused in v1 modules ("deprecated built-in function calls in expression"). */
 const DEPRECATED = new Set([
   'any',
@@ -387,6 +426,10 @@ export class Compiler {
     // OPA's RewriteRefsInHead: a function argument that needs evaluation (a ref, call, comprehension or template)
     // becomes a fresh var, unified with that term at the end of the body.
     const argExprs: Expr[] = [];
+    for (const a of r.head.args ?? []) {
+      const call = callInArg(a);
+      if (call) this.err('rego_compile_error', 'rule arguments cannot contain calls', call.loc);
+    }
     const fnArgs = r.head.args?.map((a): Term => {
       if (!requiresEval(a)) return a;
       const v: Term = { type: 'var', name: `${GENERATED_PREFIX}arg${this.fresh++}`, loc: a.loc };

@@ -195,6 +195,11 @@ describe('function arguments that need evaluation', () => {
     expect(evalIn(src, 'data.t.p', { y: 'bar' })).toEqual([42]);
     expect(evalIn(src, 'data.t.p', { y: 'baz' })).toEqual([]);
   });
+  it('may not contain calls', () => {
+    expect(errorsOf('package t\nf(lower(x)) := 1')).toEqual([
+      '2:3 rego_compile_error: rule arguments cannot contain calls',
+    ]);
+  });
 });
 
 describe('negated unification', () => {
