@@ -12,6 +12,7 @@ import { rm } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeProject, startTestDaemon, type TestDaemon } from '../support/daemon.js';
 import { requireHost, sandboxHostSupport } from '../support/host.js';
+import { startUpstream, type Upstream } from '../git-gate/helpers/upstream.js';
 
 const run = requireHost(sandboxHostSupport(), 'tasks-sandbox');
 const ident =
@@ -19,13 +20,25 @@ const ident =
 
 describe.skipIf(!run)('per-task worktrees with their own gVisor sandboxes', () => {
   let daemon: TestDaemon;
+  let upstream: Upstream;
   let repo: string;
   let mainSha: string;
   const hostGit = async (args: string[]) =>
     (await execa('git', ['-c', `safe.directory=*`, '-C', repo, ...args], { reject: false })).stdout.trim();
 
   beforeAll(async () => {
-    daemon = await startTestDaemon({ name: 'tasks', config: { git: { repos: [] } } });
+    upstream = await startUpstream('ghp_TaskSandboxToken0123456789');
+    await upstream.create('acme/app');
+    daemon = await startTestDaemon({
+      name: 'tasks',
+      config: {
+        git: { repos: [{ name: 'acme/app', upstream: upstream.url('acme/app'), credential: 'git-token' }] },
+      },
+    });
+    const stored = await daemon.cli(['secret', 'set', 'git-token'], {
+      input: 'ghp_TaskSandboxToken0123456789\n',
+    });
+    expect(stored.exitCode, stored.stderr).toBe(0);
     repo = await makeProject('tasks');
     await execa('chown', ['-R', 'aibox:aibox', repo]);
     mainSha = await hostGit(['rev-parse', 'main']);
@@ -35,6 +48,7 @@ describe.skipIf(!run)('per-task worktrees with their own gVisor sandboxes', () =
 
   afterAll(async () => {
     await daemon?.stop();
+    await upstream?.close();
     if (repo) {
       await rm(repo, { recursive: true, force: true });
       await rm(`${repo}.worktrees`, { recursive: true, force: true });
@@ -86,6 +100,20 @@ describe.skipIf(!run)('per-task worktrees with their own gVisor sandboxes', () =
 
     const list = await daemon.cli(['task', 'list', '--json']);
     expect((JSON.parse(list.stdout) as { tasks: { name: string }[] }).tasks).toHaveLength(2);
+  });
+
+  it("pushes a task's commit through its own gateway (the task layout comes from the record)", async () => {
+    const t = JSON.parse((await daemon.cli(['task', 'list', '--json'])).stdout) as {
+      tasks: { name: string; branch: string; sandbox: string }[];
+    };
+    const task = t.tasks.find((x) => x.name === 'fix-login-bug')!;
+    const r = await daemon.exec(task.sandbox, [
+      'sh',
+      '-c',
+      `cd /workspace && git push -q "$AIBOX_GIT_GATEWAY/acme/app.git" HEAD:refs/heads/${task.branch} 2>&1; git rev-parse HEAD`,
+    ]);
+    const head = r.stdout.trim().split('\n').at(-1);
+    expect(await upstream.refValue('acme/app', `refs/heads/${task.branch}`), r.stdout + r.stderr).toBe(head);
   });
 
   it('removes a task with its sandbox, worktree and branch', async () => {
