@@ -428,7 +428,10 @@ export class Compiler {
     const argExprs: Expr[] = [];
     for (const a of r.head.args ?? []) {
       const call = callInArg(a);
-      if (call) this.err('rego_compile_error', 'rule arguments cannot contain calls', call.loc);
+      if (call) {
+        this.err('rego_compile_error', 'rule arguments cannot contain calls', call.loc);
+        return undefined;
+      }
     }
     const fnArgs = r.head.args?.map((a): Term => {
       if (!requiresEval(a)) return a;
