@@ -10,9 +10,10 @@ mount is made from that same fd (open_tree(fd, "", AT_EMPTY_PATH)), so nothing c
       prints {"dev","ino","uid","gid","mode","real"} of PATH as JSON; with --as, also checks that UID can itself reach
       PATH (every component traversed as UID) and read, write and enter it (exit 13 otherwise).
   idmap-mount.py mount SOURCE TARGET [--expect DEV:INO] [--forbid PREFIX]... [--ro] [--refuse-root-owner]
-                       [--shift SANDBOX_UID:SANDBOX_GID:CONTAINER_ROOT]
+                       [--shift SANDBOX_UID:SANDBOX_GID:CONTAINER_ROOT] [--make-target]
       clones SOURCE onto TARGET, always nosuid,nodev (read-only with --ro). With --shift the mount is idmapped: the
-      owner of SOURCE appears as SANDBOX_UID/GID and the transient id 65533 as CONTAINER_ROOT.
+      owner of SOURCE appears as SANDBOX_UID/GID and the transient id 65533 as CONTAINER_ROOT. With --make-target,
+      TARGET is created as a folder or an empty file, as the opened SOURCE is.
 
 Exit codes name the refusal: 2 usage, 3 not found, 4 symbolic link, 5 identity changed, 6 forbidden place,
 7 owned by root, 13 no access, 1 anything else. The message is on stderr.
@@ -190,6 +191,11 @@ def mount(source, target, opts):
         raise Refused("forbidden", f"refusing to mount {info['real']} into a sandbox")
     if opts["refuse_root"] and info["uid"] == 0:
         raise Refused("root-owned", f"{info['real']} is owned by root")
+    if opts["make_target"]:  # a folder or an empty file, as the opened source is
+        if stat.S_ISDIR(info["mode"]):
+            os.makedirs(target, exist_ok=True)
+        else:
+            os.close(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644))
     holder = None
     try:
         attr_set = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | (MOUNT_ATTR_RDONLY if opts["ro"] else 0)
@@ -219,7 +225,7 @@ def parse(argv):
         raise Refused("usage", __doc__)
     cmd, rest = argv[0], argv[1:]
     positional, opts = [], {"expect": None, "forbid": [], "ro": False, "refuse_root": False, "shift": None,
-                            "as": None}
+                            "as": None, "make_target": False}
     i = 0
     while i < len(rest):
         a = rest[i]
@@ -239,6 +245,8 @@ def parse(argv):
             opts["ro"] = True
         elif a == "--refuse-root-owner":
             opts["refuse_root"] = True
+        elif a == "--make-target":
+            opts["make_target"] = True
         else:
             positional.append(a)
         i += 1

@@ -34,6 +34,8 @@ export interface MountOptions {
   refuseRootOwner?: boolean;
   /** Idmap the owner of the source to these ids (see WorkspaceMounts). */
   shift?: { sandboxUser: number; sandboxGroup: number; containerRoot: number };
+  /** Create the target as a folder or an empty file, as the opened source is. */
+  makeTarget?: boolean;
 }
 
 /** The helper's exit codes (libexec/idmap-mount.py) and the refusal each one is. */
@@ -78,6 +80,7 @@ export async function mountHostPath(
   for (const f of opts.forbid ?? []) args.push('--forbid', f);
   if (opts.readOnly) args.push('--ro');
   if (opts.refuseRootOwner) args.push('--refuse-root-owner');
+  if (opts.makeTarget) args.push('--make-target');
   if (opts.shift) {
     const s = opts.shift;
     args.push('--shift', `${s.sandboxUser}:${s.sandboxGroup}:${s.containerRoot}`);

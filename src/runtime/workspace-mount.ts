@@ -1,16 +1,8 @@
-import { lstat, mkdir, readFile, readdir, rmdir, unlink, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, readFile, readdir, rmdir, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
 import { runtimeErrors } from './errors.js';
-import {
-  HostPathError,
-  identityOf,
-  isDirectory,
-  mountHostPath,
-  probeHostPath,
-  projectPathError,
-  type HostPathInfo,
-} from './host-path.js';
+import { HostPathError, mountHostPath, projectPathError } from './host-path.js';
 
 export interface IdShift {
   /** Host id that appears as the sandbox user inside (rootless: the aibox user; rootful: the sandbox uid). */
@@ -107,14 +99,8 @@ export class WorkspaceMounts {
     const target = path.join(extra, String(index));
     await mkdir(extra, { recursive: true, mode: 0o755 });
     try {
-      const info: HostPathInfo = await probeHostPath(source);
-      if (isDirectory(info)) await mkdir(target, { recursive: true });
-      else await writeFile(target, '', { flag: 'a' });
-      await mountHostPath(source, target, {
-        expect: identityOf(info),
-        forbid: opts.forbid,
-        readOnly: opts.readOnly,
-      });
+      // One opening: the helper creates the target to match what it opened, and mounts from that fd.
+      await mountHostPath(source, target, { forbid: opts.forbid, readOnly: opts.readOnly, makeTarget: true });
     } catch (err) {
       if (err instanceof HostPathError) {
         throw runtimeErrors.create('RUNTIME_MOUNT_REFUSED', err.message, { path: source });

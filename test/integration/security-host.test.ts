@@ -194,29 +194,58 @@ describe.runIf(run)('host-side attacks on aiboxd', () => {
     expect((await daemon.api('DELETE', '/v1/sandboxes/swap')).status).toBe(200);
   });
 
-  it('never follows a link the agent planted where a read-only path is mounted (.git/hooks → /etc)', async () => {
+  it('never mounts what a link planted by the agent points to (.git/hooks, aibox/ → /etc)', async () => {
     const p = await project('sec-hooks');
     await rm(path.join(p, '.git/hooks'), { recursive: true, force: true });
     const created = await daemon.api('POST', '/v1/sandboxes', { path: p, name: 'hooks', profile: 'session' });
     expect(created.status, JSON.stringify(created.body)).toBe(201);
-    const planted = await daemon.exec('hooks', [
-      'sh',
-      '-c',
-      'ln -s /etc /workspace/.git/hooks && echo planted',
-    ]);
-    expect(planted.stdout).toContain('planted');
-    expect((await daemon.api('POST', '/v1/sandboxes/hooks/stop')).status).toBe(200);
+    try {
+      // Whichever of these the layers let it plant, the next start must not bind the host's /etc anywhere.
+      await daemon.exec('hooks', [
+        'sh',
+        '-c',
+        'ln -s /etc /workspace/.git/hooks; ln -s /etc /workspace/aibox; ln -s /etc /workspace/.git/info; true',
+      ]);
+      expect((await daemon.api('POST', '/v1/sandboxes/hooks/stop')).status).toBe(200);
+      const start = await daemon.api<ErrorBody>('POST', '/v1/sandboxes/hooks/start');
+      if (start.status === 200) {
+        const hostName = (await readFile('/etc/hostname', 'utf8')).trim();
+        const seen = await daemon.exec('hooks', [
+          'sh',
+          '-c',
+          'cat /workspace/.git/hooks/hostname /workspace/aibox/hostname /workspace/.git/info/hostname 2>/dev/null',
+        ]);
+        expect(seen.stdout).not.toContain(hostName);
+        expect((await mountsOf(daemon)).some((m) => m.includes('/etc'))).toBe(false);
+      } else {
+        expect(start.status).toBeGreaterThanOrEqual(400);
+        expect(start.status).toBeLessThan(500);
+        expect(['RUNTIME_MOUNT_REFUSED', 'GIT_METADATA_UNSAFE', 'POLICY_PROJECT_UNSAFE']).toContain(
+          start.body.error.code,
+        );
+        expect(await mountsOf(daemon)).toEqual([]);
+      }
+    } finally {
+      await daemon.api('DELETE', '/v1/sandboxes/hooks');
+    }
+  });
 
-    const start = await daemon.api<ErrorBody>('POST', '/v1/sandboxes/hooks/start');
-    expect(start.status).toBe(409);
-    expect(start.body.error.code).toBe('RUNTIME_MOUNT_REFUSED');
-    expect(await mountsOf(daemon)).toEqual([]);
-
-    // The user removes the link on the host: the sandbox starts again.
-    await rm(path.join(p, '.git/hooks'));
-    const again = await daemon.api('POST', '/v1/sandboxes/hooks/start');
-    expect(again.status, JSON.stringify(again.body)).toBe(200);
-    expect((await daemon.api('DELETE', '/v1/sandboxes/hooks')).status).toBe(200);
+  it('refuses a read-only path that is a link when the runtime mounts it (below every layer)', async () => {
+    const mountsDir = await mkdtemp(path.join(tmpdir(), 'aibox-sec-ro-'));
+    const mounts = new WorkspaceMounts(mountsDir, 'testdaemon');
+    const p = await project('sec-ro');
+    await rm(path.join(p, '.git/hooks'), { recursive: true, force: true });
+    await symlink('/etc', path.join(p, '.git/hooks'));
+    try {
+      // The runtime's read-only paths are opened inside aiboxd's own workspace mount: here, the project itself.
+      await expect(
+        mounts.prepare('sbx_ro00000000', 0, path.join(p, '.git/hooks'), { readOnly: true, forbid: [] }),
+      ).rejects.toMatchObject({ code: 'RUNTIME_MOUNT_REFUSED' });
+      expect((await readFile('/proc/self/mountinfo', 'utf8')).includes(mountsDir)).toBe(false);
+    } finally {
+      await mounts.unmount('sbx_ro00000000');
+      await rm(mountsDir, { recursive: true, force: true });
+    }
   });
 
   it('makes extra mounts from no-follow fds: a link in the source is refused, a real one is nosuid,nodev', async () => {
