@@ -61,11 +61,14 @@ async function includeTargets(project: string, config: string): Promise<string[]
     'git',
     ['config', '--file', config, '--no-includes', '--get-regexp', '^include(if\\..*)?\\.path$'],
     {
+      cwd: '/',
       reject: false,
       extendEnv: false,
-      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: '/nonexistent' },
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: '/nonexistent', GIT_CONFIG_NOSYSTEM: '1' },
     },
   );
+  // 1: no include at all. Anything else: git cannot read the config, so we cannot know what it would include.
+  if (r.exitCode !== 0 && r.exitCode !== 1) throw unsafe('.git/config', 'cannot be parsed by git');
   const out: string[] = [];
   for (const line of r.stdout.split('\n').filter(Boolean)) {
     const value = line.slice(line.indexOf(' ') + 1);
