@@ -7,3 +7,4 @@ export { execWebSocketUrl } from './exec-stream.js';
 export type { ExecRequestInput, ExecStreamIo, TerminalSize } from './exec-stream.js';
 export { DEFAULT_SOCKET_PATH, resolveSocketPath } from './socket.js';
 export { UnixSocketTransport, errorFromAnswer, parseJson } from './transport.js';
+export { PacksApi, type PackBuildDone } from './packs.js';

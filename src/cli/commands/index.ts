@@ -21,6 +21,11 @@ import * as sshKey from './ssh-key.js';
 import * as sshConfig from './ssh-config.js';
 import * as push from './push.js';
 import * as task from './task.js';
+import * as pack from './pack.js';
+import * as install from './install.js';
+import * as uninstall from './uninstall.js';
+import * as packs from './packs.js';
+import * as mcp from './mcp.js';
 
 /** Every command file exports `register(program, ctx)` and adds its own command (or subcommand of a group). */
 export interface CommandModule {
@@ -55,6 +60,11 @@ const COMMANDS: readonly CommandModule[] = [
   sshConfig,
   push,
   task,
+  pack,
+  install,
+  uninstall,
+  packs,
+  mcp,
 ];
 
 export function registerCommands(program: Command, ctx: CliContext): void {

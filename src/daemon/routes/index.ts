@@ -9,6 +9,7 @@ import { pushRoutes } from './pushes.js';
 import { taskRoutes } from './tasks.js';
 import { egressRoutes } from './egress.js';
 import { sshKeyRoutes } from './ssh-keys.js';
+import { packRoutes } from './packs.js';
 
 /** One line per resource. Each route file validates its input with the zod schemas of src/shared/api. */
 export async function registerRoutes(app: FastifyInstance, services: DaemonServices): Promise<void> {
@@ -21,4 +22,5 @@ export async function registerRoutes(app: FastifyInstance, services: DaemonServi
   await app.register(taskRoutes(services));
   await app.register(egressRoutes(services));
   await app.register(sshKeyRoutes(services));
+  await app.register(packRoutes(services));
 }

@@ -8,6 +8,7 @@ import { SshGatewayHook } from './ssh-gateway.js';
 import { openAuditLog } from './audit.js';
 import { PolicyService } from './policy.js';
 import { EgressService } from './egress.js';
+import { PacksService } from './packs.js';
 
 export interface HookDeps {
   config: DaemonConfig;
@@ -54,6 +55,7 @@ export async function buildHooks(_deps: HookDeps): Promise<SandboxHook[]> {
       credentials: llm.credentials.provider,
       ...gitGateExtrasFrom(policy),
     }),
+    await PacksService.create({ ..._deps, policy, audit: policy.auditLog }),
     await SshGatewayHook.create({ ..._deps, policyService: policy }),
   ]);
 }

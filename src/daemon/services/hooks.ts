@@ -26,7 +26,13 @@ export interface SandboxContribution {
    */
   readOnlyPaths?: string[];
   /** Extra bind mounts (host path -> container path). */
-  mounts?: { source: string; target: string; readOnly: boolean }[];
+  mounts?: {
+    source: string;
+    target: string;
+    readOnly: boolean;
+    /** The daemon made the source itself under its own state (exempt from the forbidden host prefixes). */
+    daemonOwned?: boolean;
+  }[];
   /** The sandbox needs a network namespace (otherwise it gets none at all). */
   network?: boolean;
   /** Named endpoints shown to users, e.g. { proxy: 'http://10.0.2.2:31280' }. */
@@ -53,4 +59,6 @@ export interface SandboxHook {
   /** Re-attaches to a sandbox found running after a daemon restart. */
   adopt?(sandbox: RunningSandbox): Promise<void>;
   stop?(ctx: SandboxHookContext): Promise<void>;
+  /** Environment added to every exec from now on (e.g. PATH of packs installed into the running sandbox). */
+  execEnv?(ctx: { id: string; name: string }): Promise<Record<string, string>>;
 }

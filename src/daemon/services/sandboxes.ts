@@ -255,7 +255,9 @@ export class SandboxService {
   private async withLimits(record: SandboxRecord, options: SandboxExecOptions): Promise<ExecOptions> {
     const maxProcesses =
       record.maxProcesses ?? (await loadProfile(this.config.profilesDir, record.profile)).limits.processes;
-    return { ...options, maxProcesses };
+    const hookEnv: Record<string, string>[] = [];
+    for (const h of this.hooks) if (h.execEnv) hookEnv.push(await h.execEnv(record));
+    return { ...options, env: Object.assign({}, ...hookEnv, options.env) as Record<string, string>, maxProcesses };
   }
 
   async logs(name: string): Promise<string> {
@@ -396,7 +398,7 @@ export class SandboxService {
         const made = await this.inLayer('workspace', () =>
           this.runtime.prepareMount(record.id, n++, m.source, {
             readOnly: m.readOnly,
-            forbid: this.forbidden(),
+            forbid: m.daemonOwned ? [] : this.forbidden(),
           }),
         );
         extraMounts.push({ source: made, target: m.target, readOnly: m.readOnly });

@@ -10,3 +10,4 @@ export * from './tasks.js';
 export * from './secrets.js';
 export * from './ssh-keys.js';
 export * from './egress.js';
+export * from './packs.js';

@@ -1,0 +1,605 @@
+import { existsSync } from 'node:fs';
+import { chmod, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { execa } from 'execa';
+import type { AuditLog } from '../../audit/index.js';
+import type { DaemonConfig } from '../../config/index.js';
+import {
+  PACKS_MOUNT,
+  PackRegistry,
+  buildPack,
+  expand,
+  formatProblems,
+  listArtifacts,
+  packEnv,
+  packErrors,
+  type BuiltPack,
+  type InstalledPack,
+  type PackBuildProgress,
+  type ResolvedPack,
+} from '../../packs/index.js';
+import type { SandboxRuntime } from '../../runtime/index.js';
+import type { Logger } from '../../shared/index.js';
+import type { PolicyService } from './policy.js';
+import type { SandboxContribution, SandboxHook, SandboxHookContext } from './hooks.js';
+
+const REGISTRY_DIR = fileURLToPath(new URL('../../../pack-registry', import.meta.url));
+/** The unprivileged identity pack builds fetch and unpack as. */
+const BUILDER_ID = 65534;
+const SYSTEM_ID_LOOKUP = /^nobody:[^:]*:(\d+):(\d+):/m;
+
+export interface PacksDeps {
+  config: DaemonConfig;
+  logger: Logger;
+  runtime: SandboxRuntime;
+  policy: PolicyService;
+  audit: AuditLog;
+  /** Overrides for tests. */
+  registryDir?: string;
+}
+
+/** A sandbox as the packs layer needs it: who it is, and a way to run a command in it as its user. */
+export interface PackTarget {
+  id: string;
+  name: string;
+  exec(cmd: string[]): Promise<{ exitCode: number; stdout: string; stderr: string }>;
+}
+
+interface InstalledRecord {
+  name: string;
+  version: string;
+  key: string;
+  installedAt: string;
+}
+interface SandboxPacks {
+  packs: InstalledRecord[];
+  mcp: string[];
+}
+
+export interface PackReport {
+  name: string;
+  version: string;
+  key: string;
+  kind: 'tool' | 'mcp';
+  installedAt: string;
+  mcpEnabled: boolean;
+  path: string;
+}
+
+/**
+ * Tool and MCP packs: the registry (`pack-registry/`), the host's shared pack cache (read-only artifacts built
+ * once), and per sandbox a daemon-owned folder mounted read-only at /opt/aibox/packs into which installed packs are
+ * hard-linked while the sandbox runs (no restart). What is installed is kept in the daemon's state and linked again
+ * at every start; the environment of later commands comes from `execEnv`.
+ */
+export class PacksService implements SandboxHook {
+  readonly layer = 'packs';
+  private readonly building = new Map<string, Promise<BuiltPack>>();
+  private queue: Promise<unknown> = Promise.resolve();
+
+  private constructor(
+    private readonly deps: PacksDeps,
+    readonly registry: PackRegistry,
+    readonly cacheDir: string,
+    private readonly stateDir: string,
+  ) {}
+
+  static async create(deps: PacksDeps): Promise<PacksService> {
+    const registry = await PackRegistry.load(deps.registryDir ?? REGISTRY_DIR);
+    if (registry.problems.length > 0) {
+      // Reported by file and line; the broken manifests are left out, the others still serve.
+      deps.logger.error({ problems: formatProblems(registry.problems) }, 'broken pack manifests');
+    }
+    const stateDir = path.join(deps.config.stateDir, 'packs');
+    await mkdir(path.join(stateDir, 'sandboxes'), { recursive: true, mode: 0o711 });
+    await chmod(stateDir, 0o711);
+    return new PacksService(deps, registry, path.join(deps.config.runtime.image.cacheDir, 'packs'), stateDir);
+  }
+
+  // ---- lifecycle ----
+
+  async prepare(ctx: SandboxHookContext): Promise<SandboxContribution> {
+    const folder = await this.folderOf(ctx.id);
+    const state = await this.load();
+    const mine = state[ctx.id];
+    if (mine) {
+      const artifacts = await listArtifacts(this.cacheDir);
+      for (const p of [...mine.packs]) {
+        const dest = path.join(folder, p.name);
+        if (existsSync(dest)) continue;
+        const a = artifacts.find((b) => b.name === p.name && b.version === p.version && b.key === p.key);
+        if (a) await linkTree(a.dir, dest);
+        else {
+          ctx.logger.warn({ pack: p.name, key: p.key }, 'installed pack no longer in the cache: dropped');
+          mine.packs = mine.packs.filter((q) => q !== p);
+        }
+      }
+      await this.save(state);
+      await this.writeIndex(ctx.id, mine);
+    }
+    return { mounts: [{ source: folder, target: PACKS_MOUNT, readOnly: true, daemonOwned: true }] };
+  }
+
+  /** PATH, LD_LIBRARY_PATH and the packs' own variables for every later command in the sandbox. */
+  async execEnv(ctx: { id: string }): Promise<Record<string, string>> {
+    const mine = (await this.load())[ctx.id];
+    return mine ? packEnv(this.installedSpecs(mine)) : {};
+  }
+
+  /** Reads the registry folder again (edits since start included): every problem by file and line. */
+  async lint(): Promise<{ dir: string; packs: string[]; problems: string[] }> {
+    const fresh = await PackRegistry.load(this.registry.dir);
+    return {
+      dir: fresh.dir,
+      packs: fresh.list().map((m) => m.name),
+      problems: fresh.problems.map((p) => `${p.file}:${p.line}: ${p.message}`),
+    };
+  }
+
+  // ---- the cache ----
+
+  async list(): Promise<{ packs: ReturnType<PackRegistry['list']>; built: BuiltPack[]; problems: string[] }> {
+    return {
+      packs: this.registry.list(),
+      built: await listArtifacts(this.cacheDir),
+      problems: this.registry.problems.map((p) => `${p.file}:${p.line}: ${p.message}`),
+    };
+  }
+
+  /** Builds a pack version unless its artifact is cached (or `force`); one build per version at a time. */
+  async build(
+    ref: string,
+    opts: { force?: boolean; onProgress?: (p: PackBuildProgress) => void } = {},
+  ): Promise<{ built: BuiltPack; cached: boolean }> {
+    const r = this.registry.resolve(ref);
+    const id = `${r.manifest.name}@${r.version}`;
+    const have = await this.artifactOf(r);
+    if (have && !opts.force) return { built: have, cached: true };
+    const running = this.building.get(id);
+    if (running) throw packErrors.create('PACK_BUILD_BUSY', `${id} is being built already`, { pack: id });
+    const job = (async () => {
+      const baseStatus = await this.baseStatus();
+      const ids = await builderIds();
+      const t0 = Date.now();
+      const built = await buildPack(r.manifest, r.version, r.spec, {
+        cacheDir: this.cacheDir,
+        baseStatus,
+        ...ids,
+        ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
+      });
+      this.deps.logger.info({ pack: id, key: built.key, ms: Date.now() - t0 }, 'pack built');
+      return built;
+    })();
+    this.building.set(id, job);
+    try {
+      return { built: await job, cached: false };
+    } finally {
+      this.building.delete(id);
+    }
+  }
+
+  /** Removes cached artifacts of a pack (all versions, or one); refused while a sandbox has it installed. */
+  async removeFromCache(ref: string): Promise<string[]> {
+    const r = this.registry.resolve(ref);
+    const explicit = ref.includes('@');
+    const state = await this.load();
+    const removed: string[] = [];
+    for (const a of await listArtifacts(this.cacheDir)) {
+      if (a.name !== r.manifest.name || (explicit && a.version !== r.version)) continue;
+      const users = Object.values(state).filter((s) =>
+        s.packs.some((p) => p.key === a.key && p.name === a.name),
+      );
+      if (users.length > 0)
+        throw packErrors.create(
+          'PACK_CACHE_IN_USE',
+          `${a.name}@${a.version} is installed in ${users.length} sandbox(es)`,
+        );
+      await rm(a.dir, { recursive: true, force: true });
+      removed.push(`${a.name}@${a.version}-${a.key}`);
+    }
+    return removed;
+  }
+
+  // ---- one sandbox ----
+
+  async installed(sandboxId: string): Promise<PackReport[]> {
+    const mine = (await this.load())[sandboxId] ?? { packs: [], mcp: [] };
+    return mine.packs.map((p) => ({
+      name: p.name,
+      version: p.version,
+      key: p.key,
+      kind: this.registry.list().find((m) => m.name === p.name)?.kind ?? 'tool',
+      installedAt: p.installedAt,
+      mcpEnabled: mine.mcp.includes(p.name),
+      path: `${PACKS_MOUNT}/${p.name}`,
+    }));
+  }
+
+  /**
+   * Installs a pack (and the packs it requires) into a running sandbox: policy decides each, the artifact is built
+   * if the cache lacks it, then hard-linked into the sandbox's packs folder (read-only inside) and recorded.
+   */
+  async install(target: PackTarget, ref: string): Promise<{ installed: PackReport[]; decisions: string[] }> {
+    return this.serial(async () => {
+      const r = this.registry.resolve(ref);
+      const state = await this.load();
+      const mine = (state[target.id] ??= { packs: [], mcp: [] });
+      if (mine.packs.some((p) => p.name === r.manifest.name))
+        throw packErrors.create(
+          'PACK_ALREADY_INSTALLED',
+          `${r.manifest.name} is installed in sandbox "${target.name}" already`,
+          { pack: r.manifest.name, sandbox: target.name },
+        );
+      const chain = [
+        ...r.manifest.requires
+          .filter((n) => !mine.packs.some((p) => p.name === n))
+          .map((n) => this.registry.resolve(n)),
+        r,
+      ];
+      const decisions: string[] = [];
+      for (const c of chain) {
+        const d = await this.deps.policy.authorize(
+          'packs',
+          { name: c.manifest.name, version: c.version, kind: c.manifest.kind },
+          target.name,
+        );
+        decisions.push(d.id);
+      }
+      const folder = await this.folderOf(target.id);
+      const added: string[] = [];
+      for (const [i, c] of chain.entries()) {
+        const { built } = await this.build(`${c.manifest.name}@${c.version}`);
+        const dest = path.join(folder, c.manifest.name);
+        await rm(dest, { recursive: true, force: true });
+        await linkTree(built.dir, dest);
+        mine.packs.push({
+          name: c.manifest.name,
+          version: c.version,
+          key: built.key,
+          installedAt: new Date().toISOString(),
+        });
+        added.push(c.manifest.name);
+        await this.deps.audit.append({
+          kind: 'pack.install',
+          sandbox: target.name,
+          sandboxId: target.id,
+          data: { pack: c.manifest.name, version: c.version, key: built.key, decision: decisions[i] },
+        });
+      }
+      await this.save(state);
+      await this.writeIndex(target.id, mine);
+      const all = await this.installed(target.id);
+      return { installed: all.filter((p) => added.includes(p.name)), decisions };
+    });
+  }
+
+  async uninstall(target: PackTarget, name: string): Promise<void> {
+    return this.serial(async () => {
+      const state = await this.load();
+      const mine = state[target.id];
+      const entry = mine?.packs.find((p) => p.name === name);
+      if (!mine || !entry)
+        throw packErrors.create(
+          'PACK_NOT_INSTALLED',
+          `${name} is not installed in sandbox "${target.name}"`,
+          {
+            pack: name,
+          },
+        );
+      const dependents = mine.packs.filter((p) =>
+        this.registry
+          .list()
+          .find((m) => m.name === p.name)
+          ?.requires.includes(name),
+      );
+      if (dependents.length > 0 || mine.mcp.includes(name))
+        throw packErrors.create(
+          'PACK_IN_USE',
+          `${name} is in use in sandbox "${target.name}" (${mine.mcp.includes(name) ? 'an enabled MCP server' : `required by ${dependents.map((d) => d.name).join(', ')}`})`,
+          { pack: name },
+        );
+      const pids = await this.processesUsing(target, name);
+      if (pids.length > 0)
+        throw packErrors.create(
+          'PACK_IN_USE',
+          `${name} is in use by process(es) ${pids.join(', ')} in sandbox "${target.name}"`,
+          {
+            pack: name,
+          },
+        );
+      mine.packs = mine.packs.filter((p) => p !== entry);
+      await this.save(state);
+      await rm(path.join(await this.folderOf(target.id), name), { recursive: true, force: true });
+      await this.writeIndex(target.id, mine);
+      await this.deps.audit.append({
+        kind: 'pack.uninstall',
+        sandbox: target.name,
+        sandboxId: target.id,
+        data: { pack: name, version: entry.version, key: entry.key },
+      });
+    });
+  }
+
+  // ---- MCP ----
+
+  async mcpEnable(target: PackTarget, ref: string): Promise<{ enabled: string; installed: string[] }> {
+    const r = this.registry.resolve(ref);
+    if (!r.spec.mcp)
+      throw packErrors.create('PACK_NOT_MCP', `${r.manifest.name} is not an MCP server`, {
+        pack: r.manifest.name,
+      });
+    let installed: string[] = [];
+    if (!(await this.installed(target.id)).some((p) => p.name === r.manifest.name)) {
+      installed = (await this.install(target, ref)).installed.map((p) => p.name);
+    }
+    await this.serial(async () => {
+      const state = await this.load();
+      const mine = state[target.id]!;
+      if (!mine.mcp.includes(r.manifest.name)) mine.mcp.push(r.manifest.name);
+      await this.save(state);
+      await this.writeIndex(target.id, mine);
+      await this.deps.audit.append({
+        kind: 'pack.mcp.enable',
+        sandbox: target.name,
+        sandboxId: target.id,
+        data: { pack: r.manifest.name },
+      });
+    });
+    await this.writeClientConfigs(target);
+    return { enabled: r.manifest.name, installed };
+  }
+
+  async mcpDisable(target: PackTarget, name: string): Promise<void> {
+    await this.serial(async () => {
+      const state = await this.load();
+      const mine = state[target.id];
+      if (!mine?.mcp.includes(name))
+        throw packErrors.create(
+          'PACK_NOT_INSTALLED',
+          `MCP server ${name} is not enabled in sandbox "${target.name}"`,
+          {
+            pack: name,
+          },
+        );
+      mine.mcp = mine.mcp.filter((n) => n !== name);
+      await this.save(state);
+      await this.writeIndex(target.id, mine);
+      await this.deps.audit.append({
+        kind: 'pack.mcp.disable',
+        sandbox: target.name,
+        sandboxId: target.id,
+        data: { pack: name },
+      });
+    });
+    await this.writeClientConfigs(target);
+  }
+
+  /** The enabled MCP servers as the index lists them ({ mcpServers: { name: { command, args } } }). */
+  async mcpServers(sandboxId: string): Promise<Record<string, { command: string; args: string[] }>> {
+    const mine = (await this.load())[sandboxId];
+    const out: Record<string, { command: string; args: string[] }> = {};
+    for (const n of mine?.mcp ?? []) out[n] = { command: `${PACKS_MOUNT}/.aibox/bin/${n}`, args: [] };
+    return out;
+  }
+
+  /** Runs each installed pack's smoke test inside the sandbox (for `aibox doctor --sandbox`). */
+  async smoke(target: PackTarget): Promise<{ name: string; ok: boolean; detail: string }[]> {
+    const mine = (await this.load())[target.id];
+    const out: { name: string; ok: boolean; detail: string }[] = [];
+    for (const p of this.installedSpecs(mine ?? { packs: [], mcp: [] })) {
+      const argv = p.spec.smoke.map((a) => expand(a, `${PACKS_MOUNT}/${p.name}`));
+      const r = await target
+        .exec(argv)
+        .catch((err: unknown) => ({ exitCode: -1, stdout: '', stderr: String(err) }));
+      const text = `${r.stdout}${r.stderr}`.trim().split('\n')[0] ?? '';
+      out.push({
+        name: `${p.name}@${p.version}`,
+        ok: r.exitCode === 0,
+        detail: `${argv.join(' ')}: ${r.exitCode === 0 ? text : `exit ${r.exitCode} ${text}`}`,
+      });
+    }
+    return out;
+  }
+
+  // ---- internals ----
+
+  private installedSpecs(mine: SandboxPacks): InstalledPack[] {
+    const out: InstalledPack[] = [];
+    for (const p of mine.packs) {
+      try {
+        out.push({
+          name: p.name,
+          version: p.version,
+          key: p.key,
+          spec: this.registry.resolve(`${p.name}@${p.version}`).spec,
+        });
+      } catch {
+        /* a manifest that went away: its files stay, its environment does not */
+      }
+    }
+    return out;
+  }
+
+  /** The daemon-owned index (/opt/aibox/packs/.aibox/mcp.json), an env file for shells, and one launcher per server. */
+  private async writeIndex(sandboxId: string, mine: SandboxPacks): Promise<void> {
+    const dir = path.join(await this.folderOf(sandboxId), '.aibox');
+    const tmp = `${dir}.new`;
+    await rm(tmp, { recursive: true, force: true });
+    await mkdir(path.join(tmp, 'bin'), { recursive: true, mode: 0o755 });
+    const env = packEnv(this.installedSpecs(mine));
+    const exports = Object.entries(env)
+      .map(([k, v]) => `export ${k}=${shellQuote(v)}`)
+      .join('\n');
+    await writeFile(path.join(tmp, 'env.sh'), `${exports}\n`, { mode: 0o444 });
+    const servers: Record<string, { command: string; args: string[] }> = {};
+    for (const n of mine.mcp) {
+      const spec = this.installedSpecs(mine).find((p) => p.name === n)?.spec;
+      if (!spec?.mcp) continue;
+      const argv = spec.mcp.command.map((a) => expand(a, `${PACKS_MOUNT}/${n}`));
+      await writeFile(
+        path.join(tmp, 'bin', n),
+        `#!/bin/sh\n# MCP server ${n}, started by the agent's client (stdio). Written by aiboxd.\n${exports}\nexec ${argv.map(shellQuote).join(' ')} "$@"\n`,
+        { mode: 0o555 },
+      );
+      servers[n] = { command: `${PACKS_MOUNT}/.aibox/bin/${n}`, args: [] };
+    }
+    await writeFile(path.join(tmp, 'mcp.json'), `${JSON.stringify({ mcpServers: servers }, null, 2)}\n`, {
+      mode: 0o444,
+    });
+    await chmod(tmp, 0o555);
+    const old = `${dir}.old`;
+    await rm(old, { recursive: true, force: true });
+    if (existsSync(dir)) await rename(dir, old);
+    await rename(tmp, dir);
+    await rm(old, { recursive: true, force: true });
+  }
+
+  /**
+   * The standard client files in the sandbox user's home (~/.mcp.json, ~/.claude.json, ~/.codex/config.toml),
+   * written from inside the sandbox as its user: the home is the agent's, so the daemon never writes there itself.
+   */
+  private async writeClientConfigs(target: PackTarget): Promise<void> {
+    const servers = await this.mcpServers(target.id);
+    const managed = this.registry
+      .list()
+      .filter((m) => m.kind === 'mcp')
+      .map((m) => m.name);
+    const r = await target.exec([
+      'python3',
+      '-c',
+      CLIENT_CONFIG_SCRIPT,
+      JSON.stringify({ servers, managed }),
+    ]);
+    if (r.exitCode !== 0)
+      this.deps.logger.warn(
+        { sandbox: target.name, stderr: r.stderr.slice(0, 300) },
+        'MCP client configs not written',
+      );
+  }
+
+  private async processesUsing(target: PackTarget, name: string): Promise<string[]> {
+    const script =
+      'for p in /proc/[0-9]*; do n=${p#/proc/}; [ "$n" = "$$" ] && continue; ' +
+      'case "$(readlink $p/exe 2>/dev/null)" in "$1"/*) echo $n; continue;; esac; ' +
+      'grep -qF "$1/" $p/maps 2>/dev/null && echo $n; done; true';
+    const r = await target.exec(['sh', '-c', script, 'sh', `${PACKS_MOUNT}/${name}`]);
+    return r.stdout.split('\n').filter((l) => /^\d+$/.test(l));
+  }
+
+  private async artifactOf(r: ResolvedPack): Promise<BuiltPack | undefined> {
+    return (await listArtifacts(this.cacheDir)).find(
+      (a) => a.name === r.manifest.name && a.version === r.version,
+    );
+  }
+
+  /** The base image's dpkg status, from its cached rootfs tarball (the closure leaves out what the image has). */
+  private async baseStatus(): Promise<string> {
+    const ref = await this.deps.runtime.image.reference();
+    const tag = ref.slice(ref.lastIndexOf(':') + 1);
+    const out = path.join(this.cacheDir, `.base-status-${tag}`);
+    if (existsSync(out)) return out;
+    const tarball = path.join(this.deps.config.runtime.image.cacheDir, `aibox-base-${tag}.tar`);
+    if (!existsSync(tarball))
+      throw packErrors.create(
+        'PACK_BASE_IMAGE_MISSING',
+        `the base image's rootfs (${tarball}) is not in the cache`,
+      );
+    await mkdir(this.cacheDir, { recursive: true, mode: 0o755 });
+    const r = await execa('tar', ['-xOf', tarball, './var/lib/dpkg/status'], {
+      encoding: 'buffer',
+      reject: false,
+    });
+    if (r.exitCode !== 0)
+      throw packErrors.create('PACK_BASE_IMAGE_MISSING', `cannot read the dpkg status of ${tarball}`);
+    await writeFile(`${out}.tmp`, r.stdout);
+    await rename(`${out}.tmp`, out);
+    return out;
+  }
+
+  private async folderOf(sandboxId: string): Promise<string> {
+    if (!/^[A-Za-z0-9_-]+$/.test(sandboxId)) throw new Error(`bad sandbox id ${sandboxId}`);
+    const folder = path.join(this.stateDir, 'sandboxes', sandboxId);
+    await mkdir(folder, { recursive: true, mode: 0o755 });
+    await chmod(folder, 0o755);
+    return folder;
+  }
+
+  private async load(): Promise<Record<string, SandboxPacks>> {
+    const text = await readFile(path.join(this.stateDir, 'installed.json'), 'utf8').catch(() => '{}');
+    return JSON.parse(text) as Record<string, SandboxPacks>;
+  }
+
+  private async save(state: Record<string, SandboxPacks>): Promise<void> {
+    const file = path.join(this.stateDir, 'installed.json');
+    await writeFile(`${file}.tmp`, `${JSON.stringify(state, null, 2)}\n`, { mode: 0o600 });
+    await rename(`${file}.tmp`, file);
+  }
+
+  /** Installs and removals read-modify-write one state file: one at a time. */
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.queue.then(fn, fn);
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+}
+
+export function packsServiceOf(services: { hooks: readonly SandboxHook[] }): PacksService | undefined {
+  return services.hooks.find((h): h is PacksService => h instanceof PacksService);
+}
+
+/** Hard links (same file system: instant, no extra space), else a copy; into a fresh folder renamed into place. */
+async function linkTree(src: string, dest: string): Promise<void> {
+  const tmp = `${dest}.partial`;
+  await rm(tmp, { recursive: true, force: true });
+  const linked = await execa('cp', ['-al', src, tmp], { reject: false });
+  if (linked.exitCode !== 0) {
+    await rm(tmp, { recursive: true, force: true });
+    await execa('cp', ['-a', src, tmp]);
+  }
+  await rename(tmp, dest);
+}
+
+async function builderIds(): Promise<{ uid: number; gid: number }> {
+  const m = SYSTEM_ID_LOOKUP.exec(await readFile('/etc/passwd', 'utf8').catch(() => ''));
+  return m ? { uid: Number(m[1]), gid: Number(m[2]) } : { uid: BUILDER_ID, gid: BUILDER_ID };
+}
+
+function shellQuote(s: string): string {
+  return `'${s.replaceAll("'", `'\\''`)}'`;
+}
+
+/** Merges aiboxd's MCP servers into the clients' files; entries of packs no longer enabled are removed. */
+const CLIENT_CONFIG_SCRIPT = `
+import json, os, re, sys
+cfg = json.loads(sys.argv[1]); servers = cfg["servers"]; managed = set(cfg["managed"])
+home = os.path.expanduser("~")
+def merge_json(p):
+    try:
+        with open(p) as f: data = json.load(f)
+        if not isinstance(data, dict): data = {}
+    except Exception:
+        data = {}
+    m = data.get("mcpServers") if isinstance(data.get("mcpServers"), dict) else {}
+    for k in list(m):
+        if k in managed and k not in servers: del m[k]
+    for k, v in servers.items(): m[k] = {"type": "stdio", "command": v["command"], "args": v["args"]}
+    data["mcpServers"] = m
+    tmp = p + ".aibox-tmp"
+    with open(tmp, "w") as f: json.dump(data, f, indent=2)
+    os.replace(tmp, p)
+merge_json(os.path.join(home, ".mcp.json"))
+merge_json(os.path.join(home, ".claude.json"))
+os.makedirs(os.path.join(home, ".codex"), exist_ok=True)
+p = os.path.join(home, ".codex", "config.toml")
+try:
+    text = open(p).read()
+except Exception:
+    text = ""
+for k in managed:
+    text = re.sub(r"(?ms)^\\[mcp_servers\\." + re.escape(json.dumps(k)) + r"\\]\\n.*?(?=^\\[|\\Z)", "", text)
+for k, v in servers.items():
+    text += "\\n[mcp_servers." + json.dumps(k) + "]\\ncommand = " + json.dumps(v["command"]) + "\\nargs = " + json.dumps(v["args"]) + "\\n"
+with open(p + ".aibox-tmp", "w") as f: f.write(text)
+os.replace(p + ".aibox-tmp", p)
+`;

@@ -1,0 +1,298 @@
+import { createHash } from 'node:crypto';
+import {
+  chown,
+  mkdir,
+  mkdtemp,
+  readdir,
+  readFile,
+  readlink,
+  rename,
+  rm,
+  symlink,
+  lstat,
+  writeFile,
+} from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { execa } from 'execa';
+import { packErrors } from './errors.js';
+import { PACKS_MOUNT, type PackManifest, type PackVersionSpec } from './manifest.js';
+
+export interface PackBuildProgress {
+  phase: 'resolve' | 'download' | 'unpack' | 'npm' | 'finalize';
+  percent: number;
+  message: string;
+}
+
+export interface BuiltPack {
+  name: string;
+  version: string;
+  /** Content address: sha256 over the resolved inputs (Debian package versions and the npm lockfile). */
+  key: string;
+  /** Absolute folder of the read-only artifact in the cache. */
+  dir: string;
+  debs: string[];
+  builtAt: string;
+  sizeBytes: number;
+}
+
+export interface BuildOptions {
+  /** The pack cache (shared by every sandbox of this host). */
+  cacheDir: string;
+  /** The base image's dpkg status file: the Debian closure leaves out what the image already has. */
+  baseStatus: string;
+  /** The unprivileged identity the fetch and unpack steps run as. */
+  uid: number;
+  gid: number;
+  onProgress?: (p: PackBuildProgress) => void;
+  signal?: AbortSignal;
+}
+
+const DEBIAN_MIRROR = 'http://deb.debian.org/debian';
+const DEBIAN_KEYRING = '/usr/share/keyrings/debian-archive-keyring.gpg';
+const METADATA = '.pack.json';
+const HOST_CA_BUNDLE = '/etc/ssl/certs/ca-certificates.crt';
+
+/**
+ * Builds one pack version into a content-addressed, read-only folder of the cache. Every fetch and unpack runs as
+ * an unprivileged user in a scratch folder; only a complete build is renamed into place (a failed one leaves
+ * nothing). Debian packages: the closure of the listed packages minus what the base image has (apt-get -s against
+ * the image's dpkg status, private lists), downloaded and checked by apt against the signed archive, unpacked with
+ * dpkg -x. npm packages: `npm install --prefix` without running install scripts.
+ */
+export async function buildPack(
+  manifest: PackManifest,
+  version: string,
+  spec: PackVersionSpec,
+  opts: BuildOptions,
+): Promise<BuiltPack> {
+  const progress = opts.onProgress ?? (() => undefined);
+  await mkdir(opts.cacheDir, { recursive: true, mode: 0o755 });
+  const scratch = await mkdtemp(path.join(opts.cacheDir, `.build-${manifest.name}-`));
+  const prefix = `${PACKS_MOUNT}/${manifest.name}`;
+  const run = (file: string, args: string[], extra: { cwd?: string; env?: Record<string, string> } = {}) =>
+    execa(file, args, {
+      uid: opts.uid,
+      gid: opts.gid,
+      cwd: extra.cwd ?? scratch,
+      env: {
+        ...passThrough(),
+        HOME: path.join(scratch, 'home'),
+        LANG: 'C.UTF-8',
+        PATH: process.env['PATH'] ?? '',
+        ...extra.env,
+      },
+      extendEnv: false,
+      reject: false,
+      cancelSignal: opts.signal,
+    });
+  const fail = (step: string, r: { stderr?: string; stdout?: string }) =>
+    packErrors.create(
+      'PACK_BUILD_FAILED',
+      `building ${manifest.name}@${version} failed at ${step}: ${lastLines(r.stderr || r.stdout || '')}`,
+      { pack: manifest.name, version, step },
+    );
+  try {
+    const root = path.join(scratch, 'root');
+    for (const d of ['root', 'home', 'apt/lists/partial', 'apt/cache/archives/partial', 'debs']) {
+      await mkdir(path.join(scratch, d), { recursive: true });
+    }
+    await execa('chown', ['-R', `${opts.uid}:${opts.gid}`, scratch]);
+    const debs: string[] = [];
+    if (spec.sources.debian) {
+      const apt = path.join(scratch, 'apt');
+      await writeFile(
+        path.join(apt, 'sources.list'),
+        `deb [signed-by=${DEBIAN_KEYRING}] ${DEBIAN_MIRROR} ${spec.sources.debian.suite} main\n`,
+      );
+      const status = path.join(apt, 'status');
+      await writeFile(status, await readFile(opts.baseStatus));
+      await chown(status, opts.uid, opts.gid);
+      const aptOpts = [
+        `-o`,
+        `Dir::Etc::SourceList=${path.join(apt, 'sources.list')}`,
+        `-o`,
+        `Dir::Etc::SourceParts=/dev/null`,
+        `-o`,
+        `Dir::Etc::Preferences=/dev/null`,
+        `-o`,
+        `Dir::Etc::PreferencesParts=/dev/null`,
+        `-o`,
+        `Dir::State::Lists=${path.join(apt, 'lists')}`,
+        `-o`,
+        `Dir::Cache=${path.join(apt, 'cache')}`,
+        `-o`,
+        `Dir::State::status=${status}`,
+        `-o`,
+        `Debug::NoLocking=1`,
+        `-o`,
+        `APT::Get::AllowUnauthenticated=false`,
+      ];
+      progress({
+        phase: 'resolve',
+        percent: 2,
+        message: `reading ${spec.sources.debian.suite}'s package index`,
+      });
+      const update = await run('apt-get', [...aptOpts, '-q', 'update']);
+      if (update.exitCode !== 0 || /^(W|E): /m.test(String(update.stderr)))
+        throw fail('apt-get update', update);
+      progress({ phase: 'resolve', percent: 10, message: 'computing the dependency closure' });
+      const sim = await run('apt-get', [
+        ...aptOpts,
+        '-s',
+        '--no-install-recommends',
+        'install',
+        ...spec.sources.debian.packages,
+      ]);
+      if (sim.exitCode !== 0) throw fail('dependency resolution', sim);
+      const wanted = String(sim.stdout)
+        .split('\n')
+        .map((l) => /^Inst (\S+) (?:\[\S+\] )?\((\S+) /.exec(l))
+        .filter((m): m is RegExpExecArray => m !== null)
+        .map((m) => `${m[1]}=${m[2]}`);
+      // One apt-get call fetches them all (in parallel); apt checks each file against the signed index.
+      const total = wanted.length;
+      const debDir = path.join(scratch, 'debs');
+      const ticker = setInterval(() => {
+        void readdir(debDir).then(
+          (f) => {
+            const n = f.filter((x) => x.endsWith('.deb')).length;
+            progress({
+              phase: 'download',
+              percent: 10 + Math.round((50 * n) / Math.max(total, 1)),
+              message: `downloaded ${n}/${total} Debian packages`,
+            });
+          },
+          () => undefined,
+        );
+      }, 500);
+      const dl = await run('apt-get', [...aptOpts, '-q', 'download', ...wanted], { cwd: debDir }).finally(
+        () => clearInterval(ticker),
+      );
+      if (dl.exitCode !== 0) throw fail('download', dl);
+      debs.push(...wanted);
+      const files = (await readdir(path.join(scratch, 'debs'))).filter((f) => f.endsWith('.deb')).sort();
+      for (const [i, f] of files.entries()) {
+        progress({
+          phase: 'unpack',
+          percent: 60 + Math.round((20 * i) / files.length),
+          message: `unpacking ${f}`,
+        });
+        const x = await run('dpkg-deb', ['-x', path.join(scratch, 'debs', f), root]);
+        if (x.exitCode !== 0) throw fail(`unpacking ${f}`, x);
+      }
+    }
+    let lock = '';
+    if (spec.sources.npm) {
+      progress({ phase: 'npm', percent: 80, message: `npm install ${spec.sources.npm.packages.join(' ')}` });
+      const npm = await run(
+        'npm',
+        [
+          'install',
+          '--prefix',
+          root,
+          '--ignore-scripts',
+          '--omit=dev',
+          '--no-audit',
+          '--no-fund',
+          '--no-update-notifier',
+          ...spec.sources.npm.packages,
+        ],
+        { env: { npm_config_cache: path.join(scratch, 'home', '.npm') } },
+      );
+      if (npm.exitCode !== 0) throw fail('npm install', npm);
+      lock = await readFile(path.join(root, 'package-lock.json'), 'utf8').catch(() => '');
+    }
+    progress({ phase: 'finalize', percent: 92, message: 'fixing links and sealing the artifact' });
+    await relinkAbsolute(root, root, prefix);
+    const key = createHash('sha256')
+      .update(JSON.stringify({ name: manifest.name, version, spec, debs, lock }))
+      .digest('hex')
+      .slice(0, 16);
+    const sizeBytes = Number((await execa('du', ['-sb', root])).stdout.split('\t')[0]);
+    const built: BuiltPack = {
+      name: manifest.name,
+      version,
+      key,
+      dir: path.join(opts.cacheDir, artifactName(manifest.name, version, key)),
+      debs,
+      builtAt: new Date().toISOString(),
+      sizeBytes,
+    };
+    await writeFile(path.join(root, METADATA), `${JSON.stringify(built, null, 2)}\n`);
+    // Root's and read-only: neither the builder's user nor any sandbox may change it.
+    await execa('chown', ['-R', '0:0', root]);
+    await execa('chmod', ['-R', 'u-w,go-w,a+rX', root]);
+    try {
+      await rename(root, built.dir);
+    } catch (err) {
+      // The same content already in the cache (another build won the race): keep that one.
+      if (
+        (err as NodeJS.ErrnoException).code !== 'ENOTEMPTY' &&
+        (err as NodeJS.ErrnoException).code !== 'EEXIST'
+      )
+        throw err;
+    }
+    progress({ phase: 'finalize', percent: 100, message: `built ${manifest.name}@${version} (${key})` });
+    return built;
+  } finally {
+    await rm(scratch, { recursive: true, force: true }).catch(() => undefined);
+  }
+}
+
+export function artifactName(name: string, version: string, key: string): string {
+  return `${name}@${version}-${key}`;
+}
+
+/** The artifacts in the cache, newest first per pack version. */
+export async function listArtifacts(cacheDir: string): Promise<BuiltPack[]> {
+  const out: BuiltPack[] = [];
+  for (const d of await readdir(cacheDir).catch(() => [] as string[])) {
+    if (d.startsWith('.')) continue;
+    const meta = await readFile(path.join(cacheDir, d, METADATA), 'utf8').catch(() => undefined);
+    if (!meta) continue;
+    try {
+      const b = JSON.parse(meta) as BuiltPack;
+      if (b.dir === path.join(cacheDir, d)) out.push(b);
+    } catch {
+      /* not an artifact */
+    }
+  }
+  return out.sort((a, b) => b.builtAt.localeCompare(a.builtAt));
+}
+
+/**
+ * Absolute links that point inside the unpacked tree (e.g. a JDK's lib/jvm.cfg -> /etc/java-17-openjdk/jvm.cfg)
+ * are rewritten to the pack's place in the sandbox; links to the base system are left alone.
+ */
+async function relinkAbsolute(dir: string, root: string, prefix: string): Promise<void> {
+  for (const e of await readdir(dir, { withFileTypes: true })) {
+    const p = path.join(dir, e.name);
+    if (e.isDirectory()) await relinkAbsolute(p, root, prefix);
+    else if (e.isSymbolicLink()) {
+      const target = await readlink(p);
+      if (!target.startsWith('/')) continue;
+      const inside = await lstat(path.join(root, target)).then(
+        () => true,
+        () => false,
+      );
+      if (!inside) continue;
+      await rm(p);
+      await symlink(`${prefix}${target}`, p);
+    }
+  }
+}
+
+/** The host's proxy and CA settings (a TLS-intercepting proxy's CA is in the host bundle). */
+function passThrough(): Record<string, string> {
+  const keep = ['http_proxy', 'https_proxy', 'no_proxy', 'HTTP_PROXY', 'HTTPS_PROXY', 'NO_PROXY'];
+  keep.push('NODE_EXTRA_CA_CERTS', 'SSL_CERT_FILE', 'SSL_CERT_DIR');
+  const env: Record<string, string> = {};
+  for (const k of keep) if (process.env[k]) env[k] = process.env[k]!;
+  if (existsSync(HOST_CA_BUNDLE)) env['npm_config_cafile'] = HOST_CA_BUNDLE;
+  return env;
+}
+
+function lastLines(text: string): string {
+  return text.trim().split('\n').slice(-3).join(' | ').slice(0, 600) || 'no output';
+}

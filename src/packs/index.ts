@@ -1,0 +1,14 @@
+export { packErrors } from './errors.js';
+export {
+  PackManifest,
+  parseManifest,
+  expand,
+  PACKS_MOUNT,
+  MCP_INDEX_PATH,
+  PACK_NAME,
+  type ManifestProblem,
+  type PackVersionSpec,
+} from './manifest.js';
+export { PackRegistry, parseRef, formatProblems, type ResolvedPack } from './registry.js';
+export { buildPack, listArtifacts, artifactName, type BuiltPack, type PackBuildProgress } from './build.js';
+export { packEnv, DEFAULT_SANDBOX_PATH, type InstalledPack } from './env.js';

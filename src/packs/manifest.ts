@@ -1,0 +1,121 @@
+import { z } from 'zod';
+import { LineCounter, parseDocument, isMap, isSeq, type Node } from 'yaml';
+
+/** Where pack files are placed inside every sandbox (read-only), one folder per pack. */
+export const PACKS_MOUNT = '/opt/aibox/packs';
+/** The MCP servers enabled in a sandbox, for any client to discover (inside the packs mount: the root fs is read-only). */
+export const MCP_INDEX_PATH = `${PACKS_MOUNT}/.aibox/mcp.json`;
+
+export const PACK_NAME = /^[a-z0-9][a-z0-9.-]{0,62}$/;
+const Version = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9.+~-]{0,63}$/, 'a version such as 17 or 3.11');
+const DebName = z.string().regex(/^[a-z0-9][a-z0-9+.-]+$/, 'a Debian package name');
+const NpmSpec = z
+  .string()
+  .regex(
+    /^(@[a-z0-9][a-z0-9._-]*\/)?[a-z0-9][a-z0-9._-]*(@[A-Za-z0-9.^~<>=*|-]+)?$/,
+    'an npm package[@range]',
+  );
+/** Values may use ${prefix}: the pack's folder inside the sandbox (/opt/aibox/packs/NAME). */
+const EnvValue = z.string().max(4096);
+
+const Sources = z
+  .object({
+    debian: z
+      .object({
+        suite: z.enum(['bookworm']).default('bookworm').describe("the base image's suite"),
+        packages: z.array(DebName).min(1),
+      })
+      .strict()
+      .optional(),
+    npm: z
+      .object({ packages: z.array(NpmSpec).min(1) })
+      .strict()
+      .optional(),
+  })
+  .strict()
+  .refine((s) => s.debian || s.npm, 'a pack needs at least one source (debian or npm)');
+
+const VersionSpec = z
+  .object({
+    sources: Sources,
+    /** Added to every later command's environment; PATH entries are prepended to the sandbox's PATH. */
+    env: z.record(z.string().regex(/^[A-Z_][A-Z0-9_]*$/), EnvValue).default({}),
+    path: z.array(z.string().max(512)).default([]).describe('folders prepended to PATH (may use ${prefix})'),
+    libraryPath: z.array(z.string().max(512)).default([]).describe('folders for LD_LIBRARY_PATH'),
+    egress: z.array(z.string().max(253)).default([]).describe('domains the pack needs at run time'),
+    credentials: z.array(z.string().max(128)).default([]).describe('credential names it may use (host-side)'),
+    smoke: z.array(z.string().min(1)).min(1).describe('argv of a command that proves the pack works'),
+    mcp: z
+      .object({
+        command: z.array(z.string().min(1)).min(1).describe('argv that starts the MCP server (stdio)'),
+      })
+      .strict()
+      .optional(),
+  })
+  .strict();
+
+export const PackManifest = z
+  .object({
+    name: z.string().regex(PACK_NAME, 'a pack name: lower-case letters, digits, "." and "-"'),
+    description: z.string().max(300),
+    kind: z.enum(['tool', 'mcp']).default('tool'),
+    /** The version `aibox install NAME` picks. */
+    default: Version,
+    /** Other packs this one runs on (e.g. an MCP server on node); installed with it. */
+    requires: z.array(z.string().regex(PACK_NAME)).default([]),
+    versions: z.record(Version, VersionSpec),
+  })
+  .strict()
+  .refine((m) => m.default in m.versions, { message: 'default must be one of versions', path: ['default'] });
+export type PackManifest = z.infer<typeof PackManifest>;
+export type PackVersionSpec = z.infer<typeof VersionSpec>;
+
+export interface ManifestProblem {
+  file: string;
+  line: number;
+  message: string;
+}
+
+/** Parses one manifest; problems name the file and the line of the offending key (1-based). */
+export function parseManifest(
+  file: string,
+  text: string,
+): { manifest?: PackManifest; problems: ManifestProblem[] } {
+  const counter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: counter, prettyErrors: false });
+  const lineAt = (offset: number | undefined) => (offset === undefined ? 1 : counter.linePos(offset).line);
+  if (doc.errors.length > 0) {
+    return { problems: doc.errors.map((e) => ({ file, line: lineAt(e.pos[0]), message: e.message })) };
+  }
+  const parsed = PackManifest.safeParse(doc.toJS());
+  if (parsed.success) return { manifest: parsed.data, problems: [] };
+  return {
+    problems: parsed.error.issues.map((i) => ({
+      file,
+      line: lineAt(nodeAt(doc.contents, i.path)?.range?.[0]),
+      message: `${i.path.length ? `${i.path.join('.')}: ` : ''}${i.message}`,
+    })),
+  };
+}
+
+/** The deepest node of the document that the issue's path reaches (its key's line is where to look). */
+function nodeAt(root: unknown, path: PropertyKey[]): Node | undefined {
+  let node = root as Node | undefined;
+  for (const key of path) {
+    if (isMap(node)) {
+      const pair = node.items.find((p) => String((p.key as { value?: unknown })?.value) === String(key));
+      if (!pair) return node;
+      node = (pair.value as Node | undefined) ?? (pair.key as Node);
+    } else if (isSeq(node) && typeof key === 'number') {
+      const item = node.items[key] as Node | undefined;
+      if (!item) return node;
+      node = item;
+    } else return node;
+  }
+  return node;
+}
+
+/** Expands ${prefix} in a manifest value. */
+export function expand(value: string, prefix: string): string {
+  return value.replaceAll('${prefix}', prefix);
+}
