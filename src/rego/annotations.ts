@@ -6,7 +6,8 @@
  * resources as {ref, description}), which `rego.metadata.chain()` / `rego.metadata.rule()` return.
  */
 import YAML from 'yaml';
-import type { Annotation } from './ast.js';
+import type { Annotation, Module, Rule } from './ast.js';
+import { groundPrefix } from './compile-scope.js';
 import { RegoError } from './errors.js';
 import type { Location } from './errors.js';
 import type { Comment } from './lexer.js';
@@ -177,4 +178,51 @@ export function chainEntry(path: readonly string[], a: Annotation | undefined): 
   o.set('path', [...path]);
   if (a) o.set('annotations', annotationValue(a));
   return o;
+}
+
+/** OPA's AnnotationSet: the annotations of a set of modules by scope, and `rego.metadata.chain()` for a rule. */
+export class AnnotationIndex {
+  private readonly rule = new Map<Rule, Annotation>();
+  private readonly document = new Map<string, Annotation>();
+  private readonly pkg = new Map<string, Annotation>();
+  private readonly subpackages = new Map<string, Annotation>();
+
+  constructor(modules: readonly Module[]) {
+    for (const m of modules) {
+      const pkgKey = m.packagePath.join('.');
+      for (const a of m.annotations ?? []) {
+        if (a.scope === 'package') {
+          if (!this.pkg.has(pkgKey)) this.pkg.set(pkgKey, a);
+        } else if (a.scope === 'subpackages') {
+          if (!this.subpackages.has(pkgKey)) this.subpackages.set(pkgKey, a);
+        } else if (a.rule !== undefined) {
+          const r = m.rules[a.rule]!;
+          if (a.scope === 'rule') this.rule.set(r, a);
+          else {
+            const key = [...m.packagePath, ...groundPrefix(r.head.ref)].join('.');
+            if (!this.document.has(key)) this.document.set(key, a);
+          }
+        }
+      }
+    }
+  }
+
+  ruleScope(r: Rule): Annotation | undefined {
+    return this.rule.get(r);
+  }
+
+  /** The rule's own annotations, its document's, its package's, then the enclosing subpackages' (innermost first). */
+  chain(r: Rule, pkgPath: readonly string[]): Value[] {
+    const path = [...pkgPath, ...groundPrefix(r.head.ref)];
+    const out: Value[] = [chainEntry(path, this.rule.get(r))];
+    const doc = this.document.get(path.join('.'));
+    if (doc) out.push(chainEntry(path, doc));
+    const pkg = this.pkg.get(pkgPath.join('.'));
+    if (pkg) out.push(chainEntry(pkgPath, pkg));
+    for (let i = pkgPath.length; i >= 0; i--) {
+      const sub = this.subpackages.get(pkgPath.slice(0, i).join('.'));
+      if (sub) out.push(chainEntry(pkgPath.slice(0, i), sub));
+    }
+    return out;
+  }
 }

@@ -4,8 +4,8 @@
  * (compile-scope.ts), builtin/function resolution with arity checks, safety analysis with body reordering
  * (compile-slots.ts), recursion check (compile-recursion.ts), `rego.metadata.*` constants per rule.
  */
-import { chainEntry, annotationValue } from './annotations.js';
-import type { Annotation, Expr, Module, Rule, Term } from './ast.js';
+import { AnnotationIndex, annotationValue } from './annotations.js';
+import type { Expr, Module, Rule, Term } from './ast.js';
 import type { BuiltinDef, BuiltinRegistry } from './builtins/registry.js';
 import { BuiltinError, matchesType } from './builtins/registry.js';
 import { checkRecursion } from './compile-recursion.js';
@@ -15,7 +15,6 @@ import {
   Scope,
   collectBodyVars,
   collectVars,
-  groundPrefix,
   isLocal,
   lookupLocal,
   preallocate,
@@ -39,7 +38,6 @@ import type { Location, RegoErrorCode } from './errors.js';
 import type { CExpr, CRule, CTerm, CWith, FnRef } from './ir.js';
 import { RuleNode } from './ir.js';
 import { ObjectValue, typeName } from './value.js';
-import type { Value } from './value.js';
 
 export class CompileErrors extends Error {
   constructor(readonly errors: RegoError[]) {
@@ -161,65 +159,23 @@ export class Compiler {
   }
 
   /** METADATA annotations by scope (OPA's AnnotationSet). */
-  private readonly annotations = {
-    rule: new Map<Rule, Annotation>(),
-    document: new Map<string, Annotation>(),
-    pkg: new Map<string, Annotation>(),
-    subpackages: new Map<string, Annotation>(),
-  };
-
-  private indexAnnotations(modules: readonly Module[]): void {
-    const idx = this.annotations;
-    for (const m of modules) {
-      const pkgKey = m.packagePath.join('.');
-      for (const a of m.annotations ?? []) {
-        if (a.scope === 'package') {
-          if (!idx.pkg.has(pkgKey)) idx.pkg.set(pkgKey, a);
-        } else if (a.scope === 'subpackages') {
-          if (!idx.subpackages.has(pkgKey)) idx.subpackages.set(pkgKey, a);
-        } else if (a.rule !== undefined) {
-          const r = m.rules[a.rule]!;
-          if (a.scope === 'rule') idx.rule.set(r, a);
-          else {
-            const key = [...m.packagePath, ...groundPrefix(r.head.ref)].join('.');
-            if (!idx.document.has(key)) idx.document.set(key, a);
-          }
-        }
-      }
-    }
-  }
-
-  /** `rego.metadata.chain()` for a rule: its rule scope, its document, its package, the enclosing subpackages. */
-  private metadataChain(r: Rule, pkgPath: readonly string[]): Value[] {
-    const idx = this.annotations;
-    const path = [...pkgPath, ...groundPrefix(r.head.ref)];
-    const chain: Value[] = [chainEntry(path, idx.rule.get(r))];
-    const doc = idx.document.get(path.join('.'));
-    if (doc) chain.push(chainEntry(path, doc));
-    const pkg = idx.pkg.get(pkgPath.join('.'));
-    if (pkg) chain.push(chainEntry(pkgPath, pkg));
-    for (let i = pkgPath.length; i >= 0; i--) {
-      const sub = idx.subpackages.get(pkgPath.slice(0, i).join('.'));
-      if (sub) chain.push(chainEntry(pkgPath.slice(0, i), sub));
-    }
-    return chain;
-  }
+  private annotations = new AnnotationIndex([]);
 
   /** OPA's RewriteRegoMetadataCalls: inside a rule, the metadata builtins are constants. */
   private metadataCall(t: Term & { type: 'call' }, scope: Scope, ctx: PkgCtx): CTerm | undefined {
     if (!ctx.rule || t.args.length !== 0 || t.op.type !== 'ref' || isLocal(scope, 'rego')) return undefined;
     const name = refToStrings(t.op.terms)?.join('.');
     if (name === 'rego.metadata.chain')
-      return { k: 'const', v: this.metadataChain(ctx.rule, ctx.pkgPath), loc: t.loc, needs: [] };
+      return { k: 'const', v: this.annotations.chain(ctx.rule, ctx.pkgPath), loc: t.loc, needs: [] };
     if (name === 'rego.metadata.rule') {
-      const a = this.annotations.rule.get(ctx.rule);
+      const a = this.annotations.ruleScope(ctx.rule);
       return { k: 'const', v: a ? annotationValue(a) : new ObjectValue(), loc: t.loc, needs: [] };
     }
     return undefined;
   }
 
   compileModules(modules: readonly Module[]): CompiledModules {
-    this.indexAnnotations(modules);
+    this.annotations = new AnnotationIndex(modules);
     // Stage 1: globals per package and rule tree skeleton.
     for (const m of modules) {
       const key = m.packagePath.join('.');
