@@ -14,6 +14,9 @@ mount is made from that same fd (open_tree(fd, "", AT_EMPTY_PATH)), so nothing c
       clones SOURCE onto TARGET, always nosuid,nodev (read-only with --ro). With --shift the mount is idmapped: the
       owner of SOURCE appears as SANDBOX_UID/GID and the transient id 65533 as CONTAINER_ROOT. With --make-target,
       TARGET is created as a folder or an empty file, as the opened SOURCE is.
+  idmap-mount.py batch
+      reads a JSON list of {"source","target","readOnly","forbid"} on stdin and mounts each as `mount --make-target`
+      would (one process for all of a sandbox's extra mounts); stops at the first refusal.
 
 Exit codes name the refusal: 2 usage, 3 not found, 4 symbolic link, 5 identity changed, 6 forbidden place,
 7 owned by root, 13 no access, 1 anything else. The message is on stderr.
@@ -217,10 +220,21 @@ def mount(source, target, opts):
         if holder:
             holder.kill()
             holder.wait()
-    print(json.dumps(info))
+    return info
+
+
+def batch():
+    done = []
+    for item in json.load(sys.stdin):
+        opts = {"expect": None, "forbid": list(item.get("forbid", [])), "ro": bool(item.get("readOnly")),
+                "refuse_root": False, "shift": None, "make_target": True}
+        done.append(mount(item["source"], item["target"], opts))
+    print(json.dumps(done))
 
 
 def parse(argv):
+    if argv == ["batch"]:
+        return "batch", [], {}
     if len(argv) < 2 or argv[0] not in ("probe", "mount"):
         raise Refused("usage", __doc__)
     cmd, rest = argv[0], argv[1:]
@@ -256,7 +270,9 @@ def parse(argv):
 def main():
     try:
         cmd, args, opts = parse(sys.argv[1:])
-        if cmd == "probe":
+        if cmd == "batch":
+            batch()
+        elif cmd == "probe":
             fd = open_nofollow(args[0])
             info = describe(fd)
             if opts["as"]:
@@ -265,7 +281,7 @@ def main():
         else:
             if len(args) != 2:
                 raise Refused("usage", "mount SOURCE TARGET")
-            mount(args[0], args[1], opts)
+            print(json.dumps(mount(args[0], args[1], opts)))
     except Refused as r:
         print(f"idmap-mount: {r}", file=sys.stderr)
         sys.exit(EXIT.get(r.kind, 1))

@@ -88,8 +88,16 @@ export async function mountHostPath(
   return JSON.parse(await runHelper(args)) as HostPathInfo;
 }
 
-async function runHelper(args: string[]): Promise<string> {
-  const r = await execa('/usr/bin/python3', [HELPER, ...args], { reject: false });
+/** Mounts each source on its target (created to match) in one helper process; stops at the first refusal. */
+export async function mountHostPaths(
+  items: { source: string; target: string; readOnly: boolean; forbid: string[] }[],
+): Promise<HostPathInfo[]> {
+  if (items.length === 0) return [];
+  return JSON.parse(await runHelper(['batch'], JSON.stringify(items))) as HostPathInfo[];
+}
+
+async function runHelper(args: string[], input?: string): Promise<string> {
+  const r = await execa('/usr/bin/python3', [HELPER, ...args], { reject: false, input: input ?? '' });
   if (r.exitCode === 0) return r.stdout;
   const message = r.stderr.trim().replace(/^idmap-mount: /, '') || `helper exited with ${r.exitCode}`;
   throw new HostPathError(REFUSALS[r.exitCode ?? 1] ?? 'error', message);

@@ -99,14 +99,12 @@ export class SandboxRuntime {
     return this.mounts.mount(sandboxId, source, this.shift, opts);
   }
 
-  /** Makes a host path bindable from a no-follow fd (see WorkspaceMounts.prepare); returns aiboxd's mount of it. */
-  async prepareMount(
+  /** Makes host paths bindable from no-follow fds (see WorkspaceMounts.prepare); returns aiboxd's mounts of them. */
+  async prepareMounts(
     sandboxId: string,
-    index: number,
-    source: string,
-    opts: { readOnly: boolean; forbid: string[] },
-  ): Promise<string> {
-    return this.mounts.prepare(sandboxId, index, source, opts);
+    items: { source: string; readOnly: boolean; forbid: string[] }[],
+  ): Promise<string[]> {
+    return this.mounts.prepare(sandboxId, items);
   }
 
   /** Calls `onExit` whenever one of this daemon's containers exits, until the runtime stops. */

@@ -2,7 +2,7 @@ import { lstat, mkdir, readFile, readdir, rmdir, unlink } from 'node:fs/promises
 import path from 'node:path';
 import { execa } from 'execa';
 import { runtimeErrors } from './errors.js';
-import { HostPathError, mountHostPath, projectPathError } from './host-path.js';
+import { HostPathError, mountHostPath, mountHostPaths, projectPathError } from './host-path.js';
 
 export interface IdShift {
   /** Host id that appears as the sandbox user inside (rootless: the aibox user; rootful: the sandbox uid). */
@@ -86,28 +86,27 @@ export class WorkspaceMounts {
   }
 
   /**
-   * Makes `source` (a host path, or a path inside the mounted workspace) bindable: opened without following links
-   * and mounted under the sandbox's extra/ folder. A link, a missing path or a forbidden place refuses the start.
+   * Makes each source (a host path, or a path inside the mounted workspace) bindable: opened without following
+   * links and mounted under the sandbox's extra/<n> (one helper process for all). A link, a missing path or a
+   * forbidden place refuses the start. Returns the mounts' paths, in order.
    */
   async prepare(
     sandboxId: string,
-    index: number,
-    source: string,
-    opts: { readOnly: boolean; forbid: string[] },
-  ): Promise<string> {
+    items: { source: string; readOnly: boolean; forbid: string[] }[],
+  ): Promise<string[]> {
     const extra = path.join(this.dirOf(sandboxId), 'extra');
-    const target = path.join(extra, String(index));
     await mkdir(extra, { recursive: true, mode: 0o755 });
+    const planned = items.map((item, n) => ({ ...item, target: path.join(extra, String(n)) }));
     try {
-      // One opening: the helper creates the target to match what it opened, and mounts from that fd.
-      await mountHostPath(source, target, { forbid: opts.forbid, readOnly: opts.readOnly, makeTarget: true });
+      await mountHostPaths(planned);
     } catch (err) {
       if (err instanceof HostPathError) {
-        throw runtimeErrors.create('RUNTIME_MOUNT_REFUSED', err.message, { path: source });
+        const source = /^(\/[^:]*?)(?::| is | contains )/.exec(err.message)?.[1];
+        throw runtimeErrors.create('RUNTIME_MOUNT_REFUSED', err.message, source ? { path: source } : {});
       }
       throw err;
     }
-    return target;
+    return planned.map((p) => p.target);
   }
 
   /** Unmounts everything under the sandbox's folder (deepest first) and removes the folder. */

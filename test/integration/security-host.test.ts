@@ -239,7 +239,9 @@ describe.runIf(run)('host-side attacks on aiboxd', () => {
     try {
       // The runtime's read-only paths are opened inside aiboxd's own workspace mount: here, the project itself.
       await expect(
-        mounts.prepare('sbx_ro00000000', 0, path.join(p, '.git/hooks'), { readOnly: true, forbid: [] }),
+        mounts.prepare('sbx_ro00000000', [
+          { source: path.join(p, '.git/hooks'), readOnly: true, forbid: [] },
+        ]),
       ).rejects.toMatchObject({ code: 'RUNTIME_MOUNT_REFUSED' });
       expect((await readFile('/proc/self/mountinfo', 'utf8')).includes(mountsDir)).toBe(false);
     } finally {
@@ -256,16 +258,17 @@ describe.runIf(run)('host-side attacks on aiboxd', () => {
     await symlink(base, path.join(base, 'extra-link'));
     try {
       await expect(
-        mounts.prepare('sbx_extra0000', 0, path.join(base, 'extra-link', 'extra-real'), {
-          readOnly: false,
-          forbid: [],
-        }),
+        mounts.prepare('sbx_extra0000', [
+          { source: path.join(base, 'extra-link', 'extra-real'), readOnly: false, forbid: [] },
+        ]),
       ).rejects.toMatchObject({ code: 'RUNTIME_MOUNT_REFUSED' });
       await expect(
-        mounts.prepare('sbx_extra0000', 1, '/etc', { readOnly: true, forbid: ['/etc'] }),
+        mounts.prepare('sbx_extra0000', [{ source: '/etc', readOnly: true, forbid: ['/etc'] }]),
       ).rejects.toMatchObject({ code: 'RUNTIME_MOUNT_REFUSED' });
-      const made = await mounts.prepare('sbx_extra0000', 2, real, { readOnly: true, forbid: ['/etc'] });
-      const options = (await execa('findmnt', ['-n', '-o', 'OPTIONS', '--mountpoint', made])).stdout;
+      const [made] = await mounts.prepare('sbx_extra0000', [
+        { source: real, readOnly: true, forbid: ['/etc'] },
+      ]);
+      const options = (await execa('findmnt', ['-n', '-o', 'OPTIONS', '--mountpoint', made!])).stdout;
       expect(options.split(',')).toEqual(expect.arrayContaining(['ro', 'nosuid', 'nodev']));
     } finally {
       await mounts.unmount('sbx_extra0000');

@@ -257,7 +257,11 @@ export class SandboxService {
       record.maxProcesses ?? (await loadProfile(this.config.profilesDir, record.profile)).limits.processes;
     const hookEnv: Record<string, string>[] = [];
     for (const h of this.hooks) if (h.execEnv) hookEnv.push(await h.execEnv(record));
-    return { ...options, env: Object.assign({}, ...hookEnv, options.env) as Record<string, string>, maxProcesses };
+    return {
+      ...options,
+      env: Object.assign({}, ...hookEnv, options.env) as Record<string, string>,
+      maxProcesses,
+    };
   }
 
   async logs(name: string): Promise<string> {
@@ -378,31 +382,37 @@ export class SandboxService {
       );
       // Every other bind is made from a no-follow fd too: a link planted in the workspace (or a worktree's
       // metadata) is refused, never followed to a host path.
-      let n = 0;
-      const readOnlyPaths: Mount[] = [];
       const rels = [...new Set(contributions.flatMap((c) => c.readOnlyPaths ?? []))];
       // Their parent folders first, bound read-write over themselves: a mount point cannot be renamed away.
       const pins = pinnedParents(rels);
-      for (const rel of [...pins, ...rels]) {
-        const readOnly = !pins.includes(rel);
-        const source = path.posix.join(workspace, path.posix.normalize(rel));
-        if (!source.startsWith(`${workspace}/`)) continue;
-        const made = await this.inLayer('workspace', () =>
+      const inWorkspace = [...pins, ...rels]
+        .map((rel) => ({
+          source: path.posix.join(workspace, path.posix.normalize(rel)),
+          readOnly: !pins.includes(rel),
+        }))
+        .filter((m) => m.source.startsWith(`${workspace}/`));
+      const extras = contributions.flatMap((c) => c.mounts ?? []);
+      const made = await this.inLayer('workspace', () =>
+        this.runtime.prepareMounts(record.id, [
           // No link at any component and no `..`: the opened path is the workspace's, under aiboxd's own mount.
-          this.runtime.prepareMount(record.id, n++, source, { readOnly, forbid: [] }),
-        );
-        readOnlyPaths.push({ source: made, target: path.posix.relative(workspace, source), readOnly });
-      }
-      const extraMounts: Mount[] = [];
-      for (const m of contributions.flatMap((c) => c.mounts ?? [])) {
-        const made = await this.inLayer('workspace', () =>
-          this.runtime.prepareMount(record.id, n++, m.source, {
+          ...inWorkspace.map((m) => ({ ...m, forbid: [] })),
+          ...extras.map((m) => ({
+            source: m.source,
             readOnly: m.readOnly,
             forbid: m.daemonOwned ? [] : this.forbidden(),
-          }),
-        );
-        extraMounts.push({ source: made, target: m.target, readOnly: m.readOnly });
-      }
+          })),
+        ]),
+      );
+      const readOnlyPaths: Mount[] = inWorkspace.map((m, i) => ({
+        source: made[i]!,
+        target: path.posix.relative(workspace, m.source),
+        readOnly: m.readOnly,
+      }));
+      const extraMounts: Mount[] = extras.map((m, i) => ({
+        source: made[inWorkspace.length + i]!,
+        target: m.target,
+        readOnly: m.readOnly,
+      }));
       const dir = this.store.dirOf(record.id);
       const home = path.join(dir, 'home');
       await mkdir(home, { recursive: true, mode: 0o750 });
