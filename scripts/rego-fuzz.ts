@@ -99,7 +99,7 @@ function explained(d: Disagreement): string | undefined {
   if (opa !== undefined) {
     const a = (d.ours.match(NUM) ?? []).map(Number);
     const b = (opa.match(NUM) ?? []).map(Number);
-    const strip = (x: string): string => x.replace(NUM, 'N').replace(/[{}[\]]/g, '');
+    const strip = (x: string): string => x.replace(NUM, 'N').replace(/[{}[\]"\s]/g, '');
     if (
       a.length === b.length &&
       a.length > 0 &&
