@@ -693,8 +693,10 @@ export class Evaluator implements BuiltinContext {
     if (node.children.size === 0) return base ?? new ObjectValue();
     const obj = base instanceof ObjectValue ? base.clone() : new ObjectValue();
     for (const [name, c] of node.children) {
-      const cv = this.fullValue(c, base instanceof ObjectValue ? base.getStr(name) : undefined);
-      if (cv !== undefined) obj.set(name, cv);
+      const b = base instanceof ObjectValue ? base.getStr(name) : undefined;
+      const cv = this.fullValue(c, b);
+      // a rule and base data at the same path: objects merge, otherwise the base document wins (like OPA)
+      if (cv !== undefined) obj.set(name, c.hasRules && b !== undefined ? mergeBaseFirst(b, cv) : cv);
     }
     return obj;
   }
@@ -1081,6 +1083,17 @@ const NO_LOC: Location = { file: '', row: 0, col: 0, offset: 0 };
 
 function firstLoc(n: RuleNode): Location {
   return (n.complete[0] ?? n.multi[0] ?? n.dyn[0] ?? n.funcs[0] ?? n.defaultRule)?.loc ?? NO_LOC;
+}
+
+/** Merge a virtual document into the base document at the same path; on a non-object conflict the base wins. */
+function mergeBaseFirst(base: Value, virt: Value): Value {
+  if (!(base instanceof ObjectValue) || !(virt instanceof ObjectValue)) return base;
+  const out = virt.clone();
+  for (const [k, v] of base.entries()) {
+    const cur = out.get(k);
+    out.set(k, cur === undefined ? v : mergeBaseFirst(v, cur));
+  }
+  return out;
 }
 
 function evaluable(t: CTerm, f: Frame): boolean {

@@ -230,3 +230,13 @@ describe('OPA v1 checks', () => {
     expect(e.evalRule('data.t.x').value).toBe(true);
   });
 });
+
+describe('base data and a rule at the same path', () => {
+  it('the package document keeps the base value; the rule path gives the rule value (OPA)', () => {
+    const e = new Engine();
+    e.addModule('t.rego', 'package topdown.conflicts\nk := "bar"');
+    e.setData({ topdown: { conflicts: { k: 'foo' } } });
+    expect(e.evalRule('data.topdown.conflicts').value).toEqual({ k: 'foo' });
+    expect(e.evalRule('data.topdown.conflicts.k').value).toBe('bar');
+  });
+});
