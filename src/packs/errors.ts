@@ -14,10 +14,6 @@ export const packErrors = defineErrors({
     status: 404,
     hint: 'Pick one of the versions `aibox pack list` shows for this pack.',
   },
-  PACK_NOT_BUILT: {
-    status: 409,
-    hint: 'Build the pack on the host first: `aibox pack build NAME[@VERSION]` (needs root).',
-  },
   PACK_BUILD_FAILED: {
     status: 502,
     hint: "The pack's sources could not be fetched or unpacked (network refused, missing package, checksum mismatch): nothing was kept; check the message and retry.",

@@ -4,6 +4,7 @@ import type { EgressSelftestReport } from '../../client/index.js';
 import type { DoctorCheck } from '../../shared/index.js';
 import type { CliContext } from '../context.js';
 import { EXIT } from '../exit-codes.js';
+import { packsApi } from './pack-common.js';
 
 interface DoctorOptions {
   sandbox?: string;
@@ -20,10 +21,14 @@ export function register(program: Command, ctx: CliContext): void {
       const sandbox = opts.sandbox === undefined ? undefined : ctx.sandboxName(opts.sandbox);
       const report = await ctx.client().doctor();
       const selftest = sandbox === undefined ? undefined : await egressSelftest(ctx, sandbox);
-      const ok = report.ok && (selftest === undefined || !selftest.available || selftest.ok);
+      const packs = sandbox === undefined ? undefined : await packsApi(ctx).smoke(sandbox);
+      const ok =
+        report.ok &&
+        (selftest === undefined || !selftest.available || selftest.ok) &&
+        (packs?.checks.every((c) => c.ok) ?? true);
       if (!ok) ctx.exitCode = EXIT.failed;
       if (ctx.json) {
-        ctx.printJson(selftest === undefined ? report : { ...report, ok, egressSelftest: selftest });
+        ctx.printJson(selftest === undefined ? report : { ...report, ok, egressSelftest: selftest, packs });
         return;
       }
       ctx.out(`mode: ${report.mode} (${report.modeReason})`);
@@ -33,9 +38,15 @@ export function register(program: Command, ctx: CliContext): void {
         if (!selftest.available) ctx.out(`  - not available: ${selftest.reason}`);
         else printChecks(ctx, selftest.checks);
       }
+      if (packs !== undefined) {
+        ctx.out(`\npacks in sandbox ${sandbox} (smoke tests):`);
+        if (packs.checks.length === 0) ctx.out('  - none installed');
+        for (const c of packs.checks) ctx.out(`  ${c.ok ? '✓' : '✗'} ${c.name}: ${c.detail}`);
+      }
       const failed =
         report.checks.filter((c) => !c.ok).length +
-        (selftest?.available ? selftest.checks.filter((c) => !c.ok).length : 0);
+        (selftest?.available ? selftest.checks.filter((c) => !c.ok).length : 0) +
+        (packs?.checks.filter((c) => !c.ok).length ?? 0);
       ctx.out(ok ? '\nall checks passed' : `\n${failed} check(s) failed`);
     });
 }

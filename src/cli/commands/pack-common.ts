@@ -7,7 +7,7 @@ export const packCliErrors = defineErrors({
     status: 400,
     hint: 'Name the sandbox with --sandbox NAME (`aibox list` shows them); it may be left out only when you have exactly one.',
   },
-  PACK_MANIFEST_INVALID: {
+  PACK_LINT_FAILED: {
     status: 400,
     hint: 'Fix the manifests at the files and lines shown, then run `aibox pack lint` again.',
   },

@@ -70,7 +70,7 @@ export function register(program: Command, ctx: CliContext): void {
         if (r.problems.length === 0) ctx.out(`${r.packs.length} manifests in ${r.dir}: ok`);
       }
       if (r.problems.length > 0)
-        throw packCliErrors.create('PACK_MANIFEST_INVALID', `${r.problems.length} problem(s) in ${r.dir}`);
+        throw packCliErrors.create('PACK_LINT_FAILED', `${r.problems.length} problem(s) in ${r.dir}`);
     });
 }
 
