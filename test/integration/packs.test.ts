@@ -10,6 +10,7 @@ import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildPack, parseManifest } from '../../src/packs/index.js';
 import { makeProject, startTestDaemon, type TestDaemon } from '../support/daemon.js';
 import { requireHost, sandboxHostSupport } from '../support/host.js';
 
@@ -166,5 +167,35 @@ describe.skipIf(!run)('packs in real gVisor sandboxes', () => {
     // The cache keeps the artifact for the next sandbox (packs1 still has it, so removing it is refused).
     const rmCache = await daemon.cli(['pack', 'rm', 'java']);
     expect(rmCache.stderr).toContain('PACK_CACHE_IN_USE');
+    // A removed sandbox's packs folder and record go at the next start of any sandbox.
+    const gone = folder('packs2');
+    expect((await daemon.api('DELETE', '/v1/sandboxes/packs2')).status).toBe(200);
+    expect((await daemon.api('POST', '/v1/sandboxes/packs1/stop')).status).toBe(200);
+    expect((await daemon.api('POST', '/v1/sandboxes/packs1/start')).status).toBe(200);
+    expect(existsSync(gone)).toBe(false);
+    const state = JSON.parse(await readFile(path.join(daemon.stateDir, 'packs/installed.json'), 'utf8'));
+    expect(Object.keys(state)).toEqual([ids['packs1']]);
   });
+
+  it('a failed build (a package the registry does not have) keeps nothing in the cache', async () => {
+    const cacheDir = await mkdtemp(path.join(tmpdir(), 'aibox-packs-cache-'));
+    try {
+      const { manifest, problems } = parseManifest(
+        'ghost.yaml',
+        'name: ghost\ndescription: x\ndefault: "1"\nversions:\n  "1":\n    sources:\n      npm:\n        packages: ["@aibox-test-nonexistent/ghost-pack@1.0.0"]\n    smoke: [\"true\"]\n',
+      );
+      expect(problems).toEqual([]);
+      const failed = await buildPack(manifest!, '1', manifest!.versions['1']!, {
+        cacheDir,
+        baseStatus: '/dev/null',
+        uid: 65534,
+        gid: 65534,
+      }).catch((e: unknown) => e as { code: string; message: string });
+      expect((failed as { code: string }).code).toBe('PACK_BUILD_FAILED');
+      expect((failed as { message: string }).message).toContain('npm install');
+      expect(await readdir(cacheDir)).toEqual([]);
+    } finally {
+      await rm(cacheDir, { recursive: true, force: true });
+    }
+  }, 120_000);
 });

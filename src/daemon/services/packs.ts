@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { chmod, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
@@ -22,6 +22,7 @@ import {
 import type { SandboxRuntime } from '../../runtime/index.js';
 import type { Logger } from '../../shared/index.js';
 import type { PolicyService } from './policy.js';
+import { SandboxStore } from '../state/sandbox-store.js';
 import type { SandboxContribution, SandboxHook, SandboxHookContext } from './hooks.js';
 
 const REGISTRY_DIR = fileURLToPath(new URL('../../../pack-registry', import.meta.url));
@@ -94,12 +95,40 @@ export class PacksService implements SandboxHook {
     const stateDir = path.join(deps.config.stateDir, 'packs');
     await mkdir(path.join(stateDir, 'sandboxes'), { recursive: true, mode: 0o711 });
     await chmod(stateDir, 0o711);
-    return new PacksService(deps, registry, path.join(deps.config.runtime.image.cacheDir, 'packs'), stateDir);
+    const service = new PacksService(
+      deps,
+      registry,
+      path.join(deps.config.runtime.image.cacheDir, 'packs'),
+      stateDir,
+    );
+    await service.sweep();
+    return service;
+  }
+
+  /** Forgets the packs of sandboxes that no longer exist (their records and folders), at start and each prepare. */
+  private async sweep(): Promise<void> {
+    const known = new Set((await new SandboxStore(this.deps.config.stateDir).list()).map((r) => r.id));
+    await this.serial(async () => {
+      const state = await this.load();
+      let changed = false;
+      for (const id of Object.keys(state)) {
+        if (!known.has(id)) {
+          delete state[id];
+          changed = true;
+        }
+      }
+      if (changed) await this.save(state);
+      for (const id of await readdir(path.join(this.stateDir, 'sandboxes')).catch(() => [] as string[])) {
+        if (!known.has(id))
+          await rm(path.join(this.stateDir, 'sandboxes', id), { recursive: true, force: true });
+      }
+    });
   }
 
   // ---- lifecycle ----
 
   async prepare(ctx: SandboxHookContext): Promise<SandboxContribution> {
+    await this.sweep();
     const folder = await this.folderOf(ctx.id);
     const state = await this.load();
     const mine = state[ctx.id];
