@@ -194,6 +194,63 @@ describe.runIf(run)('host-side attacks on aiboxd', () => {
     expect((await daemon.api('DELETE', '/v1/sandboxes/swap')).status).toBe(200);
   });
 
+  it('never mounts /etc while the project path is swapped with a link to it in a loop (check vs use)', async () => {
+    const p = await project('sec-race');
+    const real = `${p}.orig`;
+    await rename(p, real);
+    const swapper = execa(
+      'python3',
+      [
+        '-c',
+        [
+          'import os, sys, time',
+          'p = sys.argv[1]',
+          'while True:',
+          '    os.rename(p + ".orig", p); time.sleep(0.002); os.rename(p, p + ".orig")',
+          '    os.symlink("/etc", p); time.sleep(0.002); os.unlink(p)',
+        ].join('\n'),
+        p,
+      ],
+      { reject: false },
+    );
+    const outcomes: number[] = [];
+    try {
+      for (let i = 0; i < 12; i++) {
+        const r = await daemon.api<{ id?: string }>('POST', '/v1/sandboxes', {
+          path: p,
+          name: `race${i}`,
+          profile: 'session',
+        });
+        outcomes.push(r.status);
+        if (r.status === 201) {
+          // Whatever it got, it is the project: the README is there, no file of /etc is.
+          const seen = await daemon.exec(`race${i}`, ['sh', '-c', 'ls /workspace']);
+          expect(seen.stdout).toContain('README.md');
+          expect(seen.stdout).not.toContain('passwd');
+          expect((await daemon.api('DELETE', `/v1/sandboxes/race${i}`)).status).toBe(200);
+        }
+        expect((await mountsOf(daemon)).some((m) => m.includes('/etc'))).toBe(false);
+      }
+    } finally {
+      swapper.kill('SIGKILL');
+      await swapper;
+      if (!existsSync(real)) {
+        await rm(p, { force: true, recursive: false }).catch(() => undefined);
+        await rename(p, real).catch(() => undefined);
+      }
+      await rm(p, { force: true }).catch(() => undefined);
+      await rename(real, p).catch(() => undefined);
+    }
+    const list = await daemon.api<{ sandboxes: unknown[] }>('GET', '/v1/sandboxes');
+    expect(list.body.sandboxes).toEqual([]);
+    expect(await mountsOf(daemon)).toEqual([]);
+    // Refusals are the caller's errors, never the daemon's.
+    expect(
+      outcomes.every((s) => s === 201 || (s >= 400 && s < 500)),
+      outcomes.join(' '),
+    ).toBe(true);
+  });
+
   it('never mounts what a link planted by the agent points to (.git/hooks, aibox/ → /etc)', async () => {
     const p = await project('sec-hooks');
     await rm(path.join(p, '.git/hooks'), { recursive: true, force: true });

@@ -363,7 +363,8 @@ export class SandboxService {
     try {
       const contributions: SandboxContribution[] = [];
       for (const hook of this.hooks) {
-        if (hook.prepare) contributions.push(await this.inLayer(hook.layer, () => hook.prepare!(ctx)));
+        if (hook.prepare)
+          contributions.push(await this.inLayer(hook.layer, () => hook.prepare!(ctx), record.path));
         undo.push(() => hook.stop?.(ctx) ?? Promise.resolve());
       }
       const env = Object.assign({}, ...contributions.map((c) => c.env ?? {})) as Record<string, string>;
@@ -466,6 +467,9 @@ export class SandboxService {
         await step().catch((e: unknown) => this.logger.warn({ err: messageOf(e) }, 'rollback step failed'));
       }
       await this.runtime.limits.remove(record.id);
+      // A layer that failed because the folder changed under it (moved, swapped for a link) reports that, not
+      // its own 5xx: the cause is the caller's.
+      if (!(err instanceof AiboxError) || err.status >= 500) await this.checkIdentity(record);
       throw err;
     }
   }
@@ -486,14 +490,27 @@ export class SandboxService {
     await this.runtime.limits.remove(record.id);
   }
 
-  /** Runs one set-up step; an unexpected failure is reported as that layer's failure. */
-  private async inLayer<T>(layer: string, step: () => Promise<T>): Promise<T> {
+  /**
+   * Runs one set-up step; an unexpected failure is reported as that layer's failure — except a file of the project
+   * folder that vanished or turned into a link while the layer read it: that is the folder changing under the
+   * daemon (the caller's doing, 409), not a fault of the layer.
+   */
+  private async inLayer<T>(layer: string, step: () => Promise<T>, projectPath?: string): Promise<T> {
     try {
       return await step();
     } catch (err) {
       if (err instanceof AiboxError) {
         if (!err.details?.layer) Object.assign(err, { details: { ...err.details, layer } });
         throw err;
+      }
+      const e = err as NodeJS.ErrnoException;
+      const inProject =
+        projectPath !== undefined && (e.path === projectPath || e.path?.startsWith(`${projectPath}/`));
+      if (inProject && ['ENOENT', 'ENOTDIR', 'ELOOP'].includes(e.code ?? '')) {
+        throw runtimeErrors.create('SANDBOX_PATH_CHANGED', `${layer}: ${messageOf(err)}`, {
+          path: projectPath,
+          layer,
+        });
       }
       throw daemonErrors.create('SANDBOX_LAYER_FAILED', `${layer}: ${messageOf(err)}`, { layer });
     }
