@@ -182,7 +182,7 @@ describe.skipIf(!run)('packs in real gVisor sandboxes', () => {
     try {
       const { manifest, problems } = parseManifest(
         'ghost.yaml',
-        'name: ghost\ndescription: x\ndefault: "1"\nversions:\n  "1":\n    sources:\n      npm:\n        packages: ["@aibox-test-nonexistent/ghost-pack@1.0.0"]\n    smoke: [\"true\"]\n',
+        'name: ghost\ndescription: x\ndefault: "1"\nversions:\n  "1":\n    sources:\n      npm:\n        packages: ["@aibox-test-nonexistent/ghost-pack@1.0.0"]\n    smoke: ["true"]\n',
       );
       expect(problems).toEqual([]);
       const failed = await buildPack(manifest!, '1', manifest!.versions['1']!, {
