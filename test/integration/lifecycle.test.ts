@@ -1,7 +1,7 @@
 /**
  * Sandbox state follows the container, and a restarted daemon sweeps only what is its own. Real aiboxd, real gVisor.
  */
-import { mkdir, mkdtemp, readFile, rm, rmdir } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, rm, rmdir } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -134,6 +134,37 @@ describe.runIf(run)('sandbox lifecycle follows the container', () => {
     expect(report.reason).toMatch(/exited with code \d+/);
     expect((await readFile('/proc/self/mountinfo', 'utf8')).includes(created.body.id)).toBe(false);
     expect((await daemon.api('DELETE', '/v1/sandboxes/killed')).status).toBe(200);
+  });
+
+  it('leaves nothing behind when a layer fails half-way through its start', async () => {
+    const broken = await startTestDaemon({
+      name: 'lifecycle-broken',
+      config: { egress: { squid: '/nonexistent/squid' } },
+    });
+    try {
+      const r = await broken.api<{ error: { code: string } }>('POST', '/v1/sandboxes', {
+        path: project,
+        name: 'broken',
+        profile: 'session',
+      });
+      expect(r.status).toBeGreaterThanOrEqual(400);
+      expect(r.body.error.code).toMatch(/^EGRESS_|SANDBOX_LAYER_FAILED/);
+      const list = await broken.api<{ sandboxes: unknown[] }>('GET', '/v1/sandboxes');
+      expect(list.body.sandboxes).toEqual([]);
+      const egressDir = path.join(broken.stateDir, 'egress');
+      const left = existsSync(egressDir)
+        ? (await readdir(egressDir)).filter((e) => e.startsWith('sbx_'))
+        : [];
+      expect(left).toEqual([]);
+      expect(await mountedUnder(path.join(MOUNTS, daemonIdFor(broken.stateDir)))).toEqual([]);
+      expect(
+        existsSync(path.join(broken.stateDir, 'sandboxes'))
+          ? await readdir(path.join(broken.stateDir, 'sandboxes'))
+          : [],
+      ).toEqual([]);
+    } finally {
+      await broken.stop();
+    }
   });
 
   it('sweeps at restart only the mounts under its own daemon id', async () => {

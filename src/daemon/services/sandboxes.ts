@@ -363,9 +363,10 @@ export class SandboxService {
     try {
       const contributions: SandboxContribution[] = [];
       for (const hook of this.hooks) {
+        // The undo first: a prepare that fails half-way is undone too (stop is idempotent).
+        undo.push(() => hook.stop?.(ctx) ?? Promise.resolve());
         if (hook.prepare)
           contributions.push(await this.inLayer(hook.layer, () => hook.prepare!(ctx), record.path));
-        undo.push(() => hook.stop?.(ctx) ?? Promise.resolve());
       }
       const env = Object.assign({}, ...contributions.map((c) => c.env ?? {})) as Record<string, string>;
       const endpoints = Object.assign({}, ...contributions.map((c) => c.endpoints ?? {})) as Record<
