@@ -1,3 +1,4 @@
+import { rmdir } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import Docker from 'dockerode';
@@ -85,6 +86,8 @@ export class SandboxRuntime {
     for (const w of this.watchers) w.close();
     this.watchers.clear();
     await this.podman.stop();
+    // This daemon's mounts folder, if nothing is left in it (never a recursive delete).
+    await rmdir(this.mounts.root).catch(() => undefined);
   }
 
   /**
