@@ -46,6 +46,18 @@ export interface BuildOptions {
   gid: number;
   onProgress?: (p: PackBuildProgress) => void;
   signal?: AbortSignal;
+  /**
+   * Opens a throwaway sandbox for the Debian steps (fetch, check, unpack) whose only way out is a proxy allowed
+   * just `hosts`; without it those steps run on the host as uid/gid.
+   */
+  openBuilder?: (scratch: string, hosts: string[]) => Promise<BuilderSandbox>;
+}
+
+/** A builder sandbox: the scratch folder is seen inside at `inside`. */
+export interface BuilderSandbox {
+  inside: string;
+  run(argv: string[], cwd: string): Promise<{ exitCode: number; stdout: string; stderr: string }>;
+  close(): Promise<void>;
 }
 
 const DEBIAN_MIRROR = 'http://deb.debian.org/debian';
@@ -92,6 +104,7 @@ export async function buildPack(
       `building ${manifest.name}@${version} failed at ${step}: ${lastLines(r.stderr || r.stdout || '')}`,
       { pack: manifest.name, version, step },
     );
+  let closeBuilder: (() => Promise<void>) | undefined;
   try {
     const root = path.join(scratch, 'root');
     for (const d of ['root', 'home', 'apt/lists/partial', 'apt/cache/archives/partial', 'debs']) {
@@ -99,6 +112,22 @@ export async function buildPack(
     }
     await execa('chown', ['-R', `${opts.uid}:${opts.gid}`, scratch]);
     const debs: string[] = [];
+    let builder: BuilderSandbox | undefined;
+    if (spec.sources.debian && opts.openBuilder) {
+      progress({ phase: 'resolve', percent: 1, message: 'starting the builder sandbox' });
+      builder = await opts.openBuilder(scratch, [new URL(DEBIAN_MIRROR).hostname]);
+      closeBuilder = () => builder!.close();
+    }
+    // The Debian steps: inside the builder when there is one (paths under scratch seen at builder.inside).
+    const inScratch = (p: string) =>
+      builder && p.startsWith(scratch) ? builder.inside + p.slice(scratch.length) : p;
+    const runDeb = async (file: string, args: string[], extra: { cwd?: string } = {}) =>
+      builder
+        ? builder.run(
+            [file, ...args.map((a) => a.split(scratch).join(builder.inside))],
+            inScratch(extra.cwd ?? scratch),
+          )
+        : run(file, args, extra);
     if (spec.sources.debian) {
       const apt = path.join(scratch, 'apt');
       await writeFile(
@@ -133,11 +162,11 @@ export async function buildPack(
         percent: 2,
         message: `reading ${spec.sources.debian.suite}'s package index`,
       });
-      const update = await run('apt-get', [...aptOpts, '-q', 'update']);
+      const update = await runDeb('apt-get', [...aptOpts, '-q', 'update']);
       if (update.exitCode !== 0 || /^(W|E): /m.test(String(update.stderr)))
         throw fail('apt-get update', update);
       progress({ phase: 'resolve', percent: 10, message: 'computing the dependency closure' });
-      const sim = await run('apt-get', [
+      const sim = await runDeb('apt-get', [
         ...aptOpts,
         '-s',
         '--no-install-recommends',
@@ -166,7 +195,7 @@ export async function buildPack(
           () => undefined,
         );
       }, 500);
-      const dl = await run('apt-get', [...aptOpts, '-q', 'download', ...wanted], { cwd: debDir }).finally(
+      const dl = await runDeb('apt-get', [...aptOpts, '-q', 'download', ...wanted], { cwd: debDir }).finally(
         () => clearInterval(ticker),
       );
       if (dl.exitCode !== 0) throw fail('download', dl);
@@ -178,10 +207,13 @@ export async function buildPack(
           percent: 60 + Math.round((20 * i) / files.length),
           message: `unpacking ${f}`,
         });
-        const x = await run('dpkg-deb', ['-x', path.join(scratch, 'debs', f), root]);
+        const x = await runDeb('dpkg-deb', ['-x', path.join(scratch, 'debs', f), root]);
         if (x.exitCode !== 0) throw fail(`unpacking ${f}`, x);
       }
     }
+    // The builder's work is done: nothing more goes out through it.
+    await closeBuilder?.();
+    closeBuilder = undefined;
     let lock = '';
     if (spec.sources.npm) {
       progress({ phase: 'npm', percent: 80, message: `npm install ${spec.sources.npm.packages.join(' ')}` });
@@ -236,6 +268,7 @@ export async function buildPack(
     progress({ phase: 'finalize', percent: 100, message: `built ${manifest.name}@${version} (${key})` });
     return built;
   } finally {
+    await closeBuilder?.();
     await rm(scratch, { recursive: true, force: true }).catch(() => undefined);
   }
 }

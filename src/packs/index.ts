@@ -12,3 +12,4 @@ export {
 export { PackRegistry, parseRef, formatProblems, type ResolvedPack } from './registry.js';
 export { buildPack, listArtifacts, artifactName, type BuiltPack, type PackBuildProgress } from './build.js';
 export { packEnv, DEFAULT_SANDBOX_PATH, type InstalledPack } from './env.js';
+export type { BuilderSandbox } from './build.js';

@@ -177,6 +177,23 @@ describe.skipIf(!run)('packs in real gVisor sandboxes', () => {
     expect(Object.keys(state)).toEqual([ids['packs1']]);
   });
 
+  it('fetches Debian sources in a throwaway gVisor builder behind a proxy allowed only the archive', async () => {
+    const r = await daemon.cli(['pack', 'build', 'git-tools', '--force']);
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.stderr).toContain('starting the builder sandbox');
+    expect(r.stdout).toMatch(/^git-tools@1 built in/);
+    const up = (await daemon.log())
+      .split('\n')
+      .filter((l) => l.includes('pack builder sandbox up'))
+      .map((l) => JSON.parse(l) as { id: string; hosts: string[] });
+    expect(up.at(-1)?.hosts).toEqual(['deb.debian.org']);
+    // Torn down: its folder, its proxy state and its container are gone.
+    expect(await readdir(path.join(daemon.stateDir, 'packs/builders'))).toEqual([]);
+    expect(existsSync(path.join(daemon.stateDir, 'egress', up.at(-1)!.id))).toBe(false);
+    const jq = await daemon.api('POST', '/v1/sandboxes/packs1/packs', { ref: 'git-tools' });
+    expect(jq.status).toBe(403); // git-tools is not in the org's packs.allowed
+  }, 300_000);
+
   it('a failed build (a package the registry does not have) keeps nothing in the cache', async () => {
     const cacheDir = await mkdtemp(path.join(tmpdir(), 'aibox-packs-cache-'));
     try {

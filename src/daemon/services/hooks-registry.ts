@@ -46,16 +46,17 @@ export async function buildHooks(_deps: HookDeps): Promise<SandboxHook[]> {
     audit: await openAuditLog(_deps.config.stateDir, _deps.logger),
   });
   const llm = await LlmProxyHook.create({ ..._deps, ...llmProxyExtrasFrom(policy) });
+  const egress = await EgressService.create({ ..._deps, policy });
   return inStartOrder([
     policy.hook(),
-    await EgressService.create({ ..._deps, policy }),
+    egress,
     llm,
     await GitGateService.create({
       ..._deps,
       credentials: llm.credentials.provider,
       ...gitGateExtrasFrom(policy),
     }),
-    await PacksService.create({ ..._deps, policy, audit: policy.auditLog }),
+    await PacksService.create({ ..._deps, policy, audit: policy.auditLog, egress }),
     await SshGatewayHook.create({ ..._deps, policyService: policy }),
   ]);
 }

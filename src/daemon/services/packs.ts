@@ -22,6 +22,8 @@ import {
 import type { SandboxRuntime } from '../../runtime/index.js';
 import type { Logger } from '../../shared/index.js';
 import type { PolicyService } from './policy.js';
+import type { EgressService } from './egress.js';
+import { openBuilderSandbox } from './pack-builder.js';
 import { SandboxStore } from '../state/sandbox-store.js';
 import type { SandboxContribution, SandboxHook, SandboxHookContext } from './hooks.js';
 
@@ -36,6 +38,9 @@ export interface PacksDeps {
   runtime: SandboxRuntime;
   policy: PolicyService;
   audit: AuditLog;
+  daemonId: string;
+  /** With the egress layer, Debian sources are fetched in a throwaway builder sandbox behind its own proxy. */
+  egress?: EgressService;
   /** Overrides for tests. */
   registryDir?: string;
 }
@@ -196,6 +201,12 @@ export class PacksService implements SandboxHook {
         baseStatus,
         ...ids,
         ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
+        ...(this.deps.egress
+          ? {
+              openBuilder: (scratch: string, hosts: string[]) =>
+                openBuilderSandbox({ ...this.deps, egress: this.deps.egress! }, scratch, hosts),
+            }
+          : {}),
       });
       this.deps.logger.info({ pack: id, key: built.key, ms: Date.now() - t0 }, 'pack built');
       return built;
