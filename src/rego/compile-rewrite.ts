@@ -20,10 +20,122 @@ export function checkRedeclarations(
   args: readonly Term[],
   isLocal: (name: string) => boolean,
   report: (e: RegoError) => void,
+  headTerms?: readonly Term[],
 ): void {
   const occ = new Map<string, Occurrence>();
   for (const a of args) for (const v of varsOf(a)) if (v.name !== '_') occ.set(v.name, 'arg');
-  checkBody(body, occ, isLocal, report);
+  let failed = false;
+  checkBody(body, occ, isLocal, (e) => {
+    failed = true;
+    report(e);
+  });
+  // OPA's checkUnusedDeclaredVars reports only when the declarations themselves were fine
+  if (!failed && headTerms !== undefined) {
+    for (const t of headTerms) checkClosuresUnused(t, report);
+    checkUnusedDeclared(body, headTerms, report);
+  }
+}
+
+function checkClosuresUnused(t: Term, report: (e: RegoError) => void): void {
+  for (const c of comprehensionsIn(t)) {
+    if (c.type === 'objcomp') checkUnusedDeclared(c.body, [c.key, c.value], report);
+    else if (c.type === 'arraycomp' || c.type === 'setcomp') checkUnusedDeclared(c.body, [c.term], report);
+  }
+}
+
+/**
+ * OPA's checkUnusedDeclaredVars, per body (rule, comprehension, `every`): a name declared by a plain `some x` or as
+ * an `every` key/value must occur in that body (or in the head that owns it). `some x in xs` uses x by itself.
+ */
+function checkUnusedDeclared(
+  body: readonly Expr[],
+  headTerms: readonly Term[],
+  report: (e: RegoError) => void,
+): void {
+  const used = new Set<string>();
+  for (const t of headTerms) termVarsDeep(t, used);
+  for (const e of body) exprVarsDeep(e, used);
+  for (const e of body) {
+    if (e.kind !== 'some') continue;
+    for (const v of e.vars)
+      if (v.type === 'var' && v.name !== '_' && !used.has(v.name))
+        report(new RegoError('rego_compile_error', `declared var ${v.name} unused`, e.loc));
+  }
+  const nested = (t: Term): void => checkClosuresUnused(t, report);
+  for (const e of body) {
+    for (const w of e.with) nested(w.value);
+    switch (e.kind) {
+      case 'unify':
+        nested(e.a);
+        nested(e.b);
+        break;
+      case 'term':
+        nested(e.term);
+        break;
+      case 'somein':
+        if (e.key) nested(e.key);
+        nested(e.value);
+        nested(e.coll);
+        break;
+      case 'every': {
+        nested(e.domain);
+        const inBody = new Set<string>();
+        for (const x of e.body) exprVarsDeep(x, inBody);
+        for (const d of [e.key, e.value])
+          if (d?.type === 'var' && d.name !== '_' && !inBody.has(d.name))
+            report(
+              new RegoError('rego_compile_error', `declared var ${d.name} unused`, e.body[0]?.loc ?? e.loc),
+            );
+        checkUnusedDeclared(e.body, [], report);
+        break;
+      }
+      case 'some':
+        break;
+    }
+  }
+}
+
+/** Every var in a term, comprehension heads and bodies included (OPA's VarVisitor with default parameters). */
+function termVarsDeep(t: Term, out: Set<string>): void {
+  for (const v of varsOf(t)) out.add(v.name);
+  for (const c of comprehensionsIn(t)) {
+    if (c.type === 'objcomp') {
+      termVarsDeep(c.key, out);
+      termVarsDeep(c.value, out);
+    } else if (c.type === 'arraycomp' || c.type === 'setcomp') termVarsDeep(c.term, out);
+    if (c.type === 'arraycomp' || c.type === 'setcomp' || c.type === 'objcomp')
+      for (const e of c.body) exprVarsDeep(e, out);
+  }
+}
+
+/** Vars an expression uses (a plain `some` declares, it does not use). */
+function exprVarsDeep(e: Expr, out: Set<string>): void {
+  for (const w of e.with) {
+    termVarsDeep(w.target, out);
+    termVarsDeep(w.value, out);
+  }
+  switch (e.kind) {
+    case 'unify':
+      termVarsDeep(e.a, out);
+      termVarsDeep(e.b, out);
+      break;
+    case 'term':
+      termVarsDeep(e.term, out);
+      break;
+    case 'somein':
+      if (e.key) termVarsDeep(e.key, out);
+      termVarsDeep(e.value, out);
+      termVarsDeep(e.coll, out);
+      break;
+    case 'every':
+      if (e.key) termVarsDeep(e.key, out);
+      termVarsDeep(e.value, out);
+      termVarsDeep(e.domain, out);
+      for (const x of e.body) exprVarsDeep(x, out);
+      break;
+    case 'some':
+      break;
+  }
 }
 
 function checkBody(

@@ -406,7 +406,12 @@ export class Compiler {
     });
     const compileOne = (rule0: Rule, isElse: boolean): CRule => {
       const rule = argExprs.length ? { ...rule0, body: [...rule0.body, ...argExprs] } : rule0;
-      checkRedeclarations(rule0.body, r.head.args ?? [], isLocalName, (e) => this.errors.push(e));
+      const headTerms = [
+        ...keyPath,
+        ...(rule0.head.key ? [rule0.head.key] : []),
+        ...(rule0.head.value ? [rule0.head.value] : []),
+      ];
+      checkRedeclarations(rule0.body, r.head.args ?? [], isLocalName, (e) => this.errors.push(e), headTerms);
       const alloc = new Alloc();
       const declared = new Set<string>();
       const appear = new Set<string>();
@@ -533,7 +538,12 @@ export class Compiler {
       for (const s of ss) if (!bound.has(s)) miss.add(s);
     };
     for (const w of e.withs ?? []) need(w.value.needs);
-    if (e.neg || e.k === 'every') {
+    // OPA: a negated expression has no outputs, every var in it must be bound before it
+    if (e.neg) {
+      need(exprSlots(e));
+      return [...miss];
+    }
+    if (e.k === 'every') {
       for (const s of exprSlots(e)) if ((count.get(s) ?? 0) > 1 && !bound.has(s)) miss.add(s);
       if (e.k === 'every') need(e.domain.needs);
       if (e.k === 'every') need(closureNeeds(e));
@@ -846,19 +856,32 @@ export class Compiler {
         for (let s = 0; s < inner.start; s++) bound.add(s);
         const body = this.body(t.body, inner, ctx, bound);
         const start = inner.start;
-        const end = scope.alloc.n;
         const closure = (terms: CTerm[]): number[] => {
+          // after the head terms are compiled: their fresh slots (`_`) are the comprehension's own
+          const end = scope.alloc.n;
           const set = new Set<number>();
           for (const x of terms) for (const s of allSlots(x)) if (s < start || s >= end) set.add(s);
           for (const e of body) for (const s of exprSlots(e, true)) if (s < start || s >= end) set.add(s);
           return [...set];
         };
+        // OPA's reorderComprehensionSafety: a head var must occur in the comprehension body (or outside it)
+        const checkHead = (terms: CTerm[]): void => {
+          const inBody = new Set<number>();
+          for (const e of body) for (const s of exprSlots(e)) inBody.add(s);
+          const names = new Set<string>();
+          for (const x of terms)
+            for (const s of allSlots(x))
+              if (s >= start && s < scope.alloc.n && !inBody.has(s)) names.add(slotName(inner, s) ?? '_');
+          for (const n of [...names].sort()) this.err('rego_unsafe_var_error', `var ${n} is unsafe`, t.loc);
+        };
         if (t.type === 'objcomp') {
           const key = this.term(t.key, inner, ctx);
           const value = this.term(t.value, inner, ctx);
+          checkHead([key, value]);
           return { k: 'objcomp', key, value, body, loc: t.loc, needs: closure([key, value]) };
         }
         const term = this.term(t.term, inner, ctx);
+        checkHead([term]);
         if (t.type === 'arraycomp' && t.unwrap)
           return { k: 'arraycomp', term, body, loc: t.loc, needs: closure([term]), unwrap: true };
         return { k: t.type, term, body, loc: t.loc, needs: closure([term]) };

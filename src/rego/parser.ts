@@ -333,7 +333,8 @@ export class Parser {
     } else if (!usesContains && head.value === undefined) {
       return [this.bareStatement(rule, start)];
     }
-    // else chain
+    // else chain; OPA returns a rule without a body before looking for `else`, so the `else` starts a statement
+    if (!rule.hasBody && this.isKw('else')) this.fail('unexpected else keyword');
     let cur = rule;
     while (this.isKw('else')) {
       const eTok = this.next();
@@ -534,12 +535,22 @@ export class Parser {
     if (this.isKw('in') && this.cont()) {
       this.next();
       if (terms.length > 2) this.fail('unexpected , token');
-      const coll = this.parseTermRelation();
+      let coll = this.parseTermRelation();
       const [a, b] = terms as [Term, Term | undefined];
+      let key = b === undefined ? undefined : a;
+      let value = b ?? a;
+      // OPA reads `some x in xs in ys` left-associatively: the declared term is the call `x in xs`
+      while (this.isKw('in') && this.cont()) {
+        const op = this.next();
+        const args = key === undefined ? [value, coll] : [key, value, coll];
+        value = { type: 'call', op: opRef(`internal.member_${args.length}`, op.loc), args, loc: value.loc };
+        key = undefined;
+        coll = this.parseTermRelation();
+      }
       const e: Expr = {
         kind: 'somein',
-        key: b === undefined ? undefined : a,
-        value: b ?? a,
+        key,
+        value,
         coll,
         negated: false,
         with: [],

@@ -518,11 +518,23 @@ export function toJS(v: Value): JSONValue {
   if (Array.isArray(v)) return (v as readonly Value[]).map(toJS);
   if (v instanceof ObjectValue) {
     const o: { [k: string]: JSONValue } = {};
-    for (const [k, val] of v.entries()) o[typeof k === 'string' ? k : toJSONText(k)] = toJS(val);
+    for (const [k, val] of jsonEntries(v)) o[k] = toJS(val);
     return o;
   }
   if (v instanceof SetValue) return v.values().map(toJS);
   throw new TypeError('unknown value');
+}
+
+/**
+ * An object's entries with JSON keys (non-string keys as their JSON text), in OPA's output order: Go marshals the
+ * resulting map with its keys sorted bytewise, and a later key of the same text wins.
+ */
+function jsonEntries(o: ObjectValue): (readonly [string, Value])[] {
+  const entries = o.entries();
+  if (entries.every(([k]) => typeof k === 'string')) return entries as (readonly [string, Value])[];
+  const m = new Map<string, Value>();
+  for (const [k, val] of entries) m.set(typeof k === 'string' ? k : toJSONText(k), val);
+  return [...m.entries()].sort(([a], [b]) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
 }
 
 /** Exact JSON text (numbers keep every digit). `indent` like JSON.stringify's third argument. */
@@ -545,13 +557,9 @@ export function toJSONText(v: Value, indent?: number): string {
       open = '[';
       close = ']';
     } else {
-      const o = x as ObjectValue;
-      items = o
-        .entries()
-        .map(
-          ([k, val]) =>
-            inner + JSON.stringify(typeof k === 'string' ? k : toJSONText(k)) + sep + rec(val, inner),
-        );
+      items = jsonEntries(x as ObjectValue).map(
+        ([k, val]) => inner + JSON.stringify(k) + sep + rec(val, inner),
+      );
       open = '{';
       close = '}';
     }

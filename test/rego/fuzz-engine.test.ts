@@ -58,9 +58,8 @@ describe('engine robustness on generated and mutated modules', () => {
             } catch (e) {
               const c = codeOf(e);
               const msg = e instanceof Error ? e.message : '';
-              // Known: unsafe variables the compiler does not refuse yet (OPA: rego_unsafe_var_error) surface as
-              // eval_internal_error "var x is unbound" at run time. Anything else internal is a bug.
-              if (c.startsWith('not a RegoError') || (c === 'eval_internal_error' && !/is unbound/.test(msg)))
+              // unsafe variables are refused at compile time: any internal error at run time is a bug
+              if (c.startsWith('not a RegoError') || c === 'eval_internal_error')
                 bad.push(`${c}: ${msg}\n${src}\n# query ${q}`);
             }
             if (Date.now() - t0 > LIMIT_MS + 700) slow.push(`${q}: ${Date.now() - t0} ms\n${src}`);

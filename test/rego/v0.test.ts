@@ -36,7 +36,7 @@ violation[{"msg": msg}] {
   msg := sprintf("bad image %v", [c.image])
 }
 deny[msg] { input.x == 1; msg = "one" }
-allow = true { not deny[_] } else = false { true }
+allow = true { count(deny) == 0 } else = false { true }
 default size = 0
 size = count(input.containers)
 double(x) = y { y := x * 2 }

@@ -1,0 +1,98 @@
+/**
+ * Regression cases found by the differential fuzzer (npm run fuzz:rego), each checked against OPA 0.47
+ * (`npm run fuzz:rego -- --eval EXPR --rules FILE`) and OPA's current compiler source where they differ.
+ */
+import { describe, expect, it } from 'vitest';
+import { Engine, RegoErrors } from '../../src/rego/index.js';
+import type { JSONValue } from '../../src/rego/value.js';
+
+function evalIn(src: string, query: string, input?: unknown): JSONValue[] {
+  const e = new Engine();
+  e.addModule('t.rego', src);
+  return e
+    .prepare(query)
+    .evaluate(input)
+    .map((r) => r.expressions[0]!.value);
+}
+
+/** The errors a module raises, as `row:col code: message`. */
+function errorsOf(src: string, query = 'data.t'): string[] {
+  const e = new Engine();
+  try {
+    e.addModule('t.rego', src);
+    e.prepare(query);
+  } catch (err) {
+    if (!(err instanceof RegoErrors)) throw err;
+    return err.errors.map((x) => `${x.location?.row}:${x.location?.col} ${x.code}: ${x.msg}`);
+  }
+  return [];
+}
+
+describe('else after a rule without a body', () => {
+  it('is a parse error at the else (OPA ends the rule before it)', () => {
+    expect(errorsOf('package t\nq := 1 else := 2 if { true }')).toEqual([
+      '2:8 rego_parse_error: unexpected else keyword',
+    ]);
+  });
+  it('still chains after a body', () => {
+    expect(evalIn('package t\nq := 1 if { false } else := 2 if { true }', 'data.t.q')).toEqual([2]);
+  });
+});
+
+describe('unsafe variables are refused at compile time', () => {
+  it('a comprehension head var its body does not bind', () => {
+    expect(errorsOf('package t\nq := [v | false]')).toEqual(['2:6 rego_unsafe_var_error: var v is unsafe']);
+    expect(errorsOf('package t\nq := {v | some x in [1]} if { true }')).toEqual([
+      '2:6 rego_unsafe_var_error: var v is unsafe',
+    ]);
+    expect(errorsOf('package t\nq := [_ | true]')).toEqual(['2:6 rego_unsafe_var_error: var _ is unsafe']);
+    expect(evalIn('package t\nq := [x | x := 1]', 'data.t.q')).toEqual([[1]]);
+  });
+  it('a var only in a negated expression, wildcards included (OPA: negation has no outputs)', () => {
+    expect(errorsOf('package t\nq if { not alse }')).toEqual([
+      '2:8 rego_unsafe_var_error: var alse is unsafe',
+    ]);
+    expect(errorsOf('package t\ns contains 1\nq if { not s[_] }')).toEqual([
+      '3:8 rego_unsafe_var_error: var _ is unsafe',
+    ]);
+    expect(errorsOf('package t\nq if { not s[x] }\ns contains 1')).toEqual([
+      '2:8 rego_unsafe_var_error: var x is unsafe',
+    ]);
+    // bound before the negation, in any order
+    expect(evalIn('package t\nq if { not s[x]; x = 2 }\ns contains 1', 'data.t.q')).toEqual([true]);
+  });
+  it('`some x in xs in ys` parses (left-associative) and its declared call term is unsafe', () => {
+    expect(errorsOf('package t\nq if { some x in [1] in {true} }')).toEqual([
+      '2:8 rego_unsafe_var_error: var x is unsafe',
+    ]);
+  });
+});
+
+describe('declared vars must be used (OPA checkUnusedDeclaredVars)', () => {
+  it('an every key/value unused in its body (OPA 0.47 and current OPA agree)', () => {
+    expect(errorsOf('package t\nq if { every x in [1] { true } }')).toEqual([
+      '2:25 rego_compile_error: declared var x unused',
+    ]);
+    expect(evalIn('package t\nq if { every x in [1] { x > 0 } }', 'data.t.q')).toEqual([true]);
+    expect(evalIn('package t\nq if { every _, x in [1] { x > 0 } }', 'data.t.q')).toEqual([true]);
+  });
+  it('a plain some, also inside comprehensions; some x in xs uses x', () => {
+    expect(errorsOf('package t\nq if { some x; true }')).toEqual([
+      '2:8 rego_compile_error: declared var x unused',
+    ]);
+    expect(errorsOf('package t\nq := [1 | some x; true]')).toEqual([
+      '2:11 rego_compile_error: declared var x unused',
+    ]);
+    expect(evalIn('package t\nq if { some x in [1] }', 'data.t.q')).toEqual([true]);
+    expect(evalIn('package t\nq[x] if { some x; x = 1 }', 'data.t.q')).toEqual([{ '1': true }]);
+  });
+});
+
+describe('JSON text of objects with non-string keys', () => {
+  it('sorts the converted keys as strings, like Go marshalling a map', () => {
+    expect(evalIn('package t\nq := json.marshal({2: "a", 10: "b", -1: "c"})', 'data.t.q')).toEqual([
+      '{"-1":"c","10":"b","2":"a"}',
+    ]);
+    expect(evalIn('package t\nq := json.marshal({"b": 1, "a": 2})', 'data.t.q')).toEqual(['{"a":2,"b":1}']);
+  });
+});
