@@ -56,11 +56,18 @@ export interface BuildOptions {
 /** A builder sandbox: the scratch folder is seen inside at `inside`. */
 export interface BuilderSandbox {
   inside: string;
-  run(argv: string[], cwd: string): Promise<{ exitCode: number; stdout: string; stderr: string }>;
+  /** argv prefix that runs npm inside (undefined: the builder has no npm). */
+  npm: string[] | undefined;
+  run(
+    argv: string[],
+    cwd: string,
+    env?: Record<string, string>,
+  ): Promise<{ exitCode: number; stdout: string; stderr: string }>;
   close(): Promise<void>;
 }
 
 const DEBIAN_MIRROR = 'http://deb.debian.org/debian';
+const NPM_REGISTRY_HOST = 'registry.npmjs.org';
 const DEBIAN_KEYRING = '/usr/share/keyrings/debian-archive-keyring.gpg';
 const METADATA = '.pack.json';
 const HOST_CA_BUNDLE = '/etc/ssl/certs/ca-certificates.crt';
@@ -113,9 +120,14 @@ export async function buildPack(
     await execa('chown', ['-R', `${opts.uid}:${opts.gid}`, scratch]);
     const debs: string[] = [];
     let builder: BuilderSandbox | undefined;
-    if (spec.sources.debian && opts.openBuilder) {
+    if (opts.openBuilder) {
+      // Allowed out: only this pack's sources.
+      const hosts = [
+        ...(spec.sources.debian ? [new URL(DEBIAN_MIRROR).hostname] : []),
+        ...(spec.sources.npm ? [NPM_REGISTRY_HOST] : []),
+      ];
       progress({ phase: 'resolve', percent: 1, message: 'starting the builder sandbox' });
-      builder = await opts.openBuilder(scratch, [new URL(DEBIAN_MIRROR).hostname]);
+      builder = await opts.openBuilder(scratch, hosts);
       closeBuilder = () => builder!.close();
     }
     // The Debian steps: inside the builder when there is one (paths under scratch seen at builder.inside).
@@ -211,30 +223,37 @@ export async function buildPack(
         if (x.exitCode !== 0) throw fail(`unpacking ${f}`, x);
       }
     }
-    // The builder's work is done: nothing more goes out through it.
-    await closeBuilder?.();
-    closeBuilder = undefined;
     let lock = '';
     if (spec.sources.npm) {
       progress({ phase: 'npm', percent: 80, message: `npm install ${spec.sources.npm.packages.join(' ')}` });
-      const npm = await run(
-        'npm',
-        [
-          'install',
-          '--prefix',
-          root,
-          '--ignore-scripts',
-          '--omit=dev',
-          '--no-audit',
-          '--no-fund',
-          '--no-update-notifier',
-          ...spec.sources.npm.packages,
-        ],
-        { env: { npm_config_cache: path.join(scratch, 'home', '.npm') } },
-      );
+      const npmArgs = [
+        'install',
+        '--prefix',
+        root,
+        '--ignore-scripts',
+        '--omit=dev',
+        '--no-audit',
+        '--no-fund',
+        '--no-update-notifier',
+        ...spec.sources.npm.packages,
+      ];
+      const npm = builder?.npm
+        ? await builder.run(
+            [...builder.npm, ...npmArgs.map((a) => a.split(scratch).join(builder.inside))],
+            builder.inside,
+            {
+              HOME: `${builder.inside}/home`,
+              npm_config_cache: `${builder.inside}/home/.npm`,
+              npm_config_cafile: HOST_CA_BUNDLE,
+            },
+          )
+        : await run('npm', npmArgs, { env: { npm_config_cache: path.join(scratch, 'home', '.npm') } });
       if (npm.exitCode !== 0) throw fail('npm install', npm);
       lock = await readFile(path.join(root, 'package-lock.json'), 'utf8').catch(() => '');
     }
+    // The builder's work is done: nothing more goes out through it.
+    await closeBuilder?.();
+    closeBuilder = undefined;
     progress({ phase: 'finalize', percent: 92, message: 'fixing links and sealing the artifact' });
     await relinkAbsolute(root, root, prefix);
     const key = createHash('sha256')

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { chmod, chown, mkdir, rm, stat } from 'node:fs/promises';
+import { chmod, chown, mkdir, realpath, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { DaemonConfig } from '../../config/index.js';
 import { loadProfile } from '../../config/index.js';
@@ -12,6 +12,9 @@ import type { EgressService } from './egress.js';
 
 const HOST_CA_BUNDLE = '/etc/ssl/certs/ca-certificates.crt';
 const INSIDE = '/workspace';
+/** The daemon's own node and npm, mounted read-only into the builder (the base image has neither). */
+const BOOT_NODE = '/opt/aibox/bootstrap/node';
+const BOOT_NPM = '/opt/aibox/bootstrap/npm';
 
 export interface PackBuilderDeps {
   config: DaemonConfig;
@@ -60,6 +63,21 @@ export async function openBuilderSandbox(
       expect: identityOf({ dev: st.dev, ino: st.ino }),
       forbid: [],
     });
+    // npm sources need a toolchain inside: the daemon's own node and npm, read-only (no host path is writable).
+    const nodeBin = await realpath(process.execPath);
+    const npmDir = path.join(path.dirname(nodeBin), '..', 'lib', 'node_modules', 'npm');
+    const boot = existsSync(npmDir) ? [nodeBin, await realpath(npmDir)] : [];
+    const made = boot.length
+      ? await runtime.prepareMounts(
+          id,
+          boot.map((source) => ({ source, readOnly: true, forbid: [] })),
+        )
+      : [];
+    const extraMounts = made.map((source, i) => ({
+      source,
+      target: i === 0 ? BOOT_NODE : BOOT_NPM,
+      readOnly: true,
+    }));
     const egressConfig = EgressConfig.parse((config as { egress?: unknown }).egress ?? {});
     await deps.egress.manager.prepare(
       id,
@@ -82,7 +100,7 @@ export async function openBuilderSandbox(
       home: path.join(dir, 'home'),
       seccompBpf,
       readOnlyPaths: [],
-      extraMounts: [],
+      extraMounts,
       env: { http_proxy: proxy, https_proxy: proxy, HTTP_PROXY: proxy, HTTPS_PROXY: proxy },
       network: true,
       hostCaBundle: existsSync(HOST_CA_BUNDLE) ? HOST_CA_BUNDLE : undefined,
@@ -94,10 +112,12 @@ export async function openBuilderSandbox(
     deps.logger.info({ id, hosts }, 'pack builder sandbox up');
     return {
       inside: INSIDE,
-      run: async (argv, cwd) => {
+      npm: boot.length ? [BOOT_NODE, `${BOOT_NPM}/bin/npm-cli.js`] : undefined,
+      run: async (argv, cwd, env) => {
         const r = await runtime.execBuffered(containerId, {
           cmd: argv,
           workdir: cwd,
+          ...(env ? { env } : {}),
           maxProcesses: profile.limits.processes,
         });
         return { exitCode: r.exitCode, stdout: r.stdout, stderr: r.stderr };
