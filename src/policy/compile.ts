@@ -234,7 +234,12 @@ function mergeData(files: readonly RegoSource[], layerDir: string): Record<strin
 function hashLayer(files: LayerFiles): string {
   const h = createHash('sha256');
   for (const f of [...files.modules, ...files.data].sort((a, b) => a.file.localeCompare(b.file))) {
-    h.update(f.file).update('\0').update(f.text).update('\0');
+    h.update(f.file)
+      .update('\0')
+      .update(f.text)
+      .update('\0')
+      .update(f.regoVersion ?? '')
+      .update('\0');
   }
   return h.digest('hex').slice(0, 12);
 }
@@ -248,7 +253,12 @@ function hashSources(src: RepoSources): string {
   const h = createHash('sha256');
   const add = (files: LayerFiles) => {
     for (const f of [...files.modules, ...files.data].sort((a, b) => a.file.localeCompare(b.file))) {
-      h.update(f.file).update('\0').update(f.text).update('\0');
+      h.update(f.file)
+        .update('\0')
+        .update(f.text)
+        .update('\0')
+        .update(f.regoVersion ?? '')
+        .update('\0');
     }
   };
   add(src.org);

@@ -2,6 +2,7 @@ import { constants, type Stats } from 'node:fs';
 import { open, readdir, readFile, stat, type FileHandle } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import type { LayerFiles, RepoSources } from './compile.js';
+import { manifestRegoVersionOf } from '../rego/index.js';
 import { policyErrors } from './errors.js';
 import { PROJECT_POLICY_DIR, PROJECT_POLICY_FILE } from './project.js';
 import type { PolicySource, ProjectSource } from './store.js';
@@ -102,15 +103,45 @@ export class FilePolicySource implements PolicySource {
 
   private async readLayer(dir: string): Promise<LayerFiles> {
     const files: LayerFiles = { modules: [], data: [] };
+    // OPA bundle `.manifest` `rego_version`: the layer's own, else the repo's (so v0 org policies load unchanged)
+    const regoVersion =
+      (await this.manifestRegoVersion(dir)) ?? (await this.manifestRegoVersion(this.repoDir));
     for (const path of (await walk(dir)).sort()) {
       const rel = relative(this.repoDir, path);
       if (path.endsWith('_test.rego')) continue;
-      if (path.endsWith('.rego')) files.modules.push({ file: rel, text: await readFile(path, 'utf8') });
+      if (path.endsWith('.rego'))
+        files.modules.push({
+          file: rel,
+          text: await readFile(path, 'utf8'),
+          ...(regoVersion ? { regoVersion } : {}),
+        });
       else if (/(^|\/)data\.(ya?ml|json)$/.test(path))
         files.data.push({ file: rel, text: await readFile(path, 'utf8') });
     }
     return files;
   }
+
+  private async manifestRegoVersion(dir: string): Promise<'v0' | 'v1' | undefined> {
+    const file = join(dir, '.manifest');
+    const text = await readIfFile(file);
+    if (text === undefined) return undefined;
+    try {
+      return manifestRegoVersionOf(text, relative(this.repoDir, file) || '.manifest');
+    } catch (err) {
+      throw policyErrors.create('POLICY_REGO_ERROR', err instanceof Error ? err.message : String(err), {
+        file: relative(this.repoDir, file),
+      });
+    }
+  }
+}
+
+async function readIfFile(path: string): Promise<string | undefined> {
+  try {
+    if (!(await stat(path)).isFile()) return undefined;
+  } catch {
+    return undefined;
+  }
+  return readFile(path, 'utf8');
 }
 
 async function walk(dir: string): Promise<string[]> {

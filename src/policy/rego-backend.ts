@@ -9,7 +9,7 @@ export class EngineBackend implements RegoBackend {
     const engine = new Engine({ limits: { timeoutMs: 250 } });
     const sources = new Map(modules.map((m) => [m.file, m.text]));
     try {
-      for (const m of modules) engine.addModule(m.file, m.text);
+      for (const m of modules) engine.addModule(m.file, m.text, { regoVersion: m.regoVersion });
       engine.setData(data);
       engine.compile();
     } catch (err) {

@@ -5,6 +5,8 @@ export interface RegoSource {
   /** Path relative to the policy repo, e.g. `org/egress.rego`; used in every location we print. */
   file: string;
   text: string;
+  /** Rego version of the module, from its bundle's `.manifest` `rego_version`; otherwise v1 (OPA 1.x). */
+  regoVersion?: 'v0' | 'v1';
 }
 
 export interface RegoResult {

@@ -45,7 +45,7 @@ export { runTestSuite, runTests } from './tester.js';
 export type { TestOptions, TestResult, TestReport, SubResult, CoverageReport } from './tester.js';
 export { formatPretty, summarize, toOpaJson } from './test-report.js';
 export type { TestSummary, OpaTestResultJson } from './test-report.js';
-export { loadPaths } from './load.js';
+export { loadPaths, manifestRegoVersionOf } from './load.js';
 export { parseModule } from './parser.js';
 export type { ParseOptions, RegoVersion } from './parser.js';
 export type { LoadedPolicy } from './load.js';

@@ -47,6 +47,11 @@ function manifestRegoVersion(dir: string): RegoVersion | undefined {
   } catch {
     return undefined;
   }
+  return manifestRegoVersionOf(text, file);
+}
+
+/** `rego_version` (0 or 1) of a bundle `.manifest`'s text, if it declares one; `file` names it in errors. */
+export function manifestRegoVersionOf(text: string, file: string): RegoVersion | undefined {
   let m: unknown;
   try {
     m = JSON.parse(text);
