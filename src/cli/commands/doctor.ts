@@ -21,7 +21,7 @@ export function register(program: Command, ctx: CliContext): void {
       const sandbox = opts.sandbox === undefined ? undefined : ctx.sandboxName(opts.sandbox);
       const report = await ctx.client().doctor();
       const selftest = sandbox === undefined ? undefined : await egressSelftest(ctx, sandbox);
-      const packs = sandbox === undefined ? undefined : await packsApi(ctx).smoke(sandbox);
+      const packs = sandbox === undefined ? undefined : await packSmoke(ctx, sandbox);
       const ok =
         report.ok &&
         (selftest === undefined || !selftest.available || selftest.ok) &&
@@ -58,6 +58,20 @@ async function egressSelftest(ctx: CliContext, sandbox: string): Promise<Selftes
     if (isClientError(err) && err.code === 'API_ROUTE_NOT_FOUND') {
       return { available: false, reason: 'this aiboxd has no egress self-test (API_ROUTE_NOT_FOUND)' };
     }
+    throw err;
+  }
+}
+
+/**
+ * Each installed pack's smoke test in the sandbox; undefined from a daemon without packs (a sandbox it does not
+ * know is reported by the egress self-test that runs first).
+ */
+async function packSmoke(ctx: CliContext, sandbox: string) {
+  try {
+    return await packsApi(ctx).smoke(sandbox);
+  } catch (err) {
+    if (isClientError(err) && (err.code === 'API_ROUTE_NOT_FOUND' || err.code === 'SANDBOX_NOT_FOUND'))
+      return undefined;
     throw err;
   }
 }
