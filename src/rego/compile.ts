@@ -250,7 +250,7 @@ export class Compiler {
     };
     markConstants(this.root);
     if (this.errors.length === 0) checkRecursion(this.root, this.allRules, (c, m, l) => this.err(c, m, l));
-    if (this.errors.length) throw new CompileErrors(this.errors);
+    if (this.errors.length) throw new CompileErrors(byStage(this.errors));
     return { root: this.root, rules: this.allRules };
   }
 
@@ -1007,4 +1007,13 @@ export class Compiler {
     if (this.errors.length) throw new CompileErrors(this.errors);
     return ct;
   }
+}
+
+/**
+ * OPA stops at the first compiler stage that fails: safety (rego_unsafe_var_error) runs before type checking, so
+ * the type errors this compiler finds in the same pass are not reported next to unsafe variables.
+ */
+function byStage(errors: RegoError[]): RegoError[] {
+  if (!errors.some((e) => e.code === 'rego_unsafe_var_error')) return errors;
+  return errors.filter((e) => e.code !== 'rego_type_error');
 }

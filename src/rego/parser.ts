@@ -410,23 +410,22 @@ export class Parser {
       this.next();
       rule.hasBody = true;
       if (this.isPunct('{')) {
-        // `if {` opens a body; when that fails, `{...}` may start a single literal (e.g. a comprehension)
+        // OPA reads a literal first (`if { x | ... }` is a set comprehension); a set literal (`{ true }`) or a
+        // failed read is a body in braces instead
         const save = this.save();
+        let lit: Expr | undefined;
+        this.nest = 0;
         try {
-          rule.body = this.parseBraceBody();
+          lit = this.parseLiteral();
         } catch (e) {
           if (!(e instanceof RegoError)) throw e;
-          const after = this.save();
+        } finally {
+          this.nest = save.nest;
+        }
+        if (lit !== undefined && !(lit.kind === 'term' && lit.term.type === 'set')) rule.body = [lit];
+        else {
           this.restore(save);
-          this.nest = 0;
-          try {
-            rule.body = [this.parseLiteral()];
-          } catch {
-            this.restore(after);
-            throw e;
-          } finally {
-            this.nest = save.nest;
-          }
+          rule.body = this.parseBraceBody();
         }
       } else {
         const saved = this.nest;

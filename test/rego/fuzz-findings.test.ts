@@ -96,3 +96,20 @@ describe('JSON text of objects with non-string keys', () => {
     expect(evalIn('package t\nq := json.marshal({"b": 1, "a": 2})', 'data.t.q')).toEqual(['{"a":2,"b":1}']);
   });
 });
+
+describe('a rule body after if is read as a literal first (OPA parseRules)', () => {
+  it('`if { x | ... }` is one set comprehension, so its vars stay inside it', () => {
+    expect(errorsOf('package t\nd := {1}\nf[v] := true if {\n  d | {1, 3} < 1\n  v := 1\n}')).toEqual([
+      '3:3 rego_unsafe_var_error: var v is unsafe',
+    ]);
+    expect(evalIn('package t\nf if {\n  true\n}', 'data.t.f')).toEqual([true]);
+  });
+});
+
+describe('errors of the first failing stage only', () => {
+  it('unsafe variables are reported without the type errors OPA checks later', () => {
+    expect(errorsOf('package t\nq := v if { upper(1) }')).toEqual([
+      '2:6 rego_unsafe_var_error: var v is unsafe',
+    ]);
+  });
+});
