@@ -199,18 +199,18 @@ export class SandboxRuntime {
       all: true,
       filters: { label: [`${LABELS.managed}=true`, `${LABELS.daemon}=${daemonId}`] },
     });
-    const result: ManagedContainer[] = [];
-    for (const c of list) {
-      const state = await this.inspect(c.Id);
-      result.push({
-        containerId: c.Id,
-        sandboxId: c.Labels[LABELS.sandboxId] ?? '',
-        name: c.Labels[LABELS.sandboxName] ?? '',
-        running: state?.running ?? false,
-        pid: state?.pid ?? 0,
-      });
-    }
-    return result;
+    return Promise.all(
+      list.map(async (c): Promise<ManagedContainer> => {
+        const state = await this.inspect(c.Id);
+        return {
+          containerId: c.Id,
+          sandboxId: c.Labels[LABELS.sandboxId] ?? '',
+          name: c.Labels[LABELS.sandboxName] ?? '',
+          running: state?.running ?? false,
+          pid: state?.pid ?? 0,
+        };
+      }),
+    );
   }
 
   async exec(containerId: string, options: ExecOptions): Promise<ExecSession> {

@@ -10,6 +10,7 @@ import {
   probeHostPath,
   runtimeErrors,
   type ContainerExit,
+  type ManagedContainer,
   type SandboxRuntime,
   type ExecOptions,
   type ExecSession,
@@ -35,6 +36,9 @@ type Undo = () => Promise<unknown>;
 
 /** Exec options as callers give them; the sandbox's profile adds its limits. */
 export type SandboxExecOptions = Omit<ExecOptions, 'maxProcesses'>;
+
+/** Sandboxes recovered side by side after a restart (each waits mostly on Podman and its helpers). */
+const RECOVERY_CONCURRENCY = 8;
 
 const HOST_CA_BUNDLE = '/etc/ssl/certs/ca-certificates.crt';
 
@@ -100,7 +104,7 @@ export class SandboxService {
   }
 
   async find(name: string): Promise<SandboxRecord> {
-    const record = (await this.store.list()).find((r) => r.name === name);
+    const record = await this.store.findByName(name);
     if (!record) throw daemonErrors.create('SANDBOX_NOT_FOUND', `no sandbox named "${name}"`, { name });
     return record;
   }
@@ -211,7 +215,7 @@ export class SandboxService {
       exitCode: state?.exitCode,
       oom: state?.oomKilled ?? false,
     });
-    const now = (await this.store.list()).find((r) => r.id === record.id) ?? record;
+    const now = (await this.store.get(record.id)) ?? record;
     throw daemonErrors.create(
       'SANDBOX_NOT_RUNNING',
       `sandbox "${record.name}" is ${now.state === 'running' ? 'stopped' : now.state}${now.error ? `: ${now.error}` : ''}`,
@@ -225,7 +229,7 @@ export class SandboxService {
    * under `exclusive` and are left alone here.
    */
   async containerExited(exit: ContainerExit): Promise<void> {
-    const record = (await this.store.list()).find((r) => r.id === exit.sandboxId);
+    const record = await this.store.get(exit.sandboxId);
     if (!record || record.containerId !== exit.containerId || record.state !== 'running') return;
     if (this.busy.has(record.name)) return;
     await this.exclusive(record.name, async () => {
@@ -279,73 +283,105 @@ export class SandboxService {
 
   /**
    * After a daemon restart: re-adopt running sandboxes (their enforcement layers re-attach), mark the ones whose
-   * container is gone as stopped, and sweep what no record claims (containers, mounts, cgroups).
+   * container is gone as stopped, and sweep what no record claims (containers, mounts, cgroups). Each sandbox's
+   * recovery touches only its own layers, so they run side by side: interrupted starts do not keep the API down
+   * one after the other. Fail closed: a sandbox whose layers are not all re-adopted is stopped, never running.
    */
   async adoptAndSweep(): Promise<{ adopted: string[]; swept: string[] }> {
+    const began = Date.now();
     const records = await this.store.list();
     const containers = await this.runtime.listManaged(this.daemonId);
     const adopted: string[] = [];
-    const swept: string[] = [];
-    for (const record of records) {
+    // Keyed by sandbox id: a sandbox is named once however many of its leftovers were swept.
+    const swept = new Map<string, string>();
+    await eachLimited(records, RECOVERY_CONCURRENCY, async (record) => {
       const container = containers.find((c) => c.sandboxId === record.id);
-      if (record.state === 'creating' || (container && !container.running)) {
-        // A crash mid-start, or a sandbox that died while we were away: its layers cannot be trusted.
-        await this.tearDown(record).catch(() => undefined);
-        if (record.state === 'creating') {
-          if (container) await this.runtime.removeContainer(container.containerId);
-          await this.store.remove(record.id);
-          swept.push(record.name);
-          continue;
-        }
-        record.state = 'stopped';
+      const outcome = await this.recover(record, container).catch(async (err: unknown) => {
+        this.logger.error({ sandbox: record.name, err: messageOf(err) }, 'cannot recover; marking it failed');
+        record.state = 'failed';
+        record.error = `recovery after a restart failed: ${messageOf(err)}`;
         await this.store.save(record);
-        continue;
-      }
-      if (record.state === 'running' && container?.running) {
-        try {
-          for (const hook of this.hooks)
-            await hook.adopt?.({
-              ...this.context(record),
-              pid: container.pid,
-              containerId: container.containerId,
-              endpoints: record.endpoints,
-            });
-          adopted.push(record.name);
-        } catch (err) {
-          this.logger.error(
-            { sandbox: record.name, err: messageOf(err) },
-            'cannot re-adopt; stopping it (fail closed)',
-          );
-          await this.tearDown(record).catch(() => undefined);
-          record.state = 'stopped';
-          record.error = messageOf(err);
-          await this.store.save(record);
-        }
-        continue;
-      }
-      if (record.state === 'running' && !container) {
-        await this.tearDown(record).catch(() => undefined);
-        record.state = 'stopped';
-        await this.store.save(record);
-      }
-    }
+        return 'failed' as const;
+      });
+      if (outcome === 'adopted') adopted.push(record.name);
+      if (outcome === 'swept') swept.set(record.id, record.name);
+    });
     const known = new Set((await this.store.list()).map((r) => r.id));
-    for (const c of containers) {
-      if (!known.has(c.sandboxId)) {
+    const handled = new Set(records.map((r) => r.id));
+    await eachLimited(
+      // A swept record's container was removed with it: only containers no record ever claimed are left.
+      containers.filter((c) => !known.has(c.sandboxId) && !handled.has(c.sandboxId)),
+      RECOVERY_CONCURRENCY,
+      async (c) => {
         await this.runtime.removeContainer(c.containerId);
-        swept.push(c.name || c.sandboxId);
-      }
-    }
+        swept.set(c.sandboxId || c.containerId, c.name || c.sandboxId || c.containerId);
+      },
+    );
     // Only this daemon's own folder (mountsDir/<daemonId>/): other daemons' mounts are never looked at.
-    for (const id of await this.runtime.mounts.list()) {
-      if (!known.has(id)) {
+    await eachLimited(
+      (await this.runtime.mounts.list()).filter((id) => !known.has(id)),
+      RECOVERY_CONCURRENCY,
+      async (id) => {
         await this.runtime.mounts.unmount(id).catch(() => undefined);
-        if (!swept.includes(id)) swept.push(id);
+        if (!swept.has(id)) swept.set(id, id);
+      },
+    );
+    const result = { adopted: adopted.sort(), swept: [...swept.values()].sort() };
+    this.logger.info({ ...result, ms: Date.now() - began }, 'adopted running sandboxes and swept leftovers');
+    this.watch();
+    return result;
+  }
+
+  /** One record after a restart: re-adopted, stopped (its container is gone or dead), or swept (a crash mid-start). */
+  private async recover(
+    record: SandboxRecord,
+    container: ManagedContainer | undefined,
+  ): Promise<'adopted' | 'stopped' | 'swept' | 'unchanged'> {
+    if (record.state === 'creating') {
+      // A crash mid-start: nothing ran in it yet (exec needs "running"), so it is killed at once rather than given
+      // the stop grace period, and only then are its layers released.
+      const id = container?.containerId ?? record.containerId;
+      if (id) await this.runtime.removeContainer(id);
+      await this.releaseLayers(record);
+      await this.store.remove(record.id);
+      return 'swept';
+    }
+    if (container && !container.running) {
+      // A sandbox that died while we were away: its layers cannot be trusted.
+      await this.tearDown(record).catch(() => undefined);
+      record.state = 'stopped';
+      await this.store.save(record);
+      return 'stopped';
+    }
+    if (record.state === 'running' && container?.running) {
+      try {
+        for (const hook of this.hooks)
+          await hook.adopt?.({
+            ...this.context(record),
+            pid: container.pid,
+            containerId: container.containerId,
+            endpoints: record.endpoints,
+          });
+        return 'adopted';
+      } catch (err) {
+        this.logger.error(
+          { sandbox: record.name, err: messageOf(err) },
+          'cannot re-adopt; stopping it (fail closed)',
+        );
+        await this.tearDown(record).catch(() => undefined);
+        record.state = 'stopped';
+        record.error = messageOf(err);
+        await this.store.save(record);
+        return 'stopped';
       }
     }
-    this.logger.info({ adopted, swept }, 'adopted running sandboxes and swept leftovers');
-    this.watch();
-    return { adopted, swept };
+    if (record.state === 'running' && !container) {
+      await this.tearDown(record).catch(() => undefined);
+      record.state = 'stopped';
+      await this.store.save(record);
+      return 'stopped';
+    }
+    return 'unchanged';
   }
 
   /** Starts following container exits (once). */
@@ -481,6 +517,11 @@ export class SandboxService {
    */
   private async tearDown(record: SandboxRecord): Promise<void> {
     if (record.containerId) await this.runtime.stopContainer(record.containerId);
+    await this.releaseLayers(record);
+  }
+
+  /** Every layer of the sandbox, in reverse start order; only once its container is gone or stopped. */
+  private async releaseLayers(record: SandboxRecord): Promise<void> {
     const ctx = this.context(record);
     for (const hook of [...this.hooks].reverse()) {
       await hook
@@ -698,4 +739,14 @@ function defaultName(projectPath: string, taken: Set<string>): string {
       .slice(0, 50) || 'sandbox';
   if (!taken.has(base)) return base;
   for (let i = 2; ; i++) if (!taken.has(`${base}-${i}`)) return `${base}-${i}`;
+}
+
+/** Runs `work` on every item, at most `limit` at a time. */
+async function eachLimited<T>(items: T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
+  const queue = [...items];
+  await Promise.all(
+    Array.from({ length: Math.min(limit, queue.length) }, async () => {
+      for (let item = queue.shift(); item !== undefined; item = queue.shift()) await work(item);
+    }),
+  );
 }

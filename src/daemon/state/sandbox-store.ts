@@ -35,6 +35,8 @@ export type SandboxRecord = z.infer<typeof SandboxRecord>;
  */
 export class SandboxStore {
   readonly root: string;
+  /** name -> id, a hint only (the record file read through it must still carry the name): finds read one file. */
+  private readonly ids = new Map<string, string>();
 
   constructor(stateDir: string) {
     this.root = path.join(stateDir, 'sandboxes');
@@ -54,21 +56,44 @@ export class SandboxStore {
     const tmp = `${file}.${process.pid}.tmp`;
     await writeFile(tmp, `${JSON.stringify(record, null, 2)}\n`, { mode: 0o600 });
     await rename(tmp, file);
+    this.ids.set(record.name, record.id);
+  }
+
+  /** The record with this id, or undefined (missing or unreadable). */
+  async get(id: string): Promise<SandboxRecord | undefined> {
+    if (!/^[A-Za-z0-9_-]+$/.test(id)) return undefined;
+    const text = await readFile(path.join(this.dirOf(id), 'sandbox.json'), 'utf8').catch(() => undefined);
+    if (!text) return undefined;
+    try {
+      const parsed = SandboxRecord.safeParse(JSON.parse(text));
+      return parsed.success ? parsed.data : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** The record named `name`: one file read through the index, the full scan only when the index misses. */
+  async findByName(name: string): Promise<SandboxRecord | undefined> {
+    const id = this.ids.get(name);
+    if (id) {
+      const record = await this.get(id);
+      if (record?.name === name) return record;
+    }
+    return (await this.list()).find((r) => r.name === name);
   }
 
   async list(): Promise<SandboxRecord[]> {
     const ids = await readdir(this.root).catch(() => [] as string[]);
-    const records: SandboxRecord[] = [];
-    for (const id of ids) {
-      const text = await readFile(path.join(this.dirOf(id), 'sandbox.json'), 'utf8').catch(() => undefined);
-      if (!text) continue;
-      const parsed = SandboxRecord.safeParse(JSON.parse(text));
-      if (parsed.success) records.push(parsed.data);
-    }
+    const records = (await Promise.all(ids.map((id) => this.get(id)))).filter(
+      (r): r is SandboxRecord => r !== undefined,
+    );
+    this.ids.clear();
+    for (const r of records) this.ids.set(r.name, r.id);
     return records.sort((a, b) => a.createdAt.localeCompare(b.createdAt));
   }
 
   async remove(id: string): Promise<void> {
     await rm(this.dirOf(id), { recursive: true, force: true });
+    for (const [name, known] of this.ids) if (known === id) this.ids.delete(name);
   }
 }
