@@ -10,6 +10,7 @@ import type { BuiltinDef, BuiltinRegistry } from './builtins/registry.js';
 import { BuiltinError, matchesType } from './builtins/registry.js';
 import { checkRecursion } from './compile-recursion.js';
 import { checkRedeclarations, hoistNegated } from './compile-rewrite.js';
+import { TypeChecker } from './compile-types.js';
 import {
   Alloc,
   Scope,
@@ -250,6 +251,8 @@ export class Compiler {
     };
     markConstants(this.root);
     if (this.errors.length === 0) checkRecursion(this.root, this.allRules, (c, m, l) => this.err(c, m, l));
+    // OPA's checkTypes runs after the safety and recursion checks
+    if (this.errors.length === 0) new TypeChecker(modules, this.registry, (e) => this.errors.push(e)).check();
     if (this.errors.length) throw new CompileErrors(byStage(this.errors));
     return { root: this.root, rules: this.allRules };
   }

@@ -113,3 +113,44 @@ describe('errors of the first failing stage only', () => {
     ]);
   });
 });
+
+describe('type checking (OPA checkTypes, conservative subset: compile-types.ts)', () => {
+  const typeErrors = (src: string): string[] => errorsOf(src).map((e) => e.split('\n')[0]!);
+  it('refuses builtin operands whose type is certainly wrong', () => {
+    expect(typeErrors('package t\nq if { x := 1; split(x, ".") }')).toEqual([
+      '2:16 rego_type_error: split: invalid argument(s)',
+    ]);
+    expect(typeErrors('package t\np := 1\nq if split(p, ".")')).toEqual([
+      '3:6 rego_type_error: split: invalid argument(s)',
+    ]);
+    expect(typeErrors('package t\nq if { x := upper("a"); x + 1 > 0 }')).toEqual([
+      '2:25 rego_type_error: plus: invalid argument(s)',
+    ]);
+  });
+  it('refuses a function called with an operand its body cannot take', () => {
+    expect(typeErrors('package t\nf(a) := upper(a)\nq := f(1)')).toEqual([
+      '3:6 rego_type_error: data.t.f: invalid argument(s)',
+    ]);
+    expect(evalIn('package t\nf(a) := upper(a)\nq := f("x")', 'data.t.q')).toEqual(['X']);
+    // another definition takes numbers: accepted
+    expect(
+      evalIn('package t\nf(a) := upper(a)\nf(a) := a + 1 if is_number(a)\nq := f(1)', 'data.t.q'),
+    ).toEqual([2]);
+  });
+  it('refuses a constant key a literal object lacks, and an index outside a literal array', () => {
+    expect(typeErrors('package t\nq if { x := {"a": 1}; x.b }')).toEqual([
+      '2:23 rego_type_error: undefined ref: x.b',
+    ]);
+    expect(typeErrors('package t\nq := [10][2]')).toEqual(['2:6 rego_type_error: undefined ref: …[2]']);
+    expect(evalIn('package t\nq if { x := {"a": 1}; x.a }', 'data.t.q')).toEqual([true]);
+    // an empty literal is open (OPA): the ref is undefined at run time, not refused
+    expect(evalIn('package t\nq if { o := {}; not startswith(o.missing, "a") }', 'data.t.q')).toEqual([]);
+  });
+  it('accepts what it cannot type: input, data, some-bound vars, json.unmarshal results', () => {
+    expect(evalIn('package t\nq if { split(input.x, ".") }', 'data.t.q', { x: 'a.b' })).toEqual([true]);
+    expect(evalIn('package t\nq if { some x in ["a"]; upper(x) }', 'data.t.q')).toEqual([true]);
+    expect(evalIn('package t\nq if { x := json.unmarshal("\\"a\\""); upper(x) }', 'data.t.q')).toEqual([
+      true,
+    ]);
+  });
+});
