@@ -69,6 +69,14 @@ describe.skipIf(!run)('packs in real gVisor sandboxes', () => {
     expect(existsSync(path.join(folder('packs1'), 'go'))).toBe(false);
     const listed = await daemon.api<{ packs: unknown[] }>('GET', '/v1/sandboxes/packs1/packs');
     expect(listed.body.packs).toEqual([]);
+    const unknown = await daemon.api<{ error: { code: string } }>('POST', '/v1/sandboxes/packs1/packs', {
+      ref: 'nope',
+    });
+    expect([unknown.status, unknown.body.error.code]).toEqual([404, 'PACK_NOT_FOUND']);
+    const version = await daemon.api<{ error: { code: string } }>('POST', '/v1/sandboxes/packs1/packs', {
+      ref: 'java@99',
+    });
+    expect([version.status, version.body.error.code]).toEqual([404, 'PACK_VERSION_NOT_FOUND']);
   });
 
   it('builds java@17 from Debian packages and installs it into the running sandbox: javac and java work', async () => {
@@ -193,6 +201,22 @@ describe.skipIf(!run)('packs in real gVisor sandboxes', () => {
     const jq = await daemon.api('POST', '/v1/sandboxes/packs1/packs', { ref: 'git-tools' });
     expect(jq.status).toBe(403); // git-tools is not in the org's packs.allowed
   }, 300_000);
+
+  it('refuses to uninstall a pack a running process uses, and allows it once the process is gone', async () => {
+    const started = await sh(
+      'packs1',
+      'cd /tmp && printf "public class Wait { public static void main(String[] a) throws Exception { Thread.sleep(120000); } }\\n" > Wait.java && javac Wait.java && (nohup java -cp /tmp Wait >/dev/null 2>&1 &) && sleep 2 && echo ok',
+    );
+    expect(started.stdout.trim(), started.stderr).toBe('ok');
+    const busy = await daemon.cli(['uninstall', 'java', '--sandbox', 'packs1']);
+    expect(busy.exitCode).not.toBe(0);
+    expect(busy.stderr).toContain('PACK_IN_USE');
+    expect(busy.stderr).toMatch(/in use by process\(es\) \d+/);
+    await sh('packs1', 'pkill -f "java -cp /tmp Wait"; sleep 1; true');
+    const r = await daemon.cli(['uninstall', 'java', '--sandbox', 'packs1']);
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(existsSync(path.join(folder('packs1'), 'java'))).toBe(false);
+  }, 120_000);
 
   it('a failed build (a package the registry does not have) keeps nothing in the cache', async () => {
     const cacheDir = await mkdtemp(path.join(tmpdir(), 'aibox-packs-cache-'));
