@@ -110,7 +110,7 @@ function explained(d: Disagreement): string | undefined {
   }
   // OPA keeps a number literal's text: `sprintf("%d", [1e3])` formats the float64 1000 ("%!d(float64=1000)");
   // this engine normalises 1e3 to the integer 1000 and prints "1000".
-  if (d.opa.includes('%!d(float64=')) return 'number-literal-text';
+  if (d.opa.toLowerCase().includes('%!d(float64=')) return 'number-literal-text';
   // OPA 0.47 does not type-check the body of `every` (later versions do, and so does this engine).
   const row = /fz\.rego:(\d+): rego_type_error/.exec(d.ours)?.[1];
   if (row && d.opa === 'compiles' && /\bevery\b/.test(d.rego.split('\n')[Number(row) - 1] ?? ''))

@@ -28,7 +28,10 @@ type Ty = KnownType | undefined;
 
 const one = (n: TypeName): KnownType => ({ names: new Set([n]) });
 
-/** Result types of builtins that do not declare one (OPA's declarations, top level only). */
+/**
+ * Result types of builtins, from OPA's declarations (top level only). Builtins OPA declares as returning any
+ * (object.union, object.get, json.unmarshal, max, ...) are absent: their result is any here too.
+ */
 const RESULTS: Record<string, readonly TypeName[]> = {
   upper: ['string'],
   lower: ['string'],
@@ -52,9 +55,6 @@ const RESULTS: Record<string, readonly TypeName[]> = {
   'array.concat': ['array'],
   'array.slice': ['array'],
   'array.reverse': ['array'],
-  'object.union': ['object'],
-  'object.remove': ['object'],
-  'object.filter': ['object'],
   union: ['set'],
   intersection: ['set'],
   count: ['number'],
@@ -343,13 +343,8 @@ export class TypeChecker {
       const bad = args.some((a, i) => disjoint(a, argNames(def.args[i]!)));
       if (bad) this.invalidArgs(name, args, t);
     }
-    const res =
-      def.result !== undefined
-        ? argNames(def.result)
-        : RESULTS[def.name]
-          ? new Set(RESULTS[def.name])
-          : undefined;
-    return res ? { names: res as ReadonlySet<TypeName> } : undefined;
+    const res = RESULTS[def.name];
+    return res ? { names: new Set(res) } : undefined;
   }
 
   // --- rules and functions --------------------------------------------------------------------------------------
@@ -391,18 +386,18 @@ export class TypeChecker {
     const defs = (this.rules.get(key) ?? []).filter((r) => r.head.args !== undefined);
     if (defs.length === 0 || defs.length !== (this.rules.get(key) ?? []).length) return undefined;
     const n = defs[0]!.head.args!.length;
-    const params: (Set<string> | undefined)[] = new Array(n).fill(undefined);
+    const params: (Set<string> | undefined)[] = Array.from({ length: n }, () => undefined);
     let first = true;
     for (const r0 of defs) {
       if (r0.head.args!.length !== n) return undefined;
       for (let r: Rule | undefined = r0; r; r = r.else) {
         const own = r0.head.args!.map((a) =>
-          a.type === 'var' && a.name !== '_' ? this.paramUse(r!, a.name) : undefined,
+          a.type === 'var' && a.name !== '_' ? this.paramUse(r, a.name) : undefined,
         );
         // a parameter accepts what any definition accepts
         own.forEach((s, i) => {
           if (first) params[i] = s;
-          else if (params[i] && s) params[i] = new Set([...params[i]!, ...s]);
+          else if (params[i] && s) params[i] = new Set([...params[i], ...s]);
           else params[i] = undefined;
         });
         first = false;
@@ -447,7 +442,12 @@ export class TypeChecker {
             visit(v);
           }
           break;
-        default:
+        case 'arraycomp':
+        case 'objcomp':
+        case 'scalar':
+        case 'setcomp':
+        case 'template':
+        case 'var':
           break;
       }
     };
@@ -482,7 +482,13 @@ function plainVars(t: Term): string[] {
       return t.items.flatMap(plainVars);
     case 'object':
       return t.items.flatMap(([, v]) => plainVars(v));
-    default:
+    case 'arraycomp':
+    case 'call':
+    case 'objcomp':
+    case 'ref':
+    case 'scalar':
+    case 'setcomp':
+    case 'template':
       return [];
   }
 }
@@ -492,7 +498,7 @@ function refText(t: Term & { type: 'ref' }): string {
     .map((x, i) => {
       if (i === 0) return x.type === 'var' ? x.name : '…';
       if (x.type === 'scalar' && typeof x.value === 'string') return `.${x.value}`;
-      if (x.type === 'scalar') return `[${String(x.value)}]`;
+      if (x.type === 'scalar') return `[${typeof x.value === 'number' ? x.value : typeName(x.value)}]`;
       return '[…]';
     })
     .join('');
