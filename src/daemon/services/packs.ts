@@ -107,6 +107,8 @@ export class PacksService implements SandboxHook {
       stateDir,
     );
     await service.sweep();
+    // No build runs yet: a builder folder left here is from a daemon that died mid-build.
+    await rm(path.join(stateDir, 'builders'), { recursive: true, force: true });
     return service;
   }
 
