@@ -259,8 +259,11 @@ describe.skipIf(!hasTools)(
       try {
         await waitFor(async () => (await capture(session)).includes('$'));
         await execa('tmux', ['send-keys', '-t', session, 'stty size; tty; echo "term=$TERM"', 'Enter']);
-        await waitFor(async () => /30 100/.test(await capture(session)));
-        expect(await capture(session)).toMatch(/\/dev\/pts\/\d+\s+term=(tmux|screen)/);
+        // The three lines arrive one by one: wait for the last before reading them all.
+        await waitFor(async () => /^term=\S+/m.test(await capture(session)));
+        const screen = await capture(session);
+        expect(screen).toMatch(/30 100/);
+        expect(screen).toMatch(/\/dev\/pts\/\d+\s+term=(tmux|screen)/);
         await execa('tmux', ['resize-window', '-t', session, '-x', '90', '-y', '25']);
         await execa('tmux', ['send-keys', '-t', session, 'clear; stty size', 'Enter']);
         await waitFor(async () => /25 90/.test(await capture(session)));
