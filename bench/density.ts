@@ -111,7 +111,7 @@ const LOOP = ['sh', '-c', 'for i in $(seq 200); do /bin/true; done'];
 const BUILD = [
   'sh',
   '-c',
-  'd=$(mktemp -d) && cd $d && for i in $(seq 300); do echo "line $i" > f$i.c; done && cat f*.c | sort | sha256sum >/dev/null && tar cf ../b.tar . && grep -rl 7 . | wc -l >/dev/null && cd / && rm -rf $d ../b.tar',
+  'd=$(mktemp -d) && cd $d && for i in $(seq 300); do echo "line $i" > f$i.c; done && cat f*.c | sort | sha256sum >/dev/null && tar cf $d.tar . && grep -rl 7 . | wc -l >/dev/null && cd / && rm -rf $d $d.tar',
 ];
 
 async function comparePlatform(daemon: TestDaemon, projects: string[], platform: string) {
@@ -142,6 +142,9 @@ async function comparePlatform(daemon: TestDaemon, projects: string[], platform:
   const loop = await run(LOOP);
   const build = await run(BUILD);
   for (const n of names) await daemon.api('DELETE', `/v1/sandboxes/${n}`);
+  console.log(
+    `  ${platform}: idle ${(idle / names.length).toFixed(2)} % per sandbox, true ${trivial.toFixed(0)} ms, loop ${loop.toFixed(0)} ms, build ${build.toFixed(0)} ms`,
+  );
   return {
     platform,
     start: summarize(starts).median,
