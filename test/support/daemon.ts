@@ -39,7 +39,8 @@ export interface TestDaemon {
 }
 
 export async function startTestDaemon(
-  options: { config?: Record<string, unknown>; name?: string } = {},
+  /** built: run the compiled daemon (dist/bin/aiboxd.js, `npm run build` first) instead of the sources. */
+  options: { config?: Record<string, unknown>; name?: string; built?: boolean } = {},
 ): Promise<TestDaemon> {
   const dir = await mkdtemp(path.join(tmpdir(), `aibox-${options.name ?? 'test'}-`));
   // The rootless Podman user must traverse to the state directory (mkdtemp makes it 0700).
@@ -92,9 +93,9 @@ export async function startTestDaemon(
     child = execa(
       process.execPath,
       [
-        '--import',
-        'tsx',
-        path.join(ROOT, 'src/bin/aiboxd.ts'),
+        ...(options.built
+          ? [path.join(ROOT, 'dist/bin/aiboxd.js')]
+          : ['--import', 'tsx', path.join(ROOT, 'src/bin/aiboxd.ts')]),
         '--socket',
         socket,
         '--state-dir',
