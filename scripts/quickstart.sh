@@ -14,7 +14,7 @@ node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 20 ? 0 : 1)
 step "Installing host prerequisites (Debian packages, gVisor runsc, the aibox user)"
 bash scripts/setup-host.sh
 step "Installing npm dependencies and building"
-[ -d node_modules ] || npm install --no-audit --no-fund --loglevel=error
+[ -d node_modules ] || npm ci --no-audit --no-fund --loglevel=error
 npm run --silent build
 # `aibox` and `aiboxd` on PATH, pointing at this checkout (what the last lines below tell the user to type).
 for bin in aibox aiboxd; do

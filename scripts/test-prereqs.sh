@@ -12,7 +12,7 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 bash scripts/setup-host.sh
-[ -d node_modules ] || npm install --no-audit --no-fund
+[ -d node_modules ] || npm ci --no-audit --no-fund
 npm run --silent build
 
 # Build the base image once with a throwaway daemon (the image lives in the aibox user's Podman storage, shared
