@@ -205,13 +205,20 @@ export class TypeChecker {
     for (const e of body) {
       if (e.with.length) continue;
       switch (e.kind) {
-        case 'term':
-          this.typeOf(e.term, env, pkg, imports, true);
+        case 'term': {
+          const ty = this.typeOf(e.term, env, pkg, imports, true);
+          // OPA rewrites an `a == b` expression to the unification `a = b` before checking types
+          const t = e.term;
+          if (ty && t.type === 'call' && t.args.length === 2 && isOp(t.op, 'equal'))
+            this.unify(t.args[0]!, t.args[1]!, env, pkg, imports, t);
           break;
-        case 'unify':
+        }
+        case 'unify': {
           this.typeOf(e.a, env, pkg, imports, true);
           this.typeOf(e.b, env, pkg, imports, true);
+          if (!(e.assign && e.a.type === 'var')) this.unify(e.a, e.b, env, pkg, imports, e.b);
           break;
+        }
         case 'somein':
           this.typeOf(e.coll, env, pkg, imports, true);
           break;
@@ -222,6 +229,21 @@ export class TypeChecker {
           break;
       }
     }
+  }
+
+  /** Two operands of a unification whose types cannot meet: OPA's "match error". */
+  private unify(
+    a: Term,
+    b: Term,
+    env: Map<string, Ty>,
+    pkg: string,
+    imports: ReadonlySet<string>,
+    at: Term,
+  ): void {
+    const ta = this.typeOf(a, env, pkg, imports, false);
+    const tb = this.typeOf(b, env, pkg, imports, false);
+    if (ta && tb && disjoint(ta, tb.names))
+      this.err(`match error\n\tleft  : ${show(ta)}\n\tright : ${show(tb)}`, at);
   }
 
   // --- terms ----------------------------------------------------------------------------------------------------
@@ -502,4 +524,11 @@ function refText(t: Term & { type: 'ref' }): string {
       return '[…]';
     })
     .join('');
+}
+
+function isOp(op: Term, name: string): boolean {
+  if (op.type === 'var') return op.name === name;
+  return (
+    op.type === 'ref' && op.terms.length === 1 && op.terms[0]!.type === 'var' && op.terms[0].name === name
+  );
 }

@@ -154,3 +154,14 @@ describe('type checking (OPA checkTypes, conservative subset: compile-types.ts)'
     ]);
   });
 });
+
+describe('match errors (OPA rewrites a == b to a = b, then unifies the operand types)', () => {
+  it('refuses operands whose types cannot meet, negated or not', () => {
+    const first = (src: string): string | undefined => errorsOf(src)[0]?.split('\n')[0];
+    expect(first('package t\nq if { x := 1; x == "a" }')).toBe('2:16 rego_type_error: match error');
+    expect(first('package t\nq if { not 1 == "a" }')).toBe('2:12 rego_type_error: match error');
+    expect(first('package t\nq if { x := upper("a"); x = 1 }')).toBe('2:29 rego_type_error: match error');
+    expect(evalIn('package t\nq if { [a] = [1]; a == 1 }', 'data.t.q')).toEqual([true]);
+    expect(evalIn('package t\nq if { x := 1; x != "a" }', 'data.t.q')).toEqual([true]);
+  });
+});
