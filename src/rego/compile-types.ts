@@ -431,24 +431,28 @@ export class TypeChecker {
   }
 
   /**
-   * The type names a parameter may have for this definition to be well typed: the intersection of the builtin
-   * operand types it is passed as directly (top-level expressions and the head value only; never redefined).
+   * The type names a parameter may have for this definition to be well typed, when every occurrence of it is a
+   * direct operand of a builtin that declares a type there: the union of those types (OPA narrows an untyped
+   * parameter at its first such use; the union accepts whatever any use would). Any other occurrence (assigned,
+   * compared, in a ref, a composite, a comprehension) leaves it unconstrained.
    */
   private paramUse(r: Rule, name: string): Set<string> | undefined {
     let acc: Set<string> | undefined;
+    let other = false;
+    const mentions = (x: unknown): boolean => JSON.stringify(x).includes(`"name":${JSON.stringify(name)}`);
     const visit = (t: Term): void => {
       switch (t.type) {
         case 'call': {
           const strs = t.op.type === 'ref' ? refToStrings(t.op.terms) : undefined;
           const def = strs ? this.registry.get(strs.join('.')) : undefined;
-          if (def && def.checkTypes !== false && def.args.length === t.args.length)
-            t.args.forEach((a, i) => {
-              if (a.type !== 'var' || a.name !== name) return;
-              const want = argNames(def.args[i]!);
-              if (!want) return;
-              acc = acc ? new Set([...acc].filter((x) => want.has(x))) : new Set(want);
-            });
-          t.args.forEach(visit);
+          t.args.forEach((a, i) => {
+            const want =
+              def && def.checkTypes !== false && def.args.length === t.args.length
+                ? argNames(def.args[i]!)
+                : undefined;
+            if (a.type === 'var' && a.name === name && want) acc = new Set([...(acc ?? []), ...want]);
+            else visit(a);
+          });
           break;
         }
         case 'ref':
@@ -464,12 +468,16 @@ export class TypeChecker {
             visit(v);
           }
           break;
+        case 'var':
+          if (t.name === name) other = true;
+          break;
         case 'arraycomp':
         case 'objcomp':
-        case 'scalar':
         case 'setcomp':
         case 'template':
-        case 'var':
+          if (mentions(t)) other = true;
+          break;
+        case 'scalar':
           break;
       }
     };
@@ -477,13 +485,12 @@ export class TypeChecker {
       if (e.with.length) return undefined;
       if (e.kind === 'term') visit(e.term);
       else if (e.kind === 'unify') {
-        if (e.assign && plainVars(e.a).includes(name)) return undefined;
         visit(e.a);
         visit(e.b);
-      }
+      } else if (mentions(e)) return undefined;
     }
     if (r.head.value) visit(r.head.value);
-    return acc;
+    return other ? undefined : acc;
   }
 
   private invalidArgs(name: string, args: readonly Ty[], t: Term): void {

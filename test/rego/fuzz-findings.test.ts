@@ -132,6 +132,8 @@ describe('type checking (OPA checkTypes, conservative subset: compile-types.ts)'
       '3:6 rego_type_error: data.t.f: invalid argument(s)',
     ]);
     expect(evalIn('package t\nf(a) := upper(a)\nq := f("x")', 'data.t.q')).toEqual(['X']);
+    // a parameter also used otherwise (assigned here) is not narrowed: OPA accepts
+    expect(evalIn('package t\nf(a) := true if { b := a; c := a & {1} }\nq := f("")', 'data.t.q')).toEqual([]);
     // another definition takes numbers: accepted
     expect(
       evalIn('package t\nf(a) := upper(a)\nf(a) := a + 1 if is_number(a)\nq := f(1)', 'data.t.q'),
