@@ -171,17 +171,15 @@ try {
   if (warm.status !== 201) throw new Error(`warm-up: ${JSON.stringify(warm.body)}`);
   await daemon.api('DELETE', '/v1/sandboxes/density-warm');
   const idleBaseline = await sandboxCpu(10_000);
+  const wrapperFile = path.join(daemon.stateDir, 'podman', 'runsc-wrapper');
+  const wrapper = await readFile(wrapperFile, 'utf8');
   const platforms = [];
   for (const p of PLATFORMS) platforms.push(await comparePlatform(daemon, projects, p));
-  if (PLATFORMS.length > 0) {
-    // The density run uses the daemon's own wrapper, as configured.
-    const file = path.join(daemon.stateDir, 'podman', 'runsc-wrapper');
-    await writeFile(file, (await readFile(file, 'utf8')).replace(/ --platform=[a-z]+/g, ''));
-    const wrapper = await readFile(file, 'utf8');
-    console.log(
-      `density run with the daemon's wrapper: ${wrapper.split('\n').find((l) => l.startsWith('exec'))}`,
-    );
-  }
+  // The density run uses the daemon's own wrapper, as it wrote it.
+  await writeFile(wrapperFile, wrapper);
+  console.log(
+    `density run with the daemon's wrapper: ${wrapper.split('\n').find((l) => l.startsWith('exec'))}`,
+  );
   const rssBefore = await rssKiB(pid);
   const rssAt = new Map<number, number>();
   const memBefore = await memAvailableKiB();
