@@ -1,5 +1,5 @@
-import { Engine, RegoErrors, RegoError } from '../rego/index.js';
-import type { PreparedQuery, ProvenanceEntry } from '../rego/index.js';
+import { Engine, RegoErrors, RegoError, values } from '../rego/index.js';
+import type { PreparedQuery, ProvenanceEntry, Value } from '../rego/index.js';
 import { policyErrors } from './errors.js';
 import type { RegoBackend, RegoProgram, RegoResult, RegoSource } from './rego-layer.js';
 
@@ -21,6 +21,8 @@ export class EngineBackend implements RegoBackend {
 
 class EngineProgram implements RegoProgram {
   private readonly prepared = new Map<string, PreparedQuery>();
+  /** A decision asks several rules about one request: its Rego value is built once (the request is not mutated). */
+  private readonly inputs = new WeakMap<object, Value>();
 
   constructor(
     private readonly engine: Engine,
@@ -28,7 +30,7 @@ class EngineProgram implements RegoProgram {
   ) {}
 
   evaluate(ref: string, input?: unknown): RegoResult | undefined {
-    const r = this.run(ref, input, true);
+    const r = this.run(ref, this.value(input), true);
     if (!r.defined) return undefined;
     const at = where(r.provenance);
     return at === undefined ? { value: r.value } : { value: r.value, at };
@@ -36,8 +38,9 @@ class EngineProgram implements RegoProgram {
 
   evaluateSet(ref: string, input?: unknown): RegoResult[] {
     // The common case is an empty deny set: a prepared query first, provenance only when something fired.
-    if (!this.fired(ref, input)) return [];
-    const r = this.run(ref, input, true);
+    const v = this.value(input);
+    if (!this.fired(ref, v)) return [];
+    const r = this.run(ref, v, true);
     const at = where(r.provenance);
     return (r.value as unknown[]).map((value) => (at === undefined ? { value } : { value, at }));
   }
@@ -55,6 +58,16 @@ class EngineProgram implements RegoProgram {
     } catch (err) {
       throw regoError(err, this.sources);
     }
+  }
+
+  private value(input: unknown): unknown {
+    if (typeof input !== 'object' || input === null) return input;
+    let v = this.inputs.get(input);
+    if (v === undefined) {
+      v = values.fromJS(input);
+      this.inputs.set(input, v);
+    }
+    return v;
   }
 
   private run(ref: string, input: unknown, provenance: boolean) {

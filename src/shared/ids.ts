@@ -1,7 +1,13 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 
 /** Short random ids with a readable prefix: `sbx_3f9a0c1d2e4b`, `dec_…`, `push_…`. */
 export function newId(prefix: string, bytes = 6): string {
+  // randomUUID draws from Node's batched entropy cache (a syscall per id was a third of a policy decision's
+  // time); its first 12 hex digits (hyphen skipped) are random: the version digit comes after them
+  if (bytes <= 6) {
+    const u = randomUUID();
+    return `${prefix}_${(u.slice(0, 8) + u.slice(9, 13)).slice(0, bytes * 2)}`;
+  }
   return `${prefix}_${randomBytes(bytes).toString('hex')}`;
 }
 
