@@ -9,6 +9,7 @@ import { registerRoutes } from './routes/index.js';
 import { installAccess } from './http/access.js';
 import { answerOf, clientErrorAnswer, toErrorAnswer, writeRawAnswer } from './http/contract.js';
 import { guardUpgrades } from './http/upgrades.js';
+import { auditRefusal } from './http/refusal-audit.js';
 import type { PeerReader } from './http/peercred.js';
 
 export interface AppOptions {
@@ -80,11 +81,17 @@ export async function buildApp(services: DaemonServices, options: AppOptions = {
     done(null, parsed);
   });
 
-  app.setErrorHandler((err: unknown, request, reply) => {
-    const answer = toErrorAnswer(err);
+  app.setErrorHandler(async (err: unknown, request, reply) => {
+    let answer = toErrorAnswer(err);
     if (answer.status >= 500) request.log.error({ err }, 'request failed');
     else request.log.info({ code: answer.payload.error.code }, 'request refused');
-    void reply.status(answer.status).send(answer.payload);
+    try {
+      answer = await auditRefusal(services.audit, request, answer);
+    } catch (auditErr) {
+      // The refusal stands either way; a log that cannot be written is the daemon's own fault, reported loudly.
+      request.log.error({ err: auditErr }, 'cannot write the refusal to the audit log');
+    }
+    return reply.status(answer.status).send(answer.payload);
   });
 
   app.setNotFoundHandler((request, reply) => {

@@ -5,7 +5,6 @@ import { pino, type DestinationStream } from 'pino';
 import type { FastifyInstance } from 'fastify';
 import type { DaemonConfig } from '../config/index.js';
 import { SandboxRuntime } from '../runtime/index.js';
-import type { Logger } from '../shared/index.js';
 import { PINO_REDACT_PATHS, SecretRedactor } from '../credentials/index.js';
 import { buildApp, trackConnections } from './app.js';
 import { loadPeerReader } from './http/peercred.js';
@@ -13,6 +12,7 @@ import { daemonIdOf, SandboxService, type DaemonServices } from './services/inde
 import { SandboxStore } from './state/sandbox-store.js';
 import { buildHooks, type HookDeps } from './services/hooks-registry.js';
 import { daemonErrors } from './errors.js';
+import { openAuditLog } from './services/audit.js';
 
 /** In-flight requests get this long to finish at shutdown; then every connection left is closed. */
 const SHUTDOWN_GRACE_MS = 3_000;
@@ -39,10 +39,11 @@ export async function startDaemon(config: DaemonConfig, version: string): Promis
   await runtime.start();
   const daemonId = daemonIdOf(config.stateDir);
   const store = new SandboxStore(config.stateDir);
-  const partial = { config, logger: logger as unknown as Logger, runtime, daemonId };
-  // The LLM proxy layer builds the credentials service with this redactor (so the log masks what it registers).
-  const deps: HookDeps & { redactor: SecretRedactor } = { ...partial, redactor };
-  const hooks = await buildHooks(deps);
+  // The audit log opens before any layer (fail closed); the LLM proxy layer builds the credentials service with the
+  // logger's redactor, so the log masks what it registers.
+  const audit = await openAuditLog(config.stateDir, logger);
+  const deps: HookDeps = { config, logger, runtime, daemonId };
+  const hooks = await buildHooks(deps, { audit, redactor });
   const sandboxes = new SandboxService(config, runtime, store, hooks, daemonId, logger);
   const services: DaemonServices = {
     version,
@@ -53,6 +54,7 @@ export async function startDaemon(config: DaemonConfig, version: string): Promis
     runtime,
     sandboxes,
     hooks,
+    audit,
   };
   await sandboxes.adoptAndSweep();
 

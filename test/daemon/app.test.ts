@@ -9,7 +9,8 @@ import { buildApp } from '../../src/daemon/app.js';
 import { daemonErrors } from '../../src/daemon/errors.js';
 import type { DaemonServices } from '../../src/daemon/services/index.js';
 import { SandboxStore, type SandboxRecord } from '../../src/daemon/state/sandbox-store.js';
-import { ApiErrorBody, type Caller, type CreateSandboxRequest } from '../../src/shared/index.js';
+import { AuditLog } from '../../src/audit/index.js';
+import { ApiErrorBody, systemClock, type Caller, type CreateSandboxRequest } from '../../src/shared/index.js';
 
 const ALICE = 1001;
 const BOB = 1002;
@@ -58,8 +59,14 @@ async function fixture(stateDir: string) {
       return report(record(request.name ?? 'x', caller.uid));
     },
   };
+  const audit = await AuditLog.open({
+    path: path.join(stateDir, 'audit', 'audit.jsonl'),
+    logger: pino({ level: 'silent' }),
+    clock: systemClock,
+  });
   const services = {
     version: 'test',
+    audit,
     config: { stateDir, socket: path.join(stateDir, 's'), runtime: { mode: 'rootless' } },
     logger: pino({ level: 'silent' }),
     httpLogger: pino({ level: 'silent' }) as FastifyBaseLogger,
@@ -84,11 +91,13 @@ describe('the daemon API', () => {
   let dir: string;
   let app: FastifyInstance;
   let calls: string[];
+  let auditLog: AuditLog;
 
   beforeAll(async () => {
     dir = await mkdtemp(path.join(tmpdir(), 'aibox-app-'));
     const f = await fixture(dir);
     calls = f.calls;
+    auditLog = f.services.audit;
     app = await buildApp(f.services, {
       injectedCaller: (raw) => ({ uid: Number(raw.headers['x-test-uid'] ?? 0), gid: 0, pid: 1 }),
     });
@@ -129,6 +138,23 @@ describe('the daemon API', () => {
       const res = await app.inject({ method, url, headers: as(ALICE), ...(payload ? { payload } : {}) });
       expectContract(res, 403, 'SANDBOX_FORBIDDEN');
       expect(calls).toEqual([]);
+    });
+
+    it('writes each refusal to the audit log under the decision id the caller is shown', async () => {
+      const res = await app.inject({ method: 'POST', url: '/v1/sandboxes/bob-box/stop', headers: as(ALICE) });
+      expectContract(res, 403, 'SANDBOX_FORBIDDEN');
+      const decisionId = res.json().error.details?.decisionId as string;
+      expect(decisionId).toMatch(/^dec_/);
+      expect(await auditLog.find(decisionId)).toMatchObject({
+        kind: 'api.refused',
+        sandbox: 'bob-box',
+        data: { code: 'SANDBOX_FORBIDDEN', status: 403, method: 'POST', callerUid: ALICE },
+      });
+      // A caller's own mistake (an unknown sandbox) is answered, not audited as an attempt.
+      const before = (await auditLog.tail({ kind: 'api.refused', limit: 1000 })).length;
+      const missing = await app.inject({ url: '/v1/sandboxes/nope', headers: as(ALICE) });
+      expect(missing.statusCode).toBe(404);
+      expect((await auditLog.tail({ kind: 'api.refused', limit: 1000 })).length).toBe(before);
     });
 
     it('lets the owner and root act', async () => {

@@ -5,7 +5,8 @@ import type { SandboxHook } from './hooks.js';
 import { LlmProxyHook, llmProxyExtrasFrom } from './llm-proxy.js';
 import { GitGateService, gitGateExtrasFrom } from './git-gate.js';
 import { SshGatewayHook } from './ssh-gateway.js';
-import { openAuditLog } from './audit.js';
+import type { AuditLog } from '../../audit/index.js';
+import type { SecretRedactor } from '../../credentials/index.js';
 import { PolicyService } from './policy.js';
 import { EgressService } from './egress.js';
 import { PacksService } from './packs.js';
@@ -15,6 +16,14 @@ export interface HookDeps {
   logger: Logger;
   runtime: SandboxRuntime;
   daemonId: string;
+}
+
+/** What the composition root opens before any layer and every layer shares. */
+export interface SharedDeps {
+  /** aiboxd does not act without a record of what it did: opened first, fail closed. */
+  audit: AuditLog;
+  /** Masks secret values in the daemon's log; the credentials service registers what it loads. */
+  redactor: SecretRedactor;
 }
 
 /**
@@ -39,13 +48,13 @@ export function inStartOrder<T extends { layer: string }>(hooks: T[]): T[] {
 }
 
 /** The enforcement layers that plug into every sandbox's lifecycle, in START_ORDER. Each layer adds one line here. */
-export async function buildHooks(_deps: HookDeps): Promise<SandboxHook[]> {
-  // The audit log opens here (fail closed).
-  const policy = await PolicyService.create({
+export async function buildHooks(_deps: HookDeps, shared: SharedDeps): Promise<SandboxHook[]> {
+  const policy = await PolicyService.create({ ..._deps, audit: shared.audit });
+  const llm = await LlmProxyHook.create({
     ..._deps,
-    audit: await openAuditLog(_deps.config.stateDir, _deps.logger),
+    redactor: shared.redactor,
+    ...llmProxyExtrasFrom(policy),
   });
-  const llm = await LlmProxyHook.create({ ..._deps, ...llmProxyExtrasFrom(policy) });
   const egress = await EgressService.create({ ..._deps, policy });
   return inStartOrder([
     policy.hook(),

@@ -5,6 +5,7 @@ import type { SandboxRuntime } from '../../runtime/index.js';
 import type { Logger } from '../../shared/index.js';
 import type { SandboxService } from './sandboxes.js';
 import type { SandboxHook } from './hooks.js';
+import type { AuditLog } from '../../audit/index.js';
 
 /**
  * Everything routes need, built once per daemon by `startDaemon` (server.ts) — no module-level singletons.
@@ -19,6 +20,8 @@ export interface DaemonServices {
   runtime: SandboxRuntime;
   sandboxes: SandboxService;
   hooks: SandboxHook[];
+  /** The daemon's one audit log (refusals, decisions, layer events). */
+  audit: AuditLog;
 }
 
 /** Identifies this daemon's containers (several daemons with different state dirs can share a host). */
