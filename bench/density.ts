@@ -46,25 +46,15 @@ async function cpuByCommand(ms: number, daemonPid: number): Promise<[string, num
     .sort((x, y) => y[1] - x[1]);
 }
 
-/** Where the last starts spent their time, from the daemon log: hooks' prepare, then container start + attach. */
-async function phases(daemon: TestDaemon, last: number): Promise<string[]> {
-  const rows = (await daemon.log())
-    .split('\n')
-    .filter((l) => l.startsWith('{'))
-    .map((l) => JSON.parse(l) as { time: number; msg: string; req?: { method?: string; url?: string } });
-  const out: string[] = [];
-  let t0: number | undefined;
-  let prepared: number | undefined;
-  for (const r of rows) {
-    if (r.msg === 'incoming request' && r.req?.method === 'POST' && r.req.url === '/v1/sandboxes')
-      t0 = r.time;
-    else if (t0 !== undefined && r.msg === 'egress prepared') prepared = r.time;
-    else if (t0 !== undefined && prepared !== undefined && r.msg === 'sandbox running') {
-      out.push(`prepare ${prepared - t0} ms + container/attach ${r.time - prepared} ms`);
-      t0 = prepared = undefined;
-    }
+/** Where the starts spent their time, from the daemon log ("sandbox running" carries ms per phase), by sandbox. */
+async function phases(daemon: TestDaemon): Promise<Map<string, Record<string, number>>> {
+  const out = new Map<string, Record<string, number>>();
+  for (const line of (await daemon.log()).split('\n')) {
+    if (!line.startsWith('{')) continue;
+    const r = JSON.parse(line) as { msg: string; sandbox?: string; phases?: Record<string, number> };
+    if (r.msg === 'sandbox running' && r.sandbox && r.phases) out.set(r.sandbox, r.phases);
   }
-  return out.slice(-last);
+  return out;
 }
 
 const flag = (name: string, fallback: number) => {
@@ -244,7 +234,16 @@ try {
   );
   console.log(`idle CPU over 10 s (percent of one core, by command; the host has ${cpus().length} cores):`);
   for (const [comm, pct] of idleCpu.slice(0, 8)) console.log(`  ${comm.padEnd(20)} ${pct.toFixed(1)} %`);
-  console.log(`phases of the last 5 starts (daemon log): ${(await phases(daemon, 5)).join('; ')}`);
+  const byName = await phases(daemon);
+  for (const at of [1, Math.ceil(N / 2), N]) {
+    const p = byName.get(`density-${at - 1}`);
+    if (p)
+      console.log(
+        `phases of start ${at} (ms): ${Object.entries(p)
+          .map(([k, v]) => `${k} ${v}`)
+          .join(', ')}`,
+      );
+  }
   console.log(`GET /v1/sandboxes with ${N}         ${listMs.toFixed(0)} ms`);
   console.log(`remove all ${N} (concurrency ${REMOVE_CONCURRENCY})      ${(removeMs / 1000).toFixed(1)} s`);
 } finally {

@@ -393,6 +393,14 @@ export class SandboxService {
   private async bringUp(record: SandboxRecord, profile: Profile): Promise<void> {
     const undo: Undo[] = [];
     const ctx = this.context(record);
+    // Milliseconds per start phase, in the "sandbox running" line: where a slow start spends its time.
+    const phases: Record<string, number> = {};
+    let mark = Date.now();
+    const lap = (phase: string) => {
+      const now = Date.now();
+      phases[phase] = now - mark;
+      mark = now;
+    };
     // Before any layer reads the folder: it must still be the one the sandbox was created on. (The mount checks
     // again on the fd it mounts from, so a swap after this point is refused too.)
     await this.checkIdentity(record);
@@ -410,6 +418,7 @@ export class SandboxService {
         string
       >;
       const network = contributions.some((c) => c.network === true);
+      lap('prepare');
 
       undo.push(() => this.runtime.mounts.unmount(record.id));
       const workspace = await this.inLayer('workspace', () =>
@@ -457,7 +466,9 @@ export class SandboxService {
       const ids = this.runtime.sandboxHostIds;
       await chown(home, ids.uid, ids.gid);
       const seccompBpf = path.join(dir, 'seccomp.bpf');
+      lap('mounts');
       await this.inLayer('seccomp', () => this.runtime.compileSeccomp(profile, seccompBpf));
+      lap('seccomp');
 
       const containerId = await this.inLayer('runtime', () =>
         this.runtime.createContainer({
@@ -485,20 +496,27 @@ export class SandboxService {
       record.network = network;
       record.maxProcesses = profile.limits.processes;
       await this.store.save(record);
+      lap('create');
 
       const pid = await this.inLayer('runtime', () => this.runtime.startContainer(containerId));
+      lap('start');
       if (this.runtime.rootless) {
         await this.inLayer('limits', () => this.runtime.limits.apply(record.id, profile, pid));
         undo.push(() => this.runtime.limits.remove(record.id));
       }
+      lap('limits');
       for (const hook of this.hooks) {
         if (hook.started)
           await this.inLayer(hook.layer, () => hook.started!({ ...ctx, pid, containerId, endpoints }));
       }
+      lap('started');
       record.state = 'running';
       delete record.error;
       await this.store.save(record);
-      this.logger.info({ sandbox: record.name, id: record.id, profile: profile.name }, 'sandbox running');
+      this.logger.info(
+        { sandbox: record.name, id: record.id, profile: profile.name, phases },
+        'sandbox running',
+      );
     } catch (err) {
       for (const step of undo.reverse()) {
         await step().catch((e: unknown) => this.logger.warn({ err: messageOf(e) }, 'rollback step failed'));
