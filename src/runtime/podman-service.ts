@@ -145,9 +145,10 @@ export class PodmanService {
     const wrapper = path.join(this.dir, 'runsc-wrapper');
     // runsc's own sandbox network fails on these kernels ("root network namespace"): gVisor uses the netns Podman
     // gives it (--network=host). --oci-seccomp makes runsc honour the profile. Rootless cannot manage cgroups.
-    // --platform=ptrace: measured on the reference host (bench/density, same run, 8 sandboxes up), an idle sandbox
-    // costs 0.03 % of a core under ptrace against 2.46 % under systrap (runsc's default, whose stub threads poll),
-    // and exec- and syscall-heavy work was no slower (200 x /bin/true 2.5 s vs 3.0 s, a small build 0.84 s vs 0.96 s).
+    // --platform=ptrace: on the reference host (bench/density, both platforms in the same run, two runs) an idle
+    // sandbox costs 0.01-0.03 % of a core under ptrace against 2.4-2.5 % under systrap (runsc's default), i.e. 50
+    // idle sandboxes took a whole core; exec- and syscall-heavy work showed no consistent difference (200 x /bin/true
+    // 2.4-2.5 s both; a small build 0.84-0.97 s vs 0.73-0.96 s, the platform measured second won each time).
     const flags = [
       '--network=host',
       '--oci-seccomp',
