@@ -88,8 +88,32 @@ export class SandboxLimits {
   }
 }
 
-/** The process and all its descendants (by walking /proc's parent links). */
+/**
+ * The process and all its descendants. Walks only that subtree through /proc/<pid>/task/<tid>/children (one read
+ * per thread of the tree, whatever else runs on the host: scanning every /proc entry made each start slower as
+ * sandboxes accumulated); falls back to the parent links of every process where the kernel has no children files.
+ */
 export async function descendantsOf(rootPid: number): Promise<number[]> {
+  if (!existsSync(`/proc/${rootPid}/task/${rootPid}/children`)) return descendantsByScan(rootPid);
+  const result = [rootPid];
+  const seen = new Set(result);
+  for (let i = 0; i < result.length; i++) {
+    const pid = result[i]!;
+    const tasks = await readdir(`/proc/${pid}/task`).catch(() => [] as string[]);
+    const lists = await Promise.all(
+      tasks.map((t) => readFile(`/proc/${pid}/task/${t}/children`, 'utf8').catch(() => '')),
+    );
+    for (const child of lists.join(' ').split(/\s+/).filter(Boolean).map(Number)) {
+      if (!seen.has(child)) {
+        seen.add(child);
+        result.push(child);
+      }
+    }
+  }
+  return result;
+}
+
+async function descendantsByScan(rootPid: number): Promise<number[]> {
   const parents = new Map<number, number>();
   for (const entry of await readdir('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
