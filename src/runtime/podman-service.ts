@@ -145,14 +145,15 @@ export class PodmanService {
     const wrapper = path.join(this.dir, 'runsc-wrapper');
     // runsc's own sandbox network fails on these kernels ("root network namespace"): gVisor uses the netns Podman
     // gives it (--network=host). --oci-seccomp makes runsc honour the profile. Rootless cannot manage cgroups.
-    // --platform=ptrace: on the reference host (bench/density, both platforms in the same run, two runs) an idle
-    // sandbox costs 0.01-0.03 % of a core under ptrace against 2.4-2.5 % under systrap (runsc's default), i.e. 50
-    // idle sandboxes took a whole core; exec- and syscall-heavy work showed no consistent difference (200 x /bin/true
-    // 2.4-2.5 s both; a small build 0.84-0.97 s vs 0.73-0.96 s, the platform measured second won each time).
+    // --platform=systrap (runsc's default, kept explicit). Measured on the reference host (bench/density, both
+    // platforms in one run, two runs): an idle sandbox costs 2.4-2.5 % of a core under systrap against 0.01-0.03 %
+    // under ptrace (50 idle sandboxes take a whole core), with no consistent difference for exec-heavy work. But
+    // under ptrace one process going over the memory limit gets the whole sandbox OOM-killed, where systrap loses
+    // only that process (test/integration/lifecycle.test.ts): the blast radius of a lone OOM decides.
     const flags = [
       '--network=host',
       '--oci-seccomp',
-      '--platform=ptrace',
+      '--platform=systrap',
       ...(this.rootless ? ['--ignore-cgroups'] : []),
     ];
     await writeFile(wrapper, `#!/bin/sh\nexec ${this.config.runsc} ${flags.join(' ')} "$@"\n`, {
