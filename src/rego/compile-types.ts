@@ -282,7 +282,9 @@ export class TypeChecker {
       case 'arraycomp':
       case 'setcomp':
       case 'objcomp': {
-        const inner = this.bodyEnv(t.body, env, pkg, imports);
+        // outer locals are any inside a comprehension: OPA 0.47 accepted, e.g., a boolean local passed as a
+        // string operand there (it types closures apart); locals assigned in the comprehension are typed
+        const inner = this.bodyEnv(t.body, new Map([...env.keys()].map((k) => [k, undefined])), pkg, imports);
         this.checkBody(t.body, inner, pkg, imports);
         if (t.type === 'objcomp') {
           this.typeOf(t.key, inner, pkg, imports, report);

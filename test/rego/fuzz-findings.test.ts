@@ -148,6 +148,14 @@ describe('type checking (OPA checkTypes, conservative subset: compile-types.ts)'
     // an empty literal is open (OPA): the ref is undefined at run time, not refused
     expect(evalIn('package t\nq if { o := {}; not startswith(o.missing, "a") }', 'data.t.q')).toEqual([]);
   });
+  it('types locals assigned inside a comprehension, but not the outer ones it closes over (OPA 0.47 accepts)', () => {
+    expect(errorsOf('package t\nq := [1 | x := 1; upper(x)]')[0]?.split('\n')[0]).toBe(
+      '2:19 rego_type_error: upper: invalid argument(s)',
+    );
+    expect(
+      evalIn('package t\nq if { b := is_number("x"); s := "x"; c := [1 | endswith(s, b)] }', 'data.t.q'),
+    ).toEqual([true]);
+  });
   it('accepts what it cannot type: input, data, some-bound vars, json.unmarshal results', () => {
     expect(evalIn('package t\nq if { split(input.x, ".") }', 'data.t.q', { x: 'a.b' })).toEqual([true]);
     expect(evalIn('package t\nq if { some x in ["a"]; upper(x) }', 'data.t.q')).toEqual([true]);
