@@ -53,12 +53,11 @@ export async function loadOrCreateHostKey(file: string, logger: Logger): Promise
     }
   }
   if (pem === undefined) {
-    const pair = utils.generateKeyPairSync('ed25519', { comment: 'aibox-gateway' });
+    pem = generateParsableKey();
     await mkdir(join(file, '..'), { recursive: true, mode: 0o700 });
     const tmp = `${file}.tmp-${process.pid}`;
-    await writeFile(tmp, pair.private, { mode: 0o600 });
+    await writeFile(tmp, pem, { mode: 0o600 });
     await rename(tmp, file);
-    pem = pair.private;
     logger.info({ file }, 'generated the SSH gateway host key');
   } else {
     const mode = (await stat(file)).mode & 0o777;
@@ -67,9 +66,8 @@ export async function loadOrCreateHostKey(file: string, logger: Logger): Promise
       logger.warn({ file, mode: mode.toString(8) }, 'host key had loose permissions; set them to 0600');
     }
   }
-  const parsed = utils.parseKey(pem);
-  const key = Array.isArray(parsed) ? (parsed as ParsedKey[])[0] : parsed;
-  if (!key || key instanceof Error || !key.isPrivateKey()) {
+  const key = parsePrivateKey(pem);
+  if (!key) {
     throw sshErrors.create(
       'SSH_HOST_KEY_UNREADABLE',
       `the gateway host key ${file} is not an OpenSSH private key`,
@@ -81,6 +79,24 @@ export async function loadOrCreateHostKey(file: string, logger: Logger): Promise
     publicLine: `${key.type} ${blob.toString('base64')}`,
     fingerprint: fingerprintOf(blob),
   };
+}
+
+function parsePrivateKey(pem: string): ParsedKey | undefined {
+  const parsed = utils.parseKey(pem);
+  const key = Array.isArray(parsed) ? (parsed as ParsedKey[])[0] : parsed;
+  return key && !(key instanceof Error) && key.isPrivateKey() ? key : undefined;
+}
+
+/**
+ * A new ed25519 key that ssh2 can read back: ssh2 1.x generates about one key in 256 that its own parser refuses
+ * (mscdex/ssh2#1390), which would make a fresh daemon fail to start. A handful of tries makes that vanishingly rare.
+ */
+function generateParsableKey(): string {
+  for (let attempt = 0; attempt < 8; attempt++) {
+    const pair = utils.generateKeyPairSync('ed25519', { comment: 'aibox-gateway' });
+    if (parsePrivateKey(pair.private)) return pair.private;
+  }
+  throw sshErrors.create('SSH_HOST_KEY_UNREADABLE', 'cannot generate a readable gateway host key');
 }
 
 /** known_hosts lines for the gateway: under its alias (what ssh-config uses) and under [host]:port. */
