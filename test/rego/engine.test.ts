@@ -1,12 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import {
-  Engine,
-  RegoError,
-  evalQuery,
-  evalQueryJSON,
-  runTests,
-  values,
-} from '../../src/rego/index.js';
+import { Engine, RegoError, evalQuery, evalQueryJSON, runTests, values } from '../../src/rego/index.js';
 
 const POLICY = `package aibox.egress
 
