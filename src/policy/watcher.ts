@@ -205,7 +205,10 @@ export class PolicyWatcher {
 /** Largest repo file hashed whole; bigger ones are hashed by their metadata (a policy file is a few KiB). */
 const MAX_HASHED_BYTES = 4 * 1024 * 1024;
 
-/** Hash of every file under the repo (path + content), skipping dot-entries (.git); and the folders seen. */
+/**
+ * Hash of every file under the repo (path + content), skipping dot-entries (.git) but for bundle `.manifest` files,
+ * whose `rego_version` changes how a layer is parsed; and the folders seen.
+ */
 export async function repoFingerprint(repoDir: string): Promise<{ fingerprint: string; dirs: string[] }> {
   const hash = createHash('sha256');
   const dirs: string[] = [];
@@ -220,7 +223,7 @@ export async function repoFingerprint(repoDir: string): Promise<{ fingerprint: s
     dirs.push(dir);
     entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     for (const e of entries) {
-      if (e.name.startsWith('.')) continue;
+      if (e.name.startsWith('.') && e.name !== '.manifest') continue;
       const path = join(dir, e.name);
       const relPath = rel ? `${rel}/${e.name}` : e.name;
       if (e.isDirectory()) {
