@@ -217,12 +217,17 @@ export interface SquidFiles {
 }
 
 export interface SquidProcessOptions {
+  /** The sandbox this Squid serves: its service name (and so its shared-memory names) derive from it. */
+  sandboxId: string;
   squid: string;
   /** The user Squid drops to; its directory must be writable by it. */
   user: string;
   logger: Logger;
   startTimeoutMs?: number;
 }
+
+/** Where POSIX shared memory lives on Linux (Squid's segments among it). */
+const SHM_DIR = '/dev/shm';
 
 /** Squid error page templates shipped by Debian; the custom error_directory links to them. */
 const SQUID_TEMPLATES = '/usr/share/squid/errors/templates';
@@ -241,13 +246,26 @@ export class SquidProcess {
     return join(this.dir, 'squid.conf');
   }
 
+  /**
+   * Squid's service name (`-n`), one per sandbox: Squid names its shared-memory segments after it
+   * (`/dev/shm/<name>-cf__*.shm`), so Squids sharing the default name collide when they start at the same moment
+   * (`shm_open … File exists`). Squid accepts only alphanumerics.
+   */
+  get serviceName(): string {
+    return `aibox${this.opts.sandboxId.replace(/[^A-Za-z0-9]/g, '')}`;
+  }
+
+  private squidArgs(...args: string[]): string[] {
+    return ['-n', this.serviceName, ...args, '-f', this.confPath];
+  }
+
   async start(files: SquidFiles, listen: { address: string; port: number }): Promise<void> {
     await assertExecutable(this.opts.squid, 'EGRESS_SQUID', 'squid', 'egress.squid');
     await this.write(files);
     await this.parse();
     const offset = await this.logSize();
     // stdio ignored: the daemonized Squid must not hold the daemon's pipes open.
-    const r = await execa(this.opts.squid, ['-f', this.confPath], {
+    const r = await execa(this.opts.squid, this.squidArgs(), {
       reject: false,
       cwd: this.dir,
       stdio: 'ignore',
@@ -264,7 +282,7 @@ export class SquidProcess {
     await this.write(files);
     await this.parse();
     const offset = await this.logSize();
-    const r = await execa(this.opts.squid, ['-k', 'reconfigure', '-f', this.confPath], { reject: false });
+    const r = await execa(this.opts.squid, this.squidArgs('-k', 'reconfigure'), { reject: false });
     if (r.exitCode !== 0) throw await this.failure(`squid -k reconfigure failed: ${firstLines(r.stderr)}`);
     await this.waitReady(offset, listen);
   }
@@ -294,6 +312,15 @@ export class SquidProcess {
     const deadline = Date.now() + 5000;
     while (Date.now() < deadline && (await this.anyAlive(all))) await sleep(10);
     await rm(join(this.dir, SQUID_PID_FILE), { force: true });
+    await this.removeSharedMemory();
+  }
+
+  /** A killed Squid leaves its shared-memory segments behind; they carry this sandbox's service name. */
+  private async removeSharedMemory(): Promise<void> {
+    const prefix = `${this.serviceName}-`;
+    const names = await readdir(SHM_DIR).catch(() => [] as string[]);
+    for (const name of names.filter((n) => n.startsWith(prefix) && n.endsWith('.shm')))
+      await rm(join(SHM_DIR, name), { force: true });
   }
 
   private async anyAlive(pids: number[]): Promise<boolean> {
@@ -321,7 +348,7 @@ export class SquidProcess {
   }
 
   private async parse(): Promise<void> {
-    const r = await execa(this.opts.squid, ['-k', 'parse', '-f', this.confPath], { reject: false });
+    const r = await execa(this.opts.squid, this.squidArgs('-k', 'parse'), { reject: false });
     if (r.exitCode === undefined)
       throw egressErrors.create('EGRESS_SQUID', `cannot run squid (${this.opts.squid}): ${r.message}`, {
         binary: this.opts.squid,

@@ -397,6 +397,7 @@ export class EgressManager {
 
   private newSquid(sandboxId: string): SquidProcess {
     return new SquidProcess(join(this.dir(sandboxId), 'squid'), {
+      sandboxId,
       squid: this.opts.config.squid,
       user: this.opts.config.squidUser,
       logger: this.opts.logger,

@@ -164,15 +164,17 @@ describe.skipIf(!run)('egress manager: ports, failed starts and the leftover swe
     }
   });
 
-  it('releases a running Squid at once (no graceful shutdown: crash recovery tears down many in a row)', async () => {
+  it('releases a running Squid at once, with its shared memory (no graceful shutdown: crash recovery tears down many in a row)', async () => {
     const m = manager();
     await m.prepare('sbx_fast', policy);
     const pids = await squidPids(stateDir, 'sbx_fast');
     expect(pids.length).toBeGreaterThan(1);
-    const started = Date.now();
+    // Its shared memory carries its own service name (Squids sharing a name collide when started together), and a
+    // killed Squid's segments are removed with it.
+    const segments = async () => (await readdir('/dev/shm')).filter((n) => n.startsWith('aiboxsbxfast-'));
+    expect((await segments()).length).toBeGreaterThan(0);
     await m.release('sbx_fast');
-    // Squid's graceful shutdown takes ~1.6 s even with shutdown_lifetime 0.
-    expect(Date.now() - started).toBeLessThan(500);
+    expect(await segments()).toEqual([]);
     for (const pid of pids)
       expect((await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).includes('sbx_fast')).toBe(
         false,
