@@ -1,6 +1,6 @@
-import { chmod, mkdtemp, readFile, readdir, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   CredentialsConfig,
@@ -33,8 +33,9 @@ describe('EmbeddedSecretStore', () => {
     await store.open();
   });
 
-  afterEach(() => {
+  afterEach(async () => {
     expect(log.lines.join('')).not.toContain(KEY);
+    await rm(dirname(dir), { recursive: true, force: true });
   });
 
   it('returns what was stored, with the TTL of its kind', async () => {

@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -97,8 +97,10 @@ describe('LlmProxy', () => {
     upstream = new FakeLlm();
     await upstream.start();
     cleanups.push(() => upstream.stop());
+    const secretsRoot = await mkdtemp(join(tmpdir(), 'aibox-llm-'));
+    cleanups.push(() => rm(secretsRoot, { recursive: true, force: true }));
     store = new EmbeddedSecretStore({
-      dir: join(await mkdtemp(join(tmpdir(), 'aibox-llm-')), 'secrets'),
+      dir: join(secretsRoot, 'secrets'),
       ttl: CredentialsConfig.parse({}).ttl,
       kinds: {},
       logger: log.logger,
@@ -559,6 +561,7 @@ describe('LlmProxy', () => {
       'verifies the upstream certificate against the configured CA and refuses an unknown one',
       async () => {
         execFileSync('mkdir', ['-p', dir]);
+        cleanups.push(() => rm(dir, { recursive: true, force: true }));
         execFileSync(
           '/usr/bin/openssl',
           [
