@@ -39,6 +39,17 @@ fi
 step "Building the sandbox base image (cached after the first run)"
 aibox setup
 
+# aibox never lets an agent write files that belong to root on the host (a set-uid file written inside would be a
+# set-uid root program outside), so it refuses root-owned folders. When this one is root's (a checkout made as root),
+# the demo runs on a small git project owned by the unprivileged user `nobody` instead.
+if [ "$(stat -c %u "$PROJECT_DIR")" = 0 ]; then
+  demo=/srv/aibox-quickstart-demo
+  step "$PROJECT_DIR belongs to root: aibox refuses root-owned projects; using the demo project $demo (owner nobody)"
+  mkdir -p "$demo"
+  chown nobody:nogroup "$demo"
+  [ -d "$demo/.git" ] || runuser -u nobody -- sh -c "cd '$demo' && git init -q && echo '# demo' > README.md"
+  PROJECT_DIR=$demo
+fi
 name=$(basename "$PROJECT_DIR" | tr 'A-Z' 'a-z' | sed -E 's/[^a-z0-9_.-]+/-/g; s/^[^a-z0-9]+//' | cut -c1-40)
 name=${name:-project}-quickstart
 aibox rm "$name" >/dev/null 2>&1 || true

@@ -728,7 +728,7 @@ function protections(
     on('user', `uid ${config.runtime.sandboxUid}, no sudo, ${config.runtime.mode} Podman`),
     on(
       'filesystem',
-      'read-only root; writable: /workspace, home, /tmp (tmpfs); .git/hooks and .git/config read-only',
+      'read-only root; writable: /workspace, home, /tmp (tmpfs); git metadata host git reads and aibox/ read-only; nosuid,nodev',
     ),
     on('capabilities', 'all dropped, no-new-privileges'),
     on(
