@@ -15,6 +15,32 @@ export type Term =
   | { type: 'objcomp'; key: Term; value: Term; body: Expr[]; loc: Location }
   | { type: 'template'; parts: (string | Term)[]; loc: Location };
 
+/**
+ * The terms directly inside a term, not entering comprehensions (their bodies have scopes of their own): a ref's
+ * terms, a collection's items, a call's arguments (not its operator), a template's parts.
+ */
+export function childTerms(t: Term): Term[] {
+  switch (t.type) {
+    case 'ref':
+      return t.terms;
+    case 'array':
+    case 'set':
+      return t.items;
+    case 'object':
+      return t.items.flat();
+    case 'call':
+      return t.args;
+    case 'template':
+      return t.parts.filter((p): p is Term => typeof p !== 'string');
+    case 'scalar':
+    case 'var':
+    case 'arraycomp':
+    case 'setcomp':
+    case 'objcomp':
+      return [];
+  }
+}
+
 export interface With {
   target: Term;
   value: Term;

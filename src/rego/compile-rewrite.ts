@@ -5,7 +5,7 @@
  *    (references, comprehensions) in a negated call are evaluated *before* the negation, so
  *    `not startswith(o.missing, "a")` fails when `o.missing` is undefined (OPA issue #1877's behaviour).
  */
-import type { Expr, Term } from './ast.js';
+import { childTerms, type Expr, type Term } from './ast.js';
 import { RegoError } from './errors.js';
 
 type Occurrence = 'seen' | 'assigned' | 'declared' | 'arg';
@@ -212,78 +212,14 @@ function checkClosure(t: Term, isLocal: (name: string) => boolean, report: (e: R
 
 /** Plain vars of a term, outside comprehensions (ref heads included, like OPA's var visitor). */
 function varsOf(t: Term): (Term & { type: 'var' })[] {
-  const out: (Term & { type: 'var' })[] = [];
-  const rec = (x: Term): void => {
-    switch (x.type) {
-      case 'var':
-        out.push(x);
-        break;
-      case 'ref':
-        x.terms.forEach(rec);
-        break;
-      case 'array':
-      case 'set':
-        x.items.forEach(rec);
-        break;
-      case 'object':
-        for (const [a, b] of x.items) {
-          rec(a);
-          rec(b);
-        }
-        break;
-      case 'call':
-        x.args.forEach(rec);
-        break;
-      case 'template':
-        for (const p of x.parts) if (typeof p !== 'string') rec(p);
-        break;
-      case 'arraycomp':
-      case 'objcomp':
-      case 'scalar':
-      case 'setcomp':
-        break;
-    }
-  };
-  rec(t);
-  return out;
+  if (t.type === 'var') return [t];
+  return childTerms(t).flatMap(varsOf);
 }
 
 /** Comprehensions directly inside a term (not inside other comprehensions). */
 function comprehensionsIn(t: Term): Term[] {
-  const out: Term[] = [];
-  const rec = (x: Term): void => {
-    switch (x.type) {
-      case 'arraycomp':
-      case 'setcomp':
-      case 'objcomp':
-        out.push(x);
-        break;
-      case 'ref':
-        x.terms.forEach(rec);
-        break;
-      case 'array':
-      case 'set':
-        x.items.forEach(rec);
-        break;
-      case 'object':
-        for (const [a, b] of x.items) {
-          rec(a);
-          rec(b);
-        }
-        break;
-      case 'call':
-        x.args.forEach(rec);
-        break;
-      case 'template':
-        for (const p of x.parts) if (typeof p !== 'string') rec(p);
-        break;
-      case 'scalar':
-      case 'var':
-        break;
-    }
-  };
-  rec(t);
-  return out;
+  if (t.type === 'arraycomp' || t.type === 'setcomp' || t.type === 'objcomp') return [t];
+  return childTerms(t).flatMap(comprehensionsIn);
 }
 
 // --- negation: hoist nested calls and dynamic terms ------------------------------------------------------------------
