@@ -3,30 +3,7 @@
  * (`npm run fuzz:rego -- --eval EXPR --rules FILE`) and OPA's current compiler source where they differ.
  */
 import { describe, expect, it } from 'vitest';
-import { Engine, RegoErrors } from '../../src/rego/index.js';
-import type { JSONValue } from '../../src/rego/value.js';
-
-function evalIn(src: string, query: string, input?: unknown): JSONValue[] {
-  const e = new Engine();
-  e.addModule('t.rego', src);
-  return e
-    .prepare(query)
-    .evaluate(input)
-    .map((r) => r.expressions[0]!.value);
-}
-
-/** The errors a module raises, as `row:col code: message`. */
-function errorsOf(src: string, query = 'data.t'): string[] {
-  const e = new Engine();
-  try {
-    e.addModule('t.rego', src);
-    e.prepare(query);
-  } catch (err) {
-    if (!(err instanceof RegoErrors)) throw err;
-    return err.errors.map((x) => `${x.location?.row}:${x.location?.col} ${x.code}: ${x.msg}`);
-  }
-  return [];
-}
+import { errorsOf, evalIn } from './module-helpers.js';
 
 describe('else after a rule without a body', () => {
   it('is a parse error at the else (OPA ends the rule before it)', () => {
