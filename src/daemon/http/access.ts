@@ -122,7 +122,7 @@ export function installAccess(app: FastifyInstance, services: DaemonServices, op
   });
 
   const byId = async (id: string): Promise<SandboxRecord> => {
-    const record = (await store().list()).find((r) => r.id === id);
+    const record = await store().get(id);
     if (!record) throw daemonErrors.create('SANDBOX_NOT_FOUND', `no sandbox with id ${id}`, { id });
     return record;
   };
