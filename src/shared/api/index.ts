@@ -11,3 +11,5 @@ export * from './secrets.js';
 export * from './ssh-keys.js';
 export * from './egress.js';
 export * from './packs.js';
+export * from './sessions.js';
+export * from './tokens.js';
