@@ -84,3 +84,11 @@ export function messageOf(err: unknown): string {
   if (err instanceof Error) return err.message;
   return String(err);
 }
+
+/** Errors of the shared fs kit (src/shared/fs): state files aiboxd reads back. */
+export const fsErrors = defineErrors({
+  STATE_FILE_INVALID: {
+    status: 500,
+    hint: 'A state file of aiboxd is damaged or was edited by hand: restore it from a backup, or remove it to start that state afresh.',
+  },
+});
