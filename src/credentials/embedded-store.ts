@@ -1,9 +1,10 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { constants as fsConstants } from 'node:fs';
-import { mkdir, open, readFile, rename, rm, stat, chmod } from 'node:fs/promises';
+import { mkdir, open, readFile, stat, chmod } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import type { Clock, Logger } from '../shared/index.js';
+import { Mutex, readJsonFile, writeFileAtomic } from '../shared/fs/index.js';
 import { SECRET_NAME_PATTERN, type CredentialKind, type CredentialTtls } from './config.js';
 import { credentialErrors } from './errors.js';
 import type { SecretRedactor } from './redact.js';
@@ -47,8 +48,8 @@ export class EmbeddedSecretStore implements CredentialProvider, SecretAdmin {
   #key: Buffer | undefined;
   /** Decrypted credentials until their TTL ends, so a proxied call costs no disk read; writes invalidate. */
   readonly #cache = new Map<string, Credential>();
-  /** Serializes writers inside this process; the rename makes each write atomic for readers. */
-  #writeChain: Promise<unknown> = Promise.resolve();
+  /** Serializes writers inside this process; the atomic replace makes each write whole for readers. */
+  readonly #writes = new Mutex();
 
   constructor(options: EmbeddedStoreOptions) {
     this.#opts = options;
@@ -208,55 +209,24 @@ export class EmbeddedSecretStore implements CredentialProvider, SecretAdmin {
 
   async #read(): Promise<StoreFile> {
     await this.open();
-    let text: string;
-    try {
-      text = await readFile(this.dataFile, 'utf8');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { version: 1, secrets: {} };
-      throw err;
-    }
-    const parsed = StoreFile.safeParse(safeJson(text));
-    if (!parsed.success) {
-      throw credentialErrors.create(
-        'SECRET_STORE_CORRUPT',
-        `the embedded store ${this.dataFile} is not a valid store file`,
-      );
-    }
-    return parsed.data;
+    const file = await readJsonFile(this.dataFile, StoreFile, {
+      invalid: () =>
+        credentialErrors.create(
+          'SECRET_STORE_CORRUPT',
+          `the embedded store ${this.dataFile} is not a valid store file`,
+        ),
+    });
+    return file ?? { version: 1, secrets: {} };
   }
 
   async #mutate(change: (file: StoreFile) => boolean): Promise<boolean> {
-    const run = this.#writeChain.then(async () => {
+    return this.#writes.run(async () => {
       const file = await this.#read();
       if (!change(file)) return false;
-      await this.#writeAtomically(JSON.stringify(file, null, 2) + '\n');
+      // 0600 in the 0700 folder: only the daemon user reads the ciphertexts.
+      await writeFileAtomic(this.dataFile, JSON.stringify(file, null, 2) + '\n', { mode: 0o600 });
       return true;
     });
-    this.#writeChain = run.catch(() => undefined);
-    return run;
-  }
-
-  async #writeAtomically(text: string): Promise<void> {
-    const tmp = `${this.dataFile}.tmp-${randomBytes(4).toString('hex')}`;
-    const handle = await open(tmp, 'wx', 0o600);
-    try {
-      await handle.writeFile(text);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    try {
-      await rename(tmp, this.dataFile);
-    } catch (err) {
-      await rm(tmp, { force: true });
-      throw err;
-    }
-    const dir = await open(this.#opts.dir, 'r');
-    try {
-      await dir.sync();
-    } finally {
-      await dir.close();
-    }
   }
 }
 
@@ -266,13 +236,5 @@ function validateName(name: string): void {
       'CREDENTIAL_NAME_INVALID',
       `invalid secret name ${JSON.stringify(name.slice(0, 140))}`,
     );
-  }
-}
-
-function safeJson(text: string): unknown {
-  try {
-    return JSON.parse(text) as unknown;
-  } catch {
-    return undefined;
   }
 }
