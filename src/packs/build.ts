@@ -6,7 +6,6 @@ import {
   readdir,
   readFile,
   readlink,
-  rename,
   rm,
   symlink,
   lstat,
@@ -15,6 +14,7 @@ import {
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
+import { publishDir } from '../shared/fs/index.js';
 import { packErrors } from './errors.js';
 import { PACKS_MOUNT, type PackManifest, type PackVersionSpec } from './manifest.js';
 
@@ -275,7 +275,7 @@ export async function buildPack(
     await execa('chown', ['-R', '0:0', root]);
     await execa('chmod', ['-R', 'u-w,go-w,a+rX', root]);
     try {
-      await rename(root, built.dir);
+      await publishDir(root, built.dir);
     } catch (err) {
       // The same content already in the cache (another build won the race): keep that one.
       if (

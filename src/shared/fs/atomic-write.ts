@@ -1,7 +1,9 @@
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
 import { mkdir, open, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
+import { promisify } from 'node:util';
 
 export interface AtomicWriteOptions {
   /** Permission bits of the file, applied with fchmod (whatever the umask) before it appears under its name. */
@@ -65,6 +67,17 @@ export async function publishFile(from: string, to: string): Promise<void> {
   } finally {
     await handle.close();
   }
+  await rename(from, to);
+  await syncDir(path.dirname(to));
+}
+
+/**
+ * Moves a finished folder tree (a built pack, a hard-linked copy) into place durably: the file system holding it is
+ * synced first (syncfs(2) through coreutils `sync -f`: one call instead of an fsync per file), then renamed, then the
+ * parent folder fsynced. Rename errors (ENOTEMPTY: the name is taken) reach the caller unchanged.
+ */
+export async function publishDir(from: string, to: string): Promise<void> {
+  await promisify(execFile)('sync', ['--file-system', from]);
   await rename(from, to);
   await syncDir(path.dirname(to));
 }

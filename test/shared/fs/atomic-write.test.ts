@@ -3,7 +3,7 @@ import { mkdtemp, readdir, readFile, rm, stat, writeFile, mkdir } from 'node:fs/
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { publishFile, writeFileAtomic, writeJsonAtomic } from '../../../src/shared/fs/index.js';
+import { publishDir, publishFile, writeFileAtomic, writeJsonAtomic } from '../../../src/shared/fs/index.js';
 
 let dir: string;
 beforeEach(async () => {
@@ -103,5 +103,16 @@ describe('publishFile', () => {
     await publishFile(path.join(dir, 'out.partial'), path.join(dir, 'out'));
     expect(await readdir(dir)).toEqual(['out']);
     expect(await readFile(path.join(dir, 'out'), 'utf8')).toBe('tarball');
+  });
+
+  it('moves a finished folder into place, and refuses a taken name', async () => {
+    await mkdir(path.join(dir, 'tree.partial', 'bin'), { recursive: true });
+    await writeFile(path.join(dir, 'tree.partial', 'bin', 'tool'), '#!/bin/sh\n');
+    await publishDir(path.join(dir, 'tree.partial'), path.join(dir, 'tree'));
+    expect(await readFile(path.join(dir, 'tree', 'bin', 'tool'), 'utf8')).toBe('#!/bin/sh\n');
+    await mkdir(path.join(dir, 'other', 'x'), { recursive: true });
+    await expect(publishDir(path.join(dir, 'other'), path.join(dir, 'tree'))).rejects.toMatchObject({
+      code: expect.stringMatching(/^(ENOTEMPTY|EEXIST)$/),
+    });
   });
 });
