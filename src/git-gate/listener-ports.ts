@@ -1,6 +1,5 @@
 import { z } from 'zod';
-import { readJson, writeJsonAtomic } from './atomic-json.js';
-import { KeyedMutex } from './mutex.js';
+import { KeyedMutex, readJsonFile, writeJsonAtomic } from '../shared/fs/index.js';
 
 /** A listener of one sandbox: its port and the key its git sends (see GatewaySandbox.key). */
 const Listener = z.object({ port: z.number().int().min(1).max(65535), key: z.string().min(32) }).strict();
@@ -18,23 +17,27 @@ export class ListenerPorts {
   constructor(private readonly file: string) {}
 
   async get(sandboxId: string): Promise<ListenerRecord | undefined> {
-    const v = (await readJson(this.file, Listeners, {}))[sandboxId];
+    const v = ((await readJsonFile(this.file, Listeners)) ?? {})[sandboxId];
     return typeof v === 'object' ? v : undefined;
   }
 
   async set(sandboxId: string, listener: ListenerRecord): Promise<void> {
     await this.lock.run('file', async () => {
-      await writeJsonAtomic(this.file, {
-        ...(await readJson(this.file, Listeners, {})),
-        [sandboxId]: listener,
-      });
+      await writeJsonAtomic(
+        this.file,
+        {
+          ...(await readJsonFile(this.file, Listeners)),
+          [sandboxId]: listener,
+        },
+        { mode: 0o600, mkdirMode: 0o700 },
+      );
     });
   }
 
   async delete(sandboxId: string): Promise<void> {
     await this.lock.run('file', async () => {
-      const { [sandboxId]: _gone, ...rest } = await readJson(this.file, Listeners, {});
-      await writeJsonAtomic(this.file, rest);
+      const { [sandboxId]: _gone, ...rest } = (await readJsonFile(this.file, Listeners)) ?? {};
+      await writeJsonAtomic(this.file, rest, { mode: 0o600, mkdirMode: 0o700 });
     });
   }
 }

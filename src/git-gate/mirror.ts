@@ -5,7 +5,7 @@ import type { UpstreamRepo } from './config.js';
 import { basicAuthHeader, type CredentialSource } from './credentials.js';
 import { gitGateErrors } from './errors.js';
 import { GitCommandError, type GitResult, type GitRunner } from './exec.js';
-import { KeyedMutex } from './mutex.js';
+import { KeyedMutex } from '../shared/fs/index.js';
 
 export interface MirrorStoreOptions {
   /** Folder holding one bare mirror per upstream repository (`<root>/<name>.git`): GIT_PROJECT_ROOT. */

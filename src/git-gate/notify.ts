@@ -2,7 +2,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import type { Clock, Logger } from '../shared/index.js';
 import { newId } from '../shared/index.js';
-import { writeJsonAtomic } from './atomic-json.js';
+import { writeJsonAtomic } from '../shared/fs/index.js';
 import type { NotificationsConfig } from './config.js';
 
 export const Notification = z.object({
@@ -41,7 +41,7 @@ export class Notifier {
     const jobs: Promise<void>[] = [];
     if (this.config.dir) {
       const file = path.join(this.config.dir, `${n.at.replace(/[:.]/g, '-')}-${n.id}.json`);
-      jobs.push(writeJsonAtomic(file, n));
+      jobs.push(writeJsonAtomic(file, n, { mode: 0o600, mkdirMode: 0o700 }));
     }
     if (this.config.command)
       jobs.push(this.deps.runCommand(this.config.command, body, this.config.timeoutMs));

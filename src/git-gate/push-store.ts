@@ -1,6 +1,5 @@
 import { z } from 'zod';
-import { readJson, writeJsonAtomic } from './atomic-json.js';
-import { KeyedMutex } from './mutex.js';
+import { KeyedMutex, readJsonFile, writeJsonAtomic } from '../shared/fs/index.js';
 
 export const PushState = z.enum(['pending', 'approved', 'rejected', 'conflict']);
 export type PushState = z.infer<typeof PushState>;
@@ -46,7 +45,7 @@ export class PushStore {
   constructor(private readonly file: string) {}
 
   async list(): Promise<PushRecord[]> {
-    return (await readJson(this.file, PushFile, { version: 1, pushes: [] })).pushes;
+    return (await readJsonFile(this.file, PushFile))?.pushes ?? [];
   }
 
   async get(id: string): Promise<PushRecord | undefined> {
@@ -57,7 +56,7 @@ export class PushStore {
   async update<T>(fn: (pushes: PushRecord[]) => { pushes: PushRecord[]; result: T }): Promise<T> {
     return this.lock.run('file', async () => {
       const { pushes, result } = fn(await this.list());
-      await writeJsonAtomic(this.file, { version: 1, pushes });
+      await writeJsonAtomic(this.file, { version: 1, pushes }, { mode: 0o600, mkdirMode: 0o700 });
       return result;
     });
   }

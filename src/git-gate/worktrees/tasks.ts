@@ -3,11 +3,10 @@ import { execa } from 'execa';
 import path from 'node:path';
 import { z } from 'zod';
 import type { Clock, Logger } from '../../shared/index.js';
-import { readJson, writeJsonAtomic } from '../atomic-json.js';
+import { KeyedMutex, readJsonFile, writeJsonAtomic } from '../../shared/fs/index.js';
 import type { GitAuditSink } from '../audit.js';
 import { gitGateErrors } from '../errors.js';
 import { GitCommandError, type GitRunner } from '../exec.js';
-import { KeyedMutex } from '../mutex.js';
 import type { Notifier } from '../notify.js';
 import { worktreeMounts, worktreeMountSources, type Mount, type WorktreeLayout } from './mounts.js';
 import { assertNoSymlinks, identityOf } from './nofollow.js';
@@ -70,7 +69,7 @@ export class TaskManager {
   }
 
   async list(): Promise<TaskRecord[]> {
-    return (await readJson(this.opts.stateFile, TaskFile, { version: 1, tasks: [] })).tasks;
+    return (await readJsonFile(this.opts.stateFile, TaskFile))?.tasks ?? [];
   }
 
   async get(name: string): Promise<TaskRecord> {
@@ -81,7 +80,11 @@ export class TaskManager {
 
   private async save(fn: (tasks: TaskRecord[]) => TaskRecord[]): Promise<void> {
     await this.lock.run('file', async () => {
-      await writeJsonAtomic(this.opts.stateFile, { version: 1, tasks: fn(await this.list()) });
+      await writeJsonAtomic(
+        this.opts.stateFile,
+        { version: 1, tasks: fn(await this.list()) },
+        { mode: 0o600, mkdirMode: 0o700 },
+      );
     });
   }
 
