@@ -1,6 +1,7 @@
-import { chmod, mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { chmod, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import ssh2, { type ParsedKey } from 'ssh2';
+import { writeFileAtomic } from '../shared/fs/index.js';
 import type { Logger } from '../shared/index.js';
 import { sshErrors } from './errors.js';
 import { fingerprintOf } from './keys.js';
@@ -54,10 +55,7 @@ export async function loadOrCreateHostKey(file: string, logger: Logger): Promise
   }
   if (pem === undefined) {
     pem = generateParsableKey();
-    await mkdir(join(file, '..'), { recursive: true, mode: 0o700 });
-    const tmp = `${file}.tmp-${process.pid}`;
-    await writeFile(tmp, pem, { mode: 0o600 });
-    await rename(tmp, file);
+    await writeFileAtomic(file, pem, { mode: 0o600, mkdirMode: 0o700 });
     logger.info({ file }, 'generated the SSH gateway host key');
   } else {
     const mode = (await stat(file)).mode & 0o777;
@@ -106,8 +104,5 @@ export function renderKnownHosts(hostKey: HostKey, alias: string, host: string, 
 }
 
 export async function writeKnownHosts(file: string, content: string): Promise<void> {
-  const tmp = `${file}.tmp-${process.pid}`;
-  await writeFile(tmp, content, { mode: 0o644 });
-  await chmod(tmp, 0o644);
-  await rename(tmp, file);
+  await writeFileAtomic(file, content, { mode: 0o644 });
 }

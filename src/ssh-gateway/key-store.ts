@@ -1,6 +1,5 @@
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
 import { z } from 'zod';
+import { Mutex, readJsonFile, writeJsonAtomic } from '../shared/fs/index.js';
 import type { Clock } from '../shared/index.js';
 import { sshErrors } from './errors.js';
 import { parsePublicKeyLine, type PublicKeyLine } from './keys.js';
@@ -22,7 +21,7 @@ const StoreFile = z.object({ version: z.literal(1), keys: z.array(RegisteredKey)
  */
 export class KeyStore {
   private keys: RegisteredKey[] | undefined;
-  private queue: Promise<unknown> = Promise.resolve();
+  private readonly writes = new Mutex();
 
   constructor(
     private readonly file: string,
@@ -94,36 +93,18 @@ export class KeyStore {
 
   private async load(): Promise<RegisteredKey[]> {
     if (this.keys) return this.keys;
-    let text: string;
-    try {
-      text = await readFile(this.file, 'utf8');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return (this.keys = []);
-      throw err;
-    }
-    let json: unknown;
-    try {
-      json = JSON.parse(text);
-    } catch {
-      throw sshErrors.create('SSH_KEY_STORE_CORRUPT', `${this.file} is not valid JSON`);
-    }
-    const parsed = StoreFile.safeParse(json);
-    if (!parsed.success)
-      throw sshErrors.create('SSH_KEY_STORE_CORRUPT', `${this.file} does not match the key store format`);
-    return (this.keys = parsed.data.keys);
+    const stored = await readJsonFile(this.file, StoreFile, {
+      invalid: (message) => sshErrors.create('SSH_KEY_STORE_CORRUPT', message),
+    });
+    return (this.keys = stored?.keys ?? []);
   }
 
   private async save(keys: RegisteredKey[]): Promise<void> {
-    await mkdir(dirname(this.file), { recursive: true, mode: 0o700 });
-    const tmp = `${this.file}.tmp-${process.pid}`;
-    await writeFile(tmp, `${JSON.stringify({ version: 1, keys }, null, 2)}\n`, { mode: 0o600 });
-    await rename(tmp, this.file);
+    await writeJsonAtomic(this.file, { version: 1, keys }, { mode: 0o600, mkdirMode: 0o700 });
     this.keys = keys;
   }
 
   private serialize<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.queue.then(fn, fn);
-    this.queue = run.catch(() => undefined);
-    return run;
+    return this.writes.run(fn);
   }
 }
