@@ -17,8 +17,8 @@ import {
   toRegoText,
 } from '../value.js';
 import { expectInt, operandError, runes, stringItems } from './operands.js';
-import type { GoArg } from './gofmt.js';
-import { FormatLimitError, goArgFromInteger, goSprintf } from './gofmt.js';
+import type { GoArg } from './sprintf.js';
+import { FormatLimitError, goArgFromInteger, goSprintf } from './sprintf.js';
 import { renderTemplate } from './template.js';
 
 /** Go's unicode.IsSpace. */
