@@ -1,10 +1,11 @@
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, rm, writeFile, rename, copyFile, chmod } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile, copyFile, chmod } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { execa } from 'execa';
 import type Docker from 'dockerode';
+import { publishFile } from '../shared/fs/index.js';
 import type { Logger } from '../shared/index.js';
 import type { RuntimeConfig } from '../config/index.js';
 import type { PodmanService } from './podman-service.js';
@@ -171,7 +172,7 @@ export class BaseImage {
     onProgress({ phase: 'package', percent: 80, message: 'packing the root filesystem' });
     const partial = `${tarball}.partial`;
     await execa('tar', ['--numeric-owner', '-C', root, '-cf', partial, '.']);
-    await rename(partial, tarball);
+    await publishFile(partial, tarball);
     await removeRootfs(root);
   }
 
