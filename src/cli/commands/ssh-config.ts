@@ -1,7 +1,8 @@
-import { access, chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { access, mkdir, readFile } from 'node:fs/promises';
 import { constants } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import type { Command } from 'commander';
+import { writeFileAtomic } from '../../shared/fs/index.js';
 import type { SshGatewayReport } from '../../shared/index.js';
 import type { CliContext } from '../context.js';
 import { SshApi, findUserPublicKeys, homeOf, publicKeyFingerprint, sshCliErrors } from './ssh-key.js';
@@ -133,8 +134,7 @@ async function knownHostsFor(gateway: SshGatewayReport, home: string, write: boo
   if (gateway.knownHostsFile && (await readable(gateway.knownHostsFile))) return gateway.knownHostsFile;
   const copy = join(home, '.ssh', 'aibox_known_hosts');
   if (write && gateway.knownHosts) {
-    await mkdir(dirname(copy), { recursive: true, mode: 0o700 });
-    await writeFile(copy, gateway.knownHosts, { mode: 0o644 });
+    await writeFileAtomic(copy, gateway.knownHosts, { mode: 0o644, mkdirMode: 0o700 });
   }
   return copy;
 }
@@ -148,10 +148,7 @@ async function writeConfig(file: string, block: string): Promise<void> {
     });
     const next = mergeManagedBlock(existing, block);
     if (next === existing) return;
-    const tmp = `${file}.aibox-tmp`;
-    await writeFile(tmp, next, { mode: 0o600 });
-    await chmod(tmp, 0o600);
-    await rename(tmp, file);
+    await writeFileAtomic(file, next, { mode: 0o600 });
   } catch (err) {
     throw sshCliErrors.create('SSH_CONFIG_WRITE_FAILED', `cannot update ${file}: ${(err as Error).message}`);
   }
