@@ -20,6 +20,7 @@ import {
   type ResolvedPack,
 } from '../../packs/index.js';
 import type { SandboxRuntime } from '../../runtime/index.js';
+import { writeFileAtomic, writeJsonAtomic } from '../../shared/fs/index.js';
 import type { Logger } from '../../shared/index.js';
 import type { PolicyService } from './policy.js';
 import type { EgressService } from './egress.js';
@@ -554,8 +555,7 @@ export class PacksService implements SandboxHook {
     });
     if (r.exitCode !== 0)
       throw packErrors.create('PACK_BASE_IMAGE_MISSING', `cannot read the dpkg status of ${tarball}`);
-    await writeFile(`${out}.tmp`, r.stdout);
-    await rename(`${out}.tmp`, out);
+    await writeFileAtomic(out, r.stdout, { mode: 0o644 });
     return out;
   }
 
@@ -574,8 +574,7 @@ export class PacksService implements SandboxHook {
 
   private async save(state: Record<string, SandboxPacks>): Promise<void> {
     const file = path.join(this.stateDir, 'installed.json');
-    await writeFile(`${file}.tmp`, `${JSON.stringify(state, null, 2)}\n`, { mode: 0o600 });
-    await rename(`${file}.tmp`, file);
+    await writeJsonAtomic(file, state, { mode: 0o600 });
   }
 
   /** Installs and removals read-modify-write one state file: one at a time. */
