@@ -16,6 +16,7 @@ import {
   gatewayAuthConfig,
   GitGateConfig,
   GitPolicy,
+  decideRef,
   newGatewayKey,
 } from '../src/git-gate/index.js';
 import { systemClock } from '../src/shared/index.js';
@@ -51,6 +52,7 @@ const listener = await gate.gateway.openFor({
   sandbox: 'bench',
   key,
   policy: () => policy,
+  decide: async (ref, op) => decideRef(policy, ref, op),
 });
 const viaGate = `${listener.hostUrl}/acme/bench.git`;
 // What a sandbox's git carries: its gateway key as an extra header.

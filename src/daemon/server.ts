@@ -7,12 +7,10 @@ import type { DaemonConfig } from '../config/index.js';
 import { SandboxRuntime } from '../runtime/index.js';
 import { PINO_REDACT_PATHS, SecretRedactor } from '../credentials/index.js';
 import { buildApp, trackConnections } from './app.js';
+import { composeDaemon } from './compose.js';
 import { loadPeerReader } from './http/peercred.js';
-import { daemonIdOf, SandboxService, type DaemonServices } from './services/index.js';
-import { SandboxStore } from './state/sandbox-store.js';
-import { buildHooks, type HookDeps } from './services/hooks-registry.js';
+import type { DaemonServices, RuntimePort } from './services/index.js';
 import { daemonErrors } from './errors.js';
-import { openAuditLog } from './services/audit.js';
 
 /** In-flight requests get this long to finish at shutdown; then every connection left is closed. */
 const SHUTDOWN_GRACE_MS = 3_000;
@@ -25,8 +23,24 @@ export interface RunningDaemon {
   close(): Promise<void>;
 }
 
-/** Wires the daemon (runtime, services, hooks), re-adopts what it left running, then listens on the unix socket. */
-export async function startDaemon(config: DaemonConfig, version: string): Promise<RunningDaemon> {
+export interface StartOptions {
+  /** The container runtime; default: the real one (SandboxRuntime over the private Podman service). */
+  runtime?: RuntimePort;
+  /** Where the log goes (default stdout). */
+  logDestination?: DestinationStream;
+  /** See ComposeInput.network: 'none' only for daemons without root's network tools (the unit-test daemon). */
+  network?: 'enforced' | 'none';
+}
+
+/**
+ * Wires the daemon (runtime, then every service through the composition root), re-adopts what it left running,
+ * then listens on the unix socket. A failure at any step closes what was built and throws.
+ */
+export async function startDaemon(
+  config: DaemonConfig,
+  version: string,
+  options: StartOptions = {},
+): Promise<RunningDaemon> {
   await mkdir(config.stateDir, { recursive: true, mode: 0o711 });
   await claimStateDir(config.stateDir, config.socket);
   // Traversable (not readable) by the rootless Podman user, which needs the podman/ and sandbox home directories.
@@ -34,35 +48,35 @@ export async function startDaemon(config: DaemonConfig, version: string): Promis
   // Without SO_PEERCRED every caller would look the same: refuse to start rather than serve them all as root.
   const peer = loadPeerReader();
   const redactor = new SecretRedactor();
-  const logger = daemonLogger(config.log.level, redactor);
-  const runtime = await SandboxRuntime.create(config.runtime, config.stateDir, logger);
+  const logger = daemonLogger(config.log.level, redactor, options.logDestination);
+  const runtime: RuntimePort =
+    options.runtime ?? (await SandboxRuntime.create(config.runtime, config.stateDir, logger));
   await runtime.start();
-  const daemonId = daemonIdOf(config.stateDir);
-  const store = new SandboxStore(config.stateDir);
-  // The audit log opens before any layer (fail closed); the LLM proxy layer builds the credentials service with the
-  // logger's redactor, so the log masks what it registers.
-  const audit = await openAuditLog(config.stateDir, logger);
-  const deps: HookDeps = { config, logger, runtime, daemonId };
-  const hooks = await buildHooks(deps, { audit, redactor });
-  const sandboxes = new SandboxService(config, runtime, store, hooks, daemonId, logger);
-  const services: DaemonServices = {
-    version,
-    config,
-    logger: logger,
-    httpLogger: logger,
-    startedAt: new Date(),
-    runtime,
-    sandboxes,
-    hooks,
-    audit,
-  };
-  await sandboxes.adoptAndSweep();
-
-  const app = await buildApp(services, { peer });
+  let composed: Awaited<ReturnType<typeof composeDaemon>> | undefined;
+  let app: FastifyInstance | undefined;
+  try {
+    // The credentials service registers every secret it loads with the logger's redactor: the log masks them.
+    composed = await composeDaemon({
+      config,
+      version,
+      runtime,
+      logger,
+      redactor,
+      ...(options.network ? { network: options.network } : {}),
+    });
+    await composed.services.sandboxes.adoptAndSweep();
+    app = await buildApp(composed.services, { peer });
+    await mkdir(path.dirname(config.socket), { recursive: true, mode: 0o755 });
+    await removeStaleSocket(config.socket);
+    await app.listen({ path: config.socket });
+  } catch (err) {
+    await app?.close().catch(() => undefined);
+    await composed?.close();
+    await settlesWithin(runtime.stop(), RUNTIME_STOP_MS);
+    throw err;
+  }
+  const { services } = composed;
   const connections = trackConnections(app);
-  await mkdir(path.dirname(config.socket), { recursive: true, mode: 0o755 });
-  await removeStaleSocket(config.socket);
-  await app.listen({ path: config.socket });
   // 0660 root:<socketGroup>: members of the group connect; what each may do is decided per caller (SO_PEERCRED).
   await chmod(config.socket, 0o660);
   const gid = await groupId(config.socketGroup);
@@ -73,17 +87,24 @@ export async function startDaemon(config: DaemonConfig, version: string): Promis
     'aiboxd listening',
   );
 
+  const server = app;
+  const built = composed;
+  const closeServices = () => built.close();
   return {
-    app,
+    app: server,
     services,
-    /** Bounded: in-flight requests get a grace period, then every connection (exec streams too) is closed. */
+    /**
+     * Bounded: in-flight requests get a grace period, then every connection (exec streams too) is closed; then
+     * every service closes in reverse build order (compose.ts), then the runtime stops.
+     */
     async close() {
-      const closing = app.close();
+      const closing = server.close();
       if (!(await settlesWithin(closing, SHUTDOWN_GRACE_MS))) {
         logger.warn({ open: connections.size }, 'closing the connections still open at shutdown');
         for (const socket of connections) socket.destroy();
         await settlesWithin(closing, SHUTDOWN_GRACE_MS);
       }
+      await closeServices();
       if (!(await settlesWithin(runtime.stop(), RUNTIME_STOP_MS))) {
         logger.warn('the runtime did not stop in time; exiting anyway');
       }

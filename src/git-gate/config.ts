@@ -1,5 +1,15 @@
 import { z } from 'zod';
-import { GitPolicy } from './policy.js';
+import type { GitPolicy } from './policy.js';
+
+/**
+ * `git.policy` used to decide pushes beside the policy layer. It is refused rather than ignored: ignoring it would
+ * silently drop the restrictions it wrote (read-only repositories, denied refs).
+ */
+export const GIT_POLICY_REMOVED =
+  'git.policy is no longer read: push decisions come from the policy push door only. Move ref rules to the policy ' +
+  "repo (org/push.rego, data.yaml push.protected) or a project's aibox/policy.yaml (push.approve, push.deny); make a " +
+  'repository fetch-only with `push: false` on its git.repos entry; a repository sandboxes must not reach is not ' +
+  'listed in git.repos. Then remove git.policy from aiboxd.yaml.';
 
 /** Repository names as they appear in gateway URLs: `acme/widgets` is served at `/acme/widgets.git`. */
 export const REPO_NAME_PATTERN = /^[A-Za-z0-9_][A-Za-z0-9._-]*(\/[A-Za-z0-9_][A-Za-z0-9._-]*)*$/;
@@ -31,6 +41,12 @@ export const UpstreamRepo = z
       .min(1)
       .default('x-access-token')
       .describe('User name sent with the credential in HTTP basic auth (GitHub: x-access-token).'),
+    push: z
+      .boolean()
+      .default(true)
+      .describe(
+        'false: sandboxes may clone and fetch it but never push. Which refs a push may update is the policy push door.',
+      ),
   })
   .strict();
 export type UpstreamRepo = z.infer<typeof UpstreamRepo>;
@@ -79,17 +95,13 @@ export const GitGateConfig = z
         'Largest pack a sandbox may push (receive.maxInputSize of the mirrors), so a push cannot fill the disk.',
       ),
     notifications: NotificationsConfig.default({ timeoutMs: 5000 }),
-    policy: GitPolicy.default({
-      repos: [{ pattern: '**', push: true }],
-      refs: [
-        { pattern: 'refs/heads/main', action: 'require-approval', rule: 'default: protected main' },
-        { pattern: 'refs/heads/master', action: 'require-approval', rule: 'default: protected master' },
-        { pattern: 'refs/heads/**', action: 'allow', rule: 'default: other branches' },
-      ],
-      defaultAction: 'deny',
-    }).describe(
-      'Git policy used until the policy layer supplies one per sandbox: which configured repos, which refs need approval.',
-    ),
+    policy: z
+      .unknown()
+      .optional()
+      .superRefine((value, ctx) => {
+        if (value !== undefined) ctx.addIssue({ code: 'custom', message: GIT_POLICY_REMOVED });
+      })
+      .describe('Removed: refused with a message saying where its rules went.'),
     worktrees: z
       .object({
         root: z
@@ -109,3 +121,16 @@ export const GitGateConfig = z
   })
   .strict();
 export type GitGateConfig = z.infer<typeof GitGateConfig>;
+
+/**
+ * What every sandbox may do with the configured repositories: clone/fetch each one listed, push unless it says
+ * `push: false`. Local ref rules allow everything but the gateway's own namespace: which refs a push may update is
+ * decided by the policy push door (the stricter of the two wins, so this never loosens it).
+ */
+export function repoPolicyOf(config: Pick<GitGateConfig, 'repos'>): GitPolicy {
+  return {
+    repos: config.repos.map((r) => ({ pattern: r.name, push: r.push })),
+    refs: [],
+    defaultAction: 'allow',
+  };
+}

@@ -24,8 +24,8 @@ export interface GatewaySandbox {
   readonly key: string;
   /** Read on every request, so a policy change applies without restarting the sandbox. */
   readonly policy: () => GitPolicy;
-  /** The policy layer's per-ref decision (the Rego push door), if the daemon has one. */
-  readonly decide?: RefDecider;
+  /** The policy layer's per-ref decision (the Rego push door): push decisions come from it. */
+  readonly decide: RefDecider;
   /** A port to listen on (re-adopting a sandbox after a daemon restart keeps its URL); 0 or absent: any free port. */
   readonly port?: number;
 }
@@ -56,7 +56,7 @@ interface PushSession {
   readonly sandbox: string;
   readonly repo: string;
   readonly policy: GitPolicy;
-  readonly decide?: RefDecider;
+  readonly decide: RefDecider;
   readonly mirrorDir: string;
 }
 
@@ -260,7 +260,7 @@ export class GitGateway {
         repo,
         policy,
         mirrorDir,
-        ...(sb.decide ? { decide: sb.decide } : {}),
+        decide: sb.decide,
       });
       env.AIBOX_GATE_TOKEN = token;
       env.AIBOX_GATE_SOCKET = this.hookSocket;
@@ -314,7 +314,7 @@ export class GitGateway {
           sandbox: session.sandbox,
           repo: session.repo,
           policy: session.policy,
-          ...(session.decide ? { decide: session.decide } : {}),
+          decide: session.decide,
         },
         { ref, oldSha, newSha, ...(objectEnv ? { objectEnv } : {}) },
       );

@@ -18,7 +18,7 @@ export interface PushContext {
   readonly repo: string;
   readonly policy: GitPolicy;
   /** The policy layer's per-ref decision; combined with `policy` so the stricter one wins. */
-  readonly decide?: RefDecider;
+  readonly decide: RefDecider;
 }
 
 export interface RefUpdate {
@@ -78,8 +78,15 @@ export class PushGate {
   /** Called (through the update hook) for each ref of a push, before receive-pack updates the mirror. */
   async onRefUpdate(ctx: PushContext, upd: RefUpdate): Promise<RefVerdict> {
     const op = upd.newSha === ZERO_SHA ? 'delete' : 'update';
-    const local = decideRef(ctx.policy, upd.ref, op);
-    const decision = ctx.decide ? stricter(await ctx.decide(upd.ref, op), local) : local;
+    let decision = stricter(await ctx.decide(upd.ref, op), decideRef(ctx.policy, upd.ref, op));
+    if (op === 'delete' && decision.action === 'require-approval') {
+      // A deletion cannot be staged for review.
+      decision = {
+        ...decision,
+        action: 'deny',
+        rule: `${decision.rule} (deletions cannot be staged for approval)`,
+      };
+    }
     const base = {
       sandbox: ctx.sandbox,
       repo: ctx.repo,

@@ -69,7 +69,7 @@ export interface CommandRequest {
 
 export type CommandDecision = { allow: true } | { allow: false; reason: string; rule?: string };
 
-/** The command door of policy. The policy module provides the real one; the default allows everything. */
+/** The command door of policy (required: a gateway without one does not start). */
 export type CommandPolicy = (request: CommandRequest) => Promise<CommandDecision>;
 
 export type SshAuditAction =

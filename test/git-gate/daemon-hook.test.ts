@@ -7,10 +7,11 @@ import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadDaemonConfig } from '../../src/config/index.js';
 import { buildApp } from '../../src/daemon/app.js';
-import { GitGateService, type TaskSandboxes } from '../../src/daemon/services/git-gate.js';
+import { GitGateService } from '../../src/daemon/services/git-gate.js';
+import { TaskService, type TaskSandboxes } from '../../src/daemon/services/tasks.js';
 import type { DaemonServices, SandboxHookContext } from '../../src/daemon/services/index.js';
 import { GitGateConfig, worktreeMounts } from '../../src/git-gate/index.js';
-import type { SandboxRuntime } from '../../src/runtime/index.js';
+import type { RuntimePort } from '../../src/daemon/services/runtime-port.js';
 import { git, silentLogger } from './helpers/upstream.js';
 
 const TOKEN = 'ghp_hookTestTokenNeverInTheContribution';
@@ -45,28 +46,31 @@ describe('the daemon side: git gate hook and /v1/pushes, /v1/tasks', () => {
             upstream: 'https://git.example.invalid/acme/widgets.git',
             credential: 'tok',
           },
-          { name: 'acme/secret', upstream: 'https://git.example.invalid/acme/secret.git', credential: 'tok' },
         ],
-        policy: {
-          repos: [{ pattern: 'acme/widgets' }],
-          refs: [{ pattern: 'refs/heads/**', action: 'allow' }],
-        },
       }),
     };
     const s = await GitGateService.create({
       config,
       logger: silentLogger,
-      runtime: {} as SandboxRuntime,
+      runtime: {} as RuntimePort,
       daemonId: 'test',
       credentials: { get: async () => ({ value: { reveal: () => TOKEN } }) },
+      audit: { append: async () => undefined },
+      decidePush: async (_sandbox, ref) => ({
+        id: 'dec_000000000001',
+        action: 'allow',
+        rule: `test: ${ref}`,
+      }),
     });
     cleanups.push(() => s.close());
     return s;
   }
 
-  async function app(hooks: unknown[]) {
+  async function app(git: GitGateService) {
     const a = await buildApp({
-      hooks,
+      hooks: [git],
+      git,
+      tasks: new TaskService(git.tasks, sandboxes, silentLogger),
       sandboxes,
       httpLogger: pino({ level: 'silent' }) as FastifyBaseLogger,
     } as unknown as DaemonServices);
@@ -158,7 +162,7 @@ describe('the daemon side: git gate hook and /v1/pushes, /v1/tasks', () => {
 
   it('creates a task with a sandbox on its worktree, and that sandbox gets the worktree mounts', async () => {
     const s = await service();
-    const a = await app([s]);
+    const a = await app(s);
     const res = await a.inject({
       method: 'POST',
       url: '/v1/tasks',
@@ -193,7 +197,7 @@ describe('the daemon side: git gate hook and /v1/pushes, /v1/tasks', () => {
   });
 
   it('answers bad input with stable codes and hints, never a 500', async () => {
-    const a = await app([await service()]);
+    const a = await app(await service());
     const missing = await a.inject({ method: 'GET', url: '/v1/pushes/push_000000000000' });
     expect(missing.statusCode).toBe(404);
     expect(missing.json()).toMatchObject({ error: { code: 'PUSH_NOT_FOUND' } });
@@ -214,13 +218,6 @@ describe('the daemon side: git gate hook and /v1/pushes, /v1/tasks', () => {
     expect(badTask.statusCode).toBe(400);
     expect(badTask.json()).toMatchObject({ error: { code: 'TASK_INVALID_DESCRIPTION' } });
     expect((await a.inject({ method: 'GET', url: '/v1/pushes' })).json()).toEqual({ pushes: [] });
-  });
-
-  it('says the layer is disabled when the daemon runs without it', async () => {
-    const a = await app([]);
-    const res = await a.inject({ method: 'GET', url: '/v1/pushes' });
-    expect(res.statusCode).toBe(503);
-    expect(res.json()).toMatchObject({ error: { code: 'GIT_GATE_DISABLED' } });
   });
 });
 

@@ -9,6 +9,7 @@ import {
   createGitGate,
   credentialsFrom,
   GitPolicy,
+  decideRef,
   type GitAuditEvent,
   type GitGate,
   GitGateConfig,
@@ -131,6 +132,7 @@ describe('git gateway with a host git client', () => {
       sandbox: 'agent1',
       key: KEY1,
       policy: () => policy,
+      decide: async (ref, op) => decideRef(policy, ref, op),
     });
     base = l.hostUrl;
     addAuth(base, KEY1);
@@ -362,6 +364,7 @@ describe('git gateway with a host git client', () => {
       sandbox: 'agent3',
       key: KEY2,
       policy: () => policy,
+      decide: async (ref, op) => decideRef(policy, ref, op),
     });
     const attempts: [string, Record<string, string>][] = [
       ['no key', {}],

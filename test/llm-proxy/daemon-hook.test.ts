@@ -6,9 +6,11 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadDaemonConfig } from '../../src/config/index.js';
 import { buildApp } from '../../src/daemon/app.js';
 import type { DaemonServices } from '../../src/daemon/services/index.js';
-import { LlmProxyHook, type LlmProxyHookExtras } from '../../src/daemon/services/llm-proxy.js';
+import { CredentialsService } from '../../src/daemon/services/credentials.js';
+import { LlmProxyHook, type LlmPolicySource } from '../../src/daemon/services/llm-proxy.js';
+import type { RuntimePort } from '../../src/daemon/services/runtime-port.js';
 import { LlmPolicy } from '../../src/llm-proxy/index.js';
-import type { SandboxRuntime } from '../../src/runtime/index.js';
+import { systemClock } from '../../src/shared/index.js';
 import { captureLogs } from '../credentials/helpers.js';
 import { FakeLlm } from '../support/fake-llm.js';
 import { send } from './helpers.js';
@@ -20,8 +22,11 @@ describe('the daemon side: /v1/secrets and the llm-proxy sandbox hook', () => {
   let upstream: FakeLlm;
   let log: ReturnType<typeof captureLogs>;
   const cleanups: (() => Promise<unknown>)[] = [];
+  const credentialsOf = new Map<LlmProxyHook, CredentialsService>();
+  /** What the hook wrote to the audit log. */
+  const audited: { kind: string; data: Record<string, unknown> }[] = [];
 
-  async function hook(extras: LlmProxyHookExtras = {}): Promise<LlmProxyHook> {
+  async function hook(policy: Partial<LlmPolicySource> = {}): Promise<LlmProxyHook> {
     const base = await loadDaemonConfig(undefined, { stateDir, socket: join(stateDir, 'sock') });
     const config = {
       ...base,
@@ -33,21 +38,39 @@ describe('the daemon side: /v1/secrets and the llm-proxy sandbox hook', () => {
         defaultPolicy: { providers: ['anthropic'], models: ['claude-*'], limits: {} },
       },
     };
+    const credentials = await CredentialsService.create({
+      config: config.credentials,
+      stateDir: config.stateDir,
+      logger: log.logger,
+      clock: systemClock,
+      redactor: log.redactor,
+    });
+    cleanups.push(() => credentials.close());
     const h = await LlmProxyHook.create({
       config,
       logger: log.logger,
-      runtime: {} as SandboxRuntime,
+      runtime: {} as RuntimePort,
       daemonId: 'test',
-      redactor: log.redactor,
-      ...extras,
+      credentials,
+      audit: {
+        append: async (entry) => {
+          audited.push(entry);
+        },
+      },
+      policy: {
+        llmPolicyFor: () => Promise.resolve(config.llm.defaultPolicy as LlmPolicy),
+        onLlmPolicyChange: () => () => undefined,
+        ...policy,
+      },
     });
-    cleanups.push(() => h.credentials.close());
+    credentialsOf.set(h, credentials);
     return h;
   }
 
   async function app(h: LlmProxyHook) {
     const services = {
       hooks: [h],
+      credentials: credentialsOf.get(h),
       httpLogger: log.logger as unknown as FastifyBaseLogger,
     } as unknown as DaemonServices;
     const a = await buildApp(services);
@@ -56,6 +79,7 @@ describe('the daemon side: /v1/secrets and the llm-proxy sandbox hook', () => {
   }
 
   beforeEach(async () => {
+    audited.length = 0;
     stateDir = await mkdtemp(join(tmpdir(), 'aibox-hook-'));
     log = captureLogs();
     upstream = new FakeLlm();
@@ -135,13 +159,11 @@ describe('the daemon side: /v1/secrets and the llm-proxy sandbox hook', () => {
     await restarted.adopt({ ...ctx, pid: 1, containerId: 'c' });
     expect(restarted.proxyOf(ctx.id)!.port).toBe(port);
     expect((await call()).status).toBe(200);
-    const file = join(stateDir, 'llm-proxy', 'calls.jsonl');
-    const lines = async () =>
-      (await readFile(file, 'utf8').catch(() => '')).trim().split('\n').filter(Boolean);
-    for (let i = 0; i < 200 && (await lines()).length < 2; i++) await new Promise((r) => setTimeout(r, 10));
-    expect(await lines()).toHaveLength(2);
-    const records = await readFile(file, 'utf8');
-    expect(records).not.toContain(KEY);
+    // Every call is recorded in the audit log (kind llm-call), never with the key.
+    const calls = () => audited.filter((e) => e.kind === 'llm-call');
+    for (let i = 0; i < 200 && calls().length < 2; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(calls()).toHaveLength(2);
+    expect(JSON.stringify(calls())).not.toContain(KEY);
 
     await restarted.stop(ctx);
     await expect(call()).rejects.toThrow();

@@ -145,6 +145,7 @@ describe('adoptAndSweep', () => {
       adopt: async (s) => {
         if (s.name === 'bad') throw new Error('proxy state is gone');
       },
+      close: () => Promise.resolve(),
     };
     const { runtime } = fakeRuntime(containers, [], 0);
     const service = new SandboxService(config, runtime, store, [hook], DAEMON, captureLogger().logger);

@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { containerSpec, type SandboxSpec } from '../../src/runtime/container-spec.js';
 import { isForbiddenPath } from '../../src/daemon/services/sandboxes.js';
-import { inStartOrder, START_ORDER } from '../../src/daemon/services/hooks-registry.js';
 
 const base: SandboxSpec = {
   id: 'sbx_abc',
@@ -108,19 +107,5 @@ describe('forbidden host places (checked on the real path of the opened folder)'
   it('adds the daemon state directory with prefix semantics', () => {
     expect(isForbiddenPath('/srv/aibox-state/sandboxes', ['/srv/aibox-state'])).toBe(true);
     expect(isForbiddenPath('/srv/aibox-statex', ['/srv/aibox-state'])).toBe(false);
-  });
-});
-
-describe('layer start order', () => {
-  it('starts egress before every layer but policy, and the SSH gateway last', () => {
-    const hooks = ['ssh-gateway', 'git-gate', 'llm-proxy', 'egress', 'policy', 'other'].map((layer) => ({
-      layer,
-    }));
-    const order = inStartOrder(hooks).map((h) => h.layer);
-    expect(order[0]).toBe('policy');
-    expect(order[1]).toBe('egress');
-    expect(order.at(-1)).toBe('ssh-gateway');
-    expect(order).toContain('other');
-    expect(START_ORDER.indexOf('egress')).toBeLessThan(START_ORDER.indexOf('ssh-gateway'));
   });
 });

@@ -8,7 +8,6 @@ function policyAnswering(outcome: 'allow' | 'approve' | 'deny') {
       asked.push({ door, request, sandbox });
       return Promise.resolve({ id: 'dec_1', outcome, reason: 'rm is denied by org' });
     },
-    auditLog: { append: () => Promise.resolve() },
   };
   return { access, asked };
 }

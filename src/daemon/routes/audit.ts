@@ -1,9 +1,6 @@
 import type { FastifyPluginAsync } from 'fastify';
-import type { AuditLog } from '../../audit/index.js';
 import { AuditExportQuery, AuditTailQuery } from '../../shared/index.js';
-import { daemonErrors } from '../errors.js';
 import type { DaemonServices } from '../services/index.js';
-import { policyServiceOf } from '../services/policy.js';
 import { open, optionalSandbox, type AccessRule } from '../http/access.js';
 
 /** An export names its sandbox (and maybe its id): only that sandbox's owner or root reads it. */
@@ -15,12 +12,7 @@ const exportOwner: AccessRule = (request) => {
 
 /** GET /v1/audit (tail), GET /v1/audit/verify, GET /v1/audit/export?sandbox=NAME. */
 export function auditRoutes(services: DaemonServices): FastifyPluginAsync {
-  const audit = (): AuditLog => {
-    const a =
-      (services as DaemonServices & { audit?: AuditLog }).audit ?? policyServiceOf(services)?.auditLog;
-    if (!a) throw daemonErrors.create('SANDBOX_LAYER_FAILED', 'the audit log is not open in this aiboxd');
-    return a;
-  };
+  const audit = () => services.audit;
   return async (app) => {
     // The whole log spans every user's sandboxes: without a sandbox, root only.
     app.get('/v1/audit', { config: { access: optionalSandbox('query', 'root') } }, async (request) => {

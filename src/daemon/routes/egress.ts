@@ -2,9 +2,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import { z } from 'zod';
 import { egressErrors } from '../../egress/index.js';
 import { EgressDecisionReport, EgressSelftestResult } from '../../shared/index.js';
-import { daemonErrors } from '../errors.js';
 import type { DaemonServices } from '../services/index.js';
-import { egressServiceOf, type EgressService } from '../services/egress.js';
 import { sandboxParam, type AccessRule } from '../http/access.js';
 
 const NameParams = z.object({ name: z.string().min(1).max(128) });
@@ -15,16 +13,11 @@ const DecisionParams = z.object({ id: z.string().regex(/^dec_[0-9a-f]{4,32}$/, '
  * GET /v1/egress/decisions/:id (a DNS or proxy decision, by the id a 403 body or the log showed).
  */
 export function egressRoutes(services: DaemonServices): FastifyPluginAsync {
-  const egress = (): EgressService => {
-    const e = egressServiceOf(services);
-    if (!e)
-      throw daemonErrors.create('SANDBOX_LAYER_FAILED', 'the egress layer is not running in this aiboxd');
-    return e;
-  };
+  const egress = () => services.egress;
   // A decision belongs to the sandbox it was made for; one this daemon forgot is only root's to ask about.
   const decisionOwner: AccessRule = (request) => {
     const parsed = DecisionParams.safeParse(request.params);
-    const d = parsed.success ? egressServiceOf(services)?.decision(parsed.data.id) : undefined;
+    const d = parsed.success ? egress().decision(parsed.data.id) : undefined;
     return d ? { id: d.sandboxId } : 'root';
   };
   return async (app) => {

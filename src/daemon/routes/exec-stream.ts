@@ -12,7 +12,6 @@ import {
 import type { ExecSession } from '../../runtime/index.js';
 import { daemonErrors } from '../errors.js';
 import type { DaemonServices } from '../services/index.js';
-import { policyServiceOf } from '../services/policy.js';
 
 /** How long an opened exec WebSocket may wait for its start message. */
 const START_TIMEOUT_MS = 10_000;
@@ -78,7 +77,7 @@ export async function streamExec(
   try {
     const spec = ExecRequest.parse(await startMessage((fn) => (start = fn)));
     await services.sandboxes.requireRunning(name);
-    await policyServiceOf(services)?.authorize('exec', { argv: spec.cmd, via: 'cli', tty: spec.tty }, name);
+    await services.policy.authorize('exec', { argv: spec.cmd, via: 'cli', tty: spec.tty }, name);
     if (spec.workdir) await checkWorkdir(services, name, spec.workdir);
     session = await services.sandboxes.exec(name, {
       cmd: spec.cmd,

@@ -7,9 +7,8 @@ import {
   isAiboxError,
   type PackBuildEvent,
 } from '../../shared/index.js';
-import { daemonErrors } from '../errors.js';
 import type { DaemonServices } from '../services/index.js';
-import { packsServiceOf, type PacksService, type PackTarget } from '../services/packs.js';
+import type { PackTarget } from '../services/packs.js';
 import { open, rootOnly, sandboxParam } from '../http/access.js';
 import { MCP_INDEX_PATH } from '../../packs/index.js';
 
@@ -22,12 +21,7 @@ const CacheParams = z.object({ ref: PackRef });
  * DELETE /v1/packs/:ref), and per sandbox: installed packs, MCP servers and their smoke tests.
  */
 export function packRoutes(services: DaemonServices): FastifyPluginAsync {
-  const packs = (): PacksService => {
-    const p = packsServiceOf(services);
-    if (!p)
-      throw daemonErrors.create('SANDBOX_LAYER_FAILED', 'the packs layer is not running in this aiboxd');
-    return p;
-  };
+  const packs = () => services.packs;
   /** A running sandbox, with exec as its user (the sandbox's own seccomp filter and limits apply). */
   const target = async (name: string): Promise<PackTarget> => {
     const record = await services.sandboxes.requireRunning(name);

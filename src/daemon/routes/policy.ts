@@ -1,21 +1,14 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { z } from 'zod';
 import { PolicyDecideRequest, PolicyShowQuery } from '../../shared/index.js';
-import { daemonErrors } from '../errors.js';
 import type { DaemonServices } from '../services/index.js';
-import { policyServiceOf, type PolicyService } from '../services/policy.js';
 import { open, optionalSandbox, type AccessRule } from '../http/access.js';
 
 const DecisionParams = z.object({ id: z.string().regex(/^dec_[0-9a-f]{4,32}$/, 'a decision id (dec_…)') });
 
 /** GET /v1/policy (effective policy), GET /v1/policy/decisions/:id (explain), POST /v1/policy/decide, /reload. */
 export function policyRoutes(services: DaemonServices): FastifyPluginAsync {
-  const policy = (): PolicyService => {
-    const p = policyServiceOf(services);
-    if (!p)
-      throw daemonErrors.create('SANDBOX_LAYER_FAILED', 'the policy layer is not running in this aiboxd');
-    return p;
-  };
+  const policy = () => services.policy;
   /** A named sandbox must exist: an unknown one is the caller's mistake (404), not a policy that is not loaded. */
   const known = async (sandbox: string | undefined) => {
     if (sandbox !== undefined) await services.sandboxes.find(sandbox);

@@ -10,7 +10,6 @@ import {
   type PushShowReport,
 } from '../../shared/index.js';
 import type { PushRecord } from '../../git-gate/index.js';
-import { gitGateOf } from '../services/git-gate.js';
 import type { DaemonServices } from '../services/index.js';
 import { open, type AccessRule } from '../http/access.js';
 
@@ -24,7 +23,7 @@ export function pushReport(p: PushRecord): PushReport {
 
 /** `aibox push status|show|approve|reject`: review of gated pushes. */
 export function pushRoutes(services: DaemonServices): FastifyPluginAsync {
-  const git = () => gitGateOf(services.hooks);
+  const git = () => services.git;
   // A push belongs to the sandbox that made it (by id: not a later sandbox with the same name).
   const pushOwner: AccessRule = async (request) => {
     const parsed = IdParams.safeParse(request.params);

@@ -2,7 +2,6 @@ import type { FastifyPluginAsync } from 'fastify';
 import { z } from 'zod';
 import { CreateSandboxRequest, ExecRequest, type ExecResult } from '../../shared/index.js';
 import type { DaemonServices } from '../services/index.js';
-import { policyServiceOf } from '../services/policy.js';
 import { daemonErrors } from '../errors.js';
 import { open, sandboxParam } from '../http/access.js';
 import { checkWorkdir, streamExec } from './exec-stream.js';
@@ -55,7 +54,7 @@ export function sandboxRoutes(services: DaemonServices): FastifyPluginAsync {
       const { name } = NameParams.parse(request.params);
       const spec = ExecRequest.parse(request.body ?? {});
       await sandboxes.requireRunning(name); // an unknown or stopped sandbox says so before policy is asked
-      await policyServiceOf(services)?.authorize('exec', { argv: spec.cmd, via: 'api' }, name);
+      await services.policy.authorize('exec', { argv: spec.cmd, via: 'api' }, name);
       if (spec.workdir) await checkWorkdir(services, name, spec.workdir);
       return sandboxes.execBuffered(name, {
         cmd: spec.cmd,

@@ -1,6 +1,5 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { z } from 'zod';
-import { credentialErrors } from '../../credentials/index.js';
 import {
   SecretNameParam,
   SetSecretRequest,
@@ -8,24 +7,12 @@ import {
   type SecretRemovedReport,
   type SecretSetReport,
 } from '../../shared/index.js';
-import type { CredentialsService } from '../services/credentials.js';
 import type { DaemonServices } from '../services/index.js';
-import { LlmProxyHook } from '../services/llm-proxy.js';
 import { open, rootOnly } from '../http/access.js';
 
 const NameParams = z.object({ name: SecretNameParam });
 
-/** The secret backend lives with the LLM proxy layer, which builds it at daemon start. */
-function credentialsOf(services: DaemonServices): CredentialsService {
-  const hook = services.hooks.find((h): h is LlmProxyHook => h instanceof LlmProxyHook);
-  if (!hook) {
-    throw credentialErrors.create(
-      'CREDENTIAL_UNAVAILABLE',
-      'the credentials layer is not enabled in this daemon',
-    );
-  }
-  return hook.credentials;
-}
+const credentialsOf = (services: DaemonServices) => services.credentials;
 
 /**
  * /v1/secrets: names and dates out, values only in (PUT body over the local socket). No route returns a value.

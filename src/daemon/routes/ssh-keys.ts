@@ -1,6 +1,5 @@
 import { readFile } from 'node:fs/promises';
 import type { FastifyPluginAsync } from 'fastify';
-import { sshErrors } from '../../ssh-gateway/index.js';
 import {
   AddSshKeyRequest,
   RemoveSshKeyQuery,
@@ -8,24 +7,14 @@ import {
   type SshKeyReport,
 } from '../../shared/index.js';
 import type { DaemonServices } from '../services/index.js';
-import { SshGatewayHook } from '../services/ssh-gateway.js';
 import { open, rootOnly } from '../http/access.js';
 
-/** The gateway is a lifecycle layer; its hook also holds the registered keys. */
-function gatewayOf(services: DaemonServices): SshGatewayHook {
-  const hook = services.hooks.find((h): h is SshGatewayHook => h instanceof SshGatewayHook);
-  if (!hook)
-    throw sshErrors.create('SSH_GATEWAY_DISABLED', 'the SSH gateway layer is not part of this daemon');
-  return hook;
-}
+/** The gateway is a lifecycle layer; it also holds the registered keys. */
+const gatewayOf = (services: DaemonServices) => services.ssh;
 
 /** /v1/ssh-keys (registered public keys) and /v1/ssh/gateway (what `aibox ssh-config` writes). */
 export function sshKeyRoutes(services: DaemonServices): FastifyPluginAsync {
   return async (app) => {
-    const hook = services.hooks.find((h): h is SshGatewayHook => h instanceof SshGatewayHook);
-    // The gateway's listener lives as long as the API: closing the daemon closes it too.
-    if (hook) app.addHook('onClose', () => hook.close());
-
     app.get('/v1/ssh/gateway', { config: { access: open } }, async (): Promise<SshGatewayReport> => {
       const gateway = gatewayOf(services);
       const info = gateway.info();

@@ -6,8 +6,6 @@ import { POLICY_CHECK_INTERVAL_MS } from '../../policy/watcher.js';
 import { messageOf } from '../../shared/index.js';
 import type { DoctorCheck, DoctorReport } from '../../shared/index.js';
 import type { DaemonServices } from './index.js';
-import { policyServiceOf } from './policy.js';
-import { packsServiceOf } from './packs.js';
 
 const SETUP = 'sudo scripts/setup-host.sh';
 
@@ -75,10 +73,10 @@ export async function runDoctor(services: DaemonServices): Promise<DoctorReport>
   );
   const seccomp = await execa('/usr/bin/python3', ['-c', 'import seccomp'], { reject: false });
   add('seccomp compiler', 'seccomp', seccomp.exitCode === 0, 'python3-seccomp (libseccomp)', SETUP);
-  const policy = policyServiceOf(services);
-  checks.push(...(policy?.doctorChecks() ?? []));
-  const shown = policy?.show();
-  if (shown?.revision !== undefined)
+  const policy = services.policy;
+  checks.push(...policy.doctorChecks());
+  const shown = policy.show();
+  if (shown.revision !== undefined)
     add(
       'policy in force',
       'policy',
@@ -97,19 +95,18 @@ export async function runDoctor(services: DaemonServices): Promise<DoctorReport>
     'chmod 0666 /dev/net/tun (slirp4netns needs it for rootless networking)',
   );
   checks.push(...(await egressBinaryChecks(config)));
-  const packs = packsServiceOf(services);
-  if (packs) {
-    const lint = await packs.lint();
-    add(
-      'pack registry',
-      'packs',
-      lint.problems.length === 0,
-      lint.problems.length === 0 ? `${lint.packs.length} manifests in ${lint.dir}` : lint.problems.join('; '),
-      'Fix the manifests at the files and lines shown (`aibox pack lint`).',
-    );
-    const built = (await packs.list()).built;
-    add('pack cache', 'packs', true, `${built.length} built pack(s) in ${packs.cacheDir}`);
-  }
+  const packs = services.packs;
+  const lint = await packs.lint();
+  add(
+    'pack registry',
+    'packs',
+    lint.problems.length === 0,
+    lint.problems.length === 0 ? `${lint.packs.length} manifests in ${lint.dir}` : lint.problems.join('; '),
+    'Fix the manifests at the files and lines shown (`aibox pack lint`).',
+  );
+  const built = (await packs.list()).built;
+  add('pack cache', 'packs', true, `${built.length} built pack(s) in ${packs.cacheDir}`);
+
   const rootless = config.runtime.mode === 'rootless';
   return {
     ok: checks.every((c) => c.ok),

@@ -14,15 +14,25 @@ import {
   type SelftestReport,
 } from '../../egress/index.js';
 import { messageOf, systemClock, type Clock, type Logger } from '../../shared/index.js';
-import type { HookDeps } from './hooks-registry.js';
-import type { RunningSandbox, SandboxContribution, SandboxHook, SandboxHookContext } from './hooks.js';
+import type {
+  HookDeps,
+  RunningSandbox,
+  SandboxContribution,
+  SandboxHook,
+  SandboxHookContext,
+} from './hooks.js';
 import { egressPolicyInput, type PolicyService } from './policy.js';
 
 const RECENT_DECISIONS = 5000;
 
 export interface EgressServiceDeps extends HookDeps {
-  /** The policy layer, when it runs: the sandbox's effective egress comes from it, and its changes hot-reload. */
-  policy?: PolicyService;
+  /** The sandbox's effective egress comes from the policy layer only, and its changes hot-reload. */
+  policy: PolicyService;
+  /**
+   * 'none': no sandbox gets a network at all (the egress layer enforces nothing, so nothing may go out). For
+   * daemons without the root-only parts (nftables, netns): the unit-test daemon. Default: 'enforced'.
+   */
+  network?: 'enforced' | 'none';
   clock?: Clock;
 }
 
@@ -43,18 +53,17 @@ export class EgressService implements SandboxHook {
   private constructor(
     readonly manager: EgressManager,
     private readonly config: EgressConfig,
-    private readonly policyService: PolicyService | undefined,
+    private readonly policyService: PolicyService,
     private readonly logger: Logger,
+    /** Whether sandboxes may get a network: only when this layer enforces egress on it. */
+    readonly enforcing: boolean,
   ) {
-    policyService?.onChange(async (change) => {
+    // A change that fails to apply throws: the previous policy stays in force (nothing is opened by it), and the
+    // policy service shows that one, with the error.
+    policyService.onChange('egress', 'egress', async (change) => {
       if (!this.manager.state(change.sandboxId)) return;
-      try {
-        const policy = this.withDaemonSettings(egressPolicyInput(change.effective.egress));
-        await this.manager.update(change.sandboxId, policy);
-      } catch (err) {
-        // The previous policy stays in force: nothing is opened by a change that failed.
-        this.logger.error({ sandbox: change.sandbox, err: messageOf(err) }, 'egress policy reload failed');
-      }
+      const policy = this.withDaemonSettings(egressPolicyInput(change.effective.egress));
+      await this.manager.update(change.sandboxId, policy);
     });
   }
 
@@ -72,7 +81,7 @@ export class EgressService implements SandboxHook {
       daemonId: deps.daemonId,
     });
     await manager.init();
-    const service = new EgressService(manager, config, deps.policy, logger);
+    const service = new EgressService(manager, config, deps.policy, logger, deps.network !== 'none');
     late.service = service;
     service.startSweeping(async () => {
       const containers = await deps.runtime.listManaged(deps.daemonId);
@@ -82,6 +91,7 @@ export class EgressService implements SandboxHook {
   }
 
   async prepare(ctx: SandboxHookContext): Promise<SandboxContribution> {
+    if (!this.enforcing) return {};
     const policy = await this.policyFor(ctx);
     await this.manager.prepare(ctx.id, policy);
     this.names.set(ctx.name, ctx.id);
@@ -104,10 +114,12 @@ export class EgressService implements SandboxHook {
   }
 
   async started(sandbox: RunningSandbox): Promise<void> {
+    if (!this.enforcing) return;
     await this.manager.attach(sandbox.id, { pid: sandbox.pid }, this.gatewaysOf(sandbox));
   }
 
   async adopt(sandbox: RunningSandbox): Promise<void> {
+    if (!this.enforcing) return;
     this.names.set(sandbox.name, sandbox.id);
     await this.manager.adopt(
       sandbox.id,
@@ -175,7 +187,7 @@ export class EgressService implements SandboxHook {
     if (d.verdict === 'deny') this.logger.info(line, 'egress denied');
     else this.logger.debug(line, 'egress allowed');
     // Refusals go to the audit log under the id the agent saw, so `aibox policy explain --log-entry` finds them.
-    if (d.verdict === 'deny' && this.policyService) {
+    if (d.verdict === 'deny') {
       this.policyService
         .recordEnforced({
           id: d.id,
@@ -190,10 +202,7 @@ export class EgressService implements SandboxHook {
   }
 
   private policyFor(ctx: SandboxHookContext): Promise<EgressPolicy> {
-    // Fail closed: egress comes from the policy layer only (never from a file the agent can write).
-    if (!this.policyService) {
-      throw egressErrors.create('EGRESS_NOT_ENFORCED', `no policy layer for sandbox ${ctx.name}'s egress`);
-    }
+    // Egress comes from the policy layer only (never from a file the agent can write).
     const effective = this.policyService.egress(ctx.name);
     return Promise.resolve(this.withDaemonSettings(egressPolicyInput(effective)));
   }
@@ -223,11 +232,6 @@ export class EgressService implements SandboxHook {
     }
     return out;
   }
-}
-
-/** The egress service among the daemon's hooks. */
-export function egressServiceOf(services: { hooks: readonly SandboxHook[] }): EgressService | undefined {
-  return services.hooks.find((h): h is EgressService => h instanceof EgressService);
 }
 
 /** The egress door's request (host, port, method) as well as a refusal's target tells it. */

@@ -1,8 +1,6 @@
-import { appendFile, mkdir } from 'node:fs/promises';
-import path from 'node:path';
 import {
   createGitGate,
-  gitGateErrors,
+  repoPolicyOf,
   type CredentialSource,
   type GitAuditSink,
   type GitGate,
@@ -12,27 +10,19 @@ import {
   type RefDecider,
   type RefDecision,
   repoAccess,
-  type TaskRecord,
   gatewayAuthConfig,
   newGatewayKey,
   protectGitMetadata,
 } from '../../git-gate/index.js';
+import type { Clock, Logger } from '../../shared/index.js';
+import { isAiboxError, systemClock } from '../../shared/index.js';
 import type {
-  CreateSandboxRequest,
-  CreateTaskRequest,
-  Clock,
-  Logger,
-  SandboxReport,
-} from '../../shared/index.js';
-import { isAiboxError, messageOf, systemClock } from '../../shared/index.js';
-import type { HookDeps } from './hooks-registry.js';
-import type { RunningSandbox, SandboxContribution, SandboxHook, SandboxHookContext } from './hooks.js';
-
-/** The part of the sandbox service tasks need (bound late: hooks are built before the sandbox service). */
-export interface TaskSandboxes {
-  create(request: CreateSandboxRequest): Promise<SandboxReport>;
-  remove(name: string): Promise<void>;
-}
+  HookDeps,
+  RunningSandbox,
+  SandboxContribution,
+  SandboxHook,
+  SandboxHookContext,
+} from './hooks.js';
 
 export interface GitGateServiceDeps {
   readonly config: GitGateConfig;
@@ -41,46 +31,31 @@ export interface GitGateServiceDeps {
   readonly audit: GitAuditSink;
   readonly logger: Logger;
   readonly clock: Clock;
-  /** The git policy of one sandbox; default: the config's `policy` (until the Rego policy layer supplies one). */
-  readonly policyFor?: (sandbox: SandboxHookContext) => GitPolicy;
-  readonly decidePush?: GitGateExtras['decidePush'];
+  /** The policy layer's push decision for one ref of one sandbox: the only source of push decisions. */
+  readonly decidePush: PushDecider;
 }
 
-/** Collaborators the daemon may hand over; without them the documented fallbacks apply. */
-export interface GitGateExtras {
-  /** The credentials module's provider (CredentialsService.provider); without it no repository can use a credential. */
-  credentials?: Parameters<typeof gitCredentialSource>[0];
-  /** The audit log; without it, events go to <stateDir>/git-gate/audit.jsonl (0600). */
-  audit?: Parameters<typeof gitAuditSink>[0];
-  clock?: Clock;
-  policyFor?: (sandbox: SandboxHookContext) => GitPolicy;
-  /** The policy layer's push decision for one ref of one sandbox (stricter of it and `git.policy` wins). */
-  decidePush?: (sandbox: string, ref: string, op: 'update' | 'delete') => Promise<RefDecision>;
-}
+export type PushDecider = (sandbox: string, ref: string, op: 'update' | 'delete') => Promise<RefDecision>;
 
-/** The extras the policy service provides: its audit log and the Rego `push` door as the per-ref decision. */
-export function gitGateExtrasFrom(policy: {
-  auditLog: NonNullable<GitGateExtras['audit']>;
+/** The policy service's Rego `push` door as the per-ref decision (its id is what `aibox policy explain` knows). */
+export function pushDecider(policy: {
   decide(
     door: 'push',
     request: unknown,
     sandbox?: string,
   ): Promise<{ id: string; outcome: 'allow' | 'approve' | 'deny'; reason: string }>;
-}): GitGateExtras {
-  return {
-    audit: policy.auditLog,
-    decidePush: async (sandbox, ref) => {
-      const d = await policy.decide('push', { ref }, sandbox);
-      const action = d.outcome === 'approve' ? 'require-approval' : d.outcome;
-      return { id: d.id, action, rule: `policy: ${d.reason}` };
-    },
+}): PushDecider {
+  return async (sandbox, ref) => {
+    const d = await policy.decide('push', { ref }, sandbox);
+    const action = d.outcome === 'approve' ? 'require-approval' : d.outcome;
+    return { id: d.id, action, rule: `policy: ${d.reason}` };
   };
 }
 
 /**
  * The git gateway as a sandbox layer: each sandbox gets its own loopback gateway port (kept across daemon restarts so
  * its remotes keep working), git configured to reach configured upstreams through it, and — when its folder is a
- * linked worktree — the git metadata mounts a commit needs. Also the push review and task operations the routes call.
+ * linked worktree — the git metadata mounts a commit needs. Also the push review and task stores the routes use.
  */
 export class GitGateService implements SandboxHook {
   readonly layer = 'git-gate';
@@ -90,19 +65,22 @@ export class GitGateService implements SandboxHook {
     this.gate = createGitGate(deps);
   }
 
-  static async create(deps: HookDeps & GitGateExtras): Promise<GitGateService> {
-    const stateDir = deps.config.stateDir;
+  static async create(
+    deps: HookDeps & {
+      credentials: Parameters<typeof gitCredentialSource>[0];
+      audit: Parameters<typeof gitAuditSink>[0];
+      decidePush: PushDecider;
+      clock?: Clock;
+    },
+  ): Promise<GitGateService> {
     const service = new GitGateService({
       config: deps.config.git,
-      stateDir,
-      credentials: deps.credentials ? gitCredentialSource(deps.credentials) : { get: async () => undefined },
-      audit: deps.audit
-        ? gitAuditSink(deps.audit)
-        : jsonlAuditSink(path.join(stateDir, 'git-gate', 'audit.jsonl')),
+      stateDir: deps.config.stateDir,
+      credentials: gitCredentialSource(deps.credentials),
+      audit: gitAuditSink(deps.audit),
       logger: deps.logger,
       clock: deps.clock ?? systemClock,
-      ...(deps.policyFor ? { policyFor: deps.policyFor } : {}),
-      ...(deps.decidePush ? { decidePush: deps.decidePush } : {}),
+      decidePush: deps.decidePush,
     });
     // Fail closed at daemon start: a gateway that cannot gate pushes must not serve any.
     await service.gate.gateway.start();
@@ -117,13 +95,13 @@ export class GitGateService implements SandboxHook {
     return this.gate.tasks;
   }
 
-  private policy(ctx: SandboxHookContext): GitPolicy {
-    return this.deps.policyFor?.(ctx) ?? this.deps.config.policy;
+  /** Which configured repositories a sandbox may fetch and push (every sandbox alike; refs: the push door). */
+  private policy(): GitPolicy {
+    return repoPolicyOf(this.deps.config);
   }
 
-  private decider(sandbox: string): { decide?: RefDecider } {
-    const decide = this.deps.decidePush;
-    return decide ? { decide: (ref, op) => decide(sandbox, ref, op) } : {};
+  private decider(sandbox: string): { decide: RefDecider } {
+    return { decide: (ref, op) => this.deps.decidePush(sandbox, ref, op) };
   }
 
   async prepare(ctx: SandboxHookContext): Promise<SandboxContribution> {
@@ -134,7 +112,7 @@ export class GitGateService implements SandboxHook {
       sandboxId: ctx.id,
       sandbox: ctx.name,
       key,
-      policy: () => this.policy(ctx),
+      policy: () => this.policy(),
       ...this.decider(ctx.name),
     });
     await this.gate.ports.set(ctx.id, { port: listener.port, key });
@@ -145,7 +123,7 @@ export class GitGateService implements SandboxHook {
     return {
       env: {
         AIBOX_GIT_GATEWAY: url,
-        ...gitConfigEnv({ ...this.remoteRewrites(url, this.policy(ctx)), ...gatewayAuthConfig(url, key) }),
+        ...gitConfigEnv({ ...this.remoteRewrites(url, this.policy()), ...gatewayAuthConfig(url, key) }),
       },
       mounts: mounts.map((m) => ({ ...m })),
       readOnlyPaths,
@@ -181,7 +159,7 @@ export class GitGateService implements SandboxHook {
       sandboxId: sandbox.id,
       sandbox: sandbox.name,
       key: stored?.key ?? newGatewayKey(),
-      policy: () => this.policy(sandbox),
+      policy: () => this.policy(),
       ...this.decider(sandbox.name),
       ...(stored ? { port: stored.port } : {}),
     });
@@ -197,50 +175,6 @@ export class GitGateService implements SandboxHook {
   async close(): Promise<void> {
     await this.gate.gateway.close();
   }
-
-  /** `aibox task new`: branch + worktree, then a sandbox on it (rolled back if the sandbox cannot start). */
-  async createTask(request: CreateTaskRequest, sandboxes: TaskSandboxes): Promise<TaskRecord> {
-    const task = await this.gate.tasks.create({
-      repo: request.repo,
-      description: request.description,
-      ...(request.base ? { base: request.base } : {}),
-    });
-    if (!request.sandbox) return task;
-    const name = `task-${task.name}`.slice(0, 63).replace(/-+$/, '');
-    try {
-      await sandboxes.create({ path: task.worktree, name, profile: request.profile ?? 'default' });
-    } catch (err) {
-      this.deps.logger.warn(
-        { task: task.name, err: messageOf(err) },
-        'task sandbox failed; removing the worktree',
-      );
-      await this.gate.tasks.remove(task.name, { deleteBranch: true, force: true }).catch(() => undefined);
-      throw err;
-    }
-    return this.gate.tasks.attachSandbox(task.name, name);
-  }
-
-  async removeTask(
-    name: string,
-    opts: { deleteBranch: boolean; force: boolean },
-    sandboxes: TaskSandboxes,
-  ): Promise<TaskRecord> {
-    const task = await this.gate.tasks.get(name);
-    if (task.sandbox) {
-      await sandboxes.remove(task.sandbox).catch((err: unknown) => {
-        if (!(isAiboxError(err) && err.status === 404)) throw err;
-      });
-    }
-    return this.gate.tasks.remove(name, opts);
-  }
-}
-
-/** The git gate layer among the daemon's hooks (routes reach it here). */
-export function gitGateOf(hooks: readonly SandboxHook[]): GitGateService {
-  const hook = hooks.find((h): h is GitGateService => h instanceof GitGateService);
-  if (!hook)
-    throw gitGateErrors.create('GIT_GATE_DISABLED', 'the git gateway layer is not enabled in this daemon');
-  return hook;
 }
 
 /** Git configuration as GIT_CONFIG_COUNT/KEY/VALUE environment (no file in the sandbox to plant or edit). */
@@ -287,16 +221,6 @@ export function gitCredentialSource(provider: {
         if (isAiboxError(err) && err.status === 404) return undefined;
         throw err;
       }
-    },
-  };
-}
-
-/** Fallback audit sink: one JSON line per event, for daemons built without the audit log. */
-function jsonlAuditSink(file: string): GitAuditSink {
-  return {
-    record: async (event) => {
-      await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
-      await appendFile(file, `${JSON.stringify(event)}\n`, { mode: 0o600 });
     },
   };
 }

@@ -1,4 +1,14 @@
+import type { DaemonConfig } from '../../config/index.js';
 import type { Logger } from '../../shared/index.js';
+import type { RuntimePort } from './runtime-port.js';
+
+/** What the composition root (compose.ts) hands every layer it builds. This module imports no layer: a leaf. */
+export interface HookDeps {
+  config: DaemonConfig;
+  logger: Logger;
+  runtime: RuntimePort;
+  daemonId: string;
+}
 
 /**
  * What a sandbox looks like to the enforcement layers that plug into its lifecycle (egress, credentials/LLM proxy,
@@ -52,8 +62,8 @@ export interface SandboxHook {
   readonly layer: string;
   prepare?(ctx: SandboxHookContext): Promise<SandboxContribution>;
   /**
-   * Runs after the container started and before any exec is allowed, in START_ORDER (hooks-registry.ts): egress
-   * applies its rules before any later layer (the SSH gateway registers the sandbox here) can let anything in.
+   * Runs after the container started and before any exec is allowed, in start order (compose.ts): egress applies
+   * its rules before any later layer (the SSH gateway registers the sandbox here) can let anything in.
    */
   started?(sandbox: RunningSandbox): Promise<void>;
   /** Re-attaches to a sandbox found running after a daemon restart. */
@@ -61,4 +71,6 @@ export interface SandboxHook {
   stop?(ctx: SandboxHookContext): Promise<void>;
   /** Environment added to every exec from now on (e.g. PATH of packs installed into the running sandbox). */
   execEnv?(ctx: { id: string; name: string }): Promise<Record<string, string>>;
+  /** Releases what the layer holds in the daemon (listeners, timers, files) at shutdown; sandboxes keep running. */
+  close(): Promise<void>;
 }

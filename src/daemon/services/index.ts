@@ -1,15 +1,24 @@
 import { createHash } from 'node:crypto';
 import type { FastifyBaseLogger } from 'fastify';
 import type { DaemonConfig } from '../../config/index.js';
-import type { SandboxRuntime } from '../../runtime/index.js';
 import type { Logger } from '../../shared/index.js';
+import type { AuditLog } from '../../audit/index.js';
 import type { SandboxService } from './sandboxes.js';
 import type { SandboxHook } from './hooks.js';
-import type { AuditLog } from '../../audit/index.js';
+import type { RuntimePort } from './runtime-port.js';
+import type { PolicyService } from './policy.js';
+import type { CredentialsService } from './credentials.js';
+import type { EgressService } from './egress.js';
+import type { LlmProxyHook } from './llm-proxy.js';
+import type { GitGateService } from './git-gate.js';
+import type { PacksService } from './packs.js';
+import type { SshGatewayHook } from './ssh-gateway.js';
+import type { TaskService } from './tasks.js';
 
 /**
- * Everything routes need, built once per daemon by `startDaemon` (server.ts) — no module-level singletons.
- * Each enforcement layer adds its service here (one field) and its hook to `hooks`.
+ * Every service of the daemon, by name, built once by the composition root (src/daemon/compose.ts) — no lookups,
+ * no module-level singletons. A route takes what it needs from here. A new layer is one field here, one line in
+ * compose.ts, and its hook in the ordered `hooks`.
  */
 export interface DaemonServices {
   version: string;
@@ -17,11 +26,21 @@ export interface DaemonServices {
   logger: Logger;
   httpLogger: FastifyBaseLogger;
   startedAt: Date;
-  runtime: SandboxRuntime;
-  sandboxes: SandboxService;
-  hooks: SandboxHook[];
+  runtime: RuntimePort;
   /** The daemon's one audit log (refusals, decisions, layer events). */
   audit: AuditLog;
+  /** Secret backend: read by the LLM proxy and git gate, administered through /v1/secrets. */
+  credentials: CredentialsService;
+  policy: PolicyService;
+  egress: EgressService;
+  llm: LlmProxyHook;
+  git: GitGateService;
+  packs: PacksService;
+  ssh: SshGatewayHook;
+  sandboxes: SandboxService;
+  tasks: TaskService;
+  /** The sandbox lifecycle layers in start order (stop: reverse), derived from the services above. */
+  hooks: readonly SandboxHook[];
 }
 
 /** Identifies this daemon's containers (several daemons with different state dirs can share a host). */
@@ -30,4 +49,11 @@ export function daemonIdOf(stateDir: string): string {
 }
 
 export { SandboxService, type SandboxExecOptions } from './sandboxes.js';
-export type { SandboxHook, SandboxHookContext, SandboxContribution, RunningSandbox } from './hooks.js';
+export type {
+  HookDeps,
+  SandboxHook,
+  SandboxHookContext,
+  SandboxContribution,
+  RunningSandbox,
+} from './hooks.js';
+export type { RuntimePort } from './runtime-port.js';

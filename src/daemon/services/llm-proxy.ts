@@ -1,7 +1,6 @@
-import { appendFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
-import { SecretRedactor } from '../../credentials/index.js';
 import {
   LlmProxy,
   LlmPolicy,
@@ -11,50 +10,62 @@ import {
 } from '../../llm-proxy/index.js';
 import { messageOf, systemClock, type Clock, type Logger } from '../../shared/index.js';
 import { daemonErrors } from '../errors.js';
-import { CredentialsService } from './credentials.js';
-import type { HookDeps } from './hooks-registry.js';
-import type { RunningSandbox, SandboxContribution, SandboxHook, SandboxHookContext } from './hooks.js';
+import type { CredentialsService } from './credentials.js';
+import type {
+  HookDeps,
+  RunningSandbox,
+  SandboxContribution,
+  SandboxHook,
+  SandboxHookContext,
+} from './hooks.js';
 
 /** What a restarted daemon needs to serve a running sandbox again: the port and placeholder in its environment. */
 const ProxyState = z.object({ port: z.number().int().positive(), placeholder: z.string().min(16) });
 
-/** Optional collaborators the daemon may provide; without them the hook falls back as documented on each. */
-export interface LlmProxyHookExtras {
-  /** Shared with the daemon logger's RedactingDestination so every secret value handled is masked in logs. */
-  redactor?: SecretRedactor;
-  clock?: Clock;
-  /** The audit log (kind `llm-call`); without it, records go to <stateDir>/llm-proxy/calls.jsonl (0600). */
-  audit?: {
-    append(entry: {
-      kind: string;
-      id?: string;
-      sandbox?: string;
-      sandboxId?: string;
-      data: Record<string, unknown>;
-    }): Promise<unknown>;
-  };
-  /** The policy engine's effective `llm` door for a sandbox; without it, `llm.defaultPolicy` applies. */
-  llmPolicyFor?: (ctx: SandboxHookContext) => Promise<LlmPolicy | undefined>;
+/** Where call records go (kind `llm-call`): the daemon's audit log. */
+export interface LlmAuditLog {
+  append(entry: {
+    kind: string;
+    id?: string;
+    sandbox?: string;
+    sandboxId?: string;
+    data: Record<string, unknown>;
+  }): Promise<unknown>;
+}
+
+/** Where each sandbox's LLM policy comes from: the policy layer (compose.ts adapts the PolicyService). */
+export interface LlmPolicySource {
+  /** The effective `llm` door of a sandbox (allowed providers, models, limits). */
+  llmPolicyFor(ctx: SandboxHookContext): Promise<LlmPolicy>;
   /** Policy edits while sandboxes run: the listener gets a sandbox id and its new LLM policy (no restart needed). */
-  onLlmPolicyChange?: (listener: (sandboxId: string, policy: LlmPolicy) => void) => () => void;
+  onLlmPolicyChange(listener: (sandboxId: string, policy: LlmPolicy) => void): () => void;
+}
+
+export interface LlmProxyHookDeps extends HookDeps {
+  credentials: CredentialsService;
+  audit: LlmAuditLog;
+  policy: LlmPolicySource;
+  clock?: Clock;
 }
 
 /** Nothing allowed: what a sandbox gets when its new policy cannot be read (fail closed). */
 const DENY_ALL: LlmPolicy = LlmPolicy.parse({});
 
 /**
- * Extras from the policy service: call records go to its audit log, and each sandbox's LLM policy is the effective
- * `llm` door (allowed providers, models, limits) composed from the org/team/project Rego layers.
+ * The policy service as the LLM layer's source: each sandbox's LLM policy is the effective `llm` door composed from
+ * the org/team/project Rego layers.
  */
-export function llmProxyExtrasFrom(policy: {
-  auditLog: NonNullable<LlmProxyHookExtras['audit']>;
+export function llmPolicySource(policy: {
   show(sandbox?: string): { doors: Record<string, unknown> };
-  onChange(listener: (change: { sandboxId: string; effective: { llm?: unknown } }) => void): () => void;
-}): LlmProxyHookExtras {
+  onChange(
+    door: 'llm',
+    layer: string,
+    listener: (change: { sandboxId: string; effective: { llm?: unknown } }) => void,
+  ): () => void;
+}): LlmPolicySource {
   return {
-    audit: policy.auditLog,
     onLlmPolicyChange: (listener) =>
-      policy.onChange((change) => {
+      policy.onChange('llm', 'llm-proxy', (change) => {
         const parsed = LlmPolicy.safeParse(change.effective.llm ?? {});
         listener(change.sandboxId, parsed.success ? parsed.data : DENY_ALL);
       }),
@@ -65,9 +76,7 @@ export function llmProxyExtrasFrom(policy: {
         throw daemonErrors.create(
           'SANDBOX_LAYER_FAILED',
           `llm-proxy: the effective llm policy of ${ctx.name} is not usable`,
-          {
-            layer: 'llm-proxy',
-          },
+          { layer: 'llm-proxy' },
         );
       }
       return Promise.resolve(parsed.data);
@@ -78,7 +87,7 @@ export function llmProxyExtrasFrom(policy: {
 /**
  * The LLM proxy layer: at prepare, starts the sandbox's proxy on the host loopback and contributes base URLs and
  * placeholder keys (never a key) plus the endpoint the egress layer must allow; re-attaches after a daemon restart
- * on the same port; stops it with the sandbox. It owns the daemon's CredentialsService (routes reach it here).
+ * on the same port; stops it with the sandbox. Keys come from the daemon's CredentialsService.
  */
 export class LlmProxyHook implements SandboxHook {
   readonly layer = 'llm-proxy';
@@ -91,28 +100,25 @@ export class LlmProxyHook implements SandboxHook {
     daemonStateDir: string,
     private readonly logger: Logger,
     private readonly clock: Clock,
-    private readonly extras: LlmProxyHookExtras,
+    private readonly audit: LlmAuditLog,
+    private readonly policy: LlmPolicySource,
   ) {
     this.stateDir = path.join(daemonStateDir, 'llm-proxy');
   }
 
-  static async create(deps: HookDeps & LlmProxyHookExtras): Promise<LlmProxyHook> {
-    const clock = deps.clock ?? systemClock;
-    const redactor = deps.redactor ?? new SecretRedactor();
+  static create(deps: LlmProxyHookDeps): Promise<LlmProxyHook> {
     const logger = deps.logger.child({ layer: 'llm-proxy' });
-    const credentials = await CredentialsService.create({
-      config: deps.config.credentials,
-      stateDir: deps.config.stateDir,
+    const hook = new LlmProxyHook(
+      deps.credentials,
+      deps.config.llm,
+      deps.config.stateDir,
       logger,
-      clock,
-      redactor,
-    });
-    const hook = new LlmProxyHook(credentials, deps.config.llm, deps.config.stateDir, logger, clock, {
-      ...deps,
-      redactor,
-    });
-    deps.onLlmPolicyChange?.((sandboxId, policy) => hook.policyChanged(sandboxId, policy));
-    return hook;
+      deps.clock ?? systemClock,
+      deps.audit,
+      deps.policy,
+    );
+    deps.policy.onLlmPolicyChange((sandboxId, policy) => hook.policyChanged(sandboxId, policy));
+    return Promise.resolve(hook);
   }
 
   /** Applies a new LLM policy to a running sandbox's proxy at once. */
@@ -165,7 +171,7 @@ export class LlmProxyHook implements SandboxHook {
     ctx: SandboxHookContext,
     state: z.infer<typeof ProxyState> | undefined,
   ): Promise<LlmProxy> {
-    const policy = (await this.extras.llmPolicyFor?.(ctx)) ?? this.llm.defaultPolicy;
+    const policy = await this.policy.llmPolicyFor(ctx);
     const proxy = new LlmProxy({
       sandbox: { id: ctx.id, name: ctx.name },
       config: this.llm,
@@ -188,26 +194,21 @@ export class LlmProxyHook implements SandboxHook {
     await proxy?.stop();
   }
 
+  /** Every running proxy stops with the daemon (a restarted daemon re-adopts them on the same ports). */
+  async close(): Promise<void> {
+    for (const id of [...this.proxies.keys()]) await this.stopProxy(id);
+  }
+
   private sink(): LlmCallSink {
-    const audit = this.extras.audit;
-    if (audit) {
-      return {
-        record: async (r: LlmCallRecord) => {
-          await audit.append({
-            kind: 'llm-call',
-            id: r.decisionId,
-            sandbox: r.sandboxName,
-            sandboxId: r.sandboxId,
-            data: { ...r },
-          });
-        },
-      };
-    }
-    const file = path.join(this.stateDir, 'calls.jsonl');
     return {
       record: async (r: LlmCallRecord) => {
-        await mkdir(this.stateDir, { recursive: true, mode: 0o700 });
-        await appendFile(file, `${JSON.stringify(r)}\n`, { mode: 0o600 });
+        await this.audit.append({
+          kind: 'llm-call',
+          id: r.decisionId,
+          sandbox: r.sandboxName,
+          sandboxId: r.sandboxId,
+          data: { ...r },
+        });
       },
     };
   }

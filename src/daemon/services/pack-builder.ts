@@ -6,7 +6,8 @@ import type { DaemonConfig } from '../../config/index.js';
 import { loadProfile } from '../../config/index.js';
 import { EgressConfig, buildEgressPolicy } from '../../egress/index.js';
 import type { BuilderSandbox } from '../../packs/index.js';
-import { identityOf, type SandboxRuntime } from '../../runtime/index.js';
+import { identityOf } from '../../runtime/index.js';
+import type { RuntimePort } from './runtime-port.js';
 import { messageOf, type Logger } from '../../shared/index.js';
 import type { EgressService } from './egress.js';
 
@@ -18,7 +19,7 @@ const BOOT_NPM = '/opt/aibox/bootstrap/npm';
 
 export interface PackBuilderDeps {
   config: DaemonConfig;
-  runtime: SandboxRuntime;
+  runtime: RuntimePort;
   egress: EgressService;
   daemonId: string;
   logger: Logger;

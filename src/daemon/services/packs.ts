@@ -19,7 +19,6 @@ import {
   type PackBuildProgress,
   type ResolvedPack,
 } from '../../packs/index.js';
-import type { SandboxRuntime } from '../../runtime/index.js';
 import { writeFileAtomic, writeJsonAtomic } from '../../shared/fs/index.js';
 import type { Logger } from '../../shared/index.js';
 import type { PolicyService } from './policy.js';
@@ -27,6 +26,7 @@ import type { EgressService } from './egress.js';
 import { openBuilderSandbox } from './pack-builder.js';
 import { SandboxStore } from '../state/sandbox-store.js';
 import type { SandboxContribution, SandboxHook, SandboxHookContext } from './hooks.js';
+import type { RuntimePort } from './runtime-port.js';
 
 const REGISTRY_DIR = fileURLToPath(new URL('../../../pack-registry', import.meta.url));
 /** The unprivileged identity pack builds fetch and unpack as. */
@@ -36,7 +36,7 @@ const SYSTEM_ID_LOOKUP = /^nobody:[^:]*:(\d+):(\d+):/m;
 export interface PacksDeps {
   config: DaemonConfig;
   logger: Logger;
-  runtime: SandboxRuntime;
+  runtime: RuntimePort;
   policy: PolicyService;
   audit: AuditLog;
   daemonId: string;
@@ -134,6 +134,11 @@ export class PacksService implements SandboxHook {
   }
 
   // ---- lifecycle ----
+
+  /** Waits for the state writes in flight; builds still running are abandoned (their folders swept at start). */
+  async close(): Promise<void> {
+    await this.queue.catch(() => undefined);
+  }
 
   async prepare(ctx: SandboxHookContext): Promise<SandboxContribution> {
     await this.sweep();
@@ -583,10 +588,6 @@ export class PacksService implements SandboxHook {
     this.queue = next.catch(() => undefined);
     return next;
   }
-}
-
-export function packsServiceOf(services: { hooks: readonly SandboxHook[] }): PacksService | undefined {
-  return services.hooks.find((h): h is PacksService => h instanceof PacksService);
 }
 
 /** Hard links (same file system: instant, no extra space), else a copy; into a fresh folder renamed into place. */

@@ -9,8 +9,8 @@ import {
   PolicyStore,
   PolicyWatcher,
   policyErrors,
-  type ChangeListener,
   type EffectiveEgress,
+  type PolicyChange,
 } from '../../policy/index.js';
 import type {
   Clock,
@@ -18,9 +18,15 @@ import type {
   Logger,
   PolicyDecision,
   PolicyDoor,
+  PolicyError,
   PolicyShowReport,
 } from '../../shared/index.js';
-import { messageOf, PolicyDecision as PolicyDecisionSchema, systemClock } from '../../shared/index.js';
+import {
+  isAiboxError,
+  messageOf,
+  PolicyDecision as PolicyDecisionSchema,
+  systemClock,
+} from '../../shared/index.js';
 import type { SandboxHook } from './hooks.js';
 
 export interface PolicyServiceDeps {
@@ -32,18 +38,8 @@ export interface PolicyServiceDeps {
 
 const RECENT_DECISIONS = 2000;
 
-/** The policy layer's hook; it carries its service so routes and other layers can find it among the hooks. */
-export interface PolicyHook extends SandboxHook {
-  readonly service: PolicyService;
-}
-
-/** The daemon's PolicyService: a `policy` field when server.ts wires one, else the policy hook's service. */
-export function policyServiceOf(services: { hooks: readonly SandboxHook[] }): PolicyService | undefined {
-  const direct = (services as { policy?: PolicyService }).policy;
-  if (direct) return direct;
-  const hook = services.hooks.find((h): h is PolicyHook => h.layer === 'policy' && 'service' in h);
-  return hook?.service;
-}
+/** A layer applying a sandbox's changed policy; throwing refuses it (the layer's previous value stays in force). */
+export type LayerListener = (change: PolicyChange) => void | Promise<void>;
 
 /**
  * The daemon's policy: the store (org -> team -> project), the watcher (hot reload), decisions written to the audit
@@ -53,6 +49,14 @@ export function policyServiceOf(services: { hooks: readonly SandboxHook[] }): Po
 export class PolicyService {
   private readonly recent = new Map<string, PolicyDecision>();
   private watcher: PolicyWatcher | undefined;
+  private readonly layers: { door: PolicyDoor; layer: string; apply: LayerListener }[] = [];
+  /**
+   * Per sandbox, the doors whose last change a layer refused: the value that layer still enforces and why. `show`
+   * reports these, not the refused value: what it prints is what is in force.
+   */
+  private readonly refused = new Map<string, Map<string, { value: unknown; error: PolicyError }>>();
+  /** Per sandbox, the effective values every layer last applied (the "before" of the next change). */
+  private readonly enforced = new Map<string, Record<string, unknown>>();
 
   private constructor(
     readonly store: PolicyStore,
@@ -87,6 +91,7 @@ export class PolicyService {
     });
     const service = new PolicyService(store, config, repoDir, deps.audit, logger);
     late.service = service;
+    store.onChange((c) => service.applyChange(c));
     const loaded = await store.reloadRepo();
     await deps.audit.append({
       kind: 'policy',
@@ -120,12 +125,13 @@ export class PolicyService {
   }
 
   /** Attaches at prepare (before the container exists), detaches at stop; the layer every other hook builds on. */
-  hook(): PolicyHook {
+  hook(): SandboxHook {
     return {
       layer: 'policy',
-      service: this,
       prepare: async (ctx) => {
-        await this.store.attach({ id: ctx.id, name: ctx.name, path: ctx.path });
+        const set = await this.store.attach({ id: ctx.id, name: ctx.name, path: ctx.path });
+        this.enforced.set(ctx.name, { ...set.effective });
+        this.refused.delete(ctx.name);
         await this.authorize('mounts', { source: ctx.path, target: '/workspace', mode: 'rw' }, ctx.name);
         this.watcher?.watchProject(ctx.name, ctx.path);
         // The project layer is the host user's: read-only inside. Without aibox/ at start nothing is created;
@@ -133,15 +139,75 @@ export class PolicyService {
         return this.store.hasProjectDir(ctx.name) ? { readOnlyPaths: [PROJECT_POLICY_DIR] } : {};
       },
       adopt: async (sb) => {
-        await this.store.attach({ id: sb.id, name: sb.name, path: sb.path });
+        const set = await this.store.attach({ id: sb.id, name: sb.name, path: sb.path });
+        this.enforced.set(sb.name, { ...set.effective });
+        this.refused.delete(sb.name);
         this.watcher?.watchProject(sb.name, sb.path);
       },
       stop: (ctx) => {
         this.watcher?.unwatchProject(ctx.name);
         this.store.detach(ctx.name);
+        this.enforced.delete(ctx.name);
+        this.refused.delete(ctx.name);
         return Promise.resolve();
       },
+      close: () => Promise.resolve(this.close()),
     };
+  }
+
+  /**
+   * The enforcement layer `layer` applies `door` of running sandboxes on every policy change. A listener that
+   * throws refuses the change: the layer keeps its previous value in force, and `show` says so with the error.
+   */
+  onChange(door: PolicyDoor, layer: string, apply: LayerListener): () => void {
+    const entry = { door, layer, apply };
+    this.layers.push(entry);
+    return () => {
+      const i = this.layers.indexOf(entry);
+      if (i >= 0) this.layers.splice(i, 1);
+    };
+  }
+
+  /** Hands a sandbox's new effective policy to every layer; records what each one refused. */
+  private async applyChange(change: PolicyChange): Promise<void> {
+    const before = this.enforced.get(change.sandbox) ?? {};
+    const after: Record<string, unknown> = { ...change.effective };
+    const refusals =
+      this.refused.get(change.sandbox) ?? new Map<string, { value: unknown; error: PolicyError }>();
+    for (const l of this.layers) {
+      try {
+        await l.apply(change);
+        refusals.delete(l.door);
+      } catch (err) {
+        const kept = refusals.get(l.door)?.value ?? before[l.door];
+        after[l.door] = kept;
+        const error: PolicyError = {
+          scope: `sandbox:${change.sandbox}`,
+          code: isAiboxError(err) ? err.code : 'POLICY_LAYER_REFUSED',
+          message: `${l.layer} refused revision ${change.revision} of the ${l.door} policy (the previous one stays in force): ${messageOf(err)}`,
+          hint: isAiboxError(err)
+            ? err.hint
+            : 'Fix the policy edit; the sandbox keeps the policy shown until a change applies.',
+          at: new Date().toISOString(),
+        };
+        refusals.set(l.door, { value: kept, error });
+        this.logger.error(
+          { sandbox: change.sandbox, layer: l.layer, err: messageOf(err) },
+          'policy change refused',
+        );
+        await this.audit
+          .append({
+            kind: 'policy',
+            sandbox: change.sandbox,
+            sandboxId: change.sandboxId,
+            data: { event: 'layer-refused', layer: l.layer, door: l.door, error: error.message },
+          })
+          .catch((e: unknown) => this.logger.error({ err: messageOf(e) }, 'cannot audit a refused change'));
+      }
+    }
+    this.enforced.set(change.sandbox, after);
+    if (refusals.size > 0) this.refused.set(change.sandbox, refusals);
+    else this.refused.delete(change.sandbox);
   }
 
   decide(door: PolicyDoor, request: unknown, sandbox?: string): Promise<PolicyDecision> {
@@ -222,8 +288,14 @@ export class PolicyService {
     return parsed.data;
   }
 
+  /** The effective policy as enforced: a door a layer refused to change shows the value still in force. */
   show(sandbox?: string): PolicyShowReport {
-    return this.store.show(sandbox);
+    const report = this.store.show(sandbox);
+    const refusals = sandbox !== undefined ? this.refused.get(sandbox) : undefined;
+    if (!refusals) return report;
+    const doors = { ...report.doors };
+    for (const [door, r] of refusals) doors[door] = r.value;
+    return { ...report, doors, errors: [...report.errors, ...[...refusals.values()].map((r) => r.error)] };
   }
 
   /** `aibox doctor`: is a policy in force, and is any edit waiting to be fixed (the last good one applies)? */
@@ -259,10 +331,6 @@ export class PolicyService {
   /** The effective egress allowlist of a sandbox, for the egress layer to render. */
   egress(sandbox: string): EffectiveEgress {
     return this.store.policySet(sandbox).effective.egress;
-  }
-
-  onChange(listener: ChangeListener): () => void {
-    return this.store.onChange(listener);
   }
 
   async reload(): Promise<{ ok: boolean; error?: unknown }> {

@@ -11,7 +11,6 @@ import {
   runtimeErrors,
   type ContainerExit,
   type ManagedContainer,
-  type SandboxRuntime,
   type ExecOptions,
   type ExecSession,
   type Mount,
@@ -31,6 +30,7 @@ import { daemonErrors } from '../errors.js';
 import type { SandboxStore } from '../state/sandbox-store.js';
 import { type SandboxRecord } from '../state/sandbox-store.js';
 import type { SandboxContribution, SandboxHook, SandboxHookContext } from './hooks.js';
+import type { RuntimePort } from './runtime-port.js';
 
 type Undo = () => Promise<unknown>;
 
@@ -84,11 +84,13 @@ export class SandboxService {
 
   constructor(
     private readonly config: DaemonConfig,
-    private readonly runtime: SandboxRuntime,
+    private readonly runtime: RuntimePort,
     private readonly store: SandboxStore,
-    private readonly hooks: SandboxHook[],
+    private readonly hooks: readonly SandboxHook[],
     readonly daemonId: string,
     private readonly logger: Logger,
+    /** Whether the egress layer enforces egress: without it no sandbox gets a network, whoever asks (fail closed). */
+    private readonly networkEnforced = true,
   ) {
     if (runtime.daemonId !== daemonId)
       throw new Error('the runtime and the sandbox service disagree on the daemon id');
@@ -390,16 +392,34 @@ export class SandboxService {
     this.unwatch = this.runtime.watchExits((exit) => void this.containerExited(exit));
   }
 
+  /** Stops following container exits (shutdown; the sandboxes keep running). */
+  close(): Promise<void> {
+    this.unwatch?.();
+    this.unwatch = undefined;
+    return Promise.resolve();
+  }
+
   private async bringUp(record: SandboxRecord, profile: Profile): Promise<void> {
     const undo: Undo[] = [];
     const ctx = this.context(record);
     // Milliseconds per start phase, in the "sandbox running" line: where a slow start spends its time.
     const phases: Record<string, number> = {};
     let mark = Date.now();
+    const traced = { sandbox: record.name, id: record.id };
     const lap = (phase: string) => {
       const now = Date.now();
       phases[phase] = now - mark;
       mark = now;
+      this.logger.debug({ ...traced, step: phase, ms: phases[phase] }, 'start step');
+    };
+    // One debug line per layer step too: which hook a slow phase spent its time in.
+    const timed = async <T>(step: string, work: () => Promise<T>): Promise<T> => {
+      const began = Date.now();
+      try {
+        return await work();
+      } finally {
+        this.logger.debug({ ...traced, step, ms: Date.now() - began }, 'start step');
+      }
     };
     // Before any layer reads the folder: it must still be the one the sandbox was created on. (The mount checks
     // again on the fd it mounts from, so a swap after this point is refused too.)
@@ -410,14 +430,20 @@ export class SandboxService {
         // The undo first: a prepare that fails half-way is undone too (stop is idempotent).
         undo.push(() => hook.stop?.(ctx) ?? Promise.resolve());
         if (hook.prepare)
-          contributions.push(await this.inLayer(hook.layer, () => hook.prepare!(ctx), record.path));
+          contributions.push(
+            await timed(`prepare:${hook.layer}`, () =>
+              this.inLayer(hook.layer, () => hook.prepare!(ctx), record.path),
+            ),
+          );
       }
       const env = Object.assign({}, ...contributions.map((c) => c.env ?? {})) as Record<string, string>;
       const endpoints = Object.assign({}, ...contributions.map((c) => c.endpoints ?? {})) as Record<
         string,
         string
       >;
-      const network = contributions.some((c) => c.network === true);
+      const asked = contributions.some((c) => c.network === true);
+      const network = asked && this.networkEnforced;
+      if (asked && !network) this.logger.info({ sandbox: record.name }, 'no egress enforcement: no network');
       lap('prepare');
 
       undo.push(() => this.runtime.mounts.unmount(record.id));
@@ -507,7 +533,9 @@ export class SandboxService {
       lap('limits');
       for (const hook of this.hooks) {
         if (hook.started)
-          await this.inLayer(hook.layer, () => hook.started!({ ...ctx, pid, containerId, endpoints }));
+          await timed(`started:${hook.layer}`, () =>
+            this.inLayer(hook.layer, () => hook.started!({ ...ctx, pid, containerId, endpoints })),
+          );
       }
       lap('started');
       record.state = 'running';

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { loadProfile, type DaemonConfig } from '../../config/index.js';
-import { ptyCommand, ptyResizeCommand, type ExecOptions, type SandboxRuntime } from '../../runtime/index.js';
+import type { DaemonConfig } from '../../config/index.js';
+import { ptyCommand, ptyResizeCommand, type ExecSession as RuntimeExecSession } from '../../runtime/index.js';
 import {
   SshGateway,
   SshGatewayConfig,
@@ -19,6 +19,8 @@ import {
 } from '../../ssh-gateway/index.js';
 import { messageOf, systemClock, type Clock, type Logger } from '../../shared/index.js';
 import type { RunningSandbox, SandboxContribution, SandboxHook, SandboxHookContext } from './hooks.js';
+import type { BufferedExec } from './runtime-port.js';
+import type { SandboxExecOptions } from './sandboxes.js';
 
 /** Where audit records go: the daemon's hash-chained AuditLog satisfies this. */
 export interface AuditAppender {
@@ -30,14 +32,18 @@ export interface AuditAppender {
   }): Promise<unknown>;
 }
 
-/** The runtime calls the gateway needs (SandboxRuntime satisfies it; tests can pass a stand-in). */
-export type ExecRuntime = Pick<SandboxRuntime, 'exec' | 'execBuffered'>;
+/**
+ * The sandbox service's exec path (SandboxService satisfies it): the same limits and environment `aibox exec` gets,
+ * decided in one place.
+ */
+export interface SandboxExec {
+  exec(name: string, options: SandboxExecOptions): Promise<RuntimeExecSession>;
+  execBuffered(name: string, options: SandboxExecOptions): Promise<BufferedExec>;
+}
 
 interface Tracked {
   id: string;
   name: string;
-  containerId: string;
-  profile: string;
 }
 
 /** Signals a client may ask for (RFC 4254 names); anything else is ignored. */
@@ -64,22 +70,22 @@ const PID_DIR = '/tmp/.aibox-ssh';
 const PID_WRAPPER = `mkdir -p ${PID_DIR} 2>/dev/null; echo $$ > ${PID_DIR}/"$0".pid 2>/dev/null; exec "$@"`;
 
 /**
- * The gateway's SandboxExecutor over the runtime: every channel is an exec in the sandbox's container (gVisor, the
- * sandbox's non-root user, its seccomp filter and process limit, as `aibox exec` gets). Sandboxes are known from
- * the lifecycle hook calls, so a stopped or unknown sandbox is simply not found. Podman's exec API has no kill, so
- * each command records its pid in the sandbox's /tmp, and signals or hang-ups are a second exec.
+ * The gateway's SandboxExecutor over the sandbox service: every channel is an exec in the sandbox (gVisor, the
+ * sandbox's non-root user, its seccomp filter, process limit and exec environment, exactly as `aibox exec` gets).
+ * Sandboxes are known from the lifecycle hook calls, so a stopped or unknown sandbox is simply not found. Podman's
+ * exec API has no kill, so each command records its pid in the sandbox's /tmp, and signals or hang-ups are a
+ * second exec.
  */
-export class RuntimeSshExecutor implements SandboxExecutor {
+export class SandboxSshExecutor implements SandboxExecutor {
   private readonly running = new Map<string, Tracked>();
 
   constructor(
-    private readonly runtime: ExecRuntime,
-    private readonly limitsFor: (profile: string) => Promise<number>,
+    private readonly sandboxes: SandboxExec,
     private readonly logger: Logger,
   ) {}
 
   track(sandbox: Tracked): void {
-    this.running.set(sandbox.name, sandbox);
+    this.running.set(sandbox.name, { id: sandbox.id, name: sandbox.name });
   }
 
   forget(name: string): void {
@@ -96,18 +102,16 @@ export class RuntimeSshExecutor implements SandboxExecutor {
     if (!sandbox || sandbox.id !== ref.id) {
       throw sshErrors.create('SSH_SANDBOX_GONE', `sandbox ${ref.name} is no longer running`);
     }
-    const maxProcesses = await this.limitsFor(sandbox.profile);
     const token = randomBytes(8).toString('hex');
     // The pty is made inside the sandbox by the runtime's helper (runsc's exec rejects --tty).
     const cmd = spec.tty ? ptyCommand(token, spec.tty.cols, spec.tty.rows, spec.cmd) : spec.cmd;
-    const options: ExecOptions = {
+    const options: SandboxExecOptions = {
       cmd: ['/bin/sh', '-c', PID_WRAPPER, token, ...cmd],
       stdin: true,
       env: spec.env,
-      maxProcesses,
       ...(spec.workdir ? { workdir: spec.workdir } : {}),
     };
-    const session = await this.runtime.exec(sandbox.containerId, options);
+    const session = await this.sandboxes.exec(sandbox.name, options);
     let done = false;
     const exit: Promise<ExecExit> = session.exit.then(
       (code) => {
@@ -122,18 +126,15 @@ export class RuntimeSshExecutor implements SandboxExecutor {
     /** A second exec in the sandbox that acts on this one (signal, resize) through its recorded pid. */
     const inSandbox = async (argv: string[]) => {
       if (done) return;
-      await this.runtime
-        .execBuffered(sandbox.containerId, { cmd: argv, maxProcesses })
+      await this.sandboxes
+        .execBuffered(sandbox.name, { cmd: argv })
         .catch((err: unknown) => this.logger.debug({ err: messageOf(err) }, 'control exec failed'));
     };
     const kill = (signal: string) =>
       inSandbox(['/bin/sh', '-c', `kill -"$2" "$(cat ${PID_DIR}/"$1".pid)"`, 'aibox-ssh', token, signal]);
     void exit.finally(() => {
-      void this.runtime
-        .execBuffered(sandbox.containerId, {
-          cmd: ['/bin/rm', '-f', `${PID_DIR}/${token}.pid`],
-          maxProcesses,
-        })
+      void this.sandboxes
+        .execBuffered(sandbox.name, { cmd: ['/bin/rm', '-f', `${PID_DIR}/${token}.pid`] })
         .catch(() => undefined);
     });
     let closed = false;
@@ -166,13 +167,12 @@ export class RuntimeSshExecutor implements SandboxExecutor {
 export class SshAuditBridge implements SshAuditSink {
   constructor(
     private readonly logger: Logger,
-    private readonly log?: AuditAppender,
+    private readonly log: AuditAppender,
   ) {}
 
   record(event: SshAuditEvent): void {
     const { sandbox, sandboxId, ...data } = event;
     this.logger.info({ ssh: event }, `${event.action} ${event.outcome}`);
-    if (!this.log) return;
     this.log
       .append({
         kind: 'ssh',
@@ -186,14 +186,13 @@ export class SshAuditBridge implements SshAuditSink {
   }
 }
 
-/** The slice of the daemon's PolicyService the gateway uses (its exec door and its audit log). */
+/** The slice of the daemon's PolicyService the gateway uses: its exec door. */
 export interface PolicyAccess {
   decide(
     door: 'exec',
     request: unknown,
     sandbox?: string,
   ): Promise<{ id: string; outcome: 'allow' | 'approve' | 'deny'; reason: string }>;
-  readonly auditLog: AuditAppender;
 }
 
 /**
@@ -221,14 +220,13 @@ export function execDoorPolicy(policy: PolicyAccess): CommandPolicy {
 export interface SshGatewayHookDeps {
   config: DaemonConfig;
   logger: Logger;
-  runtime: ExecRuntime;
+  /** Where every command runs: the sandbox service's exec path. */
+  sandboxes: SandboxExec;
+  /** The command door of policy (`execDoorPolicy` over the policy service): asked for every command. */
+  policy: CommandPolicy;
+  /** The daemon's audit log: every gateway event is recorded (kind `ssh`). */
+  audit: AuditAppender;
   clock?: Clock;
-  /** The audit log; without it, gateway events go to the daemon log only. */
-  audit?: AuditAppender;
-  /** The command door of policy; one of this and policyService is required (no door: the gateway does not start). */
-  policy?: CommandPolicy;
-  /** The daemon's policy service: gives the command door and the audit log when the two above are not given. */
-  policyService?: PolicyAccess;
 }
 
 /**
@@ -242,7 +240,7 @@ export class SshGatewayHook implements SandboxHook {
   private constructor(
     readonly config: SshGatewayConfig,
     private readonly gateway: SshGateway | undefined,
-    private readonly executor: RuntimeSshExecutor | undefined,
+    private readonly executor: SandboxSshExecutor | undefined,
   ) {}
 
   static async create(deps: SshGatewayHookDeps): Promise<SshGatewayHook> {
@@ -250,25 +248,15 @@ export class SshGatewayHook implements SandboxHook {
     const config = SshGatewayConfig.parse(section ?? {});
     if (!config.enabled) return new SshGatewayHook(config, undefined, undefined);
     const logger = deps.logger.child({ layer: 'ssh-gateway' });
-    const profilesDir = deps.config.profilesDir;
-    const executor = new RuntimeSshExecutor(
-      deps.runtime,
-      async (profile) => (await loadProfile(profilesDir, profile)).limits.processes,
-      logger,
-    );
-    const policy = deps.policy ?? (deps.policyService ? execDoorPolicy(deps.policyService) : undefined);
-    // Fail closed: a gateway without the exec door would run every command it is sent.
-    if (!policy) {
-      throw sshErrors.create('SSH_POLICY_MISSING', 'the SSH gateway has no exec door (policy layer) to ask');
-    }
+    const executor = new SandboxSshExecutor(deps.sandboxes, logger);
     const gateway = new SshGateway({
       config,
       stateDir: join(deps.config.stateDir, 'ssh'),
       executor,
-      audit: new SshAuditBridge(logger, deps.audit ?? deps.policyService?.auditLog),
+      audit: new SshAuditBridge(logger, deps.audit),
       logger,
       clock: deps.clock ?? systemClock,
-      policy,
+      policy: deps.policy,
     });
     await gateway.start();
     return new SshGatewayHook(config, gateway, executor);
