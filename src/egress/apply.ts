@@ -10,7 +10,7 @@ import {
   symlink,
   writeFile,
 } from 'node:fs/promises';
-import { constants } from 'node:fs';
+import { constants, watch, type FSWatcher } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -19,6 +19,7 @@ import { egressErrors } from './errors.js';
 import { nftEndpoints, nftTableName, type NftRulesetInput } from './render-nftables.js';
 import { SQUID_ACCESS_LOG, SQUID_ERRORS_DIR, SQUID_PID_FILE } from './render-squid.js';
 import { listenerHeldBy, withChildren } from './ports.js';
+import { timedStep } from './steps.js';
 
 /**
  * Everything egress does to the host: nft inside a sandbox's network namespace, and the per-sandbox Squid process.
@@ -43,17 +44,19 @@ export class NftApplier {
     await assertExecutable(this.opts.nft, 'EGRESS_NFTABLES', 'nft', 'egress.nft');
     await assertExecutable(this.opts.nsenter, 'EGRESS_NETNS', 'nsenter', 'egress.nsenter');
     await this.assertNotHostNetns(target);
-    const result = await execa(this.opts.nsenter, [...this.netnsArgs(target), this.opts.nft, '-f', '-'], {
-      input: ruleset,
-      reject: false,
-    });
+    const result = await timedStep(this.opts.logger, expected.sandboxId, 'nft-load', () =>
+      execa(this.opts.nsenter, [...this.netnsArgs(target), this.opts.nft, '-f', '-'], {
+        input: ruleset,
+        reject: false,
+      }),
+    );
     if (result.exitCode !== 0)
       throw egressErrors.create(
         'EGRESS_NFTABLES',
         `nft refused the egress ruleset of ${expected.sandboxId}: ${firstLines(result.stderr)}`,
         { sandboxId: expected.sandboxId },
       );
-    await this.verify(target, expected);
+    await timedStep(this.opts.logger, expected.sandboxId, 'nft-verify', () => this.verify(target, expected));
   }
 
   /** Reads the table back (`nft -j`) and checks hooks, drop policies and the exact set of accepted endpoints. */
@@ -222,6 +225,8 @@ export interface SquidProcessOptions {
   squid: string;
   /** The user Squid drops to; its directory must be writable by it. */
   user: string;
+  /** That user's ids, looked up once by the caller (each lookup is a process); looked up here when absent. */
+  userIds?: () => Promise<{ uid: number; gid: number }>;
   logger: Logger;
   startTimeoutMs?: number;
 }
@@ -260,21 +265,25 @@ export class SquidProcess {
   }
 
   async start(files: SquidFiles, listen: { address: string; port: number }): Promise<void> {
+    const step = <T>(name: string, work: () => Promise<T>) =>
+      timedStep(this.opts.logger, this.opts.sandboxId, `squid-${name}`, work);
     await assertExecutable(this.opts.squid, 'EGRESS_SQUID', 'squid', 'egress.squid');
-    await this.write(files);
-    await this.parse();
+    await step('write', () => this.write(files));
+    await step('parse', () => this.parse());
     const offset = await this.logSize();
     // stdio ignored: the daemonized Squid must not hold the daemon's pipes open.
-    const r = await execa(this.opts.squid, this.squidArgs(), {
-      reject: false,
-      cwd: this.dir,
-      stdio: 'ignore',
-    });
+    const r = await step('spawn', () =>
+      execa(this.opts.squid, this.squidArgs(), {
+        reject: false,
+        cwd: this.dir,
+        stdio: 'ignore',
+      }),
+    );
     if (r.exitCode !== 0)
       throw await this.failure(
         `squid did not start (${r.exitCode === undefined ? r.message : `exit ${r.exitCode}`})`,
       );
-    await this.waitReady(offset, listen);
+    await step('ready', () => this.waitReady(offset, listen));
   }
 
   /** Writes the new configuration, checks it, and signals Squid; resolves once Squid listens again. */
@@ -335,11 +344,13 @@ export class SquidProcess {
     const errors = join(this.dir, SQUID_ERRORS_DIR);
     await mkdir(errors, { recursive: true });
     const templates = await readdir(SQUID_TEMPLATES).catch(() => [] as string[]);
-    for (const t of templates)
-      await symlink(join(SQUID_TEMPLATES, t), join(errors, t)).catch(() => undefined);
-    for (const [name, body] of Object.entries(files.errorPages)) await writeFile(join(errors, name), body);
-    await writeFile(this.confPath, files.conf);
-    const { uid, gid } = await this.squidUser();
+    // Independent files: made side by side (about 50 of them on every start).
+    await Promise.all([
+      ...templates.map((t) => symlink(join(SQUID_TEMPLATES, t), join(errors, t)).catch(() => undefined)),
+      ...Object.entries(files.errorPages).map(([name, body]) => writeFile(join(errors, name), body)),
+      writeFile(this.confPath, files.conf),
+    ]);
+    const { uid, gid } = await (this.opts.userIds ?? (() => squidUserIds(this.opts.user)))();
     // Squid writes its logs after dropping to its user: create them so it can.
     for (const log of ['cache.log', SQUID_ACCESS_LOG])
       await writeFile(join(this.dir, log), '', { flag: 'a' });
@@ -369,27 +380,49 @@ export class SquidProcess {
    * there belongs to this Squid (a connect alone could reach another process that holds the port).
    */
   private async waitReady(logOffset: number, listen: { address: string; port: number }): Promise<void> {
-    const deadline = Date.now() + (this.opts.startTimeoutMs ?? 15_000);
-    const accepting = `Accepting HTTP Socket connections at`;
-    const local = `local=${listen.address}:${listen.port} `;
-    while (Date.now() < deadline) {
-      const log = await this.logSince(logOffset);
-      if (/Cannot bind socket .*Address already in use|Unable to open HTTP Socket/.test(log))
-        throw await this.failure(`port ${listen.address}:${listen.port} is taken`, { portInUse: true });
-      if (/FATAL|Squid Cache \(Version [^)]*\): Terminated abnormally/.test(log))
-        throw await this.failure('squid stopped while starting');
-      const line = log.split('\n').find((l) => l.includes(accepting) && l.includes(local));
-      if (line && (await canConnect(listen))) {
-        const pid = await this.pid();
-        if (pid !== undefined && (await listenerHeldBy(await withChildren(pid), listen.address, listen.port)))
-          return;
-        throw await this.failure(`the socket on ${listen.address}:${listen.port} is not this squid's`, {
-          portInUse: true,
-        });
+    const timeoutMs = this.opts.startTimeoutMs ?? 15_000;
+    const deadline = Date.now() + timeoutMs;
+    // Squid reports each stage in cache.log: every write to it wakes this check (inotify), nothing is polled.
+    const changes = new FileChanges(join(this.dir, 'cache.log'));
+    try {
+      for (;;) {
+        const listening = await this.listening(logOffset, listen);
+        if (listening === 'ready') return;
+        const left = deadline - Date.now();
+        if (left <= 0) break;
+        // The log says it listens but a connect failed: look again shortly (the log will not change).
+        await changes.next(listening === 'connect-failed' ? Math.min(left, 20) : left);
       }
-      await sleep(50);
+    } finally {
+      changes.close();
     }
     throw await this.failure(`squid did not listen on ${listen.address}:${listen.port} in time`);
+  }
+
+  /**
+   * Ready means: Squid's own log says it accepts connections on exactly this address:port, and the socket listening
+   * there belongs to this Squid (a connect alone could reach another process that holds the port).
+   */
+  private async listening(
+    logOffset: number,
+    listen: { address: string; port: number },
+  ): Promise<'ready' | 'waiting' | 'connect-failed'> {
+    const accepting = `Accepting HTTP Socket connections at`;
+    const local = `local=${listen.address}:${listen.port} `;
+    const log = await this.logSince(logOffset);
+    if (/Cannot bind socket .*Address already in use|Unable to open HTTP Socket/.test(log))
+      throw await this.failure(`port ${listen.address}:${listen.port} is taken`, { portInUse: true });
+    if (/FATAL|Squid Cache \(Version [^)]*\): Terminated abnormally/.test(log))
+      throw await this.failure('squid stopped while starting');
+    const line = log.split('\n').find((l) => l.includes(accepting) && l.includes(local));
+    if (!line) return 'waiting';
+    if (!(await canConnect(listen))) return 'connect-failed';
+    const pid = await this.pid();
+    if (pid !== undefined && (await listenerHeldBy(await withChildren(pid), listen.address, listen.port)))
+      return 'ready';
+    throw await this.failure(`the socket on ${listen.address}:${listen.port} is not this squid's`, {
+      portInUse: true,
+    });
   }
 
   private async failure(message: string, details: Record<string, unknown> = {}) {
@@ -416,14 +449,15 @@ export class SquidProcess {
     const buf = await readFile(join(this.dir, 'cache.log')).catch(() => Buffer.alloc(0));
     return buf.subarray(offset).toString('utf8');
   }
+}
 
-  private async squidUser(): Promise<{ uid: number; gid: number }> {
-    const r = await execa('id', ['-u', this.opts.user], { reject: false });
-    const g = await execa('id', ['-g', this.opts.user], { reject: false });
-    if (r.exitCode !== 0)
-      throw egressErrors.create('EGRESS_SQUID', `squid user "${this.opts.user}" does not exist`);
-    return { uid: Number(r.stdout.trim()), gid: Number(g.stdout.trim()) };
-  }
+/** The uid and gid of the user Squid drops to. */
+export async function squidUserIds(user: string): Promise<{ uid: number; gid: number }> {
+  const r = await execa('id', ['-u', user], { reject: false });
+  const g = await execa('id', ['-g', user], { reject: false });
+  if (r.exitCode !== 0 || g.exitCode !== 0)
+    throw egressErrors.create('EGRESS_SQUID', `squid user "${user}" does not exist`);
+  return { uid: Number(r.stdout.trim()), gid: Number(g.stdout.trim()) };
 }
 
 export function canConnect(ep: { address: string; port: number }, timeoutMs = 500): Promise<boolean> {
@@ -471,6 +505,54 @@ function signal(pid: number, sig: NodeJS.Signals): void {
 
 function firstLines(text: string): string {
   return text.split('\n').filter(Boolean).slice(0, 3).join(' | ') || 'no output';
+}
+
+/**
+ * Wakes a waiter when a file changes (inotify through fs.watch). A change that lands between two waits is not
+ * lost: it makes the next wait return at once.
+ */
+class FileChanges {
+  private readonly watcher: FSWatcher | undefined;
+  private pending = false;
+  private wake: (() => void) | undefined;
+
+  constructor(file: string) {
+    try {
+      this.watcher = watch(file, { persistent: false }, () => this.changed());
+      this.watcher.on('error', () => this.changed());
+    } catch {
+      // Nothing to watch (the file is gone): waits just time out, and the caller reports why.
+      this.watcher = undefined;
+    }
+  }
+
+  /** Resolves on the next change (or at once if one came since the last call), or after `ms`. */
+  next(ms: number): Promise<void> {
+    if (this.pending) {
+      this.pending = false;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.wake = undefined;
+        this.pending = false;
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.wake = done;
+    });
+  }
+
+  close(): void {
+    this.watcher?.close();
+    this.wake?.();
+  }
+
+  private changed(): void {
+    if (this.wake) this.wake();
+    else this.pending = true;
+  }
 }
 
 function sleep(ms: number): Promise<void> {

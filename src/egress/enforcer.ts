@@ -4,7 +4,7 @@ import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import { lookup } from 'node:dns/promises';
 import type { Clock, Logger } from '../shared/index.js';
-import { NftApplier, SquidProcess, type NetnsTarget, type SquidFiles } from './apply.js';
+import { NftApplier, SquidProcess, squidUserIds, type NetnsTarget, type SquidFiles } from './apply.js';
 import type { EgressConfig } from './config.js';
 import type { DecisionSink } from './decisions.js';
 import { AllowlistResolver, type Endpoint } from './dns-server.js';
@@ -14,6 +14,7 @@ import { renderNftables, type NftRulesetInput } from './render-nftables.js';
 import { renderErrorPages, renderSquidConf, SQUID_ACCESS_LOG } from './render-squid.js';
 import { SquidLogTail } from './squid-log.js';
 import { kernelFreePort, PortReservations } from './ports.js';
+import { timedStep } from './steps.js';
 
 /** Marks an egress state directory as this daemon's (the periodic sweep removes only its own leftovers). */
 const OWNER_FILE = 'owner';
@@ -87,6 +88,8 @@ export class EgressManager {
   private readonly pending = new Set<string>();
   private readonly ports: PortReservations;
   private readonly nft: NftApplier;
+  /** Squid's user ids, looked up at the first start (a failed lookup is tried again next time). */
+  private squidUser: Promise<{ uid: number; gid: number }> | undefined;
 
   constructor(private readonly opts: EgressManagerOptions) {
     this.ports = opts.ports ?? new PortReservations();
@@ -130,6 +133,8 @@ export class EgressManager {
     policy: EgressPolicy,
     options: PrepareOptions = {},
   ): Promise<SandboxEgressState> {
+    const step = <T>(name: string, work: () => Promise<T>) =>
+      timedStep(this.opts.logger, sandboxId, name, work);
     this.pending.add(sandboxId);
     await this.init().catch((err: unknown) => {
       this.pending.delete(sandboxId);
@@ -146,8 +151,10 @@ export class EgressManager {
       await mkdir(join(dir, 'squid'), { recursive: true });
       await writeFile(join(dir, OWNER_FILE), this.daemonId);
       await chmod(dir, 0o711);
-      const [dns] = await resolver.listen([{ address: listenAddress, port: 0 }]);
-      const squidDnsAddress = await this.bindSquidDns(resolver);
+      const [dns] = await step('resolver-listen', () =>
+        resolver.listen([{ address: listenAddress, port: 0 }]),
+      );
+      const squidDnsAddress = await step('resolver-squid-dns', () => this.bindSquidDns(resolver));
       const state: SandboxEgressState = {
         sandboxId,
         daemonId: this.daemonId,
@@ -164,7 +171,8 @@ export class EgressManager {
         state.proxyPort = proxyPort;
         await writeFile(join(dir, 'state.json'), JSON.stringify(state));
         try {
-          await squid.start(await this.squidFiles(state, policy), this.proxyListen(state));
+          const files = await this.squidFiles(state, policy);
+          await step('squid-start', () => squid.start(files, this.proxyListen(state)));
           break;
         } catch (err) {
           await squid.stop();
@@ -199,7 +207,7 @@ export class EgressManager {
     const live = this.requireLive(sandboxId);
     live.target = target;
     if (gateways) live.state.gateways = gateways;
-    await this.applyRules(live);
+    await timedStep(this.opts.logger, sandboxId, 'nft-apply', () => this.applyRules(live));
   }
 
   /** Hot reload: the resolver switches at once, Squid reconfigures, the ruleset changes only if TCP rules did. */
@@ -400,8 +408,17 @@ export class EgressManager {
       sandboxId,
       squid: this.opts.config.squid,
       user: this.opts.config.squidUser,
+      userIds: () => this.squidIds(),
       logger: this.opts.logger,
     });
+  }
+
+  private squidIds(): Promise<{ uid: number; gid: number }> {
+    this.squidUser ??= squidUserIds(this.opts.config.squidUser).catch((err: unknown) => {
+      this.squidUser = undefined;
+      throw err;
+    });
+    return this.squidUser;
   }
 
   private proxyListen(state: SandboxEgressState) {
