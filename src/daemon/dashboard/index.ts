@@ -1,0 +1,182 @@
+import { existsSync } from 'node:fs';
+import { isIP } from 'node:net';
+import path from 'node:path';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import fastifyStatic from '@fastify/static';
+import { z } from 'zod';
+import { open } from '../http/access.js';
+import { dashboardErrors } from './errors.js';
+import {
+  DashboardSessions,
+  DEFAULT_LIMITS,
+  cookieValue,
+  sameToken,
+  type DashboardSession,
+  type SessionLimits,
+} from './sessions.js';
+
+export { dashboardErrors } from './errors.js';
+export { DashboardSessions } from './sessions.js';
+
+export interface DashboardOptions {
+  /** The built single-page app (dist/web: index.html and assets/). */
+  webDir: string;
+  /**
+   * Checks an API token and names its holder; throws the API's own 401 (TOKEN_INVALID, TOKEN_EXPIRED,
+   * TOKEN_REVOKED …) otherwise. Asked at login and again on every call, so revoking a token ends its sessions.
+   */
+  authenticate(token: string): { subject: string } | Promise<{ subject: string }>;
+  /** The listener has TLS: the cookie is `__Host-` prefixed and Secure, and the expected origin is https. */
+  secure: boolean;
+  limits?: SessionLimits;
+}
+
+const LoginRequest = z.object({ token: z.string().min(1).max(4096) }).strict();
+const CSRF_HEADER = 'x-aibox-csrf';
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/** Security headers of every dashboard page and asset: nothing inline but styles, nothing framed, no referrer. */
+const PAGE_HEADERS = {
+  'content-security-policy':
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+  'x-content-type-options': 'nosniff',
+  'referrer-policy': 'no-referrer',
+  'x-frame-options': 'DENY',
+};
+
+/**
+ * The web dashboard on an HTTP listener: its static files, login with an API token exchanged for an HttpOnly
+ * SameSite=Strict session cookie, and the translation of that cookie into the token for the /v1 API, so the page
+ * goes through the same token authentication and access checks as any program. A cookie-authenticated call that
+ * changes state must carry the session's CSRF token in `x-aibox-csrf` and, when the browser sends one, a
+ * same-origin Origin; a cookie-authenticated WebSocket upgrade must carry a same-origin Origin.
+ *
+ * Call it on the root instance before the listener's token authentication hook, so the header is set in time.
+ */
+export async function installDashboard(
+  app: FastifyInstance,
+  options: DashboardOptions,
+): Promise<DashboardSessions> {
+  const sessions = new DashboardSessions(options.limits ?? DEFAULT_LIMITS);
+  const cookieName = options.secure ? '__Host-aibox_session' : 'aibox_session';
+  const scheme = options.secure ? 'https' : 'http';
+  const built = existsSync(path.join(options.webDir, 'index.html'));
+
+  const sessionOf = (request: FastifyRequest) => cookieValue(request.headers.cookie, cookieName);
+  const sameOrigin = (request: FastifyRequest): boolean => {
+    const origin = request.headers.origin;
+    return origin === undefined || origin === `${scheme}://${request.headers.host ?? ''}`;
+  };
+  const checkCsrf = (request: FastifyRequest, session: DashboardSession) => {
+    const header = request.headers[CSRF_HEADER];
+    if (!sameOrigin(request) || !sameToken(typeof header === 'string' ? header : undefined, session.csrf)) {
+      throw dashboardErrors.create(
+        'DASHBOARD_CSRF',
+        `${request.method} ${request.url.split('?')[0]?.slice(0, 200) ?? ''} needs the dashboard's CSRF header from its own origin`,
+      );
+    }
+  };
+  /** The session's token still valid, or the session ends with the token's own error. */
+  const revalidate = async (id: string, session: DashboardSession) => {
+    try {
+      return await options.authenticate(session.token);
+    } catch (err) {
+      sessions.delete(id);
+      throw err;
+    }
+  };
+  const cookie = (value: string, maxAgeSeconds: number) =>
+    `${cookieName}=${value}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${maxAgeSeconds}${options.secure ? '; Secure' : ''}`;
+
+  app.addHook('onRequest', async (request) => {
+    const url = request.url;
+    if (!url.startsWith('/v1/')) return;
+    const id = sessionOf(request);
+    // Programs bring their own token; a call without the cookie is none of the dashboard's business.
+    if (!id || request.headers.authorization !== undefined) return;
+    const session = sessions.get(id);
+    if (!session) throw dashboardErrors.create('DASHBOARD_SESSION_INVALID', 'no such dashboard session');
+    if (request.headers.upgrade !== undefined) {
+      // A WebSocket is not covered by SameSite on every browser: refuse any other origin (cross-site hijacking).
+      if (request.headers.origin === undefined || !sameOrigin(request)) {
+        throw dashboardErrors.create('DASHBOARD_CSRF', 'a WebSocket from another origin');
+      }
+    } else if (!SAFE_METHODS.has(request.method)) {
+      checkCsrf(request, session);
+    }
+    await revalidate(id, session);
+    request.headers.authorization = `Bearer ${session.token}`;
+  });
+
+  await app.register(fastifyStatic, {
+    root: path.resolve(options.webDir),
+    serve: false,
+    index: false,
+    cacheControl: false,
+  });
+  const page = (reply: FastifyReply, file: string, cache: string) => {
+    if (!built)
+      throw dashboardErrors.create('DASHBOARD_NOT_BUILT', 'the dashboard is not built on this host');
+    return reply.headers({ ...PAGE_HEADERS, 'cache-control': cache }).sendFile(file);
+  };
+  const everyone = { config: { access: open } };
+
+  app.get('/', everyone, async (_request, reply) => page(reply, 'index.html', 'no-store'));
+  app.get('/assets/*', everyone, async (request, reply) => {
+    const rest = (request.params as { '*': string })['*'];
+    // Vite names assets by content hash: they never change under a name.
+    return page(reply, `assets/${rest}`, 'public, max-age=31536000, immutable');
+  });
+
+  app.post('/dashboard/login', everyone, async (request, reply) => {
+    if (!sameOrigin(request)) throw dashboardErrors.create('DASHBOARD_CSRF', 'a login from another origin');
+    const { token } = LoginRequest.parse(request.body ?? {});
+    const { subject } = await options.authenticate(token);
+    sessions.delete(sessionOf(request));
+    const session = sessions.create(token, subject);
+    void reply.header(
+      'set-cookie',
+      cookie(session.id, Math.floor((options.limits ?? DEFAULT_LIMITS).maxAgeMs / 1000)),
+    );
+    void reply.header('cache-control', 'no-store');
+    return { subject, csrf: session.csrf };
+  });
+
+  app.get('/dashboard/session', everyone, async (request, reply) => {
+    const id = sessionOf(request);
+    const session = sessions.get(id);
+    if (!id || !session) throw dashboardErrors.create('DASHBOARD_SESSION_INVALID', 'not logged in');
+    const { subject } = await revalidate(id, session);
+    void reply.header('cache-control', 'no-store');
+    return { subject, csrf: session.csrf };
+  });
+
+  app.post('/dashboard/logout', everyone, async (request, reply) => {
+    const id = sessionOf(request);
+    const session = sessions.get(id);
+    if (session) checkCsrf(request, session);
+    sessions.delete(id);
+    void reply.header('set-cookie', cookie('', 0));
+    return { loggedOut: true };
+  });
+
+  return sessions;
+}
+
+/**
+ * Whether the dashboard may be served on this address: loopback always, anything else only with TLS (a session
+ * cookie and an API token must never cross a network in clear).
+ */
+export function assertDashboardAddress(host: string, tls: boolean): void {
+  if (tls || isLoopback(host)) return;
+  throw dashboardErrors.create('DASHBOARD_INSECURE', `the dashboard would be served without TLS on ${host}`, {
+    host,
+  });
+}
+
+export function isLoopback(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, '');
+  if (h === 'localhost' || h === '::1') return true;
+  if (isIP(h) === 4) return h.startsWith('127.');
+  return /^::ffff:127\./i.test(h);
+}

@@ -1,0 +1,60 @@
+import type { FastifyPluginAsync } from 'fastify';
+import type { AuditRecord } from '../../audit/index.js';
+import type { DaemonServices } from '../services/index.js';
+import { open } from '../http/access.js';
+import { AuditFollower } from '../dashboard/audit-follower.js';
+
+/** A comment line this often keeps proxies and the browser from closing an idle stream. */
+const HEARTBEAT_MS = 15_000;
+
+/**
+ * GET /v1/events: server-sent events for live views (the dashboard). Each new audit record the caller may read is
+ * sent as `event: audit` with the record as JSON and its seq as the event id: root sees every record, others the
+ * records of their own sandboxes (by sandbox id when the record has one, so a later sandbox that took a name sees
+ * nothing of the old one; by name otherwise, as GET /v1/audit?sandbox=NAME).
+ */
+export function eventRoutes(services: DaemonServices): FastifyPluginAsync {
+  return async (app) => {
+    const follower = new AuditFollower(() => services.audit.path);
+    app.addHook('onClose', async () => follower.stop());
+
+    app.get('/v1/events', { config: { access: open } }, async (request, reply) => {
+      const caller = request.caller;
+      const visible = async (records: AuditRecord[]): Promise<AuditRecord[]> => {
+        if (caller.uid === 0) return records;
+        const mine = await app.visibleSandboxes(caller);
+        const ids = new Set(mine.map((s) => s.id));
+        const names = new Set(mine.map((s) => s.name));
+        // By id when the record has one; by name otherwise, as GET /v1/audit?sandbox=NAME answers it.
+        return records.filter((r) =>
+          r.sandboxId !== undefined ? ids.has(r.sandboxId) : r.sandbox !== undefined && names.has(r.sandbox),
+        );
+      };
+      reply.hijack();
+      const res = reply.raw;
+      res.writeHead(200, {
+        'content-type': 'text/event-stream; charset=utf-8',
+        'cache-control': 'no-store',
+        connection: 'keep-alive',
+        'x-accel-buffering': 'no',
+      });
+      res.write('retry: 3000\n\n');
+      let chain = Promise.resolve();
+      const unsubscribe = await follower.subscribe((records) => {
+        // In order, one batch after the other, however slow the visibility check is.
+        chain = chain
+          .then(() => visible(records))
+          .then((mine) => {
+            for (const r of mine) res.write(`event: audit\nid: ${r.seq}\ndata: ${JSON.stringify(r)}\n\n`);
+          })
+          .catch((err: unknown) => request.log.warn({ err }, 'live event delivery failed'));
+      });
+      const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), HEARTBEAT_MS);
+      heartbeat.unref();
+      request.raw.once('close', () => {
+        clearInterval(heartbeat);
+        unsubscribe();
+      });
+    });
+  };
+}
