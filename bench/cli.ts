@@ -1,40 +1,97 @@
 /**
- * What the CLI and the typed client add on top of the daemon, measured against the contract stand-in
- * (test/support/fake-daemon.ts) on a temporary unix socket, baselines interleaved in the same run:
- *   1. a typed API call (AiboxClient.version: request + zod validation) vs a raw http.request on the same socket;
- *   2. streaming exec of `true` over the WebSocket vs buffered exec vs spawning `true` directly (the stand-in runs
- *      commands as host processes, so the difference is the exec protocol, not gVisor; bench/start has the real one);
- *   3. the cold start of the CLI process (`aibox version --json`, compiled JS) vs a bare `node -e ''`.
- * Prints median and p99 in ms.   npx tsx bench/cli.ts [iterations]
+ * What the `aibox` command costs a person at the shell: the compiled CLI (`node dist/bin/aibox.js`) running
+ * `version`, `list` and `exec NAME -- true`, each next to a bare `node -e 0` measured in the same run, interleaved
+ * (so machine load hits every column alike). Also one typed API call against a raw http.request on the same socket.
+ *
+ *   npx tsx bench/cli.ts [iterations] [--no-build] [--socket PATH --sandbox NAME]
+ *
+ * By default the daemon is the contract stand-in (test/support/fake-daemon.ts, in this process: its exec runs
+ * `true` as a host process, so the exec column is the CLI's start and the exec protocol, not the sandbox). With
+ * --socket and --sandbox it measures a running aiboxd and a real sandbox instead.
+ * Goals (issue 14): version ≤ 40 ms and exec ≤ 60 ms above `node -e 0`, p50.
  */
-import { execFile, execFileSync, spawnSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { Writable } from 'node:stream';
+import { parseArgs } from 'node:util';
 import { AiboxClient } from '../src/client/index.js';
 import { FakeDaemon } from '../test/support/fake-daemon.js';
 
-const N = Number(process.argv[2] ?? 200);
-const COLD_N = Math.max(5, Math.floor(N / 10));
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: {
+    'no-build': { type: 'boolean', default: false },
+    socket: { type: 'string' },
+    sandbox: { type: 'string' },
+  },
+});
+const N = Number(positionals[0] ?? 30);
+const ROOT = join(import.meta.dirname, '..');
+const BIN = join(ROOT, 'dist/bin/aibox.js');
 
-function stats(xs: number[]): string {
+if (!values['no-build']) execFileSync('npm', ['run', 'build'], { cwd: ROOT, stdio: 'ignore' });
+if (!existsSync(BIN)) throw new Error(`${BIN} is missing: run \`npm run build\``);
+
+let stopDaemon = async () => {};
+let socket = values.socket;
+let sandbox = values.sandbox;
+if (socket === undefined) {
+  const daemon = await new FakeDaemon().start();
+  const project = await mkdtemp(join(tmpdir(), 'aibox-bench-cli-'));
+  socket = daemon.socketPath;
+  sandbox = 'bench';
+  await new AiboxClient(socket).sandboxes.create({ path: project, name: sandbox });
+  stopDaemon = async () => {
+    await daemon.stop();
+    await rm(project, { recursive: true, force: true });
+  };
+} else if (sandbox === undefined) throw new Error('--socket needs --sandbox NAME (a running sandbox)');
+
+const client = new AiboxClient(socket);
+
+function quantile(xs: readonly number[], q: number): number {
   const s = [...xs].sort((a, b) => a - b);
-  const at = (q: number) => s[Math.min(s.length - 1, Math.floor(q * s.length))] ?? NaN;
-  return `median ${at(0.5).toFixed(2)} ms  p99 ${at(0.99).toFixed(2)} ms  (n=${s.length})`;
+  return s[Math.min(s.length - 1, Math.floor(q * s.length))] ?? NaN;
 }
 
-async function time(fn: () => unknown): Promise<number> {
+function row(label: string, xs: readonly number[], baseline?: readonly number[], goal?: number): string {
+  const p50 = quantile(xs, 0.5);
+  const head = `  ${label.padEnd(28)} p50 ${p50.toFixed(1).padStart(6)} ms  p99 ${quantile(xs, 0.99).toFixed(1).padStart(6)} ms`;
+  if (!baseline) return head;
+  const above = p50 - quantile(baseline, 0.5);
+  const verdict =
+    goal === undefined ? '' : above <= goal ? `  (goal ≤ ${goal}: met)` : `  (goal ≤ ${goal}: NOT met)`;
+  return `${head}  ${above >= 0 ? '+' : ''}${above.toFixed(1)} ms over node${verdict}`;
+}
+
+async function time(fn: () => Promise<unknown>): Promise<number> {
   const t0 = performance.now();
   await fn();
   return performance.now() - t0;
 }
 
-function rawGet(socketPath: string, path: string): Promise<void> {
+// Async: the stand-in daemon lives in this process and must keep answering while the CLI runs.
+function run(args: readonly string[], expectOk = true): Promise<void> {
   return new Promise((resolve, reject) => {
-    const req = http.request({ socketPath, path, method: 'GET' }, (res) => {
+    execFile(
+      process.execPath,
+      [...args],
+      { env: { ...process.env, AIBOX_SOCKET: socket } },
+      (err, _o, stderr) => {
+        if (err && expectOk) reject(new Error(`node ${args.join(' ')}: ${stderr.slice(0, 400)}`));
+        else resolve();
+      },
+    );
+  });
+}
+
+function rawGet(path: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ socketPath: socket, path, method: 'GET' }, (res) => {
       res.resume();
       res.on('end', () => resolve());
     });
@@ -43,90 +100,37 @@ function rawGet(socketPath: string, path: string): Promise<void> {
   });
 }
 
-const sink = () =>
-  new Writable({
-    write(_c, _e, done) {
-      done();
-    },
-  });
-
-const daemon = await new FakeDaemon().start();
-const project = await mkdtemp(join(tmpdir(), 'aibox-bench-cli-'));
-const client = new AiboxClient(daemon.socketPath);
-await client.createSandbox({ path: project, name: 'bench' });
-
-const typed: number[] = [];
 const raw: number[] = [];
+const typed: number[] = [];
+const listed: number[] = [];
+for (let i = 0; i < N * 5; i++) {
+  raw.push(await time(() => rawGet('/v1/version')));
+  typed.push(await time(() => client.system.version()));
+  listed.push(await time(() => client.sandboxes.list()));
+}
+console.log(`API calls over the socket (n=${raw.length})`);
+console.log(row('raw http.request version', raw));
+console.log(row('client.system.version()', typed));
+console.log(row('client.sandboxes.list()', listed));
+
+const columns = {
+  node: ['-e', '0'],
+  version: [BIN, 'version'],
+  list: [BIN, 'list'],
+  exec: [BIN, 'exec', sandbox, '--', 'true'],
+};
+// One warm-up round (disk cache), then interleaved rounds.
+for (const args of Object.values(columns)) await run(args);
+const times: Record<keyof typeof columns, number[]> = { node: [], version: [], list: [], exec: [] };
 for (let i = 0; i < N; i++) {
-  raw.push(await time(() => rawGet(daemon.socketPath, '/v1/version')));
-  typed.push(await time(() => client.version()));
+  for (const [name, args] of Object.entries(columns) as [keyof typeof columns, string[]][]) {
+    times[name].push(await time(() => run(args)));
+  }
 }
-console.log('API call GET /v1/version');
-console.log(`  raw http.request     ${stats(raw)}`);
-console.log(`  AiboxClient.version  ${stats(typed)}`);
+console.log(`\nprocess start to exit, compiled CLI (n=${N})`);
+console.log(row('node -e 0', times.node));
+console.log(row('aibox version', times.version, times.node, 40));
+console.log(row('aibox list', times.list, times.node));
+console.log(row(`aibox exec ${sandbox} -- true`, times.exec, times.node, 60));
 
-const streamed: number[] = [];
-const buffered: number[] = [];
-const direct: number[] = [];
-for (let i = 0; i < N; i++) {
-  direct.push(await time(() => spawnSync('true')));
-  buffered.push(await time(() => client.exec('bench', { cmd: ['true'] })));
-  streamed.push(
-    await time(() => client.execStream('bench', { cmd: ['true'] }, { stdout: sink(), stderr: sink() })),
-  );
-}
-console.log('exec `true` (stand-in runs it on the host)');
-console.log(`  spawn true directly  ${stats(direct)}`);
-console.log(`  buffered POST exec   ${stats(buffered)}`);
-console.log(`  WebSocket exec       ${stats(streamed)}`);
-
-// Compile the CLI once (only its own import graph) so the cold start measures node, not tsx.
-// Inside node_modules/.cache so the compiled files resolve zod, commander, … from the repository's node_modules.
-const out = join(process.cwd(), 'node_modules/.cache/aibox-bench-cli');
-await rm(out, { recursive: true, force: true });
-try {
-  execFileSync(
-    'npx',
-    [
-      'tsc',
-      'src/bin/aibox.ts',
-      '--outDir',
-      out,
-      '--rootDir',
-      'src',
-      '--module',
-      'nodenext',
-      '--target',
-      'es2022',
-      '--skipLibCheck',
-    ],
-    { stdio: 'ignore' },
-  );
-} catch {
-  // tsc emits even when some file of the graph does not type-check (work in progress elsewhere); keep going.
-}
-// Async runs: the stand-in daemon lives in this process and must keep answering while the CLI runs.
-const runNode = (args: string[]) =>
-  new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-    execFile(process.execPath, args, (err, stdout, stderr) => {
-      if (err && typeof err.code !== 'number') reject(new Error(err.message));
-      else resolve({ status: err ? Number(err.code) : 0, stdout, stderr });
-    });
-  });
-const cliArgs = [join(out, 'bin/aibox.js'), '--socket', daemon.socketPath, 'version', '--json'];
-const probe = await runNode(cliArgs);
-if (probe.status !== 0 || !probe.stdout.includes('"daemon": {'))
-  throw new Error(`the compiled CLI does not run: ${probe.stdout} ${probe.stderr.slice(0, 500)}`);
-const cold: number[] = [];
-const bare: number[] = [];
-for (let i = 0; i < COLD_N; i++) {
-  bare.push(await time(() => runNode(['-e', ''])));
-  cold.push(await time(() => runNode(cliArgs)));
-}
-console.log('process start');
-console.log(`  node -e ''                ${stats(bare)}`);
-console.log(`  aibox version --json      ${stats(cold)}`);
-
-await daemon.stop();
-await rm(project, { recursive: true, force: true });
-await rm(out, { recursive: true, force: true });
+await stopDaemon();

@@ -1,5 +1,6 @@
-import { AiboxClient, resolveSocketPath } from '../client/index.js';
-import { SandboxName } from '../shared/index.js';
+import { AiboxClient } from '../client/client.js';
+import { resolveSocketPath } from '../client/socket.js';
+import { SANDBOX_NAME_PATTERN } from '../shared/ids.js';
 import { cliErrors } from './errors.js';
 import type { CliIo } from './io.js';
 
@@ -58,9 +59,8 @@ export class CliContext {
 
   /** Validates a sandbox name before anything is sent (exit 2 with a hint when it cannot be one). */
   sandboxName(name: string): string {
-    const parsed = SandboxName.safeParse(name);
-    if (!parsed.success)
+    if (!SANDBOX_NAME_PATTERN.test(name))
       throw cliErrors.create('CLI_INVALID_NAME', `invalid sandbox name ${JSON.stringify(name)}`);
-    return parsed.data;
+    return name;
   }
 }

@@ -1,4 +1,4 @@
-import { defineErrors } from '../shared/index.js';
+import { defineErrors } from '../shared/errors.js';
 
 /** Errors the CLI detects itself, before or instead of asking the daemon. */
 export const cliErrors = defineErrors({
@@ -21,6 +21,30 @@ export const cliErrors = defineErrors({
   POLICY_INPUT_INVALID: { status: 400, hint: 'the input file must hold one JSON (or YAML) document' },
   POLICY_EVAL_FAILED: { status: 400, hint: 'fix the Rego error at the location shown, then re-run' },
   POLICY_TESTS_FAILED: { status: 400, hint: 'run with -v to see each test and its result' },
+  PACK_SANDBOX_REQUIRED: {
+    status: 400,
+    hint: 'Name the sandbox with --sandbox NAME (`aibox list` shows them); it may be left out only when you have exactly one.',
+  },
+  PACK_LINT_FAILED: {
+    status: 400,
+    hint: 'Fix the manifests at the files and lines shown, then run `aibox pack lint` again.',
+  },
+  SSH_KEY_FILE_UNREADABLE: {
+    status: 400,
+    hint: 'pass the path of a readable public key file such as ~/.ssh/id_ed25519.pub',
+  },
+  SSH_NO_KEY_FOUND: {
+    status: 400,
+    hint: 'create one with `ssh-keygen -t ed25519`, then `aibox ssh-key add ~/.ssh/id_ed25519.pub`',
+  },
+  SSH_KEY_CHOICE_NEEDED: {
+    status: 400,
+    hint: 'several public keys are in ~/.ssh: pass the one to use, e.g. `aibox ssh-key add ~/.ssh/id_ed25519.pub`',
+  },
+  SSH_CONFIG_WRITE_FAILED: {
+    status: 400,
+    hint: 'check that ~/.ssh/config is writable by you (or print the block with `aibox ssh-config` and paste it)',
+  },
 });
 
 /** Codes that are usage errors (exit 2): the arguments were wrong, the daemon was not asked. */

@@ -1,6 +1,6 @@
 import { CommanderError } from 'commander';
-import { isAiboxError, messageOf } from '../shared/index.js';
-import { UNREACHABLE_CODES } from '../client/index.js';
+import { isAiboxError, messageOf } from '../shared/errors.js';
+import { UNREACHABLE_CODES } from '../client/errors.js';
 import { USAGE_CODES } from './errors.js';
 import { EXIT } from './exit-codes.js';
 import type { CliContext } from './context.js';

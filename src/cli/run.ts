@@ -11,7 +11,7 @@ export async function runCli(argv: readonly string[], io: CliIo = processIo()): 
   // Output to a closed pipe (`aibox list | head -1`) is not an error worth a crash and a stack.
   io.stdout.on('error', ignoreClosedPipe);
   const ctx = new CliContext(io);
-  const program = buildProgram(ctx);
+  const program = buildProgram(ctx, argv);
   try {
     await program.parseAsync([...argv], { from: 'user' });
     return ctx.exitCode;

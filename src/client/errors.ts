@@ -1,5 +1,6 @@
-import { AiboxError, defineErrors } from '../shared/index.js';
-import type { ErrorSpec } from '../shared/index.js';
+import type { ApiErrorCode } from '../shared/api/error-codes.js';
+import { AiboxError, defineErrors } from '../shared/errors.js';
+import type { ErrorSpec } from '../shared/errors.js';
 
 /**
  * Errors the client raises itself, when no usable answer came from aiboxd. `status` is 0: there was no HTTP answer
@@ -29,6 +30,12 @@ export const clientErrors = defineErrors({
 });
 
 export type ClientErrorCode = keyof typeof clientErrors.catalogue;
+
+/**
+ * The codes a caller can branch on with types: the API's own (shared/api/error-codes.ts) and the client's. Domain
+ * modules answer with further codes (docs/errors.md); those arrive as they are, as plain strings.
+ */
+export type ErrorCode = ApiErrorCode | ClientErrorCode;
 
 /** Codes meaning "the daemon could not be reached at all" (the CLI exits 3 on these). */
 export const UNREACHABLE_CODES: ReadonlySet<string> = new Set<ClientErrorCode>([
@@ -63,8 +70,9 @@ export class ClientError extends AiboxError {
   }
 }
 
-export function isClientError(err: unknown): err is ClientError {
-  return err instanceof ClientError;
+/** Any ClientError, or (with `code`) one with that code: `isClientError(err, 'SANDBOX_NOT_FOUND')`. */
+export function isClientError(err: unknown, code?: ErrorCode): err is ClientError {
+  return err instanceof ClientError && (code === undefined || err.code === code);
 }
 
 /** Maps a socket-level failure (connect or mid-request) onto the client's codes. */

@@ -1,7 +1,10 @@
 import type WebSocket from 'ws';
 import type { RawData } from 'ws';
-import { EXEC_STREAM, ExecControlMessage } from '../shared/index.js';
-import type { ExecRequest, ExecStartMessage } from '../shared/index.js';
+import { readExecControl } from '../shared/api/light.js';
+import { EXEC_STREAM } from '../shared/api/names.js';
+import { API_ROUTES, routePath } from '../shared/api/routes.js';
+import type { ExecRequest } from '../shared/api/sandboxes.js';
+import type { ExecControlMessage, ExecStartMessage } from '../shared/api/system.js';
 import { ClientError, connectionError } from './errors.js';
 import { errorFromAnswer, parseJson } from './transport.js';
 
@@ -24,7 +27,7 @@ export interface ExecStreamIo {
  * included) goes in the first message, never in a URL that request logs record.
  */
 export function execWebSocketUrl(socketPath: string, name: string): string {
-  return `ws+unix://${socketPath}:/v1/sandboxes/${encodeURIComponent(name)}/exec/ws`;
+  return `ws+unix://${socketPath}:${routePath(API_ROUTES.sandboxes.execWs, { name })}`;
 }
 
 export type ExecRequestInput = Partial<ExecRequest> & Pick<ExecRequest, 'cmd'>;
@@ -118,11 +121,11 @@ export async function execStream(
         }
         return;
       }
-      const msg = ExecControlMessage.safeParse(parseJson(buf));
-      if (!msg.success) return;
-      if (msg.data.type === 'exit') exitCode = msg.data.exitCode;
-      else if (msg.data.type === 'error') {
-        const { code, message, hint } = msg.data.error;
+      const msg = readExecControl(parseJson(buf));
+      if (!msg) return;
+      if (msg.type === 'exit') exitCode = msg.exitCode;
+      else if (msg.type === 'error') {
+        const { code, message, hint } = msg.error;
         failure = new ClientError(code, message, { status: 0, hint });
       }
     });

@@ -1,6 +1,6 @@
 import http from 'node:http';
 import type { IncomingMessage } from 'node:http';
-import { ApiErrorBody } from '../shared/index.js';
+import { readApiErrorBody } from '../shared/api/light.js';
 import { ClientError, connectionError } from './errors.js';
 
 export interface RawResponse {
@@ -67,9 +67,9 @@ export class UnixSocketTransport {
 
 /** Turns a non-2xx answer into the daemon's error, or DAEMON_BAD_RESPONSE when the body is not an ApiErrorBody. */
 export function errorFromAnswer(status: number, body: Buffer): ClientError {
-  const parsed = ApiErrorBody.safeParse(parseJson(body));
-  if (parsed.success) {
-    const { code, message, hint, details } = parsed.data.error;
+  const parsed = readApiErrorBody(parseJson(body));
+  if (parsed) {
+    const { code, message, hint, details } = parsed.error;
     return new ClientError(code, message, { status, hint }, details);
   }
   return ClientError.local('DAEMON_BAD_RESPONSE', `aiboxd answered HTTP ${status} without an error body`, {

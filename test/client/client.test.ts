@@ -5,8 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { PassThrough, Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { z } from 'zod';
-import { AiboxClient, ClientError, resolveSocketPath } from '../../src/client/index.js';
+import { AiboxClient, ClientError, isClientError, resolveSocketPath } from '../../src/client/index.js';
 import type { ImageBuildEvent } from '../../src/shared/index.js';
 import { FakeDaemon } from '../support/fake-daemon.js';
 
@@ -44,18 +43,18 @@ describe('AiboxClient against the contract stand-in', () => {
   });
 
   it('returns parsed, typed reports', async () => {
-    expect(await client.version()).toEqual({ version: '0.1.0-fake', api: 'v1' });
-    const created = await client.createSandbox({ path: project, name: 'alpha' });
+    expect(await client.system.version()).toEqual({ version: '0.1.0-fake', api: 'v1' });
+    const created = await client.sandboxes.create({ path: project, name: 'alpha' });
     expect(created).toMatchObject({ name: 'alpha', state: 'running', path: project, endpoints: {} });
-    expect((await client.listSandboxes()).map((s) => s.name)).toEqual(['alpha']);
-    expect((await client.stopSandbox('alpha')).state).toBe('stopped');
-    expect((await client.startSandbox('alpha')).state).toBe('running');
-    expect(await client.logs('alpha')).toContain('log of alpha');
-    expect((await client.status()).sandboxes).toEqual({ total: 1, running: 1 });
+    expect((await client.sandboxes.list()).map((s) => s.name)).toEqual(['alpha']);
+    expect((await client.sandboxes.stop('alpha')).state).toBe('stopped');
+    expect((await client.sandboxes.start('alpha')).state).toBe('running');
+    expect(await client.sandboxes.logs('alpha')).toContain('log of alpha');
+    expect((await client.system.status()).sandboxes).toEqual({ total: 1, running: 1 });
   });
 
   it("turns the daemon's error body into a ClientError with its code, hint and status", async () => {
-    const err = await rejection(client.getSandbox('nobody-here'));
+    const err = await rejection(client.sandboxes.get('nobody-here'));
     expect(err).toMatchObject({
       code: 'SANDBOX_NOT_FOUND',
       status: 404,
@@ -65,28 +64,26 @@ describe('AiboxClient against the contract stand-in', () => {
     expect(err.unreachable).toBe(false);
   });
 
-  it('offers a generic typed call for routes without a named method', async () => {
-    const schema = z.object({ version: z.string() });
-    expect(await client.json('GET', '/v1/version', schema)).toEqual({ version: '0.1.0-fake' });
-    const missing = await rejection(client.json('GET', '/v1/nothing-here', schema));
+  it('answers a route this daemon lacks with its typed code', async () => {
+    const missing = await rejection(client.pushes.list());
     expect(missing).toMatchObject({ code: 'API_ROUTE_NOT_FOUND', status: 404 });
-    const wrongShape = await rejection(client.json('GET', '/v1/version', z.object({ other: z.number() })));
-    expect(wrongShape.code).toBe('DAEMON_BAD_RESPONSE');
+    expect(isClientError(missing, 'API_ROUTE_NOT_FOUND')).toBe(true);
+    expect(isClientError(missing, 'SANDBOX_NOT_FOUND')).toBe(false);
   });
 
   it('encodes names in paths so a crafted name cannot reach another route', async () => {
-    const err = await rejection(client.getSandbox('../version'));
+    const err = await rejection(client.sandboxes.get('../version'));
     expect(err.code).toBe('SANDBOX_NOT_FOUND');
   });
 
   it('reads the NDJSON image build stream, even split mid-line, and resolves with the done event', async () => {
     const events: ImageBuildEvent[] = [];
-    const done = await client.buildBaseImage({}, (e) => events.push(e));
+    const done = await client.system.buildBaseImage({}, (e) => events.push(e));
     expect(
       events.filter((e) => e.type === 'progress').map((e) => e.type === 'progress' && e.percent),
     ).toEqual([10, 60, 95]);
     expect(done).toMatchObject({ type: 'done', cached: false, image: 'localhost/aibox-base:0.1.0' });
-    const again = await client.buildBaseImage({}, () => {});
+    const again = await client.system.buildBaseImage({}, () => {});
     expect(again.cached).toBe(true);
   });
 
@@ -95,7 +92,7 @@ describe('AiboxClient against the contract stand-in', () => {
     const stderr = new Capture();
     const stdin = new PassThrough();
     stdin.end('from stdin\n');
-    const code = await client.execStream(
+    const code = await client.exec.stream(
       'alpha',
       { cmd: ['sh', '-c', 'cat; echo to-stderr >&2; exit 7'], stdin: true },
       { stdin, stdout, stderr },
@@ -108,7 +105,7 @@ describe('AiboxClient against the contract stand-in', () => {
   it('sends terminal resizes as control messages', async () => {
     const stdin = new PassThrough();
     let send: ((size: { cols: number; rows: number }) => void) | undefined;
-    const running = client.execStream(
+    const running = client.exec.stream(
       'alpha',
       { cmd: ['cat'], stdin: true, tty: true },
       {
@@ -131,7 +128,7 @@ describe('AiboxClient against the contract stand-in', () => {
 
   it('reports an exec refused after the upgrade (an error control message) with the daemon error', async () => {
     const err = await rejection(
-      client.execStream('ghost', { cmd: ['true'] }, { stdout: new Capture(), stderr: new Capture() }),
+      client.exec.stream('ghost', { cmd: ['true'] }, { stdout: new Capture(), stderr: new Capture() }),
     );
     expect(err).toMatchObject({ code: 'SANDBOX_NOT_FOUND', hint: 'list them with `aibox list`' });
   });
@@ -140,7 +137,7 @@ describe('AiboxClient against the contract stand-in', () => {
     const strict = await new FakeDaemon({ execRefusals: 'http' }).start();
     try {
       const err = await rejection(
-        new AiboxClient(strict.socketPath).execStream(
+        new AiboxClient(strict.socketPath).exec.stream(
           'ghost',
           { cmd: ['true'] },
           { stdout: new Capture(), stderr: new Capture() },
@@ -153,7 +150,7 @@ describe('AiboxClient against the contract stand-in', () => {
   });
 
   it('runs buffered exec for programs', async () => {
-    const result = await client.exec('alpha', { cmd: ['sh', '-c', 'echo out; echo err >&2; exit 3'] });
+    const result = await client.exec.run('alpha', { cmd: ['sh', '-c', 'echo out; echo err >&2; exit 3'] });
     expect(result).toEqual({ exitCode: 3, stdout: 'out\n', stderr: 'err\n', truncated: false });
   });
 });
@@ -168,12 +165,12 @@ describe('AiboxClient when the daemon cannot be reached', () => {
   });
 
   it('says DAEMON_NOT_RUNNING with the aiboxd hint when the socket does not exist', async () => {
-    const err = await rejection(new AiboxClient(path.join(dir, 'missing.sock')).version());
+    const err = await rejection(new AiboxClient(path.join(dir, 'missing.sock')).system.version());
     expect(err.code).toBe('DAEMON_NOT_RUNNING');
     expect(err.hint).toContain('start it with `aiboxd` (or `npm run quickstart`)');
     expect(err.unreachable).toBe(true);
     const viaWs = await rejection(
-      new AiboxClient(path.join(dir, 'missing.sock')).execStream(
+      new AiboxClient(path.join(dir, 'missing.sock')).exec.stream(
         'x',
         { cmd: ['true'] },
         { stdout: new Capture(), stderr: new Capture() },
@@ -193,9 +190,27 @@ describe('AiboxClient when the daemon cannot be reached', () => {
     child.kill('SIGKILL');
     await new Promise((resolve) => child.once('exit', resolve));
     expect((await stat(sock)).isSocket()).toBe(true);
-    const err = await rejection(new AiboxClient(sock).status());
+    const err = await rejection(new AiboxClient(sock).system.status());
     expect(err.code).toBe('DAEMON_NOT_RUNNING');
     expect(err.message).toContain('nothing listens');
+  });
+
+  it("says DAEMON_BAD_RESPONSE when an answer is not its route's contract, read with or without zod", async () => {
+    const sock = path.join(dir, 'shapes.sock');
+    const server = http.createServer((req, res) =>
+      res
+        .writeHead(200, { 'content-type': 'application/json' })
+        .end(req.url === '/v1/version' ? '{"version":1,"api":"v1"}' : '{"pushes":"none"}'),
+    );
+    await new Promise<void>((resolve) => server.listen(sock, resolve));
+    try {
+      const c = new AiboxClient(sock);
+      expect(await rejection(c.system.version())).toMatchObject({ code: 'DAEMON_BAD_RESPONSE', status: 0 });
+      expect((await rejection(c.pushes.list())).code).toBe('DAEMON_BAD_RESPONSE');
+      expect((await rejection(c.sandboxes.list())).code).toBe('DAEMON_BAD_RESPONSE');
+    } finally {
+      server.close();
+    }
   });
 
   it('says DAEMON_BAD_RESPONSE when something else answers on the socket', async () => {
@@ -203,7 +218,7 @@ describe('AiboxClient when the daemon cannot be reached', () => {
     const server = http.createServer((_req, res) => res.writeHead(200).end('hello, I am not aiboxd'));
     await new Promise<void>((resolve) => server.listen(sock, resolve));
     try {
-      expect((await rejection(new AiboxClient(sock).version())).code).toBe('DAEMON_BAD_RESPONSE');
+      expect((await rejection(new AiboxClient(sock).system.version())).code).toBe('DAEMON_BAD_RESPONSE');
     } finally {
       server.close();
     }

@@ -163,7 +163,11 @@ export class FakeDaemon {
           if (!this.options.egressSelftest) break;
           if (!sandbox)
             return this.fail(res, 404, 'SANDBOX_NOT_FOUND', `no sandbox named ${name}`, 'aibox list');
-          return this.send(res, 200, this.options.egressSelftest);
+          return this.send(res, 200, {
+            sandbox: name,
+            proxy: 'http://10.88.0.1:3128',
+            ...this.options.egressSelftest,
+          });
         default:
           break;
       }

@@ -1,7 +1,6 @@
-import type { Command } from 'commander';
-import { isClientError } from '../../client/index.js';
-import { ENV_NAME_PATTERN } from '../../shared/index.js';
+import { isClientError } from '../../client/errors.js';
 import type { ExecRequestInput, TerminalSize } from '../../client/index.js';
+import { ENV_NAME_PATTERN } from '../../shared/api/names.js';
 import type { CliContext } from '../context.js';
 import { cliErrors } from '../errors.js';
 import { EXIT } from '../exit-codes.js';
@@ -13,33 +12,23 @@ interface ExecOptions {
   workdir?: string;
 }
 
-export function register(program: Command, ctx: CliContext): void {
-  program
-    .command('exec')
-    .argument('<name>', 'sandbox name')
-    .argument('<cmd...>', 'command and arguments (put them after `--` when they start with "-")')
-    .option('-i, --interactive', 'forward stdin to the command')
-    .option('-t, --tty', 'allocate a terminal (raw mode and window resizes when stdin is a terminal)')
-    .option('-e, --env <KEY=VALUE>', 'set an environment variable (repeatable)', collect, [])
-    .option('-w, --workdir <dir>', 'working directory inside the sandbox (default: /workspace)')
-    .description("run a command in a sandbox; stdout, stderr and the command's exit code pass through")
-    .action(async (name: string, cmd: string[], opts: ExecOptions) => {
-      const sandbox = ctx.sandboxName(name);
-      const spec: ExecRequestInput = {
-        cmd,
-        env: parseEnv(opts.env),
-        ...(opts.workdir === undefined ? {} : { workdir: opts.workdir }),
-      };
-      if (ctx.json) {
-        if (opts.interactive || opts.tty)
-          throw cliErrors.create('CLI_USAGE', '--json runs the command buffered: it cannot take -i or -t');
-        const result = await ctx.client().exec(sandbox, spec);
-        ctx.printJson(result);
-        ctx.exitCode = result.exitCode;
-        return;
-      }
-      ctx.exitCode = await streamExec(ctx, sandbox, spec, opts);
-    });
+/** `aibox exec NAME -- CMD…`: streamed (buffered with --json); leaves with the command's exit code. */
+export async function exec(ctx: CliContext, name: string, cmd: string[], opts: ExecOptions): Promise<void> {
+  const sandbox = ctx.sandboxName(name);
+  const spec: ExecRequestInput = {
+    cmd,
+    env: parseEnv(opts.env),
+    ...(opts.workdir === undefined ? {} : { workdir: opts.workdir }),
+  };
+  if (ctx.json) {
+    if (opts.interactive || opts.tty)
+      throw cliErrors.create('CLI_USAGE', '--json runs the command buffered: it cannot take -i or -t');
+    const result = await ctx.client().exec.run(sandbox, spec);
+    ctx.printJson(result);
+    ctx.exitCode = result.exitCode;
+    return;
+  }
+  ctx.exitCode = await streamExec(ctx, sandbox, spec, opts);
 }
 
 async function streamExec(ctx: CliContext, sandbox: string, spec: ExecRequestInput, opts: ExecOptions) {
@@ -61,7 +50,7 @@ async function streamExec(ctx: CliContext, sandbox: string, spec: ExecRequestInp
   };
   if (raw) stdin.setRawMode?.(true);
   try {
-    return await ctx.client().execStream(
+    return await ctx.client().exec.stream(
       sandbox,
       { ...spec, tty, stdin: interactive, ...(initial ?? {}) },
       {
@@ -78,10 +67,6 @@ async function streamExec(ctx: CliContext, sandbox: string, spec: ExecRequestInp
   } finally {
     if (raw) stdin.setRawMode?.(false);
   }
-}
-
-function collect(value: string, previous: string[]): string[] {
-  return [...previous, value];
 }
 
 /** KEY=VALUE pairs; the error names the key only (the value may be a secret). */

@@ -1,9 +1,7 @@
 import { readFile, stat } from 'node:fs/promises';
-import type { Command } from 'commander';
-import { Option } from 'commander';
 import { parse as parseYaml } from 'yaml';
+import { evalQuery, evalQueryJSON } from '../../rego/index.js';
 import type { EvalQueryOutput, OpaErrorJson } from '../../rego/index.js';
-import { commandGroup } from '../command-group.js';
 import type { CliContext } from '../context.js';
 import { cliErrors } from '../errors.js';
 import { EXIT } from '../exit-codes.js';
@@ -19,46 +17,29 @@ interface EvalOptions {
 }
 
 /** `aibox policy eval`: offline, like `opa eval` (no daemon), on the project's own Rego engine. */
-export function register(program: Command, ctx: CliContext): void {
-  commandGroup(program, 'policy', 'policy: evaluate, test, show and explain')
-    .command('eval')
-    .argument('<query>', 'Rego query, e.g. data.aibox.egress.allow')
-    .option('-d, --data <path>', '.rego, .json or .yaml file or directory (repeatable)', collect, [])
-    .option('-i, --input <file>', 'input document (JSON or YAML)')
-    .addOption(
-      new Option('-f, --format <format>', 'output format').choices(['json', 'pretty']).default('json'),
-    )
-    .option('--strict-builtin-errors', 'treat built-in function errors as fatal')
-    .option('--v0-compatible', 'parse policies as Rego v0 (like opa eval --v0-compatible)')
-    .option('--fail', 'exit 1 if the query result is undefined')
-    .option('--fail-defined', 'exit 1 if the query result is defined')
-    .description('evaluate a Rego query offline, like `opa eval` (exit 1 on error)')
-    .action(async (query: string, opts: EvalOptions) => {
-      await requireReadable(opts.data);
-      const evalOpts = {
-        query,
-        dataPaths: opts.data,
-        strictBuiltinErrors: opts.strictBuiltinErrors === true,
-        v0Compatible: opts.v0Compatible === true,
-        ...(opts.input === undefined ? {} : { input: await readInput(opts.input) }),
-      };
-      // Loaded on use: the Rego engine is the heaviest import of the CLI and most invocations never need it.
-      const { evalQuery, evalQueryJSON } = await import('../../rego/index.js');
-      const output: EvalQueryOutput = evalQuery(evalOpts);
-      const defined = (output.result?.length ?? 0) > 0;
-      if (output.errors?.length) ctx.exitCode = EXIT.failed;
-      else if ((opts.fail && !defined) || (opts.failDefined && defined)) ctx.exitCode = EXIT.failed;
-      if (ctx.json || opts.format === 'json') {
-        // The exact-number rendering (big integers, long decimals keep every digit).
-        ctx.io.stdout.write(`${evalQueryJSON(evalOpts)}\n`);
-        return;
-      }
-      if (output.errors?.length) {
-        ctx.io.stderr.write(renderErrors(output.errors));
-        return;
-      }
-      ctx.out(renderPretty(output));
-    });
+export async function policyEval(ctx: CliContext, query: string, opts: EvalOptions): Promise<void> {
+  await requireReadable(opts.data);
+  const evalOpts = {
+    query,
+    dataPaths: opts.data,
+    strictBuiltinErrors: opts.strictBuiltinErrors === true,
+    v0Compatible: opts.v0Compatible === true,
+    ...(opts.input === undefined ? {} : { input: await readInput(opts.input) }),
+  };
+  const output: EvalQueryOutput = evalQuery(evalOpts);
+  const defined = (output.result?.length ?? 0) > 0;
+  if (output.errors?.length) ctx.exitCode = EXIT.failed;
+  else if ((opts.fail && !defined) || (opts.failDefined && defined)) ctx.exitCode = EXIT.failed;
+  if (ctx.json || opts.format === 'json') {
+    // The exact-number rendering (big integers, long decimals keep every digit).
+    ctx.io.stdout.write(`${evalQueryJSON(evalOpts)}\n`);
+    return;
+  }
+  if (output.errors?.length) {
+    ctx.io.stderr.write(renderErrors(output.errors));
+    return;
+  }
+  ctx.out(renderPretty(output));
 }
 
 function renderPretty(output: EvalQueryOutput): string {
@@ -115,8 +96,4 @@ async function readInput(file: string): Promise<unknown> {
       },
     );
   }
-}
-
-function collect(value: string, previous: string[]): string[] {
-  return [...previous, value];
 }

@@ -1,23 +1,11 @@
-import type { Command } from 'commander';
-import { PolicyDecision } from '../../shared/index.js';
-import { commandGroup } from '../command-group.js';
+import type { PolicyDecision } from '../../shared/api/policy.js';
 import type { CliContext } from '../context.js';
-import { api } from './policy-show.js';
 
-export function register(program: Command, ctx: CliContext): void {
-  commandGroup(program, 'policy', 'policy: evaluate, test, show and explain')
-    .command('explain')
-    .requiredOption('--log-entry <id>', 'decision id (dec_…) from a 403 body, an error or `aibox audit tail`')
-    .description('say which layer and rule decided a request, with the effective value')
-    .action(async (opts: { logEntry: string }) => {
-      const d = await api(ctx)(
-        'GET',
-        `/v1/policy/decisions/${encodeURIComponent(opts.logEntry)}`,
-        PolicyDecision,
-      );
-      if (ctx.json) ctx.printJson(d);
-      else ctx.out(renderExplain(d));
-    });
+/** `aibox policy explain --log-entry dec_…`: which layer and rule decided, with the effective value. */
+export async function policyExplain(ctx: CliContext, opts: { logEntry: string }): Promise<void> {
+  const d = await ctx.client().policy.decision(opts.logEntry);
+  if (ctx.json) ctx.printJson(d);
+  else ctx.out(renderExplain(d));
 }
 
 /** Human form of a decision: request, outcome, each layer's verdict with rule and file:line, effective value. */

@@ -1,40 +1,15 @@
-import type { Command } from 'commander';
-import type { z } from 'zod';
-import { PolicyShowReport } from '../../shared/index.js';
-import { commandGroup } from '../command-group.js';
+import type { PolicyShowReport } from '../../shared/api/policy.js';
 import type { CliContext } from '../context.js';
 import { EXIT } from '../exit-codes.js';
 import { formatPolicyValue } from '../render/policy.js';
 
-type JsonCall = <S extends z.ZodType>(
-  method: string,
-  path: string,
-  schema: S,
-  body?: unknown,
-) => Promise<z.output<S>>;
-
-/**
- * A typed call through the CLI's client (validated against the wire schema). The client keeps its generic
- * request method private; policy and audit reach it here until the client grows named methods for them.
- */
-export function api(ctx: CliContext): JsonCall {
-  const client = ctx.client() as unknown as { json: JsonCall };
-  return (method, path, schema, body) => client.json(method, path, schema, body);
-}
-
-export function register(program: Command, ctx: CliContext): void {
-  commandGroup(program, 'policy', 'policy: evaluate, test, show and explain')
-    .command('show')
-    .option('-s, --sandbox <name>', "a sandbox's effective policy (org + team + its project file)")
-    .description('print the effective policy per door, the layers it comes from and any pending load error')
-    .action(async (opts: { sandbox?: string }) => {
-      const sandbox = opts.sandbox === undefined ? undefined : ctx.sandboxName(opts.sandbox);
-      const query = sandbox === undefined ? '' : `?sandbox=${encodeURIComponent(sandbox)}`;
-      const report = await api(ctx)('GET', `/v1/policy${query}`, PolicyShowReport);
-      if (report.errors.length > 0) ctx.exitCode = EXIT.failed;
-      if (ctx.json) ctx.printJson(report);
-      else ctx.out(renderShow(report));
-    });
+/** `aibox policy show [--sandbox NAME]`: exit 1 while a reload error is pending (the last good policy stays). */
+export async function policyShow(ctx: CliContext, opts: { sandbox?: string }): Promise<void> {
+  const sandbox = opts.sandbox === undefined ? undefined : ctx.sandboxName(opts.sandbox);
+  const report = await ctx.client().policy.show(sandbox);
+  if (report.errors.length > 0) ctx.exitCode = EXIT.failed;
+  if (ctx.json) ctx.printJson(report);
+  else ctx.out(renderShow(report));
 }
 
 export function renderShow(r: PolicyShowReport): string {

@@ -1,90 +1,41 @@
-import type { Command } from 'commander';
-import type { z } from 'zod';
-import { UnixSocketTransport, errorFromAnswer, parseJson } from '../../client/index.js';
-import { SecretList, SecretNameParam, SecretRemovedReport, SecretSetReport } from '../../shared/index.js';
-import { commandGroup } from '../command-group.js';
+import { SECRET_NAME_PATTERN } from '../../shared/api/names.js';
 import type { CliContext } from '../context.js';
 import { cliErrors } from '../errors.js';
 import type { CliIo } from '../io.js';
 
 /**
  * `aibox secret set NAME` (the value from stdin or a hidden prompt, never from argv, never echoed), `list` (names
- * and dates) and `rm NAME`, through the daemon's /v1/secrets routes.
+ * and dates) and `rm NAME`.
  */
-export function register(program: Command, ctx: CliContext): void {
-  const group = commandGroup(
-    program,
-    'secret',
-    'manage the secrets aibox injects on the host side (LLM keys, git and mirror tokens)',
-  );
+export async function set(ctx: CliContext, name: string): Promise<void> {
+  const secret = secretName(name);
+  const value = ctx.io.stdin.isTTY
+    ? await promptHidden(ctx.io, `value for ${secret} (input hidden): `)
+    : await readStdin(ctx.io);
+  if (!value) throw cliErrors.create('CLI_USAGE', 'no value given: the secret was not stored');
+  const report = await ctx.client().secrets.set(secret, value);
+  if (ctx.json) ctx.printJson(report);
+  else ctx.out(`secret ${report.name} stored (${report.backend})`);
+}
 
-  group
-    .command('set')
-    .argument('<name>', 'secret name, e.g. anthropic-api-key')
-    .description(
-      'store a secret: pipe the value on stdin (`printf %s "$KEY" | aibox secret set NAME`) or type it at the hidden prompt',
-    )
-    .action(async (name: string) => {
-      const secret = secretName(name);
-      const value = ctx.io.stdin.isTTY
-        ? await promptHidden(ctx.io, `value for ${secret} (input hidden): `)
-        : await readStdin(ctx.io);
-      if (!value) throw cliErrors.create('CLI_USAGE', 'no value given: the secret was not stored');
-      const report = await call(ctx, 'PUT', `/v1/secrets/${encodeURIComponent(secret)}`, SecretSetReport, {
-        value,
-      });
-      if (ctx.json) ctx.printJson(report);
-      else ctx.out(`secret ${report.name} stored (${report.backend})`);
-    });
+export async function list(ctx: CliContext): Promise<void> {
+  const secrets = await ctx.client().secrets.list();
+  if (ctx.json) return ctx.printJson(secrets);
+  if (secrets.backend === 'vault') ctx.note('secrets are kept in Vault: list them with `vault kv list`');
+  if (secrets.secrets.length === 0 && secrets.backend === 'embedded') ctx.note('no secrets stored yet');
+  for (const s of secrets.secrets) ctx.out(`${s.name.padEnd(32)} ${s.updatedAt}`);
+}
 
-  group
-    .command('list')
-    .alias('ls')
-    .description('list secret names and when they were set (values are never shown)')
-    .action(async () => {
-      const list = await call(ctx, 'GET', '/v1/secrets', SecretList);
-      if (ctx.json) return ctx.printJson(list);
-      if (list.backend === 'vault') ctx.note('secrets are kept in Vault: list them with `vault kv list`');
-      if (list.secrets.length === 0 && list.backend === 'embedded') ctx.note('no secrets stored yet');
-      for (const s of list.secrets) ctx.out(`${s.name.padEnd(32)} ${s.updatedAt}`);
-    });
-
-  group
-    .command('rm')
-    .argument('<name>', 'secret name')
-    .description('remove a secret from the embedded store')
-    .action(async (name: string) => {
-      const secret = secretName(name);
-      const report = await call(
-        ctx,
-        'DELETE',
-        `/v1/secrets/${encodeURIComponent(secret)}`,
-        SecretRemovedReport,
-      );
-      if (ctx.json) ctx.printJson(report);
-      else ctx.out(`secret ${report.removed} removed`);
-    });
+export async function rm(ctx: CliContext, name: string): Promise<void> {
+  const report = await ctx.client().secrets.remove(secretName(name));
+  if (ctx.json) ctx.printJson(report);
+  else ctx.out(`secret ${report.removed} removed`);
 }
 
 function secretName(name: string): string {
-  const parsed = SecretNameParam.safeParse(name);
-  if (!parsed.success) throw cliErrors.create('CLI_USAGE', `invalid secret name ${JSON.stringify(name)}`);
-  return parsed.data;
-}
-
-async function call<S extends z.ZodType>(
-  ctx: CliContext,
-  method: string,
-  path: string,
-  schema: S,
-  body?: unknown,
-): Promise<z.output<S>> {
-  const res = await new UnixSocketTransport(ctx.socketPath).request(method, path, body);
-  if (res.status < 200 || res.status >= 300) throw errorFromAnswer(res.status, res.body);
-  const parsed = schema.safeParse(parseJson(res.body));
-  if (!parsed.success)
-    throw cliErrors.create('CLI_INTERNAL', `aiboxd's answer to ${method} ${path} is not the documented one`);
-  return parsed.data;
+  if (!SECRET_NAME_PATTERN.test(name))
+    throw cliErrors.create('CLI_USAGE', `invalid secret name ${JSON.stringify(name)}`);
+  return name;
 }
 
 /** The whole of stdin, without the one trailing newline `echo` adds. */

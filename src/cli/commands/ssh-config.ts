@@ -1,11 +1,11 @@
 import { access, mkdir, readFile } from 'node:fs/promises';
 import { constants } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import type { Command } from 'commander';
 import { writeFileAtomic } from '../../shared/fs/index.js';
-import type { SshGatewayReport } from '../../shared/index.js';
+import type { SshGatewayReport } from '../../shared/api/ssh-keys.js';
 import type { CliContext } from '../context.js';
-import { SshApi, findUserPublicKeys, homeOf, publicKeyFingerprint, sshCliErrors } from './ssh-key.js';
+import { cliErrors } from '../errors.js';
+import { findUserPublicKeys, homeOf, publicKeyFingerprint } from './ssh-key.js';
 
 export const BLOCK_BEGIN =
   '# >>> aibox ssh-config: managed by `aibox ssh-config --write`, edits inside are replaced >>>';
@@ -64,54 +64,43 @@ function quote(path: string): string {
   return /\s/.test(path) ? `"${path}"` : path;
 }
 
-export function register(program: Command, ctx: CliContext): void {
-  program
-    .command('ssh-config')
-    .description(
-      'print (or --write into ~/.ssh/config) a Host entry per sandbox for VS Code Remote-SSH and JetBrains Gateway',
-    )
-    .option('--write', 'add or update the entries in ~/.ssh/config (idempotent, inside a marked block)')
-    .option(
-      '--identity <file>',
-      'private key to use (default: the ~/.ssh key whose public half is registered)',
-    )
-    .option('--config <file>', 'ssh config file to write (default: ~/.ssh/config)')
-    .action(async (opts: { write?: boolean; identity?: string; config?: string }) => {
-      const api = new SshApi(ctx.socketPath);
-      const home = homeOf(ctx);
-      const [gateway, keys, sandboxes] = await Promise.all([
-        api.gateway(),
-        api.listKeys(),
-        ctx.client().listSandboxes(),
-      ]);
-      const identityFile = opts.identity
-        ? resolve(ctx.io.cwd, opts.identity)
-        : await matchingIdentity(home, new Set(keys.map((k) => k.fingerprint)));
-      if (!gateway.enabled)
-        ctx.note('warning: the SSH gateway is disabled in the daemon config; these entries will not connect');
-      if (keys.length === 0)
-        ctx.note('warning: no key is registered yet: `aibox ssh-key add ~/.ssh/id_ed25519.pub`');
-      else if (!identityFile)
-        ctx.note('warning: none of your ~/.ssh keys is registered; pass --identity FILE');
-      const knownHostsFile = await knownHostsFor(gateway, home, opts.write === true);
-      const block = renderSshConfigBlock({
-        sandboxes: sandboxes.map((s) => s.name).sort(),
-        gateway,
-        knownHostsFile,
-        identityFile,
-      });
-      if (!opts.write) {
-        if (ctx.json)
-          return ctx.printJson({ config: block, knownHostsFile, identityFile: identityFile ?? null });
-        ctx.io.stdout.write(block);
-        return;
-      }
-      const file = opts.config ? resolve(ctx.io.cwd, opts.config) : join(home, '.ssh', 'config');
-      await writeConfig(file, block);
-      if (ctx.json) return ctx.printJson({ written: file, hosts: sandboxes.map((s) => `aibox-${s.name}`) });
-      ctx.out(`wrote ${sandboxes.length} host entr${sandboxes.length === 1 ? 'y' : 'ies'} to ${file}`);
-      for (const s of sandboxes) ctx.out(`  ssh aibox-${s.name}`);
-    });
+/** `aibox ssh-config [--write]`: a Host entry per sandbox for VS Code Remote-SSH and JetBrains Gateway. */
+export async function sshConfig(
+  ctx: CliContext,
+  opts: { write?: boolean; identity?: string; config?: string },
+): Promise<void> {
+  const client = ctx.client();
+  const home = homeOf(ctx);
+  const [gateway, keys, sandboxes] = await Promise.all([
+    client.sshKeys.gateway(),
+    client.sshKeys.list(),
+    client.sandboxes.list(),
+  ]);
+  const identityFile = opts.identity
+    ? resolve(ctx.io.cwd, opts.identity)
+    : await matchingIdentity(home, new Set(keys.map((k) => k.fingerprint)));
+  if (!gateway.enabled)
+    ctx.note('warning: the SSH gateway is disabled in the daemon config; these entries will not connect');
+  if (keys.length === 0)
+    ctx.note('warning: no key is registered yet: `aibox ssh-key add ~/.ssh/id_ed25519.pub`');
+  else if (!identityFile) ctx.note('warning: none of your ~/.ssh keys is registered; pass --identity FILE');
+  const knownHostsFile = await knownHostsFor(gateway, home, opts.write === true);
+  const block = renderSshConfigBlock({
+    sandboxes: sandboxes.map((s) => s.name).sort(),
+    gateway,
+    knownHostsFile,
+    identityFile,
+  });
+  if (!opts.write) {
+    if (ctx.json) return ctx.printJson({ config: block, knownHostsFile, identityFile: identityFile ?? null });
+    ctx.io.stdout.write(block);
+    return;
+  }
+  const file = opts.config ? resolve(ctx.io.cwd, opts.config) : join(home, '.ssh', 'config');
+  await writeConfig(file, block);
+  if (ctx.json) return ctx.printJson({ written: file, hosts: sandboxes.map((s) => `aibox-${s.name}`) });
+  ctx.out(`wrote ${sandboxes.length} host entr${sandboxes.length === 1 ? 'y' : 'ies'} to ${file}`);
+  for (const s of sandboxes) ctx.out(`  ssh aibox-${s.name}`);
 }
 
 /** The private key next to a registered ~/.ssh/*.pub. */
@@ -150,7 +139,7 @@ async function writeConfig(file: string, block: string): Promise<void> {
     if (next === existing) return;
     await writeFileAtomic(file, next, { mode: 0o600 });
   } catch (err) {
-    throw sshCliErrors.create('SSH_CONFIG_WRITE_FAILED', `cannot update ${file}: ${(err as Error).message}`);
+    throw cliErrors.create('SSH_CONFIG_WRITE_FAILED', `cannot update ${file}: ${(err as Error).message}`);
   }
 }
 

@@ -1,8 +1,7 @@
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
-import type { Command } from 'commander';
 import { isClientError } from '../../client/index.js';
-import type { SandboxReport } from '../../shared/index.js';
+import type { SandboxReport } from '../../shared/api/sandboxes.js';
 import type { CliContext } from '../context.js';
 import { cliErrors } from '../errors.js';
 import { renderSandbox } from '../render/sandbox.js';
@@ -12,26 +11,19 @@ interface StartOptions {
   profile?: string;
 }
 
-export function register(program: Command, ctx: CliContext): void {
-  program
-    .command('start')
-    .argument('[path]', 'project folder mounted at /workspace (default: the current directory)')
-    .option('-n, --name <name>', 'sandbox name (default: chosen by the daemon from the folder)')
-    .option('-p, --profile <profile>', 'security profile from profiles/ (default: default)')
-    .description('start a sandbox on a project folder, or start a stopped sandbox again with --name alone')
-    .action(async (pathArg: string | undefined, opts: StartOptions) => {
-      const name = opts.name === undefined ? undefined : ctx.sandboxName(opts.name);
-      const sandbox =
-        pathArg === undefined && name !== undefined
-          ? ((await restart(ctx, name)) ?? (await create(ctx, ctx.io.cwd, name, opts.profile)))
-          : await create(ctx, pathArg ?? ctx.io.cwd, name, opts.profile);
-      if (ctx.json) {
-        ctx.printJson(sandbox);
-        return;
-      }
-      ctx.out(renderSandbox(sandbox));
-      ctx.out(`\nrun a command: aibox exec ${sandbox.name} -- bash`);
-    });
+/** `aibox start [PATH] [--name N] [--profile P]`; `--name N` alone starts a stopped sandbox again. */
+export async function start(ctx: CliContext, pathArg: string | undefined, opts: StartOptions): Promise<void> {
+  const name = opts.name === undefined ? undefined : ctx.sandboxName(opts.name);
+  const sandbox =
+    pathArg === undefined && name !== undefined
+      ? ((await restart(ctx, name)) ?? (await create(ctx, ctx.io.cwd, name, opts.profile)))
+      : await create(ctx, pathArg ?? ctx.io.cwd, name, opts.profile);
+  if (ctx.json) {
+    ctx.printJson(sandbox);
+    return;
+  }
+  ctx.out(renderSandbox(sandbox));
+  ctx.out(`\nrun a command: aibox exec ${sandbox.name} -- bash`);
 }
 
 async function create(
@@ -45,7 +37,7 @@ async function create(
   if (!info) throw cliErrors.create('CLI_PATH_NOT_FOUND', `no such folder: ${absolute}`, { path: absolute });
   if (!info.isDirectory())
     throw cliErrors.create('CLI_PATH_NOT_DIRECTORY', `not a folder: ${absolute}`, { path: absolute });
-  return ctx.client().createSandbox({
+  return ctx.client().sandboxes.create({
     path: absolute,
     ...(name === undefined ? {} : { name }),
     ...(profile === undefined ? {} : { profile }),
@@ -56,11 +48,11 @@ async function create(
 async function restart(ctx: CliContext, name: string): Promise<SandboxReport | undefined> {
   let existing: SandboxReport;
   try {
-    existing = await ctx.client().getSandbox(name);
+    existing = await ctx.client().sandboxes.get(name);
   } catch (err) {
-    if (isClientError(err) && err.status === 404 && err.code !== 'API_ROUTE_NOT_FOUND') return undefined;
+    if (isClientError(err, 'SANDBOX_NOT_FOUND')) return undefined;
     throw err;
   }
   if (existing.state === 'running') return existing;
-  return ctx.client().startSandbox(name);
+  return ctx.client().sandboxes.start(name);
 }

@@ -1,5 +1,4 @@
-import { z } from 'zod';
-import {
+import type {
   InstallPackResult,
   InstalledPackList,
   McpEnableResult,
@@ -8,87 +7,73 @@ import {
   PackCatalogue,
   PackLintReport,
   PackSmokeResult,
-} from '../shared/index.js';
-import type { AiboxClient } from './client.js';
-import { ClientError } from './errors.js';
-import { readNdjson } from './ndjson.js';
-import { UnixSocketTransport } from './transport.js';
+} from '../../shared/api/packs.js';
+import { readRemoved } from '../../shared/api/light.js';
+import { API_ROUTES as R, routePath } from '../../shared/api/routes.js';
+import { bySchema } from '../api.js';
+import type { ApiCore } from '../api.js';
 
-const Removed = z.object({ removed: z.string() });
-const RemovedMany = z.object({ removed: z.array(z.string()) });
 export type PackBuildDone = Extract<PackBuildEvent, { type: 'done' }>;
 
-/** The packs part of aiboxd's API (answers validated against shared/api/packs.ts). */
-export class PacksApi {
-  constructor(private readonly client: AiboxClient) {}
+const schemas = () => import('../../shared/api/packs.js');
 
-  catalogue(): Promise<PackCatalogue> {
-    return this.client.json('GET', '/v1/packs', PackCatalogue);
+/** Tool and MCP packs: the registry, the host cache, and what each sandbox has installed and enabled. */
+export class PacksApi {
+  constructor(private readonly api: ApiCore) {}
+
+  async catalogue(): Promise<PackCatalogue> {
+    const s = await schemas();
+    return this.api.json('GET', R.packs.catalogue, bySchema(s.PackCatalogue));
   }
 
-  lint(): Promise<PackLintReport> {
-    return this.client.json('GET', '/v1/packs/lint', PackLintReport);
+  async lint(): Promise<PackLintReport> {
+    const s = await schemas();
+    return this.api.json('GET', R.packs.lint, bySchema(s.PackLintReport));
   }
 
   /** Builds (or finds cached) a pack, calling onEvent for each progress line. */
   async build(ref: string, force: boolean, onEvent: (e: PackBuildEvent) => void): Promise<PackBuildDone> {
-    const stream = await new UnixSocketTransport(this.client.socketPath).stream('POST', '/v1/packs/build', {
+    const s = await schemas();
+    return this.api.build(R.packs.build, { ref, force }, bySchema(s.PackBuildEvent), onEvent);
+  }
+
+  async removeFromCache(ref: string): Promise<{ removed: string[] }> {
+    const s = await schemas();
+    return this.api.json('DELETE', routePath(R.packs.cached, { ref }), bySchema(s.RemovedPackList));
+  }
+
+  async installed(name: string): Promise<InstalledPackList> {
+    const s = await schemas();
+    return this.api.json('GET', routePath(R.packs.installed, { name }), bySchema(s.InstalledPackList));
+  }
+
+  async install(name: string, ref: string): Promise<InstallPackResult> {
+    const s = await schemas();
+    return this.api.json('POST', routePath(R.packs.installed, { name }), bySchema(s.InstallPackResult), {
       ref,
-      force,
     });
-    for await (const raw of readNdjson(stream)) {
-      const event = PackBuildEvent.safeParse(raw);
-      if (!event.success)
-        throw ClientError.local(
-          'DAEMON_BAD_RESPONSE',
-          "aiboxd's pack build stream is not the documented one",
-        );
-      onEvent(event.data);
-      if (event.data.type === 'done') return event.data;
-      if (event.data.type === 'error') {
-        const { code, message, hint } = event.data.error;
-        throw new ClientError(code, message, { status: 0, hint });
-      }
-    }
-    throw ClientError.local(
-      'DAEMON_CONNECTION_LOST',
-      'the pack build stream ended before the build finished',
-    );
   }
 
-  removeFromCache(ref: string): Promise<{ removed: string[] }> {
-    return this.client.json('DELETE', `/v1/packs/${encodeURIComponent(ref)}`, RemovedMany);
+  uninstall(name: string, pack: string): Promise<{ removed: string }> {
+    return this.api.json('DELETE', routePath(R.packs.installedOne, { name, pack }), readRemoved);
   }
 
-  installed(sandbox: string): Promise<InstalledPackList> {
-    return this.client.json('GET', `${at(sandbox)}/packs`, InstalledPackList);
+  async smoke(name: string): Promise<PackSmokeResult> {
+    const s = await schemas();
+    return this.api.json('POST', routePath(R.packs.smoke, { name }), bySchema(s.PackSmokeResult), {});
   }
 
-  install(sandbox: string, ref: string): Promise<InstallPackResult> {
-    return this.client.json('POST', `${at(sandbox)}/packs`, InstallPackResult, { ref });
+  async mcpList(name: string): Promise<McpServerList> {
+    const s = await schemas();
+    return this.api.json('GET', routePath(R.packs.mcp, { name }), bySchema(s.McpServerList));
   }
 
-  uninstall(sandbox: string, name: string): Promise<{ removed: string }> {
-    return this.client.json('DELETE', `${at(sandbox)}/packs/${encodeURIComponent(name)}`, Removed);
+  async mcpEnable(name: string, ref: string): Promise<McpEnableResult> {
+    const s = await schemas();
+    return this.api.json('POST', routePath(R.packs.mcp, { name }), bySchema(s.McpEnableResult), { ref });
   }
 
-  smoke(sandbox: string): Promise<PackSmokeResult> {
-    return this.client.json('POST', `${at(sandbox)}/packs/smoke`, PackSmokeResult, {});
+  mcpDisable(name: string, pack: string): Promise<{ removed: string }> {
+    return this.api.json('DELETE', routePath(R.packs.mcpOne, { name, pack }), readRemoved);
   }
-
-  mcpList(sandbox: string): Promise<McpServerList> {
-    return this.client.json('GET', `${at(sandbox)}/mcp`, McpServerList);
-  }
-
-  mcpEnable(sandbox: string, ref: string): Promise<z.infer<typeof McpEnableResult>> {
-    return this.client.json('POST', `${at(sandbox)}/mcp`, McpEnableResult, { ref });
-  }
-
-  mcpDisable(sandbox: string, name: string): Promise<{ removed: string }> {
-    return this.client.json('DELETE', `${at(sandbox)}/mcp/${encodeURIComponent(name)}`, Removed);
-  }
-}
-
-function at(sandbox: string): string {
-  return `/v1/sandboxes/${encodeURIComponent(sandbox)}`;
 }

@@ -13,6 +13,10 @@ export const AuditRecordJson = z.object({
 });
 export type AuditRecordJson = z.infer<typeof AuditRecordJson>;
 
+/** GET /v1/audit: the latest records, oldest first. */
+export const AuditRecordList = z.object({ records: z.array(AuditRecordJson) });
+export type AuditRecordList = z.infer<typeof AuditRecordList>;
+
 export const AuditTailQuery = z
   .object({
     sandbox: z.string().optional(),

@@ -1,5 +1,6 @@
 // The wire contract between aiboxd and its clients (CLI, session API users, dashboard).
-// One file per resource; add one export line per resource.
+// One file per resource; add one export line per resource. routes, names and light import no zod: the CLI's hot
+// path imports them directly.
 export * from './errors.js';
 export * from './sandboxes.js';
 export * from './system.js';
@@ -13,3 +14,7 @@ export * from './egress.js';
 export * from './packs.js';
 export * from './sessions.js';
 export * from './tokens.js';
+export * from './routes.js';
+export * from './names.js';
+export * from './light.js';
+export * from './error-codes.js';

@@ -35,6 +35,9 @@ export const PackCatalogue = z.object({
 });
 export type PackCatalogue = z.infer<typeof PackCatalogue>;
 
+/** DELETE /v1/packs/:ref: the NAME@VERSION entries removed from the cache. */
+export const RemovedPackList = z.object({ removed: z.array(z.string()) });
+
 export const PackBuildRequest = z.object({ ref: PackRef, force: z.boolean().default(false) }).strict();
 
 /** NDJSON lines of POST /v1/packs/build. */
@@ -83,6 +86,7 @@ export const McpEnableResult = z.object({
   enabled: z.string(),
   installed: z.array(z.string()),
 });
+export type McpEnableResult = z.infer<typeof McpEnableResult>;
 
 export const PackSmokeResult = z.object({
   sandbox: z.string(),

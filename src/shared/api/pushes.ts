@@ -1,6 +1,7 @@
 import { z } from 'zod';
+import { PUSH_ID_PATTERN } from './names.js';
 
-export const PUSH_ID_PATTERN = /^push_[0-9a-f]{6,32}$/;
+export { PUSH_ID_PATTERN };
 export const PushId = z
   .string()
   .regex(PUSH_ID_PATTERN, 'a push id like push_3f9a0c1d2e4b')

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { SANDBOX_NAME_PATTERN } from '../ids.js';
+import { ENV_NAME_PATTERN } from './names.js';
 
 export const SandboxName = z
   .string()
@@ -46,8 +47,16 @@ export const SandboxReport = z.object({
 });
 export type SandboxReport = z.infer<typeof SandboxReport>;
 
-/** Portable environment variable names: no "=", newline or NUL can smuggle a second variable in. */
-export const ENV_NAME_PATTERN = /^[A-Za-z_][A-Za-z0-9_]{0,255}$/;
+/** GET /v1/sandboxes. */
+export const SandboxList = z.object({ sandboxes: z.array(SandboxReport) });
+export type SandboxList = z.infer<typeof SandboxList>;
+
+/** DELETE /v1/sandboxes/:name. */
+export const RemovedReport = z.object({ removed: z.string() });
+export type RemovedReport = z.infer<typeof RemovedReport>;
+
+/** Portable environment variable names (the pattern lives in names.ts, without zod, for the CLI). */
+export { ENV_NAME_PATTERN };
 export const EnvName = z
   .string()
   .regex(ENV_NAME_PATTERN, 'an environment variable name ([A-Za-z_][A-Za-z0-9_]*)');

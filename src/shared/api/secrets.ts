@@ -1,10 +1,11 @@
 import { z } from 'zod';
+import { SECRET_NAME_PATTERN } from './names.js';
 
 /** Secret names: what `aibox secret set NAME` takes and `llm.providers.*.credential` refers to. */
 export const SecretNameParam = z
   .string()
   .regex(
-    /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/,
+    SECRET_NAME_PATTERN,
     'letters, digits, ".", "_" and "-", starting with a letter or digit, at most 128 characters',
   )
   .describe('Name of a secret in the configured backend.');

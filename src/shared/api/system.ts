@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { EXEC_STREAM } from './names.js';
 
 export const VersionReport = z.object({ version: z.string(), api: z.literal('v1') });
 export type VersionReport = z.infer<typeof VersionReport>;
@@ -48,6 +49,10 @@ export const ImageBuildEvent = z.discriminatedUnion('type', [
 ]);
 export type ImageBuildEvent = z.infer<typeof ImageBuildEvent>;
 
+/** GET /v1/images/base. */
+export const BaseImageReport = z.object({ image: z.string(), present: z.boolean() });
+export type BaseImageReport = z.infer<typeof BaseImageReport>;
+
 export const BuildImageRequest = z
   .object({ force: z.boolean().default(false).describe('Rebuild even if the image exists (aibox update).') })
   .strict();
@@ -87,4 +92,4 @@ export const ExecControlMessage = z.discriminatedUnion('type', [
   }),
 ]);
 export type ExecControlMessage = z.infer<typeof ExecControlMessage>;
-export const EXEC_STREAM = { stdin: 0, stdout: 1, stderr: 2 } as const;
+export { EXEC_STREAM };

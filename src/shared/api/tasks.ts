@@ -1,6 +1,7 @@
 import { z } from 'zod';
+import { TASK_NAME_PATTERN } from './names.js';
 
-export const TASK_NAME_PATTERN = /^[a-z0-9][a-z0-9-]{0,62}$/;
+export { TASK_NAME_PATTERN };
 export const TaskName = z
   .string()
   .regex(TASK_NAME_PATTERN, 'a task name (its slug), e.g. feature-123-user-auth');
