@@ -119,11 +119,6 @@ export class PolicyService {
     return service;
   }
 
-  /** The audit log decisions go to (shared with every layer that records actions). */
-  get auditLog(): AuditLog {
-    return this.audit;
-  }
-
   /** Attaches at prepare (before the container exists), detaches at stop; the layer every other hook builds on. */
   hook(): SandboxHook {
     return {
