@@ -1,0 +1,5 @@
+export { sessionErrors } from './errors.js';
+export { workspaceSegments, displayPath, WORKSPACE_MOUNT } from './paths.js';
+export { WorkspaceFs, type WorkspaceFsOptions, type ByteBudget, type WalkEntry } from './workspace-fs.js';
+export { extractTar, packTar, entrySegments, type TarCaps, type TarReport } from './tar.js';
+export { SessionLedger, type SessionLimits, type LedgerEntry, type ExpiryReason } from './ledger.js';
