@@ -20,15 +20,7 @@ import {
   preallocate,
   slotName,
 } from './compile-scope.js';
-import {
-  allSlots,
-  constFold,
-  exprSlots,
-  patternNeeds,
-  refPathVars,
-  slotsIn,
-  unionNeeds,
-} from './compile-slots.js';
+import { allSlots, constFold, exprSlots, patternNeeds, refPathVars, unionNeeds } from './compile-slots.js';
 import type { Location } from './errors.js';
 import type { CExpr, CTerm, CWith, RuleNode } from './ir.js';
 import { typeName } from './value.js';
@@ -130,8 +122,8 @@ export class BodyCompiler {
         const val = this.term(e.value, inner, ctx);
         const bound = new Set<number>();
         for (let s = 0; s < inner.start; s++) bound.add(s);
-        if (key) for (const s of slotsIn(key)) bound.add(s);
-        for (const s of slotsIn(val)) bound.add(s);
+        if (key) for (const s of allSlots(key)) bound.add(s);
+        for (const s of allSlots(val)) bound.add(s);
         const body = this.body(e.body, inner, ctx, bound);
         return [{ ...base, k: 'every', key, val, domain, body }];
       }

@@ -17,7 +17,7 @@ import {
   requiresEval,
   slotName,
 } from './compile-scope.js';
-import { exprSlots, slotsIn } from './compile-slots.js';
+import { allSlots, exprSlots } from './compile-slots.js';
 import type { CRule } from './ir.js';
 
 /** A call inside a function argument (OPA's ruleArgLocalRewriter refuses them; set elements and keys aside). */
@@ -125,7 +125,7 @@ export function compileRule(
     for (const a of fnArgs ?? []) collectVars(a, scope.visible);
     const args = fnArgs?.map((a) => bodies.term(a, scope, ctx));
     const argSlots = new Set<number>();
-    for (const a of args ?? []) for (const s of slotsIn(a)) argSlots.add(s);
+    for (const a of args ?? []) for (const s of allSlots(a)) argSlots.add(s);
     const body = bodies.body(rule.body, scope, ctx, argSlots);
     const bound = new Set<number>(argSlots);
     for (const e of body) for (const s of exprSlots(e)) bound.add(s);

@@ -49,11 +49,6 @@ export function allSlots(t: CTerm): number[] {
   return out;
 }
 
-/** Slots of plain vars appearing in pattern positions (vars, arrays/objects of vars). */
-export function slotsIn(t: CTerm): number[] {
-  return allSlots(t);
-}
-
 /** Slots an expression references at its level. With `deep`, includes every-body slots. */
 export function exprSlots(e: CExpr, deep = false): number[] {
   const out: number[] = [];
