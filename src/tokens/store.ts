@@ -1,10 +1,10 @@
-import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import { CreateTokenRequest, TokenScope, type CreatedToken, type TokenInfo } from '../shared/api/tokens.js';
+import { isAiboxError } from '../shared/errors.js';
 import { tokenErrors } from './errors.js';
 import { issueSecret, parseToken, secretMatches } from './secret.js';
-import { writeFileAtomic } from './persist.js';
+import { readJsonFile, writeJsonAtomic } from '../shared/fs/index.js';
 
 /** Active (neither expired nor revoked) tokens a daemon keeps at most: the file stays small and fast to load. */
 export const MAX_ACTIVE_TOKENS = 1000;
@@ -59,21 +59,13 @@ export class TokenStore {
 
   static async open(stateDir: string, options: TokenStoreOptions = {}): Promise<TokenStore> {
     const file = TokenStore.fileIn(stateDir);
-    let tokens: StoredToken[] = [];
-    let text: string | undefined;
-    try {
-      text = await readFile(file, 'utf8');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw unreadable(file, err);
-    }
-    if (text !== undefined) {
-      try {
-        tokens = StoreFile.parse(JSON.parse(text)).tokens;
-      } catch (err) {
-        // Fail closed: a damaged file stops the listener; it is never read as "no tokens" and overwritten.
-        throw unreadable(file, err);
-      }
-    }
+    // Fail closed: a damaged file stops the listener; it is never read as "no tokens" and overwritten.
+    const stored = await readJsonFile(file, StoreFile, {
+      invalid: (message) => tokenErrors.create('TOKEN_STORE_UNREADABLE', message),
+    }).catch((err: unknown) => {
+      throw isAiboxError(err) ? err : unreadable(file, err);
+    });
+    const tokens = stored?.tokens ?? [];
     return new TokenStore(
       file,
       tokens,
@@ -158,7 +150,7 @@ export class TokenStore {
   }
 
   private async commit(next: StoredToken[]): Promise<void> {
-    await writeFileAtomic(this.file, `${JSON.stringify({ version: 1, tokens: next }, null, 2)}\n`);
+    await writeJsonAtomic(this.file, { version: 1, tokens: next }, { mode: 0o600, mkdirMode: 0o700 });
     this.tokens = next; // only once it is on disk: an answer never claims what a crash would undo
   }
 
