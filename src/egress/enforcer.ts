@@ -64,6 +64,11 @@ export interface PrepareOptions {
   listenAddress?: string;
   /** Override of config.sandboxHostAddress. */
   sandboxHostAddress?: string;
+  /**
+   * Return once the resolver listens and the proxy port is chosen; Squid finishes starting in the background and
+   * attach() waits for it (so the rules never open a proxy that is not up). No port retry in this mode.
+   */
+  background?: boolean;
 }
 
 interface Live {
@@ -74,6 +79,8 @@ interface Live {
   log: SquidLogTail;
   target?: NetnsTarget;
   appliedTcp: string;
+  /** Squid's start when it runs in the background (prepare's `background`); settled before any use of Squid. */
+  ready?: Promise<void>;
 }
 
 /**
@@ -166,6 +173,23 @@ export class EgressManager {
         instanceToken: randomBytes(4).toString('hex'),
         gateways: options.gateways ?? [],
       };
+      if (options.background) {
+        // Squid starts while the container is made; attach() waits for it. Its port is already in the
+        // sandbox's environment, so it cannot be changed: a port someone took in between fails the start.
+        proxyPort = await this.ports.reserve(listenAddress);
+        state.proxyPort = proxyPort;
+        await writeFile(join(dir, 'state.json'), JSON.stringify(state));
+        const files = await this.squidFiles(state, policy);
+        const log = this.newLogTail(sandboxId);
+        const ready = step('squid-start', () => squid.start(files, this.proxyListen(state))).then(() => {
+          log.start();
+          this.opts.logger.info({ sandboxId, proxyPort, dnsPort: state.dnsPort }, 'egress prepared');
+        });
+        // Awaited by attach() or release(); a failure is reported there, never as an unhandled rejection.
+        ready.catch(() => undefined);
+        this.live.set(sandboxId, { state, policy, resolver, squid, log, appliedTcp: '', ready });
+        return state;
+      }
       for (let attempt = 1; ; attempt++) {
         proxyPort = await this.ports.reserve(listenAddress);
         state.proxyPort = proxyPort;
@@ -205,6 +229,7 @@ export class EgressManager {
   /** Applies and verifies the ruleset inside the sandbox's network namespace (before the sandbox is ready). */
   async attach(sandboxId: string, target: NetnsTarget, gateways?: GatewayEndpoint[]): Promise<void> {
     const live = this.requireLive(sandboxId);
+    await live.ready;
     live.target = target;
     if (gateways) live.state.gateways = gateways;
     await timedStep(this.opts.logger, sandboxId, 'nft-apply', () => this.applyRules(live));
@@ -213,6 +238,7 @@ export class EgressManager {
   /** Hot reload: the resolver switches at once, Squid reconfigures, the ruleset changes only if TCP rules did. */
   async update(sandboxId: string, policy: EgressPolicy): Promise<void> {
     const live = this.requireLive(sandboxId);
+    await live.ready;
     const files = await this.squidFiles(live.state, policy);
     live.resolver.update(policy);
     live.policy = policy;
@@ -265,6 +291,8 @@ export class EgressManager {
     this.live.delete(sandboxId);
     const netns = target ?? live?.target;
     if (netns) await this.nft.remove(netns, sandboxId).catch(() => undefined);
+    // A Squid still starting is let finish first: stopping it half-way could miss its pid file.
+    await live?.ready?.catch(() => undefined);
     await live?.resolver.close();
     await live?.log.stop();
     await (live?.squid ?? this.newSquid(sandboxId)).stop();

@@ -93,7 +93,8 @@ export class EgressService implements SandboxHook {
   async prepare(ctx: SandboxHookContext): Promise<SandboxContribution> {
     if (!this.enforcing) return {};
     const policy = await this.policyFor(ctx);
-    await this.manager.prepare(ctx.id, policy);
+    // Squid finishes starting while the container is made; `started` (attach) waits for it before the rules open.
+    await this.manager.prepare(ctx.id, policy, { background: true });
     this.names.set(ctx.name, ctx.id);
     const { proxy } = this.manager.endpoints(ctx.id);
     // Gateways on the host (LLM proxy, git) are reached directly: the ruleset opens their ports, the proxy would

@@ -425,17 +425,53 @@ export class SandboxService {
     // again on the fd it mounts from, so a swap after this point is refused too.)
     await this.checkIdentity(record);
     try {
+      // Independent steps run side by side: the layers' prepare chain (in START_ORDER), the seccomp filter, the home
+      // folder, and the workspace mount — the latter only once the first layer (policy, which authorizes it) is
+      // up. Each branch settles before anything is rolled back. Nothing here starts a sandbox process.
+      const dir = this.store.dirOf(record.id);
+      const home = path.join(dir, 'home');
+      const seccompBpf = path.join(dir, 'seccomp.bpf');
       const contributions: SandboxContribution[] = [];
-      for (const hook of this.hooks) {
-        // The undo first: a prepare that fails half-way is undone too (stop is idempotent).
-        undo.push(() => hook.stop?.(ctx) ?? Promise.resolve());
-        if (hook.prepare)
-          contributions.push(
-            await timed(`prepare:${hook.layer}`, () =>
-              this.inLayer(hook.layer, () => hook.prepare!(ctx), record.path),
+      let firstLayerUp: () => void = () => undefined;
+      const firstLayer = new Promise<void>((resolve) => (firstLayerUp = resolve));
+      let firstLayerOk = this.hooks.length === 0;
+      undo.push(() => this.runtime.mounts.unmount(record.id));
+      const [, workspace] = await settled([
+        (async () => {
+          for (const hook of this.hooks) {
+            // The undo first: a prepare that fails half-way is undone too (stop is idempotent).
+            undo.push(() => hook.stop?.(ctx) ?? Promise.resolve());
+            if (hook.prepare)
+              contributions.push(
+                await timed(`prepare:${hook.layer}`, () =>
+                  this.inLayer(hook.layer, () => hook.prepare!(ctx), record.path),
+                ),
+              );
+            firstLayerOk = true;
+            firstLayerUp();
+          }
+        })().finally(() => firstLayerUp()),
+        (async () => {
+          await firstLayer;
+          if (!firstLayerOk) return ''; // the first layer failed: nothing is mounted, the start is rolled back
+          return timed('workspace', () =>
+            this.inLayer('workspace', () =>
+              this.runtime.mountWorkspace(record.id, record.path, {
+                expect: record.pathIdentity!,
+                forbid: this.forbidden(),
+              }),
             ),
           );
-      }
+        })(),
+        timed('seccomp', () =>
+          this.inLayer('seccomp', () => this.runtime.compileSeccomp(profile, seccompBpf)),
+        ),
+        timed('home', async () => {
+          await mkdir(home, { recursive: true, mode: 0o750 });
+          const ids = this.runtime.sandboxHostIds;
+          await chown(home, ids.uid, ids.gid);
+        }),
+      ] as const);
       const env = Object.assign({}, ...contributions.map((c) => c.env ?? {})) as Record<string, string>;
       const endpoints = Object.assign({}, ...contributions.map((c) => c.endpoints ?? {})) as Record<
         string,
@@ -446,13 +482,6 @@ export class SandboxService {
       if (asked && !network) this.logger.info({ sandbox: record.name }, 'no egress enforcement: no network');
       lap('prepare');
 
-      undo.push(() => this.runtime.mounts.unmount(record.id));
-      const workspace = await this.inLayer('workspace', () =>
-        this.runtime.mountWorkspace(record.id, record.path, {
-          expect: record.pathIdentity!,
-          forbid: this.forbidden(),
-        }),
-      );
       // Every other bind is made from a no-follow fd too: a link planted in the workspace (or a worktree's
       // metadata) is refused, never followed to a host path.
       const rels = [...new Set(contributions.flatMap((c) => c.readOnlyPaths ?? []))];
@@ -486,15 +515,7 @@ export class SandboxService {
         target: m.target,
         readOnly: m.readOnly,
       }));
-      const dir = this.store.dirOf(record.id);
-      const home = path.join(dir, 'home');
-      await mkdir(home, { recursive: true, mode: 0o750 });
-      const ids = this.runtime.sandboxHostIds;
-      await chown(home, ids.uid, ids.gid);
-      const seccompBpf = path.join(dir, 'seccomp.bpf');
       lap('mounts');
-      await this.inLayer('seccomp', () => this.runtime.compileSeccomp(profile, seccompBpf));
-      lap('seccomp');
 
       const containerId = await this.inLayer('runtime', () =>
         this.runtime.createContainer({
@@ -526,17 +547,24 @@ export class SandboxService {
 
       const pid = await this.inLayer('runtime', () => this.runtime.startContainer(containerId));
       lap('start');
-      if (this.runtime.rootless) {
-        await this.inLayer('limits', () => this.runtime.limits.apply(record.id, profile, pid));
-        undo.push(() => this.runtime.limits.remove(record.id));
-      }
-      lap('limits');
-      for (const hook of this.hooks) {
-        if (hook.started)
-          await timed(`started:${hook.layer}`, () =>
-            this.inLayer(hook.layer, () => hook.started!({ ...ctx, pid, containerId, endpoints })),
-          );
-      }
+      // Host limits and the layers' `started` (egress rules first, in START_ORDER) are independent: side by side,
+      // both settled before the sandbox is running.
+      if (this.runtime.rootless) undo.push(() => this.runtime.limits.remove(record.id));
+      await settled([
+        this.runtime.rootless
+          ? timed('limits', () =>
+              this.inLayer('limits', () => this.runtime.limits.apply(record.id, profile, pid)),
+            )
+          : Promise.resolve(),
+        (async () => {
+          for (const hook of this.hooks) {
+            if (hook.started)
+              await timed(`started:${hook.layer}`, () =>
+                this.inLayer(hook.layer, () => hook.started!({ ...ctx, pid, containerId, endpoints })),
+              );
+          }
+        })(),
+      ] as const);
       lap('started');
       record.state = 'running';
       delete record.error;
@@ -785,6 +813,19 @@ function defaultName(projectPath: string, taken: Set<string>): string {
       .slice(0, 50) || 'sandbox';
   if (!taken.has(base)) return base;
   for (let i = 2; ; i++) if (!taken.has(`${base}-${i}`)) return `${base}-${i}`;
+}
+
+/**
+ * Awaits every promise (none is left running), then throws the first failure in argument order, or returns all the
+ * values: steps that ran side by side are all finished before anything is rolled back.
+ */
+async function settled<T extends readonly unknown[]>(
+  steps: readonly [...{ [K in keyof T]: Promise<T[K]> }],
+): Promise<T> {
+  const results = await Promise.allSettled(steps as readonly Promise<unknown>[]);
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
+  return results.map((r) => (r as PromiseFulfilledResult<unknown>).value) as unknown as T;
 }
 
 /** Runs `work` on every item, at most `limit` at a time. */
