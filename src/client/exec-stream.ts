@@ -1,5 +1,4 @@
-import type WebSocket from 'ws';
-import type { RawData } from 'ws';
+import type { ClientRequest, IncomingMessage } from 'node:http';
 import { readExecControl } from '../shared/api/light.js';
 import { EXEC_STREAM } from '../shared/api/names.js';
 import { API_ROUTES, routePath } from '../shared/api/routes.js';
@@ -7,6 +6,7 @@ import type { ExecRequest } from '../shared/api/sandboxes.js';
 import type { ExecControlMessage, ExecStartMessage } from '../shared/api/system.js';
 import { ClientError, connectionError } from './errors.js';
 import { errorFromAnswer, parseJson } from './transport.js';
+import { UnixWebSocket, WS_OPEN } from './websocket.js';
 
 export interface TerminalSize {
   cols: number;
@@ -36,16 +36,14 @@ export type ExecRequestInput = Partial<ExecRequest> & Pick<ExecRequest, 'cmd'>;
  * Runs a command in a sandbox over the exec WebSocket, copying its stdout/stderr through (with backpressure) and
  * resolving with its exit code. Rejects with the daemon's error (e.g. unknown sandbox) or a connection error.
  */
-export async function execStream(
+export function execStream(
   socketPath: string,
   name: string,
   spec: ExecRequestInput,
   io: ExecStreamIo,
 ): Promise<number> {
-  // Loaded on first use: most CLI invocations never exec, and every import is paid at each start.
-  const { default: WebSocket } = await import('ws');
   return new Promise<number>((resolve, reject) => {
-    const ws = new WebSocket(execWebSocketUrl(socketPath, name), { perMessageDeflate: false });
+    const ws = new UnixWebSocket(socketPath, routePath(API_ROUTES.sandboxes.execWs, { name }));
     let exitCode: number | undefined;
     let failure: ClientError | undefined;
     let opened = false;
@@ -68,7 +66,7 @@ export async function execStream(
         );
     };
 
-    ws.on('unexpected-response', (req, res) => {
+    ws.on('unexpected-response', (req: ClientRequest, res: IncomingMessage) => {
       readingErrorBody = true;
       const chunks: Buffer[] = [];
       res.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -79,7 +77,7 @@ export async function execStream(
       });
     });
 
-    ws.on('error', (err) => {
+    ws.on('error', (err: Error) => {
       failure ??= opened
         ? ClientError.local('DAEMON_CONNECTION_LOST', `exec stream failed: ${err.message}`)
         : connectionError(socketPath, err);
@@ -110,8 +108,7 @@ export async function execStream(
       }
     });
 
-    ws.on('message', (data: RawData, isBinary: boolean) => {
-      const buf = toBuffer(data);
+    ws.on('message', (buf: Buffer, isBinary: boolean) => {
       if (isBinary) {
         const target =
           buf[0] === EXEC_STREAM.stderr ? io.stderr : buf[0] === EXEC_STREAM.stdout ? io.stdout : null;
@@ -136,12 +133,10 @@ export async function execStream(
   });
 }
 
-const OPEN = 1; // WebSocket.OPEN, without loading ws for a constant
-
-function forwardStdin(ws: WebSocket, stdin: NodeJS.ReadableStream): () => void {
+function forwardStdin(ws: UnixWebSocket, stdin: NodeJS.ReadableStream): () => void {
   const onData = (chunk: Buffer | string) => {
     const data = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
-    if (ws.readyState !== OPEN) return;
+    if (ws.readyState !== WS_OPEN) return;
     stdin.pause();
     ws.send(Buffer.concat([Buffer.from([EXEC_STREAM.stdin]), data]), () => stdin.resume());
   };
@@ -156,12 +151,6 @@ function forwardStdin(ws: WebSocket, stdin: NodeJS.ReadableStream): () => void {
   };
 }
 
-function sendControl(ws: WebSocket, msg: ExecControlMessage): void {
-  if (ws.readyState === OPEN) ws.send(JSON.stringify(msg));
-}
-
-function toBuffer(data: RawData): Buffer {
-  if (Buffer.isBuffer(data)) return data;
-  if (Array.isArray(data)) return Buffer.concat(data);
-  return Buffer.from(data);
+function sendControl(ws: UnixWebSocket, msg: ExecControlMessage): void {
+  if (ws.readyState === WS_OPEN) ws.send(JSON.stringify(msg));
 }
