@@ -1,4 +1,4 @@
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import {
@@ -9,6 +9,7 @@ import {
   type LlmConfig,
 } from '../../llm-proxy/index.js';
 import { messageOf, systemClock, type Clock, type Logger } from '../../shared/index.js';
+import { writeJsonAtomic } from '../../shared/fs/index.js';
 import { daemonErrors } from '../errors.js';
 import type { CredentialsService } from './credentials.js';
 import type {
@@ -218,8 +219,8 @@ export class LlmProxyHook implements SandboxHook {
   }
 
   private async saveState(id: string, state: z.infer<typeof ProxyState>): Promise<void> {
-    await mkdir(this.stateDir, { recursive: true, mode: 0o700 });
-    await writeFile(this.stateFile(id), JSON.stringify(state), { mode: 0o600 });
+    // Atomic: a restarted daemon re-adopts the proxy from this file, never from half of it.
+    await writeJsonAtomic(this.stateFile(id), state, { mode: 0o600, mkdirMode: 0o700 });
   }
 
   private async loadState(id: string): Promise<z.infer<typeof ProxyState> | undefined> {
