@@ -13,6 +13,7 @@ import { runtimeErrors } from './errors.js';
 import { withFileLock } from './file-lock.js';
 
 const EXEC_HELPER_SOURCE = fileURLToPath(new URL('../../libexec/aibox-exec.c', import.meta.url));
+const AGENT_SOURCE = fileURLToPath(new URL('../../libexec/aibox-agent.c', import.meta.url));
 
 /** What an agent workspace needs, on top of debootstrap's minbase (which already has bash and coreutils). */
 export const BASE_PACKAGES = [
@@ -197,17 +198,19 @@ export class BaseImage {
     await mkdir(path.join(root, 'etc/aibox'), { recursive: true });
     const libDir = path.join(root, 'usr/local/lib/aibox');
     await mkdir(libDir, { recursive: true });
-    const built = await execa(
-      'gcc',
-      ['-static', '-O2', '-o', path.join(libDir, 'aibox-exec'), EXEC_HELPER_SOURCE],
-      {
+    // Static: they run in any image, whatever its libc.
+    for (const [source, name] of [
+      [EXEC_HELPER_SOURCE, 'aibox-exec'],
+      [AGENT_SOURCE, 'aibox-agent'],
+    ] as const) {
+      const built = await execa('gcc', ['-static', '-O2', '-o', path.join(libDir, name), source], {
         reject: false,
-      },
-    );
-    if (built.exitCode !== 0) {
-      throw runtimeErrors.create('RUNTIME_IMAGE_BUILD', `cannot compile aibox-exec: ${built.stderr.trim()}`);
+      });
+      if (built.exitCode !== 0) {
+        throw runtimeErrors.create('RUNTIME_IMAGE_BUILD', `cannot compile ${name}: ${built.stderr.trim()}`);
+      }
+      await chmod(path.join(libDir, name), 0o755);
     }
-    await chmod(path.join(libDir, 'aibox-exec'), 0o755);
     await copyFile('/etc/resolv.conf', path.join(root, 'etc/resolv.conf')).catch(() => undefined);
     await rm(path.join(root, 'var/cache/apt/archives'), { recursive: true, force: true });
     await rm(path.join(root, 'var/lib/apt/lists'), { recursive: true, force: true });
@@ -215,11 +218,13 @@ export class BaseImage {
 
   private async tag(): Promise<string> {
     const helper = await readFile(EXEC_HELPER_SOURCE, 'utf8');
+    const agent = await readFile(AGENT_SOURCE, 'utf8');
     const recipe = JSON.stringify({
       suite: this.config.image.suite,
       packages: BASE_PACKAGES,
       uid: this.config.sandboxUid,
       helper,
+      agent,
       v: 1,
     });
     return createHash('sha256').update(recipe).digest('hex').slice(0, 12);

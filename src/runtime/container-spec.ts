@@ -39,6 +39,14 @@ export interface SandboxSpec {
 export const SANDBOX_HOME = '/home/agent';
 export const SECCOMP_BPF_PATH = '/etc/aibox/seccomp.bpf';
 export const EXEC_HELPER_PATH = '/usr/local/lib/aibox/aibox-exec';
+export const AGENT_PATH = '/usr/local/lib/aibox/aibox-agent';
+/** Where the agent's socket folder is mounted inside (owned by the agent's uid, mode 0700). */
+export const AGENT_DIR = '/run/aibox-agent';
+/**
+ * The agent's only capabilities: become the sandbox user for each command (SETUID, SETGID) and signal commands of
+ * that user (KILL). aibox-exec's uid change clears them all before a command starts.
+ */
+export const AGENT_CAPS = ['CAP_SETGID', 'CAP_SETUID', 'CAP_KILL'];
 
 /** Every bind: no set-uid program and no device node on a host path can take effect through it. */
 const BIND_FLAGS = 'nosuid,nodev';
@@ -49,11 +57,14 @@ function bind(source: string, target: string, readOnly: boolean): string {
 
 /**
  * The Docker-compatible create body for a sandbox. Pure: everything the sandbox may do is visible here.
- * The first process only sleeps; every command arrives through exec (behind aibox-exec) once enforcement is ready.
+ * The first process is the exec agent (libexec/aibox-agent.c), on a socket in `agentDir` (the host folder mounted at
+ * AGENT_DIR); every command arrives through it once enforcement is ready, and runs behind aibox-exec as the
+ * sandbox user. The agent itself runs as the container's root (inside gVisor and, rootless, a user namespace) with
+ * only AGENT_CAPS, so commands cannot signal or ptrace it.
  */
-export function containerSpec(spec: SandboxSpec): Docker.ContainerCreateOptions {
+export function containerSpec(spec: SandboxSpec, agentDir: string): Docker.ContainerCreateOptions {
   const uid = spec.sandboxUid;
-  // The agent is never root in the container: uid 0 there would own what it writes through the idmapped mount.
+  // Commands never run as root in the container: uid 0 there would own what it writes through the idmapped mount.
   if (!Number.isInteger(uid) || uid < 1) throw new Error(`refusing sandbox uid ${uid}`);
   const limits = spec.profile.limits;
   const binds = [
@@ -62,6 +73,7 @@ export function containerSpec(spec: SandboxSpec): Docker.ContainerCreateOptions 
     ...spec.readOnlyPaths.map((m) => bind(m.source, path.posix.join('/workspace', m.target), m.readOnly)),
     bind(spec.home, SANDBOX_HOME, false),
     bind(spec.seccompBpf, SECCOMP_BPF_PATH, true),
+    bind(agentDir, AGENT_DIR, false),
     // The sandbox trusts the CAs the host trusts (corporate TLS-inspecting proxies add their own).
     ...(spec.hostCaBundle ? [bind(spec.hostCaBundle, '/etc/ssl/certs/ca-certificates.crt', true)] : []),
     ...spec.extraMounts.map((m) => bind(m.source, m.target, m.readOnly)),
@@ -69,8 +81,10 @@ export function containerSpec(spec: SandboxSpec): Docker.ContainerCreateOptions 
   return {
     name: `aibox-${spec.id}`,
     Image: spec.image,
-    Cmd: ['sleep', 'infinity'],
-    User: `${uid}:${uid}`,
+    Entrypoint: [AGENT_PATH],
+    Cmd: [`${AGENT_DIR}/agent.sock`, EXEC_HELPER_PATH, SECCOMP_BPF_PATH],
+    // The agent's uid; commands get `uid` from aibox-exec.
+    User: '0:0',
     WorkingDir: '/workspace',
     Hostname: spec.name,
     Env: Object.entries({ HOME: SANDBOX_HOME, USER: 'agent', AIBOX_SANDBOX: spec.name, ...spec.env }).map(
@@ -86,6 +100,7 @@ export function containerSpec(spec: SandboxSpec): Docker.ContainerCreateOptions 
     HostConfig: {
       ReadonlyRootfs: true,
       CapDrop: ['ALL'],
+      CapAdd: AGENT_CAPS,
       SecurityOpt: ['no-new-privileges', `seccomp=${spec.profile.seccompPath}`],
       NetworkMode: spec.network ? 'slirp4netns:allow_host_loopback=true' : 'none',
       ...(spec.rootless ? { UsernsMode: `keep-id:uid=${uid},gid=${uid}` } : {}),

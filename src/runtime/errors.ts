@@ -49,4 +49,21 @@ export const runtimeErrors = defineErrors({
     status: 500,
     hint: 'Install python3-seccomp (scripts/setup-host.sh) and check the profile JSON.',
   },
+  RUNTIME_AGENT_UNAVAILABLE: {
+    status: 503,
+    hint: "The sandbox's exec agent did not answer; the sandbox was stopped (fail closed). `aibox start NAME` brings it back; `aibox logs NAME` shows why.",
+  },
+  RUNTIME_AGENT_LOST: {
+    status: 503,
+    hint: "The connection to the sandbox's exec agent broke while the command ran; the command was killed. Run it again (the daemon reconnects or stops the sandbox).",
+  },
+  RUNTIME_EXEC_BAD_REQUEST: {
+    status: 400,
+    hint: 'Check the command: no NUL bytes, a non-empty argv, known signal names, at most 1 MiB of arguments and environment.',
+  },
+  RUNTIME_EXEC_STDIN_TOO_LARGE: {
+    status: 413,
+    hint: 'The command is not reading its input: send stdin as the command consumes it (at most 8 MiB queued).',
+  },
+  RUNTIME_PROCESS_NOT_FOUND: { status: 404, hint: 'List the processes again: the process has exited.' },
 });

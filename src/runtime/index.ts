@@ -10,8 +10,10 @@ export {
   type Mount,
   SANDBOX_HOME,
   EXEC_HELPER_PATH,
+  AGENT_PATH,
+  AGENT_DIR,
 } from './container-spec.js';
-export type { ExecOptions, ExecSession } from './exec.js';
+export type { ExecOptions, ExecSession, ExecExit, ProcessInfo, BufferedResult } from './exec.js';
 export type { BuildProgress } from './base-image.js';
 export { BASE_PACKAGES } from './base-image.js';
 export { descendantsOf } from './limits.js';

@@ -150,8 +150,11 @@ export class PodmanService {
     // under ptrace (50 idle sandboxes take a whole core), with no consistent difference for exec-heavy work. But
     // under ptrace one process going over the memory limit gets the whole sandbox OOM-killed, where systrap loses
     // only that process (test/integration/lifecycle.test.ts): the blast radius of a lone OOM decides.
+    // --host-uds=create: the exec agent's socket is created by gVisor in a host folder that aiboxd connects to
+    // directly (see exec.ts); sandboxes still cannot open host sockets (that would be `open`).
     const flags = [
       '--network=host',
+      '--host-uds=create',
       '--oci-seccomp',
       '--platform=systrap',
       ...(this.rootless ? ['--ignore-cgroups'] : []),

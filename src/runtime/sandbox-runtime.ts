@@ -1,4 +1,5 @@
-import { rmdir } from 'node:fs/promises';
+import { chmod, chown, mkdir, rm, rmdir } from 'node:fs/promises';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import Docker from 'dockerode';
@@ -13,8 +14,11 @@ import { WorkspaceMounts, type IdShift } from './workspace-mount.js';
 import { ExitWatcher, type ContainerExit } from './exit-watcher.js';
 import { SandboxLimits } from './limits.js';
 import { containerSpec, type SandboxSpec } from './container-spec.js';
-import { execBuffered, startExec, type ExecOptions, type ExecSession } from './exec.js';
+import { AgentChannels, type ExecOptions, type ExecSession, type ProcessInfo } from './exec.js';
 import { LABELS, daemonIdFor } from './labels.js';
+
+/** The agent's socket, in its folder (AGENT_DIR inside). */
+const AGENT_SOCKET = 'agent.sock';
 
 const SECCOMP_COMPILER = fileURLToPath(new URL('../../libexec/seccomp-bpf.py', import.meta.url));
 
@@ -39,6 +43,11 @@ export class SandboxRuntime {
   /** This daemon's id: in every container label and in the mounts path (mountsDir/<daemonId>/…). */
   readonly daemonId: string;
   private readonly watchers = new Set<ExitWatcher>();
+  /** Each sandbox's exec agent connection (see exec.ts and libexec/aibox-agent.c). */
+  private readonly agents: AgentChannels;
+  /** Host folder holding one folder per sandbox, bind-mounted at AGENT_DIR (the agent's socket). */
+  private readonly agentsRoot: string;
+  private readonly sandboxOfContainer = new Map<string, string>();
 
   private constructor(
     readonly config: RuntimeConfig,
@@ -47,6 +56,13 @@ export class SandboxRuntime {
     stateDir: string,
     private readonly logger: Logger,
   ) {
+    this.agentsRoot = path.join(stateDir, 'agents');
+    this.agents = new AgentChannels({
+      socketOf: async (containerId) =>
+        path.join(this.agentDir(await this.sandboxOf(containerId)), AGENT_SOCKET),
+      unreachable: (containerId, err) => this.agentUnreachable(containerId, err),
+      commandUser: { uid: config.sandboxUid, gid: config.sandboxUid },
+    });
     this.podman = new PodmanService(config, user, stateDir, logger);
     this.docker = new Docker({ socketPath: this.podman.socketPath });
     this.image = new BaseImage(config, this.docker, this.podman, logger);
@@ -85,6 +101,7 @@ export class SandboxRuntime {
   async stop(): Promise<void> {
     for (const w of this.watchers) w.close();
     this.watchers.clear();
+    this.agents.closeAll();
     await this.podman.stop();
     // This daemon's mounts folder, if nothing is left in it (never a recursive delete).
     await rmdir(this.mounts.root).catch(() => undefined);
@@ -134,15 +151,17 @@ export class SandboxRuntime {
   }
 
   async createContainer(spec: SandboxSpec): Promise<string> {
+    const agentDir = await this.makeAgentDir(spec.id);
     try {
-      const container = await this.docker.createContainer(containerSpec(spec));
+      const container = await this.docker.createContainer(containerSpec(spec, agentDir));
+      this.sandboxOfContainer.set(container.id, spec.id);
       return container.id;
     } catch (err) {
       throw runtimeErrors.create('RUNTIME_CONTAINER', `cannot create the container: ${messageOf(err)}`);
     }
   }
 
-  /** Starts the container and returns the host pid of its sandbox process. */
+  /** Starts the container, opens its exec agent's channel, and returns the host pid of its sandbox process. */
   async startContainer(containerId: string): Promise<number> {
     const container = this.docker.getContainer(containerId);
     try {
@@ -154,6 +173,8 @@ export class SandboxRuntime {
     if (!info.State.Running || !info.State.Pid) {
       throw runtimeErrors.create('RUNTIME_CONTAINER', `the container exited at once (${info.State.Status})`);
     }
+    // Not running until its agent answers: every command goes through it.
+    await this.agents.open(containerId);
     return info.State.Pid;
   }
 
@@ -177,6 +198,7 @@ export class SandboxRuntime {
   }
 
   async stopContainer(containerId: string): Promise<void> {
+    this.agents.forget(containerId);
     await this.docker
       .getContainer(containerId)
       .stop({ t: this.config.stopTimeoutSeconds })
@@ -186,12 +208,16 @@ export class SandboxRuntime {
   }
 
   async removeContainer(containerId: string): Promise<void> {
+    this.agents.forget(containerId);
+    const sandboxId = await this.sandboxOf(containerId).catch(() => undefined);
     await this.docker
       .getContainer(containerId)
       .remove({ force: true, v: true })
       .catch((err: unknown) => {
         if (!/no such|404/i.test(messageOf(err))) throw err;
       });
+    this.sandboxOfContainer.delete(containerId);
+    if (sandboxId) await rm(this.agentDir(sandboxId), { recursive: true, force: true });
   }
 
   async listManaged(daemonId: string): Promise<ManagedContainer[]> {
@@ -213,12 +239,77 @@ export class SandboxRuntime {
     );
   }
 
+  /** Runs a command through the sandbox's agent (never `podman exec`). */
   async exec(containerId: string, options: ExecOptions): Promise<ExecSession> {
-    return startExec(this.docker, containerId, options);
+    return this.agents.exec(containerId, options);
   }
 
   async execBuffered(containerId: string, options: ExecOptions) {
-    return execBuffered(this.docker, containerId, options);
+    return this.agents.execBuffered(containerId, options);
+  }
+
+  /** Every process running in the sandbox (but its agent). */
+  async processes(containerId: string): Promise<ProcessInfo[]> {
+    return this.agents.processes(containerId);
+  }
+
+  /** Signals one process of the sandbox (not the agent, not a root process). */
+  async killProcess(containerId: string, pid: number, signal: string | number): Promise<void> {
+    return this.agents.kill(containerId, pid, signal);
+  }
+
+  /** Round trip to the sandbox's agent in ms (health check). */
+  async pingAgent(containerId: string): Promise<number> {
+    return this.agents.ping(containerId);
+  }
+
+  private agentDir(sandboxId: string): string {
+    if (!/^[A-Za-z0-9_-]{1,64}$/.test(sandboxId)) throw new Error(`invalid sandbox id ${sandboxId}`);
+    return path.join(this.agentsRoot, sandboxId);
+  }
+
+  /**
+   * The host side of the agent's socket folder: owned by the container's root (the agent's uid) with mode 0700,
+   * so inside only the agent can reach its socket. gVisor creates the socket itself (runsc --host-uds=create).
+   */
+  private async makeAgentDir(sandboxId: string): Promise<string> {
+    await mkdir(this.agentsRoot, { recursive: true, mode: 0o711 });
+    await chmod(this.agentsRoot, 0o711);
+    const dir = this.agentDir(sandboxId);
+    if (path.join(dir, AGENT_SOCKET).length > 100) {
+      throw runtimeErrors.create(
+        'RUNTIME_CONTAINER',
+        `state directory too long for a unix socket path: ${dir}`,
+      );
+    }
+    await rm(dir, { recursive: true, force: true });
+    await mkdir(dir, { mode: 0o700 });
+    await chown(dir, this.shift.containerRoot, this.shift.containerRoot);
+    return dir;
+  }
+
+  private async sandboxOf(containerId: string): Promise<string> {
+    const known = this.sandboxOfContainer.get(containerId);
+    if (known) return known;
+    const info = await this.docker.getContainer(containerId).inspect();
+    const id = info.Config.Labels?.[LABELS.sandboxId];
+    if (!id) throw runtimeErrors.create('RUNTIME_CONTAINER', `container ${containerId} is not a sandbox`);
+    this.sandboxOfContainer.set(containerId, id);
+    return id;
+  }
+
+  /** A running sandbox whose agent cannot be reached is stopped (its exit is then reported like any other). */
+  private async agentUnreachable(containerId: string, err: Error): Promise<void> {
+    const state = await this.inspect(containerId);
+    if (!state?.running) return;
+    this.logger.error(
+      { containerId, err: err.message },
+      'exec agent unreachable; stopping the sandbox (fail closed)',
+    );
+    await this.docker
+      .getContainer(containerId)
+      .kill({ signal: 'SIGKILL' })
+      .catch(() => undefined);
   }
 
   async logs(containerId: string): Promise<string> {

@@ -136,7 +136,9 @@ describe.runIf(run)('a gVisor sandbox started by aiboxd', () => {
     const m = /fork failed (\d+) after (\d+)/.exec(storm.stdout);
     expect(m, storm.stdout + storm.stderr).not.toBeNull();
     expect(Number(m![1])).toBe(11); // EAGAIN
-    expect(Number(m![2])).toBeLessThan(100);
+    // 100 forks at most: gVisor lets the 101st process of the uid exist (the python parent plus 100 children),
+    // now that the first process (the agent) no longer runs as the sandbox user and so does not count.
+    expect(Number(m![2])).toBeLessThanOrEqual(100);
     const after = await daemon.exec(name, ['sh', '-c', 'echo alive']);
     expect(after.stdout).toContain('alive');
   });

@@ -1,6 +1,11 @@
+import { readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { containerSpec, type SandboxSpec } from '../../src/runtime/container-spec.js';
 import { isForbiddenPath } from '../../src/daemon/services/sandboxes.js';
+
+const GOLDEN = fileURLToPath(new URL('./container-spec.golden.json', import.meta.url));
+const AGENT_DIR_HOST = '/var/lib/aibox/agents/sbx_abc';
 
 const base: SandboxSpec = {
   id: 'sbx_abc',
@@ -27,64 +32,43 @@ const base: SandboxSpec = {
 };
 
 describe('containerSpec', () => {
-  it('is exactly this (golden)', () => {
-    expect(containerSpec(base)).toEqual({
-      name: 'aibox-sbx_abc',
-      Image: 'localhost/aibox-base:1',
-      Cmd: ['sleep', 'infinity'],
-      User: '1001:1001',
-      WorkingDir: '/workspace',
-      Hostname: 'demo',
-      Env: ['HOME=/home/agent', 'USER=agent', 'AIBOX_SANDBOX=demo', 'A=b'],
-      Labels: {
-        'io.aibox.managed': 'true',
-        'io.aibox.daemon': 'd1',
-        'io.aibox.sandbox.id': 'sbx_abc',
-        'io.aibox.sandbox.name': 'demo',
-        'io.aibox.sandbox.profile': 'session',
-      },
-      HostConfig: {
-        ReadonlyRootfs: true,
-        CapDrop: ['ALL'],
-        SecurityOpt: ['no-new-privileges', 'seccomp=/opt/profiles/seccomp/default.json'],
-        NetworkMode: 'slirp4netns:allow_host_loopback=true',
-        UsernsMode: 'keep-id:uid=1001,gid=1001',
-        Binds: [
-          '/run/aibox/mounts/d1/sbx_abc/workspace:/workspace:rw,nosuid,nodev',
-          '/run/aibox/mounts/d1/sbx_abc/extra/0:/workspace/.git/hooks:ro,nosuid,nodev',
-          '/var/lib/aibox/sandboxes/sbx_abc/home:/home/agent:rw,nosuid,nodev',
-          '/var/lib/aibox/sandboxes/sbx_abc/seccomp.bpf:/etc/aibox/seccomp.bpf:ro,nosuid,nodev',
-          '/etc/ssl/certs/ca-certificates.crt:/etc/ssl/certs/ca-certificates.crt:ro,nosuid,nodev',
-          '/run/aibox/mounts/d1/sbx_abc/extra/1:/repo/.git:rw,nosuid,nodev',
-        ],
-        Tmpfs: { '/tmp': 'rw,nosuid,nodev,size=256m,mode=1777' },
-        Ulimits: [
-          { Name: 'nofile', Soft: 1024, Hard: 1024 },
-          { Name: 'nproc', Soft: 100, Hard: 100 },
-        ],
-      },
-    });
+  // The whole create body, reviewed as a file: any change to what a sandbox may do shows up in its diff.
+  it('is exactly the golden create body (test/runtime/container-spec.golden.json)', async () => {
+    const golden = JSON.parse(await readFile(GOLDEN, 'utf8')) as unknown;
+    expect(JSON.parse(JSON.stringify(containerSpec(base, AGENT_DIR_HOST)))).toEqual(golden);
+  });
+
+  it('starts the agent as the container root with only the caps to drop to the sandbox user and signal it', () => {
+    const spec = containerSpec(base, AGENT_DIR_HOST);
+    expect(spec.User).toBe('0:0');
+    expect(spec.HostConfig!.CapDrop).toEqual(['ALL']);
+    expect(spec.HostConfig!.CapAdd).toEqual(['CAP_SETGID', 'CAP_SETUID', 'CAP_KILL']);
+    expect(spec.HostConfig!.SecurityOpt).toContain('no-new-privileges');
+    expect(spec.HostConfig!.Binds).toContain(`${AGENT_DIR_HOST}:/run/aibox-agent:rw,nosuid,nodev`);
   });
 
   it('makes every bind nosuid and nodev', () => {
-    for (const b of containerSpec(base).HostConfig!.Binds!) expect(b).toMatch(/:(ro|rw),nosuid,nodev$/);
+    for (const b of containerSpec(base, AGENT_DIR_HOST).HostConfig!.Binds!)
+      expect(b).toMatch(/:(ro|rw),nosuid,nodev$/);
   });
 
   it('binds only paths the daemon made: never a path inside the workspace resolved by the engine', () => {
-    const binds = containerSpec(base).HostConfig!.Binds!;
+    const binds = containerSpec(base, AGENT_DIR_HOST).HostConfig!.Binds!;
     expect(binds.some((b) => b.startsWith(`${base.workspace}/`))).toBe(false);
   });
 
   it('gives rootful sandboxes cgroup limits and no user namespace mode', () => {
-    const hc = containerSpec({ ...base, rootless: false, network: false }).HostConfig!;
+    const hc = containerSpec({ ...base, rootless: false, network: false }, AGENT_DIR_HOST).HostConfig!;
     expect(hc.UsernsMode).toBeUndefined();
     expect(hc.NetworkMode).toBe('none');
     expect(hc.Memory).toBe(512 * 1024 * 1024);
     expect(hc.PidsLimit).toBe(512);
   });
 
-  it('refuses to run the agent as uid 0', () => {
-    expect(() => containerSpec({ ...base, sandboxUid: 0 })).toThrow(/uid 0/);
+  it('refuses uid 0 (or no integer) for the command user', () => {
+    expect(() => containerSpec({ ...base, sandboxUid: 0 }, AGENT_DIR_HOST)).toThrow(/uid 0/);
+    expect(() => containerSpec({ ...base, sandboxUid: -1 }, AGENT_DIR_HOST)).toThrow(/uid -1/);
+    expect(() => containerSpec({ ...base, sandboxUid: 1.5 }, AGENT_DIR_HOST)).toThrow(/uid 1.5/);
   });
 });
 
