@@ -1,5 +1,5 @@
 import { useEffect, useState } from 'react';
-import { Api } from './lib/api.js';
+import { Api, type ApiError } from './lib/api.js';
 import { ApiContext } from './lib/load.js';
 import { LiveContext, LiveFeed, useLiveState } from './lib/live.js';
 import { href, useRoute, type Route } from './lib/route.js';
@@ -58,11 +58,11 @@ function LiveIndicator() {
  */
 export function App({ api: given, feed: givenFeed }: { api?: Api; feed?: LiveFeed }) {
   const [session, setSession] = useState<DashboardSession | null>();
-  const [expired, setExpired] = useState(false);
+  const [expired, setExpired] = useState<ApiError>();
   const [api] = useState(() => given ?? new Api());
   useEffect(() => {
-    api.onUnauthorized = () => {
-      setExpired(true);
+    api.onUnauthorized = (e) => {
+      setExpired(e);
       setSession(null);
     };
     return () => {
@@ -115,7 +115,7 @@ export function App({ api: given, feed: givenFeed }: { api?: Api; feed?: LiveFee
           expired={expired}
           onLogin={(s) => {
             api.setCsrf(s.csrf);
-            setExpired(false);
+            setExpired(undefined);
             setSession(s);
           }}
         />

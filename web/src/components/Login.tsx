@@ -8,7 +8,14 @@ import { ErrorBanner } from './common.js';
  * Log in with an API token (`aibox token create`). The token is sent once and exchanged for an HttpOnly session
  * cookie; it is cleared from the form at once and never stored by the page.
  */
-export function Login({ onLogin, expired }: { onLogin: (s: DashboardSession) => void; expired?: boolean }) {
+export function Login({
+  onLogin,
+  expired,
+}: {
+  onLogin: (s: DashboardSession) => void;
+  /** Why the last session ended (an API 401: TOKEN_EXPIRED, TOKEN_REVOKED, DASHBOARD_SESSION_INVALID …). */
+  expired?: ApiError | undefined;
+}) {
   const api = useApi();
   const [token, setToken] = useState('');
   const [busy, setBusy] = useState(false);
@@ -32,11 +39,7 @@ export function Login({ onLogin, expired }: { onLogin: (s: DashboardSession) => 
     <main className="login">
       <form onSubmit={(e) => void submit(e)} className="card" aria-labelledby="login-title">
         <h1 id="login-title">aibox</h1>
-        {expired ? (
-          <p role="alert" className="banner banner-warn">
-            Your session ended. Log in again.
-          </p>
-        ) : null}
+        <ErrorBanner error={expired} title="Your session ended; log in again" />
         <label htmlFor="token">API token</label>
         <input
           id="token"

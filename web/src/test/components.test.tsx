@@ -63,7 +63,9 @@ describe('login and session', () => {
       'GET /v1/sandboxes': apiError(401, 'TOKEN_EXPIRED', 'the token expired'),
     });
     render(<App api={api} feed={new LiveFeed()} />);
-    expect(await screen.findByText('Your session ended. Log in again.')).toBeTruthy();
+    const alert = await screen.findByRole('alert');
+    expect(text(alert)).toContain('Your session ended');
+    expect(text(alert)).toContain('TOKEN_EXPIRED');
     expect(screen.getByLabelText('API token')).toBeTruthy();
   });
 });
