@@ -6,6 +6,7 @@ import { GitGateConfig } from '../git-gate/index.js';
 import { PolicyConfig } from '../policy/index.js';
 import { EgressConfig } from '../egress/index.js';
 import { SshGatewayConfig } from '../ssh-gateway/index.js';
+import { PoolConfig } from './pool-config.js';
 
 /**
  * The daemon's configuration. Modules own their sections' schemas; this file composes them. Add a module's section
@@ -29,11 +30,14 @@ export const DaemonConfig = z
       'Layered policy: the policy repo (org/, teams/), default team, hot reload.',
     ),
     git: GitGateConfig.prefault({}).describe(
-      'Git gateway: upstream repositories, push policy, notifications, tasks.',
+      'Git gateway: upstream repositories, notifications, tasks (push decisions: the policy push door).',
     ),
     sshGateway: SshGatewayConfig.prefault({}).describe('SSH gateway for IDEs on 127.0.0.1:2222.'),
     egress: EgressConfig.prefault({}).describe(
       'Egress: per-sandbox Squid, allowlisting DNS, nftables; upstream proxy.',
+    ),
+    pool: PoolConfig.prefault({}).describe(
+      'Sandboxes without a host folder: workspace size cap, and the warm pool per profile.',
     ),
   })
   .strict();
