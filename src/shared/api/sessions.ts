@@ -161,3 +161,37 @@ export const CompatExecuteResponse = z.object({
 });
 export const CompatCleanupRequest = z.object({ session_id: z.string().min(1) }).strip();
 export const CompatCleanupResponse = z.object({ session_id: z.string(), status: z.literal('cleaned') });
+
+/** The session API's routes (`:id` filled in by clients, percent-encoded). */
+export const SESSION_ROUTES = {
+  collection: '/v1/sessions',
+  one: '/v1/sessions/:id',
+  exec: '/v1/sessions/:id/exec',
+  execWs: '/v1/sessions/:id/exec/ws',
+  files: '/v1/sessions/:id/files',
+  filesList: '/v1/sessions/:id/files/list',
+  filesTar: '/v1/sessions/:id/files/tar',
+  compatCreate: '/create_session',
+  compatExecute: '/execute',
+  compatCleanup: '/cleanup',
+  metrics: '/metrics',
+  openapi: '/v1/openapi.json',
+} as const;
+
+/** The stable codes of session refusals (src/sessions/errors.ts; a test keeps the two equal). */
+export const SESSION_ERROR_CODES = [
+  'SESSION_NOT_FOUND',
+  'SESSION_PATH_INVALID',
+  'SESSION_PATH_ESCAPE',
+  'SESSION_PATH_NOT_FOUND',
+  'SESSION_PATH_NOT_FILE',
+  'SESSION_PATH_NOT_DIR',
+  'SESSION_DIR_NOT_EMPTY',
+  'SESSION_FILE_TOO_LARGE',
+  'SESSION_WORKSPACE_FULL',
+  'SESSION_TAR_INVALID',
+  'SESSION_TAR_ENTRY_REFUSED',
+  'SESSION_QUOTA',
+  'SESSION_RATE_LIMITED',
+] as const;
+export type SessionErrorCode = (typeof SESSION_ERROR_CODES)[number];

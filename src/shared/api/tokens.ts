@@ -62,3 +62,20 @@ export type TokenList = z.infer<typeof TokenList>;
 
 export const TokenRevokedReport = z.object({ revoked: z.string(), id: z.string() });
 export type TokenRevokedReport = z.infer<typeof TokenRevokedReport>;
+
+export const TOKEN_ROUTES = { collection: '/v1/tokens', one: '/v1/tokens/:name' } as const;
+
+/** The stable codes of token refusals (src/tokens/errors.ts; a test keeps the two equal). */
+export const TOKEN_ERROR_CODES = [
+  'TOKEN_MISSING',
+  'TOKEN_INVALID',
+  'TOKEN_EXPIRED',
+  'TOKEN_REVOKED',
+  'TOKEN_SCOPE',
+  'TOKEN_NOT_FOUND',
+  'TOKEN_NAME_TAKEN',
+  'TOKEN_LIMIT',
+  'TOKEN_DURATION_INVALID',
+  'TOKEN_STORE_UNREADABLE',
+] as const;
+export type TokenErrorCode = (typeof TOKEN_ERROR_CODES)[number];
