@@ -3,7 +3,11 @@
  * `version`, `list` and `exec NAME -- true`, each next to a bare `node -e 0` measured in the same run, interleaved
  * (so machine load hits every column alike). Also one typed API call against a raw http.request on the same socket.
  *
- *   npx tsx bench/cli.ts [iterations] [--no-build] [--socket PATH --sandbox NAME]
+ *   npx tsx bench/cli.ts [iterations] [--no-build] [--unbundled] [--socket PATH --sandbox NAME]
+ *
+ * The build is `npm run build`, then scripts/bundle-cli.ts (our modules and commander in one file plus a chunk per
+ * lazily loaded command) into dist/bench-cli/bin; --unbundled measures tsc's dist/bin/aibox.js as it is.
+ * Each row also gives the CPU time (user + system) the process used, which a loaded machine does not inflate.
  *
  * By default the daemon is the contract stand-in (test/support/fake-daemon.ts, in this process: its exec runs
  * `true` as a host process, so the exec column is the CLI's start and the exec protocol, not the sandbox). With
@@ -25,15 +29,23 @@ const { values, positionals } = parseArgs({
   allowPositionals: true,
   options: {
     'no-build': { type: 'boolean', default: false },
+    unbundled: { type: 'boolean', default: false },
     socket: { type: 'string' },
     sandbox: { type: 'string' },
   },
 });
 const N = Number(positionals[0] ?? 30);
 const ROOT = join(import.meta.dirname, '..');
-const BIN = join(ROOT, 'dist/bin/aibox.js');
 
-if (!values['no-build']) execFileSync('npm', ['run', 'build'], { cwd: ROOT, stdio: 'ignore' });
+// The measured copy is bundled into a folder of its own, so a concurrent `npm run build` cannot swap it mid-run.
+const BUNDLE = 'dist/bench-cli/bin';
+if (!values['no-build']) {
+  execFileSync('npm', ['run', 'build'], { cwd: ROOT, stdio: 'ignore' });
+  if (!values.unbundled)
+    execFileSync(process.execPath, ['--import', 'tsx', 'scripts/bundle-cli.ts', BUNDLE], { cwd: ROOT });
+}
+const bundled = !values.unbundled;
+const BIN = join(ROOT, bundled ? BUNDLE : 'dist/bin', 'aibox.js');
 if (!existsSync(BIN)) throw new Error(`${BIN} is missing: run \`npm run build\``);
 
 let stopDaemon = async () => {};
@@ -74,16 +86,25 @@ async function time(fn: () => Promise<unknown>): Promise<number> {
   return performance.now() - t0;
 }
 
-// Async: the stand-in daemon lives in this process and must keep answering while the CLI runs.
-function run(args: readonly string[], expectOk = true): Promise<void> {
+// Loaded into every measured process (node -e 0 included): prints the CPU time it used as its last stderr line.
+const CPU = `data:text/javascript,${encodeURIComponent(
+  "process.on('exit',()=>{const u=process.cpuUsage();process.stderr.write('\\n__cpu '+(u.user+u.system)/1000+'\\n')})",
+)}`;
+
+/** Runs one process to its end; resolves with its wall time and CPU time (ms). */
+function run(args: readonly string[]): Promise<{ wall: number; cpu: number }> {
+  const t0 = performance.now();
+  // Async: the stand-in daemon lives in this process and must keep answering while the CLI runs.
   return new Promise((resolve, reject) => {
     execFile(
       process.execPath,
-      [...args],
+      ['--import', CPU, ...args],
       { env: { ...process.env, AIBOX_SOCKET: socket } },
-      (err, _o, stderr) => {
-        if (err && expectOk) reject(new Error(`node ${args.join(' ')}: ${stderr.slice(0, 400)}`));
-        else resolve();
+      (err, _stdout, stderr) => {
+        const wall = performance.now() - t0;
+        const cpu = Number(/__cpu ([\d.]+)\s*$/.exec(stderr)?.[1]);
+        if (err || Number.isNaN(cpu)) reject(new Error(`node ${args.join(' ')}: ${stderr.slice(0, 400)}`));
+        else resolve({ wall, cpu });
       },
     );
   });
@@ -121,16 +142,27 @@ const columns = {
 };
 // One warm-up round (disk cache), then interleaved rounds.
 for (const args of Object.values(columns)) await run(args);
-const times: Record<keyof typeof columns, number[]> = { node: [], version: [], list: [], exec: [] };
+type Column = keyof typeof columns;
+const wall: Record<Column, number[]> = { node: [], version: [], list: [], exec: [] };
+const cpu: Record<Column, number[]> = { node: [], version: [], list: [], exec: [] };
 for (let i = 0; i < N; i++) {
-  for (const [name, args] of Object.entries(columns) as [keyof typeof columns, string[]][]) {
-    times[name].push(await time(() => run(args)));
+  for (const [name, args] of Object.entries(columns) as [Column, string[]][]) {
+    const r = await run(args);
+    wall[name].push(r.wall);
+    cpu[name].push(r.cpu);
   }
 }
-console.log(`\nprocess start to exit, compiled CLI (n=${N})`);
-console.log(row('node -e 0', times.node));
-console.log(row('aibox version', times.version, times.node, 40));
-console.log(row('aibox list', times.list, times.node));
-console.log(row(`aibox exec ${sandbox} -- true`, times.exec, times.node, 60));
+const build = bundled ? 'bundled by scripts/bundle-cli.ts' : "tsc's output, unbundled";
+const shown = bundled ? `${BUNDLE}/aibox.js` : 'dist/bin/aibox.js';
+for (const [what, t] of [
+  ['wall time, start to exit', wall],
+  ['CPU time (user + system)', cpu],
+] as const) {
+  console.log(`\n${what}: node ${shown} (${build}), n=${N}`);
+  console.log(row('node -e 0', t.node));
+  console.log(row('aibox version', t.version, t.node, 40));
+  console.log(row('aibox list', t.list, t.node));
+  console.log(row(`aibox exec ${sandbox} -- true`, t.exec, t.node, 60));
+}
 
 await stopDaemon();

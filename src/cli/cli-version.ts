@@ -1,13 +1,20 @@
 import { readFileSync } from 'node:fs';
 
-/** The CLI's version: package.json sits two levels up both from src/cli/ (tsx) and dist/cli/ (built). */
+/**
+ * The CLI's version, from the package.json above this file: two levels up from src/cli/ (tsx) and dist/cli/
+ * (tsc), or from a bundle's folder and its chunks/ folder (scripts/bundle-cli.ts).
+ */
 export function cliVersion(): string {
-  try {
-    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
-      version?: unknown;
-    };
-    return typeof pkg.version === 'string' ? pkg.version : 'unknown';
-  } catch {
-    return 'unknown';
+  for (const up of ['../../package.json', '../../../package.json', '../../../../package.json']) {
+    try {
+      const pkg = JSON.parse(readFileSync(new URL(up, import.meta.url), 'utf8')) as {
+        name?: unknown;
+        version?: unknown;
+      };
+      if (pkg.name === 'aibox' && typeof pkg.version === 'string') return pkg.version;
+    } catch {
+      // not there: try the next level
+    }
   }
+  return 'unknown';
 }
