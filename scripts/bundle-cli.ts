@@ -30,6 +30,10 @@ await build({
   external: Object.keys({ ...pkg.dependencies, ...pkg.devDependencies }).filter(
     (name) => name !== 'commander',
   ),
+  // commander is CommonJS: its require() of node: modules needs a real require in ESM output.
+  banner: {
+    js: "import { createRequire as __aiboxCreateRequire } from 'node:module'; const require = __aiboxCreateRequire(import.meta.url);",
+  },
   sourcemap: true,
   logLevel: 'warning',
 });
