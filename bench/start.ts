@@ -27,7 +27,7 @@ const daemon = await startTestDaemon({
   built: process.argv.includes('--built'),
   config: {
     log: { level: 'debug' },
-    ...(poolSize > 0 ? { pool: { session: { size: poolSize, maxAgeSeconds: 3600 } } } : {}),
+    ...(poolSize > 0 ? { pool: { profiles: { session: { size: poolSize, maxAgeSeconds: 3600 } } } } : {}),
   },
 });
 const project = await makeProject('bench-start');

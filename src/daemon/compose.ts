@@ -15,6 +15,7 @@ import type { RuntimePort } from './services/runtime-port.js';
 import { SandboxService } from './services/sandboxes.js';
 import { SshGatewayHook, execDoorPolicy } from './services/ssh-gateway.js';
 import { TaskService } from './services/tasks.js';
+import { WarmPool } from './services/warm-pool.js';
 import { SandboxStore } from './state/sandbox-store.js';
 
 /** Each service gets this long to close at shutdown; one that does not is logged and left behind. */
@@ -130,6 +131,11 @@ export async function composeDaemon(input: ComposeInput): Promise<ComposedDaemon
       ),
     );
     late.sandboxes = sandboxes;
+    // Started by the server once running sandboxes are re-adopted (it adopts the pool's own from a previous life).
+    const pool = built(
+      'warm-pool',
+      new WarmPool({ sandboxes, config: config.pool, logger: logger.child({ svc: 'warm-pool' }), clock }),
+    );
     const tasks = new TaskService(git.tasks, sandboxes, logger.child({ svc: 'tasks' }));
     const services: DaemonServices = {
       version: input.version,
@@ -147,6 +153,7 @@ export async function composeDaemon(input: ComposeInput): Promise<ComposedDaemon
       packs,
       ssh,
       sandboxes,
+      pool,
       tasks,
       hooks,
     };

@@ -65,6 +65,7 @@ export async function startDaemon(
       ...(options.network ? { network: options.network } : {}),
     });
     await composed.services.sandboxes.adoptAndSweep();
+    await composed.services.pool.start();
     app = await buildApp(composed.services, { peer });
     await mkdir(path.dirname(config.socket), { recursive: true, mode: 0o755 });
     await removeStaleSocket(config.socket);

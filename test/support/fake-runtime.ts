@@ -50,7 +50,7 @@ export class FakeRuntime implements RuntimePort {
   podmanUp = true;
   imagePresent = true;
 
-  constructor(stateDir: string) {
+  constructor(private readonly stateDir: string) {
     // The same id the real runtime derives from the state directory.
     this.daemonId = createHash('sha256').update(stateDir).digest('hex').slice(0, 12);
   }
@@ -92,6 +92,7 @@ export class FakeRuntime implements RuntimePort {
       return Promise.resolve();
     },
     list: () => Promise.resolve([...this.workspaces.keys()]),
+    targetOf: (sandboxId: string) => path.join(this.stateDir, 'fake-mounts', sandboxId, 'workspace'),
   };
 
   readonly limits = {

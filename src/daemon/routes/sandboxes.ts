@@ -1,9 +1,14 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { z } from 'zod';
-import { CreateSandboxRequest, ExecRequest, type ExecResult } from '../../shared/index.js';
+import {
+  CreateEphemeralSandboxRequest,
+  CreateSandboxRequest,
+  ExecRequest,
+  type ExecResult,
+} from '../../shared/index.js';
 import type { DaemonServices } from '../services/index.js';
 import { daemonErrors } from '../errors.js';
-import { open, sandboxParam } from '../http/access.js';
+import { open, rootOnly, sandboxParam } from '../http/access.js';
 import { checkWorkdir, streamExec } from './exec-stream.js';
 
 const NameParams = z.object({ name: z.string().min(1).max(128) });
@@ -14,10 +19,19 @@ export function sandboxRoutes(services: DaemonServices): FastifyPluginAsync {
     const mine = { config: { access: sandboxParam } };
 
     app.post('/v1/sandboxes', { config: { access: open } }, async (request, reply) => {
-      const body = CreateSandboxRequest.parse(request.body ?? {});
+      const raw = (request.body ?? {}) as Record<string, unknown>;
+      // No host folder: a fresh workspace, claimed from the warm pool when one is ready.
+      if (raw.path === undefined) {
+        const ephemeral = CreateEphemeralSandboxRequest.parse(raw);
+        return reply.status(201).send(await sandboxes.createEphemeral(ephemeral, request.caller));
+      }
+      const body = CreateSandboxRequest.parse(raw);
       const report = await sandboxes.create(body, request.caller);
       return reply.status(201).send(report);
     });
+
+    // The warm pool per profile: size, ready, starting (operators).
+    app.get('/v1/pool', { config: { access: rootOnly } }, () => ({ pools: services.pool.status() }));
 
     // Everyone may list: each caller sees their own sandboxes (root sees all).
     app.get('/v1/sandboxes', { config: { access: open } }, async (request) => {

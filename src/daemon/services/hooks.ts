@@ -24,6 +24,11 @@ export interface SandboxHookContext {
   readonly path: string;
   readonly profile: string;
   readonly logger: Logger;
+  /**
+   * No host project folder (a session or a pooled sandbox): `path` is then an empty folder of the daemon's own,
+   * never the workspace (which the agent writes), and there is no host path to authorize or watch.
+   */
+  readonly ephemeral?: boolean;
 }
 
 /** What a hook contributes before the container is created. */

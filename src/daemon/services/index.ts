@@ -14,6 +14,7 @@ import type { GitGateService } from './git-gate.js';
 import type { PacksService } from './packs.js';
 import type { SshGatewayHook } from './ssh-gateway.js';
 import type { TaskService } from './tasks.js';
+import type { WarmPool } from './warm-pool.js';
 
 /**
  * Every service of the daemon, by name, built once by the composition root (src/daemon/compose.ts) — no lookups,
@@ -38,6 +39,8 @@ export interface DaemonServices {
   packs: PacksService;
   ssh: SshGatewayHook;
   sandboxes: SandboxService;
+  /** Pre-started sandboxes without a host folder, claimed by workspace-less creates. */
+  pool: WarmPool;
   tasks: TaskService;
   /** The sandbox lifecycle layers in start order (stop: reverse), derived from the services above. */
   hooks: readonly SandboxHook[];

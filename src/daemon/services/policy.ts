@@ -127,8 +127,11 @@ export class PolicyService {
         const set = await this.store.attach({ id: ctx.id, name: ctx.name, path: ctx.path });
         this.enforced.set(ctx.name, { ...set.effective });
         this.refused.delete(ctx.name);
-        await this.authorize('mounts', { source: ctx.path, target: '/workspace', mode: 'rw' }, ctx.name);
-        this.watcher?.watchProject(ctx.name, ctx.path);
+        // A sandbox without a host folder mounts no host path (its workspace is a tmpfs the daemon makes).
+        if (!ctx.ephemeral) {
+          await this.authorize('mounts', { source: ctx.path, target: '/workspace', mode: 'rw' }, ctx.name);
+          this.watcher?.watchProject(ctx.name, ctx.path);
+        }
         // The project layer is the host user's: read-only inside. Without aibox/ at start nothing is created;
         // a folder the agent makes is not read while this sandbox runs (store.reloadProject).
         return this.store.hasProjectDir(ctx.name) ? { readOnlyPaths: [PROJECT_POLICY_DIR] } : {};
@@ -137,7 +140,7 @@ export class PolicyService {
         const set = await this.store.attach({ id: sb.id, name: sb.name, path: sb.path });
         this.enforced.set(sb.name, { ...set.effective });
         this.refused.delete(sb.name);
-        this.watcher?.watchProject(sb.name, sb.path);
+        if (!sb.ephemeral) this.watcher?.watchProject(sb.name, sb.path);
       },
       stop: (ctx) => {
         this.watcher?.unwatchProject(ctx.name);

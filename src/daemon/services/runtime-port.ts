@@ -47,7 +47,12 @@ export interface RuntimePort {
       onProgress: (p: BuildProgress) => void,
     ): Promise<{ image: string; cached: boolean }>;
   };
-  readonly mounts: { unmount(sandboxId: string): Promise<void>; list(): Promise<string[]> };
+  readonly mounts: {
+    unmount(sandboxId: string): Promise<void>;
+    list(): Promise<string[]>;
+    /** Where the sandbox's workspace is mounted (its tmpfs, for a sandbox without a host folder). */
+    targetOf(sandboxId: string): string;
+  };
   readonly limits: {
     available(): boolean;
     apply(sandboxId: string, profile: Profile, rootPid: number): Promise<void>;

@@ -1,4 +1,5 @@
 import { chown, mkdir } from 'node:fs/promises';
+import { execa } from 'execa';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { loadProfile, type DaemonConfig, type Profile } from '../../config/index.js';
@@ -80,6 +81,7 @@ export function isForbiddenPath(real: string, extra: string[] = []): boolean {
  */
 export class SandboxService {
   private readonly busy = new Map<string, Promise<unknown>>();
+  private takeFromPool: ((profile: string) => string | undefined) | undefined;
   private unwatch: (() => void) | undefined;
 
   constructor(
@@ -156,6 +158,120 @@ export class SandboxService {
       }
       return this.report(record);
     });
+  }
+
+  /**
+   * Where workspace-less creates look first (the warm pool, src/daemon/services/warm-pool.ts): hands out the id of
+   * a started, unclaimed sandbox of this profile, or nothing.
+   */
+  usePool(take: (profile: string) => string | undefined): void {
+    this.takeFromPool = take;
+  }
+
+  /**
+   * A sandbox with no host project folder (sessions; `POST /v1/sandboxes` without `path`). Claimed from the warm
+   * pool when it holds a started sandbox of this profile and no name was asked for (the claim keeps the pooled
+   * sandbox's generated name), otherwise started cold. Its workspace is a tmpfs of pool.workspaceMiB made for it
+   * and removed with it; `env` is added to every exec. `pooled`: the warm pool's own starts (owner root, unclaimed).
+   */
+  async createEphemeral(
+    request: { profile?: string; name?: string; env?: Record<string, string> },
+    caller: Caller,
+    options: { pooled?: boolean } = {},
+  ): Promise<SandboxReport & { warm: boolean }> {
+    const profile = await loadProfile(this.config.profilesDir, request.profile ?? 'session');
+    const env = checkSessionEnv(request.env ?? {});
+    if (!request.name && !options.pooled) {
+      const claimed = await this.claim(profile.name, caller, env);
+      if (claimed) return { ...claimed, warm: true };
+    }
+    const id = newId('sbx');
+    const name = request.name ?? `${profile.name}-${id.slice(-8).toLowerCase()}`;
+    if (!SANDBOX_NAME_PATTERN.test(name)) {
+      throw daemonErrors.create('SANDBOX_NAME_INVALID', `invalid sandbox name "${name}"`, { name });
+    }
+    const [alive, present, image] = await Promise.all([
+      this.runtime.podman.ping(),
+      this.runtime.image.present(),
+      this.runtime.image.reference(),
+    ]);
+    if (!alive)
+      throw runtimeErrors.create('RUNTIME_PODMAN_SERVICE', 'the private podman service does not answer', {
+        layer: 'runtime',
+      });
+    if (!present)
+      throw runtimeErrors.create('RUNTIME_IMAGE_MISSING', 'the base image is not built', {
+        layer: 'runtime',
+      });
+    const record: SandboxRecord = {
+      id,
+      name,
+      // The layers read "the project folder" from here: an empty folder of the daemon's, never the workspace.
+      path: path.join(this.store.dirOf(id), 'no-project'),
+      profile: profile.name,
+      state: 'creating',
+      image,
+      createdAt: new Date().toISOString(),
+      ownerUid: options.pooled ? 0 : caller.uid,
+      env: {},
+      endpoints: {},
+      network: false,
+      ephemeral: { workspaceMiB: this.config.pool.workspaceMiB },
+      ...(options.pooled ? { pool: profile.name } : {}),
+      ...(Object.keys(env).length > 0 ? { execEnv: env } : {}),
+    };
+    return this.exclusive(name, async () => {
+      await this.store.create(record);
+      try {
+        await this.bringUp(record, profile);
+      } catch (err) {
+        await this.store.remove(record.id);
+        throw err;
+      }
+      return { ...(await this.report(record)), warm: false };
+    });
+  }
+
+  /** The warm pool's unclaimed sandboxes on record (after a restart: to adopt or remove). */
+  async pooled(): Promise<{ id: string; name: string; pool: string; createdAt: string; running: boolean }[]> {
+    const records = (await this.store.list()).filter((r) => r.pool !== undefined);
+    return Promise.all(
+      records.map(async (r) => ({
+        id: r.id,
+        name: r.name,
+        pool: r.pool!,
+        createdAt: r.createdAt,
+        running: r.state === 'running' && (await this.isRunning(r)),
+      })),
+    );
+  }
+
+  /** Takes a pooled sandbox for `caller`: the record changes hands (owner, env), nothing is restarted. */
+  private async claim(
+    profile: string,
+    caller: Caller,
+    env: Record<string, string>,
+  ): Promise<SandboxReport | undefined> {
+    for (let id = this.takeFromPool?.(profile); id; id = this.takeFromPool?.(profile)) {
+      const record = await this.store.get(id);
+      if (record?.state !== 'running' || record.pool !== profile || this.busy.has(record.name)) continue;
+      const claimed = await this.exclusive(record.name, async () => {
+        const now = await this.store.get(id);
+        if (now?.state !== 'running' || now.pool !== profile) return undefined;
+        delete now.pool;
+        now.ownerUid = caller.uid;
+        if (Object.keys(env).length > 0) now.execEnv = env;
+        await this.store.save(now);
+        return now;
+      });
+      if (!claimed) continue;
+      this.logger.info(
+        { sandbox: claimed.name, id: claimed.id, profile, uid: caller.uid },
+        'claimed from the pool',
+      );
+      return this.report(claimed);
+    }
+    return undefined;
   }
 
   async start(name: string): Promise<SandboxReport> {
@@ -265,7 +381,7 @@ export class SandboxService {
     for (const h of this.hooks) if (h.execEnv) hookEnv.push(await h.execEnv(record));
     return {
       ...options,
-      env: Object.assign({}, ...hookEnv, options.env) as Record<string, string>,
+      env: Object.assign({}, ...hookEnv, record.execEnv, options.env) as Record<string, string>,
       maxProcesses,
     };
   }
@@ -424,6 +540,8 @@ export class SandboxService {
     // Before any layer reads the folder: it must still be the one the sandbox was created on. (The mount checks
     // again on the fd it mounts from, so a swap after this point is refused too.)
     await this.checkIdentity(record);
+    // Without a host folder, the layers get an empty folder of the daemon's (root's, read-only) to read as one.
+    if (record.ephemeral) await mkdir(record.path, { recursive: true, mode: 0o555 });
     try {
       // Independent steps run side by side: the layers' prepare chain (in START_ORDER), the seccomp filter, the home
       // folder, and the workspace mount — the latter only once the first layer (policy, which authorizes it) is
@@ -456,10 +574,12 @@ export class SandboxService {
           if (!firstLayerOk) return ''; // the first layer failed: nothing is mounted, the start is rolled back
           return timed('workspace', () =>
             this.inLayer('workspace', () =>
-              this.runtime.mountWorkspace(record.id, record.path, {
-                expect: record.pathIdentity!,
-                forbid: this.forbidden(),
-              }),
+              record.ephemeral
+                ? this.mountEphemeralWorkspace(record.id, record.ephemeral.workspaceMiB)
+                : this.runtime.mountWorkspace(record.id, record.path, {
+                    expect: record.pathIdentity!,
+                    forbid: this.forbidden(),
+                  }),
             ),
           );
         })(),
@@ -639,7 +759,33 @@ export class SandboxService {
       path: record.path,
       profile: record.profile,
       logger: this.logger.child({ sandbox: record.name }),
+      ...(record.ephemeral ? { ephemeral: true } : {}),
     };
+  }
+
+  /**
+   * The workspace of a sandbox without a host folder: a fresh tmpfs (size-capped, nosuid, nodev) owned by the
+   * sandbox user's host ids, where every other workspace is mounted (mountsDir/<daemon>/<id>/workspace: shared
+   * propagation makes it visible to rootless Podman). Removed with the sandbox's other mounts (mounts.unmount).
+   */
+  private async mountEphemeralWorkspace(sandboxId: string, sizeMiB: number): Promise<string> {
+    await this.runtime.mounts.unmount(sandboxId);
+    const target = this.runtime.mounts.targetOf(sandboxId);
+    await mkdir(target, { recursive: true, mode: 0o755 });
+    const ids = this.runtime.sandboxHostIds;
+    const options = `size=${sizeMiB}m,mode=0755,uid=${ids.uid},gid=${ids.gid},nosuid,nodev`;
+    const r = await execa('mount', ['-t', 'tmpfs', '-o', options, 'aibox-workspace', target], {
+      reject: false,
+    });
+    if (r.exitCode !== 0)
+      throw runtimeErrors.create(
+        'RUNTIME_WORKSPACE_MOUNT',
+        `cannot mount the workspace tmpfs: ${r.stderr.trim()}`,
+        {
+          path: target,
+        },
+      );
+    return target;
   }
 
   async requireRunning(name: string): Promise<SandboxRecord & { containerId: string }> {
@@ -659,6 +805,7 @@ export class SandboxService {
   }
 
   private async checkIdentity(record: SandboxRecord): Promise<void> {
+    if (record.ephemeral) return; // no host folder to re-check
     if (!record.pathIdentity) {
       record.pathIdentity = (await this.validatePath(record.path)).identity;
       return;
@@ -757,7 +904,8 @@ export class SandboxService {
     return {
       id: record.id,
       name: record.name,
-      path: record.path,
+      // No host folder: nothing to show (record.path is the daemon's empty stand-in).
+      path: record.ephemeral ? '' : record.path,
       profile: record.profile,
       state,
       image: record.image,
@@ -813,6 +961,22 @@ function defaultName(projectPath: string, taken: Set<string>): string {
       .slice(0, 50) || 'sandbox';
   if (!taken.has(base)) return base;
   for (let i = 2; ; i++) if (!taken.has(`${base}-${i}`)) return `${base}-${i}`;
+}
+
+/** A claimer's environment: plain variable names, bounded in count and size (it lands in every exec). */
+function checkSessionEnv(env: Record<string, string>): Record<string, string> {
+  const entries = Object.entries(env);
+  const bad = entries.find(([k, v]) => !/^[A-Za-z_][A-Za-z0-9_]{0,127}$/.test(k) || typeof v !== 'string');
+  const size = entries.reduce((n, [k, v]) => n + k.length + String(v).length, 0);
+  if (bad || entries.length > 128 || size > 64 * 1024)
+    throw daemonErrors.create(
+      'API_BAD_REQUEST',
+      bad
+        ? `invalid environment variable name "${bad[0]}"`
+        : 'the environment is too large (128 variables, 64 KiB)',
+      {},
+    );
+  return { ...env };
 }
 
 /**

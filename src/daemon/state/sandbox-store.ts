@@ -29,6 +29,12 @@ export const SandboxRecord = z.object({
   maxProcesses: z.number().int().positive().optional(),
   /** Why the sandbox is not running when it did not stop on request (an OOM kill, an exit code, a failed start). */
   error: z.string().optional(),
+  /** No host project folder: the workspace is a tmpfs of this size, made at start and removed at stop. */
+  ephemeral: z.object({ workspaceMiB: z.number().int().positive() }).optional(),
+  /** Set while the sandbox waits unclaimed in the warm pool of this profile (cleared by the claim). */
+  pool: z.string().optional(),
+  /** Environment the claimer gave (a session's env): added to every exec, under the exec's own variables. */
+  execEnv: z.record(z.string(), z.string()).optional(),
 });
 export type SandboxRecord = z.infer<typeof SandboxRecord>;
 

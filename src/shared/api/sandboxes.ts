@@ -22,6 +22,18 @@ export const CreateSandboxRequest = z
   .strict();
 export type CreateSandboxRequest = z.infer<typeof CreateSandboxRequest>;
 
+/**
+ * `POST /v1/sandboxes` without `path`: a sandbox with no host folder. Its workspace is fresh (a size-capped tmpfs
+ * removed with the sandbox); it is claimed from the warm pool when one is ready (and no name is asked for).
+ */
+export const CreateEphemeralSandboxRequest = z
+  .object({
+    name: SandboxName.optional(),
+    profile: z.string().min(1).default('session').describe('Security profile from profiles/.'),
+  })
+  .strict();
+export type CreateEphemeralSandboxRequest = z.infer<typeof CreateEphemeralSandboxRequest>;
+
 export const Protection = z.object({
   layer: z.string(),
   state: z.enum(['on', 'off']),
