@@ -10,10 +10,18 @@ import type { CRule, CTerm, FnRef } from './ir.js';
 import type { RuleNode } from './ir.js';
 import { DocumentEvaluator } from './eval-documents.js';
 import { walkValue } from './eval-values.js';
-import { Halt, MultiValues, UNDEF } from './eval-state.js';
+import { Halt } from './eval-state.js';
 import type { Frame, VK } from './eval-state.js';
 import { compare, equal, toRegoText } from './value.js';
 import type { Value } from './value.js';
+
+/** What a call produced when it is undefined (walk aside, calls produce at most one value). */
+const UNDEF = Symbol('undefined');
+
+/** The values of a call that produces several (walk). */
+class MultiValues {
+  constructor(readonly values: Value[]) {}
+}
 
 export abstract class CallEvaluator extends DocumentEvaluator {
   // --- calls -------------------------------------------------------------------------------------------------------

@@ -43,6 +43,7 @@ export interface ProvenanceEntry {
   col: number;
 }
 
+/** Rule cache markers: the rule is being evaluated (a second visit is recursion), or its value is undefined. */
 export const IN_PROGRESS = Symbol('in-progress');
 export const UNDEF = Symbol('undefined');
 export type CacheEntry = Value | typeof IN_PROGRESS | typeof UNDEF;
@@ -56,10 +57,6 @@ export interface Ctx {
   nodeOverrides: Map<RuleNode, Value> | undefined;
   fnOverrides: Map<string, FnOverride> | undefined;
   cache: Map<RuleNode, CacheEntry>;
-}
-
-export class MultiValues {
-  constructor(readonly values: Value[]) {}
 }
 
 export class Halt extends Error {
@@ -111,6 +108,13 @@ export abstract class EvalBase implements BuiltinContext {
     throw new Halt(new RegoError(code, msg, loc));
   }
 
+  /** Every slot `t` needs is bound in `f`. */
+  protected evaluable(t: CTerm, f: Frame): boolean {
+    const needs = t.needs;
+    for (let i = 0; i < needs.length; i++) if (f[needs[i]!] === undefined) return false;
+    return true;
+  }
+
   protected tick(loc: Location): void {
     if ((++this.steps & 1023) === 0 && Date.now() > this.deadline)
       this.fail('eval_cancel_error', 'evaluation timed out', loc);
@@ -140,10 +144,4 @@ export function mergeBaseFirst(base: Value, virt: Value): Value {
     out.set(k, cur === undefined ? v : mergeBaseFirst(v, cur));
   }
   return out;
-}
-
-export function evaluable(t: CTerm, f: Frame): boolean {
-  const needs = t.needs;
-  for (let i = 0; i < needs.length; i++) if (f[needs[i]!] === undefined) return false;
-  return true;
 }

@@ -6,7 +6,7 @@
  */
 import type { CExpr, CTerm, CWith, RuleNode } from './ir.js';
 import { forEachEntry, isCollection, setPath } from './eval-values.js';
-import { EvalBase, evaluable } from './eval-state.js';
+import { EvalBase } from './eval-state.js';
 import type { Ctx, Frame, K, VK } from './eval-state.js';
 import { ObjectValue, SetValue, equal, toRegoText } from './value.js';
 import type { Value } from './value.js';
@@ -176,8 +176,8 @@ export abstract class TermEvaluator extends EvalBase {
       return this.evalTerm(b, f, (v) => this.bind(a.slot, v, f, k));
     if (b.k === 'var' && f[b.slot] === undefined)
       return this.evalTerm(a, f, (v) => this.bind(b.slot, v, f, k));
-    if (evaluable(a, f)) return this.evalTerm(a, f, (v) => this.unifyValue(b, v, f, k));
-    if (evaluable(b, f)) return this.evalTerm(b, f, (v) => this.unifyValue(a, v, f, k));
+    if (this.evaluable(a, f)) return this.evalTerm(a, f, (v) => this.unifyValue(b, v, f, k));
+    if (this.evaluable(b, f)) return this.evalTerm(b, f, (v) => this.unifyValue(a, v, f, k));
     if (a.k === 'array' && b.k === 'array') {
       if (a.items.length !== b.items.length) return false;
       return this.unifyPairs(a.items, b.items, f, k);
@@ -210,8 +210,8 @@ export abstract class TermEvaluator extends EvalBase {
         const a = as[i]!;
         const b = bs[i]!;
         if (
-          evaluable(a, f) ||
-          evaluable(b, f) ||
+          this.evaluable(a, f) ||
+          this.evaluable(b, f) ||
           (a.k === 'var' && f[a.slot] === undefined) ||
           (b.k === 'var' && f[b.slot] === undefined)
         ) {
