@@ -41,7 +41,7 @@ export const LlmConfig = z
       .describe("The host's loopback as seen from inside a rootless sandbox (slirp4netns)."),
     payloadLogging: PayloadLogging.default('full'),
     defaultPolicy: LlmPolicy.prefault({}).describe(
-      'LLM policy of sandboxes the policy engine gives none for. Deny by default: list providers and models to allow.',
+      "Not used by aiboxd (a warning says so when set): each sandbox's LLM policy is the policy layer's llm door.",
     ),
     maxRequestBytes: z
       .number()
