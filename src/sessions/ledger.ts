@@ -76,6 +76,18 @@ export class SessionLedger {
     return entry;
   }
 
+  /** Takes back a slot held before a daemon restart, with its original deadlines (no quota check). */
+  restore(entry: LedgerEntry): void {
+    this.entries.set(entry.id, {
+      id: entry.id,
+      owner: entry.owner,
+      createdAt: entry.createdAt,
+      lastActivityAt: entry.lastActivityAt,
+      expiresAt: entry.expiresAt,
+      idleMs: entry.idleMs,
+    });
+  }
+
   release(id: string): void {
     this.entries.delete(id);
   }
