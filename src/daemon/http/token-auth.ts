@@ -1,0 +1,133 @@
+import { readFile } from 'node:fs/promises';
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import https from 'node:https';
+import type { AddressInfo, Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { SessionsConfig } from '../../sessions/index.js';
+import { requireScope, tokenErrors, type TokenPrincipal, type TokenStore } from '../../tokens/index.js';
+import type { TokenScope } from '../../shared/index.js';
+import type { Logger } from '../../shared/index.js';
+import { clientErrorAnswer, writeRawAnswer } from './contract.js';
+
+/** Requests that arrived on the network listener (never on the unix socket): they carry a token, not a uid. */
+const networkRequests = new WeakSet<IncomingMessage>();
+
+export function isNetworkRequest(raw: IncomingMessage): boolean {
+  return networkRequests.has(raw);
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The API token a network request was authenticated with (undefined on the unix socket). */
+    principal: TokenPrincipal | undefined;
+  }
+  interface FastifyContextConfig {
+    /** The token scope a route needs on the network listener; a route without one is not served there. */
+    tokenScope?: TokenScope;
+  }
+}
+
+/**
+ * Bearer-token authentication for requests of the network listener, in the same app as the unix socket (whose
+ * per-uid rules stay as they are). A network request needs a valid token (401 otherwise: missing, unknown, expired
+ * or revoked) and a route that names the scope it needs (403 TOKEN_SCOPE for one that does not: fail closed, no
+ * unix-socket route is reachable with a token by accident).
+ */
+export function installTokenAuth(app: FastifyInstance, tokens: () => TokenStore | undefined): void {
+  app.decorateRequest('principal', undefined);
+  app.addHook('onRequest', async (request) => {
+    if (!isNetworkRequest(request.raw)) return;
+    const store = tokens();
+    if (!store) throw tokenErrors.create('TOKEN_INVALID', 'this daemon issues no tokens');
+    request.principal = store.authenticate(bearerOf(request));
+  });
+  app.addHook('preHandler', async (request) => {
+    if (!isNetworkRequest(request.raw) || request.is404) return;
+    const principal = request.principal;
+    const scope = request.routeOptions.config.tokenScope;
+    if (!principal) throw tokenErrors.create('TOKEN_MISSING', 'no bearer token');
+    if (!scope) {
+      throw tokenErrors.create(
+        'TOKEN_SCOPE',
+        `${request.method} ${request.routeOptions.url ?? ''} is served on the unix socket only`,
+      );
+    }
+    requireScope(principal, scope);
+  });
+}
+
+function bearerOf(request: FastifyRequest): string | undefined {
+  const header = request.headers.authorization;
+  if (typeof header !== 'string') return undefined;
+  const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
+  return m?.[1];
+}
+
+export interface NetworkListener {
+  url: string;
+  close(): Promise<void>;
+}
+
+/**
+ * The opt-in network listener: an HTTP (or, given a certificate and key, HTTPS) server whose requests and WebSocket
+ * upgrades go through the same Fastify app as the unix socket, marked as network requests for token auth.
+ */
+export async function startNetworkListener(
+  app: FastifyInstance,
+  config: SessionsConfig['listener'],
+  logger: Logger,
+): Promise<NetworkListener> {
+  const onRequest = (req: IncomingMessage, res: ServerResponse) => {
+    networkRequests.add(req);
+    app.routing(req, res);
+  };
+  const server = config.tls
+    ? https.createServer(
+        {
+          cert: await readFile(config.tls.cert),
+          key: await readFile(config.tls.key),
+          minVersion: 'TLSv1.2',
+        },
+        onRequest,
+      )
+    : http.createServer(onRequest);
+  server.headersTimeout = 5_000;
+  server.requestTimeout = 30_000;
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    networkRequests.add(req);
+    app.server.emit('upgrade', req, socket, head);
+  });
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
+    if (err.code === 'ECONNRESET' || socket.destroyed) socket.destroy();
+    else writeRawAnswer(socket, clientErrorAnswer(err));
+  });
+  const open = new Set<Socket>();
+  server.on('connection', (socket: Socket) => {
+    open.add(socket);
+    socket.once('close', () => open.delete(socket));
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.port, config.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const address = server.address() as AddressInfo;
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  const url = `${config.tls ? 'https' : 'http'}://${host}:${address.port}`;
+  logger.info({ url }, 'aiboxd network listener (bearer tokens)');
+  return {
+    url,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+        const timer = setTimeout(() => {
+          for (const s of open) s.destroy();
+        }, 2_000);
+        timer.unref();
+      }),
+  };
+}
