@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { isIP } from 'node:net';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fastifyStatic from '@fastify/static';
 import { z } from 'zod';
@@ -161,6 +162,18 @@ export async function installDashboard(
   });
 
   return sessions;
+}
+
+/**
+ * Where `npm run build:web` put the app: dist/web, next to the compiled daemon (dist/daemon/dashboard/ → dist/web)
+ * or, when aiboxd runs from its sources, under the checkout (src/daemon/dashboard/ → dist/web).
+ */
+export function defaultWebDir(): string {
+  const candidates = [
+    new URL('../../web/', import.meta.url),
+    new URL('../../../dist/web/', import.meta.url),
+  ].map((u) => fileURLToPath(u));
+  return candidates.find((d) => existsSync(path.join(d, 'index.html'))) ?? candidates[0]!;
 }
 
 /**
