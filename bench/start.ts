@@ -196,6 +196,10 @@ function printSteps(log: string, names: string[]): void {
     }
     if (r.msg === 'egress step' && r.sandboxId && ids.has(r.sandboxId) && r.step && r.ms !== undefined)
       add(`  egress: ${r.step}`, r.ms);
+    // Daemons without step lines: the phases of the "sandbox running" line.
+    const p = (r as { phases?: Record<string, number> }).phases;
+    if (r.msg === 'sandbox running' && r.sandbox && wanted.has(r.sandbox) && p && !line.includes('"step"'))
+      for (const [k, v] of Object.entries(p)) add(`running-line ${k}`, v);
   }
   const phases = ['prepare', 'mounts', 'create', 'start', 'started'];
   printTable(

@@ -176,6 +176,8 @@ export class WarmPool {
         } catch (err) {
           this.lastFailure.set(profile, this.clock.now());
           this.deps.logger.error({ profile, err: messageOf(err) }, 'warm pool: cannot start a sandbox');
+          // Tried again once the pause is over (the base image may be built meanwhile), not in a hot loop.
+          setTimeout(() => this.refill(), RETRY_AFTER_MS).unref();
           break;
         } finally {
           this.starting.set(profile, (this.starting.get(profile) ?? 1) - 1);
