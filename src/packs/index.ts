@@ -3,6 +3,7 @@ export {
   PackManifest,
   parseManifest,
   expand,
+  parseEgressNeed,
   PACKS_MOUNT,
   MCP_INDEX_PATH,
   PACK_NAME,

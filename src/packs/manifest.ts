@@ -15,6 +15,19 @@ const NpmSpec = z
     /^(@[a-z0-9][a-z0-9._-]*\/)?[a-z0-9][a-z0-9._-]*(@[A-Za-z0-9.^~<>=*|-]+)?$/,
     'an npm package[@range]',
   );
+/** A run-time egress need: a host name (no wildcard, no IP literal), optionally :PORT (443 when left out). */
+const EgressNeed = z
+  .string()
+  .max(259)
+  .regex(
+    /^(?=[^:]*[a-z])[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+(:[0-9]{1,5})?$/,
+    'a host name, optionally :PORT',
+  )
+  .refine((v) => {
+    const port = v.includes(':') ? Number(v.slice(v.indexOf(':') + 1)) : 443;
+    return port >= 1 && port <= 65535;
+  }, 'a port from 1 to 65535');
+
 /** Values may use ${prefix}: the pack's folder inside the sandbox (/opt/aibox/packs/NAME). */
 const EnvValue = z.string().max(4096);
 
@@ -42,7 +55,12 @@ const VersionSpec = z
     env: z.record(z.string().regex(/^[A-Z_][A-Z0-9_]*$/), EnvValue).default({}),
     path: z.array(z.string().max(512)).default([]).describe('folders prepended to PATH (may use ${prefix})'),
     libraryPath: z.array(z.string().max(512)).default([]).describe('folders for LD_LIBRARY_PATH'),
-    egress: z.array(z.string().max(253)).default([]).describe('domains the pack needs at run time'),
+    egress: z
+      .array(EgressNeed)
+      .default([])
+      .describe(
+        'hosts (host or host:port, 443 by default) the pack needs at run time; decided by the egress door',
+      ),
     credentials: z.array(z.string().max(128)).default([]).describe('credential names it may use (host-side)'),
     smoke: z.array(z.string().min(1)).min(1).describe('argv of a command that proves the pack works'),
     mcp: z
@@ -113,6 +131,12 @@ function nodeAt(root: unknown, path: PropertyKey[]): Node | undefined {
     } else return node;
   }
   return node;
+}
+
+/** A manifest egress need as the egress door's request: host and port (443 when the need names none). */
+export function parseEgressNeed(need: string): { host: string; port: number } {
+  const i = need.lastIndexOf(':');
+  return i < 0 ? { host: need, port: 443 } : { host: need.slice(0, i), port: Number(need.slice(i + 1)) };
 }
 
 /** Expands ${prefix} in a manifest value. */

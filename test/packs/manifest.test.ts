@@ -2,7 +2,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { PackRegistry, packEnv, parseManifest, parseRef } from '../../src/packs/index.js';
+import { PackRegistry, packEnv, parseEgressNeed, parseManifest, parseRef } from '../../src/packs/index.js';
 
 const GOOD = `name: demo
 description: a demo pack
@@ -107,5 +107,27 @@ describe('pack manifests', () => {
     expect(env['DEMO_HOME']).toBe('/opt/aibox/packs/demo/usr/share/demo');
     expect(packEnv([])).toEqual({});
     expect(parseRef('java@17')).toEqual({ name: 'java', version: '17' });
+  });
+
+  it('takes egress needs as host or host:port and refuses wildcards, IP literals and bad ports by line', () => {
+    const withNeeds = (needs: string) => GOOD.replace('    smoke:', `    egress: ${needs}\n    smoke:`);
+    const ok = parseManifest('demo.yaml', withNeeds('[repo.example.org, mirror.example.org:8443]'));
+    expect(ok.problems).toEqual([]);
+    expect(ok.manifest!.versions['1']!.egress.map(parseEgressNeed)).toEqual([
+      { host: 'repo.example.org', port: 443 },
+      { host: 'mirror.example.org', port: 8443 },
+    ]);
+    for (const bad of [
+      '"*.example.org"',
+      '10.0.0.1',
+      'localhost',
+      'a.example.org:0',
+      'a.example.org:70000',
+    ]) {
+      const r = parseManifest('demo.yaml', withNeeds(`[${bad}]`));
+      expect(r.manifest, bad).toBeUndefined();
+      expect(r.problems[0], bad).toMatchObject({ line: 12 });
+      expect(r.problems[0]!.message, bad).toContain('versions.1.egress.0');
+    }
   });
 });

@@ -17,7 +17,10 @@ export async function install(ctx: CliContext, ref: string, opts: { sandbox?: st
   const sandbox = await targetSandbox(ctx, opts.sandbox);
   const r = await ctx.client().packs.install(sandbox, ref);
   if (ctx.json) return ctx.printJson(r);
-  for (const p of r.installed) ctx.out(`installed ${p.name}@${p.version} in ${sandbox} at ${p.path}`);
+  for (const p of r.installed) {
+    ctx.out(`installed ${p.name}@${p.version} in ${sandbox} at ${p.path}`);
+    for (const g of p.egress ?? []) ctx.out(`  egress ${g.host}:${g.port} allowed by policy (${g.decision})`);
+  }
   ctx.note(`(${r.ms} ms; new commands in ${sandbox} find it on PATH)`);
 }
 
@@ -37,6 +40,6 @@ export async function installed(ctx: CliContext, opts: { sandbox?: string }): Pr
   if (r.packs.length === 0) return ctx.out(`no packs in ${sandbox} (add one with \`aibox install NAME\`)`);
   for (const p of r.packs)
     ctx.out(
-      `${`${p.name}@${p.version}`.padEnd(28)} ${p.kind}${p.mcpEnabled ? ' (MCP enabled)' : ''}  ${p.path}`,
+      `${`${p.name}@${p.version}`.padEnd(28)} ${p.kind}${p.mcpEnabled ? ' (MCP enabled)' : ''}${p.via === 'project' ? ' (aibox/policy.yaml)' : ''}  ${p.path}${(p.egress ?? []).length ? `  egress: ${p.egress!.map((g) => `${g.host}:${g.port}`).join(', ')}` : ''}`,
     );
 }

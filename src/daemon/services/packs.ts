@@ -14,13 +14,15 @@ import {
   listArtifacts,
   packEnv,
   packErrors,
+  parseEgressNeed,
   type BuiltPack,
   type InstalledPack,
   type PackBuildProgress,
   type ResolvedPack,
 } from '../../packs/index.js';
+import { policyErrors } from '../../policy/index.js';
 import { writeFileAtomic, writeJsonAtomic } from '../../shared/fs/index.js';
-import type { Logger } from '../../shared/index.js';
+import { AiboxError, type Logger } from '../../shared/index.js';
 import type { PolicyService } from './policy.js';
 import type { EgressService } from './egress.js';
 import { openBuilderSandbox } from './pack-builder.js';
@@ -53,11 +55,22 @@ export interface PackTarget {
   exec(cmd: string[]): Promise<{ exitCode: number; stdout: string; stderr: string }>;
 }
 
+/** A run-time egress need of a pack the egress door allowed for the sandbox, with the decision that allowed it. */
+export interface EgressGrant {
+  host: string;
+  port: number;
+  decision: string;
+}
+
 interface InstalledRecord {
   name: string;
   version: string;
   key: string;
   installedAt: string;
+  /** The pack's egress needs as decided at install (absent in records written before needs were decided). */
+  egress?: EgressGrant[];
+  /** `project`: installed at start because the project's aibox/policy.yaml lists it. */
+  via?: 'api' | 'project';
 }
 interface SandboxPacks {
   packs: InstalledRecord[];
@@ -72,6 +85,8 @@ export interface PackReport {
   installedAt: string;
   mcpEnabled: boolean;
   path: string;
+  egress: EgressGrant[];
+  via: 'api' | 'project';
 }
 
 /**
@@ -160,7 +175,43 @@ export class PacksService implements SandboxHook {
       await this.save(state);
       await this.writeIndex(ctx.id, mine);
     }
+    await this.installListed(ctx);
     return { mounts: [{ source: folder, target: PACKS_MOUNT, readOnly: true, daemonOwned: true }] };
+  }
+
+  /**
+   * The packs the project's aibox/policy.yaml lists under `packs:` (exact names; a `prefix*` entry only allows),
+   * installed before the container exists: built if the cache lacks them, decided by the packs and egress doors
+   * like any install. Any failure fails the start (fail closed), naming the pack and the file and line listing it.
+   */
+  private async installListed(ctx: SandboxHookContext): Promise<void> {
+    const listed = this.deps.policy.store
+      .policySet(ctx.name)
+      .layers.find((l) => l.layer === 'project')
+      ?.static('packs', 'allowed');
+    if (!listed || !Array.isArray(listed.value)) return;
+    const where = listed.loc.at ?? 'aibox/policy.yaml';
+    const names = (listed.value as unknown[]).filter(
+      (n): n is string => typeof n === 'string' && !n.endsWith('*'),
+    );
+    for (const n of names) {
+      const have = (await this.load())[ctx.id]?.packs.some((p) => p.name === n) ?? false;
+      if (have) continue;
+      try {
+        const r = await this.serial(() => this.installLocked(ctx, n, 'project'));
+        ctx.logger.info({ pack: n, installed: r.installed.map((p) => p.name) }, 'project pack installed');
+      } catch (err) {
+        if (err instanceof AiboxError)
+          throw new AiboxError(
+            err.code,
+            `pack ${n}, listed in ${where} (packs:), could not be installed, so the sandbox does not start: ${err.message}`,
+            { status: err.status, hint: err.hint },
+            { ...err.details, pack: n, listedAt: where },
+            { cause: err },
+          );
+        throw err;
+      }
+    }
   }
 
   /** PATH, LD_LIBRARY_PATH and the packs' own variables for every later command in the sandbox. */
@@ -261,6 +312,8 @@ export class PacksService implements SandboxHook {
       installedAt: p.installedAt,
       mcpEnabled: mine.mcp.includes(p.name),
       path: `${PACKS_MOUNT}/${p.name}`,
+      egress: p.egress ?? [],
+      via: p.via ?? 'api',
     }));
   }
 
@@ -268,8 +321,51 @@ export class PacksService implements SandboxHook {
    * Installs a pack (and the packs it requires) into a running sandbox: policy decides each, the artifact is built
    * if the cache lacks it, then hard-linked into the sandbox's packs folder (read-only inside) and recorded.
    */
-  async install(target: PackTarget, ref: string): Promise<{ installed: PackReport[]; decisions: string[] }> {
-    return this.serial(async () => {
+  async install(
+    target: Pick<PackTarget, 'id' | 'name'>,
+    ref: string,
+  ): Promise<{ installed: PackReport[]; decisions: string[] }> {
+    return this.serial(() => this.installLocked(target, ref, 'api'));
+  }
+
+  /**
+   * Every run-time egress need of a pack through the egress door for the sandbox. All-or-nothing: one denied need
+   * refuses the install (POLICY_DENIED naming the pack, the host and the decision id), before anything is built
+   * or linked. An allowed need is inside the sandbox's effective egress by construction (allowlists intersect), so
+   * the egress layer already renders it; a later policy change that denies it closes it there, live.
+   */
+  private async decideEgress(
+    target: Pick<PackTarget, 'id' | 'name'>,
+    c: ResolvedPack,
+  ): Promise<EgressGrant[]> {
+    const grants: EgressGrant[] = [];
+    for (const need of c.spec.egress) {
+      const req = parseEgressNeed(need);
+      const d = await this.deps.policy.decide('egress', req, target.name);
+      if (d.outcome === 'deny') {
+        await this.deps.audit.append({
+          kind: 'pack.egress',
+          sandbox: target.name,
+          sandboxId: target.id,
+          data: { pack: c.manifest.name, version: c.version, ...req, outcome: 'deny', decision: d.id },
+        });
+        throw policyErrors.create(
+          'POLICY_DENIED',
+          `pack ${c.manifest.name} needs egress to ${req.host}:${req.port} at run time, which policy denies for sandbox "${target.name}": ${d.reason} (decision ${d.id}: aibox policy explain --log-entry ${d.id}); nothing was installed`,
+          { decision: d.id, door: 'egress', pack: c.manifest.name, host: req.host, port: req.port },
+        );
+      }
+      grants.push({ ...req, decision: d.id });
+    }
+    return grants;
+  }
+
+  private async installLocked(
+    target: Pick<PackTarget, 'id' | 'name'>,
+    ref: string,
+    via: 'api' | 'project',
+  ): Promise<{ installed: PackReport[]; decisions: string[] }> {
+    {
       const r = this.registry.resolve(ref);
       const state = await this.load();
       const mine = (state[target.id] ??= { packs: [], mcp: [] });
@@ -286,6 +382,7 @@ export class PacksService implements SandboxHook {
         r,
       ];
       const decisions: string[] = [];
+      const grants: EgressGrant[][] = [];
       for (const c of chain) {
         const d = await this.deps.policy.authorize(
           'packs',
@@ -294,6 +391,8 @@ export class PacksService implements SandboxHook {
         );
         decisions.push(d.id);
       }
+      // Only once every pack of the chain is allowed: the egress needs of each (all decided before any build).
+      for (const c of chain) grants.push(await this.decideEgress(target, c));
       const folder = await this.folderOf(target.id);
       const added: string[] = [];
       for (const [i, c] of chain.entries()) {
@@ -306,20 +405,32 @@ export class PacksService implements SandboxHook {
           version: c.version,
           key: built.key,
           installedAt: new Date().toISOString(),
+          egress: grants[i] ?? [],
+          via,
         });
         added.push(c.manifest.name);
         await this.deps.audit.append({
           kind: 'pack.install',
           sandbox: target.name,
           sandboxId: target.id,
-          data: { pack: c.manifest.name, version: c.version, key: built.key, decision: decisions[i] },
+          data: {
+            pack: c.manifest.name,
+            version: c.version,
+            key: built.key,
+            decision: decisions[i],
+            via,
+            egress: (grants[i] ?? []).map((g) => `${g.host}:${g.port} (${g.decision})`),
+          },
         });
       }
       await this.save(state);
       await this.writeIndex(target.id, mine);
       const all = await this.installed(target.id);
-      return { installed: all.filter((p) => added.includes(p.name)), decisions };
-    });
+      return {
+        installed: all.filter((p) => added.includes(p.name)),
+        decisions: [...decisions, ...grants.flat().map((g) => g.decision)],
+      };
+    }
   }
 
   async uninstall(target: PackTarget, name: string): Promise<void> {
@@ -431,11 +542,23 @@ export class PacksService implements SandboxHook {
     return out;
   }
 
-  /** Runs each installed pack's smoke test inside the sandbox (for `aibox doctor --sandbox`). */
+  /**
+   * For `aibox doctor --sandbox`: each installed pack's smoke test inside the sandbox, and each of its egress needs
+   * against the policy in force now (a need a later policy change denied is closed by the egress layer: reported).
+   */
   async smoke(target: PackTarget): Promise<{ name: string; ok: boolean; detail: string }[]> {
     const mine = (await this.load())[target.id];
     const out: { name: string; ok: boolean; detail: string }[] = [];
     for (const p of this.installedSpecs(mine ?? { packs: [], mcp: [] })) {
+      for (const need of p.spec.egress) {
+        const req = parseEgressNeed(need);
+        const d = await this.deps.policy.decide('egress', req, target.name);
+        out.push({
+          name: `${p.name}@${p.version} egress ${req.host}:${req.port}`,
+          ok: d.outcome !== 'deny',
+          detail: `${d.outcome === 'deny' ? `denied: ${d.reason}` : 'allowed'} (decision ${d.id})`,
+        });
+      }
       const argv = p.spec.smoke.map((a) => expand(a, `${PACKS_MOUNT}/${p.name}`));
       const r = await target
         .exec(argv)

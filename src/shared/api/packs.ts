@@ -59,6 +59,10 @@ export const InstalledPackReport = z.object({
   installedAt: z.string(),
   mcpEnabled: z.boolean(),
   path: z.string(),
+  /** The pack's run-time egress needs the egress door allowed at install, with the decision ids. */
+  egress: z.array(z.object({ host: z.string(), port: z.number(), decision: z.string() })).optional(),
+  /** `project`: installed at start because the project's aibox/policy.yaml lists it. */
+  via: z.enum(['api', 'project']).optional(),
 });
 export type InstalledPackReport = z.infer<typeof InstalledPackReport>;
 
