@@ -7,12 +7,14 @@ import { GIT_COMMANDS, GIT_GROUPS } from './git.js';
 import { PACK_COMMANDS, PACK_GROUPS } from './packs.js';
 import { POLICY_COMMANDS, POLICY_GROUPS } from './policy.js';
 import { SANDBOX_COMMANDS } from './sandboxes.js';
+import { SESSION_COMMANDS, SESSION_GROUPS } from './sessions.js';
 
 export const GROUPS: readonly GroupSpec[] = [
   ...POLICY_GROUPS,
   ...ACCESS_GROUPS,
   ...GIT_GROUPS,
   ...PACK_GROUPS,
+  ...SESSION_GROUPS,
 ];
 
 export const COMMANDS: readonly CommandSpec[] = [
@@ -21,6 +23,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   ...ACCESS_COMMANDS,
   ...GIT_COMMANDS,
   ...PACK_COMMANDS,
+  ...SESSION_COMMANDS,
   {
     name: 'completion',
     description: 'print the shell completion script: `source <(aibox completion bash)` (e.g. in ~/.bashrc)',
