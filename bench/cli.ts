@@ -9,21 +9,19 @@
  * lazily loaded command) into dist/bench-cli/bin; --unbundled measures tsc's dist/bin/aibox.js as it is.
  * Each row also gives the CPU time (user + system) the process used, which a loaded machine does not inflate.
  *
- * By default the daemon is the contract stand-in (test/support/fake-daemon.ts, in this process: its exec runs
- * `true` as a host process, so the exec column is the CLI's start and the exec protocol, not the sandbox). With
- * --socket and --sandbox it measures a running aiboxd and a real sandbox instead.
+ * By default the daemon is aiboxd's composition root over the fake runtime (test/support/test-daemon.ts, in this
+ * process: its exec runs `true` as a host process, so the exec column is the CLI's start, the daemon's exec path
+ * and the protocol, not gVisor). With --socket and --sandbox it measures a running aiboxd and a real sandbox.
  * Goals (issue 14): version ≤ 40 ms and exec ≤ 60 ms above `node -e 0`, p50.
  */
 import { execFile, execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
 import http from 'node:http';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { AiboxClient } from '../src/client/index.js';
-import { FakeDaemon } from '../test/support/fake-daemon.js';
+import { startTestDaemon } from '../test/support/test-daemon.js';
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -52,15 +50,11 @@ let stopDaemon = async () => {};
 let socket = values.socket;
 let sandbox = values.sandbox;
 if (socket === undefined) {
-  const daemon = await new FakeDaemon().start();
-  const project = await mkdtemp(join(tmpdir(), 'aibox-bench-cli-'));
-  socket = daemon.socketPath;
+  const daemon = await startTestDaemon();
+  socket = daemon.socket;
   sandbox = 'bench';
-  await new AiboxClient(socket).sandboxes.create({ path: project, name: sandbox });
-  stopDaemon = async () => {
-    await daemon.stop();
-    await rm(project, { recursive: true, force: true });
-  };
+  await new AiboxClient(socket).sandboxes.create({ path: await daemon.makeProject(), name: sandbox });
+  stopDaemon = () => daemon.close();
 } else if (sandbox === undefined) throw new Error('--socket needs --sandbox NAME (a running sandbox)');
 
 const client = new AiboxClient(socket);

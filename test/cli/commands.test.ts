@@ -1,25 +1,21 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { FakeDaemon } from '../support/fake-daemon.js';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { startCliTestDaemon } from './daemon.js';
+import type { CliTestDaemon } from './daemon.js';
 import { aibox, printedError } from './run-cli.js';
 
-describe('aibox commands against the contract stand-in', () => {
-  let daemon: FakeDaemon;
+describe('aibox commands against aiboxd (its composition root over a fake runtime)', () => {
+  let daemon: CliTestDaemon;
   let project: string;
   let socket: string;
 
-  beforeAll(async () => {
-    project = await mkdtemp(path.join(os.tmpdir(), 'aibox-cli-project-'));
-  });
   beforeEach(async () => {
-    daemon = await new FakeDaemon().start();
-    socket = daemon.socketPath;
-    return () => daemon.stop();
-  });
-  afterAll(async () => {
-    await rm(project, { recursive: true, force: true });
+    daemon = await startCliTestDaemon();
+    socket = daemon.socket;
+    project = await daemon.makeProject();
+    return () => daemon.close();
   });
 
   it('start --json prints exactly one JSON object: the sandbox report', async () => {
@@ -49,16 +45,8 @@ describe('aibox commands against the contract stand-in', () => {
   it('start prints the protections summary for people', async () => {
     const run = await aibox(['start', project, '--name', 'human'], { socket });
     expect(run.code).toBe(0);
-    for (const layer of [
-      'runtime',
-      'read-only root',
-      'capabilities',
-      'no-new-privileges',
-      'seccomp',
-      'user',
-      'network',
-      'limits',
-    ])
+    // The protections as the daemon reports them, one line each.
+    for (const layer of ['runtime', 'user', 'filesystem', 'capabilities', 'seccomp', 'limits', 'network'])
       expect(run.stdout).toMatch(new RegExp(`✓ ${layer}\\s`));
     expect(run.stdout).toContain('aibox exec human -- bash');
   });
@@ -107,9 +95,9 @@ describe('aibox commands against the contract stand-in', () => {
     expect(run.code).toBe(1);
     expect(run.stdout).toBe('');
     expect(printedError(run.stderr)).toEqual({
-      message: 'a sandbox named dup exists',
-      hint: 'pick another --name',
-      code: 'SANDBOX_EXISTS',
+      message: expect.stringContaining('dup'),
+      hint: 'Choose another --name, or remove the old one with `aibox rm NAME`.',
+      code: 'SANDBOX_NAME_TAKEN',
       hasStack: false,
     });
   });
@@ -120,8 +108,8 @@ describe('aibox commands against the contract stand-in', () => {
     expect(JSON.parse(run.stdout)).toEqual({
       error: {
         code: 'SANDBOX_NOT_FOUND',
-        message: 'no sandbox named ghost',
-        hint: 'list them with `aibox list`',
+        message: expect.stringContaining('ghost'),
+        hint: 'List sandboxes with `aibox list`.',
       },
     });
   });
@@ -141,13 +129,16 @@ describe('aibox commands against the contract stand-in', () => {
 
   it('status shows the daemon, status NAME the sandbox and its protections', async () => {
     const daemonStatus = await aibox(['status', '--json'], { socket });
-    expect(JSON.parse(daemonStatus.stdout)).toMatchObject({ version: '0.1.0-fake', mode: 'rootless' });
+    expect(JSON.parse(daemonStatus.stdout)).toMatchObject({ version: 'test', pid: process.pid, socket: daemon.daemon.socket });
+    daemon.daemon.runtime.imagePresent = false;
     const human = await aibox(['status'], { socket });
     expect(human.stdout).toContain('missing: run `aibox setup`');
+    daemon.daemon.runtime.imagePresent = true;
     await aibox(['start', project, '--name', 'st'], { socket });
     const sb = await aibox(['status', 'st'], { socket });
     expect(sb.stdout).toContain('sandbox st');
     expect(sb.stdout).toMatch(/✓ runtime\s+gVisor \(runsc\)/);
+    expect(sb.stdout).toContain(`workspace  ${project} -> /workspace`);
   });
 
   it('stop, rm and logs print their results; --json gives the documented objects', async () => {
@@ -167,7 +158,7 @@ describe('aibox commands against the contract stand-in', () => {
   it('version prints both versions; --json {cli, daemon}', async () => {
     const run = await aibox(['version', '--json'], { socket });
     expect(run.code).toBe(0);
-    expect(JSON.parse(run.stdout)).toEqual({ cli: '0.1.0', daemon: { version: '0.1.0-fake', api: 'v1' } });
+    expect(JSON.parse(run.stdout)).toEqual({ cli: '0.1.0', daemon: { version: 'test', api: 'v1' } });
   });
 
   it('--socket overrides AIBOX_SOCKET', async () => {

@@ -1,13 +1,16 @@
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import http from 'node:http';
+import type { Socket } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { PassThrough, Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AiboxClient, ClientError, isClientError, resolveSocketPath } from '../../src/client/index.js';
+import { readNdjson } from '../../src/client/ndjson.js';
 import type { ImageBuildEvent } from '../../src/shared/index.js';
-import { FakeDaemon } from '../support/fake-daemon.js';
+import { startCannedAnswers, startCliTestDaemon } from '../cli/daemon.js';
+import type { CliTestDaemon } from '../cli/daemon.js';
 
 class Capture extends Writable {
   text = '';
@@ -27,25 +30,22 @@ async function rejection(promise: Promise<unknown>): Promise<ClientError> {
   throw new Error('expected a ClientError');
 }
 
-describe('AiboxClient against the contract stand-in', () => {
-  let daemon: FakeDaemon;
+describe('AiboxClient against aiboxd (its composition root over a fake runtime)', () => {
+  let daemon: CliTestDaemon;
   let client: AiboxClient;
   let project: string;
 
   beforeAll(async () => {
-    daemon = await new FakeDaemon().start();
-    client = new AiboxClient(daemon.socketPath);
-    project = await mkdtemp(path.join(os.tmpdir(), 'aibox-client-project-'));
+    daemon = await startCliTestDaemon();
+    client = new AiboxClient(daemon.socket);
+    project = await daemon.makeProject();
   });
-  afterAll(async () => {
-    await daemon.stop();
-    await rm(project, { recursive: true, force: true });
-  });
+  afterAll(() => daemon.close());
 
   it('returns parsed, typed reports', async () => {
-    expect(await client.system.version()).toEqual({ version: '0.1.0-fake', api: 'v1' });
+    expect(await client.system.version()).toEqual({ version: 'test', api: 'v1' });
     const created = await client.sandboxes.create({ path: project, name: 'alpha' });
-    expect(created).toMatchObject({ name: 'alpha', state: 'running', path: project, endpoints: {} });
+    expect(created).toMatchObject({ name: 'alpha', state: 'running', path: project });
     expect((await client.sandboxes.list()).map((s) => s.name)).toEqual(['alpha']);
     expect((await client.sandboxes.stop('alpha')).state).toBe('stopped');
     expect((await client.sandboxes.start('alpha')).state).toBe('running');
@@ -58,14 +58,16 @@ describe('AiboxClient against the contract stand-in', () => {
     expect(err).toMatchObject({
       code: 'SANDBOX_NOT_FOUND',
       status: 404,
-      hint: 'list them with `aibox list`',
+      hint: 'List sandboxes with `aibox list`.',
     });
-    expect(err.message).toBe('no sandbox named nobody-here');
+    expect(err.message).toBe('no sandbox named "nobody-here"');
     expect(err.unreachable).toBe(false);
   });
 
-  it('answers a route this daemon lacks with its typed code', async () => {
-    const missing = await rejection(client.pushes.list());
+  it('answers a route a daemon lacks with its typed code', async () => {
+    const older = await startCannedAnswers(daemon.daemon.dir, {});
+    const missing = await rejection(new AiboxClient(older.socket).pushes.list());
+    await older.close();
     expect(missing).toMatchObject({ code: 'API_ROUTE_NOT_FOUND', status: 404 });
     expect(isClientError(missing, 'API_ROUTE_NOT_FOUND')).toBe(true);
     expect(isClientError(missing, 'SANDBOX_NOT_FOUND')).toBe(false);
@@ -76,15 +78,34 @@ describe('AiboxClient against the contract stand-in', () => {
     expect(err.code).toBe('SANDBOX_NOT_FOUND');
   });
 
-  it('reads the NDJSON image build stream, even split mid-line, and resolves with the done event', async () => {
+  it('reads the NDJSON image build stream and resolves with the done event', async () => {
+    daemon.runtime.imagePresent = false;
+    daemon.runtime.imageScript = {
+      progress: [10, 60, 95].map((percent) => ({ phase: 'debootstrap', percent, message: `${percent}%` })),
+    };
     const events: ImageBuildEvent[] = [];
     const done = await client.system.buildBaseImage({}, (e) => events.push(e));
+    daemon.runtime.imageScript = { progress: [] };
     expect(
       events.filter((e) => e.type === 'progress').map((e) => e.type === 'progress' && e.percent),
     ).toEqual([10, 60, 95]);
-    expect(done).toMatchObject({ type: 'done', cached: false, image: 'localhost/aibox-base:0.1.0' });
+    expect(done).toMatchObject({ type: 'done', cached: false, image: 'localhost/aibox-base:fake' });
     const again = await client.system.buildBaseImage({}, () => {});
     expect(again.cached).toBe(true);
+  });
+
+  it('reads NDJSON lines split anywhere across chunks', async () => {
+    const stream = new PassThrough();
+    const lines: unknown[] = [];
+    const reading = (async () => {
+      for await (const v of readNdjson(stream)) lines.push(v);
+    })();
+    for (const chunk of ['{"a":', '1}\n{"b"', ':2}\n\n', 'not json\n{"c":3}']) stream.write(chunk);
+    stream.end();
+    await reading;
+    expect(lines.slice(0, 2)).toEqual([{ a: 1 }, { b: 2 }]);
+    expect(lines[2]).toBeInstanceOf(Error);
+    expect(lines[3]).toEqual({ c: 3 });
   });
 
   it('streams exec stdout and stderr apart, forwards stdin until EOF and returns the exit code', async () => {
@@ -130,14 +151,24 @@ describe('AiboxClient against the contract stand-in', () => {
     const err = await rejection(
       client.exec.stream('ghost', { cmd: ['true'] }, { stdout: new Capture(), stderr: new Capture() }),
     );
-    expect(err).toMatchObject({ code: 'SANDBOX_NOT_FOUND', hint: 'list them with `aibox list`' });
+    expect(err).toMatchObject({ code: 'SANDBOX_NOT_FOUND', hint: 'List sandboxes with `aibox list`.' });
   });
 
   it('reports an exec whose upgrade was refused with an HTTP error body', async () => {
-    const strict = await new FakeDaemon({ execRefusals: 'http' }).start();
+    const sock = path.join(daemon.daemon.dir, 'refusing.sock');
+    const body = JSON.stringify({
+      error: { code: 'SANDBOX_NOT_FOUND', message: 'no sandbox ghost', hint: 'h' },
+    });
+    const strict = http.createServer();
+    strict.on('upgrade', (_req, socket: Socket) =>
+      socket.end(
+        `HTTP/1.1 404 Not Found\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n${body}`,
+      ),
+    );
+    await new Promise<void>((resolve) => strict.listen(sock, resolve));
     try {
       const err = await rejection(
-        new AiboxClient(strict.socketPath).exec.stream(
+        new AiboxClient(sock).exec.stream(
           'ghost',
           { cmd: ['true'] },
           { stdout: new Capture(), stderr: new Capture() },
@@ -145,7 +176,7 @@ describe('AiboxClient against the contract stand-in', () => {
       );
       expect(err).toMatchObject({ code: 'SANDBOX_NOT_FOUND', status: 404 });
     } finally {
-      await strict.stop();
+      strict.close();
     }
   });
 
