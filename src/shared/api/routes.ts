@@ -7,9 +7,12 @@ export const API_ROUTES = {
     status: '/v1/status',
     doctor: '/v1/doctor',
     baseImage: '/v1/images/base',
+    events: '/v1/events',
+    docs: '/v1/docs',
   },
   sandboxes: {
     collection: '/v1/sandboxes',
+    pool: '/v1/pool',
     one: '/v1/sandboxes/:name',
     start: '/v1/sandboxes/:name/start',
     stop: '/v1/sandboxes/:name/stop',
