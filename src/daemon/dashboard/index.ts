@@ -19,6 +19,13 @@ import {
 export { dashboardErrors } from './errors.js';
 export { DashboardSessions } from './sessions.js';
 
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** A dashboard page or login route: served on the network listener without a bearer token. */
+    dashboardPublic?: boolean;
+  }
+}
+
 export interface DashboardOptions {
   /** The built single-page app (dist/web: index.html and assets/). */
   webDir: string;
@@ -120,7 +127,8 @@ export async function installDashboard(
       throw dashboardErrors.create('DASHBOARD_NOT_BUILT', 'the dashboard is not built on this host');
     return reply.headers({ ...PAGE_HEADERS, 'cache-control': cache }).sendFile(file);
   };
-  const everyone = { config: { access: open } };
+  // Served without a token on the network listener too (see register.ts): the page, its assets and the login.
+  const everyone = { config: { access: open, dashboardPublic: true } };
 
   app.get('/', everyone, async (_request, reply) => page(reply, 'index.html', 'no-store'));
   app.get('/assets/*', everyone, async (request, reply) => {

@@ -1,0 +1,70 @@
+import type { FastifyInstance, RouteOptions } from 'fastify';
+import { requireScope, type TokenStore } from '../../tokens/index.js';
+import { tokenErrors } from '../../tokens/index.js';
+import { defaultWebDir, installDashboard } from './index.js';
+import type { DashboardSessions } from './sessions.js';
+
+/**
+ * The API routes the dashboard calls. On the network listener they are served to admin tokens (the dashboard is an
+ * operator's view of every sandbox: reviewing pushes, reading refusals and the audit trail, a terminal); a route
+ * that already names its own token scope keeps it. Everything else stays on the unix socket only.
+ */
+export const DASHBOARD_API_ROUTES: readonly string[] = [
+  'GET /v1/sandboxes',
+  'GET /v1/sandboxes/:name',
+  'POST /v1/sandboxes/:name/stop',
+  'POST /v1/sandboxes/:name/start',
+  'DELETE /v1/sandboxes/:name',
+  'GET /v1/sandboxes/:name/exec/ws',
+  'GET /v1/sandboxes/:name/packs',
+  'GET /v1/policy',
+  'GET /v1/policy/decisions/:id',
+  'GET /v1/egress/decisions/:id',
+  'GET /v1/pushes',
+  'GET /v1/pushes/:id',
+  'POST /v1/pushes/:id/show',
+  'POST /v1/pushes/:id/approve',
+  'POST /v1/pushes/:id/reject',
+  'GET /v1/audit',
+  'GET /v1/audit/verify',
+  'GET /v1/audit/export',
+  'GET /v1/events',
+];
+
+export interface DashboardRegistration {
+  /** The daemon's token store (undefined when the network listener is not configured: no dashboard then). */
+  tokens: () => TokenStore | undefined;
+  /** The network listener has TLS (Secure, __Host- cookie; https origin). */
+  tls: boolean;
+  webDir?: string;
+}
+
+/**
+ * Everything the dashboard needs in the daemon's app, in one call made before the token authentication hook and
+ * before the routes are registered: admin scope on the dashboard's API routes, the session cookie translated to
+ * its token, CSRF checks, the login routes and the static files. Logging in takes an admin token.
+ */
+export async function registerDashboard(
+  app: FastifyInstance,
+  options: DashboardRegistration,
+): Promise<DashboardSessions> {
+  const wanted = new Set(DASHBOARD_API_ROUTES);
+  app.addHook('onRoute', (route: RouteOptions) => {
+    const methods = Array.isArray(route.method) ? route.method : [route.method];
+    // HEAD routes Fastify adds for GETs follow their GET.
+    if (!methods.some((m) => wanted.has(`${m === 'HEAD' ? 'GET' : m} ${route.url}`))) return;
+    const config = (route.config ?? {}) as { tokenScope?: string };
+    if (config.tokenScope === undefined) route.config = { ...route.config, tokenScope: 'admin' };
+  });
+  return installDashboard(app, {
+    webDir: options.webDir ?? defaultWebDir(),
+    secure: options.tls,
+    authenticate: (token) => {
+      const store = options.tokens();
+      if (!store) throw tokenErrors.create('TOKEN_INVALID', 'this daemon issues no tokens');
+      const principal = store.authenticate(token);
+      requireScope(principal, 'admin');
+      return { subject: principal.name };
+    },
+  });
+}
