@@ -37,13 +37,15 @@ declare module 'fastify' {
 export function installTokenAuth(app: FastifyInstance, tokens: () => TokenStore | undefined): void {
   app.decorateRequest('principal', undefined);
   app.addHook('onRequest', async (request) => {
-    if (!isNetworkRequest(request.raw)) return;
+    // The dashboard's page, assets and login (src/daemon/dashboard) are what a browser loads before it has a token.
+    if (!isNetworkRequest(request.raw) || request.routeOptions.config.dashboardPublic) return;
     const store = tokens();
     if (!store) throw tokenErrors.create('TOKEN_INVALID', 'this daemon issues no tokens');
     request.principal = store.authenticate(bearerOf(request));
   });
   app.addHook('preHandler', async (request) => {
-    if (!isNetworkRequest(request.raw) || request.is404) return;
+    if (!isNetworkRequest(request.raw) || request.is404 || request.routeOptions.config.dashboardPublic)
+      return;
     const principal = request.principal;
     const scope = request.routeOptions.config.tokenScope;
     if (!principal) throw tokenErrors.create('TOKEN_MISSING', 'no bearer token');
