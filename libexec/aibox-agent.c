@@ -269,22 +269,24 @@ static void drop_connection(void) {
   }
 }
 
-/* Child side of a spawn: never returns. */
-static void child(const unsigned char *spec, int tty, int stdin_fd, int out_fd, int err_fd, const char *slave,
-                  uint16_t cols, uint16_t rows, uint32_t uid, uint32_t gid, uint32_t nproc, char *workdir,
-                  char **argv, uint32_t argc, char **env, uint32_t envc) {
-  (void)spec;
+/*
+ * Child side of a spawn, after vfork (the parent's memory is shared until execve: only syscalls here, everything
+ * else is prepared by the parent). vfork matters in gVisor: copying an address space is the costly part of fork.
+ */
+static void child(int tty, int stdin_fd, int out_fd, int err_fd, const char *slave, const struct winsize *ws,
+                  char **args, char **envp) {
   sigset_t none;
   sigemptyset(&none);
-  for (int sig = 1; sig < NSIG; sig++) signal(sig, SIG_DFL);
+  struct sigaction dfl = {0};
+  dfl.sa_handler = SIG_DFL;
+  for (int sig = 1; sig < NSIG; sig++) sigaction(sig, &dfl, NULL);
   sigprocmask(SIG_SETMASK, &none, NULL);
   setsid();
   if (tty) {
     int fd = open(slave, O_RDWR);
     if (fd < 0) _exit(126);
     ioctl(fd, TIOCSCTTY, 0);
-    struct winsize ws = {.ws_row = rows, .ws_col = cols};
-    ioctl(fd, TIOCSWINSZ, &ws);
+    ioctl(fd, TIOCSWINSZ, ws);
     dup2(fd, 0);
     dup2(fd, 1);
     dup2(fd, 2);
@@ -294,7 +296,14 @@ static void child(const unsigned char *spec, int tty, int stdin_fd, int out_fd, 
     dup2(out_fd, 1);
     dup2(err_fd, 2);
   }
-  /* The agent's own environment (the container's) under the command's own values. */
+  execve(exec_helper, args, envp);
+  static const char msg[] = "aibox-agent: cannot run aibox-exec\r\n";
+  (void)write(2, msg, sizeof msg - 1);
+  _exit(126);
+}
+
+/* The command's environment: the agent's own (the container's) under the command's own values. */
+static char **command_env(char **env, uint32_t envc) {
   extern char **environ;
   size_t base = 0;
   while (environ[base]) base++;
@@ -304,28 +313,13 @@ static void child(const unsigned char *spec, int tty, int stdin_fd, int out_fd, 
     const char *eq = strchr(environ[i], '=');
     size_t klen = eq ? (size_t)(eq - environ[i]) : strlen(environ[i]);
     int overridden = 0;
-    for (uint32_t j = 0; j < envc; j++)
+    for (uint32_t j = 0; j < envc && !overridden; j++)
       if (strncmp(env[j], environ[i], klen) == 0 && env[j][klen] == '=') overridden = 1;
     if (!overridden) envp[n++] = environ[i];
   }
   for (uint32_t j = 0; j < envc; j++) envp[n++] = env[j];
   envp[n] = NULL;
-  char nums[3][16];
-  snprintf(nums[0], sizeof nums[0], "%u", uid);
-  snprintf(nums[1], sizeof nums[1], "%u", gid);
-  snprintf(nums[2], sizeof nums[2], "%u", nproc);
-  char **args = calloc(argc + 8, sizeof(char *));
-  args[0] = (char *)exec_helper;
-  args[1] = nums[0];
-  args[2] = nums[1];
-  args[3] = (char *)filter_path;
-  args[4] = nums[2];
-  args[5] = workdir;
-  for (uint32_t i = 0; i < argc; i++) args[6 + i] = argv[i];
-  args[6 + argc] = NULL;
-  execve(exec_helper, args, envp);
-  dprintf(2, "aibox-agent: cannot run %s: %s\r\n", exec_helper, strerror(errno));
-  _exit(126);
+  return envp;
 }
 
 static const char *next_string(const unsigned char **p, const unsigned char *end) {
@@ -377,9 +371,24 @@ static void spawn(uint32_t id, const unsigned char *p, size_t len) {
       else failed = (in[0] = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0;
     }
   }
-  pid_t pid = failed ? -1 : fork();
-  if (pid == 0)
-    child(p, tty, in[0], out[1], err[1], slave, cols, rows, uid, gid, nproc, workdir, argv, argc, env, envc);
+  char nums[3][16];
+  snprintf(nums[0], sizeof nums[0], "%u", uid);
+  snprintf(nums[1], sizeof nums[1], "%u", gid);
+  snprintf(nums[2], sizeof nums[2], "%u", nproc);
+  char **args = calloc(argc + 7, sizeof(char *));
+  args[0] = (char *)exec_helper;
+  args[1] = nums[0];
+  args[2] = nums[1];
+  args[3] = (char *)filter_path;
+  args[4] = nums[2];
+  args[5] = workdir;
+  for (uint32_t i = 0; i < argc; i++) args[6 + i] = argv[i];
+  char **envp = command_env(env, envc);
+  struct winsize ws = {.ws_row = rows, .ws_col = cols};
+  pid_t pid = failed ? -1 : vfork();
+  if (pid == 0) child(tty, in[0], out[1], err[1], slave, &ws, args, envp);
+  free(args);
+  free(envp);
   int saved = errno;
   free(argv);
   free(env);
@@ -683,7 +692,8 @@ int main(int argc, char **argv) {
       }
     }
     if (terminating) {
-      kill(-1, SIGKILL);
+      /* Only as the sandbox's pid 1 does "everything" mean the sandbox. */
+      if (getpid() == 1) kill(-1, SIGKILL);
       return 0;
     }
     int r = poll(fds, (nfds_t)nfds, (int)wait);
@@ -709,8 +719,10 @@ int main(int argc, char **argv) {
     }
     for (int k = 2; k < nfds; k++) {
       if (!fds[k].revents) continue;
-      if (fds[k].fd == conn && owner[k] == NULL) {
-        if ((fds[k].revents & (POLLIN | POLLHUP | POLLERR)) && read_conn() < 0) drop_connection();
+      if (owner[k] == NULL) {
+        /* The connection's entry (it may have been replaced or dropped earlier in this round). */
+        if (fds[k].fd == conn && (fds[k].revents & (POLLIN | POLLHUP | POLLERR)) && read_conn() < 0)
+          drop_connection();
         continue;
       }
       struct session *s = owner[k];
