@@ -75,3 +75,6 @@ export const daemonErrors = defineErrors({
     hint: 'Open this route as a WebSocket (`aibox exec` does), or use POST /v1/sandboxes/NAME/exec.',
   },
 });
+
+// The dashboard's codes, listed with the daemon's (docs/errors.md is generated from this module's exports).
+export { dashboardErrors } from './dashboard/errors.js';
