@@ -1,8 +1,10 @@
 /**
  * bench/packs: pack build time (first — forced, fresh download — and cached), install into a running sandbox
- * (p50 over install/uninstall cycles), and a Java build (javac of a small generated project, then running it)
- * inside the sandbox next to the same JDK artifact run on the host in the same run. (A Maven build needs
- * repo.maven.apache.org, which these machines cannot reach; javac stands in for it.)
+ * (p50 over install/uninstall cycles), and builds of a small generated Java project inside the sandbox next to the
+ * same pack artifacts run on the host in the same run (bound at /opt/aibox/packs in a private mount namespace, where
+ * their links point): javac + run, and `mvn package` (Debian's Maven with its offline repository from the maven
+ * pack: Maven Central is unreachable here), with default JVM flags and with -XX:TieredStopAtLevel=1; `java
+ * -version` and `mvn -v` on both sides show what JVM and Maven start-up cost.
  * Needs root and a built base image. Usage: npx tsx bench/packs.ts [--runs N]
  */
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -17,7 +19,12 @@ const repo = await mkdtemp(path.join(tmpdir(), 'aibox-bench-packs-repo-'));
 await mkdir(path.join(repo, 'org'));
 await writeFile(
   path.join(repo, 'org/packs.rego'),
-  'package aibox.org.packs\n\nimport rego.v1\n\nallowed := ["java"]\n',
+  'package aibox.org.packs\n\nimport rego.v1\n\nallowed := ["java", "maven"]\n',
+);
+// The maven pack's run-time need (Central) must pass the egress door for it to install; nothing reaches it here.
+await writeFile(
+  path.join(repo, 'org/egress.rego'),
+  'package aibox.org.egress\n\nimport rego.v1\n\nallow_domains := {"repo.maven.apache.org"}\n',
 );
 await writeFile(
   path.join(repo, 'org/mounts.rego'),
@@ -28,12 +35,13 @@ const hostDir = await mkdtemp(path.join(tmpdir(), 'aibox-bench-javac-'));
 try {
   const setup = await daemon.cli(['setup', '--json']);
   if (setup.exitCode !== 0) throw new Error(`aibox setup failed: ${setup.stderr}`);
-  const build = async (force: boolean) => {
-    const r = await daemon.cli(['pack', 'build', 'java@17', '--json', ...(force ? ['--force'] : [])]);
+  const build = async (force: boolean, ref = 'java@17') => {
+    const r = await daemon.cli(['pack', 'build', ref, '--json', ...(force ? ['--force'] : [])]);
     if (r.exitCode !== 0) throw new Error(r.stderr);
     return JSON.parse(r.stdout) as { ms: number; cached: boolean; built: { dir: string } };
   };
   const first = await build(true);
+  const maven = await build(false, 'maven@3.8');
   const cached: number[] = [];
   for (let i = 0; i < runs; i++) cached.push((await build(false)).ms);
 
@@ -73,16 +81,81 @@ try {
       await timeIt(() => execa('unshare', ['-m', '--propagation', 'private', 'sh', '-c', hostScript])),
     );
   }
+  const installMaven = await daemon.api('POST', '/v1/sandboxes/bp/packs', { ref: 'maven' });
+  if (installMaven.status !== 200) throw new Error(JSON.stringify(installMaven.body));
+
+  // A Maven project: the same 41 classes under src/main/java/demo, no plugin versions (the super POM's, which
+  // Debian's repository maps onto the plugins it ships).
+  const pom =
+    '<project xmlns="http://maven.apache.org/POM/4.0.0"><modelVersion>4.0.0</modelVersion><groupId>demo</groupId>' +
+    '<artifactId>demo</artifactId><version>1.0</version><properties><maven.compiler.source>17</maven.compiler.source>' +
+    '<maven.compiler.target>17</maven.compiler.target><project.build.sourceEncoding>UTF-8</project.build.sourceEncoding>' +
+    '</properties></project>';
+  const genMaven = [
+    `mkdir -p $D/src/main/java/demo && cd $D && printf '%s\\n' '${pom}' > pom.xml && cd src/main/java/demo`,
+    'for i in $(seq 1 40); do printf "package demo; public class C$i { public static int f(int x) { return x * $i + 1; } }\\n" > C$i.java; done',
+    'printf "package demo; public class Main { public static void main(String[] a) { System.out.println(C1.f(2)); } }\\n" > Main.java',
+  ].join(' && ');
+  const mvnPackage = (opts: string) =>
+    `cd $D && rm -rf target && MAVEN_OPTS="$MAVEN_OPTS ${opts}" mvn -B -q package && test -f target/demo-1.0.jar`;
+  const mavenHome = '/opt/aibox/packs/maven';
+  const hostMaven = await mkdtemp(path.join(tmpdir(), 'aibox-bench-mvn-'));
+  await daemon.exec('bp', ['sh', '-c', `D=/tmp/mb; ${genMaven}`]);
+  await execa('sh', ['-c', `D=${hostMaven}; ${genMaven}`]);
+  const hostEnv =
+    `mount -t tmpfs none /opt/aibox && mkdir -p /opt/aibox/packs/java ${mavenHome} && ` +
+    `mount --bind ${first.built.dir} /opt/aibox/packs/java && mount --bind ${maven.built.dir} ${mavenHome} && ` +
+    `export JAVA_HOME=${path.dirname(jdk)} PATH=${mavenHome}/usr/share/maven/bin:${jdk}:$PATH ` +
+    `MAVEN_HOME=${mavenHome}/usr/share/maven MAVEN_OPTS=-Dmaven.repo.local=${mavenHome}/usr/share/maven-repo && D=${hostMaven}`;
+  const pair = async (script: string) => {
+    const inSandbox = await timeIt(async () => {
+      const r = await daemon.exec('bp', ['sh', '-c', `D=/tmp/mb; ${script}`]);
+      if (r.exitCode !== 0) throw new Error(`${script}: ${r.stdout}${r.stderr}`);
+    });
+    const host = await timeIt(() =>
+      execa('unshare', ['-m', '--propagation', 'private', 'sh', '-c', `${hostEnv} && ${script}`]),
+    );
+    return [inSandbox, host] as const;
+  };
+  const cases = {
+    'java -version': 'java -version 2>/dev/null',
+    'mvn -v': 'mvn -v >/dev/null',
+    'mvn package (default JVM flags)': mvnPackage(''),
+    'mvn package (-XX:TieredStopAtLevel=1)': mvnPackage('-XX:TieredStopAtLevel=1'),
+    'mvn package (-XX:TieredStopAtLevel=1 -Xshare:off)': mvnPackage('-XX:TieredStopAtLevel=1 -Xshare:off'),
+  };
+  const mvnRows: [string, ReturnType<typeof summarize>][] = [];
+  const ratios: string[] = [];
+  try {
+    await pair(mvnPackage('')); // warm both sides' page caches once
+    for (const [label, script] of Object.entries(cases)) {
+      const a: number[] = [];
+      const b: number[] = [];
+      for (let i = 0; i < Math.min(runs, 5); i++) {
+        const [x, y] = await pair(script);
+        a.push(x);
+        b.push(y);
+      }
+      mvnRows.push([`${label}, inside gVisor`, summarize(a)], [`${label}, host (same packs)`, summarize(b)]);
+      ratios.push(`${label}: ${(summarize(a).median / summarize(b).median).toFixed(2)}x`);
+    }
+  } finally {
+    await rm(hostMaven, { recursive: true, force: true });
+  }
+
   printTable('packs (ms)', [
     ['build java@17, first (forced, fresh download)', summarize([first.ms])],
     ['build java@17, cached', summarize(cached)],
     ['install java into a running sandbox', summarize(installs)],
     ['javac 41 classes + run, inside gVisor', summarize(inside)],
     ['javac 41 classes + run, host (same JDK)', summarize(onHost)],
+    ['build maven@3.8 (cached unless this is the first run)', summarize([maven.ms])],
+    ...mvnRows,
   ]);
   console.log(
-    `\ninside / host (median): ${(summarize(inside).median / summarize(onHost).median).toFixed(2)}x`,
+    `\ninside / host (median): javac + run: ${(summarize(inside).median / summarize(onHost).median).toFixed(2)}x`,
   );
+  for (const r of ratios) console.log(`inside / host (median): ${r}`);
 } finally {
   await daemon.stop();
   await rm(repo, { recursive: true, force: true });

@@ -34,6 +34,13 @@ export interface BuiltPack {
   debs: string[];
   builtAt: string;
   sizeBytes: number;
+  /** sourcesKey() of the manifest version it was built from: an edited source list is not served from the cache. */
+  sources?: string;
+}
+
+/** What a version's artifact depends on in its manifest: its sources (a change there needs a new build). */
+export function sourcesKey(spec: PackVersionSpec): string {
+  return createHash('sha256').update(JSON.stringify(spec.sources)).digest('hex').slice(0, 16);
 }
 
 export interface BuildOptions {
@@ -269,6 +276,7 @@ export async function buildPack(
       debs,
       builtAt: new Date().toISOString(),
       sizeBytes,
+      sources: sourcesKey(spec),
     };
     await writeFile(path.join(root, METADATA), `${JSON.stringify(built, null, 2)}\n`);
     // Root's and read-only: neither the builder's user nor any sandbox may change it.

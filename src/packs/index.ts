@@ -11,6 +11,13 @@ export {
   type PackVersionSpec,
 } from './manifest.js';
 export { PackRegistry, parseRef, formatProblems, type ResolvedPack } from './registry.js';
-export { buildPack, listArtifacts, artifactName, type BuiltPack, type PackBuildProgress } from './build.js';
+export {
+  buildPack,
+  listArtifacts,
+  artifactName,
+  sourcesKey,
+  type BuiltPack,
+  type PackBuildProgress,
+} from './build.js';
 export { packEnv, DEFAULT_SANDBOX_PATH, type InstalledPack } from './env.js';
 export type { BuilderSandbox } from './build.js';

@@ -15,6 +15,7 @@ import {
   packEnv,
   packErrors,
   parseEgressNeed,
+  sourcesKey,
   type BuiltPack,
   type InstalledPack,
   type PackBuildProgress,
@@ -659,8 +660,14 @@ export class PacksService implements SandboxHook {
   }
 
   private async artifactOf(r: ResolvedPack): Promise<BuiltPack | undefined> {
+    // Newest first; an artifact built from other sources than the manifest now lists is not this version any more
+    // (artifacts from before sources were recorded are taken as they are).
+    const sources = sourcesKey(r.spec);
     return (await listArtifacts(this.cacheDir)).find(
-      (a) => a.name === r.manifest.name && a.version === r.version,
+      (a) =>
+        a.name === r.manifest.name &&
+        a.version === r.version &&
+        (a.sources === undefined || a.sources === sources),
     );
   }
 
