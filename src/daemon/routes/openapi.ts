@@ -258,7 +258,8 @@ function parametersOf(url: string, query: z.ZodType | undefined) {
     schema: { type: 'string' },
   }));
   if (query instanceof z.ZodObject) {
-    for (const [name, field] of Object.entries(query.shape)) {
+    const shape = query.shape as Record<string, z.ZodType>;
+    for (const [name, field] of Object.entries(shape)) {
       const { $schema: _drop, ...schema } = z.toJSONSchema(field, {
         io: 'input',
         unrepresentable: 'any',
