@@ -40,7 +40,12 @@ describe('dashboard on the network listener', () => {
       const answer = toErrorAnswer(err);
       return reply.status(answer.status).send(answer.payload);
     });
-    await registerDashboard(app, { tokens: () => store, tls: false, webDir: path.join(dir, 'web') });
+    await registerDashboard(app, {
+      tokens: () => store,
+      host: '127.0.0.1',
+      tls: false,
+      webDir: path.join(dir, 'web'),
+    });
     installTokenAuth(app, () => store);
     app.get('/v1/sandboxes', async () => ({ sandboxes: [] }));
     app.post('/v1/pushes/:id/approve', async () => ({ approved: ++approvals }));
@@ -134,6 +139,14 @@ describe('dashboard on the network listener', () => {
     expect(r.status).toBe(401);
     expect(r.json.error.code).toBe('TOKEN_REVOKED');
     expect((await call('GET', '/dashboard/session', { cookie })).status).toBe(401);
+  });
+
+  it('refuses to serve the dashboard off loopback without TLS', async () => {
+    const other = Fastify();
+    await expect(
+      registerDashboard(other, { tokens: () => store, host: '0.0.0.0', tls: false }),
+    ).rejects.toThrow(/without TLS/);
+    await other.close();
   });
 
   it('leaves the unix socket (in-process requests) as it was', async () => {

@@ -1,7 +1,7 @@
 import type { FastifyInstance, RouteOptions } from 'fastify';
 import { requireScope, type TokenStore } from '../../tokens/index.js';
 import { tokenErrors } from '../../tokens/index.js';
-import { defaultWebDir, installDashboard } from './index.js';
+import { assertDashboardAddress, defaultWebDir, installDashboard } from './index.js';
 import type { DashboardSessions } from './sessions.js';
 
 /**
@@ -34,6 +34,8 @@ export const DASHBOARD_API_ROUTES: readonly string[] = [
 export interface DashboardRegistration {
   /** The daemon's token store (undefined when the network listener is not configured: no dashboard then). */
   tokens: () => TokenStore | undefined;
+  /** The network listener's address: the dashboard is refused anywhere but loopback without TLS. */
+  host: string;
   /** The network listener has TLS (Secure, __Host- cookie; https origin). */
   tls: boolean;
   webDir?: string;
@@ -48,6 +50,7 @@ export async function registerDashboard(
   app: FastifyInstance,
   options: DashboardRegistration,
 ): Promise<DashboardSessions> {
+  assertDashboardAddress(options.host, options.tls);
   const wanted = new Set(DASHBOARD_API_ROUTES);
   app.addHook('onRoute', (route: RouteOptions) => {
     const methods = Array.isArray(route.method) ? route.method : [route.method];
