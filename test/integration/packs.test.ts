@@ -42,6 +42,11 @@ describe.skipIf(!run)('packs in real gVisor sandboxes', () => {
       path.join(repo, 'org/packs.rego'),
       'package aibox.org.packs\n\nimport rego.v1\n\nallowed := ["java", "node", "mcp-*"]\n',
     );
+    // The node pack's run-time need (the npm registry) passes the egress door only when the org allows it.
+    await writeFile(
+      path.join(repo, 'org/egress.rego'),
+      'package aibox.org.egress\n\nimport rego.v1\n\nallow_domains := {"registry.npmjs.org"}\n',
+    );
     await writeFile(
       path.join(repo, 'org/mounts.rego'),
       'package aibox.org.mounts\n\nimport rego.v1\n\nallow := [{"path": "/tmp", "mode": "rw"}]\n',
