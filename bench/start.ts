@@ -179,6 +179,7 @@ function printSteps(log: string, names: string[]): void {
   const wanted = new Set(names);
   const ids = new Set<string>();
   const steps = new Map<string, number[]>();
+  const running = new Map<string, number[]>();
   const add = (key: string, ms: number) => steps.set(key, [...(steps.get(key) ?? []), ms]);
   for (const line of log.split('\n')) {
     if (!line.startsWith('{')) continue;
@@ -196,12 +197,13 @@ function printSteps(log: string, names: string[]): void {
     }
     if (r.msg === 'egress step' && r.sandboxId && ids.has(r.sandboxId) && r.step && r.ms !== undefined)
       add(`  egress: ${r.step}`, r.ms);
-    // Daemons without step lines: the phases of the "sandbox running" line.
     const p = (r as { phases?: Record<string, number> }).phases;
-    if (r.msg === 'sandbox running' && r.sandbox && wanted.has(r.sandbox) && p && !line.includes('"step"'))
-      for (const [k, v] of Object.entries(p)) add(`running-line ${k}`, v);
+    if (r.msg === 'sandbox running' && r.sandbox && wanted.has(r.sandbox) && p)
+      for (const [k, v] of Object.entries(p)) running.set(k, [...(running.get(k) ?? []), v]);
   }
-  const phases = ['prepare', 'mounts', 'create', 'start', 'started'];
+  // Daemons without step lines: the phases of their "sandbox running" line.
+  if (steps.size === 0) for (const [k, v] of running) steps.set(k, v);
+  const phases = ['prepare', 'mounts', 'seccomp', 'create', 'start', 'limits', 'started'];
   printTable(
     'cold start, per step (milliseconds; top-level phases are sequential, indented/other steps ran inside them, side by side)',
     [...steps].map(([k, v]): [string, Summary] => [
