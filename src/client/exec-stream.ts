@@ -1,4 +1,3 @@
-import type { ClientRequest, IncomingMessage } from 'node:http';
 import { readExecControl } from '../shared/api/light.js';
 import { EXEC_STREAM } from '../shared/api/names.js';
 import { API_ROUTES, routePath } from '../shared/api/routes.js';
@@ -47,7 +46,6 @@ export function execStream(
     let exitCode: number | undefined;
     let failure: ClientError | undefined;
     let opened = false;
-    let readingErrorBody = false;
     let settled = false;
     const cleanups: (() => void)[] = [];
 
@@ -66,15 +64,8 @@ export function execStream(
         );
     };
 
-    ws.on('unexpected-response', (req: ClientRequest, res: IncomingMessage) => {
-      readingErrorBody = true;
-      const chunks: Buffer[] = [];
-      res.on('data', (chunk: Buffer) => chunks.push(chunk));
-      res.on('end', () => {
-        failure = errorFromAnswer(res.statusCode ?? 0, Buffer.concat(chunks));
-        req.destroy();
-        finish();
-      });
+    ws.on('refused', (status: number, body: Buffer) => {
+      failure = errorFromAnswer(status, body);
     });
 
     ws.on('error', (err: Error) => {
@@ -128,7 +119,7 @@ export function execStream(
     });
 
     ws.on('close', () => {
-      if (!readingErrorBody) finish();
+      finish();
     });
   });
 }

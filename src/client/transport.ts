@@ -1,7 +1,7 @@
-import http from 'node:http';
 import type { IncomingMessage } from 'node:http';
 import { readApiErrorBody } from '../shared/api/light.js';
 import { ClientError, connectionError } from './errors.js';
+import { send } from './http1.js';
 
 export interface RawResponse {
   status: number;
@@ -10,26 +10,31 @@ export interface RawResponse {
 }
 
 /**
- * HTTP/1.1 over aiboxd's unix socket with Node's own `http` (no HTTP library needed for a local socket).
- * Socket failures become ClientErrors with the client's codes; a non-2xx answer becomes the daemon's own error.
+ * HTTP/1.1 over aiboxd's unix socket: buffered answers through http1.ts (node:net), progress streams through
+ * node:http (loaded only by the builds that stream). Socket failures become ClientErrors with the client's codes;
+ * a non-2xx answer becomes the daemon's own error.
  */
 export class UnixSocketTransport {
   constructor(readonly socketPath: string) {}
 
   /** Sends a request and buffers the whole answer. */
   async request(method: string, path: string, body?: unknown): Promise<RawResponse> {
-    const res = await this.open(method, path, body);
-    const chunks: Buffer[] = [];
+    const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+    const headers = {
+      accept: 'application/json, text/plain',
+      ...(payload ? { 'content-type': 'application/json', 'content-length': payload.length } : {}),
+    };
+    let answer;
     try {
-      for await (const chunk of res) chunks.push(chunk as Buffer);
+      answer = await send(this.socketPath, method, path, headers, payload);
     } catch (err) {
       throw connectionError(this.socketPath, err);
     }
-    if (!res.complete) throw connectionError(this.socketPath, undefined);
+    if (!answer.complete) throw connectionError(this.socketPath, undefined);
     return {
-      status: res.statusCode ?? 0,
-      contentType: res.headers['content-type'] ?? '',
-      body: Buffer.concat(chunks),
+      status: answer.head.status,
+      contentType: answer.head.headers['content-type'] ?? '',
+      body: answer.body,
     };
   }
 
@@ -43,8 +48,9 @@ export class UnixSocketTransport {
     throw errorFromAnswer(status, Buffer.concat(chunks));
   }
 
-  private open(method: string, path: string, body: unknown): Promise<IncomingMessage> {
+  private async open(method: string, path: string, body: unknown): Promise<IncomingMessage> {
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+    const { default: http } = await import('node:http');
     return new Promise((resolve, reject) => {
       const req = http.request(
         {

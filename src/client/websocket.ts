@@ -1,8 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import http from 'node:http';
-import type { ClientRequest, IncomingMessage } from 'node:http';
-import type { Duplex } from 'node:stream';
+import net from 'node:net';
+import { readAnswer, readHead, requestHead } from './http1.js';
 
 const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 const MAX_MESSAGE = 64 * 1024 * 1024;
@@ -16,12 +15,14 @@ export const WS_OPEN = 1;
  * none to a client that asks for none). It replaces the `ws` package on the CLI's exec path, whose loading (with
  * tls, https and zlib) cost more than the whole start-up budget of `aibox exec`.
  *
- * Events, as `ws` names them: open; message (data: Buffer, isBinary: boolean); unexpected-response (req, res) when
- * the upgrade is answered with a plain HTTP answer; error (err); close (once the connection is gone).
+ * Events: open; message (data: Buffer, isBinary: boolean); refused (status: number, body: Buffer) when the upgrade
+ * is answered with a plain HTTP answer (emitted once that answer is complete); error (err); close (once the
+ * connection is gone, always last).
  */
 export class UnixWebSocket extends EventEmitter {
   readyState = 0;
-  private socket: Duplex | undefined;
+  private socket: net.Socket | undefined;
+  private handshake: Buffer | undefined = Buffer.alloc(0);
   private buffered: Buffer = Buffer.alloc(0);
   private fragments: Buffer[] = [];
   private fragmentType = 0;
@@ -32,37 +33,60 @@ export class UnixWebSocket extends EventEmitter {
   constructor(socketPath: string, path: string) {
     super();
     const key = randomBytes(16).toString('base64');
-    const req: ClientRequest = http.request({
-      socketPath,
-      path,
-      headers: {
-        host: 'aiboxd',
-        connection: 'Upgrade',
-        upgrade: 'websocket',
-        'sec-websocket-key': key,
-        'sec-websocket-version': '13',
-      },
-    });
-    req.on('upgrade', (res: IncomingMessage, socket: Duplex, head: Buffer) => {
+    const socket = net.connect(socketPath);
+    socket.on('connect', () =>
+      socket.write(
+        requestHead('GET', path, {
+          connection: 'Upgrade',
+          upgrade: 'websocket',
+          'sec-websocket-key': key,
+          'sec-websocket-version': 13,
+        }),
+      ),
+    );
+    socket.on('data', (chunk: Buffer) => {
+      if (this.handshake === undefined) return this.receive(chunk);
+      this.handshake = Buffer.concat([this.handshake, chunk]);
+      const parsed = readHead(this.handshake);
+      if (!parsed) return;
+      if (parsed.head.status !== 101) return this.refusedOnceRead(socket, parsed.head.headers);
       const accept = createHash('sha1')
         .update(key + GUID)
         .digest('base64');
-      if (res.headers['sec-websocket-accept'] !== accept || res.headers['sec-websocket-extensions']) {
+      if (
+        parsed.head.headers['sec-websocket-accept'] !== accept ||
+        parsed.head.headers['sec-websocket-extensions']
+      ) {
+        this.emit('error', new Error('the WebSocket handshake answer is not the one asked for'));
         socket.destroy();
-        this.fail(new Error('the WebSocket handshake answer is not the one asked for'));
         return;
       }
+      const rest = this.handshake.subarray(parsed.bodyAt);
+      this.handshake = undefined;
       this.socket = socket;
       this.readyState = WS_OPEN;
-      socket.on('data', (chunk: Buffer) => this.receive(chunk));
-      socket.on('error', (err: Error) => this.emit('error', err));
-      socket.on('close', () => this.closed());
       this.emit('open');
-      if (head.length > 0) this.receive(head);
+      if (rest.length > 0) this.receive(rest);
     });
-    req.on('response', (res: IncomingMessage) => this.emit('unexpected-response', req, res));
-    req.on('error', (err) => this.fail(err));
-    req.end();
+    socket.on('end', () => {
+      if (this.handshake === undefined) return;
+      const answer = readAnswer(this.handshake);
+      this.handshake = undefined;
+      if (answer) this.emit('refused', answer.head.status, answer.body);
+      else this.emit('error', new Error('aiboxd closed the connection during the WebSocket handshake'));
+    });
+    socket.on('error', (err: Error) => this.emit('error', err));
+    socket.on('close', () => this.closed());
+  }
+
+  /** A plain HTTP answer to the upgrade: handed over once its framed body is complete (or at the end). */
+  private refusedOnceRead(socket: net.Socket, headers: Record<string, string>): void {
+    if (headers['content-length'] === undefined && !headers['transfer-encoding']) return;
+    const answer = readAnswer(this.handshake!);
+    if (!answer?.complete) return;
+    this.handshake = undefined;
+    this.emit('refused', answer.head.status, answer.body);
+    socket.destroy();
   }
 
   /** A text message for a string, a binary one for a Buffer; `done` once it is handed to the kernel. */
@@ -187,11 +211,6 @@ export class UnixWebSocket extends EventEmitter {
   private protocolError(what: string): void {
     this.emit('error', new Error(`aiboxd sent ${what}`));
     this.terminate();
-  }
-
-  private fail(err: Error): void {
-    this.emit('error', err);
-    this.closed();
   }
 
   private closed(): void {

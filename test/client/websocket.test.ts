@@ -97,14 +97,11 @@ describe('UnixWebSocket (the exec stream client)', () => {
     expect(messages.map((m) => m.data[0])).toEqual([...Array(50).keys()]);
   });
 
-  it('hands a refused upgrade over as unexpected-response, and a missing socket as an error then close', async () => {
+  it('hands a refused upgrade over as `refused`, and a missing socket as an error then close', async () => {
     const server = await serve(dir, () => {});
     const refused = new UnixWebSocket(server.socketPath, '/not-ws');
     const status = await new Promise<number>((resolve) =>
-      refused.on('unexpected-response', (_req: http.ClientRequest, res: http.IncomingMessage) => {
-        res.resume();
-        resolve(res.statusCode ?? 0);
-      }),
+      refused.on('refused', (code: number) => resolve(code)),
     );
     expect(status).toBe(400);
     await server.close();
