@@ -30,7 +30,7 @@ describe('the HTTP/1.1 reader of the client', () => {
     expect(readAnswer(b('hello, I am not aiboxd\r\n\r\n'))).toBeUndefined();
     expect(readHead(b('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\nrest'))).toEqual({
       head: { status: 101, headers: { upgrade: 'websocket' } },
-      bodyAt: 55,
+      bodyAt: 56,
     });
   });
 
