@@ -6,3 +6,4 @@ export { SessionLedger, type SessionLimits, type LedgerEntry, type ExpiryReason 
 export { SessionsConfig } from './config.js';
 export { createSessionMetrics, type SessionMetrics } from './metrics.js';
 export { SessionService, type SessionBackend, type SessionActor } from './service.js';
+export type { SessionApi } from './api.js';

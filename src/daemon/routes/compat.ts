@@ -6,7 +6,8 @@ import {
   SESSION_ROUTES as R,
 } from '../../shared/index.js';
 import { open } from '../http/access.js';
-import { actorOf, limited, type SessionApi } from './sessions.js';
+import type { SessionApi } from '../../sessions/index.js';
+import { actorOf, limited } from './sessions.js';
 
 /**
  * The session-sandbox API programs already use, so an existing client works by changing its base URL:

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { SESSION_ROUTES as R } from '../../shared/index.js';
 import { rootOnly } from '../http/access.js';
-import type { SessionApi } from './sessions.js';
+import type { SessionApi } from '../../sessions/index.js';
 
 /** Prometheus text format: root on the socket, an admin token on the network listener. */
 export function metricsRoutes(api: SessionApi): FastifyPluginAsync {

@@ -17,73 +17,16 @@ import {
   displayPath,
   extractTar,
   packTar,
-  createSessionMetrics,
   sessionErrors,
-  SessionService,
   workspaceSegments,
-  type SessionBackend,
   type SessionActor,
-  type SessionMetrics,
-  type SessionsConfig,
+  type SessionApi,
 } from '../../sessions/index.js';
-import { TokenStore } from '../../tokens/index.js';
 import type { DaemonServices } from '../services/index.js';
 import { open } from '../http/access.js';
 import { isNetworkRequest } from '../http/token-auth.js';
 import { daemonErrors } from '../errors.js';
 import { streamExec } from './exec-stream.js';
-
-/** The session API's parts, built by the composition root when sessions are configured. */
-export interface SessionApi {
-  sessions: SessionService;
-  tokens: TokenStore;
-  metrics: SessionMetrics;
-  config: SessionsConfig;
-}
-
-/**
- * Builds the session API over the daemon's services: sessions are workspace-less sandboxes of the sandbox service
- * (claimed from the warm pool when one is ready), commands pass the policy exec door, and files go to the
- * sandbox's workspace tmpfs through WorkspaceFs.
- */
-export async function createSessionApi(
-  services: DaemonServices,
-  config: SessionsConfig,
-): Promise<SessionApi> {
-  const tokens = await TokenStore.open(services.config.stateDir);
-  const metrics = createSessionMetrics(() => services.pool.status().reduce((n, p) => n + p.ready, 0));
-  const backend: SessionBackend = {
-    createEphemeral: async (request, caller) => {
-      const r = await services.sandboxes.createEphemeral(
-        { profile: request.profile, env: request.env },
-        caller,
-      );
-      return { id: r.id, name: r.name, warm: r.warm };
-    },
-    remove: (name) => services.sandboxes.remove(name),
-    execBuffered: async (name, options) => {
-      const r = await services.sandboxes.execBuffered(name, options);
-      const timedOut = (r as { timedOut?: boolean }).timedOut === true;
-      return { exitCode: r.exitCode, stdout: r.stdout, stderr: r.stderr, truncated: r.truncated, timedOut };
-    },
-    authorizeExec: async (name, argv) => {
-      await services.policy.authorize('exec', { argv, via: 'api' }, name);
-    },
-    workspace: (sandboxId) => ({
-      root: services.runtime.mounts.targetOf(sandboxId),
-      owner: services.runtime.sandboxHostIds,
-    }),
-  };
-  const sessions = new SessionService({
-    backend,
-    config,
-    stateDir: services.config.stateDir,
-    logger: services.logger.child({ svc: 'sessions' }),
-    metrics,
-  });
-  await sessions.start();
-  return { sessions, tokens, metrics, config };
-}
 
 const IdParams = z.object({ id: z.string().min(1).max(64) });
 

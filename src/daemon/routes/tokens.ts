@@ -2,7 +2,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import { z } from 'zod';
 import { TOKEN_ROUTES as R, type TokenList, type TokenRevokedReport } from '../../shared/index.js';
 import { rootOnly } from '../http/access.js';
-import type { SessionApi } from './sessions.js';
+import type { SessionApi } from '../../sessions/index.js';
 
 const NameParams = z.object({ name: z.string().min(1).max(128) });
 
