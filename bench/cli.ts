@@ -3,10 +3,11 @@
  * `version`, `list` and `exec NAME -- true`, each next to a bare `node -e 0` measured in the same run, interleaved
  * (so machine load hits every column alike). Also one typed API call against a raw http.request on the same socket.
  *
- *   npx tsx bench/cli.ts [iterations] [--no-build] [--unbundled] [--socket PATH --sandbox NAME]
+ *   npx tsx bench/cli.ts [iterations] [--no-build] [--unbundled] [--bin FILE] [--socket PATH --sandbox NAME]
  *
  * The build is `npm run build`, then scripts/bundle-cli.ts (our modules and commander in one file plus a chunk per
- * lazily loaded command) into dist/bench-cli/bin; --unbundled measures tsc's dist/bin/aibox.js as it is.
+ * lazily loaded command) into dist/bench-cli/bin; --unbundled measures tsc's dist/bin/aibox.js as it is, --bin any
+ * other compiled CLI (an older build, to compare).
  * Each row also gives the CPU time (user + system) the process used, which a loaded machine does not inflate.
  *
  * By default the daemon is aiboxd's composition root over the fake runtime (test/support/test-daemon.ts, in this
@@ -28,6 +29,7 @@ const { values, positionals } = parseArgs({
   options: {
     'no-build': { type: 'boolean', default: false },
     unbundled: { type: 'boolean', default: false },
+    bin: { type: 'string' },
     socket: { type: 'string' },
     sandbox: { type: 'string' },
   },
@@ -47,8 +49,8 @@ if (!values['no-build']) {
   if (!values.unbundled)
     execFileSync(process.execPath, ['--import', 'tsx', 'scripts/bundle-cli.ts', BUNDLE], { cwd: ROOT });
 }
-const bundled = !values.unbundled;
-const BIN = join(ROOT, bundled ? BUNDLE : 'dist/bin', 'aibox.js');
+const bundled = !values.unbundled && values.bin === undefined;
+const BIN = values.bin ?? join(ROOT, bundled ? BUNDLE : 'dist/bin', 'aibox.js');
 if (!existsSync(BIN)) throw new Error(`${BIN} is missing: run \`npm run build\``);
 
 let stopDaemon = async () => {};
@@ -151,8 +153,13 @@ for (let i = 0; i < N; i++) {
     cpu[name].push(r.cpu);
   }
 }
-const build = bundled ? 'bundled by scripts/bundle-cli.ts' : "tsc's output, unbundled";
-const shown = bundled ? `${BUNDLE}/aibox.js` : 'dist/bin/aibox.js';
+const build =
+  values.bin !== undefined
+    ? 'given'
+    : bundled
+      ? 'bundled by scripts/bundle-cli.ts'
+      : "tsc's output, unbundled";
+const shown = values.bin ?? (bundled ? `${BUNDLE}/aibox.js` : 'dist/bin/aibox.js');
 for (const [what, t] of [
   ['wall time, start to exit', wall],
   ['CPU time (user + system)', cpu],
