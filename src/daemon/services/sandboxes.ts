@@ -114,9 +114,14 @@ export class SandboxService {
   }
 
   async create(request: CreateSandboxRequest, caller: Caller): Promise<SandboxReport> {
-    const { path: projectPath, identity } = await this.validatePath(request.path, caller);
-    const profile = await loadProfile(this.config.profilesDir, request.profile);
-    const existing = await this.store.list();
+    // Independent reads side by side (file reads, answers from the Podman service); errors in this order.
+    const [{ path: projectPath, identity }, profile, existing, alive, present] = await settled([
+      this.validatePath(request.path, caller),
+      loadProfile(this.config.profilesDir, request.profile),
+      this.store.list(),
+      this.runtime.podman.ping(),
+      this.runtime.image.present(),
+    ] as const);
     const name = request.name ?? defaultName(projectPath, new Set(existing.map((r) => r.name)));
     if (!SANDBOX_NAME_PATTERN.test(name)) {
       throw daemonErrors.create('SANDBOX_NAME_INVALID', `invalid sandbox name "${name}"`, { name });
@@ -124,12 +129,12 @@ export class SandboxService {
     if (existing.some((r) => r.name === name)) {
       throw daemonErrors.create('SANDBOX_NAME_TAKEN', `a sandbox named "${name}" already exists`, { name });
     }
-    if (!(await this.runtime.podman.ping())) {
+    if (!alive) {
       throw runtimeErrors.create('RUNTIME_PODMAN_SERVICE', 'the private podman service does not answer', {
         layer: 'runtime',
       });
     }
-    if (!(await this.runtime.image.present())) {
+    if (!present) {
       throw runtimeErrors.create('RUNTIME_IMAGE_MISSING', 'the base image is not built', {
         layer: 'runtime',
       });
