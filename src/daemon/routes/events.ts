@@ -51,7 +51,8 @@ export function eventRoutes(services: DaemonServices): FastifyPluginAsync {
       });
       const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), HEARTBEAT_MS);
       heartbeat.unref();
-      request.raw.once('close', () => {
+      // The response closes when the client goes away (the request's own close may come earlier).
+      res.once('close', () => {
         clearInterval(heartbeat);
         unsubscribe();
       });

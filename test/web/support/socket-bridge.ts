@@ -42,15 +42,13 @@ export async function startSocketBridge(socketPath: string, webDir: string) {
     if (request.url.startsWith('/v1/') && request.headers.authorization !== `Bearer ${BRIDGE_TOKEN}`)
       throw new AiboxError('TOKEN_MISSING', 'no bearer token', { status: 401, hint: 'bridge' });
   });
-  // Bodies pass through as they came.
-  app.removeAllContentTypeParsers();
-  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
 
   app.all('/v1/*', async (request, reply) => {
     reply.hijack();
     const headers: http.OutgoingHttpHeaders = { host: 'localhost' };
     for (const [k, v] of Object.entries(request.headers)) if (!HOP.has(k) && v !== undefined) headers[k] = v;
-    const body = request.body as Buffer | undefined;
+    // The dashboard sends JSON bodies only: parsed by Fastify (the login route needs that), sent on as JSON.
+    const body = request.body === undefined ? undefined : Buffer.from(JSON.stringify(request.body));
     if (body?.length) headers['content-length'] = body.length;
     const upstream = http.request(
       { socketPath, method: request.method, path: request.url, headers },
@@ -60,9 +58,8 @@ export async function startSocketBridge(socketPath: string, webDir: string) {
       },
     );
     upstream.on('error', () => reply.raw.destroy());
-    request.raw.once('close', () => {
-      if (!reply.raw.writableFinished) upstream.destroy();
-    });
+    // The browser went away (an SSE stream closed): stop the request to the daemon too.
+    reply.raw.once('close', () => upstream.destroy());
     upstream.end(body?.length ? body : undefined);
   });
 
