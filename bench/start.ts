@@ -4,8 +4,9 @@
  * (interleaved with the cold starts, so both see the same machine load). Prints where a cold start spends its time,
  * step by step, from the daemon's debug log ("start step" / "egress step" lines), and the exec round trips.
  * Needs root and a built base image (starts real gVisor sandboxes: run it alone, through flock).
- * Usage: npx tsx bench/start.ts [--runs N] [--pool N] [--cli] [--built]
+ * Usage: npx tsx bench/start.ts [--runs N] [--pool N] [--no-folder] [--cli] [--built]
  *   --pool N  also measure claims from a warm pool of N session sandboxes (refill waited for between claims)
+ *   --no-folder  also cold starts without a host folder (tmpfs workspace, the sessions' case)
  *   --cli     also time `aibox start` + `aibox exec` through the CLI processes
  */
 import { rm } from 'node:fs/promises';
@@ -21,6 +22,7 @@ const flag = (name: string, fallback: number) => {
 const runs = flag('--runs', 9);
 const poolSize = flag('--pool', 0);
 const withCli = process.argv.includes('--cli');
+const noFolder = process.argv.includes('--no-folder');
 
 const daemon = await startTestDaemon({
   name: 'bench-start',
@@ -74,12 +76,33 @@ try {
     remove.push(await timeIt(() => api('DELETE', `/v1/sandboxes/${name}`)));
   }
 
+  // Workspace-less (the sessions' case): a name is given, so it never comes from the pool.
+  const coldEphemeral: number[] = [];
+  const rawE: number[] = [];
+  for (let i = 0; i < (noFolder ? runs : 0); i++) {
+    rawE.push(await timeIt(() => podman(['run', '--rm', '--network', 'none', image, 'true'])));
+    const name = `bench-nofolder-${i}`;
+    coldNames.push(name);
+    coldEphemeral.push(
+      await timeIt(async () => {
+        await api('POST', '/v1/sandboxes', { name, profile: 'session' });
+        await firstExec(name);
+      }),
+    );
+    await api('DELETE', `/v1/sandboxes/${name}`);
+  }
+
   const rows: [string, Summary][] = [
     ['cold: POST /v1/sandboxes -> first exec `true` (session, egress on)', summarize(cold)],
     ['  of which POST /v1/sandboxes (create until running)', summarize(coldCreate)],
     ['baseline: podman run --rm (runsc) true, same run', summarize(raw)],
     ['DELETE /v1/sandboxes/NAME (after the cold start)', summarize(remove)],
   ];
+  if (noFolder)
+    rows.push(
+      ['cold, no host folder (tmpfs workspace) -> first exec `true`', summarize(coldEphemeral)],
+      ['baseline: podman run --rm (runsc) true, same run', summarize(rawE)],
+    );
 
   if (poolSize > 0) {
     const pooled: number[] = [];
