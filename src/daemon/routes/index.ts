@@ -10,6 +10,7 @@ import { taskRoutes } from './tasks.js';
 import { egressRoutes } from './egress.js';
 import { sshKeyRoutes } from './ssh-keys.js';
 import { packRoutes } from './packs.js';
+import { eventRoutes } from './events.js';
 
 /** One line per resource. Each route file validates its input with the zod schemas of src/shared/api. */
 export async function registerRoutes(app: FastifyInstance, services: DaemonServices): Promise<void> {
@@ -23,4 +24,5 @@ export async function registerRoutes(app: FastifyInstance, services: DaemonServi
   await app.register(egressRoutes(services));
   await app.register(sshKeyRoutes(services));
   await app.register(packRoutes(services));
+  await app.register(eventRoutes(services));
 }
