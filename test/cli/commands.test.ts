@@ -129,7 +129,11 @@ describe('aibox commands against aiboxd (its composition root over a fake runtim
 
   it('status shows the daemon, status NAME the sandbox and its protections', async () => {
     const daemonStatus = await aibox(['status', '--json'], { socket });
-    expect(JSON.parse(daemonStatus.stdout)).toMatchObject({ version: 'test', pid: process.pid, socket: daemon.daemon.socket });
+    expect(JSON.parse(daemonStatus.stdout)).toMatchObject({
+      version: 'test',
+      pid: process.pid,
+      socket: daemon.daemon.socket,
+    });
     daemon.daemon.runtime.imagePresent = false;
     const human = await aibox(['status'], { socket });
     expect(human.stdout).toContain('missing: run `aibox setup`');
