@@ -78,11 +78,12 @@ try {
 
   // Workspace-less (the sessions' case): a name is given, so it never comes from the pool.
   const coldEphemeral: number[] = [];
+  const noFolderNames: string[] = [];
   const rawE: number[] = [];
   for (let i = 0; i < (noFolder ? runs : 0); i++) {
     rawE.push(await timeIt(() => podman(['run', '--rm', '--network', 'none', image, 'true'])));
     const name = `bench-nofolder-${i}`;
-    coldNames.push(name);
+    noFolderNames.push(name);
     coldEphemeral.push(
       await timeIt(async () => {
         await api('POST', '/v1/sandboxes', { name, profile: 'session' });
@@ -159,7 +160,8 @@ try {
   printTable('bench/start (milliseconds)', rows);
   const ratio = summarize(cold).median / summarize(raw).median;
   console.log(`cold create -> first exec / raw podman run (medians): ${ratio.toFixed(2)}x (goal <= 1.5x)`);
-  printSteps(await daemon.log(), coldNames);
+  printSteps('cold start with a host folder', await daemon.log(), coldNames);
+  if (noFolder) printSteps('cold start without a host folder', await daemon.log(), noFolderNames);
 } finally {
   await daemon.stop();
   await rm(project, { recursive: true, force: true });
@@ -198,7 +200,7 @@ async function waitPoolReady(d: TestDaemon, size: number): Promise<void> {
  * The per-step breakdown of the cold starts: medians of the "start step" lines (bring-up phases and the steps inside
  * them; steps that ran side by side overlap) and of the "egress step" lines, in log order.
  */
-function printSteps(log: string, names: string[]): void {
+function printSteps(title: string, log: string, names: string[]): void {
   const wanted = new Set(names);
   const ids = new Set<string>();
   const steps = new Map<string, number[]>();
@@ -228,7 +230,7 @@ function printSteps(log: string, names: string[]): void {
   if (steps.size === 0) for (const [k, v] of running) steps.set(k, v);
   const phases = ['prepare', 'mounts', 'seccomp', 'create', 'start', 'limits', 'started'];
   printTable(
-    'cold start, per step (milliseconds; top-level phases are sequential, indented/other steps ran inside them, side by side)',
+    `${title}, per step (ms; PHASEs are sequential, the indented steps ran inside them, side by side)`,
     [...steps].map(([k, v]): [string, Summary] => [
       phases.includes(k) ? `PHASE ${k}` : `  ${k}`,
       summarize(v),
