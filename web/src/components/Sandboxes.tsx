@@ -1,5 +1,5 @@
 import { useState } from 'react';
-import { type ApiError, query, seg } from '../lib/api.js';
+import { ApiError, query, seg } from '../lib/api.js';
 import { asApiError, useApi, useLoad } from '../lib/load.js';
 import { useLive } from '../lib/live.js';
 import { href } from '../lib/route.js';
@@ -58,7 +58,83 @@ export function SandboxList() {
           </table>
         </div>
       ) : null}
+      <SessionList />
     </section>
+  );
+}
+
+interface SessionRow {
+  id: string;
+  state: string;
+  profile: string;
+  owner: string;
+  createdAt: string;
+  lastActivityAt: string;
+  expiresAt: string;
+}
+
+/** Sessions of the network API (workspace-less sandboxes driven by programs); hidden when the daemon has none. */
+function SessionList() {
+  const list = useLoad(
+    (api) =>
+      api.get<{ sessions: SessionRow[] }>('/v1/sessions').catch((e: unknown) => {
+        // A daemon without the session API (not configured): nothing to show.
+        if (e instanceof ApiError && e.status === 404) return { sessions: [] };
+        throw e;
+      }),
+    [],
+  );
+  useLive(['session'], () => list.reload());
+  const sessions = list.data?.sessions ?? [];
+  if (!list.error && sessions.length === 0) return null;
+  return (
+    <>
+      <h2 className="section-title">Sessions</h2>
+      <ErrorBanner error={list.error} title="Could not list sessions" />
+      {sessions.length > 0 ? (
+        <div className="table-wrap">
+          <table>
+            <caption className="sr-only">Sessions</caption>
+            <thead>
+              <tr>
+                <th scope="col">Session</th>
+                <th scope="col">State</th>
+                <th scope="col">Profile</th>
+                <th scope="col">Owner</th>
+                <th scope="col">Age</th>
+                <th scope="col">Last used</th>
+                <th scope="col">Expires</th>
+              </tr>
+            </thead>
+            <tbody>
+              {sessions.map((s) => (
+                <tr key={s.id}>
+                  <th scope="row">
+                    <code>{s.id}</code>
+                  </th>
+                  <td>
+                    <Badge tone={stateTone(s.state)}>{s.state}</Badge>
+                  </td>
+                  <td>{s.profile}</td>
+                  <td>
+                    <code>{s.owner}</code>
+                  </td>
+                  <td>
+                    <Age iso={s.createdAt} />
+                  </td>
+                  <td>
+                    <Age iso={s.lastActivityAt} />
+                  </td>
+                  <td>
+                    <time dateTime={s.expiresAt}>{new Date(s.expiresAt).toLocaleString()}</time>
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      ) : null}
+    </>
   );
 }
 

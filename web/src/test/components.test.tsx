@@ -1,5 +1,5 @@
 import { describe, expect, it, vi, beforeEach } from 'vitest';
-import { render, screen, waitFor, within } from '@testing-library/react';
+import { cleanup, render, screen, waitFor, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { App } from '../App.js';
 import { ApiContext } from '../lib/load.js';
@@ -82,6 +82,31 @@ describe('sandboxes', () => {
     expect(within(rows[2]!).getByText('stopped')).toBeTruthy();
     expect(within(rows[1]!).getByText('5 min ago')).toBeTruthy();
     expect(within(rows[1]!).getByLabelText('1 of 2 protections on')).toBeTruthy();
+  });
+
+  it('lists the network API sessions too, and hides the section when there are none', async () => {
+    const session = {
+      id: 'ses_0123abcd',
+      state: 'running',
+      profile: 'session',
+      owner: 'tok_ab12',
+      createdAt: new Date().toISOString(),
+      lastActivityAt: new Date().toISOString(),
+      expiresAt: new Date(Date.now() + 3600_000).toISOString(),
+    };
+    const { api } = fakeApi({
+      'GET /v1/sandboxes': { body: { sandboxes: [sandbox('alpha')] } },
+      'GET /v1/sessions': { body: { sessions: [session] } },
+    });
+    withApi(api, <SandboxList />);
+    const table = await screen.findByRole('table', { name: 'Sessions' });
+    expect(text(within(table).getByRole('row', { name: /ses_0123abcd/ }))).toContain('tok_ab12');
+    cleanup();
+    const without = fakeApi({ 'GET /v1/sandboxes': { body: { sandboxes: [sandbox('alpha')] } } });
+    withApi(without.api, <SandboxList />);
+    await screen.findByRole('link', { name: 'alpha' });
+    await waitFor(() => expect(without.calls.some((c) => c.path === '/v1/sessions')).toBe(true));
+    expect(screen.queryByRole('heading', { name: 'Sessions' })).toBeNull();
   });
 
   it('reloads when a live sandbox record arrives', async () => {
