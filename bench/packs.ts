@@ -96,9 +96,10 @@ try {
     'for i in $(seq 1 40); do printf "package demo; public class C$i { public static int f(int x) { return x * $i + 1; } }\\n" > C$i.java; done',
     'printf "package demo; public class Main { public static void main(String[] a) { System.out.println(C1.f(2)); } }\\n" > Main.java',
   ].join(' && ');
-  const mvnPackage = (opts: string) =>
-    `cd $D && rm -rf target && MAVEN_OPTS="$MAVEN_OPTS ${opts}" mvn -B -q package && test -f target/demo-1.0.jar`;
   const mavenHome = '/opt/aibox/packs/maven';
+  // The same MAVEN_OPTS on both sides, set here (the pack's own default adds -XX:TieredStopAtLevel=1).
+  const mvnPackage = (opts: string) =>
+    `cd $D && rm -rf target && MAVEN_OPTS="-Dmaven.repo.local=${mavenHome}/usr/share/maven-repo ${opts}" mvn -B -q package && test -f target/demo-1.0.jar`;
   const hostMaven = await mkdtemp(path.join(tmpdir(), 'aibox-bench-mvn-'));
   await daemon.exec('bp', ['sh', '-c', `D=/tmp/mb; ${genMaven}`]);
   await execa('sh', ['-c', `D=${hostMaven}; ${genMaven}`]);
@@ -123,6 +124,9 @@ try {
     'mvn package (default JVM flags)': mvnPackage(''),
     'mvn package (-XX:TieredStopAtLevel=1)': mvnPackage('-XX:TieredStopAtLevel=1'),
     'mvn package (-XX:TieredStopAtLevel=1 -Xshare:off)': mvnPackage('-XX:TieredStopAtLevel=1 -Xshare:off'),
+    'mvn package (-XX:TieredStopAtLevel=1 -XX:+UseSerialGC)': mvnPackage(
+      '-XX:TieredStopAtLevel=1 -XX:+UseSerialGC',
+    ),
   };
   const mvnRows: [string, ReturnType<typeof summarize>][] = [];
   const ratios: string[] = [];

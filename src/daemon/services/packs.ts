@@ -159,9 +159,11 @@ export class PacksService implements SandboxHook {
   async prepare(ctx: SandboxHookContext): Promise<SandboxContribution> {
     await this.sweep();
     const folder = await this.folderOf(ctx.id);
-    const state = await this.load();
-    const mine = state[ctx.id];
-    if (mine) {
+    // The state file is shared by every sandbox: read-modify-write in the same queue as installs.
+    await this.serial(async () => {
+      const state = await this.load();
+      const mine = state[ctx.id];
+      if (!mine) return;
       const artifacts = await listArtifacts(this.cacheDir);
       for (const p of [...mine.packs]) {
         const dest = path.join(folder, p.name);
@@ -175,7 +177,7 @@ export class PacksService implements SandboxHook {
       }
       await this.save(state);
       await this.writeIndex(ctx.id, mine);
-    }
+    });
     await this.installListed(ctx);
     return { mounts: [{ source: folder, target: PACKS_MOUNT, readOnly: true, daemonOwned: true }] };
   }
