@@ -7,7 +7,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { SessionsConfig } from '../../sessions/index.js';
 import { requireScope, tokenErrors, type TokenPrincipal, type TokenStore } from '../../tokens/index.js';
 import type { TokenScope } from '../../shared/index.js';
-import type { Logger } from '../../shared/index.js';
+import type { Caller, Logger } from '../../shared/index.js';
 import { clientErrorAnswer, writeRawAnswer } from './contract.js';
 
 /** Requests that arrived on the network listener (never on the unix socket): they carry a token, not a uid. */
@@ -133,3 +133,6 @@ export async function startNetworkListener(
       }),
   };
 }
+
+/** `request.caller` of a network request: no uid at all, so no unix-socket rule can ever match it. */
+export const NETWORK_CALLER: Caller = Object.freeze({ uid: -1, gid: -1, pid: 0 });
