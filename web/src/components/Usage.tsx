@@ -98,6 +98,9 @@ export function UsagePage() {
                     <meter
                       min={0}
                       max={1}
+                      low={0.05}
+                      high={0.5}
+                      optimum={0}
                       value={e.refused / Math.max(1, e.allowed + e.refused)}
                       aria-label={`${e.refused} of ${e.allowed + e.refused} refused`}
                     />
