@@ -25,28 +25,38 @@ const SANDBOXES = flag('sandboxes', 8);
 const CONCURRENT = flag('concurrent', 50);
 
 interface Counts {
+  /** Every host process (noisy: other daemons on the host count too). */
   all: number;
   conmon: number;
-  podmanUser: number;
+  /** Processes naming this daemon's directory (its Podman service, conmon, runsc, slirp4netns…). */
+  ours: number;
+  oursConmon: number;
 }
 
 /** Host processes (threads not counted), after letting short-lived ones finish. */
-async function counts(podmanUid: number): Promise<Counts> {
+async function counts(dir: string): Promise<Counts> {
   await new Promise((r) => setTimeout(r, 1500));
-  const c: Counts = { all: 0, conmon: 0, podmanUser: 0 };
+  const c: Counts = { all: 0, conmon: 0, ours: 0, oursConmon: 0 };
   for (const pid of await readdir('/proc')) {
     if (!/^[0-9]+$/.test(pid)) continue;
+    const cmdline = (await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).replaceAll('\0', ' ');
     const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');
     if (!status) continue;
+    const conmon = /^Name:\s+conmon$/m.test(status);
     c.all += 1;
-    if (/^Name:\s+conmon$/m.test(status)) c.conmon += 1;
-    if (new RegExp(`^Uid:\\s+${podmanUid}\\s`, 'm').test(status)) c.podmanUser += 1;
+    if (conmon) c.conmon += 1;
+    if (cmdline.includes(dir)) {
+      c.ours += 1;
+      if (conmon) c.oursConmon += 1;
+    }
   }
   return c;
 }
 
+const signed = (n: number) => `${n >= 0 ? '+' : ''}${n}`;
 const diff = (a: Counts, b: Counts) =>
-  `all ${b.all - a.all >= 0 ? '+' : ''}${b.all - a.all}, conmon ${b.conmon - a.conmon >= 0 ? '+' : ''}${b.conmon - a.conmon}, podman user ${b.podmanUser - a.podmanUser >= 0 ? '+' : ''}${b.podmanUser - a.podmanUser}`;
+  `this daemon's: ${signed(b.ours - a.ours)} (conmon ${signed(b.oursConmon - a.oursConmon)}); ` +
+  `host-wide: ${signed(b.all - a.all)} (conmon ${signed(b.conmon - a.conmon)})`;
 
 async function apiExec(daemon: TestDaemon, name: string, cmd: string[]): Promise<number> {
   const a = await daemon.api<{ exitCode: number }>('POST', `/v1/sandboxes/${name}/exec`, { cmd });
@@ -59,7 +69,7 @@ async function main(): Promise<void> {
   const daemon = await startTestDaemon({ name: 'bench-exec', built: process.argv.includes('--built') });
   const projects: string[] = [];
   try {
-    const before = await counts(podmanUid);
+    const before = await counts(daemon.dir);
     const names = Array.from({ length: SANDBOXES }, (_, i) => `be${i}`);
     for (const name of names) {
       const project = await makeProject(`bench-exec-${name}`);
@@ -81,7 +91,7 @@ async function main(): Promise<void> {
       HOME: (await execa('getent', ['passwd', 'aibox'])).stdout.split(':')[5]!,
       PATH: '/usr/sbin:/usr/bin:/sbin:/bin',
     };
-    const beforeRaw = await counts(podmanUid);
+    const beforeRaw = await counts(daemon.dir);
     const raw: number[] = [];
     for (let i = 0; i < RAW; i++) {
       raw.push(
@@ -94,7 +104,7 @@ async function main(): Promise<void> {
         ),
       );
     }
-    const afterRaw = await counts(podmanUid);
+    const afterRaw = await counts(daemon.dir);
     printTable('exec `true` (ms)', [
       ['API exec through the agent', summarize(api)],
       ['raw podman exec (CLI, same container)', summarize(raw)],
@@ -102,7 +112,7 @@ async function main(): Promise<void> {
     console.log(`processes around the ${RAW} raw podman execs: ${diff(beforeRaw, afterRaw)}`);
 
     // 2. N sequential execs: processes before/after.
-    const beforeSeq = await counts(podmanUid);
+    const beforeSeq = await counts(daemon.dir);
     const seq: number[] = [];
     let seqErrors = 0;
     for (let i = 0; i < N; i++) {
@@ -119,7 +129,7 @@ async function main(): Promise<void> {
         ),
       );
     }
-    const afterSeq = await counts(podmanUid);
+    const afterSeq = await counts(daemon.dir);
     printTable(`${N} sequential API execs (ms)`, [['API exec true', summarize(seq)]]);
     console.log(`errors ${seqErrors}; processes after ${N} execs: ${diff(beforeSeq, afterSeq)}`);
 
@@ -149,7 +159,7 @@ async function main(): Promise<void> {
 
     // 4. Remove every sandbox: nothing of them may stay.
     for (const name of names) await daemon.api('DELETE', `/v1/sandboxes/${name}`);
-    const afterRm = await counts(podmanUid);
+    const afterRm = await counts(daemon.dir);
     console.log(
       `\nprocesses after removing the sandboxes, against before they were created: ${diff(before, afterRm)}`,
     );

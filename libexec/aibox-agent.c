@@ -94,6 +94,9 @@ static unsigned char *inframe;
 static size_t inlen;
 static struct session *sessions[MAX_SESSIONS];
 static int sigpipe_fds[2];
+/* One aibox-exec started ahead of time (`--warm`), waiting on warm_ctl for its command: see make_warm(). */
+static pid_t warm_pid;
+static int warm_ctl = -1;
 
 static int64_t now_ms(void) {
   struct timespec ts;
@@ -224,6 +227,12 @@ static void reap(void) {
     int status;
     pid_t pid = waitpid(-1, &status, WNOHANG);
     if (pid <= 0) return;
+    if (pid == warm_pid) {
+      /* Refilled at the next spawn (not here: a warm process that cannot start must not loop). */
+      close_fd(&warm_ctl);
+      warm_pid = 0;
+      continue;
+    }
     for (int i = 0; i < MAX_SESSIONS; i++) {
       struct session *s = sessions[i];
       if (s && s->pid == pid && !s->exited) {
@@ -322,6 +331,90 @@ static char **command_env(char **env, uint32_t envc) {
   return envp;
 }
 
+/*
+ * Starts the next command's aibox-exec ahead of time: under gVisor most of a spawn is creating the process and
+ * exec'ing into it, so that happens here, between commands, and a command only pays for its own execve. fork, not
+ * vfork: the agent keeps serving while the child execs. The warm process is a session leader with /dev/null as
+ * stdio until it receives the command's own descriptors.
+ */
+static void make_warm(void) {
+  if (warm_pid > 0) return;
+  int sv[2];
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) return;
+  char *args[] = {(char *)exec_helper, "--warm", (char *)filter_path, NULL};
+  extern char **environ;
+  pid_t pid = fork();
+  if (pid == 0) {
+    sigset_t none;
+    sigemptyset(&none);
+    struct sigaction dfl = {0};
+    dfl.sa_handler = SIG_DFL;
+    for (int sig = 1; sig < NSIG; sig++) sigaction(sig, &dfl, NULL);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    setsid();
+    int null = open("/dev/null", O_RDWR);
+    if (null < 0 || dup2(sv[1], 3) != 3) _exit(126);
+    dup2(null, 0);
+    dup2(null, 1);
+    dup2(null, 2);
+    execve(exec_helper, args, environ);
+    _exit(126);
+  }
+  close(sv[1]);
+  if (pid < 0) {
+    close(sv[0]);
+    return;
+  }
+  warm_pid = pid;
+  warm_ctl = sv[0];
+}
+
+/* Hands a command to the warm process. Returns its pid, or -1 (the caller then spawns the usual way). */
+static pid_t use_warm(uint32_t uid, uint32_t gid, uint32_t nproc, int tty, const char *workdir, char **argv,
+                      uint32_t argc, char **envp, int fd0, int fd1, int fd2) {
+  if (warm_pid <= 0) return -1;
+  size_t len = 24 + strlen(workdir) + 1, envc = 0;
+  for (uint32_t i = 0; i < argc; i++) len += strlen(argv[i]) + 1;
+  for (; envp[envc]; envc++) len += strlen(envp[envc]) + 1;
+  unsigned char *buf = malloc(len), *p = buf + 24;
+  uint32_t head[6] = {uid, gid, nproc, (uint32_t)tty, argc, (uint32_t)envc};
+  for (int i = 0; i < 6; i++) put32(buf + 4 * i, head[i]);
+  size_t n = strlen(workdir) + 1;
+  memcpy(p, workdir, n);
+  p += n;
+  for (uint32_t i = 0; i < argc; i++) {
+    n = strlen(argv[i]) + 1;
+    memcpy(p, argv[i], n);
+    p += n;
+  }
+  for (size_t i = 0; i < envc; i++) {
+    n = strlen(envp[i]) + 1;
+    memcpy(p, envp[i], n);
+    p += n;
+  }
+  int fds[3] = {fd0, fd1, fd2};
+  char control[CMSG_SPACE(sizeof fds)];
+  memset(control, 0, sizeof control);
+  struct iovec iov = {.iov_base = buf, .iov_len = len};
+  struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control, .msg_controllen = sizeof control};
+  struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof fds);
+  memcpy(CMSG_DATA(c), fds, sizeof fds);
+  ssize_t sent = sendmsg(warm_ctl, &msg, MSG_NOSIGNAL);
+  free(buf);
+  pid_t pid = warm_pid;
+  close(warm_ctl);
+  warm_ctl = -1;
+  warm_pid = 0;
+  if (sent != (ssize_t)len) {
+    kill(pid, SIGKILL);
+    return -1;
+  }
+  return pid;
+}
+
 static const char *next_string(const unsigned char **p, const unsigned char *end) {
   const unsigned char *nul = memchr(*p, 0, (size_t)(end - *p));
   if (!nul) return NULL;
@@ -385,11 +478,26 @@ static void spawn(uint32_t id, const unsigned char *p, size_t len) {
   for (uint32_t i = 0; i < argc; i++) args[6 + i] = argv[i];
   char **envp = command_env(env, envc);
   struct winsize ws = {.ws_row = rows, .ws_col = cols};
-  pid_t pid = failed ? -1 : vfork();
-  if (pid == 0) child(tty, in[0], out[1], err[1], slave, &ws, args, envp);
+  pid_t pid = -1;
+  int saved = errno;
+  if (!failed) {
+    if (tty) {
+      int fd = open(slave, O_RDWR | O_NOCTTY | O_CLOEXEC);
+      ioctl(master, TIOCSWINSZ, &ws);
+      if (fd >= 0) pid = use_warm(uid, gid, nproc, 1, workdir, argv, argc, envp, fd, fd, fd);
+      if (fd >= 0) close(fd);
+    } else {
+      pid = use_warm(uid, gid, nproc, 0, workdir, argv, argc, envp, in[0], out[1], err[1]);
+    }
+    if (pid < 0) {
+      pid = vfork();
+      if (pid == 0) child(tty, in[0], out[1], err[1], slave, &ws, args, envp);
+      saved = errno;
+    }
+  }
   free(args);
   free(envp);
-  int saved = errno;
+  make_warm();
   free(argv);
   free(env);
   close_fd(&in[0]);
@@ -654,6 +762,7 @@ int main(int argc, char **argv) {
     fprintf(stderr, "aibox-agent: cannot listen on %s: %s\n", argv[1], strerror(errno));
     return 1;
   }
+  make_warm();
   struct pollfd fds[2 + 3 * MAX_SESSIONS];
   struct session *owner[2 + 3 * MAX_SESSIONS];
   for (;;) {
