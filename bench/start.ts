@@ -228,7 +228,8 @@ function printSteps(title: string, log: string, names: string[]): void {
   }
   // Daemons without step lines: the phases of their "sandbox running" line.
   if (steps.size === 0) for (const [k, v] of running) steps.set(k, v);
-  const phases = ['prepare', 'mounts', 'seccomp', 'create', 'start', 'limits', 'started'];
+  // The phases are the keys of the "sandbox running" line; every other step ran inside one of them.
+  const phases = [...running.keys()];
   printTable(
     `${title}, per step (ms; PHASEs are sequential, the indented steps ran inside them, side by side)`,
     [...steps].map(([k, v]): [string, Summary] => [

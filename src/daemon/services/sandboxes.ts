@@ -115,12 +115,13 @@ export class SandboxService {
 
   async create(request: CreateSandboxRequest, caller: Caller): Promise<SandboxReport> {
     // Independent reads side by side (file reads, answers from the Podman service); errors in this order.
-    const [{ path: projectPath, identity }, profile, existing, alive, present] = await settled([
+    const [{ path: projectPath, identity }, profile, existing, alive, present, image] = await settled([
       this.validatePath(request.path, caller),
       loadProfile(this.config.profilesDir, request.profile),
       this.store.list(),
       this.runtime.podman.ping(),
       this.runtime.image.present(),
+      this.runtime.image.reference(),
     ] as const);
     const name = request.name ?? defaultName(projectPath, new Set(existing.map((r) => r.name)));
     if (!SANDBOX_NAME_PATTERN.test(name)) {
@@ -146,7 +147,7 @@ export class SandboxService {
       pathIdentity: identity,
       profile: profile.name,
       state: 'creating',
-      image: await this.runtime.image.reference(),
+      image,
       createdAt: new Date().toISOString(),
       ownerUid: caller.uid,
       env: {},
