@@ -135,13 +135,17 @@ export class AgentChannels {
     });
     const pid = await cmd.pid;
     if (!(options.stdin ?? false)) cmd.stdin.end();
+    const exit = cmd.exit.then((e) => e.code);
+    // Callers that read only `result` (execBuffered) must not leave this one unhandled: a lost agent would crash
+    // the daemon. Those that await `exit` still get the rejection.
+    exit.catch(() => undefined);
     return {
       stdin: cmd.stdin,
       stdout: cmd.stdout,
       stderr: cmd.stderr,
       resize: cmd.resize,
       signal: cmd.signal,
-      exit: cmd.exit.then((e) => e.code),
+      exit,
       result: cmd.exit,
       pid,
     };
