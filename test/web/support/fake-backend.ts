@@ -198,6 +198,21 @@ export async function startFakeBackend(): Promise<FakeBackend> {
   await app.register(websocket);
 
   app.get('/v1/sandboxes', async () => ({ sandboxes }));
+  app.get('/v1/sessions', async () => ({
+    sessions: [
+      {
+        id: 'ses_7f3a9c21',
+        state: 'running',
+        profile: 'session',
+        owner: 'tok_4be1c0de',
+        createdAt: iso(12),
+        lastActivityAt: iso(1),
+        expiresAt: new Date(now + 48 * 60_000).toISOString(),
+        idleExpiresAt: new Date(now + 9 * 60_000).toISOString(),
+        warm: true,
+      },
+    ],
+  }));
   app.get<{ Params: { name: string } }>('/v1/sandboxes/:name', async (req) => {
     const s = sandboxes.find((x) => x.name === req.params.name);
     if (!s)
