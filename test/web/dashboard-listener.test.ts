@@ -6,12 +6,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TokenStore } from '../../src/tokens/index.js';
 import {
   installTokenAuth,
+  isNetworkRequest,
+  NETWORK_CALLER,
   startNetworkListener,
   type NetworkListener,
 } from '../../src/daemon/http/token-auth.js';
 import { toErrorAnswer } from '../../src/daemon/http/contract.js';
 import { registerDashboard } from '../../src/daemon/dashboard/register.js';
-import type { Logger } from '../../src/shared/index.js';
+import { DAEMON_CALLER, type Caller, type Logger } from '../../src/shared/index.js';
 
 const quiet: Logger = { debug() {}, info() {}, warn() {}, error() {}, child: () => quiet };
 
@@ -47,7 +49,13 @@ describe('dashboard on the network listener', () => {
       webDir: path.join(dir, 'web'),
     });
     installTokenAuth(app, () => store);
+    // As the access check does: a network request's caller has no uid.
+    app.decorateRequest('caller', null as unknown as Caller);
+    app.addHook('onRequest', async (request) => {
+      request.caller = isNetworkRequest(request.raw) ? NETWORK_CALLER : DAEMON_CALLER;
+    });
     app.get('/v1/sandboxes', async () => ({ sandboxes: [] }));
+    app.get('/v1/sandboxes/:name', async (request) => ({ uid: request.caller.uid }));
     app.post('/v1/pushes/:id/approve', async () => ({ approved: ++approvals }));
     app.get('/v1/secrets', async () => ({ secrets: ['never over the network'] }));
     app.get('/v1/sessions', { config: { tokenScope: 'sessions' } }, async () => ({ sessions: [] }));
@@ -123,6 +131,15 @@ describe('dashboard on the network listener', () => {
       {},
     );
     expect(ok.json).toEqual({ approved: 1 });
+  });
+
+  it('lets an admin dashboard session act as root on the dashboard routes, and no one else', async () => {
+    const { cookie } = await login(admin);
+    expect((await call('GET', '/v1/sandboxes/box', { cookie })).json).toEqual({ uid: 0 });
+    // A program with the same admin token keeps the network caller (no uid).
+    expect((await call('GET', '/v1/sandboxes/box', { authorization: `Bearer ${admin}` })).json).toEqual({
+      uid: -1,
+    });
   });
 
   it('keeps programs on their bearer token, scoped as before', async () => {

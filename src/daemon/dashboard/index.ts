@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fastifyStatic from '@fastify/static';
 import { z } from 'zod';
+import { API_ROUTES } from '../../shared/api/routes.js';
 import { open } from '../http/access.js';
 import { dashboardErrors } from './errors.js';
 import {
@@ -114,6 +115,7 @@ export async function installDashboard(
     }
     await revalidate(id, session);
     request.headers.authorization = `Bearer ${session.token}`;
+    sessions.mark(request.raw);
   });
 
   await app.register(fastifyStatic, {
@@ -130,14 +132,16 @@ export async function installDashboard(
   // Served without a token on the network listener too (see register.ts): the page, its assets and the login.
   const everyone = { config: { access: open, dashboardPublic: true } };
 
-  app.get('/', everyone, async (_request, reply) => page(reply, 'index.html', 'no-store'));
-  app.get('/assets/*', everyone, async (request, reply) => {
+  app.get(API_ROUTES.dashboard.page, everyone, async (_request, reply) =>
+    page(reply, 'index.html', 'no-store'),
+  );
+  app.get(API_ROUTES.dashboard.assets, everyone, async (request, reply) => {
     const rest = (request.params as { '*': string })['*'];
     // Vite names assets by content hash: they never change under a name.
     return page(reply, `assets/${rest}`, 'public, max-age=31536000, immutable');
   });
 
-  app.post('/dashboard/login', everyone, async (request, reply) => {
+  app.post(API_ROUTES.dashboard.login, everyone, async (request, reply) => {
     if (!sameOrigin(request)) throw dashboardErrors.create('DASHBOARD_CSRF', 'a login from another origin');
     const { token } = LoginRequest.parse(request.body ?? {});
     const { subject } = await options.authenticate(token);
@@ -151,7 +155,7 @@ export async function installDashboard(
     return { subject, csrf: session.csrf };
   });
 
-  app.get('/dashboard/session', everyone, async (request, reply) => {
+  app.get(API_ROUTES.dashboard.session, everyone, async (request, reply) => {
     const id = sessionOf(request);
     const session = sessions.get(id);
     if (!id || !session) throw dashboardErrors.create('DASHBOARD_SESSION_INVALID', 'not logged in');
@@ -160,7 +164,7 @@ export async function installDashboard(
     return { subject, csrf: session.csrf };
   });
 
-  app.post('/dashboard/logout', everyone, async (request, reply) => {
+  app.post(API_ROUTES.dashboard.logout, everyone, async (request, reply) => {
     const id = sessionOf(request);
     const session = sessions.get(id);
     if (session) checkCsrf(request, session);

@@ -1,6 +1,7 @@
 import type { FastifyInstance, RouteOptions } from 'fastify';
 import { requireScope, type TokenStore } from '../../tokens/index.js';
 import { tokenErrors } from '../../tokens/index.js';
+import { DAEMON_CALLER } from '../../shared/index.js';
 import { assertDashboardAddress, defaultWebDir, installDashboard } from './index.js';
 import type { DashboardSessions } from './sessions.js';
 
@@ -59,7 +60,7 @@ export async function registerDashboard(
     const config = (route.config ?? {}) as { tokenScope?: string };
     if (config.tokenScope === undefined) route.config = { ...route.config, tokenScope: 'admin' };
   });
-  return installDashboard(app, {
+  const sessions = await installDashboard(app, {
     webDir: options.webDir ?? defaultWebDir(),
     secure: options.tls,
     authenticate: (token) => {
@@ -70,4 +71,11 @@ export async function registerDashboard(
       return { subject: principal.name };
     },
   });
+  // A network request has no uid, so the socket's per-uid rules show it nothing. A dashboard session is an
+  // operator's (admin tokens only, checked on every call) and acts as root on the dashboard's routes: the only
+  // routes it reaches, besides those that name their own token scope. Before the access check (a preHandler).
+  app.addHook('preValidation', async (request) => {
+    if (sessions.served(request.raw)) request.caller = DAEMON_CALLER;
+  });
+  return sessions;
 }

@@ -28,6 +28,8 @@ export const DEFAULT_LIMITS: SessionLimits = { idleMs: 2 * 3600_000, maxAgeMs: 1
  */
 export class DashboardSessions {
   private readonly sessions = new Map<string, DashboardSession>();
+  /** Requests whose token came from a dashboard session (not from the caller's own Authorization header). */
+  private readonly fromSession = new WeakSet<object>();
 
   constructor(
     private readonly limits: SessionLimits = DEFAULT_LIMITS,
@@ -64,6 +66,16 @@ export class DashboardSessions {
     this.sessions.delete(id);
     this.sessions.set(id, s);
     return s;
+  }
+
+  /** Marks a request as authenticated by a dashboard session. */
+  mark(raw: object): void {
+    this.fromSession.add(raw);
+  }
+
+  /** Whether a request was authenticated by a dashboard session. */
+  served(raw: object): boolean {
+    return this.fromSession.has(raw);
   }
 
   delete(id: string | undefined): void {
