@@ -1,5 +1,10 @@
 import type { FastifyPluginAsync } from 'fastify';
-import { AuditExportQuery, AuditTailQuery } from '../../shared/index.js';
+import {
+  API_ROUTES as R,
+  AuditExportQuery,
+  AuditTailQuery,
+  type AuditRecordList,
+} from '../../shared/index.js';
 import type { DaemonServices } from '../services/index.js';
 import { open, optionalSandbox, type AccessRule } from '../http/access.js';
 
@@ -15,15 +20,19 @@ export function auditRoutes(services: DaemonServices): FastifyPluginAsync {
   const audit = () => services.audit;
   return async (app) => {
     // The whole log spans every user's sandboxes: without a sandbox, root only.
-    app.get('/v1/audit', { config: { access: optionalSandbox('query', 'root') } }, async (request) => {
-      const q = AuditTailQuery.parse(request.query ?? {});
-      return { records: await audit().tail(q) };
-    });
+    app.get(
+      R.audit.tail,
+      { config: { access: optionalSandbox('query', 'root') } },
+      async (request): Promise<AuditRecordList> => {
+        const q = AuditTailQuery.parse(request.query ?? {});
+        return { records: await audit().tail(q) };
+      },
+    );
 
     // Counts and hashes of the chain only, no record content.
-    app.get('/v1/audit/verify', { config: { access: open } }, async () => audit().verify());
+    app.get(R.audit.verify, { config: { access: open } }, async () => audit().verify());
 
-    app.get('/v1/audit/export', { config: { access: exportOwner } }, async (request) => {
+    app.get(R.audit.export, { config: { access: exportOwner } }, async (request) => {
       const q = AuditExportQuery.parse(request.query ?? {});
       return audit().export(q);
     });

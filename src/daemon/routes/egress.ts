@@ -1,7 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { z } from 'zod';
 import { egressErrors } from '../../egress/index.js';
-import { EgressDecisionReport, EgressSelftestResult } from '../../shared/index.js';
+import { API_ROUTES as R, EgressDecisionReport, EgressSelftestResult } from '../../shared/index.js';
 import type { DaemonServices } from '../services/index.js';
 import { sandboxParam, type AccessRule } from '../http/access.js';
 
@@ -21,7 +21,7 @@ export function egressRoutes(services: DaemonServices): FastifyPluginAsync {
     return d ? { id: d.sandboxId } : 'root';
   };
   return async (app) => {
-    app.post('/v1/sandboxes/:name/egress/selftest', { config: { access: sandboxParam } }, async (request) => {
+    app.post(R.sandboxes.egressSelftest, { config: { access: sandboxParam } }, async (request) => {
       const { name } = NameParams.parse(request.params);
       const record = await services.sandboxes.find(name);
       const report = await egress().selftest(name, record.id, async (cmd) => {
@@ -31,7 +31,7 @@ export function egressRoutes(services: DaemonServices): FastifyPluginAsync {
       return EgressSelftestResult.parse(report);
     });
 
-    app.get('/v1/egress/decisions/:id', { config: { access: decisionOwner } }, async (request) => {
+    app.get(R.egress.decision, { config: { access: decisionOwner } }, async (request) => {
       const { id } = DecisionParams.parse(request.params);
       const d = egress().decision(id);
       if (!d)

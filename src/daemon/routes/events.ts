@@ -1,4 +1,5 @@
 import type { FastifyPluginAsync } from 'fastify';
+import { API_ROUTES as R } from '../../shared/index.js';
 import type { AuditRecord } from '../../audit/index.js';
 import type { DaemonServices } from '../services/index.js';
 import { open } from '../http/access.js';
@@ -18,7 +19,7 @@ export function eventRoutes(services: DaemonServices): FastifyPluginAsync {
     const follower = new AuditFollower(() => services.audit.path);
     app.addHook('onClose', async () => follower.stop());
 
-    app.get('/v1/events', { config: { access: open } }, async (request, reply) => {
+    app.get(R.system.events, { config: { access: open } }, async (request, reply) => {
       const caller = request.caller;
       const visible = async (records: AuditRecord[]): Promise<AuditRecord[]> => {
         if (caller.uid === 0) return records;

@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import { z } from 'zod';
 import {
   ApiErrorBody,
+  API_ROUTES,
   CompatCleanupRequest,
   CompatCleanupResponse,
   CompatCreateSessionRequest,
@@ -230,7 +231,9 @@ const OPERATIONS: Record<string, Record<string, Operation>> = {
     },
   },
   [R.openapi]: { get: { summary: 'This document', response: z.record(z.string(), z.unknown()), errors: [] } },
-  '/v1/docs': { get: { summary: 'This document as a reference page', response: 'html', errors: [] } },
+  [API_ROUTES.system.docs]: {
+    get: { summary: 'This document as a reference page', response: 'html', errors: [] },
+  },
 };
 
 const MEDIA: Record<Exclude<Body, z.ZodType>, string> = {
@@ -325,7 +328,7 @@ export function openApiRoutes(routes: readonly RegisteredRoute[], version: strin
   return async (app) => {
     const anyone = { config: { access: open, tokenScope: 'sessions' as const } };
     app.get(R.openapi, anyone, async () => openApiDocument(routes, version));
-    app.get('/v1/docs', anyone, async (_request, reply) =>
+    app.get(API_ROUTES.system.docs, anyone, async (_request, reply) =>
       reply
         .type('text/html; charset=utf-8')
         .header('content-security-policy', "default-src 'none'; style-src 'unsafe-inline'")

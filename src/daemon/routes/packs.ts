@@ -1,11 +1,13 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { z } from 'zod';
 import {
+  API_ROUTES as R,
   InstallPackRequest,
   PackBuildRequest,
   PackRef,
   isAiboxError,
   type PackBuildEvent,
+  type RemovedPackList,
 } from '../../shared/index.js';
 import type { DaemonServices } from '../services/index.js';
 import type { PackTarget } from '../services/packs.js';
@@ -36,11 +38,11 @@ export function packRoutes(services: DaemonServices): FastifyPluginAsync {
   };
   const mine = { config: { access: sandboxParam } };
   return async (app) => {
-    app.get('/v1/packs', { config: { access: open } }, async () => packs().list());
+    app.get(R.packs.catalogue, { config: { access: open } }, async () => packs().list());
 
-    app.get('/v1/packs/lint', { config: { access: open } }, async () => packs().lint());
+    app.get(R.packs.lint, { config: { access: open } }, async () => packs().lint());
 
-    app.post('/v1/packs/build', { config: { access: rootOnly } }, async (request, reply) => {
+    app.post(R.packs.build, { config: { access: rootOnly } }, async (request, reply) => {
       const body = PackBuildRequest.parse(request.body ?? {});
       const service = packs();
       service.registry.resolve(body.ref); // an unknown pack is a plain 404, before the stream starts
@@ -66,18 +68,22 @@ export function packRoutes(services: DaemonServices): FastifyPluginAsync {
       return reply;
     });
 
-    app.delete('/v1/packs/:ref', { config: { access: rootOnly } }, async (request) => {
-      const { ref } = CacheParams.parse(request.params);
-      return { removed: await packs().removeFromCache(ref) };
-    });
+    app.delete(
+      R.packs.cached,
+      { config: { access: rootOnly } },
+      async (request): Promise<RemovedPackList> => {
+        const { ref } = CacheParams.parse(request.params);
+        return { removed: await packs().removeFromCache(ref) };
+      },
+    );
 
-    app.get('/v1/sandboxes/:name/packs', mine, async (request) => {
+    app.get(R.packs.installed, mine, async (request) => {
       const { name } = NameParams.parse(request.params);
       const record = await services.sandboxes.find(name);
       return { sandbox: name, packs: await packs().installed(record.id) };
     });
 
-    app.post('/v1/sandboxes/:name/packs', mine, async (request) => {
+    app.post(R.packs.installed, mine, async (request) => {
       const { name } = NameParams.parse(request.params);
       const { ref } = InstallPackRequest.parse(request.body ?? {});
       const t0 = Date.now();
@@ -85,30 +91,30 @@ export function packRoutes(services: DaemonServices): FastifyPluginAsync {
       return { sandbox: name, ...r, ms: Date.now() - t0 };
     });
 
-    app.delete('/v1/sandboxes/:name/packs/:pack', mine, async (request) => {
+    app.delete(R.packs.installedOne, mine, async (request) => {
       const { name, pack } = PackParams.parse(request.params);
       await packs().uninstall(await target(name), pack);
       return { removed: pack };
     });
 
-    app.post('/v1/sandboxes/:name/packs/smoke', mine, async (request) => {
+    app.post(R.packs.smoke, mine, async (request) => {
       const { name } = NameParams.parse(request.params);
       return { sandbox: name, checks: await packs().smoke(await target(name)) };
     });
 
-    app.get('/v1/sandboxes/:name/mcp', mine, async (request) => {
+    app.get(R.packs.mcp, mine, async (request) => {
       const { name } = NameParams.parse(request.params);
       const record = await services.sandboxes.find(name);
       return { sandbox: name, index: MCP_INDEX_PATH, servers: await packs().mcpServers(record.id) };
     });
 
-    app.post('/v1/sandboxes/:name/mcp', mine, async (request) => {
+    app.post(R.packs.mcp, mine, async (request) => {
       const { name } = NameParams.parse(request.params);
       const { ref } = InstallPackRequest.parse(request.body ?? {});
       return { sandbox: name, ...(await packs().mcpEnable(await target(name), ref)) };
     });
 
-    app.delete('/v1/sandboxes/:name/mcp/:pack', mine, async (request) => {
+    app.delete(R.packs.mcpOne, mine, async (request) => {
       const { name, pack } = PackParams.parse(request.params);
       await packs().mcpDisable(await target(name), pack);
       return { removed: pack };

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { z } from 'zod';
-import { PolicyDecideRequest, PolicyShowQuery } from '../../shared/index.js';
+import { API_ROUTES as R, PolicyDecideRequest, PolicyShowQuery } from '../../shared/index.js';
 import type { DaemonServices } from '../services/index.js';
 import { open, optionalSandbox, type AccessRule } from '../http/access.js';
 
@@ -21,24 +21,24 @@ export function policyRoutes(services: DaemonServices): FastifyPluginAsync {
     return decision.sandbox ? { name: decision.sandbox } : 'any';
   };
   return async (app) => {
-    app.get('/v1/policy', { config: { access: optionalSandbox('query', 'any') } }, async (request) => {
+    app.get(R.policy.show, { config: { access: optionalSandbox('query', 'any') } }, async (request) => {
       const q = PolicyShowQuery.parse(request.query ?? {});
       await known(q.sandbox);
       return policy().show(q.sandbox);
     });
 
-    app.get('/v1/policy/decisions/:id', { config: { access: decisionOwner } }, async (request) => {
+    app.get(R.policy.decision, { config: { access: decisionOwner } }, async (request) => {
       const { id } = DecisionParams.parse(request.params);
       return policy().explain(id);
     });
 
-    app.post('/v1/policy/decide', { config: { access: optionalSandbox('body', 'any') } }, async (request) => {
+    app.post(R.policy.decide, { config: { access: optionalSandbox('body', 'any') } }, async (request) => {
       const body = PolicyDecideRequest.parse(request.body ?? {});
       await known(body.sandbox);
       return policy().decide(body.door, body.request, body.sandbox);
     });
 
-    app.post('/v1/policy/reload', { config: { access: open } }, async () => {
+    app.post(R.policy.reload, { config: { access: open } }, async () => {
       const r = await policy().reload();
       return { ok: r.ok, ...(r.error ? { error: r.error } : {}), report: policy().show() };
     });

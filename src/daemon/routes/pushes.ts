@@ -1,6 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { z } from 'zod';
 import {
+  API_ROUTES as R,
   ApprovePushRequest,
   PushId,
   PushListQuery,
@@ -33,7 +34,7 @@ export function pushRoutes(services: DaemonServices): FastifyPluginAsync {
   };
   const theirs = { config: { access: pushOwner } };
   return async (app) => {
-    app.get('/v1/pushes', { config: { access: open } }, async (request): Promise<PushList> => {
+    app.get(R.pushes.collection, { config: { access: open } }, async (request): Promise<PushList> => {
       const query = PushListQuery.parse(request.query ?? {});
       const pushes = await git().pushes.list(query);
       if (request.caller.uid === 0) return { pushes: pushes.map(pushReport) };
@@ -41,17 +42,17 @@ export function pushRoutes(services: DaemonServices): FastifyPluginAsync {
       return { pushes: pushes.filter((p) => visible.has(p.sandboxId)).map(pushReport) };
     });
 
-    app.get('/v1/pushes/:id', theirs, async (request) =>
+    app.get(R.pushes.one, theirs, async (request) =>
       pushReport(await git().pushes.get(IdParams.parse(request.params).id)),
     );
 
     // POST: presenting a push for review records which commit was reviewed (approval is bound to it).
-    app.post('/v1/pushes/:id/show', theirs, async (request): Promise<PushShowReport> => {
+    app.post(R.pushes.show, theirs, async (request): Promise<PushShowReport> => {
       const shown = await git().pushes.show(IdParams.parse(request.params).id);
       return { ...shown, push: pushReport(shown.push), ...(shown.target ? { target: shown.target } : {}) };
     });
 
-    app.post('/v1/pushes/:id/approve', theirs, async (request) => {
+    app.post(R.pushes.approve, theirs, async (request) => {
       const { id } = IdParams.parse(request.params);
       const body = ApprovePushRequest.parse(request.body ?? {});
       return pushReport(
@@ -59,7 +60,7 @@ export function pushRoutes(services: DaemonServices): FastifyPluginAsync {
       );
     });
 
-    app.post('/v1/pushes/:id/reject', theirs, async (request) => {
+    app.post(R.pushes.reject, theirs, async (request) => {
       const { id } = IdParams.parse(request.params);
       const body = RejectPushRequest.parse(request.body ?? {});
       return pushReport(

@@ -1,10 +1,13 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { z } from 'zod';
 import {
+  API_ROUTES as R,
   CreateEphemeralSandboxRequest,
   CreateSandboxRequest,
   ExecRequest,
   type ExecResult,
+  type RemovedReport,
+  type SandboxList,
 } from '../../shared/index.js';
 import type { DaemonServices } from '../services/index.js';
 import { daemonErrors } from '../errors.js';
@@ -18,7 +21,7 @@ export function sandboxRoutes(services: DaemonServices): FastifyPluginAsync {
   return async (app) => {
     const mine = { config: { access: sandboxParam } };
 
-    app.post('/v1/sandboxes', { config: { access: open } }, async (request, reply) => {
+    app.post(R.sandboxes.collection, { config: { access: open } }, async (request, reply) => {
       const raw = (request.body ?? {}) as Record<string, unknown>;
       // No host folder: a fresh workspace, claimed from the warm pool when one is ready.
       if (raw.path === undefined) {
@@ -31,40 +34,38 @@ export function sandboxRoutes(services: DaemonServices): FastifyPluginAsync {
     });
 
     // The warm pool per profile: size, ready, starting (operators).
-    app.get('/v1/pool', { config: { access: rootOnly } }, () => ({ pools: services.pool.status() }));
+    app.get(R.sandboxes.pool, { config: { access: rootOnly } }, () => ({ pools: services.pool.status() }));
 
     // Everyone may list: each caller sees their own sandboxes (root sees all).
-    app.get('/v1/sandboxes', { config: { access: open } }, async (request) => {
+    app.get(R.sandboxes.collection, { config: { access: open } }, async (request): Promise<SandboxList> => {
       const all = await sandboxes.list();
       if (request.caller.uid === 0) return { sandboxes: all };
       const visible = new Set((await app.visibleSandboxes(request.caller)).map((r) => r.id));
       return { sandboxes: all.filter((s) => visible.has(s.id)) };
     });
 
-    app.get('/v1/sandboxes/:name', mine, async (request) =>
-      sandboxes.get(NameParams.parse(request.params).name),
-    );
+    app.get(R.sandboxes.one, mine, async (request) => sandboxes.get(NameParams.parse(request.params).name));
 
-    app.post('/v1/sandboxes/:name/stop', mine, async (request) =>
+    app.post(R.sandboxes.stop, mine, async (request) =>
       sandboxes.stop(NameParams.parse(request.params).name),
     );
 
-    app.post('/v1/sandboxes/:name/start', mine, async (request) =>
+    app.post(R.sandboxes.start, mine, async (request) =>
       sandboxes.start(NameParams.parse(request.params).name),
     );
 
-    app.delete('/v1/sandboxes/:name', mine, async (request) => {
+    app.delete(R.sandboxes.one, mine, async (request): Promise<RemovedReport> => {
       const { name } = NameParams.parse(request.params);
       await sandboxes.remove(name);
       return { removed: name };
     });
 
-    app.get('/v1/sandboxes/:name/logs', mine, async (request, reply) => {
+    app.get(R.sandboxes.logs, mine, async (request, reply) => {
       const logs = await sandboxes.logs(NameParams.parse(request.params).name);
       return reply.type('text/plain; charset=utf-8').send(logs);
     });
 
-    app.post('/v1/sandboxes/:name/exec', mine, async (request): Promise<ExecResult> => {
+    app.post(R.sandboxes.exec, mine, async (request): Promise<ExecResult> => {
       const { name } = NameParams.parse(request.params);
       const spec = ExecRequest.parse(request.body ?? {});
       await sandboxes.requireRunning(name); // an unknown or stopped sandbox says so before policy is asked
@@ -80,7 +81,7 @@ export function sandboxRoutes(services: DaemonServices): FastifyPluginAsync {
     // A WebSocket only: the spec comes in the first message (see ExecStartMessage), never in the URL.
     app.route({
       method: 'GET',
-      url: '/v1/sandboxes/:name/exec/ws',
+      url: R.sandboxes.execWs,
       config: { access: sandboxParam },
       // An unknown or stopped sandbox is refused with a plain HTTP answer, before anything is upgraded.
       preHandler: async (request) => {

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { z } from 'zod';
 import {
+  API_ROUTES as R,
   SecretNameParam,
   SetSecretRequest,
   type SecretList,
@@ -19,22 +20,18 @@ const credentialsOf = (services: DaemonServices) => services.credentials;
  */
 export function secretRoutes(services: DaemonServices): FastifyPluginAsync {
   return async (app) => {
-    app.get('/v1/secrets', { config: { access: open } }, async (): Promise<SecretList> =>
+    app.get(R.secrets.collection, { config: { access: open } }, async (): Promise<SecretList> =>
       credentialsOf(services).list(),
     );
 
-    app.put(
-      '/v1/secrets/:name',
-      { config: { access: rootOnly } },
-      async (request): Promise<SecretSetReport> => {
-        const { name } = NameParams.parse(request.params);
-        const { value } = SetSecretRequest.parse(request.body ?? {});
-        return credentialsOf(services).set(name, value);
-      },
-    );
+    app.put(R.secrets.one, { config: { access: rootOnly } }, async (request): Promise<SecretSetReport> => {
+      const { name } = NameParams.parse(request.params);
+      const { value } = SetSecretRequest.parse(request.body ?? {});
+      return credentialsOf(services).set(name, value);
+    });
 
     app.delete(
-      '/v1/secrets/:name',
+      R.secrets.one,
       { config: { access: rootOnly } },
       async (request): Promise<SecretRemovedReport> => {
         const { name } = NameParams.parse(request.params);

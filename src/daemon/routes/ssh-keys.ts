@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import type { FastifyPluginAsync } from 'fastify';
 import {
   AddSshKeyRequest,
+  API_ROUTES as R,
   RemoveSshKeyQuery,
   type SshGatewayReport,
   type SshKeyReport,
@@ -15,7 +16,7 @@ const gatewayOf = (services: DaemonServices) => services.ssh;
 /** /v1/ssh-keys (registered public keys) and /v1/ssh/gateway (what `aibox ssh-config` writes). */
 export function sshKeyRoutes(services: DaemonServices): FastifyPluginAsync {
   return async (app) => {
-    app.get('/v1/ssh/gateway', { config: { access: open } }, async (): Promise<SshGatewayReport> => {
+    app.get(R.sshKeys.gateway, { config: { access: open } }, async (): Promise<SshGatewayReport> => {
       const gateway = gatewayOf(services);
       const info = gateway.info();
       if (!info) {
@@ -26,17 +27,17 @@ export function sshKeyRoutes(services: DaemonServices): FastifyPluginAsync {
       return { enabled: true, ...info, ...(knownHosts !== undefined ? { knownHosts } : {}) };
     });
 
-    app.get('/v1/ssh-keys', { config: { access: open } }, async () => ({
+    app.get(R.sshKeys.collection, { config: { access: open } }, async () => ({
       keys: (await gatewayOf(services).listKeys()).map(toReport),
     }));
 
-    app.post('/v1/ssh-keys', { config: { access: rootOnly } }, async (request, reply) => {
+    app.post(R.sshKeys.collection, { config: { access: rootOnly } }, async (request, reply) => {
       const body = AddSshKeyRequest.parse(request.body ?? {});
       const added = await gatewayOf(services).addKey(body.publicKey);
       return reply.status(201).send({ keys: added.map(toReport) });
     });
 
-    app.delete('/v1/ssh-keys', { config: { access: rootOnly } }, async (request) => {
+    app.delete(R.sshKeys.collection, { config: { access: rootOnly } }, async (request) => {
       const { key } = RemoveSshKeyQuery.parse(request.query ?? {});
       return toReport(await gatewayOf(services).removeKey(key));
     });

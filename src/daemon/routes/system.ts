@@ -1,5 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import {
+  API_ROUTES as R,
+  type BaseImageReport,
   BuildImageRequest,
   type ImageBuildEvent,
   type StatusReport,
@@ -13,12 +15,12 @@ import { open } from '../http/access.js';
 export function systemRoutes(services: DaemonServices): FastifyPluginAsync {
   return async (app) => {
     const everyone = { config: { access: open } };
-    app.get('/v1/version', everyone, async (): Promise<VersionReport> => ({
+    app.get(R.system.version, everyone, async (): Promise<VersionReport> => ({
       version: services.version,
       api: 'v1',
     }));
 
-    app.get('/v1/status', everyone, async (request): Promise<StatusReport> => {
+    app.get(R.system.status, everyone, async (request): Promise<StatusReport> => {
       // The counts are the caller's own sandboxes (root: all), as the list is.
       let sandboxes = await services.sandboxes.list();
       if (request.caller.uid !== 0) {
@@ -43,15 +45,15 @@ export function systemRoutes(services: DaemonServices): FastifyPluginAsync {
       };
     });
 
-    app.get('/v1/doctor', everyone, async () => runDoctor(services));
+    app.get(R.system.doctor, everyone, async () => runDoctor(services));
 
-    app.get('/v1/images/base', everyone, async () => ({
+    app.get(R.system.baseImage, everyone, async (): Promise<BaseImageReport> => ({
       image: await services.runtime.image.reference(),
       present: await services.runtime.image.present(),
     }));
 
     // Streams NDJSON progress lines so the CLI can draw a progress bar while debootstrap runs.
-    app.post('/v1/images/base', everyone, async (request, reply) => {
+    app.post(R.system.baseImage, everyone, async (request, reply) => {
       const body = BuildImageRequest.parse(request.body ?? {});
       reply.raw.writeHead(200, { 'content-type': 'application/x-ndjson' });
       const send = (event: ImageBuildEvent) => reply.raw.write(`${JSON.stringify(event)}\n`);

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { z } from 'zod';
 import {
+  API_ROUTES as R,
   CreateTaskRequest,
   RemoveTaskQuery,
   TaskName,
@@ -36,7 +37,7 @@ export function taskRoutes(services: DaemonServices): FastifyPluginAsync {
   };
   const theirs = { config: { access: taskOwner } };
   return async (app) => {
-    app.post('/v1/tasks', { config: { access: open } }, async (request, reply) => {
+    app.post(R.tasks.collection, { config: { access: open } }, async (request, reply) => {
       const body = CreateTaskRequest.parse(request.body ?? {});
       // The daemon makes the branch and worktree as root: only in a repository the caller may itself write.
       await requireOwnAccess(body.repo, request.caller);
@@ -44,22 +45,20 @@ export function taskRoutes(services: DaemonServices): FastifyPluginAsync {
       return reply.status(201).send(await tasks().create(body, request.caller));
     });
 
-    app.get('/v1/tasks', { config: { access: open } }, async (request): Promise<TaskList> => {
+    app.get(R.tasks.collection, { config: { access: open } }, async (request): Promise<TaskList> => {
       const all = await tasks().store.list();
       if (request.caller.uid === 0) return { tasks: all };
       const visible = new Set((await app.visibleSandboxes(request.caller)).map((s) => s.name));
       return { tasks: all.filter((t) => t.sandbox !== undefined && visible.has(t.sandbox)) };
     });
 
-    app.get('/v1/tasks/:name', theirs, async (request) =>
-      tasks().store.get(NameParams.parse(request.params).name),
-    );
+    app.get(R.tasks.one, theirs, async (request) => tasks().store.get(NameParams.parse(request.params).name));
 
-    app.post('/v1/tasks/:name/done', theirs, async (request) =>
+    app.post(R.tasks.done, theirs, async (request) =>
       tasks().store.complete(NameParams.parse(request.params).name),
     );
 
-    app.delete('/v1/tasks/:name', theirs, async (request) => {
+    app.delete(R.tasks.one, theirs, async (request) => {
       const { name } = NameParams.parse(request.params);
       const query = RemoveTaskQuery.parse(request.query ?? {});
       return tasks().remove(name, query);

@@ -37,6 +37,7 @@ export type PackCatalogue = z.infer<typeof PackCatalogue>;
 
 /** DELETE /v1/packs/:ref: the NAME@VERSION entries removed from the cache. */
 export const RemovedPackList = z.object({ removed: z.array(z.string()) });
+export type RemovedPackList = z.infer<typeof RemovedPackList>;
 
 export const PackBuildRequest = z.object({ ref: PackRef, force: z.boolean().default(false) }).strict();
 

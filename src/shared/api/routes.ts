@@ -9,6 +9,9 @@ export const API_ROUTES = {
     baseImage: '/v1/images/base',
     events: '/v1/events',
     docs: '/v1/docs',
+    openapi: '/v1/openapi.json',
+    /** Prometheus text format (root on the socket, an admin token on the network listener). */
+    metrics: '/metrics',
   },
   sandboxes: {
     collection: '/v1/sandboxes',
@@ -65,6 +68,34 @@ export const API_ROUTES = {
   },
   egress: {
     decision: '/v1/egress/decisions/:id',
+  },
+  /** The session API (token-authenticated on the network listener; SESSION_ROUTES in sessions.ts). */
+  sessions: {
+    collection: '/v1/sessions',
+    one: '/v1/sessions/:id',
+    exec: '/v1/sessions/:id/exec',
+    execWs: '/v1/sessions/:id/exec/ws',
+    files: '/v1/sessions/:id/files',
+    filesList: '/v1/sessions/:id/files/list',
+    filesTar: '/v1/sessions/:id/files/tar',
+  },
+  tokens: {
+    collection: '/v1/tokens',
+    one: '/v1/tokens/:name',
+  },
+  /** The session-sandbox API existing programs already speak (no /v1: their paths are fixed). */
+  compat: {
+    create: '/create_session',
+    execute: '/execute',
+    cleanup: '/cleanup',
+  },
+  /** The web dashboard's page, assets and login (served outside /v1). */
+  dashboard: {
+    page: '/',
+    assets: '/assets/*',
+    login: '/dashboard/login',
+    session: '/dashboard/session',
+    logout: '/dashboard/logout',
   },
 } as const;
 

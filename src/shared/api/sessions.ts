@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { API_ROUTES } from './routes.js';
 import { EnvName, EnvValue } from './sandboxes.js';
 
 /**
@@ -162,20 +163,14 @@ export const CompatExecuteResponse = z.object({
 export const CompatCleanupRequest = z.object({ session_id: z.string().min(1) }).strip();
 export const CompatCleanupResponse = z.object({ session_id: z.string(), status: z.literal('cleaned') });
 
-/** The session API's routes (`:id` filled in by clients, percent-encoded). */
+/** The session API's routes (`:id` filled in by clients, percent-encoded), from the one table in routes.ts. */
 export const SESSION_ROUTES = {
-  collection: '/v1/sessions',
-  one: '/v1/sessions/:id',
-  exec: '/v1/sessions/:id/exec',
-  execWs: '/v1/sessions/:id/exec/ws',
-  files: '/v1/sessions/:id/files',
-  filesList: '/v1/sessions/:id/files/list',
-  filesTar: '/v1/sessions/:id/files/tar',
-  compatCreate: '/create_session',
-  compatExecute: '/execute',
-  compatCleanup: '/cleanup',
-  metrics: '/metrics',
-  openapi: '/v1/openapi.json',
+  ...API_ROUTES.sessions,
+  compatCreate: API_ROUTES.compat.create,
+  compatExecute: API_ROUTES.compat.execute,
+  compatCleanup: API_ROUTES.compat.cleanup,
+  metrics: API_ROUTES.system.metrics,
+  openapi: API_ROUTES.system.openapi,
 } as const;
 
 /** The stable codes of session refusals (src/sessions/errors.ts; a test keeps the two equal). */

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { API_ROUTES } from './routes.js';
 
 /**
  * API tokens for the network listener: a program presents `Authorization: Bearer <token>`; the daemon keeps only a
@@ -63,7 +64,8 @@ export type TokenList = z.infer<typeof TokenList>;
 export const TokenRevokedReport = z.object({ revoked: z.string(), id: z.string() });
 export type TokenRevokedReport = z.infer<typeof TokenRevokedReport>;
 
-export const TOKEN_ROUTES = { collection: '/v1/tokens', one: '/v1/tokens/:name' } as const;
+/** From the one table in routes.ts. */
+export const TOKEN_ROUTES = API_ROUTES.tokens;
 
 /** The stable codes of token refusals (src/tokens/errors.ts; a test keeps the two equal). */
 export const TOKEN_ERROR_CODES = [
