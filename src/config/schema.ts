@@ -7,6 +7,7 @@ import { PolicyConfig } from '../policy/index.js';
 import { EgressConfig } from '../egress/index.js';
 import { SshGatewayConfig } from '../ssh-gateway/index.js';
 import { PoolConfig } from './pool-config.js';
+import { SessionsConfig } from '../sessions/config.js';
 
 /**
  * The daemon's configuration. Modules own their sections' schemas; this file composes them. Add a module's section
@@ -35,6 +36,9 @@ export const DaemonConfig = z
     sshGateway: SshGatewayConfig.prefault({}).describe('SSH gateway for IDEs on 127.0.0.1:2222.'),
     egress: EgressConfig.prefault({}).describe(
       'Egress: per-sandbox Squid, allowlisting DNS, nftables; upstream proxy.',
+    ),
+    sessions: SessionsConfig.prefault({}).describe(
+      'Session API for programs: the network listener (bearer tokens, TLS), quotas, TTLs, rate limits.',
     ),
     pool: PoolConfig.prefault({}).describe(
       'Sandboxes without a host folder: workspace size cap, and the warm pool per profile.',

@@ -7,6 +7,8 @@ import type { Caller } from '../shared/index.js';
 import type { DaemonServices } from './services/index.js';
 import { registerRoutes } from './routes/index.js';
 import { installAccess } from './http/access.js';
+import { installTokenAuth } from './http/token-auth.js';
+import { collectRoutes, openApiRoutes } from './routes/openapi.js';
 import { answerOf, clientErrorAnswer, toErrorAnswer, writeRawAnswer } from './http/contract.js';
 import { guardUpgrades } from './http/upgrades.js';
 import { auditRefusal } from './http/refusal-audit.js';
@@ -101,9 +103,13 @@ export async function buildApp(services: DaemonServices, options: AppOptions = {
   });
 
   installAccess(app, services, { peer: options.peer, injectedCaller: options.injectedCaller });
+  // Network-listener requests carry a bearer token instead of a uid (the unix socket's rules above skip them).
+  installTokenAuth(app, () => services.sessionApi?.tokens);
   await app.register(websocket, { options: { maxPayload: 16 * 1024 * 1024 } });
   guardUpgrades(app.server);
+  const routes = collectRoutes(app);
   await registerRoutes(app, services);
+  await app.register(openApiRoutes(routes, services.version));
   return app;
 }
 

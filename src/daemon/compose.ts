@@ -16,6 +16,7 @@ import { SandboxService } from './services/sandboxes.js';
 import { SshGatewayHook, execDoorPolicy } from './services/ssh-gateway.js';
 import { TaskService } from './services/tasks.js';
 import { WarmPool } from './services/warm-pool.js';
+import { createSessionApi } from './services/sessions.js';
 import { SandboxStore } from './state/sandbox-store.js';
 
 /** Each service gets this long to close at shutdown; one that does not is logged and left behind. */
@@ -136,6 +137,18 @@ export async function composeDaemon(input: ComposeInput): Promise<ComposedDaemon
       'warm-pool',
       new WarmPool({ sandboxes, config: config.pool, logger: logger.child({ svc: 'warm-pool' }), clock }),
     );
+    const sessionApi = built(
+      'sessions',
+      await createSessionApi({
+        config: config.sessions,
+        stateDir: config.stateDir,
+        logger,
+        sandboxes,
+        policy,
+        runtime,
+        pool,
+      }),
+    );
     const tasks = new TaskService(git.tasks, sandboxes, logger.child({ svc: 'tasks' }));
     const services: DaemonServices = {
       version: input.version,
@@ -155,6 +168,7 @@ export async function composeDaemon(input: ComposeInput): Promise<ComposedDaemon
       sandboxes,
       pool,
       tasks,
+      sessionApi,
       hooks,
     };
     return { services, close };

@@ -7,6 +7,7 @@ import type { DaemonConfig } from '../config/index.js';
 import { SandboxRuntime } from '../runtime/index.js';
 import { PINO_REDACT_PATHS, SecretRedactor } from '../credentials/index.js';
 import { buildApp, trackConnections } from './app.js';
+import { startNetworkListener, type NetworkListener } from './http/token-auth.js';
 import { composeDaemon } from './compose.js';
 import { loadPeerReader } from './http/peercred.js';
 import type { DaemonServices, RuntimePort } from './services/index.js';
@@ -20,6 +21,8 @@ const RUNTIME_STOP_MS = 15_000;
 export interface RunningDaemon {
   app: FastifyInstance;
   services: DaemonServices;
+  /** The opt-in network listener (sessions.listener), when enabled. */
+  network?: NetworkListener | undefined;
   close(): Promise<void>;
 }
 
@@ -54,6 +57,7 @@ export async function startDaemon(
   await runtime.start();
   let composed: Awaited<ReturnType<typeof composeDaemon>> | undefined;
   let app: FastifyInstance | undefined;
+  let network: NetworkListener | undefined;
   try {
     // The credentials service registers every secret it loads with the logger's redactor: the log masks them.
     composed = await composeDaemon({
@@ -70,7 +74,11 @@ export async function startDaemon(
     await mkdir(path.dirname(config.socket), { recursive: true, mode: 0o755 });
     await removeStaleSocket(config.socket);
     await app.listen({ path: config.socket });
+    // Programs with an API token: the same app on TCP (TLS when configured), bearer-token auth (token-auth.ts).
+    if (config.sessions.listener.enabled)
+      network = await startNetworkListener(app, config.sessions.listener, logger);
   } catch (err) {
+    await network?.close().catch(() => undefined);
     await app?.close().catch(() => undefined);
     await composed?.close();
     await settlesWithin(runtime.stop(), RUNTIME_STOP_MS);
@@ -94,17 +102,20 @@ export async function startDaemon(
   return {
     app: server,
     services,
+    network,
     /**
      * Bounded: in-flight requests get a grace period, then every connection (exec streams too) is closed; then
      * every service closes in reverse build order (compose.ts), then the runtime stops.
      */
     async close() {
+      const closingNetwork = network?.close();
       const closing = server.close();
       if (!(await settlesWithin(closing, SHUTDOWN_GRACE_MS))) {
         logger.warn({ open: connections.size }, 'closing the connections still open at shutdown');
         for (const socket of connections) socket.destroy();
         await settlesWithin(closing, SHUTDOWN_GRACE_MS);
       }
+      await settlesWithin(closingNetwork ?? Promise.resolve(), SHUTDOWN_GRACE_MS);
       await closeServices();
       if (!(await settlesWithin(runtime.stop(), RUNTIME_STOP_MS))) {
         logger.warn('the runtime did not stop in time; exiting anyway');

@@ -6,6 +6,7 @@ import { daemonErrors } from '../errors.js';
 import type { DaemonServices } from '../services/index.js';
 import { SandboxStore, type SandboxRecord } from '../state/sandbox-store.js';
 import type { PeerReader } from './peercred.js';
+import { isNetworkRequest, NETWORK_CALLER } from './token-auth.js';
 
 /**
  * What a route acts on, for the one authorisation check every request passes (`installAccess`):
@@ -82,6 +83,11 @@ export function installAccess(app: FastifyInstance, services: DaemonServices, op
 
   app.decorateRequest('caller', null as unknown as Caller);
   app.addHook('onRequest', async (request) => {
+    // The network listener's requests have no uid: token-auth.ts decides for them (fail closed: uid -1).
+    if (isNetworkRequest(request.raw)) {
+      request.caller = NETWORK_CALLER;
+      return;
+    }
     const socket: unknown = request.raw.socket;
     // Every connection to the listening socket is a net.Socket; only in-process injection is not.
     if (!(socket instanceof Socket)) {
@@ -97,7 +103,7 @@ export function installAccess(app: FastifyInstance, services: DaemonServices, op
   });
 
   app.addHook('preHandler', async (request) => {
-    if (request.is404) return;
+    if (request.is404 || isNetworkRequest(request.raw)) return;
     const caller = request.caller;
     if (caller.uid === 0) return;
     const rule = request.routeOptions.config.access ?? rootOnly;

@@ -3,7 +3,7 @@ import type { Duplex } from 'node:stream';
 import { answerOf, writeRawAnswer } from './contract.js';
 
 /** The only routes that accept a WebSocket upgrade. */
-const WEBSOCKET_ROUTES = [/^\/v1\/sandboxes\/[^/]+\/exec\/ws$/];
+const WEBSOCKET_ROUTES = [/^\/v1\/sessions\/[^/]+\/exec\/ws$/, /^\/v1\/sandboxes\/[^/]+\/exec\/ws$/];
 
 type UpgradeListener = (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
 

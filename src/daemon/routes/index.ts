@@ -10,6 +10,10 @@ import { taskRoutes } from './tasks.js';
 import { egressRoutes } from './egress.js';
 import { sshKeyRoutes } from './ssh-keys.js';
 import { packRoutes } from './packs.js';
+import { sessionRoutes } from './sessions.js';
+import { compatRoutes } from './compat.js';
+import { tokenRoutes } from './tokens.js';
+import { metricsRoutes } from './metrics.js';
 import { eventRoutes } from './events.js';
 
 /** One line per resource. Each route file validates its input with the zod schemas of src/shared/api. */
@@ -24,5 +28,9 @@ export async function registerRoutes(app: FastifyInstance, services: DaemonServi
   await app.register(egressRoutes(services));
   await app.register(sshKeyRoutes(services));
   await app.register(packRoutes(services));
+  await app.register(sessionRoutes(services, services.sessionApi));
+  await app.register(compatRoutes(services.sessionApi));
+  await app.register(tokenRoutes(services.sessionApi));
+  await app.register(metricsRoutes(services.sessionApi));
   await app.register(eventRoutes(services));
 }

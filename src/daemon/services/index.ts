@@ -15,6 +15,7 @@ import type { PacksService } from './packs.js';
 import type { SshGatewayHook } from './ssh-gateway.js';
 import type { TaskService } from './tasks.js';
 import type { WarmPool } from './warm-pool.js';
+import type { SessionApi } from '../../sessions/index.js';
 
 /**
  * Every service of the daemon, by name, built once by the composition root (src/daemon/compose.ts) — no lookups,
@@ -42,6 +43,8 @@ export interface DaemonServices {
   /** Pre-started sandboxes without a host folder, claimed by workspace-less creates. */
   pool: WarmPool;
   tasks: TaskService;
+  /** Sessions for programs, API tokens and their metrics (routes on the socket and the network listener). */
+  sessionApi: SessionApi;
   /** The sandbox lifecycle layers in start order (stop: reverse), derived from the services above. */
   hooks: readonly SandboxHook[];
 }
