@@ -61,6 +61,10 @@ export const policyErrors = defineErrors({
     status: 503,
     hint: 'No valid policy has been loaded yet: fix the error shown by `aibox doctor` or `aibox policy show`.',
   },
+  POLICY_LAYER_REFUSED: {
+    status: 500,
+    hint: 'An enforcement layer could not apply a policy change, so the previous policy stays in force there (`aibox policy show` shows it, with this error): fix the policy edit, or see the daemon log for the layer\u2019s failure.',
+  },
   POLICY_DECISION_NOT_FOUND: {
     status: 404,
     hint: 'Decision ids look like dec_…; they are printed in 403 bodies and listed by `aibox audit tail --kind decision`.',

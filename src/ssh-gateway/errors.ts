@@ -37,10 +37,6 @@ export const sshErrors = defineErrors({
     status: 409,
     hint: 'The sandbox stopped; start it again with `aibox start` and reconnect.',
   },
-  SSH_POLICY_MISSING: {
-    status: 500,
-    hint: 'aiboxd wires the SSH gateway to the policy layer\u2019s exec door; without it the gateway refuses to start (fail closed). Report this as a bug.',
-  },
   SSH_GATEWAY_DISABLED: {
     status: 409,
     hint: 'Enable the gateway with `sshGateway.enabled: true` in the daemon config and restart aiboxd.',
