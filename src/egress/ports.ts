@@ -5,21 +5,34 @@ import { createServer } from 'node:net';
  * Proxy ports. Squid 5 refuses `http_port …:0` and cannot take an inherited socket, so the daemon has to name the
  * port. Probing a free port and closing it is only a guess (another start, another daemon or any process can take
  * it before Squid binds), so the guess is never trusted:
+ * - ports are picked outside the kernel's ephemeral range (ip_local_port_range): outgoing connections and every
+ *   `listen(0)` (the resolvers, the gateways) take their ports from that range, so they cannot land on a port
+ *   between its probe and Squid's bind — with Squid starting in the background, that window is a container start;
  * - within this daemon, a port handed out stays reserved until its sandbox releases it (no two concurrent starts
  *   get the same one);
- * - Squid's own bind is the arbiter across processes: if it fails (EADDRINUSE), the start retries with another
- *   port, and a start only succeeds once the listening socket on that port is proven to belong to this Squid.
+ * - Squid's own bind is the arbiter across processes: if it fails (EADDRINUSE), the start fails or retries with
+ *   another port, and a start only succeeds once the listening socket on that port is proven to belong to this Squid.
  */
 export class PortReservations {
   private readonly held = new Set<string>();
+  private range: Promise<[number, number] | undefined> | undefined;
 
-  /** A port the kernel says is free now and that no other start of this daemon holds. */
+  /** A port free now (a bind succeeds), outside the ephemeral range, that no other start of this daemon holds. */
   async reserve(address: string): Promise<number> {
+    this.range ??= proxyPortRange();
+    const range = await this.range;
     for (let attempt = 0; attempt < 50; attempt++) {
-      const port = await kernelFreePort(address);
+      const port = range
+        ? range[0] + Math.floor(Math.random() * (range[1] - range[0] + 1))
+        : await kernelFreePort(address);
       const key = `${address}:${port}`;
       if (this.held.has(key)) continue;
+      // Held before the probe: a concurrent reserve cannot pick it meanwhile.
       this.held.add(key);
+      if (range && !(await canBind(address, port))) {
+        this.held.delete(key);
+        continue;
+      }
       return port;
     }
     throw new Error(`no free port on ${address}`);
@@ -37,6 +50,27 @@ export class PortReservations {
   get size(): number {
     return this.held.size;
   }
+}
+
+/**
+ * Where proxy ports come from: the 12,000 ports below the kernel's ephemeral range (or above it, when it starts too
+ * low); undefined when neither fits (then the kernel picks, from the ephemeral range).
+ */
+export async function proxyPortRange(): Promise<[number, number] | undefined> {
+  const text = await readFile('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').catch(() => '32768 60999');
+  const [low = 32768, high = 60999] = text.trim().split(/\s+/).map(Number);
+  if (low - 1 >= 12_000) return [Math.max(10_000, low - 12_000), low - 1];
+  if (high + 1 <= 53_535) return [high + 1, 65_535];
+  return undefined;
+}
+
+/** Whether a TCP listener can bind address:port right now (it is closed again at once). */
+function canBind(address: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = createServer();
+    srv.once('error', () => resolve(false));
+    srv.listen(port, address, () => srv.close(() => resolve(true)));
+  });
 }
 
 /** A port free at this instant (a probe: the caller must still verify whoever binds it got it). */

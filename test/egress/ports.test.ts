@@ -1,6 +1,8 @@
 import { createServer } from 'node:net';
 import { describe, expect, it } from 'vitest';
+import { readFile } from 'node:fs/promises';
 import { PortReservations, listenerHeldBy } from '../../src/egress/index.js';
+import { proxyPortRange } from '../../src/egress/ports.js';
 
 describe('proxy port reservations', () => {
   it('never hands out a port another start of this daemon holds, and frees it on release', async () => {
@@ -10,6 +12,43 @@ describe('proxy port reservations', () => {
     expect(ports.size).toBe(200);
     for (const p of got) ports.release('127.0.0.1', p);
     expect(ports.size).toBe(0);
+  });
+
+  it('hands out ports outside the kernel ephemeral range, which outgoing connections and listen(0) use', async () => {
+    const range = await proxyPortRange();
+    const [low, high] = (await readFile('/proc/sys/net/ipv4/ip_local_port_range', 'utf8'))
+      .trim()
+      .split(/\s+/)
+      .map(Number);
+    expect(range).toBeDefined();
+    const ports = new PortReservations();
+    for (let i = 0; i < 50; i++) {
+      const p = await ports.reserve('127.0.0.1');
+      expect(p >= low! && p <= high!, `port ${p} in ${low}-${high}`).toBe(false);
+      expect(p).toBeGreaterThanOrEqual(range![0]);
+      expect(p).toBeLessThanOrEqual(range![1]);
+    }
+  });
+
+  it('skips a port something else listens on', async () => {
+    const range = (await proxyPortRange())!;
+    // 200 of its ~12,000 ports taken: 600 picks land on one of them with near certainty, and must move on.
+    const squatters = [];
+    for (let p = range[0]; p < range[0] + 200; p++) {
+      const srv = createServer();
+      const ok = await new Promise<boolean>((r) => {
+        srv.once('error', () => r(false));
+        srv.listen(p, '127.0.0.1', () => r(true));
+      });
+      if (ok) squatters.push({ srv, p });
+    }
+    try {
+      const taken = new Set(squatters.map((s) => s.p));
+      const ports = new PortReservations();
+      for (let i = 0; i < 600; i++) expect(taken.has(await ports.reserve('127.0.0.1'))).toBe(false);
+    } finally {
+      for (const s of squatters) s.srv.close();
+    }
   });
 
   it('keeps an adopted port held', async () => {
