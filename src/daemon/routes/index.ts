@@ -28,9 +28,12 @@ export async function registerRoutes(app: FastifyInstance, services: DaemonServi
   await app.register(egressRoutes(services));
   await app.register(sshKeyRoutes(services));
   await app.register(packRoutes(services));
-  await app.register(sessionRoutes(services, services.sessionApi));
-  await app.register(compatRoutes(services.sessionApi));
-  await app.register(tokenRoutes(services.sessionApi));
-  await app.register(metricsRoutes(services.sessionApi));
+  const sessionApi = services.sessionApi;
+  if (sessionApi) {
+    await app.register(sessionRoutes(services, sessionApi));
+    await app.register(compatRoutes(sessionApi));
+    await app.register(tokenRoutes(sessionApi));
+    await app.register(metricsRoutes(sessionApi));
+  }
   await app.register(eventRoutes(services));
 }

@@ -43,8 +43,8 @@ export interface DaemonServices {
   /** Pre-started sandboxes without a host folder, claimed by workspace-less creates. */
   pool: WarmPool;
   tasks: TaskService;
-  /** Sessions for programs, API tokens and their metrics (routes on the socket and the network listener). */
-  sessionApi: SessionApi;
+  /** Sessions for programs, API tokens and their metrics (always built by compose.ts; absent in hand-made test apps). */
+  sessionApi?: SessionApi | undefined;
   /** The sandbox lifecycle layers in start order (stop: reverse), derived from the services above. */
   hooks: readonly SandboxHook[];
 }
