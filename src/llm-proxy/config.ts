@@ -1,6 +1,16 @@
 import { z } from 'zod';
 import { Duration, SecretName } from '../credentials/index.js';
-import { LlmPolicy, PayloadLogging } from './policy.js';
+import { PayloadLogging } from './policy.js';
+
+/**
+ * `llm.defaultPolicy` was a fallback the policy layer always overrode. It is refused rather than ignored: an operator
+ * who wrote a restrictive one would otherwise believe it in force.
+ */
+export const LLM_DEFAULT_POLICY_REMOVED =
+  "llm.defaultPolicy is no longer read: each sandbox's providers, models and limits come from the policy llm door " +
+  "only. Move them to the policy repo (the llm door's allowed_providers, allowed_models and limits rules in org/ " +
+  "or teams/<team>/ Rego) or a project's aibox/policy.yaml (llm.providers, llm.models, llm.limits): docs/policy.md, " +
+  '"Doors". Then remove llm.defaultPolicy from aiboxd.yaml.';
 
 export const LlmDialect = z
   .enum(['anthropic', 'openai'])
@@ -40,9 +50,13 @@ export const LlmConfig = z
       .default('10.0.2.2')
       .describe("The host's loopback as seen from inside a rootless sandbox (slirp4netns)."),
     payloadLogging: PayloadLogging.default('full'),
-    defaultPolicy: LlmPolicy.prefault({}).describe(
-      "Not used by aiboxd (a warning says so when set): each sandbox's LLM policy is the policy layer's llm door.",
-    ),
+    defaultPolicy: z
+      .unknown()
+      .optional()
+      .superRefine((value, ctx) => {
+        if (value !== undefined) ctx.addIssue({ code: 'custom', message: LLM_DEFAULT_POLICY_REMOVED });
+      })
+      .describe('Removed: refused with a message saying where its rules went.'),
     maxRequestBytes: z
       .number()
       .int()

@@ -16,6 +16,8 @@ import { FakeLlm } from '../support/fake-llm.js';
 import { send } from './helpers.js';
 
 const KEY = 'sk-ant-api03-daemon-wiring-test-key-42';
+/** The sandbox's llm door in these tests (the policy layer's decision, given by the test). */
+const ANTHROPIC_CLAUDE = LlmPolicy.parse({ providers: ['anthropic'], models: ['claude-*'] });
 
 describe('the daemon side: /v1/secrets and the llm-proxy sandbox hook', () => {
   let stateDir: string;
@@ -35,7 +37,6 @@ describe('the daemon side: /v1/secrets and the llm-proxy sandbox hook', () => {
         providers: {
           anthropic: { upstream: upstream.url, credential: 'anthropic-api-key', timeout: 60_000 },
         },
-        defaultPolicy: { providers: ['anthropic'], models: ['claude-*'], limits: {} },
       },
     };
     const credentials = await CredentialsService.create({
@@ -58,7 +59,7 @@ describe('the daemon side: /v1/secrets and the llm-proxy sandbox hook', () => {
         },
       },
       policy: {
-        llmPolicyFor: () => Promise.resolve(config.llm.defaultPolicy as LlmPolicy),
+        llmPolicyFor: () => Promise.resolve(ANTHROPIC_CLAUDE),
         onLlmPolicyChange: () => () => undefined,
         ...policy,
       },

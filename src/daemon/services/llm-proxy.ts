@@ -119,10 +119,6 @@ export class LlmProxyHook implements SandboxHook {
       deps.policy,
     );
     deps.policy.onLlmPolicyChange((sandboxId, policy) => hook.policyChanged(sandboxId, policy));
-    if (deps.config.llm.defaultPolicy.providers.length > 0) {
-      // It used to be a fallback the policy layer always overrode: say it does nothing rather than let it mislead.
-      logger.warn("llm.defaultPolicy is not used: each sandbox's LLM policy is the policy layer's llm door");
-    }
     return Promise.resolve(hook);
   }
 
