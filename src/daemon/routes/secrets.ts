@@ -13,21 +13,20 @@ import { open, rootOnly } from '../http/access.js';
 
 const NameParams = z.object({ name: SecretNameParam });
 
-const credentialsOf = (services: DaemonServices) => services.credentials;
-
 /**
  * /v1/secrets: names and dates out, values only in (PUT body over the local socket). No route returns a value.
  */
 export function secretRoutes(services: DaemonServices): FastifyPluginAsync {
+  const { credentials } = services;
   return async (app) => {
     app.get(R.secrets.collection, { config: { access: open } }, async (): Promise<SecretList> =>
-      credentialsOf(services).list(),
+      credentials.list(),
     );
 
     app.put(R.secrets.one, { config: { access: rootOnly } }, async (request): Promise<SecretSetReport> => {
       const { name } = NameParams.parse(request.params);
       const { value } = SetSecretRequest.parse(request.body ?? {});
-      return credentialsOf(services).set(name, value);
+      return credentials.set(name, value);
     });
 
     app.delete(
@@ -35,7 +34,7 @@ export function secretRoutes(services: DaemonServices): FastifyPluginAsync {
       { config: { access: rootOnly } },
       async (request): Promise<SecretRemovedReport> => {
         const { name } = NameParams.parse(request.params);
-        return credentialsOf(services).remove(name);
+        return credentials.remove(name);
       },
     );
   };

@@ -10,14 +10,12 @@ import {
 import type { DaemonServices } from '../services/index.js';
 import { open, rootOnly } from '../http/access.js';
 
-/** The gateway is a lifecycle layer; it also holds the registered keys. */
-const gatewayOf = (services: DaemonServices) => services.ssh;
-
 /** /v1/ssh-keys (registered public keys) and /v1/ssh/gateway (what `aibox ssh-config` writes). */
 export function sshKeyRoutes(services: DaemonServices): FastifyPluginAsync {
+  // The gateway is a lifecycle layer; it also holds the registered keys.
+  const gateway = services.ssh;
   return async (app) => {
     app.get(R.sshKeys.gateway, { config: { access: open } }, async (): Promise<SshGatewayReport> => {
-      const gateway = gatewayOf(services);
       const info = gateway.info();
       if (!info) {
         const { host, port, hostKeyAlias } = gateway.config;
@@ -28,18 +26,18 @@ export function sshKeyRoutes(services: DaemonServices): FastifyPluginAsync {
     });
 
     app.get(R.sshKeys.collection, { config: { access: open } }, async () => ({
-      keys: (await gatewayOf(services).listKeys()).map(toReport),
+      keys: (await gateway.listKeys()).map(toReport),
     }));
 
     app.post(R.sshKeys.collection, { config: { access: rootOnly } }, async (request, reply) => {
       const body = AddSshKeyRequest.parse(request.body ?? {});
-      const added = await gatewayOf(services).addKey(body.publicKey);
+      const added = await gateway.addKey(body.publicKey);
       return reply.status(201).send({ keys: added.map(toReport) });
     });
 
     app.delete(R.sshKeys.collection, { config: { access: rootOnly } }, async (request) => {
       const { key } = RemoveSshKeyQuery.parse(request.query ?? {});
-      return toReport(await gatewayOf(services).removeKey(key));
+      return toReport(await gateway.removeKey(key));
     });
   };
 }
