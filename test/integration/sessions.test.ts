@@ -103,6 +103,7 @@ describe.runIf(run)('the session API over TCP with real gVisor sessions', () => 
     const id = await s.exec(['sh', '-c', 'id -u; echo $GREETING; pwd; cat /proc/version']);
     expect(id.exitCode).toBe(0);
     expect(id.stdout.split('\n').slice(0, 3)).toEqual(['1001', 'hi', '/workspace']);
+    expect((await s.exec(['dmesg'])).stdout).toContain('Starting gVisor'); // a real gVisor sandbox
     const started = Date.now();
     const slow = await s.exec(['sleep', '30'], { timeoutSeconds: 1 });
     expect(slow).toMatchObject({ exitCode: 124, timedOut: true });
