@@ -12,24 +12,10 @@ import { startTestDaemon, type TestDaemon } from '../support/test-daemon.js';
  * Paths in the table that the unit-test daemon may not serve (yet), each with why. Remove a line once the daemon
  * registers it: the test then holds it to the table like every other route.
  */
-const MAY_BE_ABSENT: Record<string, string> = {
-  // The session API, tokens, metrics and the OpenAPI document are being wired into the composition root (the
-  // network listener); until then they are served by their own route plugins only (test/sessions).
-  ...Object.fromEntries(
-    [
-      ...Object.values(API_ROUTES.sessions),
-      ...Object.values(API_ROUTES.tokens),
-      ...Object.values(API_ROUTES.compat),
-      API_ROUTES.system.metrics,
-      API_ROUTES.system.openapi,
-      API_ROUTES.system.docs,
-    ].map((p) => [p, 'session API wiring in progress']),
-  ),
-  // The dashboard is installed only when the network listener is enabled and the web build is present.
-  ...Object.fromEntries(
-    Object.values(API_ROUTES.dashboard).map((p) => [p, 'dashboard: network listener only']),
-  ),
-};
+const MAY_BE_ABSENT: Record<string, string> = Object.fromEntries(
+  // The dashboard is installed only with the network listener enabled and the web build present (test/web).
+  Object.values(API_ROUTES.dashboard).map((p) => [p, 'dashboard: network listener only']),
+);
 
 /** Every full path in `app.printRoutes({ commonPrefix: false })`'s tree (one node per line, 4 columns a level). */
 export function servedPaths(tree: string): Set<string> {
