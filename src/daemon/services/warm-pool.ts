@@ -40,6 +40,8 @@ interface Pooled {
 const POOL_CALLER: Caller = DAEMON_CALLER;
 /** How often ages are checked and a failed refill is retried, at most. */
 const MAX_TICK_MS = 30_000;
+/** How long after a claim the pool starts its replacement (while another pooled sandbox is still ready). */
+const REFILL_DELAY_MS = 1000;
 /** After a failed start, the next attempt waits at least this long (no hot loop against a broken runtime). */
 const RETRY_AFTER_MS = 5_000;
 
@@ -119,7 +121,9 @@ export class WarmPool {
       if (now - next.createdAt < maxAge * 1000) taken = next;
       else void this.discard(next.name, 'too old');
     }
-    this.refill();
+    // The replacement starts a moment later: a start is CPU-heavy, and the claimer's first commands come now.
+    if (taken && list.length > 0) setTimeout(() => this.refill(), REFILL_DELAY_MS).unref();
+    else this.refill();
     return taken?.id;
   }
 
