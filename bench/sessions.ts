@@ -84,36 +84,41 @@ try {
   await s.close();
   await daemon.api('DELETE', `/v1/sandboxes/${box.body.name}`);
 
-  // C sessions at once, E execs each
-  const latencies: number[] = [];
-  let errors = 0;
-  const wall = await timeIt(async () => {
-    await Promise.all(
-      Array.from({ length: concurrent }, async () => {
-        const session = await client.createSession().catch(() => undefined);
-        if (!session) {
-          errors += execsEach;
-          return;
-        }
-        try {
-          for (let i = 0; i < execsEach; i++) {
-            const t = await timeIt(async () => {
-              const r = await session.exec(['sh', '-c', 'echo ok']).catch(() => undefined);
-              if (r?.stdout !== 'ok\n') errors++;
-            });
-            latencies.push(t);
+  // C sessions at once, E execs each (--concurrent 0: skipped)
+  if (concurrent === 0) {
+    printTable('session API (ms)', rows);
+    process.exitCode = 0;
+  } else {
+    const latencies: number[] = [];
+    let errors = 0;
+    const wall = await timeIt(async () => {
+      await Promise.all(
+        Array.from({ length: concurrent }, async () => {
+          const session = await client.createSession().catch(() => undefined);
+          if (!session) {
+            errors += execsEach;
+            return;
           }
-        } finally {
-          await session.close().catch(() => undefined);
-        }
-      }),
+          try {
+            for (let i = 0; i < execsEach; i++) {
+              const t = await timeIt(async () => {
+                const r = await session.exec(['sh', '-c', 'echo ok']).catch(() => undefined);
+                if (r?.stdout !== 'ok\n') errors++;
+              });
+              latencies.push(t);
+            }
+          } finally {
+            await session.close().catch(() => undefined);
+          }
+        }),
+      );
+    });
+    rows.push([`exec in ${concurrent} concurrent sessions × ${execsEach}`, summarize(latencies)]);
+    printTable('session API (ms)', rows);
+    console.log(
+      `\n${concurrent} × ${execsEach}: ${errors} errors, ${(wall / 1000).toFixed(1)} s wall (sessions created concurrently)`,
     );
-  });
-  rows.push([`exec in ${concurrent} concurrent sessions × ${execsEach}`, summarize(latencies)]);
-  printTable('session API (ms)', rows);
-  console.log(
-    `\n${concurrent} × ${execsEach}: ${errors} errors, ${(wall / 1000).toFixed(1)} s wall (sessions created concurrently)`,
-  );
+  }
 } finally {
   await daemon.stop();
 }
