@@ -1,11 +1,13 @@
 import { defineConfig } from 'vitest/config';
 
-// Two projects: fast unit tests (pure code, run in parallel) and integration tests that start real
-// Podman/runsc containers, nftables rulesets, Squid and git. Integration files run one at a time: the
-// machines have 2 cores and gVisor sandboxes are not cheap.
+// Projects: the dashboard's component tests, fast unit tests (pure code, run in parallel) and integration tests
+// that start real Podman/runsc containers, nftables rulesets, Squid, git and Chromium. Integration files run one at
+// a time: the machines have 2 cores and gVisor sandboxes are not cheap.
 export default defineConfig({
   test: {
     projects: [
+      // The dashboard's component tests (jsdom), with their own Vite config.
+      'web/vitest.config.ts',
       {
         test: {
           name: 'unit',

@@ -12,6 +12,12 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 bash scripts/setup-host.sh
+# The dashboard's browser tests drive Debian's Chromium (no browser download).
+if ! command -v chromium >/dev/null; then
+  echo "aibox pretest: installing chromium for the dashboard's browser tests" >&2
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null
+fi
 [ -d node_modules ] || npm ci --no-audit --no-fund
 npm run --silent build
 
