@@ -21,6 +21,9 @@ for bin in aibox aiboxd; do
   printf '#!/bin/sh\nexec node %s/dist/bin/%s.js "$@"\n' "$AIBOX_HOME" "$bin" >/usr/local/bin/$bin
   chmod 0755 /usr/local/bin/$bin
 done
+# Tab completion for `aibox` in new bash shells.
+mkdir -p /etc/bash_completion.d
+/usr/local/bin/aibox completion bash >/etc/bash_completion.d/aibox
 
 aibox() { /usr/local/bin/aibox "$@"; }
 export AIBOX_SOCKET=/run/aibox/aiboxd.sock
