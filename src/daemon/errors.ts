@@ -39,6 +39,10 @@ export const daemonErrors = defineErrors({
   },
   DAEMON_INTERNAL: { status: 500, hint: 'See the daemon log for details; this is a bug worth reporting.' },
   EXEC_INVALID: { status: 400, hint: 'Pass the command after `--`: aibox exec NAME -- CMD ARGS…' },
+  SANDBOX_PROCESS_PROTECTED: {
+    status: 403,
+    hint: "Only the sandbox user's own processes can be signalled: not the exec agent, not a root process (`aibox ps NAME` shows the uid).",
+  },
   EXEC_WORKDIR_NOT_FOUND: {
     status: 400,
     hint: 'Give an existing directory inside the sandbox with -w (default: /workspace).',

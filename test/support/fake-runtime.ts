@@ -9,16 +9,22 @@ import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { constants } from 'node:os';
 import { PassThrough } from 'node:stream';
 import type { Profile } from '../../src/config/index.js';
 import type { BufferedExec, ContainerState, RuntimePort } from '../../src/daemon/services/runtime-port.js';
 import type {
   ContainerExit,
+  ExecExit,
   ExecOptions,
   ExecSession,
   ManagedContainer,
+  ProcessInfo,
   SandboxSpec,
 } from '../../src/runtime/index.js';
+import { runtimeErrors } from '../../src/runtime/errors.js';
+
+const osSignals = constants.signals as Record<string, number>;
 
 /** The runtime steps a test can make fail. */
 export type FakeStep =
@@ -49,6 +55,8 @@ export class FakeRuntime implements RuntimePort {
   /** What `podman.ping()` and `image.present()` answer. */
   podmanUp = true;
   imagePresent = true;
+  /** Running exec children per container (what `processes` lists, beside a root aibox-exec at pid 1). */
+  private readonly running = new Map<string, Map<number, { cmd: string; kill(sig: NodeJS.Signals): void }>>();
 
   constructor(private readonly stateDir: string) {
     // The same id the real runtime derives from the state directory.
@@ -207,11 +215,60 @@ export class FakeRuntime implements RuntimePort {
     stdin.pipe(child.stdin);
     child.stdin.on('error', () => undefined);
     if (!options.stdin) stdin.end();
-    const exit = new Promise<number>((resolve) => {
-      child.on('error', () => resolve(127));
-      child.on('close', (code, signal) => resolve(code ?? (signal ? 128 + 9 : 1)));
+    const procs =
+      this.running.get(containerId) ?? new Map<number, { cmd: string; kill(sig: NodeJS.Signals): void }>();
+    this.running.set(containerId, procs);
+    if (child.pid) procs.set(child.pid, { cmd: options.cmd.join(' '), kill: (sig) => child.kill(sig) });
+    let timedOut = false;
+    const timer =
+      options.timeoutMs && options.timeoutMs > 0
+        ? setTimeout(() => {
+            timedOut = true;
+            child.kill('SIGKILL');
+          }, options.timeoutMs)
+        : undefined;
+    const result = new Promise<ExecExit>((resolve) => {
+      child.on('error', () => resolve({ code: 127, timedOut: false }));
+      child.on('close', (code, signal) => {
+        clearTimeout(timer);
+        if (child.pid) procs.delete(child.pid);
+        const sig = signal ? (osSignals[signal] ?? 9) : 0;
+        resolve({ code: code ?? 128 + sig, ...(signal ? { signal: signal.replace(/^SIG/, '') } : {}), timedOut });
+      });
     });
-    return { stdin, stdout, stderr, exit, resize: () => Promise.resolve() };
+    const exit = result.then((r) => r.code);
+    return {
+      stdin,
+      stdout,
+      stderr,
+      exit,
+      result,
+      ...(child.pid ? { pid: child.pid } : {}),
+      resize: () => Promise.resolve(),
+    };
+  }
+
+  /** The container's running execs (host pids), and a root `aibox-exec` at pid 1 like the real sandbox's. */
+  processes(containerId: string): Promise<ProcessInfo[]> {
+    this.require(containerId);
+    const uid = process.getuid?.() ?? 1000;
+    const list: ProcessInfo[] = [{ pid: 1, ppid: 0, pgid: 1, uid: 0, state: 'S', cmd: 'aibox-exec' }];
+    for (const [pid, p] of this.running.get(containerId) ?? []) {
+      list.push({ pid, ppid: 1, pgid: pid, uid: uid === 0 ? 1000 : uid, state: 'S', cmd: p.cmd });
+    }
+    return Promise.resolve(list);
+  }
+
+  killProcess(containerId: string, pid: number, signal: string | number): Promise<void> {
+    this.require(containerId);
+    this.calls.push(`killProcess ${containerId} ${pid} ${signal}`);
+    const p = this.running.get(containerId)?.get(pid);
+    if (!p)
+      return Promise.reject(
+        runtimeErrors.create('RUNTIME_PROCESS_NOT_FOUND', `no process ${pid} in the sandbox`),
+      );
+    p.kill(`SIG${String(signal)}` as NodeJS.Signals);
+    return Promise.resolve();
   }
 
   async execBuffered(containerId: string, options: ExecOptions): Promise<BufferedExec> {
@@ -221,11 +278,13 @@ export class FakeRuntime implements RuntimePort {
     session.stdout.on('data', (b: Buffer) => out.push(b));
     session.stderr.on('data', (b: Buffer) => err.push(b));
     const exitCode = await session.exit;
+    const timedOut = (await session.result)?.timedOut ?? false;
     return {
       exitCode,
       stdout: Buffer.concat(out).toString('utf8'),
       stderr: Buffer.concat(err).toString('utf8'),
       truncated: false,
+      timedOut,
     };
   }
 

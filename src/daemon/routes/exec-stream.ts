@@ -87,6 +87,7 @@ export async function streamExec(
       ...(spec.workdir ? { workdir: spec.workdir } : {}),
       ...(spec.cols ? { cols: spec.cols } : {}),
       ...(spec.rows ? { rows: spec.rows } : {}),
+      ...(spec.timeoutSeconds ? { timeoutMs: Math.ceil(spec.timeoutSeconds * 1000) } : {}),
     });
     const frame = (stream: number) => (chunk: Buffer) =>
       socket.send(Buffer.concat([Buffer.from([stream]), chunk]));
@@ -95,7 +96,8 @@ export async function streamExec(
     for (const [data, isBinary] of pending.splice(0)) deliver(data, isBinary);
     if (closed) session.stdin.end();
     const exitCode = await session.exit;
-    sendControl({ type: 'exit', exitCode });
+    const timedOut = (await session.result)?.timedOut === true;
+    sendControl(timedOut ? { type: 'exit', exitCode, timedOut } : { type: 'exit', exitCode });
     socket.close(1000);
   } catch (err) {
     const error = isAiboxError(err)

@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { DaemonServices } from '../services/index.js';
 import { systemRoutes } from './system.js';
 import { sandboxRoutes } from './sandboxes.js';
+import { processRoutes } from './processes.js';
 import { secretRoutes } from './secrets.js';
 import { policyRoutes } from './policy.js';
 import { auditRoutes } from './audit.js';
@@ -20,6 +21,7 @@ import { eventRoutes } from './events.js';
 export async function registerRoutes(app: FastifyInstance, services: DaemonServices): Promise<void> {
   await app.register(systemRoutes(services));
   await app.register(sandboxRoutes(services));
+  await app.register(processRoutes(services));
   await app.register(secretRoutes(services));
   await app.register(policyRoutes(services));
   await app.register(auditRoutes(services));

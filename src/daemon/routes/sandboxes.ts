@@ -71,11 +71,14 @@ export function sandboxRoutes(services: DaemonServices): FastifyPluginAsync {
       await sandboxes.requireRunning(name); // an unknown or stopped sandbox says so before policy is asked
       await services.policy.authorize('exec', { argv: spec.cmd, via: 'api' }, name);
       if (spec.workdir) await checkWorkdir(services, name, spec.workdir);
-      return sandboxes.execBuffered(name, {
+      const result = await sandboxes.execBuffered(name, {
         cmd: spec.cmd,
         env: spec.env,
         ...(spec.workdir ? { workdir: spec.workdir } : {}),
+        ...(spec.timeoutSeconds ? { timeoutMs: Math.ceil(spec.timeoutSeconds * 1000) } : {}),
       });
+      const { timedOut, ...rest } = result;
+      return timedOut ? { ...rest, timedOut: true } : rest;
     });
 
     // A WebSocket only: the spec comes in the first message (see ExecStartMessage), never in the URL.

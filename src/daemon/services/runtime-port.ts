@@ -5,6 +5,7 @@ import type {
   ExecOptions,
   ExecSession,
   ManagedContainer,
+  ProcessInfo,
   SandboxSpec,
 } from '../../runtime/index.js';
 
@@ -14,6 +15,8 @@ export interface BufferedExec {
   stdout: string;
   stderr: string;
   truncated: boolean;
+  /** The exec's timeout killed it (exit 137). */
+  timedOut?: boolean;
 }
 
 /** Container state as the daemon reads it (undefined: no such container). */
@@ -83,4 +86,8 @@ export interface RuntimePort {
   exec(containerId: string, options: ExecOptions): Promise<ExecSession>;
   execBuffered(containerId: string, options: ExecOptions): Promise<BufferedExec>;
   logs(containerId: string): Promise<string>;
+  /** Every process in the sandbox but its exec agent. */
+  processes(containerId: string): Promise<ProcessInfo[]>;
+  /** Signals one process of the sandbox (the agent refuses itself and root processes). */
+  killProcess(containerId: string, pid: number, signal: string | number): Promise<void>;
 }

@@ -15,10 +15,12 @@ import {
   type ExecOptions,
   type ExecSession,
   type Mount,
+  type ProcessInfo,
 } from '../../runtime/index.js';
 import {
   AiboxError,
   SANDBOX_NAME_PATTERN,
+  isAiboxError,
   messageOf,
   newId,
   type CreateSandboxRequest,
@@ -327,6 +329,44 @@ export class SandboxService {
     // 125: the engine could not run the command at all, which is what a container that just died answers.
     if (result.exitCode === 125 && !(await this.isRunning(record))) await this.execFailed(record, result);
     return result;
+  }
+
+  /** The sandbox's processes (its exec agent left out), as the agent reads them. */
+  async processes(name: string): Promise<ProcessInfo[]> {
+    const record = await this.requireRunning(name);
+    return this.runtime.processes(record.containerId).catch((err: unknown) => this.execFailed(record, err));
+  }
+
+  /**
+   * Signals one process of the sandbox. Refused here, before the agent is asked (which refuses too): pid 1 and
+   * every root process (the agent, a pre-started aibox-exec before it drops to the sandbox user).
+   */
+  async killProcess(name: string, pid: number, signal: string): Promise<void> {
+    const record = await this.requireRunning(name);
+    const protectedPid = () =>
+      daemonErrors.create(
+        'SANDBOX_PROCESS_PROTECTED',
+        `process ${pid} of sandbox "${name}" cannot be signalled`,
+        {
+          name,
+          pid,
+        },
+      );
+    if (pid < 2) throw protectedPid();
+    const list = await this.runtime
+      .processes(record.containerId)
+      .catch((err: unknown) => this.execFailed(record, err));
+    const target = list.find((p) => p.pid === pid);
+    if (!target)
+      throw runtimeErrors.create('RUNTIME_PROCESS_NOT_FOUND', `no process ${pid} in sandbox "${name}"`);
+    if (target.uid === 0) throw protectedPid();
+    await this.runtime.killProcess(record.containerId, pid, signal).catch((err: unknown) => {
+      // The agent's own refusal (errno EPERM) of a process that became root in between.
+      if (isAiboxError(err) && err.code === 'RUNTIME_EXEC_BAD_REQUEST' && /errno 1\)/.test(err.message)) {
+        throw protectedPid();
+      }
+      throw err;
+    });
   }
 
   /** An exec that failed because the container is gone is the caller's 409, and the sandbox's layers go with it. */

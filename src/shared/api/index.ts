@@ -14,6 +14,7 @@ export * from './egress.js';
 export * from './packs.js';
 export * from './sessions.js';
 export * from './tokens.js';
+export * from './processes.js';
 export * from './routes.js';
 export * from './names.js';
 export * from './light.js';

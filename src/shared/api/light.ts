@@ -86,7 +86,8 @@ export const readRemoved: Reader<{ removed: string }> = (v) =>
 export const readExecResult: Reader<ExecResult> = (v) => {
   if (!isObj(v) || !isInt(v.exitCode) || !isStr(v.stdout) || !isStr(v.stderr)) return undefined;
   if (!optional(v.truncated, (x): x is boolean => typeof x === 'boolean')) return undefined;
-  return { exitCode: v.exitCode, stdout: v.stdout, stderr: v.stderr, truncated: v.truncated ?? false };
+  const timedOut = v.timedOut === true ? { timedOut: true } : {};
+  return { exitCode: v.exitCode, stdout: v.stdout, stderr: v.stderr, truncated: v.truncated ?? false, ...timedOut };
 };
 
 const isSize = (v: unknown): v is number => isInt(v) && v > 0;
@@ -100,7 +101,10 @@ export const readExecControl: Reader<ExecControlMessage> = (v) => {
     case 'stdin-eof':
       return { type: 'stdin-eof' };
     case 'exit':
-      return isInt(v.exitCode) ? { type: 'exit', exitCode: v.exitCode } : undefined;
+      if (!isInt(v.exitCode)) return undefined;
+      return v.timedOut === true
+        ? { type: 'exit', exitCode: v.exitCode, timedOut: true }
+        : { type: 'exit', exitCode: v.exitCode };
     case 'error': {
       const e = v.error;
       if (!isObj(e) || !isStr(e.code) || !isStr(e.message) || !isStr(e.hint)) return undefined;

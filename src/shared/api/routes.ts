@@ -22,6 +22,8 @@ export const API_ROUTES = {
     logs: '/v1/sandboxes/:name/logs',
     exec: '/v1/sandboxes/:name/exec',
     execWs: '/v1/sandboxes/:name/exec/ws',
+    processes: '/v1/sandboxes/:name/processes',
+    process: '/v1/sandboxes/:name/processes/:pid',
     egressSelftest: '/v1/sandboxes/:name/egress/selftest',
   },
   packs: {

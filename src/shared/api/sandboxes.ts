@@ -85,6 +85,12 @@ export const ExecRequest = z
     workdir: z.string().optional(),
     cols: z.number().int().positive().optional(),
     rows: z.number().int().positive().optional(),
+    timeoutSeconds: z
+      .number()
+      .positive()
+      .max(86_400)
+      .optional()
+      .describe("Kill the command's whole process group after this many seconds (exit 137, timedOut)."),
   })
   .strict();
 export type ExecRequest = z.infer<typeof ExecRequest>;

@@ -63,6 +63,7 @@ export const ExecResult = z.object({
   stdout: z.string(),
   stderr: z.string(),
   truncated: z.boolean().default(false),
+  timedOut: z.boolean().optional().describe('true: the timeout killed the command (exit 137)'),
 });
 export type ExecResult = z.infer<typeof ExecResult>;
 
@@ -85,7 +86,7 @@ export const ExecControlMessage = z.discriminatedUnion('type', [
     rows: z.number().int().positive(),
   }),
   z.object({ type: z.literal('stdin-eof') }),
-  z.object({ type: z.literal('exit'), exitCode: z.number().int() }),
+  z.object({ type: z.literal('exit'), exitCode: z.number().int(), timedOut: z.boolean().optional() }),
   z.object({
     type: z.literal('error'),
     error: z.object({ code: z.string(), message: z.string(), hint: z.string() }),
