@@ -21,7 +21,6 @@ export class SandboxLimits {
   }
 
   async apply(sandboxId: string, profile: Profile, rootPid: number): Promise<void> {
-    const pids = await descendantsOf(rootPid);
     try {
       for (const controller of CONTROLLERS) {
         const dir = this.dirOf(controller, sandboxId);
@@ -40,7 +39,23 @@ export class SandboxLimits {
             String(Math.round(profile.limits.cpus * 100000)),
           );
         }
-        for (const pid of pids) await writeFile(path.join(dir, 'cgroup.procs'), String(pid));
+      }
+      // gVisor keeps forking while this runs (address-space stubs, the exec agent's first commands). A process is
+      // moved before its children are read: a child forked after the move inherits the cgroups, and one forked
+      // before it is in the list read after it. Listing first and moving afterwards let such a child escape the
+      // memory limit (and take the host's memory with it).
+      const queue = [rootPid];
+      const seen = new Set(queue);
+      for (let i = 0; i < queue.length; i++) {
+        const pid = queue[i]!;
+        const moved = await this.move(sandboxId, pid);
+        if (!moved && pid === rootPid) throw new Error(`the sandbox's process ${pid} is gone`);
+        for (const child of await childrenOf(pid)) {
+          if (!seen.has(child)) {
+            seen.add(child);
+            queue.push(child);
+          }
+        }
       }
     } catch (err) {
       throw runtimeErrors.create(
@@ -50,6 +65,19 @@ export class SandboxLimits {
         { cause: err },
       );
     }
+  }
+
+  /** Moves one process (all its threads) into every controller's cgroup; false when it has exited meanwhile. */
+  private async move(sandboxId: string, pid: number): Promise<boolean> {
+    for (const controller of CONTROLLERS) {
+      try {
+        await writeFile(path.join(this.dirOf(controller, sandboxId), 'cgroup.procs'), String(pid));
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ESRCH') return false;
+        throw err;
+      }
+    }
+    return true;
   }
 
   /** Current usage, for status and tests. */
@@ -98,12 +126,7 @@ export async function descendantsOf(rootPid: number): Promise<number[]> {
   const result = [rootPid];
   const seen = new Set(result);
   for (let i = 0; i < result.length; i++) {
-    const pid = result[i]!;
-    const tasks = await readdir(`/proc/${pid}/task`).catch(() => [] as string[]);
-    const lists = await Promise.all(
-      tasks.map((t) => readFile(`/proc/${pid}/task/${t}/children`, 'utf8').catch(() => '')),
-    );
-    for (const child of lists.join(' ').split(/\s+/).filter(Boolean).map(Number)) {
+    for (const child of await childrenOf(result[i]!)) {
       if (!seen.has(child)) {
         seen.add(child);
         result.push(child);
@@ -113,7 +136,29 @@ export async function descendantsOf(rootPid: number): Promise<number[]> {
   return result;
 }
 
+/** The direct children of every thread of a process (none once it has exited). */
+async function childrenOf(pid: number): Promise<number[]> {
+  if (!existsSync(`/proc/${pid}/task/${pid}/children`)) {
+    return [...(await parentsOfAll())].filter(([, ppid]) => ppid === pid).map(([child]) => child);
+  }
+  const tasks = await readdir(`/proc/${pid}/task`).catch(() => [] as string[]);
+  const lists = await Promise.all(
+    tasks.map((t) => readFile(`/proc/${pid}/task/${t}/children`, 'utf8').catch(() => '')),
+  );
+  return lists.join(' ').split(/\s+/).filter(Boolean).map(Number);
+}
+
 async function descendantsByScan(rootPid: number): Promise<number[]> {
+  const parents = await parentsOfAll();
+  const result = [rootPid];
+  for (let i = 0; i < result.length; i++) {
+    for (const [pid, ppid] of parents) if (ppid === result[i]) result.push(pid);
+  }
+  return result;
+}
+
+/** Every process's parent, from /proc/<pid>/stat (for kernels without children files). */
+async function parentsOfAll(): Promise<Map<number, number>> {
   const parents = new Map<number, number>();
   for (const entry of await readdir('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
@@ -122,9 +167,5 @@ async function descendantsByScan(rootPid: number): Promise<number[]> {
     const after = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     if (after[1]) parents.set(Number(entry), Number(after[1]));
   }
-  const result = [rootPid];
-  for (let i = 0; i < result.length; i++) {
-    for (const [pid, ppid] of parents) if (ppid === result[i]) result.push(pid);
-  }
-  return result;
+  return parents;
 }

@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeProject, startTestDaemon, type TestDaemon } from '../support/daemon.js';
 import { requireHost, sandboxHostSupport } from '../support/host.js';
 import { daemonIdFor } from '../../src/runtime/labels.js';
+import { descendantsOf } from '../../src/runtime/limits.js';
 
 const run = requireHost(sandboxHostSupport(), 'lifecycle integration');
 const MOUNTS = '/run/aibox/mounts';
@@ -66,6 +67,19 @@ describe.runIf(run)('sandbox lifecycle follows the container', () => {
     expect((await squidsOf(id)).length).toBeGreaterThan(0);
     expect((await readFile('/proc/self/mountinfo', 'utf8')).includes(id)).toBe(true);
     expect(existsSync(`/sys/fs/cgroup/memory/aibox/${id}`)).toBe(true);
+    // Every host process of the sandbox (gVisor's sentry, its address-space stubs) is inside its memory cgroup,
+    // including those forked while the limits were being applied: one outside would charge nobody for its memory.
+    for (let i = 0; i < 3; i++) await daemon.exec('hog', ['true']);
+    const podman = new Docker({ socketPath: path.join(daemon.stateDir, 'podman/podman.sock') });
+    const containerId = (await daemon.api<{ containerId: string }>('GET', '/v1/sandboxes/hog')).body
+      .containerId;
+    const rootPid = (await podman.getContainer(containerId).inspect()).State.Pid;
+    const outside: string[] = [];
+    for (const pid of await descendantsOf(rootPid)) {
+      const cgroups = await readFile(`/proc/${pid}/cgroup`, 'utf8').catch(() => undefined);
+      if (cgroups !== undefined && !cgroups.includes(`:memory:/aibox/${id}`)) outside.push(`${pid}`);
+    }
+    expect(outside, 'sandbox processes outside its memory cgroup').toEqual([]);
 
     // A process that allocates past the limit is killed alone; the sandbox stays up.
     const alone = await daemon.exec('hog', [
