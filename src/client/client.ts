@@ -4,6 +4,7 @@ import { EgressApi } from './resources/egress.js';
 import { ExecApi } from './resources/exec.js';
 import { PacksApi } from './resources/packs.js';
 import { PolicyApi } from './resources/policy.js';
+import { ProcessesApi } from './resources/processes.js';
 import { PushesApi } from './resources/pushes.js';
 import { SandboxesApi } from './resources/sandboxes.js';
 import { SecretsApi } from './resources/secrets.js';
@@ -22,6 +23,7 @@ export class AiboxClient {
   readonly system: SystemApi;
   readonly sandboxes: SandboxesApi;
   readonly exec: ExecApi;
+  readonly processes: ProcessesApi;
   readonly pushes: PushesApi;
   readonly secrets: SecretsApi;
   readonly tasks: TasksApi;
@@ -36,6 +38,7 @@ export class AiboxClient {
     this.system = new SystemApi(api);
     this.sandboxes = new SandboxesApi(api);
     this.exec = new ExecApi(api);
+    this.processes = new ProcessesApi(api);
     this.pushes = new PushesApi(api);
     this.secrets = new SecretsApi(api);
     this.tasks = new TasksApi(api);

@@ -15,6 +15,7 @@ export type { EgressApi } from './resources/egress.js';
 export type { ExecApi } from './resources/exec.js';
 export type { PacksApi } from './resources/packs.js';
 export type { PolicyApi } from './resources/policy.js';
+export type { ProcessesApi, ProcessSignal } from './resources/processes.js';
 export type { PushesApi } from './resources/pushes.js';
 export type { SandboxesApi } from './resources/sandboxes.js';
 export type { SecretsApi } from './resources/secrets.js';

@@ -10,6 +10,7 @@ interface ExecOptions {
   tty?: boolean;
   env: string[];
   workdir?: string;
+  timeout?: string;
 }
 
 /** `aibox exec NAME -- CMD…`: streamed (buffered with --json); leaves with the command's exit code. */
@@ -19,6 +20,7 @@ export async function exec(ctx: CliContext, name: string, cmd: string[], opts: E
     cmd,
     env: parseEnv(opts.env),
     ...(opts.workdir === undefined ? {} : { workdir: opts.workdir }),
+    ...(opts.timeout === undefined ? {} : { timeoutSeconds: parseTimeout(opts.timeout) }),
   };
   if (ctx.json) {
     if (opts.interactive || opts.tty)
@@ -84,4 +86,16 @@ function parseEnv(pairs: readonly string[]): Record<string, string> {
     env[key] = pair.slice(eq + 1);
   }
   return env;
+}
+
+/** `--timeout SECONDS`: a positive number, at most a day (what the daemon accepts). */
+function parseTimeout(text: string): number {
+  const seconds = Number(text);
+  if (!/^[0-9]+(\.[0-9]+)?$/.test(text) || !(seconds > 0) || seconds > 86_400) {
+    throw cliErrors.create(
+      'CLI_USAGE',
+      `--timeout takes seconds (more than 0, at most 86400), not ${JSON.stringify(text.slice(0, 32))}`,
+    );
+  }
+  return seconds;
 }

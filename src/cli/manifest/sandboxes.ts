@@ -68,8 +68,32 @@ export const SANDBOX_COMMANDS: readonly CommandSpec[] = [
         flags: '-w, --workdir <dir>',
         description: 'working directory inside the sandbox (default: /workspace)',
       },
+      {
+        flags: '--timeout <seconds>',
+        description: "kill the command's whole process group after this many seconds (exit 137)",
+      },
     ],
     run: () => import('../commands/exec.js').then((m) => m.exec),
+  },
+  {
+    name: 'ps',
+    description: "list a sandbox's processes (pid, parent, uid, state, command)",
+    args: [SANDBOX],
+    run: () => import('../commands/processes.js').then((m) => m.ps),
+  },
+  {
+    name: 'kill',
+    description: "send a signal to one of a sandbox's processes (not its agent, not a root process)",
+    args: [SANDBOX, ['<pid>', 'process id inside the sandbox (see `aibox ps NAME`)']],
+    options: [
+      {
+        flags: '-s, --signal <signal>',
+        description: 'TERM, KILL, INT or HUP',
+        default: 'TERM',
+        choices: ['TERM', 'KILL', 'INT', 'HUP'],
+      },
+    ],
+    run: () => import('../commands/processes.js').then((m) => m.kill),
   },
   {
     name: 'logs',
