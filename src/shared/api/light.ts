@@ -87,7 +87,13 @@ export const readExecResult: Reader<ExecResult> = (v) => {
   if (!isObj(v) || !isInt(v.exitCode) || !isStr(v.stdout) || !isStr(v.stderr)) return undefined;
   if (!optional(v.truncated, (x): x is boolean => typeof x === 'boolean')) return undefined;
   const timedOut = v.timedOut === true ? { timedOut: true } : {};
-  return { exitCode: v.exitCode, stdout: v.stdout, stderr: v.stderr, truncated: v.truncated ?? false, ...timedOut };
+  return {
+    exitCode: v.exitCode,
+    stdout: v.stdout,
+    stderr: v.stderr,
+    truncated: v.truncated ?? false,
+    ...timedOut,
+  };
 };
 
 const isSize = (v: unknown): v is number => isInt(v) && v > 0;
