@@ -8,6 +8,7 @@ import type { DaemonServices } from './services/index.js';
 import { registerRoutes } from './routes/index.js';
 import { installAccess } from './http/access.js';
 import { installTokenAuth } from './http/token-auth.js';
+import { registerDashboard } from './dashboard/register.js';
 import { collectRoutes, openApiRoutes } from './routes/openapi.js';
 import { answerOf, clientErrorAnswer, toErrorAnswer, writeRawAnswer } from './http/contract.js';
 import { guardUpgrades } from './http/upgrades.js';
@@ -103,6 +104,15 @@ export async function buildApp(services: DaemonServices, options: AppOptions = {
   });
 
   installAccess(app, services, { peer: options.peer, injectedCaller: options.injectedCaller });
+  // The dashboard translates its session cookie to the token before token authentication reads it.
+  const listener = services.config.sessions.listener;
+  if (listener.enabled && listener.dashboard) {
+    await registerDashboard(app, {
+      tokens: () => services.sessionApi?.tokens,
+      host: listener.host,
+      tls: listener.tls !== undefined,
+    });
+  }
   // Network-listener requests carry a bearer token instead of a uid (the unix socket's rules above skip them).
   installTokenAuth(app, () => services.sessionApi?.tokens);
   await app.register(websocket, { options: { maxPayload: 16 * 1024 * 1024 } });

@@ -13,6 +13,12 @@ export const SessionsConfig = z
         enabled: z.boolean().default(false),
         host: z.string().min(1).default('127.0.0.1'),
         port: z.number().int().min(1).max(65535).default(7373),
+        dashboard: z
+          .boolean()
+          .default(false)
+          .describe(
+            'Serve the web dashboard on this listener (log in with an admin token; loopback only unless TLS is set).',
+          ),
         tls: z
           .object({
             cert: z.string().startsWith('/').describe('PEM certificate chain file.'),

@@ -167,7 +167,7 @@ describe('the session API over a TCP listener (stand-in sandboxes)', () => {
     });
     listener = await startNetworkListener(
       app,
-      { enabled: true, host: '127.0.0.1', port },
+      { enabled: true, host: '127.0.0.1', port, dashboard: false },
       pino({ level: 'silent' }),
     );
     const adminToken = (await tokens.create({ name: 'ops', scope: 'admin' })).token;

@@ -64,7 +64,7 @@ describe('the network listener with TLS', () => {
     });
     listener = await startNetworkListener(
       app,
-      { enabled: true, host: '127.0.0.1', port, tls: { cert, key } },
+      { enabled: true, host: '127.0.0.1', port, dashboard: false, tls: { cert, key } },
       pino({ level: 'silent' }),
     );
   });

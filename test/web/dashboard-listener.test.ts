@@ -60,7 +60,11 @@ describe('dashboard on the network listener', () => {
     app.get('/v1/secrets', async () => ({ secrets: ['never over the network'] }));
     app.get('/v1/sessions', { config: { tokenScope: 'sessions' } }, async () => ({ sessions: [] }));
     await app.ready();
-    listener = await startNetworkListener(app, { enabled: true, host: '127.0.0.1', port: 0 }, quiet);
+    listener = await startNetworkListener(
+      app,
+      { enabled: true, host: '127.0.0.1', port: 0, dashboard: true },
+      quiet,
+    );
   });
 
   afterAll(async () => {
