@@ -9,7 +9,7 @@ import type { ErrorAnswer } from './contract.js';
  * hostile workspace input (links, swapped folders, unsafe git metadata or policy files).
  */
 const HOSTILE_INPUT_CODES =
-  /^(SANDBOX_PATH_|RUNTIME_MOUNT_REFUSED|GIT_METADATA_UNSAFE|TASK_WORKTREE_INVALID|POLICY_PROJECT_)/;
+  /^(SANDBOX_PATH_|RUNTIME_MOUNT_REFUSED|GIT_METADATA_UNSAFE|TASK_WORKTREE_INVALID|POLICY_PROJECT_|SESSION_PATH_ESCAPE|SESSION_TAR_ENTRY_REFUSED)/;
 
 export function isAuditedRefusal(answer: ErrorAnswer): boolean {
   const { status, payload } = answer;
