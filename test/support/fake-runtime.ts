@@ -233,7 +233,11 @@ export class FakeRuntime implements RuntimePort {
         clearTimeout(timer);
         if (child.pid) procs.delete(child.pid);
         const sig = signal ? (osSignals[signal] ?? 9) : 0;
-        resolve({ code: code ?? 128 + sig, ...(signal ? { signal: signal.replace(/^SIG/, '') } : {}), timedOut });
+        resolve({
+          code: code ?? 128 + sig,
+          ...(signal ? { signal: signal.replace(/^SIG/, '') } : {}),
+          timedOut,
+        });
       });
     });
     const exit = result.then((r) => r.code);
