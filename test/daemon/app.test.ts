@@ -67,7 +67,12 @@ async function fixture(stateDir: string) {
   const services = {
     version: 'test',
     audit,
-    config: { stateDir, socket: path.join(stateDir, 's'), runtime: { mode: 'rootless' } },
+    config: {
+      stateDir,
+      socket: path.join(stateDir, 's'),
+      runtime: { mode: 'rootless' },
+      sessions: { listener: { enabled: false } },
+    },
     logger: pino({ level: 'silent' }),
     httpLogger: pino({ level: 'silent' }) as FastifyBaseLogger,
     startedAt: new Date(),

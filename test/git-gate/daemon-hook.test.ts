@@ -70,6 +70,7 @@ describe('the daemon side: git gate hook and /v1/pushes, /v1/tasks', () => {
     const a = await buildApp({
       hooks: [git],
       git,
+      config: { sessions: { listener: { enabled: false } } },
       tasks: new TaskService(git.tasks, sandboxes, silentLogger),
       sandboxes,
       httpLogger: pino({ level: 'silent' }) as FastifyBaseLogger,

@@ -72,6 +72,7 @@ describe('the daemon side: /v1/secrets and the llm-proxy sandbox hook', () => {
     const services = {
       hooks: [h],
       credentials: credentialsOf.get(h),
+      config: { sessions: { listener: { enabled: false } } },
       httpLogger: log.logger as unknown as FastifyBaseLogger,
     } as unknown as DaemonServices;
     const a = await buildApp(services);
