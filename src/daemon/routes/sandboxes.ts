@@ -22,9 +22,10 @@ export function sandboxRoutes(services: DaemonServices): FastifyPluginAsync {
     const mine = { config: { access: sandboxParam } };
 
     app.post(R.sandboxes.collection, { config: { access: open } }, async (request, reply) => {
-      const raw = (request.body ?? {}) as Record<string, unknown>;
+      // A request without a body is refused (400) rather than read as `{}`: nothing starts a sandbox by accident.
+      const raw = request.body as Record<string, unknown> | undefined;
       // No host folder: a fresh workspace, claimed from the warm pool when one is ready.
-      if (raw.path === undefined) {
+      if (raw?.path === undefined) {
         const ephemeral = CreateEphemeralSandboxRequest.parse(raw);
         return reply.status(201).send(await sandboxes.createEphemeral(ephemeral, request.caller));
       }
