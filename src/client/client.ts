@@ -5,6 +5,8 @@ import { ExecApi } from './resources/exec.js';
 import { PacksApi } from './resources/packs.js';
 import { PolicyApi } from './resources/policy.js';
 import { ProcessesApi } from './resources/processes.js';
+import { SessionsApi } from './resources/sessions.js';
+import { TokensApi } from './resources/tokens.js';
 import { PushesApi } from './resources/pushes.js';
 import { SandboxesApi } from './resources/sandboxes.js';
 import { SecretsApi } from './resources/secrets.js';
@@ -32,6 +34,8 @@ export class AiboxClient {
   readonly audit: AuditApi;
   readonly packs: PacksApi;
   readonly egress: EgressApi;
+  readonly tokens: TokensApi;
+  readonly sessions: SessionsApi;
 
   constructor(readonly socketPath: string) {
     const api = new ApiCore(socketPath);
@@ -47,5 +51,7 @@ export class AiboxClient {
     this.audit = new AuditApi(api);
     this.packs = new PacksApi(api);
     this.egress = new EgressApi(api);
+    this.tokens = new TokensApi(api);
+    this.sessions = new SessionsApi(api);
   }
 }

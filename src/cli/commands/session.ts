@@ -1,14 +1,8 @@
-import { ApiCore, bySchema } from '../../client/api.js';
-import { SessionList, SessionRemovedReport, SESSION_ROUTES } from '../../shared/api/sessions.js';
 import type { CliContext } from '../context.js';
 
 /** `aibox session list` and `aibox session rm ID`, for operators (root sees every session; others their own). */
 export async function list(ctx: CliContext): Promise<void> {
-  const { sessions } = await new ApiCore(ctx.socketPath).json(
-    'GET',
-    SESSION_ROUTES.collection,
-    bySchema(SessionList),
-  );
+  const { sessions } = await ctx.client().sessions.list();
   if (ctx.json) return ctx.printJson({ sessions });
   if (sessions.length === 0) return ctx.note('no sessions');
   ctx.out(
@@ -22,8 +16,7 @@ export async function list(ctx: CliContext): Promise<void> {
 }
 
 export async function rm(ctx: CliContext, id: string): Promise<void> {
-  const path = SESSION_ROUTES.one.replace(':id', encodeURIComponent(id));
-  const report = await new ApiCore(ctx.socketPath).json('DELETE', path, bySchema(SessionRemovedReport));
+  const report = await ctx.client().sessions.remove(id);
   if (ctx.json) return ctx.printJson(report);
   ctx.out(`session ${report.removed} removed`);
 }

@@ -1,5 +1,3 @@
-import { ApiCore, bySchema } from '../../client/api.js';
-import { CreatedToken, TokenList, TokenRevokedReport, TOKEN_ROUTES } from '../../shared/api/tokens.js';
 import { parseDuration } from '../../tokens/duration.js';
 import type { CliContext } from '../context.js';
 import { cliErrors } from '../errors.js';
@@ -16,7 +14,7 @@ export async function create(
   if (opts.scope !== undefined && opts.scope !== 'sessions' && opts.scope !== 'admin') {
     throw cliErrors.create('CLI_USAGE', `--scope is sessions or admin, not ${JSON.stringify(opts.scope)}`);
   }
-  const created = await api(ctx).json('POST', TOKEN_ROUTES.collection, bySchema(CreatedToken), {
+  const created = await ctx.client().tokens.create({
     name,
     ...(opts.scope ? { scope: opts.scope } : {}),
     ...(opts.team ? { team: opts.team } : {}),
@@ -30,7 +28,7 @@ export async function create(
 }
 
 export async function list(ctx: CliContext): Promise<void> {
-  const { tokens } = await api(ctx).json('GET', TOKEN_ROUTES.collection, bySchema(TokenList));
+  const { tokens } = await ctx.client().tokens.list();
   if (ctx.json) return ctx.printJson({ tokens });
   if (tokens.length === 0) return ctx.note('no tokens (aibox token create NAME)');
   ctx.out(
@@ -44,12 +42,7 @@ export async function list(ctx: CliContext): Promise<void> {
 }
 
 export async function revoke(ctx: CliContext, name: string): Promise<void> {
-  const path = TOKEN_ROUTES.one.replace(':name', encodeURIComponent(name));
-  const report = await api(ctx).json('DELETE', path, bySchema(TokenRevokedReport));
+  const report = await ctx.client().tokens.revoke(name);
   if (ctx.json) return ctx.printJson(report);
   ctx.out(`token ${report.revoked} (${report.id}) revoked`);
-}
-
-function api(ctx: CliContext): ApiCore {
-  return new ApiCore(ctx.socketPath);
 }
