@@ -5,7 +5,7 @@ import { useLoad } from '../lib/load.js';
 import { useLive } from '../lib/live.js';
 import { href } from '../lib/route.js';
 import type { PolicyDecision } from '../lib/types.js';
-import { Age, Badge, ErrorBanner, Loading, PageHeader, stateTone } from './common.js';
+import { Age, Badge, ErrorBanner, ListTable, Loading, PageHeader, stateTone } from './common.js';
 
 const DOORS = ['', 'egress', 'mounts', 'exec', 'push', 'llm', 'packs', 'limits'];
 const OUTCOMES = ['deny', 'approve', 'allow', ''];
@@ -73,41 +73,22 @@ export function DecisionList() {
       <ErrorBanner error={records.error} title="Could not read decisions" />
       {records.loading && !records.data ? <Loading what="decisions" /> : null}
       {records.data && rows.length === 0 ? <p className="muted">No decisions match.</p> : null}
-      {rows.length > 0 ? (
-        <div className="table-wrap">
-          <table>
-            <caption className="sr-only">Decisions</caption>
-            <thead>
-              <tr>
-                <th scope="col">When</th>
-                <th scope="col">Door</th>
-                <th scope="col">Outcome</th>
-                <th scope="col">Sandbox</th>
-                <th scope="col">Reason</th>
-              </tr>
-            </thead>
-            <tbody>
-              {rows.map((d) => (
-                <tr key={d.id}>
-                  <td>
-                    <Age iso={d.ts} />
-                  </td>
-                  <td>{d.door}</td>
-                  <td>
-                    <Badge tone={stateTone(d.outcome)}>{d.outcome}</Badge>
-                  </td>
-                  <td>{d.sandbox}</td>
-                  <td>
-                    <a href={href('decisions', d.id)} aria-label={`Explain ${d.id}: ${d.reason}`}>
-                      {d.reason || d.id}
-                    </a>
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      ) : null}
+      <ListTable
+        caption="Decisions"
+        columns={['When', 'Door', 'Outcome', 'Sandbox', 'Reason']}
+        rows={rows}
+        rowKey={(d) => d.id}
+        rowHeader={false}
+        cells={(d) => [
+          <Age iso={d.ts} />,
+          d.door,
+          <Badge tone={stateTone(d.outcome)}>{d.outcome}</Badge>,
+          d.sandbox,
+          <a href={href('decisions', d.id)} aria-label={`Explain ${d.id}: ${d.reason}`}>
+            {d.reason || d.id}
+          </a>,
+        ]}
+      />
     </section>
   );
 }

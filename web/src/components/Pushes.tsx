@@ -4,7 +4,7 @@ import { asApiError, useApi, useLoad } from '../lib/load.js';
 import { useLive } from '../lib/live.js';
 import { href } from '../lib/route.js';
 import type { PushReport, PushShowReport } from '../lib/types.js';
-import { Age, Badge, ErrorBanner, Loading, PageHeader, stateTone } from './common.js';
+import { Age, Badge, ErrorBanner, ListTable, Loading, PageHeader, stateTone } from './common.js';
 import { DiffView } from './DiffView.js';
 
 const STATES = ['pending', 'approved', 'rejected', 'conflict', ''] as const;
@@ -32,45 +32,22 @@ export function PushList() {
       <ErrorBanner error={list.error} title="Could not list pushes" />
       {list.loading && !list.data ? <Loading what="pushes" /> : null}
       {list.data && pushes.length === 0 ? <p className="muted">No {state} pushes.</p> : null}
-      {pushes.length > 0 ? (
-        <div className="table-wrap">
-          <table>
-            <caption className="sr-only">Pushes</caption>
-            <thead>
-              <tr>
-                <th scope="col">Push</th>
-                <th scope="col">Sandbox</th>
-                <th scope="col">Target</th>
-                <th scope="col">Commit</th>
-                <th scope="col">State</th>
-                <th scope="col">Staged</th>
-              </tr>
-            </thead>
-            <tbody>
-              {pushes.map((p) => (
-                <tr key={p.id}>
-                  <th scope="row">
-                    <a href={href('pushes', p.id)}>{p.id}</a>
-                  </th>
-                  <td>{p.sandbox}</td>
-                  <td>
-                    <code>{p.ref.replace(/^refs\/heads\//, '')}</code> <span className="muted">{p.repo}</span>
-                  </td>
-                  <td>
-                    <code>{p.commit.slice(0, 12)}</code>
-                  </td>
-                  <td>
-                    <Badge tone={stateTone(p.state)}>{p.state}</Badge>
-                  </td>
-                  <td>
-                    <Age iso={p.createdAt} />
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      ) : null}
+      <ListTable
+        caption="Pushes"
+        columns={['Push', 'Sandbox', 'Target', 'Commit', 'State', 'Staged']}
+        rows={pushes}
+        rowKey={(p) => p.id}
+        cells={(p) => [
+          <a href={href('pushes', p.id)}>{p.id}</a>,
+          p.sandbox,
+          <>
+            <code>{p.ref.replace(/^refs\/heads\//, '')}</code> <span className="muted">{p.repo}</span>
+          </>,
+          <code>{p.commit.slice(0, 12)}</code>,
+          <Badge tone={stateTone(p.state)}>{p.state}</Badge>,
+          <Age iso={p.createdAt} />,
+        ]}
+      />
     </section>
   );
 }

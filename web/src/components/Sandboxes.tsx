@@ -4,7 +4,7 @@ import { asApiError, useApi, useLoad } from '../lib/load.js';
 import { useLive } from '../lib/live.js';
 import { href } from '../lib/route.js';
 import type { SandboxReport } from '../lib/types.js';
-import { Age, Badge, ErrorBanner, Loading, PageHeader, stateTone } from './common.js';
+import { Age, Badge, ErrorBanner, ListTable, Loading, PageHeader, stateTone } from './common.js';
 
 /** The sandboxes the logged-in user may see, with their state, profile, owner, age and protections. */
 export function SandboxList() {
@@ -21,43 +21,20 @@ export function SandboxList() {
       <ErrorBanner error={list.error} title="Could not list sandboxes" />
       {list.loading && !list.data ? <Loading what="sandboxes" /> : null}
       {list.data && sandboxes.length === 0 ? <p className="muted">No sandboxes yet.</p> : null}
-      {sandboxes.length > 0 ? (
-        <div className="table-wrap">
-          <table>
-            <caption className="sr-only">Sandboxes</caption>
-            <thead>
-              <tr>
-                <th scope="col">Name</th>
-                <th scope="col">State</th>
-                <th scope="col">Profile</th>
-                <th scope="col">Owner</th>
-                <th scope="col">Age</th>
-                <th scope="col">Protections</th>
-              </tr>
-            </thead>
-            <tbody>
-              {sandboxes.map((s) => (
-                <tr key={s.id}>
-                  <th scope="row">
-                    <a href={href('sandboxes', s.name)}>{s.name}</a>
-                  </th>
-                  <td>
-                    <Badge tone={stateTone(s.state)}>{s.state}</Badge>
-                  </td>
-                  <td>{s.profile}</td>
-                  <td>{ownerOf(s)}</td>
-                  <td>
-                    <Age iso={s.createdAt} />
-                  </td>
-                  <td>
-                    <Protections report={s} compact />
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      ) : null}
+      <ListTable
+        caption="Sandboxes"
+        columns={['Name', 'State', 'Profile', 'Owner', 'Age', 'Protections']}
+        rows={sandboxes}
+        rowKey={(s) => s.id}
+        cells={(s) => [
+          <a href={href('sandboxes', s.name)}>{s.name}</a>,
+          <Badge tone={stateTone(s.state)}>{s.state}</Badge>,
+          s.profile,
+          ownerOf(s),
+          <Age iso={s.createdAt} />,
+          <Protections report={s} compact />,
+        ]}
+      />
       <SessionList />
     </section>
   );
@@ -91,49 +68,21 @@ function SessionList() {
     <>
       <h2 className="section-title">Sessions</h2>
       <ErrorBanner error={list.error} title="Could not list sessions" />
-      {sessions.length > 0 ? (
-        <div className="table-wrap">
-          <table>
-            <caption className="sr-only">Sessions</caption>
-            <thead>
-              <tr>
-                <th scope="col">Session</th>
-                <th scope="col">State</th>
-                <th scope="col">Profile</th>
-                <th scope="col">Owner</th>
-                <th scope="col">Age</th>
-                <th scope="col">Last used</th>
-                <th scope="col">Expires</th>
-              </tr>
-            </thead>
-            <tbody>
-              {sessions.map((s) => (
-                <tr key={s.id}>
-                  <th scope="row">
-                    <code>{s.id}</code>
-                  </th>
-                  <td>
-                    <Badge tone={stateTone(s.state)}>{s.state}</Badge>
-                  </td>
-                  <td>{s.profile}</td>
-                  <td>
-                    <code>{s.owner}</code>
-                  </td>
-                  <td>
-                    <Age iso={s.createdAt} />
-                  </td>
-                  <td>
-                    <Age iso={s.lastActivityAt} />
-                  </td>
-                  <td>
-                    <time dateTime={s.expiresAt}>{new Date(s.expiresAt).toLocaleString()}</time>
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      ) : null}
+      <ListTable
+        caption="Sessions"
+        columns={['Session', 'State', 'Profile', 'Owner', 'Age', 'Last used', 'Expires']}
+        rows={sessions}
+        rowKey={(s) => s.id}
+        cells={(s) => [
+          <code>{s.id}</code>,
+          <Badge tone={stateTone(s.state)}>{s.state}</Badge>,
+          s.profile,
+          <code>{s.owner}</code>,
+          <Age iso={s.createdAt} />,
+          <Age iso={s.lastActivityAt} />,
+          <time dateTime={s.expiresAt}>{new Date(s.expiresAt).toLocaleString()}</time>,
+        ]}
+      />
     </>
   );
 }

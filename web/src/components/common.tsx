@@ -73,3 +73,56 @@ export function PageHeader({ title, children }: { title: string; children?: Reac
     </div>
   );
 }
+
+/**
+ * A list as a table: a caption for screen readers, one header per column, and each row's cells. The first cell is
+ * the row's header (what the row is about) unless `rowHeader` is false.
+ */
+export function ListTable<T>({
+  caption,
+  columns,
+  rows,
+  rowKey,
+  cells,
+  rowHeader = true,
+}: {
+  caption: string;
+  columns: string[];
+  rows: readonly T[];
+  rowKey: (row: T) => string;
+  cells: (row: T) => ReactNode[];
+  rowHeader?: boolean;
+}) {
+  if (rows.length === 0) return null;
+  return (
+    <div className="table-wrap">
+      <table>
+        <caption className="sr-only">{caption}</caption>
+        <thead>
+          <tr>
+            {columns.map((c) => (
+              <th key={c} scope="col">
+                {c}
+              </th>
+            ))}
+          </tr>
+        </thead>
+        <tbody>
+          {rows.map((row) => (
+            <tr key={rowKey(row)}>
+              {cells(row).map((cell, i) =>
+                i === 0 && rowHeader ? (
+                  <th key={i} scope="row">
+                    {cell}
+                  </th>
+                ) : (
+                  <td key={i}>{cell}</td>
+                ),
+              )}
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+}
