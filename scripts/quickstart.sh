@@ -33,7 +33,7 @@ if ! aibox status --json >/dev/null 2>&1; then
   nohup node "$AIBOX_HOME/dist/bin/aiboxd.js" >>/var/log/aibox/aiboxd.log 2>&1 &
   daemon=$!
   for _ in $(seq 1 300); do
-    [ -S "$AIBOX_SOCKET" ] && aibox version >/dev/null 2>&1 && break
+    [ -S "$AIBOX_SOCKET" ] && aibox status --json >/dev/null 2>&1 && break
     kill -0 "$daemon" 2>/dev/null || { echo "aiboxd stopped:" >&2; tail -n 3 /var/log/aibox/aiboxd.log >&2; exit 1; }
     sleep 0.2
   done

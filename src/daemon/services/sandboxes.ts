@@ -980,7 +980,7 @@ function protections(
       'filesystem',
       'read-only root; writable: /workspace, home, /tmp (tmpfs); git metadata host git reads and aibox/ read-only; nosuid,nodev',
     ),
-    on('capabilities', 'all dropped, no-new-privileges'),
+    on('capabilities', 'none for commands, no-new-privileges (the exec agent keeps setuid, setgid, kill)'),
     on(
       'seccomp',
       `${profile ? path.basename(profile.seccompPath) : 'profile'} on every process (aibox-exec)`,
