@@ -6,17 +6,14 @@ import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import http from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { execa, type ResultPromise } from 'execa';
 import { stringify } from 'yaml';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
-export interface ApiAnswer<T = unknown> {
-  status: number;
-  body: T;
-}
+import { socketApi, type ApiAnswer } from './socket-api.js';
+export type { ApiAnswer };
 
 export interface TestDaemon {
   socket: string;
@@ -57,37 +54,7 @@ export async function startTestDaemon(
   const logFile = path.join(dir, 'aiboxd.log');
   let child: ResultPromise | undefined;
 
-  const api = <T>(method: string, route: string, body?: unknown) =>
-    new Promise<ApiAnswer<T>>((resolve, reject) => {
-      const payload = body === undefined ? undefined : JSON.stringify(body);
-      const req = http.request(
-        {
-          socketPath: socket,
-          path: route,
-          method,
-          headers: payload
-            ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) }
-            : {},
-        },
-        (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('end', () => {
-            const text = Buffer.concat(chunks).toString('utf8');
-            let parsed: unknown = text;
-            try {
-              parsed = JSON.parse(text);
-            } catch {
-              /* plain text answers (logs) */
-            }
-            resolve({ status: res.statusCode ?? 0, body: parsed as T });
-          });
-        },
-      );
-      req.on('error', reject);
-      if (payload) req.write(payload);
-      req.end();
-    });
+  const api = <T>(method: string, route: string, body?: unknown) => socketApi<T>(socket, method, route, body);
 
   const launch = async () => {
     child = execa(

@@ -12,7 +12,6 @@
  *   await d.close();
  */
 import { chown, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import http from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
@@ -21,6 +20,7 @@ import { loadDaemonConfig, type DaemonConfig } from '../../src/config/index.js';
 import { startDaemon, type RunningDaemon } from '../../src/daemon/server.js';
 import type { DaemonServices } from '../../src/daemon/services/index.js';
 import { FakeRuntime } from './fake-runtime.js';
+import { socketApi, type ApiAnswer } from './socket-api.js';
 
 /** The uid the projects made by `makeProject` belong to (aiboxd refuses root-owned project folders). */
 export const PROJECT_UID = 1000;
@@ -34,10 +34,7 @@ export interface TestDaemonOptions {
   logLevel?: DaemonConfig['log']['level'];
 }
 
-export interface ApiAnswer<T = unknown> {
-  status: number;
-  body: T;
-}
+export type { ApiAnswer };
 
 export interface TestDaemon {
   /** The daemon's unix socket: point the CLI (AIBOX_SOCKET) or an AiboxClient at it. */
@@ -97,7 +94,7 @@ export async function startTestDaemon(options: TestDaemonOptions = {}): Promise<
     runtime,
     services: daemon.services,
     daemon,
-    api: (method, route, body) => request(socket, method, route, body),
+    api: (method, route, body) => socketApi(socket, method, route, body),
     async makeProject(name = `project${++projects}`, files = { 'README.md': `# ${name}\n` }) {
       const project = path.join(dir, 'projects', name);
       await mkdir(project, { recursive: true });
@@ -128,39 +125,6 @@ async function chownTree(project: string, rels: string[]): Promise<void> {
     for (let i = 1; i <= parts.length; i++) paths.add(path.join(project, ...parts.slice(0, i)));
   }
   for (const p of paths) await chown(p, PROJECT_UID, PROJECT_UID);
-}
-
-function request<T>(socket: string, method: string, route: string, body?: unknown): Promise<ApiAnswer<T>> {
-  return new Promise((resolve, reject) => {
-    const payload = body === undefined ? undefined : JSON.stringify(body);
-    const req = http.request(
-      {
-        socketPath: socket,
-        path: route,
-        method,
-        headers: payload
-          ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) }
-          : {},
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8');
-          let parsed: unknown = text;
-          try {
-            parsed = JSON.parse(text);
-          } catch {
-            /* not JSON: the text as is */
-          }
-          resolve({ status: res.statusCode ?? 0, body: parsed as T });
-        });
-      },
-    );
-    req.on('error', reject);
-    if (payload) req.write(payload);
-    req.end();
-  });
 }
 
 function deepMerge(base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {
