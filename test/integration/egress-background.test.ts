@@ -10,40 +10,21 @@ import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { PortReservations } from '../../src/egress/index.js';
 import {
   EgressConfig,
   EgressManager,
-  PortReservations,
   buildEgressPolicy,
   canConnect,
   listenerHeldBy,
   withChildren,
 } from '../../src/egress/index.js';
 import { createNetns, netnsSkipReason, type TestNetns } from '../egress/support/netns.js';
+import { silent, TakenFirst } from '../egress/support/manager.js';
 import { requireHost } from '../support/host.js';
 
 const reason = await netnsSkipReason();
 const run = requireHost({ ok: reason === undefined, reason: reason ?? '' }, 'egress-background');
-
-const silent = {
-  debug() {},
-  info() {},
-  warn() {},
-  error() {},
-  child() {
-    return silent;
-  },
-};
-
-/** Hands out the given ports first (as if another process took them between the probe and Squid's bind). */
-class TakenFirst extends PortReservations {
-  constructor(private readonly taken: number[]) {
-    super();
-  }
-  override async reserve(address: string): Promise<number> {
-    return this.taken.shift() ?? super.reserve(address);
-  }
-}
 
 describe.runIf(run)('egress prepared in the background', () => {
   let stateDir: string;

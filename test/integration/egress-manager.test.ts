@@ -9,14 +9,15 @@ import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { PortReservations } from '../../src/egress/index.js';
 import {
   EgressConfig,
   EgressManager,
-  PortReservations,
   buildEgressPolicy,
   listenerHeldBy,
   withChildren,
 } from '../../src/egress/index.js';
+import { silent, TakenFirst } from '../egress/support/manager.js';
 import { requireHost } from '../support/host.js';
 
 const support =
@@ -26,27 +27,6 @@ const support =
       ? { ok: false, reason: 'squid is not installed (scripts/setup-host.sh)' }
       : { ok: true, reason: '' };
 const run = requireHost(support, 'egress-manager');
-
-const silent = {
-  debug() {},
-  info() {},
-  warn() {},
-  error() {},
-  child() {
-    return silent;
-  },
-};
-
-/** Hands out the given ports first (as if another process took them between the probe and Squid's bind). */
-class TakenFirst extends PortReservations {
-  constructor(private readonly taken: number[]) {
-    super();
-  }
-  override async reserve(address: string): Promise<number> {
-    const next = this.taken.shift();
-    return next ?? super.reserve(address);
-  }
-}
 
 async function squidPids(stateDir: string, id: string): Promise<number[]> {
   const pid = Number(await readFile(join(stateDir, id, 'squid', 'squid.pid'), 'utf8').catch(() => '0'));
