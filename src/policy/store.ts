@@ -48,6 +48,11 @@ export interface SandboxRef {
   name: string;
   /** Absolute host path of the project folder. */
   path: string;
+  /**
+   * The team layer chosen by the daemon for a sandbox with no project (a session: its token's team); when unset the
+   * org's project → team mapping (or the default team) decides.
+   */
+  team?: string;
 }
 
 export interface PolicyChange {
@@ -117,7 +122,7 @@ export class PolicyStore {
       try {
         // The repo changed, not the project: a tightened higher layer applies even where the project now asks
         // for more (refusing it would keep the looser policy in force); the leftover is reported.
-        const set = composeSet(repo, a.project, teamOf(repo, a.ref.path, this.opts.defaultTeam), {
+        const set = composeSet(repo, a.project, this.teamFor(repo, a.ref), {
           tolerateStale: true,
         });
         next.set(name, { ...a, set });
@@ -151,7 +156,7 @@ export class PolicyStore {
     const repo = this.requireRepo();
     const read = await this.opts.source.readProject(ref.path);
     const project = parseProject(read);
-    const set = composeSet(repo, project, teamOf(repo, ref.path, this.opts.defaultTeam));
+    const set = composeSet(repo, project, this.teamFor(repo, ref));
     this.sandboxes.set(ref.name, { ref, set, project, projectDir: read ? (read.dirId ?? '') : null });
     this.errors.delete(`sandbox:${ref.name}`);
     return set;
@@ -194,7 +199,7 @@ export class PolicyStore {
         );
       }
       const project = parseProject(read);
-      const set = composeSet(this.repo, project, teamOf(this.repo, a.ref.path, this.opts.defaultTeam));
+      const set = composeSet(this.repo, project, this.teamFor(this.repo, a.ref));
       this.errors.delete(`sandbox:${name}`);
       await this.swap(name, { ...a, project, set });
       return { ok: true };
@@ -328,6 +333,10 @@ export class PolicyStore {
         this.opts.logger.error({ sandbox: name, err: messageOf(err) }, 'policy change listener failed');
       }
     }
+  }
+
+  private teamFor(repo: CompiledRepo, ref: SandboxRef): string | undefined {
+    return ref.team ?? teamOf(repo, ref.path, this.opts.defaultTeam);
   }
 
   private requireRepo(): CompiledRepo {

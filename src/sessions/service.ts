@@ -22,7 +22,7 @@ import { WorkspaceFs } from './workspace-fs.js';
 export interface SessionBackend {
   /** A sandbox with no host folder (claimed from the warm pool when one is ready). */
   createEphemeral(
-    request: { profile: string; env: Record<string, string> },
+    request: { profile: string; env: Record<string, string>; team?: string },
     caller: Caller,
   ): Promise<{ id: string; name: string; warm: boolean }>;
   remove(name: string): Promise<void>;
@@ -134,6 +134,8 @@ export class SessionService {
         {
           profile: request.profile === 'session' ? this.deps.config.defaultProfile : request.profile,
           env: request.env,
+          // The token's team layer sits between the org and the session (tighten-only, like a project's team).
+          ...(actor.team !== undefined ? { team: actor.team } : {}),
         },
         actor.caller,
       );

@@ -29,6 +29,8 @@ export interface SandboxHookContext {
    * never the workspace (which the agent writes), and there is no host path to authorize or watch.
    */
   readonly ephemeral?: boolean;
+  /** The policy team layer the daemon chose for this sandbox (a session's token team); unset: the org decides. */
+  readonly team?: string;
 }
 
 /** What a hook contributes before the container is created. */

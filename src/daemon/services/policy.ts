@@ -124,7 +124,12 @@ export class PolicyService {
     return {
       layer: 'policy',
       prepare: async (ctx) => {
-        const set = await this.store.attach({ id: ctx.id, name: ctx.name, path: ctx.path });
+        const set = await this.store.attach({
+          id: ctx.id,
+          name: ctx.name,
+          path: ctx.path,
+          ...(ctx.team !== undefined ? { team: ctx.team } : {}),
+        });
         this.enforced.set(ctx.name, { ...set.effective });
         this.refused.delete(ctx.name);
         // A sandbox without a host folder mounts no host path (its workspace is a tmpfs the daemon makes).
@@ -137,7 +142,12 @@ export class PolicyService {
         return this.store.hasProjectDir(ctx.name) ? { readOnlyPaths: [PROJECT_POLICY_DIR] } : {};
       },
       adopt: async (sb) => {
-        const set = await this.store.attach({ id: sb.id, name: sb.name, path: sb.path });
+        const set = await this.store.attach({
+          id: sb.id,
+          name: sb.name,
+          path: sb.path,
+          ...(sb.team !== undefined ? { team: sb.team } : {}),
+        });
         this.enforced.set(sb.name, { ...set.effective });
         this.refused.delete(sb.name);
         if (!sb.ephemeral) this.watcher?.watchProject(sb.name, sb.path);

@@ -183,13 +183,14 @@ export class SandboxService {
    * and removed with it; `env` is added to every exec. `pooled`: the warm pool's own starts (owner root, unclaimed).
    */
   async createEphemeral(
-    request: { profile?: string; name?: string; env?: Record<string, string> },
+    request: { profile?: string; name?: string; env?: Record<string, string>; team?: string },
     caller: Caller,
     options: { pooled?: boolean } = {},
   ): Promise<SandboxReport & { warm: boolean }> {
     const profile = await loadProfile(this.config.profilesDir, request.profile ?? 'session');
     const env = checkSessionEnv(request.env ?? {});
-    if (!request.name && !options.pooled) {
+    // Pooled sandboxes run under the org's choice of team: a sandbox for a given team starts cold under that team.
+    if (!request.name && !options.pooled && request.team === undefined) {
       const claimed = await this.claim(profile.name, caller, env);
       if (claimed) return { ...claimed, warm: true };
     }
@@ -225,6 +226,7 @@ export class SandboxService {
       endpoints: {},
       network: false,
       ephemeral: { workspaceMiB: this.config.pool.workspaceMiB },
+      ...(request.team !== undefined ? { team: request.team } : {}),
       ...(options.pooled ? { pool: profile.name } : {}),
       ...(Object.keys(env).length > 0 ? { execEnv: env } : {}),
     };
@@ -806,6 +808,7 @@ export class SandboxService {
       profile: record.profile,
       logger: this.logger.child({ sandbox: record.name }),
       ...(record.ephemeral ? { ephemeral: true } : {}),
+      ...(record.team !== undefined ? { team: record.team } : {}),
     };
   }
 

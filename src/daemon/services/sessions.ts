@@ -32,7 +32,11 @@ export async function createSessionApi(services: {
   const backend: SessionBackend = {
     createEphemeral: async (request, caller) => {
       const r = await services.sandboxes.createEphemeral(
-        { profile: request.profile, env: request.env },
+        {
+          profile: request.profile,
+          env: request.env,
+          ...(request.team !== undefined ? { team: request.team } : {}),
+        },
         caller,
       );
       return { id: r.id, name: r.name, warm: r.warm };

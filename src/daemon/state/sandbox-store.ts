@@ -31,6 +31,8 @@ export const SandboxRecord = z.object({
   error: z.string().optional(),
   /** No host project folder: the workspace is a tmpfs of this size, made at start and removed at stop. */
   ephemeral: z.object({ workspaceMiB: z.number().int().positive() }).optional(),
+  /** The policy team layer chosen by the daemon (a session's token team), kept so a restart re-attaches the same. */
+  team: z.string().optional(),
   /** Set while the sandbox waits unclaimed in the warm pool of this profile (cleared by the claim). */
   pool: z.string().optional(),
   /** Environment the claimer gave (a session's env): added to every exec, under the exec's own variables. */
