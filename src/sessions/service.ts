@@ -207,12 +207,8 @@ export class SessionService {
         timeoutMs: Math.round(spec.timeoutSeconds * 1000),
       });
       this.deps.metrics.execs.inc({ outcome: r.timedOut ? 'timeout' : r.exitCode === 0 ? 'ok' : 'nonzero' });
-      // The runtime reports a killed command as 137; the timeout's conventional code is 124 (coreutils timeout).
-      return {
-        ...r,
-        exitCode: r.timedOut ? 124 : r.exitCode,
-        durationMs: Math.round(performance.now() - started),
-      };
+      // A timed-out command answers as on every exec route: the SIGKILL's 137 with timedOut (SPEC §3).
+      return { ...r, durationMs: Math.round(performance.now() - started) };
     } catch (err) {
       this.deps.metrics.execs.inc({ outcome: 'error' });
       throw err;

@@ -225,7 +225,7 @@ describe('the session API over a TCP listener (stand-in sandboxes)', () => {
     const r = await session.exec(['cat', 'hello.txt']);
     expect(r).toMatchObject({ exitCode: 0, stdout: 'hi\n', timedOut: false });
     const slow = await session.exec(['sleep', '5'], { timeoutSeconds: 0.3 });
-    expect(slow).toMatchObject({ exitCode: 124, timedOut: true });
+    expect(slow).toMatchObject({ exitCode: 137, timedOut: true });
     await session.close();
     expect(await raw(`/v1/sessions/${session.id}`, token)).toMatchObject({
       status: 404,

@@ -102,13 +102,13 @@ describe('SessionService', () => {
     await svc.close();
   });
 
-  it('runs exec with its timeout, answering 124 when the timeout ended it', async () => {
+  it('runs exec with its timeout, answering 137 and timedOut like every exec route when the timeout killed it', async () => {
     const svc = make();
     const { id } = await svc.create({}, alice);
     const ok = await svc.exec(id, { cmd: ['echo', 'x'], timeoutSeconds: 2 }, alice);
     expect(ok).toMatchObject({ exitCode: 0, stdout: 'echo x', timedOut: false });
     const slow = await svc.exec(id, { cmd: ['sleep', '9'], timeoutSeconds: 0.5 }, alice);
-    expect(slow).toMatchObject({ exitCode: 124, timedOut: true });
+    expect(slow).toMatchObject({ exitCode: 137, timedOut: true });
     expect(backend.execs.map((e) => e.timeoutMs)).toEqual([2000, 500]);
     await expect(svc.exec(id, { cmd: ['forbidden'] }, alice)).rejects.toThrow('denied');
     expect(await codeOfRejection(svc.exec(id, { cmd: ['x'] }, bob))).toBe('SESSION_NOT_FOUND');

@@ -91,7 +91,7 @@ export const SessionExecRequest = z
 export type SessionExecRequest = z.input<typeof SessionExecRequest>;
 
 export const SessionExecResult = z.object({
-  exitCode: z.number().int().describe('124 when the timeout ended the command.'),
+  exitCode: z.number().int().describe('137 when the timeout killed the command (timedOut: true).'),
   stdout: z.string(),
   stderr: z.string(),
   truncated: z.boolean().default(false),
