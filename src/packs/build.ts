@@ -16,6 +16,7 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { publishDir } from '../shared/fs/index.js';
 import { packErrors } from './errors.js';
+import { matchingJars, relocateJar } from './relocate.js';
 import { PACKS_MOUNT, type PackManifest, type PackVersionSpec } from './manifest.js';
 
 export interface PackBuildProgress {
@@ -40,7 +41,9 @@ export interface BuiltPack {
 
 /** What a version's artifact depends on in its manifest: its sources (a change there needs a new build). */
 export function sourcesKey(spec: PackVersionSpec): string {
-  return createHash('sha256').update(JSON.stringify(spec.sources)).digest('hex').slice(0, 16);
+  // Relocation changes the files too; without it the key is what it always was (existing artifacts stay valid).
+  const inputs = spec.relocate ? { sources: spec.sources, relocate: spec.relocate } : spec.sources;
+  return createHash('sha256').update(JSON.stringify(inputs)).digest('hex').slice(0, 16);
 }
 
 export interface BuildOptions {
@@ -263,6 +266,12 @@ export async function buildPack(
     closeBuilder = undefined;
     progress({ phase: 'finalize', percent: 92, message: 'fixing links and sealing the artifact' });
     await relinkAbsolute(root, root, prefix);
+    if (spec.relocate) {
+      progress({ phase: 'finalize', percent: 94, message: 'relocating hard-coded paths in Java classes' });
+      await relocateJars(root, prefix, spec.relocate).catch((err: unknown) => {
+        throw fail('relocate', { stderr: err instanceof Error ? err.message : String(err) });
+      });
+    }
     const key = createHash('sha256')
       .update(JSON.stringify({ name: manifest.name, version, spec, debs, lock }))
       .digest('hex')
@@ -341,6 +350,35 @@ async function relinkAbsolute(dir: string, root: string, prefix: string): Promis
       await symlink(`${prefix}${target}`, p);
     }
   }
+}
+
+/**
+ * Every listed path must be in the pack, every jar pattern must match, and something must change: a manifest that
+ * no longer fits its Debian packages fails the build instead of sealing a pack that cannot work.
+ */
+async function relocateJars(
+  root: string,
+  prefix: string,
+  relocate: NonNullable<PackVersionSpec['relocate']>,
+): Promise<void> {
+  for (const p of relocate.paths) {
+    const there = await lstat(path.join(root, p)).then(
+      () => true,
+      () => false,
+    );
+    if (!there) throw new Error(`${p} is not in the pack`);
+  }
+  const jars = await matchingJars(root, relocate.jars);
+  if (jars.length === 0) throw new Error(`no jar matches ${relocate.jars.join(', ')}`);
+  let changed = 0;
+  for (const jar of jars) {
+    try {
+      changed += await relocateJar(jar, relocate.paths, prefix);
+    } catch (err) {
+      throw new Error(`${path.relative(root, jar)}: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
+  if (changed === 0) throw new Error(`no class of ${jars.length} jar(s) names ${relocate.paths.join(', ')}`);
 }
 
 /** The host's proxy and CA settings (a TLS-intercepting proxy's CA is in the host bundle). */

@@ -28,6 +28,17 @@ const EgressNeed = z
     return port >= 1 && port <= 65535;
   }, 'a port from 1 to 65535');
 
+/** A jar of the unpacked tree, relative to its root; `*` matches within one name. */
+const JarPattern = z
+  .string()
+  .max(256)
+  .regex(/^(?!\/)(?!.*\.\.)[A-Za-z0-9._*+/-]+\.jar$/, 'a relative jar path (may use *)');
+/** A system path a Debian-patched program hard-codes (e.g. /usr/share/java). */
+const AbsolutePath = z
+  .string()
+  .max(256)
+  .regex(/^(\/[A-Za-z0-9_+-][A-Za-z0-9._+-]*)+$/, 'an absolute path without a trailing slash');
+
 /** Values may use ${prefix}: the pack's folder inside the sandbox (/opt/aibox/packs/NAME). */
 const EnvValue = z.string().max(4096);
 
@@ -62,6 +73,16 @@ const VersionSpec = z
         'hosts (host or host:port, 443 by default) the pack needs at run time; decided by the egress door',
       ),
     credentials: z.array(z.string().max(128)).default([]).describe('credential names it may use (host-side)'),
+    relocate: z
+      .object({
+        jars: z.array(JarPattern).min(1),
+        paths: z.array(AbsolutePath).min(1),
+      })
+      .strict()
+      .optional()
+      .describe(
+        "absolute paths hard-coded in the jars' classes, rewritten to the pack's place at build time",
+      ),
     smoke: z.array(z.string().min(1)).min(1).describe('argv of a command that proves the pack works'),
     mcp: z
       .object({

@@ -130,4 +130,27 @@ describe('pack manifests', () => {
       expect(r.problems[0]!.message, bad).toContain('versions.1.egress.0');
     }
   });
+
+  it('takes relocate as relative jar patterns and absolute paths, and refuses escapes by line', () => {
+    const withRelocate = (jars: string, paths: string) =>
+      GOOD.replace('    smoke:', `    relocate:\n      jars: ${jars}\n      paths: ${paths}\n    smoke:`);
+    const ok = parseManifest('demo.yaml', withRelocate('["usr/share/java/demo-*.jar"]', '[/usr/share/java]'));
+    expect(ok.problems).toEqual([]);
+    expect(ok.manifest?.versions['1']?.relocate).toEqual({
+      jars: ['usr/share/java/demo-*.jar'],
+      paths: ['/usr/share/java'],
+    });
+    for (const [jars, paths, where] of [
+      ['["/usr/share/java/a.jar"]', '[/usr/share/java]', 'jars.0'],
+      ['["../a.jar"]', '[/usr/share/java]', 'jars.0'],
+      ['["a.zip"]', '[/usr/share/java]', 'jars.0'],
+      ['["a.jar"]', '[usr/share/java]', 'paths.0'],
+      ['["a.jar"]', '[/usr/share/java/]', 'paths.0'],
+      ['["a.jar"]', '[/usr/../etc]', 'paths.0'],
+    ] as const) {
+      const r = parseManifest('demo.yaml', withRelocate(jars, paths));
+      expect(r.manifest, `${jars} ${paths}`).toBeUndefined();
+      expect(r.problems[0]!.message).toContain(`versions.1.relocate.${where}`);
+    }
+  });
 });
