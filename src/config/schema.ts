@@ -8,6 +8,7 @@ import { EgressConfig } from '../egress/index.js';
 import { SshGatewayConfig } from '../ssh-gateway/index.js';
 import { PoolConfig } from './pool-config.js';
 import { SessionsConfig } from '../sessions/config.js';
+import { DashboardConfig } from '../daemon/dashboard/config.js';
 
 /**
  * The daemon's configuration. Modules own their sections' schemas; this file composes them. Add a module's section
@@ -42,6 +43,9 @@ export const DaemonConfig = z
     ),
     pool: PoolConfig.prefault({}).describe(
       'Sandboxes without a host folder: workspace size cap, and the warm pool per profile.',
+    ),
+    dashboard: DashboardConfig.prefault({}).describe(
+      'The web dashboard on a loopback port of its own (off by default; see also sessions.listener.dashboard).',
     ),
   })
   .strict();

@@ -106,11 +106,15 @@ export async function buildApp(services: DaemonServices, options: AppOptions = {
   installAccess(app, services, { peer: options.peer, injectedCaller: options.injectedCaller });
   // The dashboard translates its session cookie to the token before token authentication reads it.
   const listener = services.config.sessions.listener;
-  if (listener.enabled && listener.dashboard) {
+  const ownPort = services.config.dashboard;
+  const onListener = listener.enabled && listener.dashboard;
+  if (onListener || ownPort.enabled) {
     await registerDashboard(app, {
       tokens: () => services.sessionApi?.tokens,
-      host: listener.host,
-      tls: listener.tls !== undefined,
+      endpoints: [
+        ...(onListener ? [{ host: listener.host, tls: listener.tls !== undefined }] : []),
+        ...(ownPort.enabled ? [{ host: ownPort.host, tls: ownPort.tls !== undefined }] : []),
+      ],
     });
   }
   // Network-listener requests carry a bearer token instead of a uid (the unix socket's rules above skip them).

@@ -8,6 +8,7 @@ import { SandboxRuntime } from '../runtime/index.js';
 import { PINO_REDACT_PATHS, SecretRedactor } from '../credentials/index.js';
 import { buildApp, trackConnections } from './app.js';
 import { startNetworkListener, type NetworkListener } from './http/token-auth.js';
+import { startDashboardListener } from './dashboard/listener.js';
 import { composeDaemon } from './compose.js';
 import { loadPeerReader } from './http/peercred.js';
 import type { DaemonServices, RuntimePort } from './services/index.js';
@@ -23,6 +24,8 @@ export interface RunningDaemon {
   services: DaemonServices;
   /** The opt-in network listener (sessions.listener), when enabled. */
   network?: NetworkListener | undefined;
+  /** The dashboard's own port (`dashboard.enabled`). */
+  dashboard?: NetworkListener | undefined;
   close(): Promise<void>;
 }
 
@@ -58,6 +61,7 @@ export async function startDaemon(
   let composed: Awaited<ReturnType<typeof composeDaemon>> | undefined;
   let app: FastifyInstance | undefined;
   let network: NetworkListener | undefined;
+  let dashboard: NetworkListener | undefined;
   try {
     // The credentials service registers every secret it loads with the logger's redactor: the log masks them.
     composed = await composeDaemon({
@@ -77,7 +81,9 @@ export async function startDaemon(
     // Programs with an API token: the same app on TCP (TLS when configured), bearer-token auth (token-auth.ts).
     if (config.sessions.listener.enabled)
       network = await startNetworkListener(app, config.sessions.listener, logger);
+    if (config.dashboard.enabled) dashboard = await startDashboardListener(app, config.dashboard, logger);
   } catch (err) {
+    await dashboard?.close().catch(() => undefined);
     await network?.close().catch(() => undefined);
     await app?.close().catch(() => undefined);
     await composed?.close();
@@ -103,12 +109,13 @@ export async function startDaemon(
     app: server,
     services,
     network,
+    dashboard,
     /**
      * Bounded: in-flight requests get a grace period, then every connection (exec streams too) is closed; then
      * every service closes in reverse build order (compose.ts), then the runtime stops.
      */
     async close() {
-      const closingNetwork = network?.close();
+      const closingNetwork = Promise.all([network?.close(), dashboard?.close()]);
       const closing = server.close();
       if (!(await settlesWithin(closing, SHUTDOWN_GRACE_MS))) {
         logger.warn({ open: connections.size }, 'closing the connections still open at shutdown');

@@ -13,6 +13,7 @@ import {
 } from '../../src/daemon/http/token-auth.js';
 import { toErrorAnswer } from '../../src/daemon/http/contract.js';
 import { registerDashboard } from '../../src/daemon/dashboard/register.js';
+import { startDashboardListener } from '../../src/daemon/dashboard/listener.js';
 import { DAEMON_CALLER, type Caller, type Logger } from '../../src/shared/index.js';
 
 const quiet: Logger = { debug() {}, info() {}, warn() {}, error() {}, child: () => quiet };
@@ -25,6 +26,7 @@ describe('dashboard on the network listener', () => {
   let dir: string;
   let app: FastifyInstance;
   let listener: NetworkListener;
+  let ownPort: NetworkListener;
   let store: TokenStore;
   let admin: string;
   let user: string;
@@ -44,8 +46,10 @@ describe('dashboard on the network listener', () => {
     });
     await registerDashboard(app, {
       tokens: () => store,
-      host: '127.0.0.1',
-      tls: false,
+      endpoints: [
+        { host: '127.0.0.1', tls: false },
+        { host: 'localhost', tls: false },
+      ],
       webDir: path.join(dir, 'web'),
     });
     installTokenAuth(app, () => store);
@@ -65,9 +69,11 @@ describe('dashboard on the network listener', () => {
       { enabled: true, host: '127.0.0.1', port: 0, dashboard: true },
       quiet,
     );
+    ownPort = await startDashboardListener(app, { enabled: true, host: '127.0.0.1', port: 0 }, quiet);
   });
 
   afterAll(async () => {
+    await ownPort?.close();
     await listener?.close();
     await app?.close();
     await rm(dir, { recursive: true, force: true });
@@ -78,8 +84,9 @@ describe('dashboard on the network listener', () => {
     route: string,
     headers: Record<string, string> = {},
     body?: unknown,
+    base = listener.url,
   ) => {
-    const res = await fetch(`${listener.url}${route}`, {
+    const res = await fetch(`${base}${route}`, {
       method,
       headers: { ...(body ? { 'content-type': 'application/json' } : {}), ...headers },
       ...(body ? { body: JSON.stringify(body) } : {}),
@@ -93,8 +100,8 @@ describe('dashboard on the network listener', () => {
     }
     return { status: res.status, json, headers: res.headers };
   };
-  const login = async (token: string) => {
-    const r = await call('POST', '/dashboard/login', { origin: listener.url }, { token });
+  const login = async (token: string, base = listener.url) => {
+    const r = await call('POST', '/dashboard/login', { origin: base }, { token }, base);
     return { ...r, cookie: (r.headers.get('set-cookie') ?? '').split(';')[0]! };
   };
 
@@ -153,6 +160,59 @@ describe('dashboard on the network listener', () => {
     expect((await call('GET', '/v1/sandboxes', { authorization: `Bearer ${admin}` })).status).toBe(200);
   });
 
+  it("serves the dashboard on its own port, and only the dashboard: no program's bearer token there", async () => {
+    const base = ownPort.url;
+    const page = await call('GET', '/', {}, undefined, base);
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-security-policy')).toContain("frame-ancestors 'none'");
+    // An admin token that the network listener would take: refused here, nothing served.
+    const program = await call('GET', '/v1/sandboxes', { authorization: `Bearer ${admin}` }, undefined, base);
+    expect(program.status).toBe(401);
+    expect(program.json.error.code).toBe('DASHBOARD_SESSION_INVALID');
+    expect((await call('GET', '/v1/sandboxes', {}, undefined, base)).json.error.code).toBe(
+      'DASHBOARD_SESSION_INVALID',
+    );
+    // Any other route is refused too, cookie or not (an unknown cookie is no session).
+    expect(
+      (await call('GET', '/v1/secrets', { cookie: 'aibox_session=guess' }, undefined, base)).status,
+    ).toBe(401);
+    expect((await login(user, base)).json.error.code).toBe('TOKEN_SCOPE');
+    const { cookie, json, headers } = await login(admin, base);
+    expect(headers.get('set-cookie')).toMatch(/^aibox_session=[\w-]+; Path=\/; HttpOnly; SameSite=Strict/);
+    expect((await call('GET', '/v1/sandboxes', { cookie }, undefined, base)).json).toEqual({ sandboxes: [] });
+    expect((await call('GET', '/v1/sandboxes/box', { cookie }, undefined, base)).json).toEqual({ uid: 0 });
+    expect((await call('GET', '/v1/secrets', { cookie }, undefined, base)).json.error.code).toBe(
+      'TOKEN_SCOPE',
+    );
+    // CSRF as on the listener: the header and this port's own origin.
+    const foreign = await call(
+      'POST',
+      '/v1/pushes/push_abc123/approve',
+      { cookie, 'x-aibox-csrf': json.csrf, origin: listener.url },
+      {},
+      base,
+    );
+    expect(foreign.json.error.code).toBe('DASHBOARD_CSRF');
+    const before = approvals;
+    const ok = await call(
+      'POST',
+      '/v1/pushes/push_abc123/approve',
+      { cookie, 'x-aibox-csrf': json.csrf, origin: base },
+      {},
+      base,
+    );
+    expect(ok.json).toEqual({ approved: before + 1 });
+    const out = await call(
+      'POST',
+      '/dashboard/logout',
+      { cookie, 'x-aibox-csrf': json.csrf, origin: base },
+      {},
+      base,
+    );
+    expect(out.json).toEqual({ loggedOut: true });
+    expect((await call('GET', '/v1/sandboxes', { cookie }, undefined, base)).status).toBe(401);
+  });
+
   it('ends the session when its token is revoked', async () => {
     const { cookie } = await login(admin);
     await store.revoke('reviewer');
@@ -165,8 +225,14 @@ describe('dashboard on the network listener', () => {
   it('refuses to serve the dashboard off loopback without TLS', async () => {
     const other = Fastify();
     await expect(
-      registerDashboard(other, { tokens: () => store, host: '0.0.0.0', tls: false }),
-    ).rejects.toThrow(/without TLS/);
+      registerDashboard(other, {
+        tokens: () => store,
+        endpoints: [
+          { host: '127.0.0.1', tls: false },
+          { host: '0.0.0.0', tls: false },
+        ],
+      }),
+    ).rejects.toMatchObject({ code: 'DASHBOARD_INSECURE' });
     await other.close();
   });
 

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
-import { isIP } from 'node:net';
 import path from 'node:path';
+import type { TLSSocket } from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fastifyStatic from '@fastify/static';
@@ -19,6 +19,7 @@ import {
 
 export { dashboardErrors } from './errors.js';
 export { DashboardSessions } from './sessions.js';
+export { assertDashboardAddress, isLoopback } from './address.js';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -35,8 +36,16 @@ export interface DashboardOptions {
    * TOKEN_REVOKED …) otherwise. Asked at login and again on every call, so revoking a token ends its sessions.
    */
   authenticate(token: string): { subject: string } | Promise<{ subject: string }>;
-  /** The listener has TLS: the cookie is `__Host-` prefixed and Secure, and the expected origin is https. */
-  secure: boolean;
+  /**
+   * TLS: the cookie is `__Host-` prefixed and Secure, and the expected origin is https. Unset: decided per request by
+   * whether it came over TLS (the daemon may serve the dashboard on a TLS listener and on a loopback port at once).
+   */
+  secure?: boolean;
+  /**
+   * Requests of a port that serves the dashboard only: everything but the page, its assets and the login needs the
+   * session cookie there, and a program's own bearer token is refused (that port is no API listener).
+   */
+  dashboardOnly?: (raw: FastifyRequest['raw']) => boolean;
   limits?: SessionLimits;
 }
 
@@ -67,13 +76,16 @@ export async function installDashboard(
   options: DashboardOptions,
 ): Promise<DashboardSessions> {
   const sessions = new DashboardSessions(options.limits ?? DEFAULT_LIMITS);
-  const cookieName = options.secure ? '__Host-aibox_session' : 'aibox_session';
-  const scheme = options.secure ? 'https' : 'http';
+  const secure = (request: FastifyRequest): boolean =>
+    options.secure ?? (request.raw.socket as TLSSocket | undefined)?.encrypted === true;
+  const cookieName = (request: FastifyRequest) =>
+    secure(request) ? '__Host-aibox_session' : 'aibox_session';
   const built = existsSync(path.join(options.webDir, 'index.html'));
 
-  const sessionOf = (request: FastifyRequest) => cookieValue(request.headers.cookie, cookieName);
+  const sessionOf = (request: FastifyRequest) => cookieValue(request.headers.cookie, cookieName(request));
   const sameOrigin = (request: FastifyRequest): boolean => {
     const origin = request.headers.origin;
+    const scheme = secure(request) ? 'https' : 'http';
     return origin === undefined || origin === `${scheme}://${request.headers.host ?? ''}`;
   };
   const checkCsrf = (request: FastifyRequest, session: DashboardSession) => {
@@ -94,11 +106,20 @@ export async function installDashboard(
       throw err;
     }
   };
-  const cookie = (value: string, maxAgeSeconds: number) =>
-    `${cookieName}=${value}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${maxAgeSeconds}${options.secure ? '; Secure' : ''}`;
+  const cookie = (request: FastifyRequest, value: string, maxAgeSeconds: number) =>
+    `${cookieName(request)}=${value}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${maxAgeSeconds}${secure(request) ? '; Secure' : ''}`;
 
   app.addHook('onRequest', async (request) => {
     const url = request.url;
+    if (options.dashboardOnly?.(request.raw) && !request.routeOptions.config.dashboardPublic) {
+      // The dashboard's own port: the page's calls only, never a program with its own token (nor a guess).
+      if (request.headers.authorization !== undefined || !sessions.get(sessionOf(request))) {
+        throw dashboardErrors.create(
+          'DASHBOARD_SESSION_INVALID',
+          'this port serves the dashboard only: log in on its page (programs use the network listener)',
+        );
+      }
+    }
     if (!url.startsWith('/v1/')) return;
     const id = sessionOf(request);
     // Programs bring their own token; a call without the cookie is none of the dashboard's business.
@@ -149,7 +170,7 @@ export async function installDashboard(
     const session = sessions.create(token, subject);
     void reply.header(
       'set-cookie',
-      cookie(session.id, Math.floor((options.limits ?? DEFAULT_LIMITS).maxAgeMs / 1000)),
+      cookie(request, session.id, Math.floor((options.limits ?? DEFAULT_LIMITS).maxAgeMs / 1000)),
     );
     void reply.header('cache-control', 'no-store');
     return { subject, csrf: session.csrf };
@@ -169,7 +190,7 @@ export async function installDashboard(
     const session = sessions.get(id);
     if (session) checkCsrf(request, session);
     sessions.delete(id);
-    void reply.header('set-cookie', cookie('', 0));
+    void reply.header('set-cookie', cookie(request, '', 0));
     return { loggedOut: true };
   });
 
@@ -186,22 +207,4 @@ export function defaultWebDir(): string {
     new URL('../../../dist/web/', import.meta.url),
   ].map((u) => fileURLToPath(u));
   return candidates.find((d) => existsSync(path.join(d, 'index.html'))) ?? candidates[0]!;
-}
-
-/**
- * Whether the dashboard may be served on this address: loopback always, anything else only with TLS (a session
- * cookie and an API token must never cross a network in clear).
- */
-export function assertDashboardAddress(host: string, tls: boolean): void {
-  if (tls || isLoopback(host)) return;
-  throw dashboardErrors.create('DASHBOARD_INSECURE', `the dashboard would be served without TLS on ${host}`, {
-    host,
-  });
-}
-
-export function isLoopback(host: string): boolean {
-  const h = host.replace(/^\[|\]$/g, '');
-  if (h === 'localhost' || h === '::1') return true;
-  if (isIP(h) === 4) return h.startsWith('127.');
-  return /^::ffff:127\./i.test(h);
 }

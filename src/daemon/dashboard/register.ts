@@ -33,13 +33,21 @@ export const DASHBOARD_API_ROUTES: readonly string[] = [
 ];
 
 export interface DashboardRegistration {
-  /** The daemon's token store (undefined when the network listener is not configured: no dashboard then). */
+  /** The daemon's token store (undefined: no tokens, so no login). */
   tokens: () => TokenStore | undefined;
-  /** The network listener's address: the dashboard is refused anywhere but loopback without TLS. */
-  host: string;
-  /** The network listener has TLS (Secure, __Host- cookie; https origin). */
-  tls: boolean;
+  /**
+   * Where it is served (the network listener, the dashboard's own port): refused anywhere but loopback without
+   * TLS. Whether a request came over TLS (Secure, __Host- cookie, https origin) is read from its socket.
+   */
+  endpoints: readonly { host: string; tls: boolean }[];
   webDir?: string;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Requests that arrived on the dashboard's own port (dashboard/listener.ts marks them). */
+    dashboardPortRequests: WeakSet<object>;
+  }
 }
 
 /**
@@ -51,7 +59,9 @@ export async function registerDashboard(
   app: FastifyInstance,
   options: DashboardRegistration,
 ): Promise<DashboardSessions> {
-  assertDashboardAddress(options.host, options.tls);
+  for (const e of options.endpoints) assertDashboardAddress(e.host, e.tls);
+  const ownPort = new WeakSet<object>();
+  app.decorate('dashboardPortRequests', ownPort);
   const wanted = new Set(DASHBOARD_API_ROUTES);
   app.addHook('onRoute', (route: RouteOptions) => {
     const methods = Array.isArray(route.method) ? route.method : [route.method];
@@ -62,7 +72,7 @@ export async function registerDashboard(
   });
   const sessions = await installDashboard(app, {
     webDir: options.webDir ?? defaultWebDir(),
-    secure: options.tls,
+    dashboardOnly: (raw) => ownPort.has(raw),
     authenticate: (token) => {
       const store = options.tokens();
       if (!store) throw tokenErrors.create('TOKEN_INVALID', 'this daemon issues no tokens');

@@ -79,9 +79,12 @@ export async function startNetworkListener(
   app: FastifyInstance,
   config: SessionsConfig['listener'],
   logger: Logger,
+  /** Called with each request and upgrade before routing (the dashboard's own port marks its requests). */
+  mark?: (req: IncomingMessage) => void,
 ): Promise<NetworkListener> {
   const onRequest = (req: IncomingMessage, res: ServerResponse) => {
     networkRequests.add(req);
+    mark?.(req);
     app.routing(req, res);
   };
   const server = config.tls
@@ -98,6 +101,7 @@ export async function startNetworkListener(
   server.requestTimeout = 30_000;
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     networkRequests.add(req);
+    mark?.(req);
     app.server.emit('upgrade', req, socket, head);
   });
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
