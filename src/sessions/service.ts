@@ -233,6 +233,23 @@ export class SessionService {
     this.ledger.touch(id);
   }
 
+  /**
+   * While a streaming exec is open the session is in use, whether or not bytes flow (a quiet build, a REPL waiting
+   * for input): its idle clock restarts at twice the idle TTL's pace until `stop` (the absolute TTL still applies).
+   */
+  keepAlive(id: string): () => void {
+    const record = this.records.get(id);
+    if (!record) return () => undefined;
+    this.ledger.touch(id);
+    const every = Math.min(30_000, Math.max(100, Math.floor(record.idleMs / 3)));
+    const timer = setInterval(() => this.ledger.touch(id), every);
+    timer.unref();
+    return () => {
+      clearInterval(timer);
+      this.ledger.touch(id);
+    };
+  }
+
   /** Removes every session past a deadline now. */
   async reap(): Promise<{ id: string; reason: ExpiryReason }[]> {
     const expired = this.ledger.expired();

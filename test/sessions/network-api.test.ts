@@ -249,6 +249,21 @@ describe('the session API over a TCP listener (stand-in sandboxes)', () => {
     expect(await run.exit).toBe(0);
   });
 
+  it('keeps a session alive while a streaming exec runs longer than its idle TTL, without traffic', async () => {
+    const session = await client.createSession({ idleTtlSeconds: 1 });
+    const run = session.execStream(['sleep', '2.5']);
+    for await (const _ev of run) void _ev;
+    expect(await run.exit).toBe(0);
+    // the reaper (at most every 250 ms) saw 2.5 s without a request: only the open stream kept the session
+    expect((await raw(`/v1/sessions/${session.id}`, token)).status).toBe(200);
+    // once the stream is closed the idle TTL applies again
+    await new Promise((r) => setTimeout(r, 1800));
+    expect(await raw(`/v1/sessions/${session.id}`, token)).toMatchObject({
+      status: 404,
+      body: { error: { code: 'SESSION_NOT_FOUND' } },
+    });
+  });
+
   it('moves files over HTTP and refuses every escape with a stable 4xx, writing nothing outside', async () => {
     await using session = await client.createSession();
     const data = Buffer.from(Array.from({ length: 300_000 }, (_, i) => (i * 7) % 256));

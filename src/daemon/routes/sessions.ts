@@ -118,7 +118,9 @@ export function sessionRoutes(services: DaemonServices, api: SessionApi): Fastif
         wsHandler: (socket, request) => {
           const { id } = IdParams.parse(request.params);
           const name = sessions.sandboxOf(id, actorOf(request));
-          socket.once('close', () => sessions.touch(id));
+          const stop = sessions.keepAlive(id);
+          socket.on('message', () => sessions.touch(id));
+          socket.once('close', stop);
           void streamExec(services, socket, name, request.log);
         },
       });
