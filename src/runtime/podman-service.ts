@@ -56,6 +56,44 @@ export class PodmanService {
   async start(): Promise<void> {
     this.stopping = false;
     await this.writeConfig();
+    let attempt = await this.launch();
+    // Rootless Podman joins its pause process, or else the conmon of a container its database says is running. When
+    // none of those processes exists any more (killed with the host's processes, the database left behind), every
+    // podman command fails until `podman system migrate` resets those states. Nothing alive can be hurt: this is only
+    // reached when no process of this user's containers could be joined. One migrate run stops at the first
+    // container runsc no longer knows, so it runs again while it makes progress (bounded).
+    for (
+      let run = 1;
+      !attempt.ready && this.user && attempt.log.includes('system migrate') && run <= 5;
+      run++
+    ) {
+      this.logger.warn(
+        { run },
+        'rootless podman state is stale (containers recorded as running have no process): resetting it with podman system migrate',
+      );
+      const migrate = await execa(this.config.podman, ['system', 'migrate'], {
+        env: this.env(),
+        extendEnv: false,
+        ...this.runAs,
+        cwd: this.dir,
+        reject: false,
+      });
+      if (migrate.exitCode !== 0)
+        this.logger.warn({ stderr: lastLines(migrate.stderr) }, 'podman system migrate did not finish');
+      attempt = await this.launch();
+    }
+    if (!attempt.ready) throw this.notReady(attempt.log);
+  }
+
+  private notReady(log: string) {
+    return runtimeErrors.create(
+      'RUNTIME_PODMAN_SERVICE',
+      `podman system service did not answer on ${this.socketPath}: ${lastLines(log)}`,
+    );
+  }
+
+  /** Starts `podman system service` and waits for it to answer; the log tells why when it does not. */
+  private async launch(): Promise<{ ready: boolean; log: string }> {
     await this.killPrevious();
     await rm(this.socketPath, { force: true });
     const logFile = path.join(this.dir, 'service.log');
@@ -73,8 +111,10 @@ export class PodmanService {
     const pid = this.child.pid;
     if (pid) await writeFile(path.join(this.dir, 'service.pid'), `${pid}\n`);
     const child = this.child;
+    let answered = false;
     const exited = child.then((r) => {
-      if (this.stopping || this.child !== child) return;
+      // Only a service that answered is restarted; one that never did is the caller's failure to report.
+      if (this.stopping || this.child !== child || !answered) return;
       // The sandboxes keep running without it (conmon holds them); the API needs it back.
       this.logger.warn({ exitCode: r.exitCode }, 'podman service exited; restarting it');
       setTimeout(() => {
@@ -87,13 +127,13 @@ export class PodmanService {
     });
     const ready = await Promise.race([this.waitReady(15_000), exited.then(() => false)]);
     if (!ready) {
-      const log = await readFile(logFile, 'utf8').catch(() => '');
-      throw runtimeErrors.create(
-        'RUNTIME_PODMAN_SERVICE',
-        `podman system service did not answer on ${this.socketPath}: ${lastLines(log)}`,
-      );
+      this.child = undefined;
+      child.kill('SIGKILL');
+      return { ready: false, log: await readFile(logFile, 'utf8').catch(() => '') };
     }
+    answered = true;
     this.logger.info({ socket: this.socketPath, mode: this.config.mode }, 'podman service ready');
+    return { ready: true, log: '' };
   }
 
   async stop(): Promise<void> {

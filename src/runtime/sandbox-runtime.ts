@@ -1,4 +1,5 @@
 import { chmod, chown, mkdir, rm, rmdir } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
@@ -232,7 +233,9 @@ export class SandboxRuntime {
           containerId: c.Id,
           sandboxId: c.Labels[LABELS.sandboxId] ?? '',
           name: c.Labels[LABELS.sandboxName] ?? '',
-          running: state?.running ?? false,
+          // Podman's database can say "running" for a container whose processes were all killed (its state is only
+          // updated by conmon, which died with them): only a live sandbox process counts.
+          running: (state?.running ?? false) && processAlive(state!.pid),
           pid: state?.pid ?? 0,
         };
       }),
@@ -326,6 +329,18 @@ export class SandboxRuntime {
   private async restartPauseProcess(user: HostUser): Promise<void> {
     await execa('pkill', ['-u', String(user.uid), '-f', 'catatonit -P'], { reject: false });
     this.logger.info('restarted the rootless podman pause process so it sees the workspace mounts');
+  }
+}
+
+/** A process that exists and is not a zombie (a killed sandbox process stays in /proc until it is reaped). */
+function processAlive(pid: number): boolean {
+  if (!(pid > 0)) return false;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    return state !== 'Z' && state !== 'X';
+  } catch {
+    return false;
   }
 }
 
