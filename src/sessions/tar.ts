@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import tar from 'tar-stream';
@@ -18,12 +19,41 @@ export interface TarReport {
 }
 
 /**
- * Extracts an uncompressed tar stream into the folder `dest` of a workspace, through WorkspaceFs (no link is
- * followed, files are capped one by one and together). Only regular files and folders with relative names and no
- * ".." are accepted; a link, device, FIFO or bad name stops the extraction at that entry with
- * SESSION_TAR_ENTRY_REFUSED (entries before it stay written — all inside the workspace).
+ * Extracts an uncompressed tar stream into the folder `dest` of a workspace, all or nothing: the entries go to a
+ * staging folder at the workspace's top (same file system) and are moved into `dest` (WorkspaceFs.moveInto) only
+ * once the whole stream was read and accepted; a refused or broken stream removes the staging folder and leaves
+ * `dest` as it was. Only regular files and folders with relative names and no ".." are accepted; a link, device,
+ * FIFO or bad name is SESSION_TAR_ENTRY_REFUSED. No link is followed; files are capped one by one and together.
  */
 export async function extractTar(
+  source: AsyncIterable<Buffer> | Readable,
+  fs: WorkspaceFs,
+  dest: readonly string[],
+  caps: TarCaps,
+  budget: ByteBudget,
+): Promise<TarReport> {
+  // A destination that is a link or a file is refused before anything is read.
+  await fs
+    .openDir(dest)
+    .then((dir) => dir.close())
+    .catch((err: unknown) => {
+      if (!(isAiboxError(err) && err.code === 'SESSION_PATH_NOT_FOUND')) throw err;
+    });
+  const staging = [`${STAGING_PREFIX}${randomBytes(6).toString('hex')}`];
+  await fs.mkdirs(staging);
+  try {
+    const report = await extractInto(source, fs, staging, caps, budget);
+    await fs.moveInto(staging, dest);
+    return report;
+  } finally {
+    await fs.remove(staging, true).catch(() => undefined);
+  }
+}
+
+/** Names of the staging folders tar uploads use at the top of a workspace while they run. */
+export const STAGING_PREFIX = '.aibox-tar-';
+
+async function extractInto(
   source: AsyncIterable<Buffer> | Readable,
   fs: WorkspaceFs,
   dest: readonly string[],

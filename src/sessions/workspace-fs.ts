@@ -226,6 +226,30 @@ export class WorkspaceFs {
     }
   }
 
+  /**
+   * Moves everything in folder `from` into folder `to` (made when missing), merging folders that exist on both
+   * sides and replacing files (and links, never followed) by rename. Every conflict (a folder where a file goes,
+   * a file or link where a folder goes) is found before anything moves, so a refused move changes nothing.
+   */
+  async moveInto(from: readonly string[], to: readonly string[]): Promise<void> {
+    const src = await this.openDir(from);
+    try {
+      let dst = await this.openDir(to).catch((err: unknown) => {
+        if (isCode(err, 'SESSION_PATH_NOT_FOUND')) return undefined;
+        throw err;
+      });
+      try {
+        if (dst) await this.pairDirs(src, dst, [...to], 0, 'check');
+        dst ??= await this.openDir(to, true);
+        await this.pairDirs(src, dst, [...to], 0, 'move');
+      } finally {
+        await dst?.close();
+      }
+    } finally {
+      await src.close();
+    }
+  }
+
   /** Bytes of regular files in the workspace now (what the size cap is checked against). */
   async usage(): Promise<number> {
     let total = 0;
@@ -264,6 +288,47 @@ export class WorkspaceFs {
           await child.close();
         }
       }
+    }
+  }
+
+  /** One level of moveInto: `check` refuses conflicts, `move` renames (both descend into folders on both sides). */
+  private async pairDirs(
+    src: FileHandle,
+    dst: FileHandle,
+    shown: string[],
+    depth: number,
+    pass: 'check' | 'move',
+  ): Promise<void> {
+    if (depth > MAX_WALK_DEPTH) {
+      throw sessionErrors.create('SESSION_PATH_INVALID', `more than ${MAX_WALK_DEPTH} folders deep`);
+    }
+    for (const name of (await readdir(`/proc/self/fd/${src.fd}`)).sort()) {
+      const here = [...shown, name];
+      const from = await lstat(at(src, name));
+      const there = await lstatOrUndefined(at(dst, name));
+      if (from.isDirectory() && there?.isDirectory()) {
+        const [a, b] = await Promise.all([
+          open(at(src, name), DIR_FLAGS),
+          open(at(dst, name), DIR_FLAGS),
+        ]).catch((err: unknown) => {
+          throw this.mapError(err, here);
+        });
+        try {
+          await this.pairDirs(a, b, here, depth + 1, pass);
+        } finally {
+          await Promise.all([a.close(), b.close()]);
+        }
+        continue;
+      }
+      if (pass === 'check') {
+        if (from.isDirectory() && there?.isSymbolicLink()) throw escape(here);
+        if (from.isDirectory() && there) throw notDir(here);
+        if (!from.isDirectory() && there?.isDirectory()) throw notFile(here);
+        continue;
+      }
+      await rename(at(src, name), at(dst, name)).catch((err: unknown) => {
+        throw this.mapError(err, here);
+      });
     }
   }
 
@@ -361,6 +426,10 @@ function ignoreGone(err: unknown): void {
   if (codeOf(err) !== 'ENOENT') throw err;
 }
 
+function isCode(err: unknown, code: string): boolean {
+  return (err as { code?: unknown } | undefined)?.code === code;
+}
+
 function codeOf(err: unknown): string | undefined {
   return (err as NodeJS.ErrnoException | undefined)?.code;
 }
@@ -374,5 +443,7 @@ const notFound = (segments: readonly string[]) =>
   sessionErrors.create('SESSION_PATH_NOT_FOUND', `no such file or folder: ${displayPath(segments)}`);
 const notFile = (segments: readonly string[]) =>
   sessionErrors.create('SESSION_PATH_NOT_FILE', `${displayPath(segments)} is not a regular file`);
+const notDir = (segments: readonly string[]) =>
+  sessionErrors.create('SESSION_PATH_NOT_DIR', `${displayPath(segments)} is not a folder`);
 const tooLarge = (segments: readonly string[], max: number) =>
   `${displayPath(segments)} is larger than ${max} bytes`;

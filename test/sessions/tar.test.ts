@@ -104,7 +104,58 @@ describe('tar upload and download', () => {
     expect(await codeOfRejection(extract(over, ['c'], { remaining: MiB + 10 }))).toBe(
       'SESSION_WORKSPACE_FULL',
     );
-    expect(await readdir(path.join(s.ws, 'c'))).toEqual(['a']);
+    // all or nothing: no refused upload left a file, a folder or its staging folder behind
+    expect(await readdir(s.ws)).toEqual([]);
+  });
+
+  it('extracts all or nothing: a tar refused part-way leaves the destination as it was', async () => {
+    await mkdir(path.join(s.ws, 'd', 'keep'), { recursive: true });
+    await writeFile(path.join(s.ws, 'd', 'keep', 'old.txt'), 'old');
+    const tar = await makeTar([
+      { name: 'new1.txt', data: 'first' },
+      { name: 'keep/old.txt', data: 'replaced' },
+      { name: 'sub/new2.txt', data: 'second' },
+      { name: 'bad', type: 'symlink', linkname: '/etc/passwd' },
+    ]);
+    expect(await codeOfRejection(extract(tar, ['d']))).toBe('SESSION_TAR_ENTRY_REFUSED');
+    expect((await readdir(s.ws)).sort()).toEqual(['d']);
+    expect((await readdir(path.join(s.ws, 'd'))).sort()).toEqual(['keep']);
+    expect(await readFile(path.join(s.ws, 'd', 'keep', 'old.txt'), 'utf8')).toBe('old');
+    // a truncated stream: the same
+    const good = await makeTar([
+      { name: 'x.txt', data: 'x' },
+      { name: 'y.bin', data: randomBytes(20_000) },
+    ]);
+    expect(await codeOfRejection(extract(good.subarray(0, 5000), ['d']))).toBe('SESSION_TAR_INVALID');
+    expect((await readdir(path.join(s.ws, 'd'))).sort()).toEqual(['keep']);
+    expect((await readdir(s.ws)).sort()).toEqual(['d']);
+  });
+
+  it('merges an accepted tar into an existing folder, refusing a conflict before moving anything', async () => {
+    await mkdir(path.join(s.ws, 'd', 'keep'), { recursive: true });
+    await writeFile(path.join(s.ws, 'd', 'keep', 'old.txt'), 'old');
+    await writeFile(path.join(s.ws, 'd', 'keep', 'other.txt'), 'other');
+    await mkdir(path.join(s.ws, 'd', 'folder'));
+    const conflict = await makeTar([
+      { name: 'keep/old.txt', data: 'replaced' },
+      { name: 'folder', data: 'a file where a folder is' },
+    ]);
+    expect(await codeOfRejection(extract(conflict, ['d']))).toBe('SESSION_PATH_NOT_FILE');
+    expect(await readFile(path.join(s.ws, 'd', 'keep', 'old.txt'), 'utf8')).toBe('old');
+    const report = await extract(
+      await makeTar([
+        { name: 'keep/old.txt', data: 'replaced' },
+        { name: 'keep/new/deep.txt', data: 'deep' },
+        { name: 'top.txt', data: 'top' },
+      ]),
+      ['d'],
+    );
+    expect(report).toMatchObject({ files: 3 });
+    expect(await readFile(path.join(s.ws, 'd', 'keep', 'old.txt'), 'utf8')).toBe('replaced');
+    expect(await readFile(path.join(s.ws, 'd', 'keep', 'other.txt'), 'utf8')).toBe('other');
+    expect(await readFile(path.join(s.ws, 'd', 'keep', 'new', 'deep.txt'), 'utf8')).toBe('deep');
+    expect((await readdir(path.join(s.ws, 'd'))).sort()).toEqual(['folder', 'keep', 'top.txt']);
+    expect((await readdir(s.ws)).sort()).toEqual(['d']);
   });
 
   it('leaves links and special files out of downloads', async () => {
