@@ -8,6 +8,7 @@ import { EgressConfig } from '../egress/index.js';
 import { SshGatewayConfig } from '../ssh-gateway/index.js';
 import { PoolConfig } from './pool-config.js';
 import { SessionsConfig } from '../sessions/config.js';
+import { PackageCacheConfig } from '../package-cache/config.js';
 import { DashboardConfig } from '../daemon/dashboard/config.js';
 
 /**
@@ -43,6 +44,9 @@ export const DaemonConfig = z
     ),
     pool: PoolConfig.prefault({}).describe(
       'Sandboxes without a host folder: workspace size cap, and the warm pool per profile.',
+    ),
+    packageCache: PackageCacheConfig.prefault({}).describe(
+      'Shared package cache: npm served to sandboxes from verified, content-addressed copies.',
     ),
     dashboard: DashboardConfig.prefault({}).describe(
       'The web dashboard on a loopback port of its own (off by default; see also sessions.listener.dashboard).',

@@ -9,6 +9,7 @@ import { GitGateService, pushDecider } from './services/git-gate.js';
 import type { HookDeps, SandboxHook } from './services/hooks.js';
 import type { DaemonServices } from './services/index.js';
 import { LlmProxyHook, llmPolicySource } from './services/llm-proxy.js';
+import { PackageCacheHook } from './services/package-cache.js';
 import { PacksService } from './services/packs.js';
 import { PolicyService } from './services/policy.js';
 import type { RuntimePort } from './services/runtime-port.js';
@@ -97,6 +98,7 @@ export async function composeDaemon(input: ComposeInput): Promise<ComposedDaemon
       }),
     );
     const packs = built('packs', await PacksService.create({ ...deps, policy, audit, egress }));
+    const packageCache = built('package-cache', await PackageCacheHook.create({ ...deps, policy }));
     // SSH runs commands through the sandbox service, which needs the hooks: bound once it exists. No command can
     // come earlier: the gateway serves only sandboxes whose `started` ran, which the sandbox service calls.
     const late: { sandboxes?: SandboxService } = {};
@@ -118,7 +120,7 @@ export async function composeDaemon(input: ComposeInput): Promise<ComposedDaemon
         },
       }),
     );
-    const hooks: readonly SandboxHook[] = [policyHook, egress, llm, git, packs, ssh];
+    const hooks: readonly SandboxHook[] = [policyHook, egress, llm, git, packs, packageCache, ssh];
     const sandboxes = built(
       'sandboxes',
       new SandboxService(

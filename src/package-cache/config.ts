@@ -1,0 +1,69 @@
+import { z } from 'zod';
+
+const Upstream = z
+  .string()
+  .url()
+  .refine((u) => /^https?:\/\//.test(u), 'an http:// or https:// URL')
+  .refine((u) => !/^[a-z]+:\/\/[^/]*@/i.test(u), 'no credentials in the URL');
+
+/** One registry the cache fronts: where it fetches from, and which host the egress door is asked about. */
+const registryConfig = (upstream: string) =>
+  z
+    .object({
+      enabled: z.boolean().default(true).describe('Serve this registry to sandboxes.'),
+      upstream: Upstream.default(upstream).describe('Base URL of the registry the host fetches from.'),
+      policyHost: z
+        .string()
+        .regex(/^[a-z0-9.-]+$/i)
+        .optional()
+        .describe(
+          "The host name the egress door is asked about for this registry (default: the upstream's host), e.g. registry.npmjs.org when the upstream is a corporate mirror of it.",
+        ),
+    })
+    .strict();
+
+export const NpmRegistryConfig = registryConfig('https://registry.npmjs.org');
+export type RegistryConfig = z.infer<typeof NpmRegistryConfig>;
+
+export const PackageCacheConfig = z
+  .object({
+    enabled: z
+      .boolean()
+      .default(false)
+      .describe('Give every sandbox the shared, verifying package cache (npm, PyPI) as a gateway endpoint.'),
+    dir: z
+      .string()
+      .default('')
+      .refine((d) => d === '' || d.startsWith('/'), 'an absolute path')
+      .describe('Where verified packages are kept (root only); empty: <stateDir>/package-cache.'),
+    maxMiB: z
+      .number()
+      .int()
+      .positive()
+      .default(4096)
+      .describe('Size cap; least recently used files go first.'),
+    maxFileMiB: z
+      .number()
+      .int()
+      .positive()
+      .default(512)
+      .describe('Largest single file (tarball, wheel, packument).'),
+    metadataTtlSeconds: z
+      .number()
+      .int()
+      .nonnegative()
+      .default(300)
+      .describe('How long package metadata (packuments, simple pages) is served before it is fetched again.'),
+    bindHost: z
+      .string()
+      .default('127.0.0.1')
+      .refine((h) => h === '127.0.0.1' || h === '::1' || h === 'localhost', 'loopback only')
+      .describe('Host address the per-sandbox cache listeners bind to.'),
+    sandboxHost: z
+      .string()
+      .default('10.0.2.2')
+      .describe("The host's loopback as seen from inside a rootless sandbox (slirp4netns)."),
+    npm: NpmRegistryConfig.prefault({}).describe('The npm registry (packuments and tarballs).'),
+  })
+  .strict();
+export type PackageCacheConfig = z.infer<typeof PackageCacheConfig>;

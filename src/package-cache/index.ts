@@ -1,0 +1,6 @@
+export { PackageCacheConfig, type RegistryConfig } from './config.js';
+export { packageCacheErrors } from './errors.js';
+export { PackageCache, type EgressDoor, type PackageCacheOptions } from './server.js';
+export { ContentStore, type ExpectedDigests } from './store.js';
+export { NpmRegistry, digestsOf } from './npm.js';
+export { nodeFetch, type UpstreamFetch } from './upstream.js';

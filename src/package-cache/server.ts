@@ -1,0 +1,223 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { isAiboxError, messageOf, type Logger } from '../shared/index.js';
+import type { PackageCacheConfig } from './config.js';
+import { packageCacheErrors } from './errors.js';
+import { NpmRegistry, type CacheAnswer } from './npm.js';
+import { ContentStore } from './store.js';
+import { nodeFetch, type UpstreamFetch } from './upstream.js';
+
+/** The egress door, asked for the sandbox behind a listener: may it reach this registry's host? */
+export type EgressDoor = (
+  sandbox: string,
+  request: { host: string; port: number; method: string },
+) => Promise<{ id: string; outcome: 'allow' | 'approve' | 'deny'; reason: string }>;
+
+export interface PackageCacheOptions {
+  config: PackageCacheConfig;
+  /** Where the store lives (config.dir or the daemon's default). */
+  dir: string;
+  door: EgressDoor;
+  logger: Logger;
+  upstream?: UpstreamFetch;
+  now?: () => number;
+}
+
+/** An allow decision is reused this long per sandbox and registry (each decision is an audit record). */
+const DECISION_TTL_MS = 30_000;
+
+interface Listener {
+  server: Server;
+  port: number;
+  sandbox: string;
+}
+
+/**
+ * The shared package cache: one content store and one upstream client for the whole host, one loopback listener
+ * per sandbox (its port is how the cache knows who asks: the sandbox's nftables rules open only its own port).
+ * Every request passes the sandbox's egress door for the registry's host, cache hit or not: a sandbox whose policy
+ * refuses the registry gets no packages from it, from the cache either.
+ */
+export class PackageCache {
+  readonly store: ContentStore;
+  private readonly npm: NpmRegistry;
+  private readonly listeners = new Map<string, Listener>();
+  private readonly allowed = new Map<string, number>();
+  private readonly now: () => number;
+
+  constructor(private readonly o: PackageCacheOptions) {
+    this.now = o.now ?? Date.now;
+    const maxFileBytes = o.config.maxFileMiB * 1024 * 1024;
+    this.store = new ContentStore({
+      dir: o.dir,
+      maxBytes: o.config.maxMiB * 1024 * 1024,
+      maxFileBytes,
+      logger: o.logger,
+      now: this.now,
+    });
+    this.npm = new NpmRegistry({
+      config: o.config.npm,
+      store: this.store,
+      upstream: o.upstream ?? nodeFetch,
+      metadataTtlMs: o.config.metadataTtlSeconds * 1000,
+      maxFileBytes,
+      logger: o.logger,
+      now: this.now,
+    });
+  }
+
+  async init(): Promise<void> {
+    await this.store.init();
+  }
+
+  /** The URL a sandbox's package managers use (as seen from inside it). */
+  urlOf(port: number): string {
+    return `http://${this.o.config.sandboxHost}:${port}`;
+  }
+
+  /** Environment pointing a sandbox's package managers at its endpoint (no secret: the port is the identity). */
+  envFor(port: number): Record<string, string> {
+    if (!this.o.config.npm.enabled) return {};
+    return {
+      npm_config_registry: `${this.urlOf(port)}/npm/`,
+      // Lockfiles name the registry they were made against: their tarballs come through the cache too.
+      npm_config_replace_registry_host: 'always',
+      AIBOX_PACKAGE_CACHE: this.urlOf(port),
+    };
+  }
+
+  /** Opens the sandbox's listener (on `port` when re-adopting), closing any older one of the same sandbox. */
+  async openFor(sandboxId: string, sandbox: string, port?: number): Promise<number> {
+    await this.closeFor(sandboxId);
+    const server = createServer((req, res) => void this.serve(sandbox, req, res));
+    server.headersTimeout = 30_000;
+    server.requestTimeout = 10 * 60_000;
+    try {
+      const bound = await new Promise<number>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(port ?? 0, this.o.config.bindHost, () =>
+          resolve((server.address() as AddressInfo).port),
+        );
+      });
+      this.listeners.set(sandboxId, { server, port: bound, sandbox });
+      return bound;
+    } catch (err) {
+      throw packageCacheErrors.create(
+        'PACKAGE_CACHE_START_FAILED',
+        `the package cache cannot listen for sandbox ${sandbox}: ${messageOf(err)}`,
+      );
+    }
+  }
+
+  async closeFor(sandboxId: string): Promise<void> {
+    const l = this.listeners.get(sandboxId);
+    if (!l) return;
+    this.listeners.delete(sandboxId);
+    for (const key of this.allowed.keys()) if (key.startsWith(`${l.sandbox}\0`)) this.allowed.delete(key);
+    await new Promise<void>((resolve) => {
+      l.server.close(() => resolve());
+      l.server.closeAllConnections();
+    });
+  }
+
+  /** A policy change for a sandbox: its next request asks the door again. */
+  forgetDecisions(sandbox: string): void {
+    for (const key of this.allowed.keys()) if (key.startsWith(`${sandbox}\0`)) this.allowed.delete(key);
+  }
+
+  async close(): Promise<void> {
+    for (const id of [...this.listeners.keys()]) await this.closeFor(id);
+  }
+
+  private async serve(sandbox: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const started = this.now();
+    try {
+      if (req.method !== 'GET' && req.method !== 'HEAD') {
+        throw packageCacheErrors.create(
+          'PACKAGE_CACHE_READ_ONLY',
+          `${req.method} is not accepted: the package cache is read-only`,
+        );
+      }
+      const path = (req.url ?? '/').replace(/[?#].*$/, '');
+      const port = (req.socket.localPort ?? 0) as number;
+      let answer: CacheAnswer;
+      if (path.startsWith('/npm/') && this.o.config.npm.enabled) {
+        await this.admit(sandbox, 'npm', this.o.config.npm.upstream, this.o.config.npm.policyHost);
+        answer = await this.npm.handle(
+          path.slice('/npm/'.length),
+          String(req.headers.accept ?? ''),
+          `${this.urlOf(port)}/npm`,
+        );
+      } else {
+        throw packageCacheErrors.create(
+          'PACKAGE_CACHE_NOT_FOUND',
+          `nothing is served at ${path.slice(0, 200)}`,
+        );
+      }
+      res.statusCode = answer.status;
+      res.setHeader('content-type', answer.type);
+      if ('body' in answer) {
+        res.setHeader('content-length', answer.body.length);
+        res.end(req.method === 'HEAD' ? undefined : answer.body);
+      } else {
+        res.setHeader('content-length', answer.size);
+        if (req.method === 'HEAD') {
+          answer.stream.destroy();
+          res.end();
+        } else {
+          answer.stream.on('error', () => res.destroy());
+          answer.stream.pipe(res);
+        }
+      }
+    } catch (err) {
+      const e = isAiboxError(err)
+        ? err
+        : packageCacheErrors.create(
+            'PACKAGE_CACHE_UPSTREAM_FAILED',
+            `the package cache failed: ${messageOf(err)}`,
+          );
+      if (!isAiboxError(err))
+        this.o.logger.error({ sandbox, err: messageOf(err) }, 'package cache request failed');
+      else if (e.status >= 500 || e.status === 403)
+        this.o.logger.warn({ sandbox, code: e.code, msg: e.message }, 'package cache refused a request');
+      if (!res.headersSent) {
+        const body = JSON.stringify({
+          error: `${e.code}: ${e.message}`,
+          code: e.code,
+          hint: e.hint,
+          ...(e.details ?? {}),
+        });
+        res.writeHead(e.status, {
+          'content-type': 'application/json',
+          'content-length': Buffer.byteLength(body),
+        });
+        res.end(body);
+      } else res.destroy();
+    } finally {
+      this.o.logger.debug({ sandbox, url: req.url, ms: this.now() - started }, 'package cache request');
+    }
+  }
+
+  /** The sandbox's egress door for the registry's host (what it would ask if it fetched the registry itself). */
+  private async admit(
+    sandbox: string,
+    registry: string,
+    upstream: string,
+    policyHost?: string,
+  ): Promise<void> {
+    const key = `${sandbox}\0${registry}`;
+    if ((this.allowed.get(key) ?? 0) > this.now()) return;
+    const url = new URL(upstream);
+    const host = policyHost ?? url.hostname;
+    const port = Number(url.port) || (url.protocol === 'http:' ? 80 : 443);
+    const d = await this.o.door(sandbox, { host, port, method: 'GET' });
+    if (d.outcome === 'deny') {
+      throw packageCacheErrors.create(
+        'PACKAGE_CACHE_EGRESS_DENIED',
+        `the egress policy of sandbox "${sandbox}" does not allow ${host}:${port} (${d.reason}); decision ${d.id}: aibox policy explain --log-entry ${d.id}`,
+        { decision: d.id, door: 'egress', host, port },
+      );
+    }
+    this.allowed.set(key, this.now() + DECISION_TTL_MS);
+  }
+}
