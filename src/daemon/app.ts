@@ -9,6 +9,7 @@ import { registerRoutes } from './routes/index.js';
 import { installAccess } from './http/access.js';
 import { installTokenAuth } from './http/token-auth.js';
 import { registerDashboard } from './dashboard/register.js';
+import type { DashboardConfig } from './dashboard/config.js';
 import { collectRoutes, openApiRoutes } from './routes/openapi.js';
 import { answerOf, clientErrorAnswer, toErrorAnswer, writeRawAnswer } from './http/contract.js';
 import { guardUpgrades } from './http/upgrades.js';
@@ -106,14 +107,15 @@ export async function buildApp(services: DaemonServices, options: AppOptions = {
   installAccess(app, services, { peer: options.peer, injectedCaller: options.injectedCaller });
   // The dashboard translates its session cookie to the token before token authentication reads it.
   const listener = services.config.sessions.listener;
-  const ownPort = services.config.dashboard;
+  // Optional: services built by hand (tests, embedders) may leave the section out.
+  const ownPort: Partial<DashboardConfig> = services.config.dashboard ?? {};
   const onListener = listener.enabled && listener.dashboard;
   if (onListener || ownPort.enabled) {
     await registerDashboard(app, {
       tokens: () => services.sessionApi?.tokens,
       endpoints: [
         ...(onListener ? [{ host: listener.host, tls: listener.tls !== undefined }] : []),
-        ...(ownPort.enabled ? [{ host: ownPort.host, tls: ownPort.tls !== undefined }] : []),
+        ...(ownPort.enabled && ownPort.host ? [{ host: ownPort.host, tls: ownPort.tls !== undefined }] : []),
       ],
     });
   }

@@ -189,6 +189,11 @@ export class SessionService {
       .map((r) => this.report(r));
   }
 
+  /** Who holds a session on each sandbox (sandbox name → owner), for reports: no idle clock is touched. */
+  ownersBySandbox(): Map<string, string> {
+    return new Map([...this.records.values()].map((r) => [r.sandboxName, r.owner]));
+  }
+
   async remove(id: string, actor: SessionActor): Promise<void> {
     await this.drop(this.visible(id, actor), 'request');
   }

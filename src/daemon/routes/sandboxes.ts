@@ -13,6 +13,7 @@ import type { DaemonServices } from '../services/index.js';
 import { daemonErrors } from '../errors.js';
 import { open, rootOnly, sandboxParam } from '../http/access.js';
 import { checkWorkdir, streamExec } from './exec-stream.js';
+import { withSessionOwners } from './sandbox-owners.js';
 
 const NameParams = z.object({ name: z.string().min(1).max(128) });
 
@@ -39,13 +40,16 @@ export function sandboxRoutes(services: DaemonServices): FastifyPluginAsync {
 
     // Everyone may list: each caller sees their own sandboxes (root sees all).
     app.get(R.sandboxes.collection, { config: { access: open } }, async (request): Promise<SandboxList> => {
-      const all = await sandboxes.list();
+      const all = withSessionOwners(services, await sandboxes.list());
       if (request.caller.uid === 0) return { sandboxes: all };
       const visible = new Set((await app.visibleSandboxes(request.caller)).map((r) => r.id));
       return { sandboxes: all.filter((s) => visible.has(s.id)) };
     });
 
-    app.get(R.sandboxes.one, mine, async (request) => sandboxes.get(NameParams.parse(request.params).name));
+    app.get(R.sandboxes.one, mine, async (request) => {
+      const report = await sandboxes.get(NameParams.parse(request.params).name);
+      return withSessionOwners(services, [report])[0];
+    });
 
     app.post(R.sandboxes.stop, mine, async (request) =>
       sandboxes.stop(NameParams.parse(request.params).name),

@@ -34,6 +34,7 @@ import type { SandboxStore } from '../state/sandbox-store.js';
 import { type SandboxRecord } from '../state/sandbox-store.js';
 import type { SandboxContribution, SandboxHook, SandboxHookContext } from './hooks.js';
 import type { RuntimePort } from './runtime-port.js';
+import { UserNames } from './user-names.js';
 
 type Undo = () => Promise<unknown>;
 
@@ -85,6 +86,7 @@ export class SandboxService {
   private readonly busy = new Map<string, Promise<unknown>>();
   private takeFromPool: ((profile: string) => string | undefined) | undefined;
   private unwatch: (() => void) | undefined;
+  private readonly userNames = new UserNames();
 
   constructor(
     private readonly config: DaemonConfig,
@@ -965,6 +967,7 @@ export class SandboxService {
       ...(record.error && state !== 'running' ? { reason: record.error } : {}),
       protections: protections(this.config, profile, record),
       endpoints: record.endpoints,
+      owner: await this.userNames.name(record.ownerUid),
     };
   }
 }

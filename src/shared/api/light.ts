@@ -69,6 +69,7 @@ export const readSandboxReport: Reader<SandboxReport> = (v) => {
     ...(reason === undefined ? {} : { reason }),
     protections: protections as Protection[],
     endpoints: { ...(v.endpoints ?? {}) },
+    ...(isStr(v.owner) ? { owner: v.owner } : {}),
   };
 };
 

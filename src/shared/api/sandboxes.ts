@@ -56,6 +56,8 @@ export const SandboxReport = z.object({
   reason: z.string().optional(),
   protections: z.array(Protection),
   endpoints: z.record(z.string(), z.string()).default({}),
+  /** Who it belongs to: the creating user's name (`uid N` without a passwd entry), or `token NAME` for a session. */
+  owner: z.string().optional(),
 });
 export type SandboxReport = z.infer<typeof SandboxReport>;
 

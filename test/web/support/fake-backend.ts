@@ -37,6 +37,7 @@ const sandboxes = [
       llm: 'http://10.0.2.2:40124/',
       ssh: 'ssh alpha@127.0.0.1 -p 2222',
     },
+    owner: 'dev',
   },
   {
     id: 'sbx_beta',
@@ -53,6 +54,7 @@ const sandboxes = [
       { layer: 'egress', state: 'off', detail: 'stopped' },
     ],
     endpoints: {},
+    owner: 'token ci-bot',
   },
 ];
 

@@ -87,16 +87,9 @@ function SessionList() {
   );
 }
 
-/** The owner is not in every daemon's report yet: shown when the report carries one. */
+/** The user or token the sandbox belongs to (a daemon before the field: "—"). */
 function ownerOf(s: SandboxReport): string {
-  const o: unknown = (s as SandboxReport & { owner?: unknown }).owner;
-  if (typeof o === 'string') return o;
-  if (o && typeof o === 'object') {
-    const { name, uid } = o as { name?: unknown; uid?: unknown };
-    if (typeof name === 'string') return name;
-    if (typeof uid === 'number') return `uid ${uid}`;
-  }
-  return '—';
+  return s.owner ?? '—';
 }
 
 function Protections({ report, compact }: { report: SandboxReport; compact?: boolean }) {

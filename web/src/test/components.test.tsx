@@ -71,14 +71,28 @@ describe('login and session', () => {
 });
 
 describe('sandboxes', () => {
-  it('lists sandboxes with state, profile, age and protections', async () => {
+  it('lists sandboxes with state, profile, owner, age and protections', async () => {
+    const { owner: _, ...ownerless } = sandbox('gamma');
     const { api } = fakeApi({
-      'GET /v1/sandboxes': { body: { sandboxes: [sandbox('alpha'), sandbox('beta', 'stopped')] } },
+      'GET /v1/sandboxes': {
+        body: {
+          sandboxes: [
+            sandbox('alpha'),
+            sandbox('beta', 'stopped'),
+            { ...sandbox('delta'), owner: 'token ci' },
+            ownerless,
+          ],
+        },
+      },
     });
     withApi(api, <SandboxList />);
     const rows = await screen.findAllByRole('row');
-    expect(rows).toHaveLength(3);
+    expect(rows).toHaveLength(5);
     expect(within(rows[1]!).getByText('running')).toBeTruthy();
+    expect(within(rows[1]!).getByText('dev')).toBeTruthy();
+    expect(within(rows[3]!).getByText('token ci')).toBeTruthy();
+    // A daemon that does not say: a dash, never an empty cell.
+    expect(within(rows[4]!).getByText('—')).toBeTruthy();
     expect(within(rows[2]!).getByText('stopped')).toBeTruthy();
     expect(within(rows[1]!).getByText('5 min ago')).toBeTruthy();
     expect(within(rows[1]!).getByLabelText('1 of 2 protections on')).toBeTruthy();

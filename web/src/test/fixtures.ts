@@ -21,6 +21,7 @@ export const sandbox = (name: string, state: SandboxReport['state'] = 'running')
     { layer: 'git', state: 'off', detail: 'no remote' },
   ],
   endpoints: { ssh: 'ssh://dev@127.0.0.1:2222' },
+  owner: 'dev',
 });
 
 export const push = (over: Partial<PushReport> = {}): PushReport => ({
