@@ -112,13 +112,13 @@ describe.skipIf(!run)(`kill -9 during ${N} concurrent starts`, () => {
         const swept = (JSON.parse(recovery!) as { swept: string[] }).swept;
         expect(new Set(swept).size).toBe(swept.length);
 
-        const list = await daemon.api<{ sandboxes: { id: string; name: string; state: string }[] }>(
-          'GET',
-          '/v1/sandboxes',
-        );
+        const list = await daemon.api<{
+          sandboxes: { id: string; name: string; state: string; error?: string }[];
+        }>('GET', '/v1/sandboxes');
         expect(list.status).toBe(200);
         const records = list.body.sandboxes;
-        for (const r of records) expect(['running', 'stopped']).toContain(r.state);
+        for (const r of records)
+          expect(['running', 'stopped'], `${r.name}: ${r.state} ${r.error ?? ''}`).toContain(r.state);
         if (moment === 'first running') expect(records.some((r) => r.state === 'running')).toBe(true);
         const running = new Set(records.filter((r) => r.state === 'running').map((r) => r.id));
         const known = new Set(records.map((r) => r.id));

@@ -13,6 +13,8 @@ import { stringify } from 'yaml';
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 import { socketApi, type ApiAnswer } from './socket-api.js';
+import { removeDaemonContainers } from './host.js';
+import { daemonIdFor } from '../../src/runtime/labels.js';
 export type { ApiAnswer };
 
 export interface TestDaemon {
@@ -144,6 +146,8 @@ export async function startTestDaemon(
         await api('DELETE', `/v1/sandboxes/${s.name}`).catch(() => undefined);
       child?.kill('SIGTERM');
       await child;
+      const left = await removeDaemonContainers(stateDir, daemonIdFor(stateDir));
+      if (left.length) console.warn(`test daemon ${dir}: removed ${left.length} container(s) its API left`);
       await rm(dir, { recursive: true, force: true });
     },
   };

@@ -4,6 +4,8 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
+import path from 'node:path';
+import { execa } from 'execa';
 
 export interface HostSupport {
   ok: boolean;
@@ -41,4 +43,31 @@ export function requireHost(support: HostSupport, suite: string): boolean {
   if (process.env.CI) throw new Error(`${suite}: ${support.reason} — CI must provide it`);
   console.warn(`[skip] ${suite}: ${support.reason}`);
   return false;
+}
+
+/**
+ * Removes every container labelled with this daemon's id, through the podman CLI as the rootless user: the safety net
+ * of a test daemon's stop() when its API could not remove them (it did not start again, it crashed mid-test).
+ */
+export async function removeDaemonContainers(stateDir: string, daemonId: string): Promise<string[]> {
+  const conf = path.join(stateDir, 'podman', 'containers.conf');
+  if (process.getuid?.() !== 0 || !existsSync(conf)) return [];
+  const [, , uid, gid, , home] = (await execa('getent', ['passwd', 'aibox'], { reject: false })).stdout.split(
+    ':',
+  );
+  if (!uid) return [];
+  const podman = (args: string[]) =>
+    execa('podman', args, {
+      env: { HOME: home!, XDG_RUNTIME_DIR: `/run/aibox/user-${uid}`, CONTAINERS_CONF: conf },
+      extendEnv: false,
+      uid: Number(uid),
+      gid: Number(gid),
+      cwd: '/',
+      reject: false,
+    });
+  const ids = (await podman(['ps', '-a', '-q', '--filter', `label=io.aibox.daemon=${daemonId}`])).stdout
+    .split('\n')
+    .filter(Boolean);
+  if (ids.length) await podman(['rm', '-f', '-t', '0', ...ids]);
+  return ids;
 }
