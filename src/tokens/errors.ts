@@ -21,6 +21,10 @@ export const tokenErrors = defineErrors({
     status: 403,
     hint: 'This route needs a token with another scope (`aibox token create NAME --scope admin`).',
   },
+  TOKEN_RATE_LIMITED: {
+    status: 429,
+    hint: 'Too many requests from this address were refused for their token: check the token, then retry after the Retry-After header’s seconds.',
+  },
   TOKEN_NOT_FOUND: { status: 404, hint: 'List tokens with `aibox token list`.' },
   TOKEN_NAME_TAKEN: {
     status: 409,

@@ -4,11 +4,19 @@ import https from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import rateLimit from '@fastify/rate-limit';
 import type { SessionsConfig } from '../../sessions/index.js';
 import { requireScope, tokenErrors, type TokenPrincipal, type TokenStore } from '../../tokens/index.js';
 import type { TokenScope } from '../../shared/index.js';
 import type { Caller, Logger } from '../../shared/index.js';
 import { clientErrorAnswer, writeRawAnswer } from './contract.js';
+
+/** Requests without a valid token one client address may send per window on the network listener. */
+export interface AuthFailureLimit {
+  max: number;
+  windowSeconds: number;
+}
+export const AUTH_FAILURE_LIMIT: AuthFailureLimit = { max: 30, windowSeconds: 60 };
 
 /** Requests that arrived on the network listener (never on the unix socket): they carry a token, not a uid. */
 const networkRequests = new WeakSet<IncomingMessage>();
@@ -34,14 +42,42 @@ declare module 'fastify' {
  * or revoked) and a route that names the scope it needs (403 TOKEN_SCOPE for one that does not: fail closed, no
  * unix-socket route is reachable with a token by accident).
  */
-export function installTokenAuth(app: FastifyInstance, tokens: () => TokenStore | undefined): void {
+export function installTokenAuth(
+  app: FastifyInstance,
+  tokens: () => TokenStore | undefined,
+  failures: AuthFailureLimit = AUTH_FAILURE_LIMIT,
+): void {
   app.decorateRequest('principal', undefined);
-  app.addHook('onRequest', async (request) => {
+  // Refused authentications per client address (@fastify/rate-limit, no route hook of its own): past the limit an
+  // address is answered 429 before its token is even looked at, until the window ends.
+  void app.register(rateLimit, { global: false });
+  let limiter: ReturnType<FastifyInstance['createRateLimit']> | undefined;
+  const refusedFrom = () =>
+    (limiter ??= app.createRateLimit({
+      max: failures.max,
+      timeWindow: failures.windowSeconds * 1000,
+      keyGenerator: (request) => request.ip,
+    }));
+  app.addHook('onRequest', async (request, reply) => {
     // The dashboard's page, assets and login (src/daemon/dashboard) are what a browser loads before it has a token.
     if (!isNetworkRequest(request.raw) || request.routeOptions.config.dashboardPublic) return;
-    const store = tokens();
-    if (!store) throw tokenErrors.create('TOKEN_INVALID', 'this daemon issues no tokens');
-    request.principal = store.authenticate(bearerOf(request));
+    const seen = await refusedFrom()(request, { increment: false });
+    if (!seen.isAllowed && seen.remaining === 0) {
+      void reply.header('retry-after', String(seen.ttlInSeconds));
+      throw tokenErrors.create(
+        'TOKEN_RATE_LIMITED',
+        `more than ${failures.max} requests from this address were refused for their token in ${failures.windowSeconds} s`,
+        { retryAfterSeconds: seen.ttlInSeconds },
+      );
+    }
+    try {
+      const store = tokens();
+      if (!store) throw tokenErrors.create('TOKEN_INVALID', 'this daemon issues no tokens');
+      request.principal = store.authenticate(bearerOf(request));
+    } catch (err) {
+      await refusedFrom()(request);
+      throw err;
+    }
   });
   app.addHook('preHandler', async (request) => {
     if (!isNetworkRequest(request.raw) || request.is404 || request.routeOptions.config.dashboardPublic)
