@@ -17,7 +17,7 @@ const registryConfig = (upstream: string) =>
         .regex(/^[a-z0-9.-]+$/i)
         .optional()
         .describe(
-          "The host name the egress door is asked about for this registry (default: the upstream's host), e.g. registry.npmjs.org when the upstream is a corporate mirror of it.",
+          "The host name the egress door is asked about for this registry (default: the upstream's host and port; when set, that host on port 443), e.g. registry.npmjs.org when the upstream is a corporate mirror of it.",
         ),
     })
     .strict();

@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { pipeline } from 'node:stream';
 import { isAiboxError, messageOf, type Logger } from '../shared/index.js';
 import type { PackageCacheConfig } from './config.js';
 import { packageCacheErrors } from './errors.js';
@@ -139,7 +140,7 @@ export class PackageCache {
         );
       }
       const path = (req.url ?? '/').replace(/[?#].*$/, '');
-      const port = (req.socket.localPort ?? 0) as number;
+      const port = req.socket.localPort ?? 0;
       let answer: CacheAnswer;
       if (path.startsWith('/npm/') && this.o.config.npm.enabled) {
         await this.admit(sandbox, 'npm', this.o.config.npm.upstream, this.o.config.npm.policyHost);
@@ -165,8 +166,8 @@ export class PackageCache {
           answer.stream.destroy();
           res.end();
         } else {
-          answer.stream.on('error', () => res.destroy());
-          answer.stream.pipe(res);
+          // pipeline: a client that goes away closes the file too.
+          pipeline(answer.stream, res, () => undefined);
         }
       }
     } catch (err) {
@@ -208,8 +209,9 @@ export class PackageCache {
     const key = `${sandbox}\0${registry}`;
     if ((this.allowed.get(key) ?? 0) > this.now()) return;
     const url = new URL(upstream);
+    // A mirror standing in for a public registry is decided as that registry over https.
     const host = policyHost ?? url.hostname;
-    const port = Number(url.port) || (url.protocol === 'http:' ? 80 : 443);
+    const port = policyHost ? 443 : Number(url.port) || (url.protocol === 'http:' ? 80 : 443);
     const d = await this.o.door(sandbox, { host, port, method: 'GET' });
     if (d.outcome === 'deny') {
       throw packageCacheErrors.create(

@@ -88,7 +88,7 @@ export class ContentStore {
       return undefined;
     }
     this.use(rel, entry);
-    return { stream: createReadStream('', { fd: handle.fd, autoClose: true }), size: entry.size };
+    return { stream: createReadStream('', { fd: handle, autoClose: true }), size: entry.size };
   }
 
   hasBlob(sha512: string): boolean {

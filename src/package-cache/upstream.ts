@@ -1,4 +1,5 @@
 import { Readable } from 'node:stream';
+import type { ReadableStream } from 'node:stream/web';
 import { packageCacheErrors } from './errors.js';
 
 /** How the cache talks to a registry from the host: fetch-shaped, so tests can count and poison what it gets. */
@@ -55,7 +56,7 @@ export async function readLimited(res: Response, max: number, label: string): Pr
 }
 
 export function bodyOf(res: Response): AsyncIterable<Uint8Array> {
-  return Readable.fromWeb(res.body as import('node:stream/web').ReadableStream<Uint8Array>);
+  return Readable.fromWeb(res.body as ReadableStream<Uint8Array>);
 }
 
 /** URLs in messages lose any query (tokens live there in some registries). */
