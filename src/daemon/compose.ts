@@ -134,6 +134,8 @@ export async function composeDaemon(input: ComposeInput): Promise<ComposedDaemon
       ),
     );
     late.sandboxes = sandboxes;
+    // The MCP gateway starts enabled servers inside sandboxes through the same exec (limits and pack env apply).
+    packs.bindSandboxExec((name, options) => sandboxes.exec(name, options));
     // Started by the server once running sandboxes are re-adopted (it adopts the pool's own from a previous life).
     const pool = built(
       'warm-pool',

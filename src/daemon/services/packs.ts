@@ -22,6 +22,16 @@ import {
   type ResolvedPack,
 } from '../../packs/index.js';
 import { policyErrors } from '../../policy/index.js';
+import { EgressConfig } from '../../egress/index.js';
+import {
+  McpGateway,
+  newGatewayKey,
+  refusingLauncher,
+  relayLauncher,
+  type ServerProcess,
+} from '../../mcp-gateway/index.js';
+import { readJsonFile } from '../../shared/fs/index.js';
+import { z } from 'zod';
 import { writeFileAtomic, writeJsonAtomic } from '../../shared/fs/index.js';
 import { AiboxError, type Logger } from '../../shared/index.js';
 import type { PolicyService } from './policy.js';
@@ -55,6 +65,19 @@ export interface PackTarget {
   name: string;
   exec(cmd: string[]): Promise<{ exitCode: number; stdout: string; stderr: string }>;
 }
+
+/** Starts a command in a running sandbox as its user, stdio piped (the sandbox service's exec, bound at compose). */
+export type SandboxStreamExec = (
+  name: string,
+  opts: { cmd: string[]; stdin: boolean },
+) => Promise<ServerProcess>;
+
+/** The MCP gateway listener of each sandbox, persisted so a restarted daemon re-listens on the same port and key. */
+const GatewayRecords = z.record(
+  z.string(),
+  z.object({ port: z.number().int().min(1).max(65535), key: z.string().min(32) }).strict(),
+);
+type GatewayRecord = { port: number; key: string };
 
 /** A run-time egress need of a pack the egress door allowed for the sandbox, with the decision that allowed it. */
 export interface EgressGrant {
@@ -100,13 +123,46 @@ export class PacksService implements SandboxHook {
   readonly layer = 'packs';
   private readonly building = new Map<string, Promise<BuiltPack>>();
   private queue: Promise<unknown> = Promise.resolve();
+  private readonly gateways = new Map<string, GatewayRecord>();
+  private sandboxExec: SandboxStreamExec | undefined;
+  /** Tool calls of enabled MCP servers pass it; only with the egress layer (it opens the listener's port). */
+  private readonly gateway: McpGateway | undefined;
+  /** The host as sandboxes reach it (10.0.2.2 under slirp4netns). */
+  private readonly gatewayHost: string;
 
   private constructor(
     private readonly deps: PacksDeps,
     readonly registry: PackRegistry,
     readonly cacheDir: string,
     private readonly stateDir: string,
-  ) {}
+  ) {
+    this.gatewayHost = EgressConfig.parse(
+      (deps.config as { egress?: unknown }).egress ?? {},
+    ).sandboxHostAddress;
+    this.gateway = deps.egress?.enforcing
+      ? new McpGateway({
+          bindHost: '127.0.0.1',
+          logger: deps.logger.child({ svc: 'mcp-gateway' }),
+          serverArgv: (id, server) => this.serverArgv(id, server),
+          spawn: (sandbox, argv) => {
+            if (!this.sandboxExec) throw new Error('the sandbox service is not bound yet');
+            return this.sandboxExec(sandbox, { cmd: argv, stdin: true });
+          },
+          decide: async (sandbox, server, tool) => {
+            const d = await this.deps.policy.decide('packs', { name: server, kind: 'mcp', tool }, sandbox);
+            return { allowed: d.outcome === 'allow', id: d.id, reason: d.reason };
+          },
+          audit: async (e) => {
+            await this.deps.audit.append({ kind: 'pack.mcp.call', ...e });
+          },
+        })
+      : undefined;
+  }
+
+  /** The sandbox service's exec, which starts MCP servers for the gateway (built after the hooks). */
+  bindSandboxExec(exec: SandboxStreamExec): void {
+    this.sandboxExec = exec;
+  }
 
   static async create(deps: PacksDeps): Promise<PacksService> {
     const registry = await PackRegistry.load(deps.registryDir ?? REGISTRY_DIR);
@@ -153,11 +209,14 @@ export class PacksService implements SandboxHook {
 
   /** Waits for the state writes in flight; builds still running are abandoned (their folders swept at start). */
   async close(): Promise<void> {
+    await this.gateway?.close();
     await this.queue.catch(() => undefined);
   }
 
   async prepare(ctx: SandboxHookContext): Promise<SandboxContribution> {
     await this.sweep();
+    // A fresh container gets a fresh gateway port and key; only adopt() keeps the old ones.
+    const endpoint = await this.openGateway(ctx.id, ctx.name);
     const folder = await this.folderOf(ctx.id);
     // The state file is shared by every sandbox: read-modify-write in the same queue as installs.
     await this.serial(async () => {
@@ -179,7 +238,62 @@ export class PacksService implements SandboxHook {
       await this.writeIndex(ctx.id, mine);
     });
     await this.installListed(ctx);
-    return { mounts: [{ source: folder, target: PACKS_MOUNT, readOnly: true, daemonOwned: true }] };
+    return {
+      mounts: [{ source: folder, target: PACKS_MOUNT, readOnly: true, daemonOwned: true }],
+      // The egress layer opens this port to this sandbox alone.
+      ...(endpoint ? { endpoints: { 'mcp-gateway': endpoint } } : {}),
+    };
+  }
+
+  async adopt(sandbox: { id: string; name: string }): Promise<void> {
+    if (!this.gateway) return;
+    const stored = (await this.gatewayRecords())[sandbox.id];
+    if (!stored) {
+      // Started by a daemon without the gateway: its launchers refuse until the sandbox restarts (fail closed).
+      this.deps.logger.warn(
+        { sandbox: sandbox.name },
+        'MCP gateway record missing; restart the sandbox to use MCP',
+      );
+      return;
+    }
+    await this.gateway.openFor({ sandboxId: sandbox.id, sandbox: sandbox.name, ...stored });
+    this.gateways.set(sandbox.id, stored);
+  }
+
+  async stop(ctx: { id: string }): Promise<void> {
+    if (!this.gateway) return;
+    await this.gateway.closeFor(ctx.id);
+    this.gateways.delete(ctx.id);
+    await this.serial(async () => {
+      const { [ctx.id]: _gone, ...rest } = await this.gatewayRecords();
+      await writeJsonAtomic(path.join(this.stateDir, 'gateways.json'), rest, { mode: 0o600 });
+    });
+  }
+
+  /** Opens the sandbox's MCP gateway listener (new port and key); its endpoint as the egress layer reads it. */
+  private async openGateway(sandboxId: string, sandbox: string): Promise<string | undefined> {
+    if (!this.gateway) return undefined;
+    const key = newGatewayKey();
+    const port = await this.gateway.openFor({ sandboxId, sandbox, key });
+    this.gateways.set(sandboxId, { port, key });
+    await this.serial(async () => {
+      const all = await this.gatewayRecords();
+      all[sandboxId] = { port, key };
+      await writeJsonAtomic(path.join(this.stateDir, 'gateways.json'), all, { mode: 0o600 });
+    });
+    return `tcp://${this.gatewayHost}:${port}`;
+  }
+
+  private async gatewayRecords(): Promise<Record<string, GatewayRecord>> {
+    return (await readJsonFile(path.join(this.stateDir, 'gateways.json'), GatewayRecords)) ?? {};
+  }
+
+  /** The argv of an MCP server enabled in the sandbox (from its manifest, never from the caller). */
+  private async serverArgv(sandboxId: string, server: string): Promise<string[] | undefined> {
+    const mine = (await this.load())[sandboxId];
+    if (!mine?.mcp.includes(server)) return undefined;
+    const spec = this.installedSpecs(mine).find((p) => p.name === server)?.spec;
+    return spec?.mcp?.command.map((a) => expand(a, `${PACKS_MOUNT}/${server}`));
   }
 
   /**
@@ -610,10 +724,11 @@ export class PacksService implements SandboxHook {
     for (const n of mine.mcp) {
       const spec = this.installedSpecs(mine).find((p) => p.name === n)?.spec;
       if (!spec?.mcp) continue;
-      const argv = spec.mcp.command.map((a) => expand(a, `${PACKS_MOUNT}/${n}`));
+      // The agent's client starts the launcher; the server itself is started by the gateway, inside the sandbox.
+      const gw = this.gateways.get(sandboxId);
       await writeFile(
         path.join(tmp, 'bin', n),
-        `#!/bin/sh\n# MCP server ${n}, started by the agent's client (stdio). Written by aiboxd.\n${exports}\nexec ${argv.map(shellQuote).join(' ')} "$@"\n`,
+        gw ? relayLauncher({ host: this.gatewayHost, ...gw, server: n }) : refusingLauncher(n),
         { mode: 0o555 },
       );
       servers[n] = { command: `${PACKS_MOUNT}/.aibox/bin/${n}`, args: [] };
@@ -669,7 +784,8 @@ export class PacksService implements SandboxHook {
       (a) =>
         a.name === r.manifest.name &&
         a.version === r.version &&
-        (a.sources === undefined || a.sources === sources),
+        // (an artifact from before that cannot have been relocated, so a version that relocates needs a new build)
+        ((a.sources === undefined && !r.spec.relocate) || a.sources === sources),
     );
   }
 
