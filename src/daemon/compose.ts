@@ -11,6 +11,7 @@ import type { DaemonServices } from './services/index.js';
 import { LlmProxyHook, llmPolicySource } from './services/llm-proxy.js';
 import { PackageCacheHook } from './services/package-cache.js';
 import { PacksService } from './services/packs.js';
+import { DevcontainerService } from './services/devcontainer.js';
 import { PolicyService } from './services/policy.js';
 import type { RuntimePort } from './services/runtime-port.js';
 import { SandboxService } from './services/sandboxes.js';
@@ -99,6 +100,11 @@ export async function composeDaemon(input: ComposeInput): Promise<ComposedDaemon
     );
     const packs = built('packs', await PacksService.create({ ...deps, policy, audit, egress }));
     const packageCache = built('package-cache', await PackageCacheHook.create({ ...deps, policy }));
+    // After packs: the project's devcontainer.json installs its packs through the packs service.
+    const devcontainer = built(
+      'devcontainer',
+      new DevcontainerService({ logger, policy, packs, sandboxUid: config.runtime.sandboxUid }),
+    );
     // SSH runs commands through the sandbox service, which needs the hooks: bound once it exists. No command can
     // come earlier: the gateway serves only sandboxes whose `started` ran, which the sandbox service calls.
     const late: { sandboxes?: SandboxService } = {};
@@ -120,7 +126,16 @@ export async function composeDaemon(input: ComposeInput): Promise<ComposedDaemon
         },
       }),
     );
-    const hooks: readonly SandboxHook[] = [policyHook, egress, llm, git, packs, packageCache, ssh];
+    const hooks: readonly SandboxHook[] = [
+      policyHook,
+      egress,
+      llm,
+      git,
+      packs,
+      packageCache,
+      devcontainer,
+      ssh,
+    ];
     const sandboxes = built(
       'sandboxes',
       new SandboxService(
@@ -168,6 +183,7 @@ export async function composeDaemon(input: ComposeInput): Promise<ComposedDaemon
       llm,
       git,
       packs,
+      devcontainer,
       ssh,
       sandboxes,
       pool,

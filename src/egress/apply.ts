@@ -17,7 +17,13 @@ import { execa } from 'execa';
 import { messageOf, type Logger } from '../shared/index.js';
 import { egressErrors } from './errors.js';
 import { nftEndpoints, nftTableName, type NftRulesetInput } from './render-nftables.js';
-import { SQUID_ACCESS_LOG, SQUID_ERRORS_DIR, SQUID_PID_FILE } from './render-squid.js';
+import {
+  SNI_HELPER,
+  SNI_HELPER_SCRIPT,
+  SQUID_ACCESS_LOG,
+  SQUID_ERRORS_DIR,
+  SQUID_PID_FILE,
+} from './render-squid.js';
 import { listenerHeldBy, withChildren } from './ports.js';
 import { timedStep } from './steps.js';
 
@@ -349,6 +355,7 @@ export class SquidProcess {
       ...templates.map((t) => symlink(join(SQUID_TEMPLATES, t), join(errors, t)).catch(() => undefined)),
       ...Object.entries(files.errorPages).map(([name, body]) => writeFile(join(errors, name), body)),
       writeFile(this.confPath, files.conf),
+      writeFile(join(this.dir, SNI_HELPER), SNI_HELPER_SCRIPT, { mode: 0o755 }),
     ]);
     const { uid, gid } = await (this.opts.userIds ?? (() => squidUserIds(this.opts.user)))();
     // Squid writes its logs after dropping to its user: create them so it can.
@@ -407,14 +414,15 @@ export class SquidProcess {
     logOffset: number,
     listen: { address: string; port: number },
   ): Promise<'ready' | 'waiting' | 'connect-failed'> {
-    const accepting = `Accepting HTTP Socket connections at`;
+    // With TLS inspection the port is an ssl-bump one: "Accepting SSL bumped HTTP Socket connections at".
+    const accepting = /Accepting (SSL bumped )?HTTP Socket connections at/;
     const local = `local=${listen.address}:${listen.port} `;
     const log = await this.logSince(logOffset);
     if (/Cannot bind socket .*Address already in use|Unable to open HTTP Socket/.test(log))
       throw await this.failure(`port ${listen.address}:${listen.port} is taken`, { portInUse: true });
     if (/FATAL|Squid Cache \(Version [^)]*\): Terminated abnormally/.test(log))
       throw await this.failure('squid stopped while starting');
-    const line = log.split('\n').find((l) => l.includes(accepting) && l.includes(local));
+    const line = log.split('\n').find((l) => accepting.test(l) && l.includes(local));
     if (!line) return 'waiting';
     if (!(await canConnect(listen))) return 'connect-failed';
     const pid = await this.pid();

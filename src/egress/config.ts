@@ -8,6 +8,33 @@ export const EgressConfig = z
     squid: z.string().startsWith('/').default('/usr/sbin/squid').describe('Path of the squid binary.'),
     nft: z.string().startsWith('/').default('/usr/sbin/nft').describe('Path of the nft binary.'),
     nsenter: z.string().startsWith('/').default('/usr/bin/nsenter').describe('Path of nsenter (util-linux).'),
+    tls: z
+      .object({
+        openssl: z.string().startsWith('/').default('/usr/bin/openssl').describe('Makes the per-sandbox CA.'),
+        certgen: z
+          .string()
+          .startsWith('/')
+          .default('/usr/lib/squid/security_file_certgen')
+          .describe("Squid's certificate generator (squid-openssl) for inspected hosts."),
+        systemBundle: z
+          .string()
+          .startsWith('/')
+          .default('/etc/ssl/certs/ca-certificates.crt')
+          .describe("CAs the sandbox trusts besides its own egress CA (the host's bundle, as today)."),
+        upstreamCaFiles: z
+          .array(z.string().startsWith('/'))
+          .default([])
+          .describe(
+            'Extra CAs the proxy trusts when it connects to inspected hosts (besides the system ones).',
+          ),
+      })
+      .strict()
+      .default({
+        openssl: '/usr/bin/openssl',
+        certgen: '/usr/lib/squid/security_file_certgen',
+        systemBundle: '/etc/ssl/certs/ca-certificates.crt',
+        upstreamCaFiles: [],
+      }),
     squidUser: z
       .string()
       .min(1)

@@ -12,6 +12,7 @@ import { egressErrors } from './errors.js';
 import type { EgressPolicy } from './policy.js';
 import { renderNftables, type NftRulesetInput } from './render-nftables.js';
 import { renderErrorPages, renderSquidConf, SQUID_ACCESS_LOG } from './render-squid.js';
+import { createSandboxTls, sandboxTlsPaths, type SandboxTlsPaths } from './tls.js';
 import { SquidLogTail } from './squid-log.js';
 import { kernelFreePort, PortReservations } from './ports.js';
 import { timedStep } from './steps.js';
@@ -158,6 +159,7 @@ export class EgressManager {
       await mkdir(join(dir, 'squid'), { recursive: true });
       await writeFile(join(dir, OWNER_FILE), this.daemonId);
       await chmod(dir, 0o711);
+      await step('tls-ca', () => this.createTls(sandboxId));
       const [dns] = await step('resolver-listen', () =>
         resolver.listen([{ address: listenAddress, port: 0 }]),
       );
@@ -274,6 +276,12 @@ export class EgressManager {
       { address: state.squidDnsAddress, port: 53 },
     ]);
     const squid = this.newSquid(sandboxId);
+    // A state directory from before per-sandbox CAs: make one (the sandbox keeps the bundle it was started with).
+    const hasCa = await readFile(sandboxTlsPaths(this.dir(sandboxId)).caKey).then(
+      () => true,
+      () => false,
+    );
+    if (!hasCa) await this.createTls(sandboxId);
     // Lines written while the daemon was away are decisions too: read the log from its start.
     const log = this.newLogTail(sandboxId);
     log.start();
@@ -391,8 +399,27 @@ export class EgressManager {
     }
   }
 
+  /** The sandbox's CA certificate and trust bundle (host paths): what the sandbox gets mounted. */
+  trust(sandboxId: string): { caCert: string; bundle: string } {
+    this.requireLive(sandboxId);
+    const paths = sandboxTlsPaths(this.dir(sandboxId));
+    return { caCert: paths.caCert, bundle: paths.bundle };
+  }
+
+  private async createTls(sandboxId: string): Promise<SandboxTlsPaths> {
+    const tls = this.opts.config.tls;
+    return createSandboxTls(this.dir(sandboxId), {
+      openssl: tls.openssl,
+      certgen: tls.certgen,
+      systemBundle: tls.systemBundle,
+      owner: await this.squidIds(),
+      sandboxId,
+    });
+  }
+
   private async squidFiles(state: SandboxEgressState, policy: EgressPolicy): Promise<SquidFiles> {
     const dir = join(this.dir(state.sandboxId), 'squid');
+    const tls = sandboxTlsPaths(this.dir(state.sandboxId));
     return {
       conf: renderSquidConf({
         sandboxId: state.sandboxId,
@@ -402,8 +429,15 @@ export class EgressManager {
         dir,
         instanceToken: state.instanceToken,
         hostNets: hostNets(state.listenAddress),
+        tls: {
+          caCert: tls.caCert,
+          caKey: tls.caKey,
+          certDb: tls.certDb,
+          certgen: this.opts.config.tls.certgen,
+          upstreamCaFiles: this.opts.config.tls.upstreamCaFiles,
+        },
       }),
-      errorPages: renderErrorPages(state.instanceToken),
+      errorPages: renderErrorPages(state.instanceToken, policy),
     };
   }
 

@@ -25,6 +25,10 @@ export const egressErrors = defineErrors({
     status: 503,
     hint: 'The allowlisting resolver could not bind its port: another process may hold it (`ss -lunp`).',
   },
+  EGRESS_TLS: {
+    status: 503,
+    hint: 'Install squid-openssl and openssl (`scripts/setup-host.sh`); the daemon log names the step that failed.',
+  },
   EGRESS_NOT_ENFORCED: {
     status: 409,
     hint: 'The sandbox has no egress enforcement attached (it may have been started without network); restart it.',

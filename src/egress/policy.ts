@@ -1,6 +1,7 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import { checkHostPattern } from '../policy/index.js';
+import { HttpRuleSchema } from '../policy/doors/egress.js';
 
 /**
  * The typed egress policy of one sandbox: everything the enforcement layers (nftables, Squid, DNS) need, in one
@@ -82,10 +83,24 @@ export const HostExemption = z
   .describe('A destination on the host itself (loopback, link-local) that allowed names may resolve to.');
 export type HostExemption = z.infer<typeof HostExemption>;
 
+/** One layer's method/path rules, as the egress door composed them (see EffectiveEgress.allowHttp). */
+export const HttpRuleSet = z
+  .object({
+    layer: z.string().min(1),
+    at: z.string(),
+    rules: z.array(HttpRuleSchema.extend({ index: z.number().int().min(0) })).min(1),
+  })
+  .strict();
+export type HttpRuleSet = z.infer<typeof HttpRuleSet>;
+
 export const EgressPolicy = z
   .object({
     allow: z.array(AllowRule).default([]).describe('Hosts reachable through the proxy (HTTP and HTTPS).'),
     tcp: z.array(TcpRule).default([]),
+    http: z
+      .array(HttpRuleSet)
+      .default([])
+      .describe('Method/path rules per layer; the hosts they name are inspected (TLS terminated).'),
     upstreamProxy: UpstreamProxy.optional(),
     dnsHosts: z
       .record(
@@ -116,4 +131,9 @@ export function parseTcpShorthand(entry: string): z.input<typeof TcpRule> {
   const idx = entry.lastIndexOf(':');
   if (idx <= 0) return { host: entry, port: 0 };
   return { host: entry.slice(0, idx).replace(/^\[(.*)\]$/, '$1'), port: Number(entry.slice(idx + 1)) };
+}
+
+/** Host patterns whose HTTPS the proxy terminates: every host a method/path rule names. */
+export function inspectedHosts(policy: EgressPolicy): string[] {
+  return [...new Set(policy.http.flatMap((set) => set.rules.map((r) => r.host)))].sort();
 }

@@ -1,5 +1,6 @@
 import { egressErrors } from './errors.js';
-import type { AllowRule, EgressPolicy } from './policy.js';
+import { pathGlobRegex, showHttpRule } from '../policy/doors/egress.js';
+import { inspectedHosts, type AllowRule, type EgressPolicy, type HttpRuleSet } from './policy.js';
 
 /**
  * squid.conf for one sandbox's proxy (one Squid per sandbox: see docs/egress.md). Pure and golden-tested.
@@ -9,8 +10,12 @@ import type { AllowRule, EgressPolicy } from './policy.js';
  *
  * Host header: Squid 5 replaces the Host header of an absolute-form request with the target's authority as it
  * parses it (RFC 9112 §3.2.2), so the origin always sees the host that was checked; a different Host header cannot
- * be sent through this proxy in plain HTTP. Inside CONNECT (HTTPS) the proxy sees neither Host nor the real SNI:
- * docs/egress.md says what that leaves open (domain fronting).
+ * be sent through this proxy in plain HTTP.
+ *
+ * HTTPS: every CONNECT is peeked (ssl-bump step 1): the TLS SNI must equal the CONNECT host (an external ACL
+ * compares them), else the connection is terminated; no SNI, or no TLS at all, is refused too. Hosts a method/path
+ * rule names are then bumped (TLS terminated with a certificate from the sandbox's own CA) so each request inside
+ * is checked, and its Host must equal the SNI. Every other host is spliced: a plain tunnel to the name checked.
  */
 
 export interface SquidConfInput {
@@ -26,7 +31,25 @@ export interface SquidConfInput {
   readonly instanceToken: string;
   /** Addresses that mean "the host itself" (loopback, link-local, the host's own addresses). */
   readonly hostNets: readonly string[];
+  /** The sandbox's CA (see tls.ts) and what Squid needs to terminate TLS with it. */
+  readonly tls: {
+    caCert: string;
+    caKey: string;
+    certDb: string;
+    certgen: string;
+    /** Extra CAs for inspected upstreams (tests' own CA, a corporate CA). */
+    upstreamCaFiles: readonly string[];
+  };
 }
+
+/** The external ACL helper comparing SNI and host (one line `<sni> <host>` in, OK or ERR out), written per proxy. */
+export const SNI_HELPER = 'sni-match.sh';
+export const SNI_HELPER_SCRIPT = [
+  '#!/bin/sh',
+  '# aibox: the TLS SNI must be the host the request names (no SNI: "-", never equal to a host name).',
+  `exec /usr/bin/awk -W interactive '{ print ((tolower($1) == tolower($2)) ? "OK" : "ERR") }'`,
+  '',
+].join('\n');
 
 /**
  * Internal networks an allowed public name must never resolve to (DNS rebinding onto the LAN, the host's VPN or
@@ -65,6 +88,16 @@ export const DENY_REASONS = {
     text: 'the host name resolves to an internal network address (RFC 1918, CGNAT 100.64/10 or IPv6 ULA)',
     ask: 'an operator can pin an internal name to its address in the daemon config (egress dns.hosts)',
   },
+  ERR_AIBOX_FRONTING: {
+    code: 'EGRESS_SNI_MISMATCH',
+    text: 'the Host of this HTTPS request is not the TLS server name (SNI) it was sent under (domain fronting)',
+    ask: 'send each request to the host it names; nothing to ask: this is never allowed',
+  },
+  ERR_AIBOX_PATH: {
+    code: 'EGRESS_PATH_AMBIGUOUS',
+    text: 'the path has dot segments or backslashes, which the proxy and the server could read differently',
+    ask: 'send the normalised path (no /./, /../ or \\)',
+  },
   ERR_AIBOX_PORT_METHOD: {
     code: 'EGRESS_PORT_OR_METHOD_NOT_ALLOWED',
     text: 'the host is allowed, but not this port or this HTTP method (HTTPS goes to port 443 unless ports are listed)',
@@ -73,21 +106,40 @@ export const DENY_REASONS = {
 } as const;
 export type DenyPage = keyof typeof DENY_REASONS;
 
+/** The reason code of a refusal by a method/path rule set (its page is ERR_AIBOX_HTTP_<n>). */
+export const HTTP_RULE_REASON = 'EGRESS_HTTP_NOT_ALLOWED';
+
 /** The error page templates, by file name. @Squid{%master_xaction} is the same number the access log carries. */
-export function renderErrorPages(instanceToken: string): Record<string, string> {
+export function renderErrorPages(instanceToken: string, policy?: EgressPolicy): Record<string, string> {
   const pages: Record<string, string> = {};
-  for (const [page, r] of Object.entries(DENY_REASONS)) {
-    pages[page] = [
-      `aibox egress: request refused (${r.code}).`,
-      `reason: ${r.text}.`,
+  const page = (code: string, text: string, ask: string) =>
+    [
+      `aibox egress: request refused (${code}).`,
+      `reason: ${text}.`,
       `request: %M %U`,
       `decision: dec_${instanceToken}@Squid{%master_xaction}`,
-      `next step: ${r.ask}.`,
+      `next step: ${ask}.`,
       'Quote the decision id when you ask a human for access: aiboxd keeps every decision in its log.',
       '',
     ].join('\n');
-  }
+  for (const [name, r] of Object.entries(DENY_REASONS)) pages[name] = page(r.code, r.text, r.ask);
+  (policy?.http ?? []).forEach((set, n) => {
+    pages[httpPage(n)] = page(
+      HTTP_RULE_REASON,
+      // `%` starts a template code in a Squid page: a percent-encoded path in a rule is written as `%%`.
+      `no method/path rule of layer ${set.layer} (egress.allow_http at ${set.at}) allows this request; ` +
+        `its rules: ${set.rules.map((r) => `[${r.index}] ${showHttpRule(r)}`).join('; ')}`.replace(
+          /%/g,
+          '%%',
+        ),
+      `ask a human to add a rule for this method and path (network.http in aibox/policy.yaml, or the ${set.layer} policy)`,
+    );
+  });
   return pages;
+}
+
+function httpPage(n: number): string {
+  return `ERR_AIBOX_HTTP_${n}`;
 }
 
 export function renderSquidConf(input: SquidConfInput): string {
@@ -97,7 +149,18 @@ export function renderSquidConf(input: SquidConfInput): string {
   const line = (s = '') => out.push(s);
 
   line(`# aibox egress proxy for sandbox ${input.sandboxId}: generated by aiboxd, do not edit.`);
-  line(`http_port ${input.listen.address}:${input.listen.port} name=aibox`);
+  const tls = input.tls;
+  line(
+    `http_port ${input.listen.address}:${input.listen.port} name=aibox ssl-bump tls-cert=${tls.caCert} ` +
+      `tls-key=${tls.caKey} generate-host-certificates=on dynamic_cert_mem_cache_size=4MB`,
+  );
+  line(`sslcrtd_program ${tls.certgen} -s ${tls.certDb} -M 4MB`);
+  line('sslcrtd_children 4 startup=1 idle=1');
+  line('# An upstream certificate that does not verify is an error (never a silent pass-through).');
+  line('sslproxy_cert_error deny all');
+  for (const ca of tls.upstreamCaFiles) line(`tls_outgoing_options cafile=${ca}`);
+  line('# Anything that is not TLS inside a CONNECT cannot be classified: it gets an error, never a tunnel.');
+  line('on_unsupported_protocol respond all');
   line(`visible_hostname aibox-egress`);
   line(`pid_filename ${dir}/${SQUID_PID_FILE}`);
   line(`cache_log ${dir}/cache.log`);
@@ -125,7 +188,7 @@ export function renderSquidConf(input: SquidConfInput): string {
   line('');
   line('# Decision log: every request as one line, unbuffered; aiboxd tails it into its decision log.');
   line(
-    `logformat aibox aibox1 ${input.sandboxId} dec_${token}%master_xaction %ts.%03tu %rm %>Hs %Ss %err_code %ru`,
+    `logformat aibox aibox2 ${input.sandboxId} dec_${token}%master_xaction %ts.%03tu %rm %>Hs %Ss %err_code %ssl::bump_mode %ssl::>sni %ru`,
   );
   line(`access_log stdio:${dir}/${SQUID_ACCESS_LOG} aibox`);
   line('buffered_logs off');
@@ -150,8 +213,21 @@ export function renderSquidConf(input: SquidConfInput): string {
   });
   if (exemptions.length > 0) line(`acl aibox_host_exempt any-of ${exemptions.join(' ')}`);
 
+  line('acl aibox_encrypted connections_encrypted');
+  line('acl aibox_step1 at_step SslBump1');
+  line('acl aibox_step2 at_step SslBump2');
+  line(
+    `external_acl_type aibox_sni ttl=3600 negative_ttl=3600 children-max=2 children-startup=1 %ssl::>sni %>rd ${dir}/${SNI_HELPER}`,
+  );
+  line('acl aibox_sni_match external aibox_sni');
+  line('acl aibox_dot_segment urlpath_regex -i (^|/)(\\.|%2e){1,2}(/|[?;]|$) \\\\ %5c');
+  const inspected = inspectedHosts(policy);
+  if (inspected.length > 0)
+    line(`acl aibox_inspect ssl::server_name ${unique(inspected.map(squidDomain)).join(' ')}`);
+
   const allows: string[] = [];
   policy.allow.forEach((rule, i) => allows.push(...ruleAcls(rule, i, line)));
+  const httpChecks = policy.http.map((set, n) => httpSetAcls(set, n, line));
 
   line('');
   line(
@@ -170,10 +246,22 @@ export function renderSquidConf(input: SquidConfInput): string {
   line(
     `http_access deny aibox_internal${pinned.length > 0 ? ' !aibox_pinned' : ''}${exemptions.length > 0 ? ' !aibox_host_exempt' : ''} ${reasonAcl('ERR_AIBOX_INTERNAL_DESTINATION')}`,
   );
+  line(`http_access deny !CONNECT aibox_encrypted !aibox_sni_match ${reasonAcl('ERR_AIBOX_FRONTING')}`);
+  line(`http_access deny !CONNECT aibox_dot_segment ${reasonAcl('ERR_AIBOX_PATH')}`);
+  for (const c of httpChecks) line(c);
   for (const a of allows) line(a);
   line(`http_access deny ${reasonAcl('ERR_AIBOX_PORT_METHOD')}`);
   line('');
   for (const page of Object.keys(DENY_REASONS)) line(`deny_info 403:${page} ${reasonAcl(page)}`);
+  policy.http.forEach((_, n) => line(`deny_info 403:${httpPage(n)} ${reasonAcl(httpPage(n))}`));
+  line('');
+  line(
+    '# TLS: peek at the ClientHello; SNI must be the CONNECT host; inspected hosts are bumped, others spliced.',
+  );
+  line('ssl_bump peek aibox_step1');
+  line('ssl_bump terminate aibox_step2 !aibox_sni_match');
+  if (inspected.length > 0) line('ssl_bump bump aibox_step2 aibox_inspect');
+  line('ssl_bump splice all');
 
   const upstream = policy.upstreamProxy;
   if (upstream) {
@@ -212,7 +300,11 @@ function ruleAcls(rule: AllowRule, i: number, line: (s: string) => void): string
   const methods = rule.methods?.filter((m) => m !== 'CONNECT');
   const connectAllowed = rule.methods === undefined || rule.methods.includes('CONNECT');
   const access: string[] = [];
-  if (connectAllowed) access.push(`http_access allow ${name}_host CONNECT ${name}_tls_port`);
+  if (connectAllowed) {
+    access.push(`http_access allow ${name}_host CONNECT ${name}_tls_port`);
+    // Requests inside an inspected (bumped) connection: checked above by the method/path rules.
+    access.push(`http_access allow ${name}_host !CONNECT aibox_encrypted ${name}_tls_port`);
+  }
   if (methods === undefined) {
     access.push(`http_access allow ${name}_host !CONNECT ${name}_http_port`);
   } else if (methods.length > 0) {
@@ -220,6 +312,33 @@ function ruleAcls(rule: AllowRule, i: number, line: (s: string) => void): string
     access.push(`http_access allow ${name}_host !CONNECT ${name}_http_port ${name}_methods`);
   }
   return access;
+}
+
+/**
+ * One layer's method/path rules: a request (not CONNECT) to a host the layer names must match one of its rules.
+ * Returns the denying http_access line.
+ */
+function httpSetAcls(set: HttpRuleSet, n: number, line: (s: string) => void): string {
+  const name = `aibox_h${n}`;
+  line(`acl ${name}_hosts dstdomain -n ${unique(set.rules.map((r) => squidDomain(r.host))).join(' ')}`);
+  const rules = set.rules.map((rule, i) => {
+    const r = `${name}_r${i}`;
+    const parts = [`${r}_host`];
+    line(`acl ${r}_host dstdomain -n ${squidDomain(rule.host)}`);
+    if (rule.methods) {
+      line(`acl ${r}_methods method ${rule.methods.join(' ')}`);
+      parts.push(`${r}_methods`);
+    }
+    if (rule.paths) {
+      line(`acl ${r}_paths urlpath_regex ${rule.paths.map(pathGlobRegex).join(' ')}`);
+      parts.push(`${r}_paths`);
+    }
+    line(`acl ${r} all-of ${parts.join(' ')}`);
+    return r;
+  });
+  line(`acl ${name}_ok any-of ${rules.join(' ')}`);
+  line(`acl ${reasonAcl(httpPage(n))} src all`);
+  return `http_access deny !CONNECT ${name}_hosts !${name}_ok ${reasonAcl(httpPage(n))}`;
 }
 
 /** ERR_AIBOX_DOMAIN → aibox_why_domain */

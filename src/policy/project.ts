@@ -3,6 +3,7 @@ import { LineCounter, parseDocument, isNode } from 'yaml';
 import { policyErrors } from './errors.js';
 import { globMatches as branchGlobMatches } from '../shared/glob.js';
 import { commandName } from './doors/exec.js';
+import { HttpRuleSchema } from './doors/egress.js';
 import type { LayerView, Located, Location } from './types.js';
 
 /** The project layer's folder and file, relative to the project folder. */
@@ -37,6 +38,13 @@ export const ProjectPolicy = z
           )
           .optional()
           .describe('Raw TCP destinations `host:port`; each must be in the org/team egress.allow_tcp.'),
+        http: z
+          .array(HttpRuleSchema)
+          .optional()
+          .describe(
+            'Method/path rules {host, methods, paths}: requests to a host named here must match one of its rules ' +
+              '(the host is inspected: TLS terminated at the proxy).',
+          ),
       })
       .strict()
       .optional(),
@@ -75,6 +83,7 @@ export type ProjectPolicy = z.infer<typeof ProjectPolicy>;
 /** Door rule -> path in aibox/policy.yaml. */
 const STATIC_KEYS: Record<string, (string | number)[]> = {
   'egress.allow_ports': ['network', 'ports'],
+  'egress.allow_http': ['network', 'http'],
   'mounts.allow': ['mounts'],
   'exec.allow_commands': ['commands', 'allow'],
   'push.approve': ['push', 'approve'],

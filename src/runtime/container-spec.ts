@@ -75,7 +75,10 @@ export function containerSpec(spec: SandboxSpec, agentDir: string): Docker.Conta
     bind(spec.seccompBpf, SECCOMP_BPF_PATH, true),
     bind(agentDir, AGENT_DIR, false),
     // The sandbox trusts the CAs the host trusts (corporate TLS-inspecting proxies add their own).
-    ...(spec.hostCaBundle ? [bind(spec.hostCaBundle, '/etc/ssl/certs/ca-certificates.crt', true)] : []),
+    // (Not when a layer mounts its own bundle there: egress adds the sandbox's proxy CA to the host's.)
+    ...(spec.hostCaBundle && !spec.extraMounts.some((m) => m.target === '/etc/ssl/certs/ca-certificates.crt')
+      ? [bind(spec.hostCaBundle, '/etc/ssl/certs/ca-certificates.crt', true)]
+      : []),
     ...spec.extraMounts.map((m) => bind(m.source, m.target, m.readOnly)),
   ];
   return {

@@ -35,6 +35,45 @@ describe('proxy decision log lines', () => {
   });
 });
 
+describe('proxy decision log lines with TLS (aibox2)', () => {
+  it('reads an inspected request with its full URL, TLS mode and SNI', () => {
+    const d = parseSquidLogLine(
+      'aibox2 sbx_a dec_0badcafe60 1795337088.5 PUT 403 TCP_DENIED 403:ERR_AIBOX_HTTP_1 bump api.test https://api.test:8443/repos/x?y=1',
+    );
+    expect(d).toMatchObject({
+      verdict: 'deny',
+      reason: 'EGRESS_HTTP_NOT_ALLOWED',
+      kind: 'PUT',
+      target: 'https://api.test:8443/repos/x?y=1',
+      detail: { status: 403, page: 'ERR_AIBOX_HTTP_1', tls: 'bump', sni: 'api.test' },
+    });
+  });
+
+  it('counts a connection terminated for its SNI as a refusal, even though Squid logs status 200', () => {
+    const d = parseSquidLogLine(
+      'aibox2 sbx_a dec_0badcafe65 1795337088.5 CONNECT 200 NONE_NONE - terminate other.test a.test:443',
+    );
+    expect(d).toMatchObject({
+      verdict: 'deny',
+      reason: 'EGRESS_SNI_MISMATCH',
+      detail: { sni: 'other.test' },
+    });
+  });
+
+  it('reads a spliced tunnel and a refused Host/SNI mismatch', () => {
+    expect(
+      parseSquidLogLine(
+        'aibox2 sbx_a dec_0badcafe66 1795337088.5 CONNECT 200 TCP_TUNNEL - splice b.test b.test:443',
+      ),
+    ).toMatchObject({ verdict: 'allow', reason: 'EGRESS_ALLOWED', detail: { tls: 'splice' } });
+    expect(
+      parseSquidLogLine(
+        'aibox2 sbx_a dec_0badcafe67 1795337088.5 GET 403 TCP_DENIED 403:ERR_AIBOX_FRONTING bump a.test https://b.test/',
+      ),
+    ).toMatchObject({ verdict: 'deny', reason: 'EGRESS_SNI_MISMATCH' });
+  });
+});
+
 describe('ruleset read-back check', () => {
   const input = {
     sandboxId: 's',

@@ -34,6 +34,30 @@ const policy = buildEgressPolicy({
   dnsHosts: { 'git.internal': '127.0.0.1', 'db.internal': '192.0.2.10' },
   hostAccess: [{ address: '127.0.0.1', port: 3000 }],
   upstreamProxy: { url: 'http://proxy.corp.example:3128', noProxy: ['git.internal'] },
+  http: [
+    {
+      layer: 'org',
+      at: 'org/egress.rego:7',
+      rules: [{ host: '*.github.com', methods: ['GET', 'HEAD'], index: 0 }],
+    },
+    {
+      layer: 'project',
+      at: 'aibox/policy.yaml:4',
+      rules: [
+        { host: 'registry.npmjs.org', methods: ['GET', 'HEAD'], index: 0 },
+        { host: 'api.github.com', methods: ['GET'], paths: ['/repos/**', '/user'], index: 1 },
+        { host: 'api.github.com', methods: ['POST'], paths: ['/repos/*/*/issues', '/a%2Fb/**'], index: 2 },
+      ],
+    },
+  ],
+});
+
+const tls = (dir: string) => ({
+  caCert: `${dir}/trust/ca.pem`,
+  caKey: `${dir}/tls/ca.key`,
+  certDb: `${dir}/tls/certs`,
+  certgen: '/usr/lib/squid/security_file_certgen',
+  upstreamCaFiles: [] as string[],
 });
 
 describe('egress renderers (golden files)', () => {
@@ -65,6 +89,10 @@ describe('egress renderers (golden files)', () => {
         dir: '/var/lib/aibox/egress/sbx_0123456789ab/squid',
         instanceToken: '0badcafe',
         hostNets: ['127.0.0.0/8', '0.0.0.0/8', '169.254.0.0/16', '::1', 'fe80::/10'],
+        tls: {
+          ...tls('/var/lib/aibox/egress/sbx_0123456789ab'),
+          upstreamCaFiles: ['/etc/aibox/corp-ca.pem'],
+        },
       }),
     );
   });
@@ -80,13 +108,17 @@ describe('egress renderers (golden files)', () => {
         dir: '/state/sbx_empty/squid',
         instanceToken: '00000000',
         hostNets: ['127.0.0.0/8'],
+        tls: tls('/state/sbx_empty'),
       }),
     );
   });
 
   it('renders the 403 pages with reason and decision id', () => {
-    const pages = renderErrorPages('0badcafe');
+    const pages = renderErrorPages('0badcafe', policy);
     golden('ERR_AIBOX_DOMAIN', pages.ERR_AIBOX_DOMAIN!);
+    golden('ERR_AIBOX_HTTP_1', pages.ERR_AIBOX_HTTP_1!);
+    // A percent-encoded path in a rule must not become a Squid template code.
+    expect(pages.ERR_AIBOX_HTTP_1).toContain('/a%%2Fb/**');
     for (const body of Object.values(pages)) {
       expect(body).toContain('decision: dec_0badcafe@Squid{%master_xaction}');
       expect(body).toMatch(/^reason: /m);
@@ -115,6 +147,7 @@ describe('egress renderers (golden files)', () => {
         dir: '/d',
         instanceToken: 't',
         hostNets: [],
+        tls: tls('/d'),
       }),
     ).toThrow(/SOCKS5/);
   });
@@ -130,6 +163,7 @@ describe('squid.conf: internal destinations (DNS rebinding)', () => {
       dir: '/d',
       instanceToken: '00000000',
       hostNets: ['127.0.0.0/8'],
+      tls: tls('/d'),
     });
   /** The ACL names whose `dst` list holds `net`. */
   const aclsHolding = (conf: string, net: string) =>

@@ -1,4 +1,4 @@
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import {
   buildEgressPolicy,
   Canary,
@@ -22,8 +22,12 @@ import type {
   SandboxHookContext,
 } from './hooks.js';
 import { egressPolicyInput, type PolicyService } from './policy.js';
+import type { EffectiveEgress } from '../../policy/doors/egress.js';
 
 const RECENT_DECISIONS = 5000;
+/** The base image's system trust bundle (Debian), and where the sandbox finds its egress CA alone. */
+const SYSTEM_CA_BUNDLE = '/etc/ssl/certs/ca-certificates.crt';
+const SANDBOX_TRUST_DIR = '/etc/aibox/egress';
 
 export interface EgressServiceDeps extends HookDeps {
   /** The sandbox's effective egress comes from the policy layer only, and its changes hot-reload. */
@@ -48,6 +52,9 @@ export class EgressService implements SandboxHook {
   private readonly recent = new Map<string, EgressDecision>();
   private readonly canary = new Canary();
   private readonly names = new Map<string, string>();
+  /** Learn mode (src/daemon/services/proposals.ts): hosts let through per sandbox, and decision observers. */
+  private readonly learned = new Map<string, string[]>();
+  private readonly observers = new Set<(d: EgressDecision) => void>();
   private sweepTimer: NodeJS.Timeout | undefined;
 
   private constructor(
@@ -62,7 +69,10 @@ export class EgressService implements SandboxHook {
     // policy service shows that one, with the error.
     policyService.onChange('egress', 'egress', async (change) => {
       if (!this.manager.state(change.sandboxId)) return;
-      const policy = this.withDaemonSettings(egressPolicyInput(change.effective.egress));
+      const policy = this.withDaemonSettings(
+        egressPolicyInput(change.effective.egress),
+        change.effective.egress.allowHttp,
+      );
       await this.manager.update(change.sandboxId, policy);
     });
   }
@@ -100,9 +110,19 @@ export class EgressService implements SandboxHook {
     // Gateways on the host (LLM proxy, git) are reached directly: the ruleset opens their ports, the proxy would
     // refuse an IP-literal destination.
     const noProxy = ['localhost', '127.0.0.1', '::1', this.config.sandboxHostAddress].join(',');
+    // The sandbox trusts its own egress CA (inspected hosts' certificates are signed with it); the key stays here.
+    const trust = this.manager.trust(ctx.id);
     return {
       network: true,
+      mounts: [
+        { source: trust.bundle, target: SYSTEM_CA_BUNDLE, readOnly: true, daemonOwned: true },
+        { source: dirname(trust.caCert), target: SANDBOX_TRUST_DIR, readOnly: true, daemonOwned: true },
+      ],
       env: {
+        NODE_EXTRA_CA_CERTS: `${SANDBOX_TRUST_DIR}/${basename(trust.caCert)}`,
+        SSL_CERT_FILE: SYSTEM_CA_BUNDLE,
+        REQUESTS_CA_BUNDLE: SYSTEM_CA_BUNDLE,
+        CURL_CA_BUNDLE: SYSTEM_CA_BUNDLE,
         HTTP_PROXY: proxy,
         HTTPS_PROXY: proxy,
         http_proxy: proxy,
@@ -154,6 +174,35 @@ export class EgressService implements SandboxHook {
     return this.recent.get(id);
   }
 
+  /** The decisions kept in memory (allowed and refused, oldest first; the last RECENT_DECISIONS since start). */
+  recentDecisions(): EgressDecision[] {
+    return [...this.recent.values()];
+  }
+
+  /** Learn mode: every decision from now on (the listener must not throw); returns the unsubscribe. */
+  observe(listener: (d: EgressDecision) => void): () => void {
+    this.observers.add(listener);
+    return () => this.observers.delete(listener);
+  }
+
+  enforces(sandboxId: string): boolean {
+    return this.enforcing && this.manager.state(sandboxId) !== undefined;
+  }
+
+  /**
+   * Learn mode: lets `hosts` through for one running sandbox on top of its policy (default ports), at once;
+   * undefined goes back to the policy alone. A policy change meanwhile applies the policy alone until the next call.
+   */
+  async learnHosts(sandboxId: string, hosts: readonly string[] | undefined): Promise<void> {
+    if (hosts && hosts.length > 0) this.learned.set(sandboxId, [...hosts]);
+    else this.learned.delete(sandboxId);
+    const name = [...this.names].find(([, id]) => id === sandboxId)?.[0];
+    if (!name || !this.manager.state(sandboxId)) return;
+    const policy = await this.policyFor({ name } as SandboxHookContext);
+    const allow = [...policy.allow, ...(hosts ?? []).map((host) => ({ host, ports: [] }))];
+    await this.manager.update(sandboxId, buildEgressPolicy({ ...policy, allow }));
+  }
+
   /** Periodically removes what failed or interrupted starts left in the egress state directory. */
   private startSweeping(running: () => Promise<ReadonlySet<string>>): void {
     let sweeping = false;
@@ -177,6 +226,7 @@ export class EgressService implements SandboxHook {
 
   private record(d: EgressDecision): void {
     this.recent.set(d.id, d);
+    for (const observe of this.observers) observe(d);
     if (this.recent.size > RECENT_DECISIONS) this.recent.delete(this.recent.keys().next().value!);
     const line = {
       decision: d.id,
@@ -205,11 +255,15 @@ export class EgressService implements SandboxHook {
   private policyFor(ctx: SandboxHookContext): Promise<EgressPolicy> {
     // Egress comes from the policy layer only (never from a file the agent can write).
     const effective = this.policyService.egress(ctx.name);
-    return Promise.resolve(this.withDaemonSettings(egressPolicyInput(effective)));
+    return Promise.resolve(this.withDaemonSettings(egressPolicyInput(effective), effective.allowHttp));
   }
 
-  private withDaemonSettings(input: ReturnType<typeof egressPolicyInput>): EgressPolicy {
+  private withDaemonSettings(
+    input: ReturnType<typeof egressPolicyInput>,
+    http: EffectiveEgress['allowHttp'] = [],
+  ): EgressPolicy {
     return buildEgressPolicy({
+      http,
       allow: [
         ...this.config.alwaysAllow.map((a) => (typeof a === 'string' ? { host: a } : a)),
         ...input.allow,
@@ -242,7 +296,9 @@ function egressRequestOf(d: EgressDecision): Record<string, unknown> {
   try {
     const url = new URL(target);
     const port = Number(url.port) || (url.protocol === 'http:' ? 80 : 443);
-    return { host: url.hostname, port, method: d.kind };
+    // A full URL (plain HTTP, or a request inside an inspected connection) carries the path method/path rules saw.
+    const path = d.target.includes('://') && d.kind !== 'CONNECT' ? { path: url.pathname + url.search } : {};
+    return { host: url.hostname, port, method: d.kind, ...path };
   } catch {
     return { host: d.target, method: d.kind };
   }
