@@ -12,7 +12,7 @@ export const devcontainerErrors = defineErrors({
   },
   DEVCONTAINER_REMOTE_USER: {
     status: 400,
-    hint: 'Commands in an aibox sandbox run as its one non-root user: set remoteUser/containerUser to "vscode", "node", "aibox" or leave them out, or start with --no-devcontainer.',
+    hint: 'Commands in an aibox sandbox run as its one non-root user: set remoteUser/containerUser to "agent" (or "vscode", "node", "codespace", which map to it) or leave them out, or start with --no-devcontainer.',
   },
   DEVCONTAINER_ENV_INVALID: {
     status: 400,

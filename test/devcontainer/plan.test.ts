@@ -27,7 +27,8 @@ function codeOf(fn: () => unknown): { code: string; details: Record<string, unkn
   try {
     fn();
   } catch (err) {
-    if (err instanceof AiboxError) return { code: err.code, details: err.details, message: err.message };
+    if (err instanceof AiboxError)
+      return { code: err.code, details: err.details ?? {}, message: err.message };
     throw err;
   }
   throw new Error('did not throw');

@@ -9,6 +9,8 @@ import { renderSandbox } from '../render/sandbox.js';
 interface StartOptions {
   name?: string;
   profile?: string;
+  /** false with --no-devcontainer. */
+  devcontainer?: boolean;
 }
 
 /** `aibox start [PATH] [--name N] [--profile P]`; `--name N` alone starts a stopped sandbox again. */
@@ -16,13 +18,21 @@ export async function start(ctx: CliContext, pathArg: string | undefined, opts: 
   const name = opts.name === undefined ? undefined : ctx.sandboxName(opts.name);
   const sandbox =
     pathArg === undefined && name !== undefined
-      ? ((await restart(ctx, name)) ?? (await create(ctx, ctx.io.cwd, name, opts.profile)))
-      : await create(ctx, pathArg ?? ctx.io.cwd, name, opts.profile);
+      ? ((await restart(ctx, name)) ?? (await create(ctx, ctx.io.cwd, name, opts.profile, opts.devcontainer)))
+      : await create(ctx, pathArg ?? ctx.io.cwd, name, opts.profile, opts.devcontainer);
   if (ctx.json) {
     ctx.printJson(sandbox);
     return;
   }
   ctx.out(renderSandbox(sandbox));
+  if (sandbox.devcontainer) {
+    // A lifecycle command that failed or was refused leaves the sandbox running, as VS Code does; the exit says it.
+    const { renderSummary } = await import('./devcontainer.js');
+    const summary = renderSummary(sandbox.name, sandbox.devcontainer);
+    ctx.out();
+    for (const line of summary.out) ctx.out(line);
+    if (summary.failed) ctx.exitCode = 1;
+  }
   ctx.out(`\nrun a command: aibox exec ${sandbox.name} -- bash`);
 }
 
@@ -31,6 +41,7 @@ async function create(
   folder: string,
   name: string | undefined,
   profile: string | undefined,
+  devcontainer: boolean | undefined,
 ) {
   const absolute = path.resolve(ctx.io.cwd, folder);
   const info = await stat(absolute).catch(() => undefined);
@@ -41,6 +52,7 @@ async function create(
     path: absolute,
     ...(name === undefined ? {} : { name }),
     ...(profile === undefined ? {} : { profile }),
+    ...(devcontainer === false ? { devcontainer: false } : {}),
   });
 }
 

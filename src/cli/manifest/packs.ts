@@ -3,6 +3,7 @@ import type { CommandSpec, GroupSpec, OptionSpec } from '../spec.js';
 export const PACK_GROUPS: readonly GroupSpec[] = [
   { name: 'pack', description: 'tool and MCP packs: the registry and the host cache' },
   { name: 'mcp', description: 'MCP servers inside a sandbox' },
+  { name: 'devcontainer', description: "the project's devcontainer.json, as aibox applies it" },
 ];
 
 const SANDBOX: OptionSpec = {
@@ -13,6 +14,13 @@ const SANDBOX: OptionSpec = {
 
 /** Tool and MCP packs: the host cache, and what each sandbox has installed and enabled. */
 export const PACK_COMMANDS: readonly CommandSpec[] = [
+  {
+    name: 'devcontainer check',
+    description:
+      "show what `aibox start` does with the project's devcontainer.json, key by key (honoured, mapped, ignored, unsupported)",
+    args: [['[path]', 'project folder (default: the current directory)', 'file']],
+    run: () => import('../commands/devcontainer.js').then((m) => m.check),
+  },
   {
     name: 'pack build',
     description: 'build a pack into the shared cache (once per host)',

@@ -20,6 +20,11 @@ export const SANDBOX_COMMANDS: readonly CommandSpec[] = [
         description: 'sandbox name (default: chosen by the daemon from the folder)',
       },
       { flags: '-p, --profile <profile>', description: 'security profile from profiles/ (default: default)' },
+      {
+        flags: '--no-devcontainer',
+        description:
+          "ignore the project's devcontainer.json (applied by default: `aibox devcontainer check`)",
+      },
     ],
     run: () => import('../commands/start.js').then((m) => m.start),
   },

@@ -32,7 +32,9 @@ export function sandboxRoutes(services: DaemonServices): FastifyPluginAsync {
       }
       const body = CreateSandboxRequest.parse(raw);
       const report = await sandboxes.create(body, request.caller);
-      return reply.status(201).send(report);
+      // devcontainer.json's lifecycle commands, through the exec door, once the sandbox is running.
+      const devcontainer = await services.devcontainer?.afterStart(report, true, sandboxes);
+      return reply.status(201).send(devcontainer ? { ...report, devcontainer } : report);
     });
 
     // The warm pool per profile: size, ready, starting (operators).
@@ -55,9 +57,11 @@ export function sandboxRoutes(services: DaemonServices): FastifyPluginAsync {
       sandboxes.stop(NameParams.parse(request.params).name),
     );
 
-    app.post(R.sandboxes.start, mine, async (request) =>
-      sandboxes.start(NameParams.parse(request.params).name),
-    );
+    app.post(R.sandboxes.start, mine, async (request) => {
+      const report = await sandboxes.start(NameParams.parse(request.params).name);
+      const devcontainer = await services.devcontainer?.afterStart(report, false, sandboxes);
+      return devcontainer ? { ...report, devcontainer } : report;
+    });
 
     app.delete(R.sandboxes.one, mine, async (request): Promise<RemovedReport> => {
       const { name } = NameParams.parse(request.params);

@@ -31,6 +31,8 @@ export interface SandboxHookContext {
   readonly ephemeral?: boolean;
   /** The policy team layer the daemon chose for this sandbox (a session's token team); unset: the org decides. */
   readonly team?: string;
+  /** Created with `devcontainer: false`: the project's devcontainer.json is not applied. */
+  readonly noDevcontainer?: boolean;
 }
 
 /** What a hook contributes before the container is created. */

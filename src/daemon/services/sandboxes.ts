@@ -157,6 +157,7 @@ export class SandboxService {
       env: {},
       endpoints: {},
       network: false,
+      ...(request.devcontainer === false ? { noDevcontainer: true } : {}),
     };
     return this.exclusive(name, async () => {
       await this.store.save(record);
@@ -811,6 +812,7 @@ export class SandboxService {
       logger: this.logger.child({ sandbox: record.name }),
       ...(record.ephemeral ? { ephemeral: true } : {}),
       ...(record.team !== undefined ? { team: record.team } : {}),
+      ...(record.noDevcontainer ? { noDevcontainer: true } : {}),
     };
   }
 

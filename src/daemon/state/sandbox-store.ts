@@ -37,6 +37,8 @@ export const SandboxRecord = z.object({
   pool: z.string().optional(),
   /** Environment the claimer gave (a session's env): added to every exec, under the exec's own variables. */
   execEnv: z.record(z.string(), z.string()).optional(),
+  /** Created with `devcontainer: false`: the project's devcontainer.json is left alone at every start. */
+  noDevcontainer: z.boolean().optional(),
 });
 export type SandboxRecord = z.infer<typeof SandboxRecord>;
 

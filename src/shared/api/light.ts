@@ -69,9 +69,19 @@ export const readSandboxReport: Reader<SandboxReport> = (v) => {
     ...(reason === undefined ? {} : { reason }),
     protections: protections as Protection[],
     endpoints: { ...(v.endpoints ?? {}) },
+    ...(isDevcontainerSummary(v.devcontainer) ? { devcontainer: v.devcontainer } : {}),
     ...(isStr(v.owner) ? { owner: v.owner } : {}),
   };
 };
+
+/** The create and start answers' devcontainer.json summary: its shape, shallowly (the CLI only prints it). */
+function isDevcontainerSummary(v: unknown): v is NonNullable<SandboxReport['devcontainer']> {
+  return (
+    isObj(v) &&
+    isStr(v.file) &&
+    [v.keys, v.warnings, v.packs, v.forwardPorts, v.commands].every((a) => Array.isArray(a))
+  );
+}
 
 /** GET /v1/sandboxes: `{ sandboxes: SandboxReport[] }`. */
 export const readSandboxList: Reader<{ sandboxes: SandboxReport[] }> = (v) => {

@@ -18,6 +18,10 @@ export const CreateSandboxRequest = z
     path: z.string().min(1).describe('Absolute host path of the project folder mounted at /workspace.'),
     name: SandboxName.optional(),
     profile: z.string().min(1).default('default').describe('Security profile from profiles/.'),
+    devcontainer: z
+      .boolean()
+      .optional()
+      .describe("false: ignore the project's devcontainer.json (applied by default when present)."),
   })
   .strict();
 export type CreateSandboxRequest = z.infer<typeof CreateSandboxRequest>;
@@ -41,6 +45,34 @@ export const Protection = z.object({
 });
 export type Protection = z.infer<typeof Protection>;
 
+/** What a start did with the project's devcontainer.json (in the create and start answers only). */
+export const DevcontainerSummary = z.object({
+  file: z.string(),
+  keys: z.array(
+    z.object({
+      key: z.string(),
+      status: z.enum(['honoured', 'mapped', 'ignored', 'unsupported']),
+      detail: z.string(),
+    }),
+  ),
+  warnings: z.array(z.string()),
+  packs: z.array(z.string()),
+  forwardPorts: z.array(z.number().int()),
+  commands: z.array(
+    z.object({
+      from: z.string(),
+      phase: z.string(),
+      exitCode: z.number().int().optional(),
+      timedOut: z.boolean().optional(),
+      /** The exec door's refusal (the commands after it did not run). */
+      refused: z.string().optional(),
+      /** The tail of its output. */
+      output: z.string().optional(),
+    }),
+  ),
+});
+export type DevcontainerSummary = z.infer<typeof DevcontainerSummary>;
+
 export const SandboxReport = z.object({
   id: z.string(),
   name: z.string(),
@@ -56,6 +88,7 @@ export const SandboxReport = z.object({
   reason: z.string().optional(),
   protections: z.array(Protection),
   endpoints: z.record(z.string(), z.string()).default({}),
+  devcontainer: DevcontainerSummary.optional(),
   /** Who it belongs to: the creating user's name (`uid N` without a passwd entry), or `token NAME` for a session. */
   owner: z.string().optional(),
 });
