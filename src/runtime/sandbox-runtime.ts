@@ -211,12 +211,21 @@ export class SandboxRuntime {
   async removeContainer(containerId: string): Promise<void> {
     this.agents.forget(containerId);
     const sandboxId = await this.sandboxOf(containerId).catch(() => undefined);
-    await this.docker
-      .getContainer(containerId)
-      .remove({ force: true, v: true })
-      .catch((err: unknown) => {
-        if (!/no such|404/i.test(messageOf(err))) throw err;
-      });
+    // A container caught mid-create or mid-stop (a daemon killed during a start) can refuse removal for a moment
+    // ("improper state"): try again briefly before giving up.
+    for (let attempt = 1; ; attempt++) {
+      const err = await this.docker
+        .getContainer(containerId)
+        .remove({ force: true, v: true })
+        .then(
+          () => undefined,
+          (e: unknown) => (/no such|404/i.test(messageOf(e)) ? undefined : e),
+        );
+      if (!err) break;
+      if (attempt === 3) throw err instanceof Error ? err : new Error(messageOf(err));
+      this.logger.warn({ containerId, attempt, err: messageOf(err) }, 'container removal refused; retrying');
+      await new Promise((r) => setTimeout(r, 500 * attempt));
+    }
     this.sandboxOfContainer.delete(containerId);
     if (sandboxId) await rm(this.agentDir(sandboxId), { recursive: true, force: true });
   }
