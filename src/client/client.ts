@@ -5,6 +5,7 @@ import { ExecApi } from './resources/exec.js';
 import { PacksApi } from './resources/packs.js';
 import { PolicyApi } from './resources/policy.js';
 import { ProcessesApi } from './resources/processes.js';
+import { ProposalsApi } from './resources/proposals.js';
 import { SessionsApi } from './resources/sessions.js';
 import { TokensApi } from './resources/tokens.js';
 import { PushesApi } from './resources/pushes.js';
@@ -36,6 +37,7 @@ export class AiboxClient {
   readonly egress: EgressApi;
   readonly tokens: TokensApi;
   readonly sessions: SessionsApi;
+  readonly proposals: ProposalsApi;
 
   constructor(readonly socketPath: string) {
     const api = new ApiCore(socketPath);
@@ -53,5 +55,6 @@ export class AiboxClient {
     this.egress = new EgressApi(api);
     this.tokens = new TokensApi(api);
     this.sessions = new SessionsApi(api);
+    this.proposals = new ProposalsApi(api);
   }
 }

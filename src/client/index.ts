@@ -17,6 +17,7 @@ export type { PacksApi } from './resources/packs.js';
 export type { PolicyApi } from './resources/policy.js';
 export type { ProcessesApi, ProcessSignal } from './resources/processes.js';
 export type { PushesApi } from './resources/pushes.js';
+export type { ProposalsApi } from './resources/proposals.js';
 export type { SandboxesApi } from './resources/sandboxes.js';
 export type { SecretsApi } from './resources/secrets.js';
 export type { SshKeysApi } from './resources/ssh-keys.js';

@@ -30,6 +30,12 @@ export const ProfileFile = z
         message: 'processes must stay well below pids (gVisor needs host threads of its own)',
       }),
     seccomp: z.string().min(1).describe('Seccomp profile, relative to the profiles directory.'),
+    egressLearning: z
+      .boolean()
+      .optional()
+      .describe(
+        '`aibox egress learn` may run on sandboxes of this profile (the org/team policy must allow it too).',
+      ),
   })
   .strict();
 export type ProfileFile = z.infer<typeof ProfileFile>;

@@ -13,6 +13,7 @@ import { PackageCacheHook } from './services/package-cache.js';
 import { PacksService } from './services/packs.js';
 import { DevcontainerService } from './services/devcontainer.js';
 import { PolicyService } from './services/policy.js';
+import { ProposalsService, proposalPolicy } from './services/proposals.js';
 import type { RuntimePort } from './services/runtime-port.js';
 import { SandboxService } from './services/sandboxes.js';
 import { SshGatewayHook, execDoorPolicy } from './services/ssh-gateway.js';
@@ -105,6 +106,10 @@ export async function composeDaemon(input: ComposeInput): Promise<ComposedDaemon
       'devcontainer',
       new DevcontainerService({ logger, policy, packs, sandboxUid: config.runtime.sandboxUid }),
     );
+    const proposals = built(
+      'proposals',
+      await ProposalsService.create({ ...deps, audit, policy: proposalPolicy(policy), egress, clock }),
+    );
     // SSH runs commands through the sandbox service, which needs the hooks: bound once it exists. No command can
     // come earlier: the gateway serves only sandboxes whose `started` ran, which the sandbox service calls.
     const late: { sandboxes?: SandboxService } = {};
@@ -134,6 +139,7 @@ export async function composeDaemon(input: ComposeInput): Promise<ComposedDaemon
       packs,
       packageCache,
       devcontainer,
+      proposals,
       ssh,
     ];
     const sandboxes = built(
@@ -184,6 +190,7 @@ export async function composeDaemon(input: ComposeInput): Promise<ComposedDaemon
       git,
       packs,
       devcontainer,
+      proposals,
       ssh,
       sandboxes,
       pool,

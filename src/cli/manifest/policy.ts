@@ -3,6 +3,7 @@ import type { CommandSpec, GroupSpec } from '../spec.js';
 export const POLICY_GROUPS: readonly GroupSpec[] = [
   { name: 'policy', description: 'policy: evaluate, test, show and explain' },
   { name: 'audit', description: 'the append-only, hash-chained audit log' },
+  { name: 'egress', description: "egress: learn what a sandbox's agent needs" },
 ];
 
 /** Policy (offline tools and the daemon's view) and the audit log. */
@@ -96,6 +97,31 @@ export const POLICY_COMMANDS: readonly CommandSpec[] = [
       },
     ],
     run: () => import('../commands/policy-explain.js').then((m) => m.policyExplain),
+  },
+  {
+    name: 'policy proposals',
+    description:
+      'list the policy changes agents proposed; `approve ID` writes one into aibox/policy.yaml, `reject ID --reason R`',
+    args: [
+      ['[action]', 'approve or reject (none: list)'],
+      ['[id]', 'the proposal id (prp_…)'],
+    ],
+    options: [
+      { flags: '-s, --sandbox <name>', description: 'only this sandbox', complete: 'sandbox' },
+      { flags: '-a, --all', description: 'also the approved, rejected and already allowed ones' },
+      { flags: '-r, --reason <text>', description: 'why it is rejected (the agent reads it back)' },
+    ],
+    run: () => import('../commands/policy-proposals.js').then((m) => m.policyProposals),
+  },
+  {
+    name: 'egress learn',
+    description:
+      "let a sandbox's egress through and record it for a while, then print a proposed aibox/policy.yaml diff",
+    args: [['<sandbox>', 'the running sandbox', 'sandbox']],
+    options: [
+      { flags: '--for <duration>', description: 'how long: 90s, 10m, 1h', default: '10m' },
+    ],
+    run: () => import('../commands/egress-learn.js').then((m) => m.egressLearn),
   },
   {
     name: 'audit tail',

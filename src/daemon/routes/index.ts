@@ -9,6 +9,7 @@ import { auditRoutes } from './audit.js';
 import { pushRoutes } from './pushes.js';
 import { taskRoutes } from './tasks.js';
 import { egressRoutes } from './egress.js';
+import { proposalRoutes } from './proposals.js';
 import { sshKeyRoutes } from './ssh-keys.js';
 import { packRoutes } from './packs.js';
 import { sessionRoutes } from './sessions.js';
@@ -28,6 +29,7 @@ export async function registerRoutes(app: FastifyInstance, services: DaemonServi
   await app.register(pushRoutes(services));
   await app.register(taskRoutes(services));
   await app.register(egressRoutes(services));
+  await app.register(proposalRoutes(services));
   await app.register(sshKeyRoutes(services));
   await app.register(packRoutes(services));
   const sessionApi = services.sessionApi;

@@ -12,6 +12,7 @@ import type { EgressService } from './egress.js';
 import type { LlmProxyHook } from './llm-proxy.js';
 import type { GitGateService } from './git-gate.js';
 import type { PacksService } from './packs.js';
+import type { ProposalsService } from './proposals.js';
 import type { DevcontainerService } from './devcontainer.js';
 import type { SshGatewayHook } from './ssh-gateway.js';
 import type { TaskService } from './tasks.js';
@@ -41,6 +42,8 @@ export interface DaemonServices {
   packs: PacksService;
   /** The project's devcontainer.json as a layer (absent in hand-made test apps). */
   devcontainer?: DevcontainerService | undefined;
+  /** Agent-proposed policy changes and learn mode (absent in hand-made test apps). */
+  proposals?: ProposalsService | undefined;
   ssh: SshGatewayHook;
   sandboxes: SandboxService;
   /** Pre-started sandboxes without a host folder, claimed by workspace-less creates. */

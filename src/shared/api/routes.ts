@@ -70,6 +70,14 @@ export const API_ROUTES = {
   },
   egress: {
     decision: '/v1/egress/decisions/:id',
+    learn: '/v1/sandboxes/:name/egress/learn',
+  },
+  /** Policy changes agents proposed from inside their sandbox, for a person to approve or reject. */
+  proposals: {
+    collection: '/v1/proposals',
+    one: '/v1/proposals/:id',
+    approve: '/v1/proposals/:id/approve',
+    reject: '/v1/proposals/:id/reject',
   },
   /** The session API (token-authenticated on the network listener; SESSION_ROUTES in sessions.ts). */
   sessions: {

@@ -1,0 +1,176 @@
+import { isIP } from 'node:net';
+import { isMap, parseDocument } from 'yaml';
+import { checkHostPattern, domainMatches, PROJECT_POLICY_FILE, ProjectLayer } from '../policy/index.js';
+import { messageOf } from '../shared/index.js';
+import { unifiedDiff } from './diff.js';
+import { proposalErrors } from './errors.js';
+import type { LearnedHost } from './schema.js';
+
+/** Most distinct hosts one learn run records and lets through. */
+export const MAX_LEARNED_HOSTS = 256;
+/** Most distinct paths kept per host. */
+const MAX_PATHS = 50;
+
+/** An egress decision as learn mode reads it (the egress layer's EgressDecision). */
+export interface ObservedDecision {
+  sandboxId: string;
+  layer: 'dns' | 'proxy';
+  verdict: 'allow' | 'deny';
+  /** The name asked (DNS) or the request target (proxy: `host:port` for CONNECT, a URL for plain HTTP). */
+  target: string;
+  /** DNS record type or HTTP method. */
+  kind: string;
+}
+
+interface Seen {
+  ports: Set<number>;
+  methods: Set<string>;
+  paths: Set<string>;
+  count: number;
+  denied: boolean;
+}
+
+/**
+ * What one learn run saw of a sandbox's egress: per host, the ports, methods and paths used, and whether the policy
+ * in force refused it (learn mode then let it through). Only host names count: IP literals and names that are not
+ * valid host names are never learned (the proxy refuses IP literals whatever the policy).
+ */
+export class LearnRecorder {
+  private readonly hosts = new Map<string, Seen>();
+
+  constructor(readonly sandboxId: string) {}
+
+  /** Records a decision; returns the host when it is new and was refused (so learn mode must open it). */
+  record(d: ObservedDecision): string | undefined {
+    if (d.sandboxId !== this.sandboxId) return undefined;
+    const parsed = d.layer === 'dns' ? dnsTarget(d) : proxyTarget(d);
+    if (!parsed) return undefined;
+    let seen = this.hosts.get(parsed.host);
+    const isNew = seen === undefined;
+    if (!seen) {
+      if (this.hosts.size >= MAX_LEARNED_HOSTS) return undefined;
+      seen = { ports: new Set(), methods: new Set(), paths: new Set(), count: 0, denied: false };
+      this.hosts.set(parsed.host, seen);
+    }
+    seen.count++;
+    if (parsed.port !== undefined) seen.ports.add(parsed.port);
+    if (parsed.method) seen.methods.add(parsed.method);
+    if (parsed.path && seen.paths.size < MAX_PATHS) seen.paths.add(parsed.path);
+    if (d.verdict === 'deny') {
+      const first = !seen.denied;
+      seen.denied = true;
+      if (first || isNew) return parsed.host;
+    }
+    return undefined;
+  }
+
+  /** Hosts refused by the policy in force (the ones learn mode opened). */
+  refusedHosts(): string[] {
+    return [...this.hosts].filter(([, s]) => s.denied).map(([h]) => h);
+  }
+
+  report(forbiddenBy: (host: string, port: number) => string | undefined): LearnedHost[] {
+    return [...this.hosts]
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([host, s]) => {
+        const ports = [...s.ports].sort((a, b) => a - b);
+        const forbidden = forbiddenBy(host, ports[0] ?? 443);
+        return {
+          host,
+          ports,
+          methods: [...s.methods].sort(),
+          paths: [...s.paths].sort(),
+          count: s.count,
+          allowedBefore: !s.denied,
+          ...(forbidden ? { forbiddenBy: forbidden } : {}),
+        };
+      });
+  }
+}
+
+function learnable(host: string): string | undefined {
+  const h = host.toLowerCase().replace(/\.$/, '');
+  if (isIP(h) !== 0 || h.includes('*')) return undefined;
+  const checked = checkHostPattern(h);
+  return checked.ok ? checked.value : undefined;
+}
+
+function dnsTarget(
+  d: ObservedDecision,
+): { host: string; port?: number; method?: string; path?: string } | undefined {
+  if (d.kind !== 'A' && d.kind !== 'AAAA') return undefined;
+  const host = learnable(d.target);
+  return host ? { host } : undefined;
+}
+
+function proxyTarget(
+  d: ObservedDecision,
+): { host: string; port?: number; method?: string; path?: string } | undefined {
+  const method = /^[A-Z]{3,10}$/.test(d.kind) ? d.kind : undefined;
+  try {
+    const url = new URL(d.target.includes('://') ? d.target : `https://${d.target}`);
+    const host = learnable(url.hostname);
+    if (!host) return undefined;
+    const port = Number(url.port) || (url.protocol === 'http:' ? 80 : 443);
+    const path = d.target.includes('://') ? url.pathname : undefined;
+    return { host, port, ...(method ? { method } : {}), ...(path ? { path } : {}) };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The aibox/policy.yaml a learn run proposes: `network.allow` lists the hosts used (within the org/team ceiling),
+ * kept with the file's comments; an existing list keeps its entries and gains the missing hosts, a missing one is
+ * created with exactly the hosts used (least privilege: the project then narrows to what the agent needed). Used
+ * ports other than the org default are added to an existing `network.ports`. The result must load as a project file.
+ */
+export function proposeProjectPolicy(
+  current: string | undefined,
+  hosts: readonly LearnedHost[],
+): { proposed: string; diff: string } {
+  const usable = hosts.filter((h) => h.forbiddenBy === undefined);
+  const doc = parseDocument(current ?? '', { uniqueKeys: true });
+  if (doc.errors.length > 0)
+    throw proposalErrors.create(
+      'PROPOSAL_PROJECT_INVALID',
+      `${PROJECT_POLICY_FILE}: ${doc.errors[0]!.message.split('\n')[0]!}`,
+    );
+  if (doc.contents !== null && !isMap(doc.contents))
+    throw proposalErrors.create('PROPOSAL_PROJECT_INVALID', `${PROJECT_POLICY_FILE}: not a mapping of keys`);
+  const existing = doc.getIn(['network', 'allow']) as
+    { items?: unknown[]; add?: (v: unknown) => void } | undefined;
+  if (existing?.items && existing.add) {
+    const listed = (existing.items as { toJSON?: () => unknown }[]).map((i) => {
+      const v = typeof i?.toJSON === 'function' ? i.toJSON() : i;
+      if (typeof v === 'string') return /^(.*?)(?::[0-9,]+)?$/.exec(v)?.[1] ?? v;
+      return (v as { host?: string } | null)?.host ?? '';
+    });
+    for (const h of usable)
+      if (!listed.some((l) => l !== '' && domainMatches(l, h.host))) existing.add(doc.createNode(h.host));
+  } else if (usable.length > 0) {
+    doc.setIn(['network', 'allow'], doc.createNode(usable.map((h) => h.host)));
+  }
+  const ports = doc.getIn(['network', 'ports']) as
+    { items?: unknown[]; add?: (v: unknown) => void } | undefined;
+  if (ports?.items && ports.add) {
+    const listed = (ports.items as { toJSON?: () => unknown }[]).map((p) =>
+      Number(typeof p?.toJSON === 'function' ? p.toJSON() : p),
+    );
+    for (const port of new Set(usable.flatMap((h) => h.ports)))
+      if (!listed.includes(port)) {
+        ports.add(doc.createNode(port));
+        listed.push(port);
+      }
+  }
+  const proposed = doc.toString();
+  try {
+    ProjectLayer.parse(proposed);
+  } catch (err) {
+    throw proposalErrors.create(
+      'PROPOSAL_PROJECT_INVALID',
+      `the proposed file would not load: ${messageOf(err)}`,
+    );
+  }
+  return { proposed, diff: unifiedDiff(current ?? '', proposed, PROJECT_POLICY_FILE) };
+}
