@@ -63,7 +63,7 @@ describe.runIf(run)('the session API over TCP with real gVisor sessions', () => 
     expect(created.exitCode, created.stderr).toBe(0);
     adminToken = (JSON.parse(created.stdout) as { token: string }).token;
     admin = new AiboxClient({ baseUrl: url, token: adminToken });
-    sessionsToken = (await admin.tokens.create({ name: 'agent', scope: 'sessions', team: 'ml' })).token;
+    sessionsToken = (await admin.tokens.create({ name: 'agent', scope: 'sessions', team: 'platform' })).token;
     client = new AiboxClient({ baseUrl: url, token: sessionsToken });
   });
   afterAll(async () => {
@@ -93,7 +93,7 @@ describe.runIf(run)('the session API over TCP with real gVisor sessions', () => 
     const names = (JSON.parse(list.stdout) as { tokens: { name: string; team?: string }[] }).tokens;
     expect(names.map((t) => [t.name, t.team])).toEqual([
       ['ops', undefined],
-      ['agent', 'ml'],
+      ['agent', 'platform'],
     ]);
     expect(list.stdout).not.toContain(sessionsToken.slice(-20));
   });
@@ -121,6 +121,29 @@ describe.runIf(run)('the session API over TCP with real gVisor sessions', () => 
     expect(text('stdout')).toBe('HELLO FROM STDIN\n');
     expect(text('stderr')).toBe('done\n');
     expect(await stream.exit).toBe(0);
+  });
+
+  it("applies the token's team layer to its sessions only (team platform refuses kubectl)", async () => {
+    await using teamed = await client.createSession();
+    expect(teamed.info.team).toBe('platform');
+    const refused = await teamed.exec(['kubectl', 'version']).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(PermissionDeniedError);
+    expect((refused as PermissionDeniedError).code).toBe('POLICY_DENIED');
+    expect((refused as PermissionDeniedError).message).toContain('team:platform');
+    // the admin token has no team: the same command passes the exec door (and is simply not installed)
+    await using plain = await admin.createSession();
+    expect((await plain.exec(['kubectl', 'version'])).exitCode).toBe(127);
+    // the policy in force per sandbox: one session sandbox with the team layer, one without
+    const names = (await d.api<{ sandboxes: { name: string }[] }>('GET', '/v1/sandboxes')).body.sandboxes.map(
+      (x) => x.name,
+    );
+    const layers = await Promise.all(
+      names.map(async (n) =>
+        (await d.api<{ layers: string[] }>('GET', `/v1/policy?sandbox=${n}`)).body.layers.join(','),
+      ),
+    );
+    expect(layers).toContain('org,team:platform,project');
+    expect(layers.filter((l) => !l.includes('team:platform')).length).toBeGreaterThan(0);
   });
 
   it('round-trips binary, large and tar files, and refuses every path escape', async () => {
@@ -158,6 +181,15 @@ describe.runIf(run)('the session API over TCP with real gVisor sessions', () => 
       'SESSION_PATH_ESCAPE',
     );
     expect(await code(s.readFile('../../etc/passwd'))).toBe('SESSION_PATH_INVALID');
+    // a tar refused part-way writes nothing: not its good entries, not its staging folder
+    const bad = await makeTar([
+      { name: 'good.txt', data: 'first' },
+      { name: 'link', type: 'symlink', linkname: '/etc/passwd' },
+    ]);
+    expect(await code(s.uploadTar(bad, 'partial'))).toBe('SESSION_TAR_ENTRY_REFUSED');
+    const top = (await s.list('.')).map((e) => e.name);
+    expect(top).not.toContain('partial');
+    expect(top.filter((n) => n.startsWith('.aibox-tar-'))).toEqual([]);
     expect(await code(s.readFile('/etc/passwd'))).toBe('SESSION_PATH_INVALID');
     expect(await code(s.uploadTar(await makeTar([{ name: '../evil', data: 'x' }])))).toBe(
       'SESSION_TAR_ENTRY_REFUSED',

@@ -5,6 +5,7 @@
  */
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadCatalogues } from '../../scripts/errors-doc.js';
 import { startTestDaemon, type TestDaemon } from '../support/test-daemon.js';
 
 async function freePort(): Promise<number> {
@@ -83,5 +84,32 @@ describe('the session API in the daemon', () => {
       expect(doc.paths[must], must).toBeDefined();
     }
     expect(documented.length).toBeGreaterThan(40);
+  });
+
+  it('lists the error codes of every route, each one a code of the catalogues', async () => {
+    type Op = { 'x-error-codes': string[]; 'x-undocumented'?: boolean };
+    const doc = (await d.api<{ paths: Record<string, Record<string, Op>> }>('GET', '/v1/openapi.json')).body;
+    const known = new Set(
+      (await loadCatalogues()).flatMap(({ catalogue }) => Object.keys(catalogue as Record<string, unknown>)),
+    );
+    const missing: string[] = [];
+    for (const [p, ops] of Object.entries(doc.paths)) {
+      for (const [m, op] of Object.entries(ops)) {
+        // a route added without its codes: add a line to src/daemon/routes/openapi-errors.ts (or config.errors)
+        if (op['x-undocumented']) missing.push(`${m.toUpperCase()} ${p}`);
+        for (const code of op['x-error-codes']) expect(known.has(code), `${m} ${p}: ${code}`).toBe(true);
+        expect(op['x-error-codes'], `${m} ${p}`).toContain('TOKEN_MISSING');
+      }
+    }
+    expect(missing).toEqual([]);
+    // the compatibility routes with their codes (the document is built from every route the app registered)
+    for (const must of ['/create_session', '/execute', '/cleanup']) {
+      expect(doc.paths[must]?.post?.['x-error-codes'], must).toContain('API_INVALID_REQUEST');
+    }
+    expect(doc.paths['/execute']?.post?.['x-error-codes']).toContain('SESSION_NOT_FOUND');
+    expect(doc.paths['/v1/sandboxes/{name}/exec']?.post?.['x-error-codes']).toEqual(
+      expect.arrayContaining(['SANDBOX_NOT_FOUND', 'SANDBOX_FORBIDDEN', 'POLICY_DENIED', 'TOKEN_SCOPE']),
+    );
+    expect(doc.paths['/v1/pool']?.get?.['x-error-codes']).toContain('API_ROOT_ONLY');
   });
 });
