@@ -17,4 +17,3 @@ export type { ExecOptions, ExecSession, ExecExit, ProcessInfo, BufferedResult } 
 export type { BuildProgress } from './base-image.js';
 export { BASE_PACKAGES } from './base-image.js';
 export { descendantsOf } from './limits.js';
-export { ptyCommand, ptyResizeCommand } from './pty.js';

@@ -1,7 +1,6 @@
-import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import type { DaemonConfig } from '../../config/index.js';
-import { ptyCommand, ptyResizeCommand, type ExecSession as RuntimeExecSession } from '../../runtime/index.js';
+import type { ExecSession as RuntimeExecSession } from '../../runtime/index.js';
 import {
   SshGateway,
   SshGatewayConfig,
@@ -65,16 +64,11 @@ const SIGNALS = new Set([
 /** In a pty the terminal's own keys deliver these to the foreground process group, as they would locally. */
 const TTY_KEYS: Record<string, string> = { INT: '\x03', QUIT: '\x1c' };
 
-const PID_DIR = '/tmp/.aibox-ssh';
-/** Records the process's pid inside the sandbox (so a signal or a hang-up can reach it), then becomes the command. */
-const PID_WRAPPER = `mkdir -p ${PID_DIR} 2>/dev/null; echo $$ > ${PID_DIR}/"$0".pid 2>/dev/null; exec "$@"`;
-
 /**
  * The gateway's SandboxExecutor over the sandbox service: every channel is an exec in the sandbox (gVisor, the
- * sandbox's non-root user, its seccomp filter, process limit and exec environment, exactly as `aibox exec` gets).
- * Sandboxes are known from the lifecycle hook calls, so a stopped or unknown sandbox is simply not found. Podman's
- * exec API has no kill, so each command records its pid in the sandbox's /tmp, and signals or hang-ups are a
- * second exec.
+ * sandbox's non-root user, its seccomp filter, process limit and exec environment, exactly as `aibox exec` gets),
+ * through the sandbox's exec agent, which also makes the pty, resizes it and signals the command's process group.
+ * Sandboxes are known from the lifecycle hook calls, so a stopped or unknown sandbox is simply not found.
  */
 export class SandboxSshExecutor implements SandboxExecutor {
   private readonly running = new Map<string, Tracked>();
@@ -102,14 +96,12 @@ export class SandboxSshExecutor implements SandboxExecutor {
     if (!sandbox || sandbox.id !== ref.id) {
       throw sshErrors.create('SSH_SANDBOX_GONE', `sandbox ${ref.name} is no longer running`);
     }
-    const token = randomBytes(8).toString('hex');
-    // The pty is made inside the sandbox by the runtime's helper (runsc's exec rejects --tty).
-    const cmd = spec.tty ? ptyCommand(token, spec.tty.cols, spec.tty.rows, spec.cmd) : spec.cmd;
     const options: SandboxExecOptions = {
-      cmd: ['/bin/sh', '-c', PID_WRAPPER, token, ...cmd],
+      cmd: spec.cmd,
       stdin: true,
       env: spec.env,
       ...(spec.workdir ? { workdir: spec.workdir } : {}),
+      ...(spec.tty ? { tty: true, cols: spec.tty.cols, rows: spec.tty.rows } : {}),
     };
     const session = await this.sandboxes.exec(sandbox.name, options);
     let done = false;
@@ -123,27 +115,19 @@ export class SandboxSshExecutor implements SandboxExecutor {
         throw err;
       },
     );
-    /** A second exec in the sandbox that acts on this one (signal, resize) through its recorded pid. */
-    const inSandbox = async (argv: string[]) => {
-      if (done) return;
-      await this.sandboxes
-        .execBuffered(sandbox.name, { cmd: argv })
-        .catch((err: unknown) => this.logger.debug({ err: messageOf(err) }, 'control exec failed'));
+    const kill = async (signal: string) => {
+      if (done || !session.signal) return;
+      await session
+        .signal(signal)
+        .catch((err: unknown) => this.logger.debug({ err: messageOf(err), signal }, 'signal not delivered'));
     };
-    const kill = (signal: string) =>
-      inSandbox(['/bin/sh', '-c', `kill -"$2" "$(cat ${PID_DIR}/"$1".pid)"`, 'aibox-ssh', token, signal]);
-    void exit.finally(() => {
-      void this.sandboxes
-        .execBuffered(sandbox.name, { cmd: ['/bin/rm', '-f', `${PID_DIR}/${token}.pid`] })
-        .catch(() => undefined);
-    });
     let closed = false;
     return {
       stdin: session.stdin,
       stdout: session.stdout,
       stderr: session.stderr,
       exit,
-      resize: (cols, rows) => (spec.tty ? inSandbox(ptyResizeCommand(token, cols, rows)) : Promise.resolve()),
+      resize: (cols, rows) => (spec.tty && !done ? session.resize(cols, rows) : Promise.resolve()),
       signal: async (name) => {
         const sig = name.toUpperCase().replace(/^SIG/, '');
         if (!SIGNALS.has(sig)) return;
@@ -155,8 +139,7 @@ export class SandboxSshExecutor implements SandboxExecutor {
         if (closed) return;
         closed = true;
         session.stdin.end();
-        // Like sshd: a pty session gets a hang-up (the helper passes it to the session); a plain command only loses
-        // its stdin (daemons it started survive).
+        // Like sshd: a pty session gets a hang-up; a plain command only loses its stdin (daemons it started survive).
         if (spec.tty) void kill('HUP');
       },
     };
