@@ -106,7 +106,7 @@ describe.skipIf(!run)('SSH gateway into a gVisor sandbox', () => {
       await execa('tmux', ['send-keys', '-t', session, 'gvisor', 'Enter']);
       await waitFor(async () => (await capture(session)).includes('hi gvisor'), session);
       await execa('tmux', ['resize-window', '-t', session, '-x', '100', '-y', '25']);
-      // The new size reaches the sandbox through a second exec: ask until it is there.
+      // The new size reaches the sandbox through the exec agent: ask until it is there.
       await waitFor(async () => {
         await execa('tmux', ['send-keys', '-t', session, 'clear; stty size', 'Enter']);
         await new Promise((r) => setTimeout(r, 700));
