@@ -1,0 +1,18 @@
+export { companionErrors } from './errors.js';
+export {
+  MAX_SERVICES,
+  RESERVED_PORTS,
+  SERVICES_FILE,
+  SERVICES_MAX_BYTES,
+  parseServices,
+  type CompanionService,
+  type ServiceSpec,
+} from './spec.js';
+export {
+  LINK_RANGE,
+  MAX_LINKS,
+  companionTableName,
+  linkPlan,
+  renderCompanionNftables,
+  type LinkPlan,
+} from './network.js';
