@@ -6,6 +6,7 @@ import {
   readdir,
   readFile,
   readlink,
+  rename,
   rm,
   symlink,
   lstat,
@@ -17,7 +18,8 @@ import { execa } from 'execa';
 import { publishDir } from '../shared/fs/index.js';
 import { packErrors } from './errors.js';
 import { matchingJars, relocateJar } from './relocate.js';
-import { PACKS_MOUNT, type PackManifest, type PackVersionSpec } from './manifest.js';
+import { packEnv } from './env.js';
+import { PACKS_MOUNT, expand, type PackManifest, type PackVersionSpec } from './manifest.js';
 
 export interface PackBuildProgress {
   phase: 'resolve' | 'download' | 'unpack' | 'npm' | 'finalize';
@@ -41,8 +43,15 @@ export interface BuiltPack {
 
 /** What a version's artifact depends on in its manifest: its sources (a change there needs a new build). */
 export function sourcesKey(spec: PackVersionSpec): string {
-  // Relocation changes the files too; without it the key is what it always was (existing artifacts stay valid).
-  const inputs = spec.relocate ? { sources: spec.sources, relocate: spec.relocate } : spec.sources;
+  // Relocation and a CDS archive change the files too; without it the key is what it always was (existing artifacts stay valid).
+  const inputs =
+    spec.relocate || spec.cds
+      ? {
+          sources: spec.sources,
+          ...(spec.relocate ? { relocate: spec.relocate } : {}),
+          ...(spec.cds ? { cds: spec.cds } : {}),
+        }
+      : spec.sources;
   return createHash('sha256').update(JSON.stringify(inputs)).digest('hex').slice(0, 16);
 }
 
@@ -60,7 +69,9 @@ export interface BuildOptions {
    * Opens a throwaway sandbox for the Debian steps (fetch, check, unpack) whose only way out is a proxy allowed
    * just `hosts`; without it those steps run on the host as uid/gid.
    */
-  openBuilder?: (scratch: string, hosts: string[]) => Promise<BuilderSandbox>;
+  openBuilder?: (scratch: string, hosts: string[], packsView?: string) => Promise<BuilderSandbox>;
+  /** The artifacts of the packs this one requires (a CDS training run needs them at their places). */
+  requires?: { name: string; key: string; dir: string; spec: PackVersionSpec }[];
 }
 
 /** A builder sandbox: the scratch folder is seen inside at `inside`. */
@@ -122,6 +133,8 @@ export async function buildPack(
       { pack: manifest.name, version, step },
     );
   let closeBuilder: (() => Promise<void>) | undefined;
+  // What the builder sees at /opt/aibox/packs for a CDS training run (this pack and those it requires).
+  const view = spec.cds && opts.openBuilder ? `${scratch}.view` : undefined;
   try {
     const root = path.join(scratch, 'root');
     for (const d of ['root', 'home', 'apt/lists/partial', 'apt/cache/archives/partial', 'debs']) {
@@ -137,7 +150,8 @@ export async function buildPack(
         ...(spec.sources.npm ? [NPM_REGISTRY_HOST] : []),
       ];
       progress({ phase: 'resolve', percent: 1, message: 'starting the builder sandbox' });
-      builder = await opts.openBuilder(scratch, hosts);
+      if (view) await mkdir(view, { mode: 0o755 });
+      builder = await opts.openBuilder(scratch, hosts, view);
       closeBuilder = () => builder!.close();
     }
     // The Debian steps: inside the builder when there is one (paths under scratch seen at builder.inside).
@@ -261,19 +275,40 @@ export async function buildPack(
       if (npm.exitCode !== 0) throw fail('npm install', npm);
       lock = await readFile(path.join(root, 'package-lock.json'), 'utf8').catch(() => '');
     }
-    // The builder's work is done: nothing more goes out through it.
-    await closeBuilder?.();
-    closeBuilder = undefined;
-    progress({ phase: 'finalize', percent: 92, message: 'fixing links and sealing the artifact' });
+    progress({ phase: 'finalize', percent: 90, message: 'fixing links' });
     await relinkAbsolute(root, root, prefix);
     if (spec.relocate) {
-      progress({ phase: 'finalize', percent: 94, message: 'relocating hard-coded paths in Java classes' });
+      progress({ phase: 'finalize', percent: 91, message: 'relocating hard-coded paths in Java classes' });
       await relocateJars(root, prefix, spec.relocate).catch((err: unknown) => {
         throw fail('relocate', { stderr: err instanceof Error ? err.message : String(err) });
       });
     }
+    if (spec.cds && builder && view) {
+      progress({ phase: 'finalize', percent: 92, message: 'training the class-data sharing archive' });
+      await trainCds({ manifest, spec, root, scratch, view, builder, requires: opts.requires ?? [], fail });
+    } else if (spec.cds) {
+      progress({
+        phase: 'finalize',
+        percent: 92,
+        message: 'no builder sandbox: no class-data sharing archive',
+      });
+    }
+    // The builder's work is done: nothing more goes out through it.
+    await closeBuilder?.();
+    closeBuilder = undefined;
+    progress({ phase: 'finalize', percent: 94, message: 'sealing the artifact' });
     const key = createHash('sha256')
-      .update(JSON.stringify({ name: manifest.name, version, spec, debs, lock }))
+      .update(
+        JSON.stringify({
+          name: manifest.name,
+          version,
+          spec,
+          debs,
+          lock,
+          // A CDS archive is only valid with the exact JDK it was made with.
+          ...(spec.cds ? { cds: (opts.requires ?? []).map((r) => `${r.name}@${r.key}`) } : {}),
+        }),
+      )
       .digest('hex')
       .slice(0, 16);
     const sizeBytes = Number((await execa('du', ['-sb', root])).stdout.split('\t')[0]);
@@ -306,7 +341,43 @@ export async function buildPack(
   } finally {
     await closeBuilder?.();
     await rm(scratch, { recursive: true, force: true }).catch(() => undefined);
+    if (view) await rm(view, { recursive: true, force: true }).catch(() => undefined);
   }
+}
+
+/**
+ * One training run in the builder sandbox writes a dynamic CDS archive (the classes a typical run loads, parsed and
+ * verified once); it goes into the pack, where the pack's own options name it. The builder sees this pack and the
+ * packs it requires read-only at their places under /opt/aibox/packs (an archive records the JDK and class path it
+ * was made with), and writes the archive into its workspace.
+ */
+async function trainCds(c: {
+  manifest: PackManifest;
+  spec: PackVersionSpec;
+  root: string;
+  scratch: string;
+  view: string;
+  builder: BuilderSandbox;
+  requires: { name: string; key: string; dir: string; spec: PackVersionSpec }[];
+  fail: (step: string, r: { stderr?: string; stdout?: string }) => Error;
+}): Promise<void> {
+  const cds = c.spec.cds!;
+  for (const r of c.requires) await execa('cp', ['-al', r.dir, path.join(c.view, r.name)]);
+  await execa('cp', ['-al', c.root, path.join(c.view, c.manifest.name)]);
+  const prefix = `${PACKS_MOUNT}/${c.manifest.name}`;
+  const env = packEnv([
+    ...c.requires.map((r) => ({ name: r.name, version: '', key: r.key, spec: r.spec })),
+    { name: c.manifest.name, version: '', key: '', spec: c.spec },
+  ]);
+  const inside = `${c.builder.inside}/.cds.jsa`;
+  const r = await c.builder.run(
+    cds.train.map((a) => expand(a, prefix)),
+    c.builder.inside,
+    { ...env, HOME: `${c.builder.inside}/home`, AIBOX_CDS_ARCHIVE: inside },
+  );
+  const made = path.join(c.scratch, '.cds.jsa');
+  if (r.exitCode !== 0 || !existsSync(made)) throw c.fail('cds training', r);
+  await rename(made, path.join(c.root, cds.archive));
 }
 
 export function artifactName(name: string, version: string, key: string): string {

@@ -83,6 +83,19 @@ const VersionSpec = z
       .describe(
         "absolute paths hard-coded in the jars' classes, rewritten to the pack's place at build time",
       ),
+    cds: z
+      .object({
+        archive: z
+          .string()
+          .max(256)
+          .regex(/^(?!\/)(?!.*\.\.)[A-Za-z0-9._+/-]+\.jsa$/, 'a relative path ending in .jsa'),
+        train: z.array(z.string().min(1)).min(1),
+      })
+      .strict()
+      .optional()
+      .describe(
+        'a class-data sharing archive made at build time: `train` runs in the builder sandbox with this pack and the packs it requires at their places, and must write $AIBOX_CDS_ARCHIVE (-XX:ArchiveClassesAtExit)',
+      ),
     smoke: z.array(z.string().min(1)).min(1).describe('argv of a command that proves the pack works'),
     mcp: z
       .object({

@@ -5,7 +5,7 @@ import path from 'node:path';
 import type { DaemonConfig } from '../../config/index.js';
 import { loadProfile } from '../../config/index.js';
 import { EgressConfig, buildEgressPolicy } from '../../egress/index.js';
-import type { BuilderSandbox } from '../../packs/index.js';
+import { PACKS_MOUNT, type BuilderSandbox } from '../../packs/index.js';
 import { identityOf } from '../../runtime/index.js';
 import type { RuntimePort } from './runtime-port.js';
 import { messageOf, type Logger } from '../../shared/index.js';
@@ -35,6 +35,8 @@ export async function openBuilderSandbox(
   deps: PackBuilderDeps,
   scratch: string,
   hosts: string[],
+  /** Mounted read-only at /opt/aibox/packs (a CDS training run needs the packs at their places). */
+  packsView?: string,
 ): Promise<BuilderSandbox> {
   const { runtime, config } = deps;
   const id = `pkb_${randomBytes(6).toString('hex')}`;
@@ -68,17 +70,17 @@ export async function openBuilderSandbox(
     const nodeBin = await realpath(process.execPath);
     const npmDir = path.join(path.dirname(nodeBin), '..', 'lib', 'node_modules', 'npm');
     const boot = existsSync(npmDir) ? [nodeBin, await realpath(npmDir)] : [];
-    const made = boot.length
+    const wanted = [
+      ...boot.map((source, i) => ({ source, target: i === 0 ? BOOT_NODE : BOOT_NPM })),
+      ...(packsView ? [{ source: packsView, target: PACKS_MOUNT }] : []),
+    ];
+    const made = wanted.length
       ? await runtime.prepareMounts(
           id,
-          boot.map((source) => ({ source, readOnly: true, forbid: [] })),
+          wanted.map(({ source }) => ({ source, readOnly: true, forbid: [] })),
         )
       : [];
-    const extraMounts = made.map((source, i) => ({
-      source,
-      target: i === 0 ? BOOT_NODE : BOOT_NPM,
-      readOnly: true,
-    }));
+    const extraMounts = made.map((source, i) => ({ source, target: wanted[i]!.target, readOnly: true }));
     const egressConfig = EgressConfig.parse((config as { egress?: unknown }).egress ?? {});
     await deps.egress.manager.prepare(
       id,

@@ -19,6 +19,7 @@ import {
   type BuiltPack,
   type InstalledPack,
   type PackBuildProgress,
+  type PackVersionSpec,
   type ResolvedPack,
 } from '../../packs/index.js';
 import { policyErrors } from '../../policy/index.js';
@@ -379,10 +380,11 @@ export class PacksService implements SandboxHook {
         ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
         ...(this.deps.egress
           ? {
-              openBuilder: (scratch: string, hosts: string[]) =>
-                openBuilderSandbox({ ...this.deps, egress: this.deps.egress! }, scratch, hosts),
+              openBuilder: (scratch: string, hosts: string[], view?: string) =>
+                openBuilderSandbox({ ...this.deps, egress: this.deps.egress! }, scratch, hosts, view),
             }
           : {}),
+        ...(r.spec.cds ? { requires: await this.requiredArtifacts(r) } : {}),
       });
       this.deps.logger.info({ pack: id, key: built.key, ms: Date.now() - t0 }, 'pack built');
       return built;
@@ -393,6 +395,19 @@ export class PacksService implements SandboxHook {
     } finally {
       this.building.delete(id);
     }
+  }
+
+  /** The artifacts of the packs a pack requires (built if the cache lacks them), for a CDS training run. */
+  private async requiredArtifacts(
+    r: ResolvedPack,
+  ): Promise<{ name: string; key: string; dir: string; spec: PackVersionSpec }[]> {
+    const out: { name: string; key: string; dir: string; spec: PackVersionSpec }[] = [];
+    for (const n of r.manifest.requires) {
+      const req = this.registry.resolve(n);
+      const { built } = await this.build(`${req.manifest.name}@${req.version}`);
+      out.push({ name: req.manifest.name, key: built.key, dir: built.dir, spec: req.spec });
+    }
+    return out;
   }
 
   /** Removes cached artifacts of a pack (all versions, or one); refused while a sandbox has it installed. */
@@ -784,8 +799,8 @@ export class PacksService implements SandboxHook {
       (a) =>
         a.name === r.manifest.name &&
         a.version === r.version &&
-        // (an artifact from before that cannot have been relocated, so a version that relocates needs a new build)
-        ((a.sources === undefined && !r.spec.relocate) || a.sources === sources),
+        // (an artifact from before cannot have been relocated or trained: a version that does needs a new build)
+        ((a.sources === undefined && !r.spec.relocate && !r.spec.cds) || a.sources === sources),
     );
   }
 
