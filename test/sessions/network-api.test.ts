@@ -350,6 +350,51 @@ describe('the session API over a TCP listener (stand-in sandboxes)', () => {
     expect(JSON.parse(stdout)).toEqual({ exit_code: 3, output: 'out\nerr\n' });
   });
 
+  it('streams exec with stdin from the Python client (WebSocket over the standard library)', async () => {
+    const script = [
+      'import json, threading',
+      'from aibox_client import AiboxClient, NotFoundError',
+      'c = AiboxClient()',
+      'out = {}',
+      'with c.session() as s:',
+      '    with s.exec_stream(["tr", "a-z", "A-Z"]) as run:',
+      '        run.write("hello ")',
+      '        run.write(b"streamed\\n")',
+      '        run.close_stdin()',
+      '        out["upper"] = b"".join(d for name, d in run if name == "stdout").decode()',
+      '    out["upper_exit"] = run.exit_code',
+      '    big = bytes(range(256)) * 1200',
+      '    run = s.exec_stream(["cat"])',
+      '    t = threading.Thread(target=lambda: (run.write(big), run.close_stdin()))',
+      '    t.start()',
+      '    got = b"".join(d for name, d in run if name == "stdout")',
+      '    t.join()',
+      '    out["big"] = got == big',
+      '    run = s.exec_stream("echo one; echo two >&2; printf three; exit 4")',
+      '    out["lines"] = list(run.lines("stdout"))',
+      '    out["code"] = run.exit_code',
+      'gone = c.create_session()',
+      'gone.close()',
+      'try:',
+      '    gone.exec_stream(["true"])', // refused before the upgrade: the API's error, typed
+      'except NotFoundError as e:',
+      '    out["missing"] = e.code',
+      'print(json.dumps(out))',
+    ].join('\n');
+    const { stdout } = await promisify(execFile)('python3', ['-B', '-c', script], {
+      env: { ...process.env, PYTHONPATH: PYTHON_CLIENT, AIBOX_URL: listener.url, AIBOX_TOKEN: token },
+      timeout: 60_000,
+    });
+    expect(JSON.parse(stdout)).toEqual({
+      upper: 'HELLO STREAMED\n',
+      upper_exit: 0,
+      big: true,
+      lines: ['one\n', 'three'],
+      code: 4,
+      missing: 'SESSION_NOT_FOUND',
+    });
+  });
+
   it('exposes Prometheus metrics to admin tokens only', async () => {
     const res = await fetch(`${listener.url}/metrics`, {
       headers: {

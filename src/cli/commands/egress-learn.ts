@@ -1,4 +1,4 @@
-import type { LearnReport } from '../../proposals/schema.js';
+import type { LearnReport } from '../../shared/api/proposals.js';
 import type { CliContext } from '../context.js';
 import { cliErrors } from '../errors.js';
 

@@ -1,4 +1,4 @@
-import type { ProposalReport } from '../../proposals/schema.js';
+import type { ProposalReport } from '../../shared/api/proposals.js';
 import type { CliContext } from '../context.js';
 import { cliErrors } from '../errors.js';
 import { renderTable } from '../render/table.js';

@@ -1,9 +1,9 @@
 import { API_ROUTES as R, routePath } from '../../shared/api/routes.js';
-import type { LearnReport, ProposalList, ProposalListQuery, ProposalReport } from '../../proposals/schema.js';
+import type { LearnReport, ProposalList, ProposalListQuery, ProposalReport } from '../../shared/api/proposals.js';
 import { bySchema } from '../api.js';
 import type { ApiCore } from '../api.js';
 
-const schemas = () => import('../../proposals/schema.js');
+const schemas = () => import('../../shared/api/proposals.js');
 
 /** Policy changes agents proposed (`aibox policy proposals`) and learn runs (`aibox egress learn`). */
 export class ProposalsApi {

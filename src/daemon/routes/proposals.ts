@@ -1,7 +1,8 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { z } from 'zod';
+import type {
+  LearnReport} from '../../proposals/index.js';
 import {
-  LearnReport,
   LearnRequest,
   ProposalId,
   ProposalListQuery,

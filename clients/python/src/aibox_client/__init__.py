@@ -1,6 +1,7 @@
 """aibox_client: drive aibox sessions (gVisor sandboxes for programs) with an API token. Standard library only."""
 
 from .client import AiboxClient, CompatClient, ExecResult, FileEntry, Session, SessionInfo
+from .exec_stream import ExecStream
 from .errors import (
     AiboxError,
     AuthenticationError,
@@ -18,6 +19,7 @@ __all__ = [
     "AiboxClient",
     "CompatClient",
     "ExecResult",
+    "ExecStream",
     "FileEntry",
     "Session",
     "SessionInfo",

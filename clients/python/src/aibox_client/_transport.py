@@ -8,6 +8,7 @@ import ssl
 from typing import IO, Any, Dict, Iterator, Mapping, Optional, Union
 from urllib.parse import urlencode, urlsplit
 
+from ._websocket import WebSocket, connect as ws_connect
 from .errors import AiboxError, ConnectionFailedError, error_for
 
 Body = Union[bytes, IO[bytes], None]
@@ -90,6 +91,20 @@ class Transport:
         raw = res.read()
         conn.close()
         raise _error_from(res.status, raw, res.getheader("retry-after"))
+
+    def websocket(self, path: str, timeout: Optional[float] = None) -> "WebSocket":
+        """Opens a WebSocket on `path` with the token; a refusal before the upgrade raises the API's error."""
+        headers = {"authorization": f"Bearer {self.token}"} if self.token else {}
+        return ws_connect(
+            self.scheme,
+            self.host,
+            self.port,
+            self.prefix + path,
+            headers,
+            self.timeout if timeout is None else timeout,
+            self.ssl_context,
+            _error_from,
+        )
 
     def json(self, method: str, path: str, **kwargs: Any) -> Any:
         res = self.open(method, path, **kwargs)

@@ -12,6 +12,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
 
 from ._transport import Transport
+from .exec_stream import ExecStream
 from .errors import AiboxError, NotFoundError
 
 DEFAULT_URL = "http://127.0.0.1:7373"
@@ -108,6 +109,25 @@ class Session:
             truncated=bool(r.get("truncated", False)),
             duration_ms=float(r.get("durationMs", 0)),
         )
+
+    def exec_stream(
+        self,
+        cmd: Union[Sequence[str], str],
+        *,
+        timeout: Optional[float] = None,
+        env: Optional[Mapping[str, str]] = None,
+        workdir: Optional[str] = None,
+    ) -> ExecStream:
+        """Starts a command and streams it (WebSocket): iterate for ("stdout"|"stderr", bytes), write stdin, then
+        read ``exit_code``. ``timeout`` (seconds) kills the command then (exit 137, ``timed_out``). While the
+        stream is open the session's idle clock does not run out."""
+        argv = ["/bin/sh", "-c", cmd] if isinstance(cmd, str) else list(cmd)
+        spec: Dict[str, Any] = {"cmd": argv, "stdin": True, "env": dict(env or {})}
+        if workdir is not None:
+            spec["workdir"] = workdir
+        if timeout is not None:
+            spec["timeoutSeconds"] = timeout
+        return ExecStream(self._client._t.websocket(f"/v1/sessions/{self.id}/exec/ws"), spec)
 
     # files: paths are relative to /workspace (or absolute under it); links are never followed by the daemon
 
