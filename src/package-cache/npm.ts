@@ -49,7 +49,7 @@ export class NpmRegistry {
     this.now = o.now ?? Date.now;
   }
 
-  /** `rest`: the request path after /npm/ (still URL-encoded); `self`: this sandbox's URL of /npm. */
+  /** `rest`: the request path without its leading / (still URL-encoded); `self`: this sandbox's cache URL. */
   async handle(rest: string, accept: string, self: string): Promise<CacheAnswer> {
     let decoded: string;
     try {

@@ -80,7 +80,7 @@ export class PackageCache {
   envFor(port: number): Record<string, string> {
     if (!this.o.config.npm.enabled) return {};
     return {
-      npm_config_registry: `${this.urlOf(port)}/npm/`,
+      npm_config_registry: `${this.urlOf(port)}/`,
       // Lockfiles name the registry they were made against: their tarballs come through the cache too.
       npm_config_replace_registry_host: 'always',
       AIBOX_PACKAGE_CACHE: this.urlOf(port),
@@ -142,13 +142,11 @@ export class PackageCache {
       const path = (req.url ?? '/').replace(/[?#].*$/, '');
       const port = req.socket.localPort ?? 0;
       let answer: CacheAnswer;
-      if (path.startsWith('/npm/') && this.o.config.npm.enabled) {
+      // npm at the root: npm swaps the origin of every tarball URL for its registry's (replace-registry-host),
+      // so a registry under a path would be doubled. npm's own API (/-/…) is not served.
+      if (!path.startsWith('/-/') && path !== '/' && this.o.config.npm.enabled) {
         await this.admit(sandbox, 'npm', this.o.config.npm.upstream, this.o.config.npm.policyHost);
-        answer = await this.npm.handle(
-          path.slice('/npm/'.length),
-          String(req.headers.accept ?? ''),
-          `${this.urlOf(port)}/npm`,
-        );
+        answer = await this.npm.handle(path.slice(1), String(req.headers.accept ?? ''), this.urlOf(port));
       } else {
         throw packageCacheErrors.create(
           'PACKAGE_CACHE_NOT_FOUND',

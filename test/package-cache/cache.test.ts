@@ -92,7 +92,7 @@ describe('the shared package cache (npm)', () => {
     registry.requests.length = 0;
     const a = await cache.openFor('id-a', 'a');
     const b = await cache.openFor('id-b', 'b');
-    const first = await npm(dir, `${cache.urlOf(a)}/npm/`, ['ci']);
+    const first = await npm(dir, `${cache.urlOf(a)}/`, ['ci']);
     expect(first.exitCode, first.stderr).toBe(0);
     const lock = JSON.parse(await readFile(path.join(dir, 'package-lock.json'), 'utf8')) as {
       packages: Record<string, { integrity?: string }>;
@@ -103,7 +103,7 @@ describe('the shared package cache (npm)', () => {
     await rm(path.join(dir, 'node_modules'), { recursive: true });
     await rm(path.join(dir, '.npm-cache'), { recursive: true });
     const before = registry.requests.length;
-    const second = await npm(dir, `${cache.urlOf(b)}/npm/`, ['ci']);
+    const second = await npm(dir, `${cache.urlOf(b)}/`, ['ci']);
     expect(second.exitCode, second.stderr).toBe(0);
     expect(registry.requests.length).toBe(before);
     const { stdout } = await execa('node', ['-e', 'console.log(require("aibox-web/package.json").version)'], {
@@ -118,12 +118,24 @@ describe('the shared package cache (npm)', () => {
 
   const get = (url: string, init?: RequestInit) => fetch(url, init);
 
+  it('installs without a lockfile through the tarball URLs it rewrote (npm swaps their origin for the registry)', async () => {
+    const cache = await newCache('install');
+    const port = await cache.openFor('id-i', 'i');
+    const dir = path.join(tmp, 'proj-install');
+    await execa('mkdir', ['-p', dir]);
+    await writeFile(path.join(dir, 'package.json'), JSON.stringify({ name: 'i', version: '1.0.0' }));
+    const r = await npm(dir, `${cache.urlOf(port)}/`, ['install', 'aibox-web@3']);
+    expect(r.exitCode, r.stderr).toBe(0);
+    const lock = await readFile(path.join(dir, 'package-lock.json'), 'utf8');
+    expect(lock).toContain('"node_modules/@acme/log"');
+  }, 60_000);
+
   it('refuses a tarball whose bytes do not match the integrity upstream declares, and caches nothing', async () => {
     const cache = await newCache('poison');
     const port = await cache.openFor('id-p', 'p');
     registry.add('aibox-evil', '1.0.0', Buffer.from('the real tarball'));
     registry.poison('aibox-evil', '1.0.0');
-    const url = `${cache.urlOf(port)}/npm/aibox-evil/-/aibox-evil-1.0.0.tgz`;
+    const url = `${cache.urlOf(port)}/aibox-evil/-/aibox-evil-1.0.0.tgz`;
     const before = registry.hits('aibox-evil/-/');
     const r = await get(url);
     expect(r.status).toBe(502);
@@ -141,7 +153,7 @@ describe('the shared package cache (npm)', () => {
     const port = await cache.openFor('id-d', 'd');
     denied.add('d');
     const before = registry.requests.length;
-    const r = await get(`${cache.urlOf(port)}/npm/aibox-util`);
+    const r = await get(`${cache.urlOf(port)}/aibox-util`);
     expect(r.status).toBe(403);
     const body = (await r.json()) as { code: string; error: string; decision: string };
     expect(body).toMatchObject({ code: 'PACKAGE_CACHE_EGRESS_DENIED', decision: 'dec_0123456789abcdef' });
@@ -149,7 +161,7 @@ describe('the shared package cache (npm)', () => {
     expect(registry.requests.length).toBe(before);
     // npm shows the reason and the decision to the agent.
     const dir = await project('denied');
-    const ci = await npm(dir, `${cache.urlOf(port)}/npm/`, ['ci']);
+    const ci = await npm(dir, `${cache.urlOf(port)}/`, ['ci']);
     expect(ci.exitCode).not.toBe(0);
     expect(ci.stderr).toContain('403');
     expect(ci.stderr).toContain('dec_0123456789abcdef');
@@ -158,13 +170,13 @@ describe('the shared package cache (npm)', () => {
   it('is read-only: no publish or upload, and its files are root-only and read-only on the host', async () => {
     const cache = await newCache('ro');
     const port = await cache.openFor('id-r', 'r');
-    const tgz = `${cache.urlOf(port)}/npm/aibox-util/-/aibox-util-1.0.0.tgz`;
+    const tgz = `${cache.urlOf(port)}/aibox-util/-/aibox-util-1.0.0.tgz`;
     expect((await get(tgz)).status).toBe(200);
     for (const method of ['PUT', 'POST', 'DELETE']) {
       const r = await get(tgz, { method, body: method === 'DELETE' ? undefined : 'x' });
       expect([method, r.status]).toEqual([method, 405]);
     }
-    const put = await get(`${cache.urlOf(port)}/npm/aibox-util`, { method: 'PUT', body: '{}' });
+    const put = await get(`${cache.urlOf(port)}/aibox-util`, { method: 'PUT', body: '{}' });
     expect(put.status).toBe(405);
     const dir = path.join(tmp, 'ro');
     expect((await stat(dir)).mode & 0o777).toBe(0o700);
@@ -187,18 +199,19 @@ describe('the shared package cache (npm)', () => {
   it('rewrites packument tarball URLs to the asking sandbox, and refuses bad names and unknown paths', async () => {
     const cache = await newCache('paths');
     const port = await cache.openFor('id-x', 'x');
-    const r = await get(`${cache.urlOf(port)}/npm/@acme%2flog`, {
+    const r = await get(`${cache.urlOf(port)}/@acme%2flog`, {
       headers: { accept: 'application/vnd.npm.install-v1+json' },
     });
     expect(r.status).toBe(200);
     const json = (await r.json()) as { versions: Record<string, { dist: { tarball: string } }> };
-    expect(json.versions['2.0.0']!.dist.tarball).toBe(`${cache.urlOf(port)}/npm/@acme/log/-/log-2.0.0.tgz`);
+    expect(json.versions['2.0.0']!.dist.tarball).toBe(`${cache.urlOf(port)}/@acme/log/-/log-2.0.0.tgz`);
     expect((await get(json.versions['2.0.0']!.dist.tarball)).status).toBe(200);
-    expect((await get(`${cache.urlOf(port)}/npm/..%2f..%2fetc`)).status).toBe(400);
-    expect((await get(`${cache.urlOf(port)}/npm/aibox-util/-/..%2fx.tgz`)).status).toBe(400);
-    expect((await get(`${cache.urlOf(port)}/npm/nope-not-there`)).status).toBe(404);
-    expect((await get(`${cache.urlOf(port)}/npm/aibox-util/-/aibox-util-9.9.9.tgz`)).status).toBe(404);
-    expect((await get(`${cache.urlOf(port)}/etc/passwd`)).status).toBe(404);
+    expect((await get(`${cache.urlOf(port)}/..%2f..%2fetc`)).status).toBe(400);
+    expect((await get(`${cache.urlOf(port)}/aibox-util/-/..%2fx.tgz`)).status).toBe(400);
+    expect((await get(`${cache.urlOf(port)}/nope-not-there`)).status).toBe(404);
+    expect((await get(`${cache.urlOf(port)}/aibox-util/-/aibox-util-9.9.9.tgz`)).status).toBe(404);
+    expect((await get(`${cache.urlOf(port)}/etc/passwd`)).status).toBe(400);
+    expect((await get(`${cache.urlOf(port)}/-/ping`)).status).toBe(404);
   });
 
   it('refuses a tarball the packument places on another host than the upstream', async () => {
@@ -207,7 +220,7 @@ describe('the shared package cache (npm)', () => {
     });
     const port = await cache.openFor('id-o', 'o');
     // The fake registry's packuments name 127.0.0.1, the configured upstream is localhost: another origin.
-    const r = await get(`${cache.urlOf(port)}/npm/aibox-util/-/aibox-util-1.0.0.tgz`);
+    const r = await get(`${cache.urlOf(port)}/aibox-util/-/aibox-util-1.0.0.tgz`);
     expect(r.status).toBe(502);
     expect(((await r.json()) as { error: string }).error).toContain('not the configured upstream');
   });
@@ -218,7 +231,7 @@ describe('the shared package cache (npm)', () => {
     const big = (n: number) => Buffer.alloc(400 * 1024, n);
     for (let i = 0; i < 4; i++) registry.add(`aibox-big-${i}`, '1.0.0', big(i));
     for (let i = 0; i < 4; i++) {
-      const r = await get(`${cache.urlOf(port)}/npm/aibox-big-${i}/-/aibox-big-${i}-1.0.0.tgz`);
+      const r = await get(`${cache.urlOf(port)}/aibox-big-${i}/-/aibox-big-${i}-1.0.0.tgz`);
       expect(r.status).toBe(200);
       expect(Buffer.from(await r.arrayBuffer()).equals(big(i))).toBe(true);
     }
@@ -227,7 +240,7 @@ describe('the shared package cache (npm)', () => {
     expect(blobs.length).toBeLessThan(4);
     // An evicted one is fetched (and verified) again.
     const before = registry.hits('aibox-big-0/-/');
-    expect((await get(`${cache.urlOf(port)}/npm/aibox-big-0/-/aibox-big-0-1.0.0.tgz`)).status).toBe(200);
+    expect((await get(`${cache.urlOf(port)}/aibox-big-0/-/aibox-big-0-1.0.0.tgz`)).status).toBe(200);
     expect(registry.hits('aibox-big-0/-/')).toBe(before + 1);
   });
 });
