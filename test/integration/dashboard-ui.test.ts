@@ -113,10 +113,15 @@ describe.skipIf(!run)('dashboard screens in Chromium', () => {
     await shot(page, '07-audit');
   });
 
-  it('charts LLM usage and counts egress decisions', async () => {
+  it('charts LLM usage and lists egress requests, allowed and refused', async () => {
     await page.getByRole('link', { name: 'Usage' }).click();
     await page.getByRole('img', { name: /tokens per time bucket/ }).waitFor();
     expect(await page.locator('.chart rect').count()).toBeGreaterThan(5);
+    const requests = page.getByRole('table', { name: 'Egress requests', exact: true });
+    await requests.waitFor();
+    expect(await requests.textContent()).toContain('GET https://registry.npmjs.org/left-pad');
+    await page.getByLabel('Verdict').selectOption('deny');
+    expect(await requests.getByRole('row').count()).toBe(3);
     await shot(page, '08-usage');
   });
 

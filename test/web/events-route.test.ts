@@ -5,6 +5,7 @@ import path from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AuditLog } from '../../src/audit/index.js';
+import type { EgressDecision } from '../../src/egress/index.js';
 import { eventRoutes } from '../../src/daemon/routes/events.js';
 import type { DaemonServices } from '../../src/daemon/services/index.js';
 import type { Caller } from '../../src/shared/index.js';
@@ -16,6 +17,7 @@ let dir: string;
 let audit: AuditLog;
 let app: FastifyInstance;
 let port: number;
+let decisions: EgressDecision[];
 
 /** The route on a bare app whose caller is `uid`, who owns only sandbox sbx_mine ("mine"). */
 async function start(uid: number) {
@@ -25,13 +27,26 @@ async function start(uid: number) {
     request.caller = { uid, gid: uid, pid: 1 };
   });
   app.decorate('visibleSandboxes', async () => [{ id: 'sbx_mine', name: 'mine' }] as never);
-  await app.register(eventRoutes({ audit } as unknown as DaemonServices));
+  const services = {
+    audit,
+    egress: { recentDecisions: () => [...decisions] },
+    sandboxes: {
+      list: async () => [
+        { id: 'sbx_mine', name: 'mine' },
+        { id: 'sbx_theirs', name: 'theirs' },
+      ],
+    },
+  };
+  await app.register(eventRoutes(services as unknown as DaemonServices));
   await app.listen({ host: '127.0.0.1', port: 0 });
   port = (app.server.address() as { port: number }).port;
 }
 
-/** Opens the stream and collects `event: audit` records until `count` arrived. */
-function collect(count: number): {
+/** Opens the stream and collects `event: audit` records (or `event: egress` decisions) until `count` arrived. */
+function collect(
+  count: number,
+  kind: 'audit' | 'egress' = 'audit',
+): {
   records: Promise<{ seq: number; kind: string; sandbox?: string }[]>;
   ready: Promise<void>;
   close: () => void;
@@ -53,7 +68,7 @@ function collect(count: number): {
           const event = buf.slice(0, i);
           buf = buf.slice(i + 2);
           const data = /^data: (.*)$/m.exec(event);
-          if (/^event: audit$/m.test(event) && data) got.push(JSON.parse(data[1]!));
+          if (new RegExp(`^event: ${kind}$`, 'm').test(event) && data) got.push(JSON.parse(data[1]!));
           if (got.length >= count) resolve(got);
         }
       });
@@ -64,6 +79,7 @@ function collect(count: number): {
 }
 
 beforeEach(async () => {
+  decisions = [decision('dec_old', 'sbx_mine', 'allow')];
   dir = await mkdtemp(path.join(tmpdir(), 'aibox-events-'));
   audit = await AuditLog.open({
     path: path.join(dir, 'audit.jsonl'),
@@ -78,6 +94,19 @@ afterEach(async () => {
   await audit.close();
   await rm(dir, { recursive: true, force: true });
 });
+
+function decision(id: string, sandboxId: string, verdict: 'allow' | 'deny'): EgressDecision {
+  return {
+    id,
+    sandboxId,
+    time: Date.now(),
+    layer: 'proxy',
+    verdict,
+    reason: 'R',
+    target: `https://${id}/`,
+    kind: 'GET',
+  };
+}
 
 describe('GET /v1/events', () => {
   it("streams new audit records of the caller's own sandboxes only, from now on", async () => {
@@ -102,6 +131,20 @@ describe('GET /v1/events', () => {
       [2, 'decision'],
       [5, 'decision'],
       [7, 'push.pending'],
+    ]);
+  });
+
+  it("streams new egress decisions, allowed and refused, of the caller's own sandboxes only", async () => {
+    await start(1000);
+    const stream = collect(2, 'egress');
+    await stream.ready;
+    decisions.push(decision('dec_a', 'sbx_theirs', 'allow'), decision('dec_b', 'sbx_mine', 'allow'));
+    decisions.push(decision('dec_c', 'sbx_gone', 'deny'), decision('dec_d', 'sbx_mine', 'deny'));
+    const got = (await stream.records) as unknown as (EgressDecision & { sandbox?: string })[];
+    stream.close();
+    expect(got.map((d) => [d.id, d.sandbox, d.verdict])).toEqual([
+      ['dec_b', 'mine', 'allow'],
+      ['dec_d', 'mine', 'deny'],
     ]);
   });
 

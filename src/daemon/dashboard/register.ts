@@ -21,6 +21,7 @@ export const DASHBOARD_API_ROUTES: readonly string[] = [
   'GET /v1/policy',
   'GET /v1/policy/decisions/:id',
   'GET /v1/egress/decisions/:id',
+  'GET /v1/egress/decisions',
   'GET /v1/pushes',
   'GET /v1/pushes/:id',
   'POST /v1/pushes/:id/show',

@@ -4,6 +4,7 @@ import type { AuditRecord } from '../../audit/index.js';
 import type { DaemonServices } from '../services/index.js';
 import { open } from '../http/access.js';
 import { AuditFollower } from '../dashboard/audit-follower.js';
+import { EgressFollower } from '../dashboard/egress-follower.js';
 
 /** A comment line this often keeps proxies and the browser from closing an idle stream. */
 const HEARTBEAT_MS = 15_000;
@@ -12,12 +13,18 @@ const HEARTBEAT_MS = 15_000;
  * GET /v1/events: server-sent events for live views (the dashboard). Each new audit record the caller may read is
  * sent as `event: audit` with the record as JSON and its seq as the event id: root sees every record, others the
  * records of their own sandboxes (by sandbox id when the record has one, so a later sandbox that took a name sees
- * nothing of the old one; by name otherwise, as GET /v1/audit?sandbox=NAME).
+ * nothing of the old one; by name otherwise, as GET /v1/audit?sandbox=NAME). Each new egress decision (DNS answer
+ * or proxy request, allowed or refused) of those sandboxes is sent as `event: egress` with the decision and its
+ * sandbox's name, as GET /v1/egress/decisions answers it.
  */
 export function eventRoutes(services: DaemonServices): FastifyPluginAsync {
   return async (app) => {
     const follower = new AuditFollower(() => services.audit.path);
-    app.addHook('onClose', async () => follower.stop());
+    const egress = new EgressFollower(() => services.egress.recentDecisions());
+    app.addHook('onClose', async () => {
+      follower.stop();
+      egress.stop();
+    });
 
     app.get(R.system.events, { config: { access: open } }, async (request, reply) => {
       const caller = request.caller;
@@ -50,12 +57,29 @@ export function eventRoutes(services: DaemonServices): FastifyPluginAsync {
           })
           .catch((err: unknown) => request.log.warn({ err }, 'live event delivery failed'));
       });
+      const unfollowEgress = egress.subscribe((decisions) => {
+        chain = chain
+          .then(async () => {
+            const sandboxes =
+              caller.uid === 0 ? await services.sandboxes.list() : await app.visibleSandboxes(caller);
+            const names = new Map(sandboxes.map((s) => [s.id, s.name]));
+            for (const d of decisions) {
+              const sandbox = names.get(d.sandboxId);
+              if (caller.uid !== 0 && sandbox === undefined) continue;
+              res.write(
+                `event: egress\ndata: ${JSON.stringify({ ...d, ...(sandbox ? { sandbox } : {}) })}\n\n`,
+              );
+            }
+          })
+          .catch((err: unknown) => request.log.warn({ err }, 'live event delivery failed'));
+      });
       const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), HEARTBEAT_MS);
       heartbeat.unref();
       // The response closes when the client goes away (the request's own close may come earlier).
       res.once('close', () => {
         clearInterval(heartbeat);
         unsubscribe();
+        unfollowEgress();
       });
     });
   };

@@ -17,6 +17,7 @@ import { compatRoutes } from './compat.js';
 import { tokenRoutes } from './tokens.js';
 import { metricsRoutes } from './metrics.js';
 import { eventRoutes } from './events.js';
+import { egressRequestRoutes } from './egress-requests.js';
 
 /** One line per resource. Each route file validates its input with the zod schemas of src/shared/api. */
 export async function registerRoutes(app: FastifyInstance, services: DaemonServices): Promise<void> {
@@ -29,6 +30,7 @@ export async function registerRoutes(app: FastifyInstance, services: DaemonServi
   await app.register(pushRoutes(services));
   await app.register(taskRoutes(services));
   await app.register(egressRoutes(services));
+  await app.register(egressRequestRoutes(services));
   await app.register(proposalRoutes(services));
   await app.register(sshKeyRoutes(services));
   await app.register(packRoutes(services));

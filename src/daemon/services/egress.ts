@@ -179,6 +179,11 @@ export class EgressService implements SandboxHook {
     return [...this.recent.values()];
   }
 
+  /** The decisions kept in memory (allowed and refused, oldest first; the last RECENT_DECISIONS since start). */
+  recentDecisions(): EgressDecision[] {
+    return [...this.recent.values()];
+  }
+
   /** Learn mode: every decision from now on (the listener must not throw); returns the unsubscribe. */
   observe(listener: (d: EgressDecision) => void): () => void {
     this.observers.add(listener);

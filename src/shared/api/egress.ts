@@ -25,3 +25,22 @@ export const EgressDecisionReport = z.object({
   detail: z.record(z.string(), z.union([z.string(), z.number()])).optional(),
 });
 export type EgressDecisionReport = z.infer<typeof EgressDecisionReport>;
+
+/** GET /v1/egress/decisions: filters of the recent DNS and proxy decisions, allowed and refused. */
+export const EgressDecisionQuery = z
+  .object({
+    sandbox: z.string().min(1).max(128).optional().describe('Only this sandbox (by name).'),
+    verdict: z.enum(['allow', 'deny']).optional(),
+    layer: z.enum(['dns', 'proxy']).optional(),
+    limit: z.coerce.number().int().min(1).max(5000).default(500),
+  })
+  .strict();
+export type EgressDecisionQuery = z.infer<typeof EgressDecisionQuery>;
+
+/** The answer: newest first, each with its sandbox's name while the sandbox exists. */
+export const EgressDecisionList = z.object({
+  decisions: z.array(EgressDecisionReport.extend({ sandbox: z.string().optional() })),
+  /** Decisions kept in memory that matched, before `limit`. */
+  matched: z.number().int(),
+});
+export type EgressDecisionList = z.infer<typeof EgressDecisionList>;

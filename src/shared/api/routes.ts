@@ -70,6 +70,8 @@ export const API_ROUTES = {
   },
   egress: {
     decision: '/v1/egress/decisions/:id',
+    /** The recent DNS and proxy decisions, allowed and refused (the dashboard's egress requests). */
+    decisions: '/v1/egress/decisions',
     learn: '/v1/sandboxes/:name/egress/learn',
   },
   /** Policy changes agents proposed from inside their sandbox, for a person to approve or reject. */

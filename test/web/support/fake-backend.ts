@@ -297,6 +297,44 @@ export async function startFakeBackend(): Promise<FakeBackend> {
       )
       .slice(-Number(req.query.limit ?? 50)),
   }));
+  app.get('/v1/egress/decisions', async () => {
+    const at = (minutesAgo: number) => now - minutesAgo * 60_000;
+    const req = (
+      id: string,
+      minutesAgo: number,
+      layer: 'dns' | 'proxy',
+      verdict: 'allow' | 'deny',
+      kind: string,
+      target: string,
+      reason: string,
+    ) => ({
+      id,
+      sandboxId: 'sbx_alpha',
+      sandbox: 'alpha',
+      time: at(minutesAgo),
+      layer,
+      verdict,
+      reason,
+      target,
+      kind,
+    });
+    const decisions = [
+      req('dec_0e1f2a3b', 30, 'proxy', 'deny', 'CONNECT', 'pastebin.com:443', 'EGRESS_DOMAIN_NOT_ALLOWED'),
+      req('dec_5a5a5a5a', 31, 'dns', 'deny', 'A', 'pastebin.com', 'DNS_NOT_ALLOWED'),
+      req(
+        'dec_4b4b4b4b',
+        33,
+        'proxy',
+        'allow',
+        'GET',
+        'https://registry.npmjs.org/left-pad',
+        'EGRESS_ALLOWED',
+      ),
+      req('dec_3c3c3c3c', 33, 'dns', 'allow', 'A', 'registry.npmjs.org', 'DNS_ALLOWED'),
+      req('dec_2d2d2d2d', 35, 'proxy', 'allow', 'CONNECT', 'api.anthropic.com:443', 'EGRESS_ALLOWED'),
+    ];
+    return { decisions, matched: decisions.length };
+  });
   app.get('/v1/audit/verify', async () => ({
     ok: true,
     records: seq,

@@ -1,7 +1,8 @@
 import { createContext, useContext, useEffect, useRef, useState } from 'react';
-import type { AuditRecordJson } from './types.js';
+import type { AuditRecordJson, EgressRequest } from './types.js';
 
 type Listener = (record: AuditRecordJson) => void;
+type EgressListener = (decision: EgressRequest) => void;
 
 /**
  * Live updates: one EventSource on /v1/events (server-sent events) per dashboard, fanned out to the screens that
@@ -9,6 +10,7 @@ type Listener = (record: AuditRecordJson) => void;
  */
 export class LiveFeed {
   private readonly listeners = new Set<{ kinds: string[] | undefined; fn: Listener }>();
+  private readonly egressListeners = new Set<EgressListener>();
   private source: EventSource | undefined;
   private stateListeners = new Set<(s: LiveState) => void>();
   state: LiveState = 'connecting';
@@ -28,6 +30,13 @@ export class LiveFeed {
         /* a malformed event is ignored, the next refresh shows the truth */
       }
     });
+    source.addEventListener('egress', (e) => {
+      try {
+        this.dispatchEgress(JSON.parse((e as MessageEvent<string>).data) as EgressRequest);
+      } catch {
+        /* as above */
+      }
+    });
   }
 
   stop(): void {
@@ -38,6 +47,16 @@ export class LiveFeed {
   dispatch(record: AuditRecordJson): void {
     for (const l of this.listeners)
       if (!l.kinds || l.kinds.some((k) => record.kind === k || record.kind.startsWith(k + '.'))) l.fn(record);
+  }
+
+  dispatchEgress(decision: EgressRequest): void {
+    for (const fn of this.egressListeners) fn(decision);
+  }
+
+  /** Each egress request decided from now on (allowed ones are not audit records: their own event). */
+  subscribeEgress(fn: EgressListener): () => void {
+    this.egressListeners.add(fn);
+    return () => this.egressListeners.delete(fn);
   }
 
   subscribe(kinds: string[] | undefined, fn: Listener): () => void {
@@ -68,6 +87,14 @@ export function useLive(kinds: string[] | undefined, fn: Listener): void {
   ref.current = fn;
   const key = kinds?.join(',');
   useEffect(() => feed.subscribe(key?.split(','), (r) => ref.current(r)), [feed, key]);
+}
+
+/** Calls `fn` for each live egress request. */
+export function useLiveEgress(fn: EgressListener): void {
+  const feed = useContext(LiveContext);
+  const ref = useRef(fn);
+  ref.current = fn;
+  useEffect(() => feed.subscribeEgress((d) => ref.current(d)), [feed]);
 }
 
 export function useLiveState(): LiveState {

@@ -1,4 +1,4 @@
-import type { AuditRecordJson } from './types.js';
+import type { AuditRecordJson, EgressRequest } from './types.js';
 
 export interface UsagePoint {
   /** Start of the bucket, ms since the epoch. */
@@ -68,18 +68,30 @@ export interface EgressCounts {
   refused: number;
 }
 
-/** Egress decisions in the audit log (policy decisions of the egress door), allowed vs refused, per sandbox. */
-export function egressCounts(records: AuditRecordJson[]): EgressCounts[] {
+/** Egress requests (DNS answers and proxy requests the daemon decided), allowed vs refused, per sandbox. */
+export function egressCounts(decisions: EgressRequest[]): EgressCounts[] {
   const by = new Map<string, EgressCounts>();
-  for (const r of records) {
-    if (r.kind !== 'decision' || r.data['door'] !== 'egress') continue;
-    const sandbox = r.sandbox ?? '(none)';
+  for (const d of decisions) {
+    const sandbox = d.sandbox ?? d.sandboxId;
     const c = by.get(sandbox) ?? { sandbox, allowed: 0, refused: 0 };
-    if (r.data['outcome'] === 'deny') c.refused += 1;
+    if (d.verdict === 'deny') c.refused += 1;
     else c.allowed += 1;
     by.set(sandbox, c);
   }
   return [...by.values()].sort((a, b) => a.sandbox.localeCompare(b.sandbox));
+}
+
+/** Newest first, without repeats: live decisions prepended to a loaded list, at most `max`. */
+export function mergeEgress(live: EgressRequest[], loaded: EgressRequest[], max = 500): EgressRequest[] {
+  const seen = new Set<string>();
+  const out: EgressRequest[] = [];
+  for (const d of [...live, ...loaded]) {
+    if (seen.has(d.id)) continue;
+    seen.add(d.id);
+    out.push(d);
+    if (out.length >= max) break;
+  }
+  return out;
 }
 
 /** A bucket width that gives a chart a few dozen bars over the span of the records. */

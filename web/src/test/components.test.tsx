@@ -1,5 +1,5 @@
 import { describe, expect, it, vi, beforeEach } from 'vitest';
-import { cleanup, render, screen, waitFor, within } from '@testing-library/react';
+import { act, cleanup, fireEvent, render, screen, waitFor, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { App } from '../App.js';
 import { ApiContext } from '../lib/load.js';
@@ -300,6 +300,18 @@ describe('audit', () => {
   });
 });
 
+const egressRequest = (id: string, verdict: 'allow' | 'deny', kind: string, target: string) => ({
+  id,
+  sandboxId: 'sbx_alpha',
+  sandbox: 'alpha',
+  time: Date.now() - 60_000,
+  layer: kind === 'A' ? ('dns' as const) : ('proxy' as const),
+  verdict,
+  reason: verdict === 'deny' ? 'EGRESS_DOMAIN_NOT_ALLOWED' : 'EGRESS_ALLOWED',
+  target,
+  kind,
+});
+
 describe('usage', () => {
   it('charts LLM tokens per sandbox and provider and counts egress decisions', async () => {
     const { api } = fakeApi({
@@ -319,23 +331,42 @@ describe('usage', () => {
           ],
         },
       },
-      'GET /v1/audit?sandbox=alpha&kind=decision&limit=2000': {
+      'GET /v1/egress/decisions?limit=500': {
         body: {
-          records: [
-            record({ kind: 'decision', sandbox: 'alpha', data: { door: 'egress', outcome: 'deny' } }),
-            record({ kind: 'decision', sandbox: 'alpha', data: { door: 'egress', outcome: 'allow' } }),
+          matched: 2,
+          decisions: [
+            egressRequest('dec_00000002', 'deny', 'CONNECT', 'pastebin.com:443'),
+            egressRequest('dec_00000001', 'allow', 'GET', 'https://registry.npmjs.org/left-pad'),
           ],
         },
       },
     });
-    withApi(api, <UsagePage />);
+    const feed = new LiveFeed();
+    withApi(api, <UsagePage />, feed);
     const totals = await screen.findByRole('table', { name: 'LLM totals per sandbox and provider' });
     expect(text(within(totals).getByRole('row', { name: /alpha · anthropic/ }))).toContain(
       'alpha · anthropic1012030',
     );
     expect(screen.getByRole('img', { name: /tokens per time bucket.*maximum 150/ })).toBeTruthy();
-    const egress = screen.getByRole('table', { name: 'Egress decisions per sandbox' });
+    const egress = await screen.findByRole('table', { name: 'Egress requests per sandbox' });
     expect(text(within(egress).getByRole('row', { name: /alpha/ }))).toContain('alpha11');
+    const requests = screen.getByRole('table', { name: 'Egress requests' });
+    expect(text(requests)).toContain('GET https://registry.npmjs.org/left-pad');
+    // A refusal links to its explanation; an allowed request has none.
+    expect(
+      within(requests)
+        .getByRole('link', { name: /Explain dec_00000002/ })
+        .getAttribute('href'),
+    ).toBe('#/decisions/dec_00000002');
+    // Live: a new request appears without a reload, and counts follow.
+    act(() => feed.dispatchEgress(egressRequest('dec_00000003', 'allow', 'A', 'github.com')));
+    expect(text(screen.getByRole('table', { name: 'Egress requests' }))).toContain('A github.com');
+    expect(text(within(egress).getByRole('row', { name: /alpha/ }))).toContain('alpha21');
+    // Filter: refused only.
+    fireEvent.change(screen.getByLabelText('Verdict'), { target: { value: 'deny' } });
+    const refused = within(screen.getByRole('table', { name: 'Egress requests' })).getAllByRole('row');
+    expect(refused).toHaveLength(2);
+    expect(text(refused[1])).toContain('pastebin.com');
   });
 });
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseDiff, languageOf } from '../lib/diff.js';
-import { llmUsage, egressCounts, bucketFor } from '../lib/usage.js';
+import { llmUsage, egressCounts, bucketFor, mergeEgress } from '../lib/usage.js';
 import { decisionRows } from '../lib/audit.js';
 import { parseRoute, href } from '../lib/route.js';
 import { query, seg } from '../lib/api.js';
@@ -112,8 +112,27 @@ describe('egressCounts and decisionRows', () => {
     record({ kind: 'llm-call', sandbox: 'a', data: {} }),
   ];
 
-  it('counts egress decisions allowed and refused per sandbox', () => {
-    expect(egressCounts(recs)).toEqual([{ sandbox: 'a', allowed: 1, refused: 1 }]);
+  it('counts egress requests allowed and refused per sandbox, and merges live ones without repeats', () => {
+    const req = (id: string, sandbox: string | undefined, verdict: 'allow' | 'deny') => ({
+      id,
+      sandboxId: `sbx_${id}`,
+      ...(sandbox ? { sandbox } : {}),
+      time: 1,
+      layer: 'proxy' as const,
+      verdict,
+      reason: 'R',
+      target: 't',
+      kind: 'GET',
+    });
+    const loaded = [req('d3', 'b', 'deny'), req('d2', 'a', 'allow'), req('d1', undefined, 'deny')];
+    // A removed sandbox is counted under its id.
+    expect(egressCounts(loaded)).toEqual([
+      { sandbox: 'a', allowed: 1, refused: 0 },
+      { sandbox: 'b', allowed: 0, refused: 1 },
+      { sandbox: 'sbx_d1', allowed: 0, refused: 1 },
+    ]);
+    const merged = mergeEgress([req('d4', 'a', 'allow'), req('d3', 'b', 'deny')], loaded, 3);
+    expect(merged.map((d) => d.id)).toEqual(['d4', 'd3', 'd2']);
   });
 
   it('filters decisions by door, outcome, sandbox and text', () => {
