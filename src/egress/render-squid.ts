@@ -198,8 +198,15 @@ export function renderSquidConf(input: SquidConfInput): string {
   line('acl aibox_ip_literal dstdom_regex -n -i ^[0-9.]+$ ^0x[0-9a-f.x]+$ ^\\[?[0-9a-f:.]*:[0-9a-f:.]*\\]?$');
   line(`acl aibox_to_host dst ${input.hostNets.join(' ')}`);
   line(`acl aibox_internal dst ${INTERNAL_NETS.join(' ')}`);
+  // An internal or host address is reached only under a name the operator pinned to it (dns.hosts): an allowed
+  // name that merely resolves there (DNS rebinding) is refused even when the address is pinned for another name.
   const pinned = unique(Object.values(policy.dnsHosts));
-  if (pinned.length > 0) line(`acl aibox_pinned dst ${pinned.join(' ')}`);
+  const pinnedNames = [...new Set(Object.keys(policy.dnsHosts))].sort();
+  if (pinned.length > 0) {
+    line(`acl aibox_pinned dst ${pinned.join(' ')}`);
+    line(`acl aibox_pinned_name dstdomain -n ${pinnedNames.join(' ')}`);
+    line('acl aibox_pinned_ok all-of aibox_pinned_name aibox_pinned');
+  }
 
   const hosts = policy.allow.map((r) => squidDomain(r.host));
   if (hosts.length > 0) line(`acl aibox_known_host dstdomain -n ${unique(hosts).join(' ')}`);
@@ -211,7 +218,11 @@ export function renderSquidConf(input: SquidConfInput): string {
     line(`acl aibox_hx${i} all-of aibox_hx${i}_dst aibox_hx${i}_port`);
     return `aibox_hx${i}`;
   });
-  if (exemptions.length > 0) line(`acl aibox_host_exempt any-of ${exemptions.join(' ')}`);
+  const hostOk = exemptions.length > 0 && pinned.length > 0;
+  if (hostOk) {
+    line(`acl aibox_host_exempt any-of ${exemptions.join(' ')}`);
+    line('acl aibox_host_ok all-of aibox_host_exempt aibox_pinned_name');
+  }
 
   line('acl aibox_encrypted connections_encrypted');
   line('acl aibox_step1 at_step SslBump1');
@@ -241,10 +252,10 @@ export function renderSquidConf(input: SquidConfInput): string {
   line(`http_access deny aibox_ip_literal ${reasonAcl('ERR_AIBOX_IP_LITERAL')}`);
   line(`http_access deny !aibox_known_host ${reasonAcl('ERR_AIBOX_DOMAIN')}`);
   line(
-    `http_access deny aibox_to_host${exemptions.length > 0 ? ' !aibox_host_exempt' : ''} ${reasonAcl('ERR_AIBOX_HOST_DESTINATION')}`,
+    `http_access deny aibox_to_host${hostOk ? ' !aibox_host_ok' : ''} ${reasonAcl('ERR_AIBOX_HOST_DESTINATION')}`,
   );
   line(
-    `http_access deny aibox_internal${pinned.length > 0 ? ' !aibox_pinned' : ''}${exemptions.length > 0 ? ' !aibox_host_exempt' : ''} ${reasonAcl('ERR_AIBOX_INTERNAL_DESTINATION')}`,
+    `http_access deny aibox_internal${pinned.length > 0 ? ' !aibox_pinned_ok' : ''}${hostOk ? ' !aibox_host_ok' : ''} ${reasonAcl('ERR_AIBOX_INTERNAL_DESTINATION')}`,
   );
   line(`http_access deny !CONNECT aibox_encrypted !aibox_sni_match ${reasonAcl('ERR_AIBOX_FRONTING')}`);
   line(`http_access deny !CONNECT aibox_dot_segment ${reasonAcl('ERR_AIBOX_PATH')}`);

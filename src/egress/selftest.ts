@@ -153,13 +153,14 @@ export async function runSelftest(opts: SelftestOptions): Promise<SelftestReport
     restart,
   );
 
+  // Squid answers a refused CONNECT on its TLS-inspecting port with `200` and then serves the 403 page inside TLS
+  // (with a certificate from the sandbox's CA): either form is a refusal, provided the page names the reason.
   const literal = await run([
     'curl',
     '-sS',
-    '-o',
-    '/dev/null',
+    '-k',
     '-w',
-    '%{http_connect}',
+    '\n%{http_connect} %{http_code}',
     '--max-time',
     '5',
     '-x',
@@ -169,10 +170,12 @@ export async function runSelftest(opts: SelftestOptions): Promise<SelftestReport
     '',
     `https://${host}:${canary.tcpPort}/`,
   ]);
+  const [connectCode, httpCode] = (literal.stdout.trim().split('\n').pop() ?? '').split(' ');
   check(
     'CONNECT to an IP address refused',
-    literal.stdout.trim() === '403',
-    `proxy answered ${literal.stdout.trim() || 'nothing'}`,
+    connectCode === '403' ||
+      (connectCode === '200' && httpCode === '403' && literal.stdout.includes('EGRESS_IP_LITERAL')),
+    `proxy answered ${connectCode || 'nothing'}${connectCode === '200' ? ` then ${httpCode}` : ''}`,
     restart,
   );
 

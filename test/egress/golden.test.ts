@@ -196,7 +196,10 @@ describe('squid.conf: internal destinations (DNS rebinding)', () => {
     });
     const conf = render(pinned);
     const deny = conf.split('\n').find((l) => l.endsWith('aibox_why_internal_destination'))!;
-    expect(deny).toContain('!aibox_pinned');
+    expect(deny).toContain('!aibox_pinned_ok');
     expect(conf).toMatch(/^acl aibox_pinned dst 10\.1\.2\.3$/m);
+    // The pinned name, at its pinned address: another allowed name resolving there (rebinding) is not let through.
+    expect(conf).toMatch(/^acl aibox_pinned_name dstdomain -n git\.corp$/m);
+    expect(conf).toMatch(/^acl aibox_pinned_ok all-of aibox_pinned_name aibox_pinned$/m);
   });
 });

@@ -16,6 +16,8 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeProject, startTestDaemon, type TestDaemon } from '../support/daemon.js';
 import { requireHost, sandboxHostSupport } from '../support/host.js';
+import { freePort } from '../../src/egress/index.js';
+import { startDnsmasq, type Dnsmasq } from '../egress/support/servers.js';
 
 const run = requireHost(sandboxHostSupport(), 'egress-tls');
 
@@ -32,6 +34,7 @@ describe.skipIf(!run)('egress: TLS inspection, method/path rules and SNI checks 
   let port = 0;
   let work: string;
   let project: string;
+  let dns: Dnsmasq | undefined;
   const seen: Seen[] = [];
   const name = 'egtls';
 
@@ -78,7 +81,7 @@ describe.skipIf(!run)('egress: TLS inspection, method/path rules and SNI checks 
         '',
         'import rego.v1',
         '',
-        'allow_domains := {"api.test", "other.test"}',
+        'allow_domains := {"api.test", "other.test", "rebind.test", "lan.test", "cgnat.test"}',
         '',
         `allow_ports := {${port}}`,
         '',
@@ -106,6 +109,12 @@ describe.skipIf(!run)('egress: TLS inspection, method/path rules and SNI checks 
     // The spliced host's certificate is the upstream's own: the sandbox checks it with the test CA.
     await writeFile(path.join(project, 'upstream-ca.pem'), await readFile(path.join(work, 'ca.pem')));
 
+    // "The internet's DNS": allowed names that answer with internal addresses (DNS rebinding).
+    dns = await startDnsmasq(['127.0.0.1'], await freePort('127.0.0.1'), {
+      'rebind.test': '127.0.0.1',
+      'lan.test': '10.11.12.13',
+      'cgnat.test': '100.64.1.1',
+    });
     daemon = await startTestDaemon({
       name: 'egtls',
       config: {
@@ -114,6 +123,7 @@ describe.skipIf(!run)('egress: TLS inspection, method/path rules and SNI checks 
           dns: { hosts: { 'api.test': '127.0.0.1', 'other.test': '127.0.0.1' } },
           hostAccess: [{ address: '127.0.0.1', port }],
           tls: { upstreamCaFiles: [path.join(work, 'ca.pem')] },
+          upstreamDns: [`127.0.0.1:${dns.port}`],
         },
       },
     });
@@ -125,6 +135,7 @@ describe.skipIf(!run)('egress: TLS inspection, method/path rules and SNI checks 
 
   afterAll(async () => {
     await daemon?.stop();
+    await dns?.stop();
     await new Promise<void>((resolve) => {
       if (!server) return resolve();
       server.closeAllConnections();
@@ -228,6 +239,22 @@ describe.skipIf(!run)('egress: TLS inspection, method/path rules and SNI checks 
     seen.length = 0;
     const r = await curl(`-p -x "$HTTPS_PROXY" http://other.test:${port}/plain`);
     expect(r.stdout).not.toContain('upstream');
+    expect(seen).toEqual([]);
+  });
+
+  it('refuses allowed names that resolve to loopback, RFC 1918 or CGNAT addresses unless pinned (DNS rebinding)', async () => {
+    seen.length = 0;
+    const loop = await curl(`-i http://rebind.test:${port}/`);
+    expect(loop.stdout).toMatch(/HTTP\/1\.1 403/);
+    expect(loop.stdout).toContain('EGRESS_HOST_DESTINATION');
+    // The same over HTTPS: the CONNECT itself is refused, before any byte reaches the address.
+    const tunnel = await curl(`-v https://rebind.test:${port}/repos/x`);
+    expect(tunnel.stdout).toMatch(/CONNECT tunnel failed, response 403|HTTP\/1\.1 403/);
+    const lan = await curl(`-i http://lan.test:${port}/`);
+    expect(lan.stdout).toContain('EGRESS_INTERNAL_DESTINATION');
+    const cgnat = await curl(`-i http://cgnat.test:${port}/`);
+    expect(cgnat.stdout).toContain('EGRESS_INTERNAL_DESTINATION');
+    // api.test reaches the same loopback address because the operator pinned it (dns.hosts + hostAccess).
     expect(seen).toEqual([]);
   });
 
