@@ -3,7 +3,8 @@
  * (p50 over install/uninstall cycles), and builds of a small generated Java project inside the sandbox next to the
  * same pack artifacts run on the host in the same run (bound at /opt/aibox/packs in a private mount namespace, where
  * their links point): javac + run, and `mvn package` (Debian's Maven with its offline repository from the maven
- * pack: Maven Central is unreachable here), with default JVM flags and with -XX:TieredStopAtLevel=1; `java
+ * pack: Maven Central is unreachable here), with default JVM flags, with -XX:TieredStopAtLevel=1 and with the
+ * pack's own options (C1 and its class-data sharing archive); `java
  * -version` and `mvn -v` on both sides show what JVM and Maven start-up cost.
  * Needs root and a built base image. Usage: npx tsx bench/packs.ts [--runs N]
  */
@@ -123,9 +124,9 @@ try {
     'mvn -v': 'mvn -v >/dev/null',
     'mvn package (default JVM flags)': mvnPackage(''),
     'mvn package (-XX:TieredStopAtLevel=1)': mvnPackage('-XX:TieredStopAtLevel=1'),
-    'mvn package (-XX:TieredStopAtLevel=1 -Xshare:off)': mvnPackage('-XX:TieredStopAtLevel=1 -Xshare:off'),
-    'mvn package (-XX:TieredStopAtLevel=1 -XX:+UseSerialGC)': mvnPackage(
-      '-XX:TieredStopAtLevel=1 -XX:+UseSerialGC',
+    // The pack's own MAVEN_OPTS: C1 and the CDS archive of Maven's classes trained at pack build time.
+    "mvn package (C1 + the pack's CDS archive)": mvnPackage(
+      `-XX:TieredStopAtLevel=1 -XX:SharedArchiveFile=${mavenHome}/usr/share/maven/aibox-cds.jsa`,
     ),
   };
   const mvnRows: [string, ReturnType<typeof summarize>][] = [];
@@ -155,7 +156,7 @@ try {
     const fromTmp = `cd $D && rm -rf target && MAVEN_HOME=/tmp/mc/maven MAVEN_OPTS="-Dmaven.repo.local=/tmp/mc/repo -XX:TieredStopAtLevel=1" /tmp/mc/maven/bin/mvn -B -q package && test -f target/demo-1.0.jar`;
     for (const [label, script] of [
       ['mvn package (C1), Maven + repository from the packs mount, inside gVisor', fromPack],
-      ['mvn package (C1), Maven + repository copied to /tmp, inside gVisor', fromTmp],
+      ['mvn package (C1), Maven + repository copied to /tmp (tmpfs), inside gVisor', fromTmp],
     ] as const) {
       const a: number[] = [];
       for (let i = 0; i < Math.min(runs, 5); i++)
