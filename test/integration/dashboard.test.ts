@@ -4,12 +4,12 @@
  * push (and the upstream branch moves to exactly that commit), opens a refusal's explanation and verifies the audit
  * chain. Screenshots of each screen land in dist/test-artifacts/dashboard/e2e-*.png.
  *
- * The browser reaches the daemon through test/web/support/socket-bridge.ts (the real dashboard server in front of
- * the daemon's unix socket) until the daemon's own network listener serves the dashboard.
+ * The browser talks to the daemon's own network listener (`sessions.listener.dashboard`) with an admin token made by
+ * `aibox token create`; the last test logs in on the dashboard's own loopback port (`dashboard.enabled`) too.
  */
+import net from 'node:net';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, onTestFailed } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
@@ -17,10 +17,8 @@ import { makeProject, startTestDaemon, type TestDaemon } from '../support/daemon
 import { requireHost, sandboxHostSupport } from '../support/host.js';
 import { startUpstream, type Upstream } from '../git-gate/helpers/upstream.js';
 import { browserSupport, launch, shot } from '../web/support/browser.js';
-import { BRIDGE_TOKEN, startSocketBridge } from '../web/support/socket-bridge.js';
 
 const GIT_TOKEN = 'ghp_DashboardE2EtokenNeverShown0000';
-const WEB_DIR = fileURLToPath(new URL('../../dist/web/', import.meta.url));
 const host = sandboxHostSupport();
 const browser = browserSupport();
 const run = requireHost(
@@ -31,10 +29,23 @@ const name = 'dashbox';
 const ident =
   'export GIT_AUTHOR_NAME=Agent GIT_AUTHOR_EMAIL=agent@example.invalid GIT_COMMITTER_NAME=Agent GIT_COMMITTER_EMAIL=agent@example.invalid';
 
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as net.AddressInfo;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
 describe.skipIf(!run)('dashboard against a real aiboxd', () => {
   let upstream: Upstream;
   let daemon: TestDaemon;
-  let bridge: Awaited<ReturnType<typeof startSocketBridge>>;
+  let url: string;
+  let ownPortUrl: string;
+  let token: string;
   let chromium: Browser;
   let page: Page;
   let pushId: string;
@@ -52,9 +63,14 @@ describe.skipIf(!run)('dashboard against a real aiboxd', () => {
     await upstream.create('acme/widgets', {
       'greet.ts': "export const greet = (n: string) => 'Hello ' + n;\n",
     });
+    const [listenerPort, dashboardPort] = [await freePort(), await freePort()];
+    url = `http://127.0.0.1:${listenerPort}`;
+    ownPortUrl = `http://127.0.0.1:${dashboardPort}`;
     daemon = await startTestDaemon({
       name: 'dash',
       config: {
+        sessions: { listener: { enabled: true, host: '127.0.0.1', port: listenerPort, dashboard: true } },
+        dashboard: { enabled: true, host: '127.0.0.1', port: dashboardPort },
         git: {
           repos: [{ name: 'acme/widgets', upstream: upstream.url('acme/widgets'), credential: 'git-token' }],
         },
@@ -84,7 +100,9 @@ describe.skipIf(!run)('dashboard against a real aiboxd', () => {
     refusal = /decision (dec_[0-9a-f]+)/.exec(denied.stdout)?.[1] ?? '';
     expect(refusal, denied.all).not.toBe('');
 
-    bridge = await startSocketBridge(daemon.socket, WEB_DIR);
+    const issued = await daemon.cli(['token', 'create', 'reviewer', '--scope', 'admin', '--json']);
+    expect(issued.exitCode, issued.stderr).toBe(0);
+    token = (JSON.parse(issued.stdout) as { token: string }).token;
     chromium = await launch();
     page = await (await chromium.newContext({ viewport: { width: 1280, height: 860 } })).newPage();
     page.on('pageerror', (e) => pageErrors.push(e.message));
@@ -98,18 +116,20 @@ describe.skipIf(!run)('dashboard against a real aiboxd', () => {
 
   afterAll(async () => {
     await chromium?.close();
-    await bridge?.close();
     await daemon?.stop();
     await upstream?.close();
   });
 
   it('logs in with a token and shows the running sandbox', async () => {
-    await page.goto(bridge.url);
-    await page.getByLabel('API token').fill(BRIDGE_TOKEN);
+    await page.goto(url);
+    await page.getByLabel('API token').fill(token);
     await page.getByRole('button', { name: 'Log in' }).click();
     const row = page.getByRole('row', { name: new RegExp(name) });
     await row.waitFor();
     expect(await row.textContent()).toContain('running');
+    // Created by root on the unix socket: the owner column names the user.
+    expect(await row.locator('td').nth(2).textContent()).toBe('root');
+    expect(await page.content()).not.toContain(token);
     await shot(page, 'e2e-01-sandboxes');
     await page.getByRole('link', { name }).click();
     await page.getByRole('heading', { name: `Sandbox ${name}` }).waitFor();
@@ -164,6 +184,26 @@ describe.skipIf(!run)('dashboard against a real aiboxd', () => {
     await page.getByRole('link', { name: 'Usage' }).click();
     await page.getByRole('heading', { name: /LLM/ }).waitFor();
     await shot(page, 'e2e-08-usage');
+    expect(pageErrors).toEqual([]);
+  });
+
+  it("serves the dashboard on its own loopback port, and no program's token there", async () => {
+    // A program with the admin token: served by the network listener, refused on the dashboard's port.
+    const auth = { authorization: `Bearer ${token}` };
+    expect((await fetch(`${url}/v1/sandboxes`, { headers: auth })).status).toBe(200);
+    const refused = await fetch(`${ownPortUrl}/v1/sandboxes`, { headers: auth });
+    expect(refused.status).toBe(401);
+    expect(((await refused.json()) as { error: { code: string } }).error.code).toBe(
+      'DASHBOARD_SESSION_INVALID',
+    );
+    const own = await (await chromium.newContext({ viewport: { width: 1280, height: 860 } })).newPage();
+    own.on('pageerror', (e) => pageErrors.push(e.message));
+    await own.goto(ownPortUrl);
+    await own.getByLabel('API token').fill(token);
+    await own.getByRole('button', { name: 'Log in' }).click();
+    await own.getByRole('row', { name: new RegExp(name) }).waitFor();
+    await own.getByRole('button', { name: 'Log out' }).click();
+    await own.getByLabel('API token').waitFor();
     expect(pageErrors).toEqual([]);
   });
 });
