@@ -161,12 +161,14 @@ export class DevcontainerService implements SandboxHook {
           `${plan.file}: mounts: ${target} is reserved by aibox; mount somewhere else (e.g. under /mnt)`,
           { file: plan.file, target },
         );
-      await this.inFile(plan.file, `mount ${m.source}`, () =>
-        this.deps.policy.authorize('mounts', { source: m.source, target, mode: m.mode }, ctx.name),
+      // The door decides on the path that is mounted (`..` resolved), never on a spelling of it.
+      const source = path.posix.normalize(m.source);
+      await this.inFile(plan.file, `mount ${source}`, () =>
+        this.deps.policy.authorize('mounts', { source, target, mode: m.mode }, ctx.name),
       );
       // The source is opened without following links and checked against the forbidden host prefixes by the
       // sandbox service (not daemon-owned), like every other extra mount.
-      out.push({ source: path.posix.normalize(m.source), target, readOnly: m.mode === 'ro' });
+      out.push({ source, target, readOnly: m.mode === 'ro' });
     }
     return out;
   }
