@@ -218,27 +218,34 @@ export class PacksService implements SandboxHook {
     await this.sweep();
     // A fresh container gets a fresh gateway port and key; only adopt() keeps the old ones.
     const endpoint = await this.openGateway(ctx.id, ctx.name);
-    const folder = await this.folderOf(ctx.id);
-    // The state file is shared by every sandbox: read-modify-write in the same queue as installs.
-    await this.serial(async () => {
-      const state = await this.load();
-      const mine = state[ctx.id];
-      if (!mine) return;
-      const artifacts = await listArtifacts(this.cacheDir);
-      for (const p of [...mine.packs]) {
-        const dest = path.join(folder, p.name);
-        if (existsSync(dest)) continue;
-        const a = artifacts.find((b) => b.name === p.name && b.version === p.version && b.key === p.key);
-        if (a) await linkTree(a.dir, dest);
-        else {
-          ctx.logger.warn({ pack: p.name, key: p.key }, 'installed pack no longer in the cache: dropped');
-          mine.packs = mine.packs.filter((q) => q !== p);
+    let folder: string;
+    try {
+      folder = await this.folderOf(ctx.id);
+      // The state file is shared by every sandbox: read-modify-write in the same queue as installs.
+      await this.serial(async () => {
+        const state = await this.load();
+        const mine = state[ctx.id];
+        if (!mine) return;
+        const artifacts = await listArtifacts(this.cacheDir);
+        for (const p of [...mine.packs]) {
+          const dest = path.join(folder, p.name);
+          if (existsSync(dest)) continue;
+          const a = artifacts.find((b) => b.name === p.name && b.version === p.version && b.key === p.key);
+          if (a) await linkTree(a.dir, dest);
+          else {
+            ctx.logger.warn({ pack: p.name, key: p.key }, 'installed pack no longer in the cache: dropped');
+            mine.packs = mine.packs.filter((q) => q !== p);
+          }
         }
-      }
-      await this.save(state);
-      await this.writeIndex(ctx.id, mine);
-    });
-    await this.installListed(ctx);
+        await this.save(state);
+        await this.writeIndex(ctx.id, mine);
+      });
+      await this.installListed(ctx);
+    } catch (err) {
+      // A start that fails here never reaches stop(): the listener must not outlive it.
+      await this.stop(ctx).catch(() => undefined);
+      throw err;
+    }
     return {
       mounts: [{ source: folder, target: PACKS_MOUNT, readOnly: true, daemonOwned: true }],
       // The egress layer opens this port to this sandbox alone.
