@@ -95,7 +95,7 @@ export class NpmRegistry {
         );
       }
       let sha512 = expected.sha512;
-      if (!sha512 || !this.o.store.hasBlob(sha512)) {
+      if (!sha512 || !(await this.o.store.hasBlob(sha512))) {
         const res = await getUpstream(this.o.upstream, url.href, { accept: 'application/octet-stream' });
         if (!res) throw notFound(`${name}/${file}`);
         ({ sha512 } = await this.o.store.ingest(bodyOf(res), expected, `npm tarball ${name}/${file}`));

@@ -91,8 +91,12 @@ export class ContentStore {
     return { stream: createReadStream('', { fd: handle, autoClose: true }), size: entry.size };
   }
 
-  hasBlob(sha512: string): boolean {
-    return this.index.has(`blobs/${sha512}`);
+  async hasBlob(sha512: string): Promise<boolean> {
+    const rel = `blobs/${sha512}`;
+    if (!this.index.has(rel)) return false;
+    if (await exists(path.join(this.o.dir, rel))) return true;
+    this.forget(rel);
+    return false;
   }
 
   /**
@@ -151,7 +155,8 @@ export class ContentStore {
       }
       const sha512 = got.get('sha512')!;
       const rel = `blobs/${sha512}`;
-      if (!this.index.has(rel)) {
+      // A blob removed behind the daemon's back (an operator freeing space) is written again.
+      if (!(await this.hasBlob(sha512))) {
         await rename(tmp, path.join(this.o.dir, rel));
         kept = true;
         await this.add(rel, size);
@@ -238,4 +243,11 @@ export class ContentStore {
       );
     }
   }
+}
+
+async function exists(file: string): Promise<boolean> {
+  return stat(file).then(
+    () => true,
+    () => false,
+  );
 }

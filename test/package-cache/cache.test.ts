@@ -243,4 +243,20 @@ describe('the shared package cache (npm)', () => {
     expect((await get(`${cache.urlOf(port)}/aibox-big-0/-/aibox-big-0-1.0.0.tgz`)).status).toBe(200);
     expect(registry.hits('aibox-big-0/-/')).toBe(before + 1);
   });
+
+  it('fetches and verifies again what was removed from its folder behind its back', async () => {
+    const cache = await newCache('removed');
+    const port = await cache.openFor('id-rm', 'rm');
+    const url = `${cache.urlOf(port)}/aibox-util/-/aibox-util-1.0.0.tgz`;
+    expect((await get(url)).status).toBe(200);
+    for (const sub of ['blobs', 'meta'])
+      for (const f of await readdir(path.join(tmp, 'removed', sub)))
+        await rm(path.join(tmp, 'removed', sub, f));
+    const before = registry.hits('aibox-util/-/');
+    const again = await get(url);
+    expect(again.status).toBe(200);
+    expect((await again.arrayBuffer()).byteLength).toBeGreaterThan(0);
+    expect(registry.hits('aibox-util/-/')).toBe(before + 1);
+    expect(await readdir(path.join(tmp, 'removed', 'blobs'))).toHaveLength(1);
+  });
 });

@@ -1,0 +1,183 @@
+/**
+ * bench/build: `npm ci` of a real dependency tree, on the host and inside a gVisor sandbox in the same run, cold and
+ * warm. The tree (default: express@4.21.2 and its ~65 dependencies) is mirrored once from registry.npmjs.org into a
+ * loopback registry (test/package-cache/fake-registry.ts): every install then reads from the loopback registry,
+ * so the figures measure npm, the cache and the sandbox, not the internet.
+ *   host cold      empty npm cache (~/.npm), tarballs from the loopback registry
+ *   host warm      npm's own cache warm (node_modules removed)
+ *   sandbox cold   the shared package cache emptied first: every tarball fetched, verified and stored by aiboxd
+ *   sandbox warm   the shared cache warm, the sandbox's own npm cache empty (a second sandbox's first install)
+ *   sandbox warm+  both warm (the same sandbox installing again)
+ * Goal: sandbox warm ≤ 1.5× host cold (the same situation: a local registry, an empty npm cache).
+ * Needs root and a built base image (starts real gVisor sandboxes: run it alone, through flock).
+ * Usage: npx tsx bench/build.ts [--runs N] [--tree name@version]
+ */
+import { createHash } from 'node:crypto';
+import { cp, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { execa } from 'execa';
+import { FakeNpmRegistry } from '../test/package-cache/fake-registry.js';
+import { makeProject, startTestDaemon } from '../test/support/daemon.js';
+import { printTable, summarize, timeIt } from './stats.js';
+
+const arg = (name: string, fallback: string) => {
+  const i = process.argv.indexOf(name);
+  return i > 0 ? process.argv[i + 1]! : fallback;
+};
+const runs = Number(arg('--runs', '5'));
+const tree = arg('--tree', 'express@4.21.2');
+
+interface LockEntry {
+  version?: string;
+  resolved?: string;
+  integrity?: string;
+  dependencies?: Record<string, string>;
+}
+
+/** Mirrors `spec` and its dependency closure (as npm resolves it today) from registry.npmjs.org into `registry`. */
+async function mirror(registry: FakeNpmRegistry, spec: string): Promise<Record<string, string>> {
+  const at = spec.lastIndexOf('@');
+  const deps = { [spec.slice(0, at)]: spec.slice(at + 1) };
+  const dir = await mkdtemp(path.join(tmpdir(), 'aibox-bench-mirror-'));
+  try {
+    await writeFile(
+      path.join(dir, 'package.json'),
+      JSON.stringify({ name: 'm', version: '1.0.0', dependencies: deps }),
+    );
+    await execa(
+      'npm',
+      [
+        'install',
+        '--package-lock-only',
+        '--no-audit',
+        '--no-fund',
+        '--registry',
+        'https://registry.npmjs.org/',
+      ],
+      {
+        cwd: dir,
+        env: { npm_config_cache: path.join(dir, '.npm') },
+      },
+    );
+    const lock = JSON.parse(await readFile(path.join(dir, 'package-lock.json'), 'utf8')) as {
+      packages: Record<string, LockEntry>;
+    };
+    const seen = new Set<string>();
+    for (const [key, entry] of Object.entries(lock.packages)) {
+      if (!key || !entry.resolved || !entry.version) continue;
+      const name = key.slice(key.lastIndexOf('node_modules/') + 'node_modules/'.length);
+      if (seen.has(`${name}@${entry.version}`)) continue;
+      seen.add(`${name}@${entry.version}`);
+      const res = await fetch(entry.resolved);
+      const body = Buffer.from(await res.arrayBuffer());
+      const sri = `sha512-${createHash('sha512').update(body).digest('base64')}`;
+      if (!res.ok || sri !== entry.integrity) throw new Error(`cannot mirror ${name}@${entry.version}`);
+      registry.add(name, entry.version, body, entry.dependencies ?? {});
+    }
+    console.log(`mirrored ${seen.size} packages of ${spec}`);
+    return deps;
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+const registry = new FakeNpmRegistry();
+await registry.start();
+const deps = await mirror(registry, tree);
+const daemon = await startTestDaemon({
+  name: 'bench-build',
+  config: {
+    packageCache: { enabled: true, npm: { upstream: registry.url, policyHost: 'registry.npmjs.org' } },
+  },
+});
+const hostDir = await mkdtemp(path.join(tmpdir(), 'aibox-bench-host-'));
+try {
+  const setup = await daemon.cli(['setup', '--json']);
+  if (setup.exitCode !== 0) throw new Error(`aibox setup failed: ${setup.stderr}`);
+  // One project, the lockfile made against the registry (as a committed one is); the host works on a copy.
+  const project = await makeProject('bench-build');
+  await writeFile(
+    path.join(project, 'package.json'),
+    JSON.stringify({ name: 'b', version: '1.0.0', dependencies: deps }),
+  );
+  const npmEnv = { npm_config_update_notifier: 'false', npm_config_fund: 'false', npm_config_audit: 'false' };
+  await execa('npm', ['install', '--package-lock-only', '--registry', registry.url], {
+    cwd: project,
+    env: { ...npmEnv, npm_config_cache: path.join(hostDir, 'lock-cache') },
+  });
+  await execa('chown', ['-R', 'aibox:aibox', project]);
+  await cp(path.join(project, 'package.json'), path.join(hostDir, 'package.json'));
+  await cp(path.join(project, 'package-lock.json'), path.join(hostDir, 'package-lock.json'));
+
+  const created = await daemon.api('POST', '/v1/sandboxes', { path: project, name: 'bench-build' });
+  if (created.status !== 201) throw new Error(`create: ${JSON.stringify(created.body)}`);
+  const pack = await daemon.api('POST', '/v1/sandboxes/bench-build/packs', { ref: 'node' });
+  if (pack.status >= 300) throw new Error(`node pack: ${JSON.stringify(pack.body)}`);
+  const sh = async (script: string) => {
+    const r = await daemon.exec('bench-build', ['sh', '-c', script]);
+    if (r.exitCode !== 0) throw new Error(`${script}: ${r.stdout}${r.stderr}`);
+  };
+  const hostCi = (cache: string) =>
+    execa('npm', ['ci', '--registry', registry.url], {
+      cwd: hostDir,
+      env: { ...npmEnv, npm_config_cache: cache, npm_config_replace_registry_host: 'always' },
+    });
+  const sandboxCi = (cache: string) =>
+    sh(`cd /workspace && npm_config_cache=${cache} npm ci --no-audit --no-fund >/dev/null 2>&1`);
+  const store = path.join(daemon.stateDir, 'package-cache');
+  const emptyStore = async () => {
+    for (const sub of ['blobs', 'meta'])
+      for (const f of await readdir(path.join(store, sub)))
+        await rm(path.join(store, sub, f), { force: true });
+  };
+
+  // Warm-up, not counted (page cache, the node pack, npm's first start).
+  await hostCi(path.join(hostDir, 'warmup'));
+  await sandboxCi('/tmp/npm-warmup');
+
+  const t = {
+    hostCold: [] as number[],
+    hostWarm: [] as number[],
+    sbCold: [] as number[],
+    sbWarm: [] as number[],
+    sbWarmPlus: [] as number[],
+  };
+  for (let i = 0; i < runs; i++) {
+    await rm(path.join(hostDir, 'node_modules'), { recursive: true, force: true });
+    t.hostCold.push(await timeIt(() => hostCi(path.join(hostDir, `cold-${i}`))));
+    await rm(path.join(hostDir, 'node_modules'), { recursive: true, force: true });
+    t.hostWarm.push(await timeIt(() => hostCi(path.join(hostDir, `cold-${i}`))));
+
+    await emptyStore();
+    await sh('rm -rf /workspace/node_modules');
+    const upstreamBefore = registry.tarballHits();
+    t.sbCold.push(await timeIt(() => sandboxCi(`/tmp/npm-cold-${i}`)));
+    if (registry.tarballHits() === upstreamBefore) throw new Error('the cold run fetched nothing upstream');
+    await sh('rm -rf /workspace/node_modules');
+    const warmBefore = registry.requests.length;
+    t.sbWarm.push(await timeIt(() => sandboxCi(`/tmp/npm-warm-${i}`)));
+    if (registry.requests.length !== warmBefore) throw new Error('the warm run went upstream');
+    await sh('rm -rf /workspace/node_modules');
+    t.sbWarmPlus.push(await timeIt(() => sandboxCi(`/tmp/npm-warm-${i}`)));
+  }
+  const rows: [string, ReturnType<typeof summarize>][] = [
+    ['host: npm ci, empty npm cache (loopback registry)', summarize(t.hostCold)],
+    ['host: npm ci, npm cache warm', summarize(t.hostWarm)],
+    ['sandbox: npm ci, shared cache cold (fetch + verify + store)', summarize(t.sbCold)],
+    ['sandbox: npm ci, shared cache warm, own npm cache empty', summarize(t.sbWarm)],
+    ['sandbox: npm ci, shared cache and own npm cache warm', summarize(t.sbWarmPlus)],
+  ];
+  printTable(
+    `bench/build: npm ci of ${tree} (${registry.tarballHits()} upstream tarball fetches in all), ms`,
+    rows,
+  );
+  const ratio = summarize(t.sbWarm).median / summarize(t.hostCold).median;
+  const ratioPlus = summarize(t.sbWarmPlus).median / summarize(t.hostWarm).median;
+  console.log(`\nsandbox warm / host (empty npm cache): ${ratio.toFixed(2)}× (goal ≤ 1.5×)`);
+  console.log(`sandbox warm+ / host warm:            ${ratioPlus.toFixed(2)}×`);
+} finally {
+  await daemon.stop();
+  await registry.stop();
+  await rm(hostDir, { recursive: true, force: true });
+}
