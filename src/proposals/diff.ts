@@ -68,12 +68,13 @@ function lineOps(a: string[], b: string[]): Op[] {
       ops.push({ op: ' ', text: a[i]!, a: i, b: j });
       i++;
       j++;
-    } else if (j < m && (i === n || lcs[i]![j + 1]! >= lcs[i + 1]![j]!)) {
-      ops.push({ op: '+', text: b[j]!, a: i, b: j });
-      j++;
-    } else {
+    } else if (i < n && (j === m || lcs[i + 1]![j]! >= lcs[i]![j + 1]!)) {
+      // Deletions first, as diff(1) shows a replaced line.
       ops.push({ op: '-', text: a[i]!, a: i, b: j });
       i++;
+    } else {
+      ops.push({ op: '+', text: b[j]!, a: i, b: j });
+      j++;
     }
   }
   return ops;

@@ -66,7 +66,8 @@ export class ProposalEndpoint {
     const server = createServer((req, res) => {
       serve(req, res, sandboxId, handler, limit).catch((err: unknown) => {
         logger.warn({ sandboxId, err: messageOf(err) }, 'proposal endpoint failed');
-        if (!res.headersSent) send(res, 500, { code: 'DAEMON_INTERNAL', message: 'internal error' });
+        if (!res.headersSent)
+          send(res, 500, { error: { code: 'DAEMON_INTERNAL', message: 'internal error' } });
       });
     });
     server.headersTimeout = 10_000;
@@ -116,13 +117,15 @@ async function serve(
     }
     req.resume();
     return send(res, 404, {
-      code: 'PROPOSAL_NOT_FOUND',
-      message: `no route ${req.method ?? ''} ${route}`,
-      hint: 'POST /proposals {host, port?, methods?, paths?, reason}; GET /proposals; GET /proposals/ID',
+      error: {
+        code: 'PROPOSAL_NOT_FOUND',
+        message: `no route ${req.method ?? ''} ${route}`,
+        hint: 'POST /proposals {host, port?, methods?, paths?, reason}; GET /proposals; GET /proposals/ID',
+      },
     });
   } catch (err) {
     req.resume();
-    if (isAiboxError(err)) return send(res, err.status, err.toJSON());
+    if (isAiboxError(err)) return send(res, err.status, { error: err.toJSON() });
     throw err;
   }
 }

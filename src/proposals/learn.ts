@@ -138,6 +138,7 @@ export function proposeProjectPolicy(
     );
   if (doc.contents !== null && !isMap(doc.contents))
     throw proposalErrors.create('PROPOSAL_PROJECT_INVALID', `${PROJECT_POLICY_FILE}: not a mapping of keys`);
+  let changed = false;
   const existing = doc.getIn(['network', 'allow']) as
     { items?: unknown[]; add?: (v: unknown) => void } | undefined;
   if (existing?.items && existing.add) {
@@ -147,9 +148,13 @@ export function proposeProjectPolicy(
       return (v as { host?: string } | null)?.host ?? '';
     });
     for (const h of usable)
-      if (!listed.some((l) => l !== '' && domainMatches(l, h.host))) existing.add(doc.createNode(h.host));
+      if (!listed.some((l) => l !== '' && domainMatches(l, h.host))) {
+        existing.add(doc.createNode(h.host));
+        changed = true;
+      }
   } else if (usable.length > 0) {
     doc.setIn(['network', 'allow'], doc.createNode(usable.map((h) => h.host)));
+    changed = true;
   }
   const ports = doc.getIn(['network', 'ports']) as
     { items?: unknown[]; add?: (v: unknown) => void } | undefined;
@@ -161,9 +166,11 @@ export function proposeProjectPolicy(
       if (!listed.includes(port)) {
         ports.add(doc.createNode(port));
         listed.push(port);
+        changed = true;
       }
   }
-  const proposed = doc.toString();
+  if (!changed) return { proposed: current ?? '', diff: '' };
+  const proposed = doc.toString({ flowCollectionPadding: false });
   try {
     ProjectLayer.parse(proposed);
   } catch (err) {

@@ -34,7 +34,7 @@ describe('addDestination', () => {
     const out = addDestination(FILE, { host: 'api.github.com', port: 8443 });
     // api.github.com is covered by *.github.com: only the port changes.
     expect(out.changes).toEqual(['network.ports += 8443']);
-    expect(out.text).toMatch(/ports: \[ 443, 8443 \]/);
+    expect(out.text).toMatch(/ports: \[443, 8443\]/);
   });
 
   it('changes nothing when the file already allows it', () => {

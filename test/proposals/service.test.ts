@@ -1,0 +1,337 @@
+import { chown, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import {
+  ProposalsService,
+  type LearnEgress,
+  type ProposalPolicy,
+} from '../../src/daemon/services/proposals.js';
+import type { DaemonConfig } from '../../src/config/index.js';
+import type { ObservedDecision } from '../../src/proposals/index.js';
+import type { PolicyDecision } from '../../src/shared/index.js';
+import { isAiboxError } from '../../src/shared/index.js';
+
+/** A policy where the org allows `org` hosts and the project narrows to `project` hosts. */
+function fakePolicy(
+  org: Set<string>,
+  project: Set<string>,
+  learning: { org?: unknown; team?: unknown } = {},
+) {
+  let n = 0;
+  const decisions: PolicyDecision[] = [];
+  const policy: ProposalPolicy & { decisions: PolicyDecision[]; reloads: number } = {
+    decisions,
+    reloads: 0,
+    decide: async (_door, request) => {
+      const host = (request as { host: string }).host;
+      const orgOk = org.has(host);
+      const projectOk = project.has(host);
+      const d: PolicyDecision = {
+        id: `dec_${(++n).toString(16).padStart(4, '0')}`,
+        ts: 't',
+        door: 'egress',
+        request: request as Record<string, unknown>,
+        outcome: orgOk && projectOk ? 'allow' : 'deny',
+        reason: 'r',
+        revision: 'rev',
+        effective: {},
+        layers: [
+          {
+            layer: 'org',
+            verdict: orgOk ? 'allow' : 'deny',
+            reason: orgOk ? 'listed' : `${host} is not in org's egress.allow_domains`,
+            rules: [{ rule: 'data.aibox.org.egress.allow_domains', at: 'org/egress.rego:5' }],
+          },
+          {
+            layer: 'project',
+            verdict: projectOk ? 'allow' : 'deny',
+            reason: projectOk ? 'listed' : `${host} is not in project's egress.allow_domains`,
+            rules: [],
+          },
+        ],
+      };
+      decisions.push(d);
+      return d;
+    },
+    layerValues: () => [
+      ...(learning.org !== undefined ? [{ layer: 'org', value: learning.org }] : []),
+      ...(learning.team !== undefined ? [{ layer: 'team:dev', value: learning.team }] : []),
+    ],
+    team: () => 'dev',
+    reloadProject: async () => {
+      policy.reloads++;
+      // What the store would read back from the edited file.
+      const text = await readFile(path.join(projectDir, 'aibox/policy.yaml'), 'utf8');
+      for (const h of ['wanted.example', 'other.example']) if (text.includes(h)) project.add(h);
+    },
+  };
+  return policy;
+}
+
+let projectDir = '';
+
+const silent = {
+  debug() {},
+  info() {},
+  warn() {},
+  error() {},
+  child() {
+    return silent;
+  },
+};
+
+const codeOf = async (p: Promise<unknown>) =>
+  p.then(
+    () => 'resolved',
+    (err: unknown) => (isAiboxError(err) ? err.code : String(err)),
+  );
+
+describe('ProposalsService', () => {
+  let stateDir: string;
+  let profilesDir: string;
+  let service: ProposalsService | undefined;
+  const audit: { kind: string; id?: string; data: Record<string, unknown> }[] = [];
+
+  const build = async (policy: ProposalPolicy, egress?: LearnEgress) => {
+    const config = {
+      stateDir,
+      profilesDir,
+      egress: { sandboxHostAddress: '10.0.2.2', listenAddress: '127.0.0.1' },
+    } as unknown as DaemonConfig;
+    service = await ProposalsService.create({
+      config,
+      logger: silent,
+      runtime: {} as never,
+      daemonId: 'test',
+      audit: { append: async (e) => void audit.push(e as never) },
+      policy,
+      ...(egress ? { egress } : {}),
+    });
+    return service;
+  };
+  const ctx = () => ({
+    id: 'sbx_1',
+    name: 'sb',
+    path: projectDir,
+    profile: 'dev',
+    logger: silent as never,
+  });
+
+  beforeEach(async () => {
+    stateDir = await mkdtemp(path.join(tmpdir(), 'aibox-proposals-state-'));
+    projectDir = await mkdtemp(path.join(tmpdir(), 'aibox-proposals-project-'));
+    profilesDir = await mkdtemp(path.join(tmpdir(), 'aibox-proposals-profiles-'));
+    await mkdir(path.join(profilesDir, 'seccomp'));
+    await writeFile(path.join(profilesDir, 'seccomp/x.json'), '{}');
+    const profile = (learn: boolean) =>
+      `description: d\nlimits: {memoryMiB: 512, cpus: 1, pids: 1024, processes: 64, openFiles: 1024, tmpfsMiB: 64}\nseccomp: seccomp/x.json\n${learn ? 'egressLearning: true\n' : ''}`;
+    await writeFile(path.join(profilesDir, 'dev.yaml'), profile(true));
+    await writeFile(path.join(profilesDir, 'locked.yaml'), profile(false));
+    await mkdir(path.join(projectDir, 'aibox'));
+    await writeFile(
+      path.join(projectDir, 'aibox/policy.yaml'),
+      'network:\n  allow: [allowed.example] # ours\n',
+    );
+    audit.length = 0;
+  });
+  afterEach(async () => {
+    await service?.close();
+    service = undefined;
+    for (const d of [stateDir, projectDir, profilesDir]) await rm(d, { recursive: true, force: true });
+  });
+
+  it('sorts a proposal at once: already allowed, above the org ceiling, or pending for a person', async () => {
+    const policy = fakePolicy(new Set(['allowed.example', 'wanted.example']), new Set(['allowed.example']));
+    const s = await build(policy);
+    const contribution = await s.prepare(ctx());
+    expect(contribution.env?.['AIBOX_PROPOSALS_URL']).toMatch(/^http:\/\/10\.0\.2\.2:[0-9]+\/proposals$/);
+    expect(contribution.endpoints?.['proposals']).toMatch(/^http:\/\/10\.0\.2\.2:[0-9]+$/);
+
+    const allowed = await s.submit('sbx_1', { host: 'allowed.example', reason: 'r' });
+    expect(allowed.proposal).toMatchObject({ state: 'allowed', resolution: { by: 'policy' } });
+    const forbidden = await s.submit('sbx_1', { host: 'evil.example', reason: 'r' });
+    expect(forbidden.proposal).toMatchObject({
+      state: 'rejected',
+      resolution: { by: 'ceiling', layer: 'org', rule: 'org/egress.rego:5' },
+    });
+    expect(forbidden.proposal.resolution?.reason).toContain('evil.example');
+    const wanted = await s.submit('sbx_1', { host: 'Wanted.Example.', reason: 'tests' });
+    expect(wanted).toMatchObject({ created: true, proposal: { state: 'pending', host: 'wanted.example' } });
+    // The same pending proposal again is the same one.
+    const again = await s.submit('sbx_1', { host: 'wanted.example', reason: 'again' });
+    expect(again).toMatchObject({ created: false, proposal: { id: wanted.proposal.id } });
+    expect(audit.filter((a) => a.kind === 'proposal').map((a) => a.data['event'])).toEqual([
+      'submitted',
+      'submitted',
+      'submitted',
+    ]);
+    expect(audit.every((a) => typeof a.data['decisionId'] === 'string')).toBe(true);
+  });
+
+  it('refuses malformed proposals with PROPOSAL_INVALID', async () => {
+    const s = await build(fakePolicy(new Set(), new Set()));
+    await s.prepare(ctx());
+    for (const body of [
+      null,
+      { host: '*', reason: 'r' },
+      { host: '*.com', reason: 'r' },
+      { host: '10.0.0.1', reason: 'r' },
+      { host: 'a.example' },
+      { host: 'a.example', reason: 'r', methods: ['FETCH'] },
+      { host: 'a.example', reason: 'r', paths: ['no-slash'] },
+      { host: 'a.example', reason: 'r', port: 70000 },
+      { host: 'a.example', reason: 'r', sandbox: 'other' },
+    ])
+      expect(await codeOf(s.submit('sbx_1', body)), JSON.stringify(body)).toBe('PROPOSAL_INVALID');
+  });
+
+  it('approves into the project file (re-read at once), once; rejects with a reason; survives a restart', async () => {
+    const policy = fakePolicy(
+      new Set(['allowed.example', 'wanted.example', 'other.example']),
+      new Set(['allowed.example']),
+    );
+    const s = await build(policy);
+    await s.prepare(ctx());
+    const wanted = (await s.submit('sbx_1', { host: 'wanted.example', reason: 'tests' })).proposal;
+    const other = (await s.submit('sbx_1', { host: 'other.example', reason: 'maybe' })).proposal;
+
+    const approved = await s.approve(wanted.id, { uid: 1000 });
+    expect(approved.state).toBe('approved');
+    expect(approved.resolution).toMatchObject({
+      by: 'human',
+      uid: 1000,
+      changes: ['network.allow += wanted.example'],
+    });
+    expect(policy.reloads).toBe(1);
+    const after = policy.decisions.find((d) => d.id === approved.resolution?.decisionId);
+    expect(after?.outcome).toBe('allow');
+    const text = await readFile(path.join(projectDir, 'aibox/policy.yaml'), 'utf8');
+    expect(text).toContain('# ours');
+    expect(text).toContain('wanted.example');
+    expect(await codeOf(s.approve(wanted.id, { uid: 1000 }))).toBe('PROPOSAL_ALREADY_DECIDED');
+    expect(await codeOf(s.reject(wanted.id, { uid: 1000, reason: 'no' }))).toBe('PROPOSAL_ALREADY_DECIDED');
+
+    const rejected = await s.reject(other.id, { uid: 1000, reason: 'use the mirror' });
+    expect(rejected.resolution).toMatchObject({ by: 'human', reason: 'use the mirror' });
+    expect(await codeOf(s.approve('prp_000000000000', { uid: 0 }))).toBe('PROPOSAL_NOT_FOUND');
+
+    // A new daemon reads the same proposals back.
+    await s.close();
+    const again = await build(policy);
+    expect(again.list().map((p) => [p.id, p.state])).toEqual([
+      [wanted.id, 'approved'],
+      [other.id, 'rejected'],
+    ]);
+    expect(again.get(other.id).resolution?.reason).toBe('use the mirror');
+  });
+
+  it('turns an approval into a ceiling rejection when the org changed meanwhile', async () => {
+    const org = new Set(['allowed.example', 'wanted.example']);
+    const s = await build(fakePolicy(org, new Set(['allowed.example'])));
+    await s.prepare(ctx());
+    const p = (await s.submit('sbx_1', { host: 'wanted.example', reason: 'r' })).proposal;
+    org.delete('wanted.example');
+    const r = await s.approve(p.id, { uid: 0 });
+    expect(r).toMatchObject({ state: 'rejected', resolution: { by: 'ceiling', layer: 'org' } });
+    expect(await readFile(path.join(projectDir, 'aibox/policy.yaml'), 'utf8')).not.toContain('wanted');
+  });
+
+  it.skipIf(process.getuid?.() !== 0)(
+    'refuses to edit a project file that is not the project owner’s',
+    async () => {
+      const s = await build(
+        fakePolicy(new Set(['allowed.example', 'wanted.example']), new Set(['allowed.example'])),
+      );
+      await s.prepare(ctx());
+      const p = (await s.submit('sbx_1', { host: 'wanted.example', reason: 'r' })).proposal;
+      const { uid } = await stat(projectDir);
+      await chown(path.join(projectDir, 'aibox/policy.yaml'), uid + 1, uid + 1);
+      expect(await codeOf(s.approve(p.id, { uid: 0 }))).toBe('PROPOSAL_PROJECT_UNSAFE');
+      expect(s.get(p.id).state).toBe('pending');
+    },
+  );
+
+  describe('learn mode', () => {
+    const fakeEgress = () => {
+      const listeners = new Set<(d: ObservedDecision) => void>();
+      const opened: (readonly string[] | undefined)[] = [];
+      const egress: LearnEgress & { emit(d: ObservedDecision): void; opened: typeof opened } = {
+        opened,
+        enforces: () => true,
+        observe: (l) => {
+          listeners.add(l);
+          return () => listeners.delete(l);
+        },
+        learnHosts: async (_id, hosts) => void opened.push(hosts),
+        emit: (d) => listeners.forEach((l) => l(d)),
+      };
+      return egress;
+    };
+
+    it('is refused unless the org allows it, no team forbids it, and the profile allows it', async () => {
+      const org = new Set(['allowed.example']);
+      for (const [learning, profile] of [
+        [{}, 'dev'],
+        [{ org: true, team: false }, 'dev'],
+        [{ org: true }, 'locked'],
+      ] as const) {
+        const s = await build(fakePolicy(org, org, learning), fakeEgress());
+        await s.prepare({ ...ctx(), profile });
+        expect(await codeOf(s.startLearning('sb', 10)), JSON.stringify(learning)).toBe('LEARN_NOT_ALLOWED');
+        await s.close();
+      }
+    });
+
+    it('opens what the policy refused, records what was used, and proposes the project file', async () => {
+      const org = new Set(['allowed.example', 'wanted.example']);
+      const egress = fakeEgress();
+      const s = await build(fakePolicy(org, new Set(['allowed.example']), { org: true }), egress);
+      await s.prepare(ctx());
+      const started = await s.startLearning('sb', 5);
+      expect(started.state).toBe('running');
+      expect(await codeOf(s.startLearning('sb', 5))).toBe('LEARN_ALREADY_RUNNING');
+      const d = (target: string, verdict: 'allow' | 'deny', kind = 'GET'): ObservedDecision => ({
+        sandboxId: 'sbx_1',
+        layer: 'proxy',
+        verdict,
+        target,
+        kind,
+      });
+      egress.emit(d('http://allowed.example/a', 'allow'));
+      egress.emit(d('http://wanted.example:8080/pkg/x', 'deny'));
+      egress.emit(d('evil.example:443', 'deny', 'CONNECT'));
+      egress.emit({ ...d('http://other-sandbox.example/', 'deny'), sandboxId: 'sbx_2' });
+      egress.emit(d('http://10.1.2.3/', 'deny'));
+      await new Promise((r) => setTimeout(r, 20));
+      expect(egress.opened.at(-1)).toEqual(['wanted.example', 'evil.example']);
+      // Stop early through the timer's path: a short run.
+      const done = await new Promise<ReturnType<ProposalsService['learning']>>((resolve) => {
+        const poll = () => {
+          const r = s.learning('sb');
+          if (r.state !== 'running') resolve(r);
+          else setTimeout(poll, 100);
+        };
+        poll();
+      });
+      expect(egress.opened.at(-1)).toBeUndefined();
+      expect(done.state).toBe('done');
+      expect(done.hosts.map((h) => [h.host, h.allowedBefore, h.forbiddenBy !== undefined])).toEqual([
+        ['allowed.example', true, false],
+        ['evil.example', false, true],
+        ['wanted.example', false, false],
+      ]);
+      expect(done.hosts.find((h) => h.host === 'wanted.example')).toMatchObject({
+        ports: [8080],
+        methods: ['GET'],
+        paths: ['/pkg/x'],
+      });
+      expect(done.diff).toContain('+  allow: [allowed.example, wanted.example] # ours');
+      expect(done.diff).not.toContain('evil.example');
+      expect(audit.filter((a) => a.kind === 'learn').map((a) => a.data['event'])).toEqual([
+        'started',
+        'finished',
+      ]);
+    }, 15_000);
+  });
+});
