@@ -120,7 +120,7 @@ export async function buildApp(services: DaemonServices, options: AppOptions = {
     });
   }
   // Network-listener requests carry a bearer token instead of a uid (the unix socket's rules above skip them).
-  installTokenAuth(app, () => services.sessionApi?.tokens);
+  installTokenAuth(app, () => services.sessionApi?.tokens, listener.authFailures);
   await app.register(websocket, { options: { maxPayload: 16 * 1024 * 1024 } });
   guardUpgrades(app.server);
   const routes = collectRoutes(app);

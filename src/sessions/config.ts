@@ -19,6 +19,19 @@ export const SessionsConfig = z
           .describe(
             'Serve the web dashboard on this listener (log in with an admin token; loopback only unless TLS is set).',
           ),
+        authFailures: z
+          .object({
+            max: z
+              .number()
+              .int()
+              .positive()
+              .default(30)
+              .describe('Requests without a valid token per address.'),
+            windowSeconds: z.number().int().positive().default(60),
+          })
+          .strict()
+          .prefault({})
+          .describe('Past this, an address is answered 429 TOKEN_RATE_LIMITED until the window ends.'),
         tls: z
           .object({
             cert: z.string().startsWith('/').describe('PEM certificate chain file.'),

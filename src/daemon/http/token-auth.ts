@@ -113,7 +113,7 @@ export interface NetworkListener {
  */
 export async function startNetworkListener(
   app: FastifyInstance,
-  config: SessionsConfig['listener'],
+  config: Omit<SessionsConfig['listener'], 'authFailures'>,
   logger: Logger,
   /** Called with each request and upgrade before routing (the dashboard's own port marks its requests). */
   mark?: (req: IncomingMessage) => void,
