@@ -38,7 +38,7 @@ describe('SSH commands through the daemon', () => {
     expect(r.exitCode, r.stderr).toBe(0);
     expect(r.stdout).toContain('README.md');
     expect(d.runtime.calls).toContainEqual(
-      expect.stringMatching(/^exec sshbox \/bin\/sh -c .* \/bin\/bash -c ls$/),
+      expect.stringMatching(/^exec sshbox \/bin\/bash -c ls$/),
     );
   });
 
