@@ -13,7 +13,7 @@ import socket
 import ssl
 import struct
 import threading
-from typing import Dict, Optional, Tuple
+from typing import Callable, Dict, Optional, Tuple
 
 from .errors import AiboxError, ConnectionFailedError
 
@@ -152,7 +152,7 @@ def connect(
     headers: Dict[str, str],
     timeout: Optional[float],
     ssl_context: Optional[ssl.SSLContext],
-    error_from,
+    error_from: Callable[[int, bytes, Optional[str]], AiboxError],
 ) -> WebSocket:
     """Opens the connection and upgrades it; a refusal before the upgrade raises the API's error."""
     try:
