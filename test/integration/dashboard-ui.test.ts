@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { requireHost } from '../support/host.js';
 import { browserSupport, launch, shot } from '../web/support/browser.js';
+import { contrastFailures } from '../web/support/contrast.js';
 import { FAKE_TOKEN, startFakeBackend, type FakeBackend } from '../web/support/fake-backend.js';
 
 const run = requireHost(browserSupport(), 'dashboard-ui');
@@ -138,6 +139,61 @@ describe.skipIf(!run)('dashboard screens in Chromium', () => {
     const overflow = await page.evaluate<number>('document.documentElement.scrollWidth - window.innerWidth');
     expect(overflow).toBeLessThanOrEqual(0);
     await shot(page, '10-sandboxes-phone-dark');
+  });
+
+  it('every screen reads well in the light and the dark scheme (WCAG contrast of all visible text)', async () => {
+    await page.setViewportSize({ width: 1280, height: 860 });
+    const screens: [string, string, () => Promise<unknown>][] = [
+      ['sandboxes', '#/sandboxes', () => page.getByRole('link', { name: 'alpha' }).waitFor()],
+      ['sandbox', '#/sandboxes/alpha', () => page.getByText('github-mcp').waitFor()],
+      [
+        'pushes',
+        '#/pushes',
+        // Approved by an earlier test: none pending any more.
+        () =>
+          page
+            .getByText(/No pending pushes\.|push_0a1b2c3d4e5f/)
+            .first()
+            .waitFor(),
+      ],
+      ['push', '#/pushes/push_0a1b2c3d4e5f', () => page.getByText('greet: optional excitement').waitFor()],
+      [
+        'decisions',
+        '#/decisions',
+        () => page.getByText('pastebin.com is not in the egress allowlist').waitFor(),
+      ],
+      ['explain', '#/decisions/dec_0e1f2a3b', () => page.getByText('org/egress.rego:18').waitFor()],
+      ['audit', '#/audit', () => page.getByRole('list', { name: /Audit records of alpha/ }).waitFor()],
+      ['usage', '#/usage', () => page.getByRole('table', { name: 'Egress requests', exact: true }).waitFor()],
+    ];
+    const failures: string[] = [];
+    for (const scheme of ['light', 'dark'] as const) {
+      await page.emulateMedia({ colorScheme: scheme });
+      for (const [label, hash, ready] of screens) {
+        await page.goto(`${backend.url}/${hash}`);
+        await ready();
+        await shot(page, `scheme-${scheme}-${label}`);
+        for (const f of await contrastFailures(page))
+          failures.push(
+            `${scheme} ${label}: "${f.text}" ${f.ratio}:1 < ${f.needed}:1 (${f.color} on ${f.background})`,
+          );
+      }
+    }
+    // The login form, logged out, in both schemes.
+    const anonymous = await browser.newContext({ viewport: { width: 1280, height: 860 } });
+    const login = await anonymous.newPage();
+    for (const scheme of ['light', 'dark'] as const) {
+      await login.emulateMedia({ colorScheme: scheme });
+      await login.goto(backend.url);
+      await login.getByLabel('API token').waitFor();
+      await shot(login, `scheme-${scheme}-login`);
+      for (const f of await contrastFailures(login))
+        failures.push(
+          `${scheme} login: "${f.text}" ${f.ratio}:1 < ${f.needed}:1 (${f.color} on ${f.background})`,
+        );
+    }
+    await anonymous.close();
+    expect(failures).toEqual([]);
   });
 
   it('is usable from the keyboard: focus on the new screen, skip link, then the navigation in order', async () => {

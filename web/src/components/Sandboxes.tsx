@@ -203,13 +203,15 @@ export function SandboxDetail({ name }: { name: string }) {
               </dd>
               <dt>Profile</dt>
               <dd>{s.profile}</dd>
+              <dt>Owner</dt>
+              <dd>{ownerOf(s)}</dd>
               <dt>Created</dt>
               <dd>
                 <Age iso={s.createdAt} />
               </dd>
               <dt>Project</dt>
               <dd>
-                <code>{s.path}</code>
+                {s.path ? <code>{s.path}</code> : <span className="muted">none (a fresh workspace)</span>}
               </dd>
               <dt>Runtime</dt>
               <dd>
@@ -230,7 +232,7 @@ export function SandboxDetail({ name }: { name: string }) {
             {Object.keys(s.endpoints).length === 0 ? (
               <p className="muted">None.</p>
             ) : (
-              <dl className="facts">
+              <dl className="facts stacked">
                 {Object.entries(s.endpoints).map(([k, v]) => (
                   <div key={k} className="fact">
                     <dt>{k}</dt>
