@@ -104,7 +104,12 @@ describe('ProposalsService', () => {
       logger: silent,
       runtime: {} as never,
       daemonId: 'test',
-      audit: { append: async (e) => void audit.push(e as never) },
+      audit: {
+        append: async (e) => {
+          audit.push(e as never);
+          return {} as never;
+        },
+      },
       policy,
       ...(egress ? { egress } : {}),
     });
@@ -304,7 +309,8 @@ describe('ProposalsService', () => {
       egress.emit({ ...d('http://other-sandbox.example/', 'deny'), sandboxId: 'sbx_2' });
       egress.emit(d('http://10.1.2.3/', 'deny'));
       await new Promise((r) => setTimeout(r, 20));
-      expect(egress.opened.at(-1)).toEqual(['wanted.example', 'evil.example']);
+      // The org forbids evil.example: reported, never opened.
+      expect(egress.opened.at(-1)).toEqual(['wanted.example']);
       // Stop early through the timer's path: a short run.
       const done = await new Promise<ReturnType<ProposalsService['learning']>>((resolve) => {
         const poll = () => {

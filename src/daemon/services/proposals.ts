@@ -113,7 +113,8 @@ interface LearnRun {
   timer: NodeJS.Timeout;
   unsubscribe: () => void;
   opening: Promise<void>;
-  report?: LearnReport;
+  /** Hosts the policy refused that this run let through. */
+  opened: Set<string>;
 }
 
 const EndpointState = z.object({ port: z.number().int().positive() });
@@ -453,7 +454,8 @@ export class ProposalsService implements SandboxHook {
 
   /**
    * Starts learning a running sandbox's egress for `seconds`: every host it uses is recorded, and a host the policy
-   * refuses is let through (for this sandbox only, until the run ends) after its first refusal. Only when the org
+   * refuses is let through (for this sandbox only, until the run ends) after its first refusal — unless the org or
+   * team forbids it (learning widens only what the project narrowed; forbidden hosts are reported, not opened). Only when the org
    * policy says `egress.allow_learning := true`, no team layer says false, the team is not a production team unless
    * its own layer says true, and the sandbox's profile has `egressLearning: true`.
    */
@@ -479,14 +481,21 @@ export class ProposalsService implements SandboxHook {
       timer: setTimeout(() => void this.stopLearning(name, undefined), seconds * 1000),
       unsubscribe: () => undefined,
       opening: Promise.resolve(),
+      opened: new Set(),
     };
     run.timer.unref();
     run.unsubscribe = egress.observe((d) => {
       const refused = recorder.record(d);
       if (refused === undefined) return;
-      // One update at a time, in order: each opens every host refused so far.
+      // One update at a time, in order. Only up to the ceiling: a host the org or team forbids stays refused
+      // (and is reported as such); one only the project narrowed away is let through.
       run.opening = run.opening
-        .then(() => egress.learnHosts(sandbox.id, recorder.refusedHosts()))
+        .then(async () => {
+          const d = await this.deps.policy.decide('egress', { host: refused, port: 443 }, name);
+          if (standingOf(d).kind === 'ceiling') return;
+          run.opened.add(refused);
+          await egress.learnHosts(sandbox.id, [...run.opened]);
+        })
         .catch((err: unknown) =>
           this.logger.warn({ sandbox: name, err: messageOf(err) }, 'learn: cannot open'),
         );
