@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { requireHost } from '../support/host.js';
 import { browserSupport, launch, shot } from '../web/support/browser.js';
-import { contrastFailures } from '../web/support/contrast.js';
+import { contrastFailures, unlabeledControls } from '../web/support/a11y.js';
 import { FAKE_TOKEN, startFakeBackend, type FakeBackend } from '../web/support/fake-backend.js';
 
 const run = requireHost(browserSupport(), 'dashboard-ui');
@@ -83,6 +83,9 @@ describe.skipIf(!run)('dashboard screens in Chromium', () => {
       .poll(() => page.locator('.xterm-rows').textContent())
       .toMatch(/hello-from-the-browser[\s\S]*hello-from-the-browser/);
     await shot(page, '03-terminal');
+    // No keyboard trap: Tab goes to the shell, F6 leaves the terminal.
+    await page.keyboard.press('F6');
+    expect(await page.evaluate('document.activeElement?.textContent')).toBe('Reconnect');
   });
 
   it('reviews a push: highlighted diff, approve bound to the commit shown', async () => {
@@ -141,7 +144,7 @@ describe.skipIf(!run)('dashboard screens in Chromium', () => {
     await shot(page, '10-sandboxes-phone-dark');
   });
 
-  it('every screen reads well in the light and the dark scheme (WCAG contrast of all visible text)', async () => {
+  it('every screen reads well in the light and the dark scheme (WCAG contrast), every control labelled', async () => {
     await page.setViewportSize({ width: 1280, height: 860 });
     const screens: [string, string, () => Promise<unknown>][] = [
       ['sandboxes', '#/sandboxes', () => page.getByRole('link', { name: 'alpha' }).waitFor()],
@@ -177,6 +180,7 @@ describe.skipIf(!run)('dashboard screens in Chromium', () => {
           failures.push(
             `${scheme} ${label}: "${f.text}" ${f.ratio}:1 < ${f.needed}:1 (${f.color} on ${f.background})`,
           );
+        for (const c of await unlabeledControls(page)) failures.push(`${scheme} ${label}: no label for ${c}`);
       }
     }
     // The login form, logged out, in both schemes.
@@ -191,6 +195,7 @@ describe.skipIf(!run)('dashboard screens in Chromium', () => {
         failures.push(
           `${scheme} login: "${f.text}" ${f.ratio}:1 < ${f.needed}:1 (${f.color} on ${f.background})`,
         );
+      for (const c of await unlabeledControls(login)) failures.push(`${scheme} login: no label for ${c}`);
     }
     await anonymous.close();
     expect(failures).toEqual([]);

@@ -18,6 +18,7 @@ type Status =
 /** A live terminal into a sandbox: xterm.js over the streaming exec WebSocket, resized with the window. */
 export function TerminalPage({ name }: { name: string }) {
   const host = useRef<HTMLDivElement>(null);
+  const reconnect = useRef<HTMLButtonElement>(null);
   const [status, setStatus] = useState<Status>({ kind: 'connecting' });
   const [generation, setGeneration] = useState(0);
 
@@ -34,6 +35,16 @@ export function TerminalPage({ name }: { name: string }) {
       theme: dark
         ? { background: '#0f1419', foreground: '#e6e6e6' }
         : { background: '#fbfbfb', foreground: '#1b1f24', cursor: '#1b1f24', selectionBackground: '#b3d4fc' },
+    });
+    // Tab belongs to the shell (completion): F6, as between a browser's page regions, leaves the terminal instead,
+    // so a keyboard user is never trapped in it.
+    term.attachCustomKeyEventHandler((e) => {
+      if (e.key !== 'F6') return true;
+      if (e.type === 'keydown') {
+        e.preventDefault();
+        reconnect.current?.focus();
+      }
+      return false;
     });
     const fit = new FitAddon();
     term.loadAddon(fit);
@@ -86,7 +97,7 @@ export function TerminalPage({ name }: { name: string }) {
   return (
     <section className="terminal-page">
       <PageHeader title={`Terminal: ${name}`}>
-        <button type="button" onClick={() => setGeneration((g) => g + 1)}>
+        <button type="button" ref={reconnect} onClick={() => setGeneration((g) => g + 1)}>
           Reconnect
         </button>
         <a className="button" href={href('sandboxes', name)}>
@@ -96,7 +107,7 @@ export function TerminalPage({ name }: { name: string }) {
       <p role="status" className="muted" aria-live="polite">
         {status.kind === 'connecting' && 'Connecting…'}
         {status.kind === 'open' &&
-          'Connected. Keys go to the sandbox; press Tab inside the terminal to send a tab.'}
+          'Connected. Keys go to the sandbox (Tab too); press F6 to leave the terminal.'}
         {status.kind === 'exited' && `The shell exited with code ${status.code}.`}
       </p>
       {status.kind === 'error' ? (

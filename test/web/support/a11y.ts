@@ -65,3 +65,24 @@ const CHECK = `(() => {
 export async function contrastFailures(page: Page): Promise<ContrastFailure[]> {
   return page.evaluate<ContrastFailure[]>(CHECK);
 }
+
+/**
+ * Controls a screen reader could not name: every visible link, button, input, select and textarea needs a label
+ * (a <label>, aria-label, aria-labelledby, title, or its own text, for links and buttons).
+ */
+export async function unlabeledControls(page: Page): Promise<string[]> {
+  return page.evaluate<string[]>(`(() => {
+    const out = [];
+    for (const el of document.querySelectorAll('a[href], button, input:not([type=hidden]), select, textarea')) {
+      if (el.closest('.xterm')) continue; // xterm's own helper textarea, labelled by the terminal's region
+      const r = el.getBoundingClientRect();
+      if (r.width === 0 && r.height === 0) continue;
+      const byRef = (el.getAttribute('aria-labelledby') || '').split(/\\s+/).filter(Boolean)
+        .map((id) => document.getElementById(id)?.textContent?.trim() || '').join('');
+      const name = (el.getAttribute('aria-label') || '').trim() || byRef || (el.labels ? [...el.labels].map((l) => l.textContent.trim()).join('') : '')
+        || (el.getAttribute('title') || '').trim() || (/^(A|BUTTON)$/.test(el.tagName) ? el.textContent.trim() : '');
+      if (!name) out.push(el.outerHTML.slice(0, 120));
+    }
+    return out;
+  })()`);
+}
