@@ -83,7 +83,13 @@ export async function composeDaemon(input: ComposeInput): Promise<ComposedDaemon
     const policyHook = built('policy', policy.hook());
     const egress = built(
       'egress',
-      await EgressService.create({ ...deps, policy, clock, network: input.network ?? 'enforced' }),
+      await EgressService.create({
+        ...deps,
+        policy,
+        clock,
+        network: input.network ?? 'enforced',
+        credentials: credentials.provider,
+      }),
     );
     const llm = built(
       'llm-proxy',

@@ -18,6 +18,7 @@ import { messageOf, type Logger } from '../shared/index.js';
 import { egressErrors } from './errors.js';
 import { nftEndpoints, nftTableName, type NftRulesetInput } from './render-nftables.js';
 import {
+  CREDENTIALS_CONF,
   SNI_HELPER,
   SNI_HELPER_SCRIPT,
   SQUID_ACCESS_LOG,
@@ -223,6 +224,8 @@ function describeAccept(expr: NftExpr[]): string | undefined {
 export interface SquidFiles {
   conf: string;
   errorPages: Record<string, string>;
+  /** credentials.conf (secret values): written 0600 for Squid's user only; absent when nothing is injected. */
+  credentials?: string;
 }
 
 export interface SquidProcessOptions {
@@ -358,6 +361,13 @@ export class SquidProcess {
       writeFile(join(this.dir, SNI_HELPER), SNI_HELPER_SCRIPT, { mode: 0o755 }),
     ]);
     const { uid, gid } = await (this.opts.userIds ?? (() => squidUserIds(this.opts.user)))();
+    if (files.credentials !== undefined) {
+      const path = join(this.dir, CREDENTIALS_CONF);
+      await rm(path, { force: true });
+      // Created private (mode at open), then given to Squid's user: never readable by anyone else.
+      await writeFile(path, files.credentials, { mode: 0o600, flag: 'wx' });
+      await chown(path, uid, gid);
+    }
     // Squid writes its logs after dropping to its user: create them so it can.
     for (const log of ['cache.log', SQUID_ACCESS_LOG])
       await writeFile(join(this.dir, log), '', { flag: 'a' });

@@ -1,6 +1,7 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import { AllowRule, HostExemption, UpstreamProxy } from './policy.js';
+import { CredentialBinding } from './credentials.js';
 
 /** The daemon-wide egress settings (the `egress:` section of aiboxd.yaml). */
 export const EgressConfig = z
@@ -78,6 +79,21 @@ export const EgressConfig = z
         'Hosts every sandbox may reach, in addition to its project policy (e.g. the package mirror).',
       ),
     hostAccess: z.array(HostExemption).default([]),
+    credentials: z
+      .array(CredentialBinding)
+      .default([])
+      .describe(
+        'Secrets injected by the proxy toward one host each; the sandbox holds a placeholder (docs/egress.md).',
+      ),
+    credentialRefreshSeconds: z
+      .number()
+      .int()
+      .min(5)
+      .max(3600)
+      .default(60)
+      .describe(
+        'How often injected credentials are read again (Vault leases renew; a changed value reloads).',
+      ),
     sweepIntervalSeconds: z
       .number()
       .int()

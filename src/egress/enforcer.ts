@@ -12,6 +12,7 @@ import { egressErrors } from './errors.js';
 import type { EgressPolicy } from './policy.js';
 import { renderNftables, type NftRulesetInput } from './render-nftables.js';
 import { renderErrorPages, renderSquidConf, SQUID_ACCESS_LOG } from './render-squid.js';
+import { renderCredentialsConf } from './credentials.js';
 import { createSandboxTls, sandboxTlsPaths, type SandboxTlsPaths } from './tls.js';
 import { SquidLogTail } from './squid-log.js';
 import { kernelFreePort, PortReservations } from './ports.js';
@@ -41,6 +42,14 @@ export interface SandboxEgressState {
   squidDnsAddress: string;
   instanceToken: string;
   gateways: GatewayEndpoint[];
+  /** The credential placeholders in the sandbox's environment (not secrets): kept so adopt renders the same. */
+  placeholders?: string[];
+}
+
+/** Credential values for a sandbox's bindings, in binding order, with the header format of each. */
+export interface CredentialValues {
+  values: string[];
+  formats: string[];
 }
 
 export interface EgressManagerOptions {
@@ -70,6 +79,10 @@ export interface PrepareOptions {
    * attach() waits for it (so the rules never open a proxy that is not up). No port retry in this mode.
    */
   background?: boolean;
+  /** Values for policy.credentials (same order); required when the policy has any. */
+  credentials?: CredentialValues;
+  /** The placeholders the sandbox's environment holds, recorded in its state for adopt. */
+  placeholders?: string[];
 }
 
 interface Live {
@@ -82,6 +95,7 @@ interface Live {
   appliedTcp: string;
   /** Squid's start when it runs in the background (prepare's `background`); settled before any use of Squid. */
   ready?: Promise<void>;
+  credentials?: CredentialValues;
 }
 
 /**
@@ -174,6 +188,7 @@ export class EgressManager {
         squidDnsAddress,
         instanceToken: randomBytes(4).toString('hex'),
         gateways: options.gateways ?? [],
+        ...(options.placeholders ? { placeholders: options.placeholders } : {}),
       };
       if (options.background) {
         // Squid starts while the container is made; attach() waits for it. Its port is already in the
@@ -181,7 +196,7 @@ export class EgressManager {
         proxyPort = await this.ports.reserve(listenAddress);
         state.proxyPort = proxyPort;
         await writeFile(join(dir, 'state.json'), JSON.stringify(state));
-        const files = await this.squidFiles(state, policy);
+        const files = await this.squidFiles(state, policy, options.credentials);
         const log = this.newLogTail(sandboxId);
         const ready = step('squid-start', () => squid.start(files, this.proxyListen(state))).then(() => {
           log.start();
@@ -189,7 +204,16 @@ export class EgressManager {
         });
         // Awaited by attach() or release(); a failure is reported there, never as an unhandled rejection.
         ready.catch(() => undefined);
-        this.live.set(sandboxId, { state, policy, resolver, squid, log, appliedTcp: '', ready });
+        this.live.set(sandboxId, {
+          state,
+          policy,
+          resolver,
+          squid,
+          log,
+          appliedTcp: '',
+          ready,
+          ...(options.credentials ? { credentials: options.credentials } : {}),
+        });
         return state;
       }
       for (let attempt = 1; ; attempt++) {
@@ -197,7 +221,7 @@ export class EgressManager {
         state.proxyPort = proxyPort;
         await writeFile(join(dir, 'state.json'), JSON.stringify(state));
         try {
-          const files = await this.squidFiles(state, policy);
+          const files = await this.squidFiles(state, policy, options.credentials);
           await step('squid-start', () => squid.start(files, this.proxyListen(state)));
           break;
         } catch (err) {
@@ -211,7 +235,15 @@ export class EgressManager {
       }
       const log = this.newLogTail(sandboxId);
       log.start();
-      this.live.set(sandboxId, { state, policy, resolver, squid, log, appliedTcp: '' });
+      this.live.set(sandboxId, {
+        state,
+        policy,
+        resolver,
+        squid,
+        log,
+        appliedTcp: '',
+        ...(options.credentials ? { credentials: options.credentials } : {}),
+      });
       this.opts.logger.info(
         { sandboxId, proxyPort: state.proxyPort, dnsPort: state.dnsPort },
         'egress prepared',
@@ -241,7 +273,7 @@ export class EgressManager {
   async update(sandboxId: string, policy: EgressPolicy): Promise<void> {
     const live = this.requireLive(sandboxId);
     await live.ready;
-    const files = await this.squidFiles(live.state, policy);
+    const files = await this.squidFiles(live.state, policy, live.credentials);
     live.resolver.update(policy);
     live.policy = policy;
     await live.squid.reconfigure(files, this.proxyListen(live.state));
@@ -258,6 +290,7 @@ export class EgressManager {
     policy: EgressPolicy,
     target: NetnsTarget,
     gateways?: GatewayEndpoint[],
+    credentials?: CredentialValues,
   ): Promise<void> {
     await this.init();
     const text = await readFile(join(this.dir(sandboxId), 'state.json'), 'utf8').catch(() => undefined);
@@ -285,9 +318,18 @@ export class EgressManager {
     // Lines written while the daemon was away are decisions too: read the log from its start.
     const log = this.newLogTail(sandboxId);
     log.start();
-    const live: Live = { state, policy, resolver, squid, log, target, appliedTcp: '' };
+    const live: Live = {
+      state,
+      policy,
+      resolver,
+      squid,
+      log,
+      target,
+      appliedTcp: '',
+      ...(credentials ? { credentials } : {}),
+    };
     this.live.set(sandboxId, live);
-    const files = await this.squidFiles(state, policy);
+    const files = await this.squidFiles(state, policy, credentials);
     if (await squid.running()) await squid.reconfigure(files, this.proxyListen(state));
     else await squid.start(files, this.proxyListen(state));
     await this.applyRules(live);
@@ -399,6 +441,27 @@ export class EgressManager {
     }
   }
 
+  /** The placeholders a sandbox was started with (from its state file: also after a daemon restart). */
+  async savedPlaceholders(sandboxId: string): Promise<string[] | undefined> {
+    const live = this.live.get(sandboxId);
+    if (live) return live.state.placeholders;
+    const text = await readFile(join(this.dir(sandboxId), 'state.json'), 'utf8').catch(() => undefined);
+    return text === undefined ? undefined : (JSON.parse(text) as SandboxEgressState).placeholders;
+  }
+
+  /** New credential values (a renewed lease, a rotated secret): Squid reloads only when one changed. */
+  async updateCredentials(sandboxId: string, credentials: CredentialValues): Promise<boolean> {
+    const live = this.requireLive(sandboxId);
+    await live.ready;
+    if (JSON.stringify(live.credentials) === JSON.stringify(credentials)) return false;
+    live.credentials = credentials;
+    await live.squid.reconfigure(
+      await this.squidFiles(live.state, live.policy, credentials),
+      this.proxyListen(live.state),
+    );
+    return true;
+  }
+
   /** The sandbox's CA certificate and trust bundle (host paths): what the sandbox gets mounted. */
   trust(sandboxId: string): { caCert: string; bundle: string } {
     this.requireLive(sandboxId);
@@ -417,7 +480,11 @@ export class EgressManager {
     });
   }
 
-  private async squidFiles(state: SandboxEgressState, policy: EgressPolicy): Promise<SquidFiles> {
+  private async squidFiles(
+    state: SandboxEgressState,
+    policy: EgressPolicy,
+    credentials?: CredentialValues,
+  ): Promise<SquidFiles> {
     const dir = join(this.dir(state.sandboxId), 'squid');
     const tls = sandboxTlsPaths(this.dir(state.sandboxId));
     return {
@@ -438,6 +505,15 @@ export class EgressManager {
         },
       }),
       errorPages: renderErrorPages(state.instanceToken, policy),
+      ...(policy.credentials.length > 0
+        ? {
+            credentials: renderCredentialsConf(
+              policy.credentials,
+              credentials?.values ?? [],
+              credentials?.formats ?? [],
+            ),
+          }
+        : {}),
     };
   }
 

@@ -29,6 +29,10 @@ export const egressErrors = defineErrors({
     status: 503,
     hint: 'Install squid-openssl and openssl (`scripts/setup-host.sh`); the daemon log names the step that failed.',
   },
+  EGRESS_CREDENTIAL: {
+    status: 503,
+    hint: 'Check the egress.credentials bindings in aiboxd.yaml and that each secret exists (`aibox secret list`).',
+  },
   EGRESS_NOT_ENFORCED: {
     status: 409,
     hint: 'The sandbox has no egress enforcement attached (it may have been started without network); restart it.',

@@ -22,10 +22,12 @@ export { renderSquidConf, renderErrorPages, DENY_REASONS } from './render-squid.
 export { renderCorefile } from './render-corefile.js';
 export { NftApplier, SquidProcess, canConnect, checkRuleset, type NetnsTarget } from './apply.js';
 export { SquidLogTail } from './squid-log.js';
+export { CredentialBinding, newPlaceholder, PLACEHOLDER_PREFIX } from './credentials.js';
 export {
   EgressManager,
   freePort,
   hostNets,
+  type CredentialValues,
   type GatewayEndpoint,
   type SandboxEgressState,
 } from './enforcer.js';

@@ -83,6 +83,17 @@ export const HostExemption = z
   .describe('A destination on the host itself (loopback, link-local) that allowed names may resolve to.');
 export type HostExemption = z.infer<typeof HostExemption>;
 
+/** A credential binding as the proxy renders it: no value, only where it goes and the placeholder for it. */
+export const PlaceholderRule = z
+  .object({
+    host: HostPattern,
+    paths: z.array(z.string()).optional(),
+    header: z.string().regex(/^[A-Za-z0-9-]{1,64}$/),
+    placeholder: z.string().regex(/^aibox-cred-[0-9a-f]{32}$/),
+  })
+  .strict();
+export type PlaceholderRule = z.infer<typeof PlaceholderRule>;
+
 /** One layer's method/path rules, as the egress door composed them (see EffectiveEgress.allowHttp). */
 export const HttpRuleSet = z
   .object({
@@ -101,6 +112,10 @@ export const EgressPolicy = z
       .array(HttpRuleSet)
       .default([])
       .describe('Method/path rules per layer; the hosts they name are inspected (TLS terminated).'),
+    credentials: z
+      .array(PlaceholderRule)
+      .default([])
+      .describe('Hosts the proxy injects a credential toward, and the placeholder standing for it.'),
     upstreamProxy: UpstreamProxy.optional(),
     dnsHosts: z
       .record(
@@ -135,5 +150,9 @@ export function parseTcpShorthand(entry: string): z.input<typeof TcpRule> {
 
 /** Host patterns whose HTTPS the proxy terminates: every host a method/path rule names. */
 export function inspectedHosts(policy: EgressPolicy): string[] {
-  return [...new Set(policy.http.flatMap((set) => set.rules.map((r) => r.host)))].sort();
+  const hosts = [
+    ...policy.http.flatMap((set) => set.rules.map((r) => r.host)),
+    ...policy.credentials.map((c) => c.host),
+  ];
+  return [...new Set(hosts)].sort();
 }

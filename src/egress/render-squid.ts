@@ -1,5 +1,6 @@
 import { egressErrors } from './errors.js';
 import { pathGlobRegex, showHttpRule } from '../policy/doors/egress.js';
+import { renderPlaceholderAcls } from './credentials.js';
 import { inspectedHosts, type AllowRule, type EgressPolicy, type HttpRuleSet } from './policy.js';
 
 /**
@@ -58,6 +59,7 @@ export const SNI_HELPER_SCRIPT = [
 export const INTERNAL_NETS = ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '100.64.0.0/10', 'fc00::/7'];
 
 export const SQUID_PID_FILE = 'squid.pid';
+export const CREDENTIALS_CONF = 'credentials.conf';
 export const SQUID_ACCESS_LOG = 'access.log';
 export const SQUID_ERRORS_DIR = 'errors';
 
@@ -97,6 +99,11 @@ export const DENY_REASONS = {
     code: 'EGRESS_PATH_AMBIGUOUS',
     text: 'the path has dot segments or backslashes, which the proxy and the server could read differently',
     ask: 'send the normalised path (no /./, /../ or \\)',
+  },
+  ERR_AIBOX_PLACEHOLDER: {
+    code: 'EGRESS_CREDENTIAL_EXFILTRATION',
+    text: 'the request carries a credential placeholder toward a host (or header, or path) it is not bound to',
+    ask: 'send the placeholder only as the bound header to the bound host; this attempt is in the audit log',
   },
   ERR_AIBOX_PORT_METHOD: {
     code: 'EGRESS_PORT_OR_METHOD_NOT_ALLOWED',
@@ -236,6 +243,8 @@ export function renderSquidConf(input: SquidConfInput): string {
   if (inspected.length > 0)
     line(`acl aibox_inspect ssl::server_name ${unique(inspected.map(squidDomain)).join(' ')}`);
 
+  const placeholders = renderPlaceholderAcls(policy.credentials, line);
+
   const allows: string[] = [];
   policy.allow.forEach((rule, i) => allows.push(...ruleAcls(rule, i, line)));
   const httpChecks = policy.http.map((set, n) => httpSetAcls(set, n, line));
@@ -259,6 +268,8 @@ export function renderSquidConf(input: SquidConfInput): string {
   );
   line(`http_access deny !CONNECT aibox_encrypted !aibox_sni_match ${reasonAcl('ERR_AIBOX_FRONTING')}`);
   line(`http_access deny !CONNECT aibox_dot_segment ${reasonAcl('ERR_AIBOX_PATH')}`);
+  if (placeholders)
+    line(`http_access deny !CONNECT aibox_placeholder !aibox_bound ${reasonAcl('ERR_AIBOX_PLACEHOLDER')}`);
   for (const c of httpChecks) line(c);
   for (const a of allows) line(a);
   line(`http_access deny ${reasonAcl('ERR_AIBOX_PORT_METHOD')}`);
@@ -273,6 +284,11 @@ export function renderSquidConf(input: SquidConfInput): string {
   line('ssl_bump terminate aibox_step2 !aibox_sni_match');
   if (inspected.length > 0) line('ssl_bump bump aibox_step2 aibox_inspect');
   line('ssl_bump splice all');
+  if (placeholders) {
+    line('');
+    line('# Credential values (their own 0600 file, so this one holds none): the bound header, rewritten.');
+    line(`include ${dir}/${CREDENTIALS_CONF}`);
+  }
 
   const upstream = policy.upstreamProxy;
   if (upstream) {

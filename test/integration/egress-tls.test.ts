@@ -36,6 +36,8 @@ describe.skipIf(!run)('egress: TLS inspection, method/path rules and SNI checks 
   let project: string;
   let dns: Dnsmasq | undefined;
   const seen: Seen[] = [];
+  const auths: (string | undefined)[] = [];
+  const SECRET = 'ghp_egressTLStestSECRET0123456789';
   const name = 'egtls';
 
   const sh = (script: string) => daemon.exec(name, ['sh', '-c', script]);
@@ -66,6 +68,7 @@ describe.skipIf(!run)('egress: TLS inspection, method/path rules and SNI checks 
       (req, res) => {
         const s = (req.socket as { servername?: string | false }).servername ?? false;
         seen.push({ method: req.method ?? '', url: req.url ?? '', host: req.headers.host ?? '', sni: s });
+        auths.push(req.headers.authorization);
         res.end(`upstream ${req.method} ${req.url}\n`);
       },
     );
@@ -124,11 +127,14 @@ describe.skipIf(!run)('egress: TLS inspection, method/path rules and SNI checks 
           hostAccess: [{ address: '127.0.0.1', port }],
           tls: { upstreamCaFiles: [path.join(work, 'ca.pem')] },
           upstreamDns: [`127.0.0.1:${dns.port}`],
+          credentials: [{ secret: 'api-token', host: 'api.test', paths: ['/repos/**'], env: 'API_TOKEN' }],
         },
       },
     });
     const built = await daemon.cli(['setup', '--json']);
     expect(built.exitCode, built.stderr).toBe(0);
+    const stored = await daemon.cli(['secret', 'set', 'api-token'], { input: `${SECRET}\n` });
+    expect(stored.exitCode, stored.stderr).toBe(0);
     const created = await daemon.api('POST', '/v1/sandboxes', { path: project, name });
     expect(created.status, JSON.stringify(created.body)).toBe(201);
   }, 240_000);
@@ -256,6 +262,50 @@ describe.skipIf(!run)('egress: TLS inspection, method/path rules and SNI checks 
     expect(cgnat.stdout).toContain('EGRESS_INTERNAL_DESTINATION');
     // api.test reaches the same loopback address because the operator pinned it (dns.hosts + hostAccess).
     expect(seen).toEqual([]);
+  });
+
+  it('injects the bound credential toward the bound host: the upstream gets the value, the sandbox only a placeholder', async () => {
+    auths.length = 0;
+    const r = await curl(`-H "Authorization: Bearer $API_TOKEN" https://api.test:${port}/repos/x`);
+    expect(r.stdout).toContain('upstream GET /repos/x');
+    expect(auths).toEqual([`Bearer ${SECRET}`]);
+    // Without the placeholder nothing is added: the value goes only where the sandbox asked for it.
+    auths.length = 0;
+    await curl(`https://api.test:${port}/repos/x`);
+    expect(auths).toEqual([undefined]);
+  });
+
+  it('never puts the value in the sandbox: not in its environment, files or any /proc entry', async () => {
+    // The pattern goes in halves through stdin: written whole on a command line, it would be in /proc itself.
+    const half = SECRET.length / 2;
+    const r = await sh(
+      `echo "token=$API_TOKEN"; printf '%s%s\\n' '${SECRET.slice(0, half)}' '${SECRET.slice(half)}' | ` +
+        'grep -rslFf - /proc/[0-9]*/environ /proc/[0-9]*/cmdline /etc /home /workspace /tmp; echo "grep done"',
+    );
+    expect(r.stdout).toMatch(/token=aibox-cred-[0-9a-f]{32}\n/);
+    expect(r.stdout).not.toContain(SECRET);
+    // No file matched: the only lines are the two echoes.
+    expect(r.stdout.trim().split('\n')).toEqual([expect.stringMatching(/^token=/), 'grep done']);
+  });
+
+  it('refuses and audits a placeholder sent to another host, or outside the bound header and paths', async () => {
+    seen.length = 0;
+    auths.length = 0;
+    const other = await curl(`-i -H "Authorization: Bearer $API_TOKEN" http://other.test:${port}/`);
+    expect(other.stdout).toMatch(/HTTP\/1\.1 403/);
+    expect(other.stdout).toContain('EGRESS_CREDENTIAL_EXFILTRATION');
+    const inUrl = await curl(`-i "https://api.test:${port}/repos/x?token=$API_TOKEN"`);
+    expect(inUrl.stdout).toContain('EGRESS_CREDENTIAL_EXFILTRATION');
+    const offPath = await curl(`-i -H "X-Api-Key: $API_TOKEN" https://api.test:${port}/repos/x`);
+    expect(offPath.stdout).toContain('EGRESS_CREDENTIAL_EXFILTRATION');
+    expect(seen).toEqual([]);
+    const id = /decision: (dec_[0-9a-f]+)/.exec(other.stdout)?.[1];
+    const explained = await waitFor(async () => {
+      const e = await daemon.cli(['policy', 'explain', '--log-entry', id!, '--json']);
+      return e.exitCode === 0 ? e : undefined;
+    });
+    expect(JSON.parse(explained.stdout)).toMatchObject({ outcome: 'deny' });
+    expect(explained.stdout).toContain('EGRESS_CREDENTIAL_EXFILTRATION');
   });
 
   it('gives the sandbox the CA certificate, never its key', async () => {

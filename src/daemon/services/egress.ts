@@ -2,11 +2,14 @@ import { basename, dirname, join } from 'node:path';
 import {
   buildEgressPolicy,
   Canary,
+  parseAllowShorthand,
   EgressConfig,
   EgressManager,
   egressErrors,
   runSelftest,
   systemResolvers,
+  newPlaceholder,
+  type CredentialValues,
   type EgressDecision,
   type EgressPolicy,
   type GatewayEndpoint,
@@ -23,6 +26,7 @@ import type {
 } from './hooks.js';
 import { egressPolicyInput, type PolicyService } from './policy.js';
 import type { EffectiveEgress } from '../../policy/doors/egress.js';
+import type { CredentialProvider } from '../../credentials/index.js';
 
 const RECENT_DECISIONS = 5000;
 /** The base image's system trust bundle (Debian), and where the sandbox finds its egress CA alone. */
@@ -38,6 +42,8 @@ export interface EgressServiceDeps extends HookDeps {
    */
   network?: 'enforced' | 'none';
   clock?: Clock;
+  /** Where injected credentials come from (egress.credentials bindings); required when there are bindings. */
+  credentials?: CredentialProvider;
 }
 
 /**
@@ -55,7 +61,10 @@ export class EgressService implements SandboxHook {
   /** Learn mode (src/daemon/services/proposals.ts): hosts let through per sandbox, and decision observers. */
   private readonly learned = new Map<string, string[]>();
   private readonly observers = new Set<(d: EgressDecision) => void>();
+  /** Credential placeholders by sandbox id (binding order of config.credentials). */
+  private readonly placeholders = new Map<string, string[]>();
   private sweepTimer: NodeJS.Timeout | undefined;
+  private refreshTimer: NodeJS.Timeout | undefined;
 
   private constructor(
     readonly manager: EgressManager,
@@ -64,6 +73,7 @@ export class EgressService implements SandboxHook {
     private readonly logger: Logger,
     /** Whether sandboxes may get a network: only when this layer enforces egress on it. */
     readonly enforcing: boolean,
+    private readonly credentials: CredentialProvider | undefined,
   ) {
     // A change that fails to apply throws: the previous policy stays in force (nothing is opened by it), and the
     // policy service shows that one, with the error.
@@ -72,6 +82,7 @@ export class EgressService implements SandboxHook {
       const policy = this.withDaemonSettings(
         egressPolicyInput(change.effective.egress),
         change.effective.egress.allowHttp,
+        this.placeholders.get(change.sandboxId) ?? [],
       );
       await this.manager.update(change.sandboxId, policy);
     });
@@ -91,7 +102,15 @@ export class EgressService implements SandboxHook {
       daemonId: deps.daemonId,
     });
     await manager.init();
-    const service = new EgressService(manager, config, deps.policy, logger, deps.network !== 'none');
+    const service = new EgressService(
+      manager,
+      config,
+      deps.policy,
+      logger,
+      deps.network !== 'none',
+      deps.credentials,
+    );
+    service.startRefreshing();
     late.service = service;
     service.startSweeping(async () => {
       const containers = await deps.runtime.listManaged(deps.daemonId);
@@ -102,9 +121,16 @@ export class EgressService implements SandboxHook {
 
   async prepare(ctx: SandboxHookContext): Promise<SandboxContribution> {
     if (!this.enforcing) return {};
-    const policy = await this.policyFor(ctx);
+    const placeholders = this.config.credentials.map(() => newPlaceholder());
+    const credentials = await this.credentialValues();
+    this.placeholders.set(ctx.id, placeholders);
+    const policy = await this.policyFor(ctx, placeholders);
     // Squid finishes starting while the container is made; `started` (attach) waits for it before the rules open.
-    await this.manager.prepare(ctx.id, policy, { background: true });
+    await this.manager.prepare(ctx.id, policy, {
+      background: true,
+      placeholders,
+      ...(credentials ? { credentials } : {}),
+    });
     this.names.set(ctx.name, ctx.id);
     const { proxy } = this.manager.endpoints(ctx.id);
     // Gateways on the host (LLM proxy, git) are reached directly: the ruleset opens their ports, the proxy would
@@ -123,6 +149,8 @@ export class EgressService implements SandboxHook {
         SSL_CERT_FILE: SYSTEM_CA_BUNDLE,
         REQUESTS_CA_BUNDLE: SYSTEM_CA_BUNDLE,
         CURL_CA_BUNDLE: SYSTEM_CA_BUNDLE,
+        // Placeholders only: the proxy swaps them for the values, toward the bound host alone.
+        ...Object.fromEntries(this.config.credentials.map((b, i) => [b.env, placeholders[i]!])),
         HTTP_PROXY: proxy,
         HTTPS_PROXY: proxy,
         http_proxy: proxy,
@@ -142,16 +170,26 @@ export class EgressService implements SandboxHook {
   async adopt(sandbox: RunningSandbox): Promise<void> {
     if (!this.enforcing) return;
     this.names.set(sandbox.name, sandbox.id);
+    // The sandbox's environment holds the placeholders it was started with: keep them (new ones if none recorded).
+    const saved = await this.manager.savedPlaceholders(sandbox.id);
+    const placeholders =
+      saved?.length === this.config.credentials.length
+        ? saved
+        : this.config.credentials.map(() => newPlaceholder());
+    this.placeholders.set(sandbox.id, placeholders);
+    const credentials = await this.credentialValues();
     await this.manager.adopt(
       sandbox.id,
-      await this.policyFor(sandbox),
+      await this.policyFor(sandbox, placeholders),
       { pid: sandbox.pid },
       this.gatewaysOf(sandbox),
+      credentials,
     );
   }
 
   async stop(ctx: SandboxHookContext): Promise<void> {
     this.names.delete(ctx.name);
+    this.placeholders.delete(ctx.id);
     await this.manager.release(ctx.id);
   }
 
@@ -179,11 +217,6 @@ export class EgressService implements SandboxHook {
     return [...this.recent.values()];
   }
 
-  /** The decisions kept in memory (allowed and refused, oldest first; the last RECENT_DECISIONS since start). */
-  recentDecisions(): EgressDecision[] {
-    return [...this.recent.values()];
-  }
-
   /** Learn mode: every decision from now on (the listener must not throw); returns the unsubscribe. */
   observe(listener: (d: EgressDecision) => void): () => void {
     this.observers.add(listener);
@@ -195,7 +228,7 @@ export class EgressService implements SandboxHook {
   }
 
   /**
-   * Learn mode: lets `hosts` through for one running sandbox on top of its policy (default ports), at once;
+   * Learn mode: lets `hosts` (`host` or `host:port,port`) through for one running sandbox on top of its policy, at once;
    * undefined goes back to the policy alone. A policy change meanwhile applies the policy alone until the next call.
    */
   async learnHosts(sandboxId: string, hosts: readonly string[] | undefined): Promise<void> {
@@ -203,8 +236,12 @@ export class EgressService implements SandboxHook {
     else this.learned.delete(sandboxId);
     const name = [...this.names].find(([, id]) => id === sandboxId)?.[0];
     if (!name || !this.manager.state(sandboxId)) return;
-    const policy = await this.policyFor({ name } as SandboxHookContext);
-    const allow = [...policy.allow, ...(hosts ?? []).map((host) => ({ host, ports: [] }))];
+    const policy = await this.policyFor(
+      { name } as SandboxHookContext,
+      this.placeholders.get(sandboxId) ?? [],
+    );
+    // `host` or `host:port,port` (the ports learn mode saw refused).
+    const allow = [...policy.allow, ...(hosts ?? []).map(parseAllowShorthand)];
     await this.manager.update(sandboxId, buildEgressPolicy({ ...policy, allow }));
   }
 
@@ -223,7 +260,55 @@ export class EgressService implements SandboxHook {
     this.sweepTimer.unref();
   }
 
+  /** The bound secrets' current values (fail closed: a binding without a value stops the start). */
+  private async credentialValues(): Promise<CredentialValues | undefined> {
+    const bindings = this.config.credentials;
+    if (bindings.length === 0) return undefined;
+    if (!this.credentials)
+      throw egressErrors.create('EGRESS_CREDENTIAL', 'egress.credentials is set but no credentials provider');
+    const values: string[] = [];
+    for (const b of bindings) {
+      try {
+        values.push((await this.credentials.get(b.secret)).value.reveal());
+      } catch (err) {
+        throw egressErrors.create(
+          'EGRESS_CREDENTIAL',
+          `the secret "${b.secret}" bound to ${b.host} cannot be read: ${messageOf(err)}`,
+          { secret: b.secret, host: b.host },
+        );
+      }
+    }
+    return { values, formats: bindings.map((b) => b.format) };
+  }
+
+  /** Re-reads bound secrets periodically (Vault leases renew, values rotate) and reloads proxies whose value changed. */
+  private startRefreshing(): void {
+    if (this.config.credentials.length === 0) return;
+    let busy = false;
+    this.refreshTimer = setInterval(() => {
+      if (busy) return;
+      busy = true;
+      void (async () => {
+        try {
+          const credentials = await this.credentialValues();
+          if (!credentials) return;
+          for (const id of this.placeholders.keys()) {
+            if (!this.manager.state(id)) continue;
+            if (await this.manager.updateCredentials(id, credentials))
+              this.logger.info({ sandboxId: id }, 'injected credentials reloaded');
+          }
+        } catch (err) {
+          this.logger.warn({ err: messageOf(err) }, 'cannot refresh injected credentials');
+        } finally {
+          busy = false;
+        }
+      })();
+    }, this.config.credentialRefreshSeconds * 1000);
+    this.refreshTimer.unref();
+  }
+
   async close(): Promise<void> {
+    clearInterval(this.refreshTimer);
     clearInterval(this.sweepTimer);
     await this.canary.close();
     await this.manager.close();
@@ -257,18 +342,27 @@ export class EgressService implements SandboxHook {
     }
   }
 
-  private policyFor(ctx: SandboxHookContext): Promise<EgressPolicy> {
+  private policyFor(ctx: SandboxHookContext, placeholders: string[]): Promise<EgressPolicy> {
     // Egress comes from the policy layer only (never from a file the agent can write).
     const effective = this.policyService.egress(ctx.name);
-    return Promise.resolve(this.withDaemonSettings(egressPolicyInput(effective), effective.allowHttp));
+    return Promise.resolve(
+      this.withDaemonSettings(egressPolicyInput(effective), effective.allowHttp, placeholders),
+    );
   }
 
   private withDaemonSettings(
     input: ReturnType<typeof egressPolicyInput>,
-    http: EffectiveEgress['allowHttp'] = [],
+    http: EffectiveEgress['allowHttp'],
+    placeholders: string[],
   ): EgressPolicy {
     return buildEgressPolicy({
       http,
+      credentials: this.config.credentials.map((b, i) => ({
+        host: b.host,
+        ...(b.paths ? { paths: b.paths } : {}),
+        header: b.header,
+        placeholder: placeholders[i]!,
+      })),
       allow: [
         ...this.config.alwaysAllow.map((a) => (typeof a === 'string' ? { host: a } : a)),
         ...input.allow,
