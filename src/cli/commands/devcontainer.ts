@@ -35,7 +35,7 @@ export async function check(ctx: CliContext, pathArg: string | undefined): Promi
 }
 
 export function renderPlan(plan: DevcontainerPlan): string[] {
-  const width = Math.min(48, Math.max(...plan.keys.map((k) => k.key.length), 3));
+  const width = Math.min(64, Math.max(...plan.keys.map((k) => k.key.length), 3));
   const lines = [`${plan.file}:`];
   for (const k of plan.keys) lines.push(`  ${k.key.padEnd(width)}  ${k.status.padEnd(11)}  ${k.detail}`);
   if (plan.packs.length > 0)
