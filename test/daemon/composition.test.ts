@@ -45,9 +45,13 @@ describe('the composition root (startDaemon over a fake runtime)', () => {
       'llm-proxy',
       'git-gate',
       'packs',
+      'package-cache',
+      'devcontainer',
+      'proposals',
       'ssh-gateway',
     ]);
-    expect(s.hooks.slice(1)).toEqual([s.egress, s.llm, s.git, s.packs, s.ssh]);
+    expect(s.hooks.slice(1, 5)).toEqual([s.egress, s.llm, s.git, s.packs]);
+    expect(s.hooks.slice(6)).toEqual([s.devcontainer, s.proposals, s.ssh]);
   });
 
   describe('bring-up rollback', () => {
