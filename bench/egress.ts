@@ -1,11 +1,20 @@
 /**
  * Egress benchmark: the cost of the proxy path, measured against a direct request to the same loopback origin in
- * the same run, and the time from a policy change to its enforcement. Needs root, squid and nft (like aiboxd).
+ * the same run, and the time from a policy change to its enforcement. Needs root, squid-openssl and openssl (like
+ * aiboxd). Three paths, each next to a direct connection:
+ *   plain HTTP        absolute-form requests through the proxy (keep-alive on both sides)
+ *   CONNECT (tunnel)  HTTPS to a host without method/path rules: CONNECT, SNI peeked, spliced
+ *   inspected HTTPS   HTTPS to a host with a method/path rule: TLS terminated with the sandbox CA, checked, re-encrypted
+ * For HTTPS both a request on a kept-alive connection and a whole new connection (CONNECT + TLS handshake + one
+ * request) are measured.
  * Run: `npx tsx bench/egress.ts` (figures on stdout; nothing is asserted).
  */
+import { execFileSync } from 'node:child_process';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { mkdtemp, rm } from 'node:fs/promises';
+import https from 'node:https';
+import { connect as netConnect, type AddressInfo, type Socket } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createSocket } from 'node:dgram';
@@ -68,6 +77,90 @@ async function latency(url: string, proxy?: string): Promise<number[]> {
   return out;
 }
 
+type ConnectFn = (
+  options: { host?: string; port?: number },
+  cb: (err: Error | null, socket?: Socket) => void,
+) => undefined;
+
+/** HTTPS through the proxy: CONNECT, then TLS over the tunnel (what curl and Node clients do with HTTPS_PROXY). */
+function tunnelAgent(
+  proxy: { host: string; port: number } | undefined,
+  opts: https.AgentOptions,
+): https.Agent {
+  const agent = new https.Agent(opts);
+  const createConnection: ConnectFn = (options, cb) => {
+    const host = options.host!;
+    const port = options.port!;
+    const tls = (socket?: Socket) =>
+      tlsConnect({ ca: opts.ca, ...(socket ? { socket } : { host, port }), servername: host });
+    const ready = (s: ReturnType<typeof tls>) => {
+      s.once('secureConnect', () => cb(null, s));
+      s.once('error', (e) => cb(e));
+    };
+    if (!proxy) {
+      ready(tls());
+      return undefined;
+    }
+    const raw = netConnect(proxy.port, proxy.host, () =>
+      raw.write(`CONNECT ${host}:${port} HTTP/1.1\r\nHost: ${host}:${port}\r\n\r\n`),
+    );
+    let head = '';
+    const onData = (chunk: Buffer) => {
+      head += chunk.toString('latin1');
+      if (!head.includes('\r\n\r\n')) return;
+      raw.off('data', onData);
+      if (!/^HTTP\/1\.[01] 200/.test(head)) return cb(new Error(`CONNECT refused: ${head.split('\r\n')[0]}`));
+      ready(tls(raw));
+    };
+    raw.on('data', onData);
+    raw.once('error', (e) => cb(e));
+    return undefined;
+  };
+  (agent as unknown as { createConnection: ConnectFn }).createConnection = createConnection;
+  return agent;
+}
+
+function httpsGet(url: string, agent: https.Agent): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = https.request(url, { agent }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode ?? 0));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** Sequential HTTPS requests: on one kept-alive connection, or each on a new connection (handshake included). */
+async function httpsLatency(
+  url: string,
+  proxy: { host: string; port: number } | undefined,
+  ca: Buffer[],
+  keepAlive: boolean,
+  n = N,
+): Promise<number[]> {
+  const make = () => tunnelAgent(proxy, { keepAlive, maxSockets: 1, ca });
+  let agent = make();
+  const out: number[] = [];
+  for (let i = 0; i < n + 10; i++) {
+    if (!keepAlive) agent = make();
+    const t = process.hrtime.bigint();
+    const status = await httpsGet(url, agent);
+    if (status !== 200) throw new Error(`status ${status} for ${url}`);
+    if (i >= 10) out.push(Number(process.hrtime.bigint() - t) / 1e6);
+    if (!keepAlive) agent.destroy();
+  }
+  agent.destroy();
+  return out;
+}
+
+function row(label: string, direct: { p50: number; p99: number }, via: { p50: number; p99: number }): void {
+  const f = (x: number) => x.toFixed(3).padStart(7);
+  console.log(
+    `  ${label.padEnd(34)} direct p50 ${f(direct.p50)} p99 ${f(direct.p99)} | proxy p50 ${f(via.p50)} p99 ${f(via.p99)} | added p50 ${f(via.p50 - direct.p50)} p99 ${f(via.p99 - direct.p99)}`,
+  );
+}
+
 async function throughput(url: string, proxy: string | undefined, seconds = 3, concurrency = 4) {
   const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
   const end = Date.now() + seconds * 1000;
@@ -108,8 +201,28 @@ async function main(): Promise<void> {
   await new Promise<void>((r) => origin.listen(0, '127.0.0.1', () => r()));
   const port = (origin.address() as AddressInfo).port;
   const stateDir = await mkdtemp(join(tmpdir(), 'aibox-bench-egress-'));
+  // An HTTPS origin with its own CA (trusted by the proxy for inspected hosts, and by the client for tunnels).
+  const ssl = (...args: string[]) => execFileSync('openssl', args, { cwd: stateDir, stdio: 'ignore' });
+  ssl('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
+    '-subj', '/CN=bench CA', '-keyout', 'up-ca.key', '-out', 'up-ca.pem',
+    '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign'); // prettier-ignore
+  ssl('req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-subj', '/CN=tunnel.test',
+    '-keyout', 'srv.key', '-out', 'srv.csr'); // prettier-ignore
+  await writeFile(
+    join(stateDir, 'ext.cnf'),
+    'subjectAltName=DNS:tunnel.test,DNS:inspect.test,DNS:localhost\n',
+  );
+  ssl('x509', '-req', '-in', 'srv.csr', '-CA', 'up-ca.pem', '-CAkey', 'up-ca.key', '-CAcreateserial', '-days', '1',
+    '-out', 'srv.pem', '-extfile', 'ext.cnf'); // prettier-ignore
+  const upCa = await readFile(join(stateDir, 'up-ca.pem'));
+  const tlsOrigin = https.createServer(
+    { key: await readFile(join(stateDir, 'srv.key')), cert: await readFile(join(stateDir, 'srv.pem')) },
+    (_req, res) => res.end(BODY),
+  );
+  await new Promise<void>((r) => tlsOrigin.listen(0, '127.0.0.1', () => r()));
+  const tlsPort = (tlsOrigin.address() as AddressInfo).port;
   const manager = new EgressManager({
-    config: EgressConfig.parse({}),
+    config: EgressConfig.parse({ tls: { upstreamCaFiles: [join(stateDir, 'up-ca.pem')] } }),
     stateDir,
     logger: silent,
     clock: { now: () => Date.now() },
@@ -117,13 +230,32 @@ async function main(): Promise<void> {
     upstreamDns: [],
   });
   const base = {
-    dnsHosts: { 'origin.test': '127.0.0.1', 'later.test': '127.0.0.1' },
-    hostAccess: [{ address: '127.0.0.1', port }],
+    dnsHosts: {
+      'origin.test': '127.0.0.1',
+      'later.test': '127.0.0.1',
+      'tunnel.test': '127.0.0.1',
+      'inspect.test': '127.0.0.1',
+    },
+    hostAccess: [
+      { address: '127.0.0.1', port },
+      { address: '127.0.0.1', port: tlsPort },
+    ],
+    http: [
+      {
+        layer: 'project',
+        at: 'bench',
+        rules: [{ host: 'inspect.test', methods: ['GET' as const], index: 0 }],
+      },
+    ],
   };
+  const tlsHosts = [
+    { host: 'tunnel.test', ports: [tlsPort] },
+    { host: 'inspect.test', ports: [tlsPort] },
+  ];
   try {
     await manager.prepare(
       'sbx_bench',
-      buildEgressPolicy({ allow: [{ host: 'origin.test', ports: [port] }], ...base }),
+      buildEgressPolicy({ allow: [{ host: 'origin.test', ports: [port] }, ...tlsHosts], ...base }),
     );
     console.log(
       `load average ${loadavg()
@@ -139,6 +271,35 @@ async function main(): Promise<void> {
     console.log(`  via proxy    p50 ${viaProxy.p50.toFixed(3)}  p99 ${viaProxy.p99.toFixed(3)}`);
     console.log(
       `  added        p50 ${(viaProxy.p50 - direct.p50).toFixed(3)}  p99 ${(viaProxy.p99 - direct.p99).toFixed(3)}`,
+    );
+
+    const proxyAt = { host: '127.0.0.1', port: manager.state('sbx_bench')!.proxyPort };
+    const sandboxCa = await readFile(manager.trust('sbx_bench').caCert);
+    const ca = [upCa, sandboxCa];
+    const directTls = (keep: boolean) => httpsLatency(`https://localhost:${tlsPort}/`, undefined, ca, keep);
+    console.log(`HTTPS GET ${BODY.length} B, ${N} sequential requests (ms):`);
+    const dKeep = stats(await directTls(true));
+    row(
+      'CONNECT tunnel, kept-alive',
+      dKeep,
+      stats(await httpsLatency(`https://tunnel.test:${tlsPort}/`, proxyAt, ca, true)),
+    );
+    row(
+      'inspected, kept-alive',
+      dKeep,
+      stats(await httpsLatency(`https://inspect.test:${tlsPort}/`, proxyAt, ca, true)),
+    );
+    const nNew = Math.min(N, 200);
+    const dNew = stats(await httpsLatency(`https://localhost:${tlsPort}/`, undefined, ca, false, nNew));
+    row(
+      'CONNECT tunnel, new connection',
+      dNew,
+      stats(await httpsLatency(`https://tunnel.test:${tlsPort}/`, proxyAt, ca, false, nNew)),
+    );
+    row(
+      'inspected, new connection',
+      dNew,
+      stats(await httpsLatency(`https://inspect.test:${tlsPort}/`, proxyAt, ca, false, nNew)),
     );
     const tDirect = await throughput(`http://127.0.0.1:${port}/`, undefined);
     const tProxy = await throughput(`http://origin.test:${port}/`, proxyUrl);
@@ -163,6 +324,7 @@ async function main(): Promise<void> {
     for (let i = 0; i < 5; i++) {
       const allowLater = i % 2 === 0;
       const allow = [
+        ...tlsHosts,
         { host: 'origin.test', ports: [port] },
         ...(allowLater ? [{ host: 'later.test', ports: [port] }] : []),
       ];
@@ -182,6 +344,8 @@ async function main(): Promise<void> {
     await manager.release('sbx_bench');
     await manager.close();
     origin.close();
+    tlsOrigin.closeAllConnections();
+    tlsOrigin.close();
     await rm(stateDir, { recursive: true, force: true });
   }
 }
