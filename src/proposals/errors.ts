@@ -36,6 +36,10 @@ export const proposalErrors = defineErrors({
     status: 403,
     hint: 'Learn mode needs `egress.allow_learning := true` in the org or team policy (never for production teams) and a profile that allows it.',
   },
+  LEARN_NOT_FOUND: {
+    status: 404,
+    hint: 'Start one with `aibox egress learn SANDBOX --for 10m`; a daemon restart forgets finished runs.',
+  },
   LEARN_ALREADY_RUNNING: { status: 409, hint: 'Wait for the running learn session of this sandbox to end.' },
   LEARN_NOT_ENFORCED: {
     status: 409,

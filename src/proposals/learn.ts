@@ -28,6 +28,8 @@ interface Seen {
   paths: Set<string>;
   count: number;
   denied: boolean;
+  /** Ports the proxy refused for this host (each handed to learn mode once). */
+  refusedPorts: Set<number>;
 }
 
 /**
@@ -40,33 +42,37 @@ export class LearnRecorder {
 
   constructor(readonly sandboxId: string) {}
 
-  /** Records a decision; returns the host when it is new and was refused (so learn mode must open it). */
-  record(d: ObservedDecision): string | undefined {
+  /**
+   * Records a decision; returns the host and port of a proxy refusal not seen before (learn mode may open it). DNS
+   * refusals only count: every connection of the sandbox goes through the proxy, which resolves names itself.
+   */
+  record(d: ObservedDecision): { host: string; port: number } | undefined {
     if (d.sandboxId !== this.sandboxId) return undefined;
     const parsed = d.layer === 'dns' ? dnsTarget(d) : proxyTarget(d);
     if (!parsed) return undefined;
     let seen = this.hosts.get(parsed.host);
-    const isNew = seen === undefined;
     if (!seen) {
       if (this.hosts.size >= MAX_LEARNED_HOSTS) return undefined;
-      seen = { ports: new Set(), methods: new Set(), paths: new Set(), count: 0, denied: false };
+      seen = {
+        ports: new Set(),
+        methods: new Set(),
+        paths: new Set(),
+        count: 0,
+        denied: false,
+        refusedPorts: new Set(),
+      };
       this.hosts.set(parsed.host, seen);
     }
     seen.count++;
     if (parsed.port !== undefined) seen.ports.add(parsed.port);
     if (parsed.method) seen.methods.add(parsed.method);
     if (parsed.path && seen.paths.size < MAX_PATHS) seen.paths.add(parsed.path);
-    if (d.verdict === 'deny') {
-      const first = !seen.denied;
-      seen.denied = true;
-      if (first || isNew) return parsed.host;
-    }
-    return undefined;
-  }
-
-  /** Hosts refused by the policy in force (the ones learn mode opened). */
-  refusedHosts(): string[] {
-    return [...this.hosts].filter(([, s]) => s.denied).map(([h]) => h);
+    if (d.verdict !== 'deny') return undefined;
+    seen.denied = true;
+    if (d.layer !== 'proxy' || parsed.port === undefined || seen.refusedPorts.has(parsed.port))
+      return undefined;
+    seen.refusedPorts.add(parsed.port);
+    return { host: parsed.host, port: parsed.port };
   }
 
   report(forbiddenBy: (host: string, port: number) => string | undefined): LearnedHost[] {

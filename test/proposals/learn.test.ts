@@ -81,21 +81,21 @@ describe('LearnRecorder', () => {
       target,
       kind,
     });
-    expect(r.record(d('a.example', 'deny', 'A', 'dns'))).toBe('a.example');
-    expect(r.record(d('http://a.example/x?q=1', 'deny'))).toBeUndefined();
+    expect(r.record(d('a.example', 'deny', 'A', 'dns'))).toBeUndefined();
+    expect(r.record(d('http://a.example/x?q=1', 'deny'))).toEqual({ host: 'a.example', port: 80 });
+    expect(r.record(d('http://a.example/y', 'deny'))).toBeUndefined();
     expect(r.record(d('a.example:8443', 'allow', 'CONNECT'))).toBeUndefined();
     expect(r.record(d('a.example', 'deny', 'TXT', 'dns'))).toBeUndefined();
     expect(r.record(d('http://127.0.0.1/', 'deny'))).toBeUndefined();
     expect(r.record(d('http://[::1]/', 'deny'))).toBeUndefined();
     expect(r.record({ ...d('http://b.example/', 'deny'), sandboxId: 'sbx_2' })).toBeUndefined();
-    expect(r.refusedHosts()).toEqual(['a.example']);
     expect(r.report(() => undefined)).toEqual([
       {
         host: 'a.example',
         ports: [80, 8443],
         methods: ['CONNECT', 'GET'],
-        paths: ['/x'],
-        count: 3,
+        paths: ['/x', '/y'],
+        count: 4,
         allowedBefore: false,
       },
     ]);

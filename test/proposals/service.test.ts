@@ -310,7 +310,7 @@ describe('ProposalsService', () => {
       egress.emit(d('http://10.1.2.3/', 'deny'));
       await new Promise((r) => setTimeout(r, 20));
       // The org forbids evil.example: reported, never opened.
-      expect(egress.opened.at(-1)).toEqual(['wanted.example']);
+      expect(egress.opened.at(-1)).toEqual(['wanted.example:8080']);
       // Stop early through the timer's path: a short run.
       const done = await new Promise<ReturnType<ProposalsService['learning']>>((resolve) => {
         const poll = () => {

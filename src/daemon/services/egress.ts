@@ -228,7 +228,7 @@ export class EgressService implements SandboxHook {
   }
 
   /**
-   * Learn mode: lets `hosts` (`host` or `host:port,port`) through for one running sandbox on top of its policy, at once;
+   * Learn mode: lets `hosts` (`host` or `host:port,port`) through for one running sandbox on top of its policy;
    * undefined goes back to the policy alone. A policy change meanwhile applies the policy alone until the next call.
    */
   async learnHosts(sandboxId: string, hosts: readonly string[] | undefined): Promise<void> {

@@ -55,7 +55,7 @@ export interface LearnEgress {
   enforces(sandboxId: string): boolean;
   /** Every egress decision from now on; returns the unsubscribe. */
   observe(listener: (d: ObservedDecision) => void): () => void;
-  /** Hosts let through for one sandbox on top of its policy (learn mode); undefined removes them. */
+  /** `host:port,…` let through for one sandbox on top of its policy (learn mode); undefined removes them. */
   learnHosts(sandboxId: string, hosts: readonly string[] | undefined): Promise<void>;
 }
 
@@ -113,8 +113,9 @@ interface LearnRun {
   timer: NodeJS.Timeout;
   unsubscribe: () => void;
   opening: Promise<void>;
-  /** Hosts the policy refused that this run let through. */
-  opened: Set<string>;
+  stopping?: boolean;
+  /** Hosts the policy refused that this run let through, with the ports. */
+  opened: Map<string, Set<number>>;
 }
 
 const EndpointState = z.object({ port: z.number().int().positive() });
@@ -481,7 +482,7 @@ export class ProposalsService implements SandboxHook {
       timer: setTimeout(() => void this.stopLearning(name, undefined), seconds * 1000),
       unsubscribe: () => undefined,
       opening: Promise.resolve(),
-      opened: new Set(),
+      opened: new Map(),
     };
     run.timer.unref();
     run.unsubscribe = egress.observe((d) => {
@@ -491,10 +492,14 @@ export class ProposalsService implements SandboxHook {
       // (and is reported as such); one only the project narrowed away is let through.
       run.opening = run.opening
         .then(async () => {
-          const d = await this.deps.policy.decide('egress', { host: refused, port: 443 }, name);
+          const d = await this.deps.policy.decide('egress', refused, name);
           if (standingOf(d).kind === 'ceiling') return;
-          run.opened.add(refused);
-          await egress.learnHosts(sandbox.id, [...run.opened]);
+          const ports = run.opened.get(refused.host) ?? new Set<number>();
+          run.opened.set(refused.host, ports.add(refused.port));
+          await egress.learnHosts(
+            sandbox.id,
+            [...run.opened].map(([host, p]) => `${host}:${[...p].sort((a, b) => a - b).join(',')}`),
+          );
         })
         .catch((err: unknown) =>
           this.logger.warn({ sandbox: name, err: messageOf(err) }, 'learn: cannot open'),
@@ -516,7 +521,7 @@ export class ProposalsService implements SandboxHook {
     const run = this.learns.get(name);
     if (run) return this.learnReport(run, 'running');
     const done = this.finished.get(name);
-    if (!done) throw proposalErrors.create('PROPOSAL_NOT_FOUND', `no learn run for sandbox ${name}`);
+    if (!done) throw proposalErrors.create('LEARN_NOT_FOUND', `no learn run for sandbox ${name}`);
     return done;
   }
 
@@ -543,8 +548,9 @@ export class ProposalsService implements SandboxHook {
 
   private async stopLearning(name: string, error: string | undefined): Promise<void> {
     const run = this.learns.get(name);
-    if (!run) return;
-    this.learns.delete(name);
+    if (!run || run.stopping) return;
+    // Still listed (as running) until its report is ready: a poll in between must not find nothing.
+    run.stopping = true;
     clearTimeout(run.timer);
     run.unsubscribe();
     await run.opening;
@@ -560,6 +566,7 @@ export class ProposalsService implements SandboxHook {
       report = { ...this.learnReport(run, 'failed'), error: messageOf(err) };
     }
     this.finished.set(name, report);
+    this.learns.delete(name);
     await this.deps.audit
       .append({
         kind: 'learn',
