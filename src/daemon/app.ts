@@ -113,6 +113,7 @@ export async function buildApp(services: DaemonServices, options: AppOptions = {
   if (onListener || ownPort.enabled) {
     await registerDashboard(app, {
       tokens: () => services.sessionApi?.tokens,
+      stateDir: services.config.stateDir,
       endpoints: [
         ...(onListener ? [{ host: listener.host, tls: listener.tls !== undefined }] : []),
         ...(ownPort.enabled && ownPort.host ? [{ host: ownPort.host, tls: ownPort.tls !== undefined }] : []),

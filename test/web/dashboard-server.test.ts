@@ -1,10 +1,16 @@
-import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { mkdtemp, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AiboxError } from '../../src/shared/errors.js';
-import { assertDashboardAddress, installDashboard, isLoopback } from '../../src/daemon/dashboard/index.js';
+import {
+  assertDashboardAddress,
+  DashboardSessions,
+  installDashboard,
+  isLoopback,
+} from '../../src/daemon/dashboard/index.js';
 
 const TOKEN = 'aibox_tok_abc_secretsecret';
 const ORIGIN = 'http://127.0.0.1:7777';
@@ -12,9 +18,10 @@ const ORIGIN = 'http://127.0.0.1:7777';
 let dir: string;
 let app: FastifyInstance;
 let revoked: boolean;
+let sessions: DashboardSessions;
 
 /** A listener like the network one: the dashboard first, then a bearer-token check, then routes. */
-async function build(limits?: { idleMs: number; maxAgeMs: number; max: number }) {
+async function build(limits?: { idleMs: number; maxAgeMs: number; max: number }, sessionsFile?: string) {
   app = Fastify();
   app.setErrorHandler((err, _req, reply) => {
     const e = err as AiboxError;
@@ -28,7 +35,19 @@ async function build(limits?: { idleMs: number; maxAgeMs: number; max: number })
     if (revoked) throw new AiboxError('TOKEN_REVOKED', 'token "t" was revoked', { status: 401, hint: 'x' });
     return { subject: 'reviewer' };
   };
-  await installDashboard(app, { webDir: dir, authenticate, secure: false, ...(limits ? { limits } : {}) });
+  sessions = await installDashboard(app, {
+    webDir: dir,
+    secure: false,
+    login: (token) => ({ ...authenticate(token), tokenId: 'tok_test' }),
+    // As the daemon does with the principal: the session acts as its token (re-checked: revocation ends it).
+    resume: (tokenId, request) => {
+      expect(tokenId).toBe('tok_test');
+      request.headers.authorization = `Bearer ${TOKEN}`;
+      return authenticate(TOKEN);
+    },
+    ...(sessionsFile ? { sessionsFile } : {}),
+    ...(limits ? { limits } : {}),
+  });
   app.addHook('onRequest', async (request) => {
     if (!request.url.startsWith('/v1/')) return;
     const auth = request.headers.authorization;
@@ -183,6 +202,73 @@ describe('dashboard login and session cookie', () => {
     expect(String(out.headers['set-cookie'])).toContain('Max-Age=0');
     expect((await app.inject({ url: '/v1/things', headers: { cookie } })).statusCode).toBe(401);
     expect((await app.inject({ url: '/dashboard/session', headers: { cookie } })).statusCode).toBe(401);
+  });
+
+  it('keeps sessions across a daemon restart: hashed, without the token, and logout and expiry still end them', async () => {
+    const file = path.join(dir, 'state', 'dashboard', 'sessions.json');
+    await app.close();
+    await build(undefined, file);
+    const { cookie, body } = await login();
+    const second = await login();
+    await sessions.flush();
+    const saved = await readFile(file, 'utf8');
+    const id = cookie.split('=')[1]!;
+    // Neither the session id (only its sha256), nor its CSRF token, nor the API token is on disk.
+    expect(saved).not.toContain(id);
+    expect(saved).not.toContain(body.csrf);
+    expect(saved).not.toContain(TOKEN);
+    expect(saved).toContain(createHash('sha256').update(id).digest('hex'));
+    expect((await stat(file)).mode & 0o777).toBe(0o600);
+    // The restart: a new server over the same file.
+    await app.close();
+    await build(undefined, file);
+    const read = await app.inject({ url: '/v1/things', headers: { cookie } });
+    expect(read.json()).toMatchObject({ auth: true });
+    const again = await app.inject({ url: '/dashboard/session', headers: { cookie } });
+    expect(again.json()).toEqual({ subject: 'reviewer', csrf: body.csrf });
+    const write = await app.inject({
+      method: 'POST',
+      url: '/v1/things',
+      headers: { cookie, 'x-aibox-csrf': body.csrf, origin: ORIGIN, host: '127.0.0.1:7777' },
+    });
+    expect(write.statusCode).toBe(200);
+    // Logging out is remembered too; the other session is not affected.
+    await app.inject({
+      method: 'POST',
+      url: '/dashboard/logout',
+      headers: { cookie, 'x-aibox-csrf': body.csrf },
+    });
+    await sessions.flush();
+    await app.close();
+    await build(undefined, file);
+    expect((await app.inject({ url: '/v1/things', headers: { cookie } })).statusCode).toBe(401);
+    expect((await app.inject({ url: '/v1/things', headers: { cookie: second.cookie } })).statusCode).toBe(
+      200,
+    );
+    // Revocation after a restart: the token is re-checked by its id.
+    revoked = true;
+    const gone = await app.inject({ url: '/v1/things', headers: { cookie: second.cookie } });
+    expect(gone.json().error.code).toBe('TOKEN_REVOKED');
+  });
+
+  it('drops saved sessions past their limits, and starts empty from a damaged file', async () => {
+    const file = path.join(dir, 'sessions.json');
+    let t = 1_000_000;
+    const limits = { idleMs: 1000, maxAgeMs: 10_000, max: 10 };
+    const first = await DashboardSessions.open(file, limits, () => t);
+    const { id: idle } = first.create('tok_a', 'a');
+    t += 500;
+    const { id: busy } = first.create('tok_b', 'b');
+    await first.flush();
+    t += 900;
+    const later = await DashboardSessions.open(file, limits, () => t);
+    expect(later.size).toBe(1);
+    expect(later.get(idle)).toBeUndefined();
+    expect(later.get(busy)?.tokenId).toBe('tok_b');
+    await writeFile(file, '{"version":1,"sessions":[{"key":"nope"}]}');
+    expect((await DashboardSessions.open(file, limits, () => t)).size).toBe(0);
+    await writeFile(file, 'not json');
+    expect((await DashboardSessions.open(file, limits, () => t)).size).toBe(0);
   });
 
   it('ignores the cookie when a program sends its own Authorization header', async () => {

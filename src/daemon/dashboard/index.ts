@@ -12,6 +12,7 @@ import {
   DashboardSessions,
   DEFAULT_LIMITS,
   cookieValue,
+  csrfOf,
   sameToken,
   type DashboardSession,
   type SessionLimits,
@@ -32,10 +33,17 @@ export interface DashboardOptions {
   /** The built single-page app (dist/web: index.html and assets/). */
   webDir: string;
   /**
-   * Checks an API token and names its holder; throws the API's own 401 (TOKEN_INVALID, TOKEN_EXPIRED,
-   * TOKEN_REVOKED …) otherwise. Asked at login and again on every call, so revoking a token ends its sessions.
+   * Checks an API token at login: its holder's name and the token's public id, or the API's own 401/403
+   * (TOKEN_INVALID, TOKEN_EXPIRED, TOKEN_REVOKED, TOKEN_SCOPE …). The token itself is not kept.
    */
-  authenticate(token: string): { subject: string } | Promise<{ subject: string }>;
+  login(token: string): Login | Promise<Login>;
+  /**
+   * Re-checks a session's token by its id on every call (so revoking or expiry ends its sessions at once, with the
+   * token's own error) and makes `request` act as that token for the API's authentication and scope checks.
+   */
+  resume(tokenId: string, request: FastifyRequest): { subject: string } | Promise<{ subject: string }>;
+  /** Where sessions are kept across daemon restarts (hashed ids, no token); unset: in memory only. */
+  sessionsFile?: string;
   /**
    * TLS: the cookie is `__Host-` prefixed and Secure, and the expected origin is https. Unset: decided per request by
    * whether it came over TLS (the daemon may serve the dashboard on a TLS listener and on a loopback port at once).
@@ -47,6 +55,11 @@ export interface DashboardOptions {
    */
   dashboardOnly?: (raw: FastifyRequest['raw']) => boolean;
   limits?: SessionLimits;
+}
+
+export interface Login {
+  subject: string;
+  tokenId: string;
 }
 
 const LoginRequest = z.object({ token: z.string().min(1).max(4096) }).strict();
@@ -75,7 +88,7 @@ export async function installDashboard(
   app: FastifyInstance,
   options: DashboardOptions,
 ): Promise<DashboardSessions> {
-  const sessions = new DashboardSessions(options.limits ?? DEFAULT_LIMITS);
+  const sessions = await DashboardSessions.open(options.sessionsFile, options.limits ?? DEFAULT_LIMITS);
   const secure = (request: FastifyRequest): boolean =>
     options.secure ?? (request.raw.socket as TLSSocket | undefined)?.encrypted === true;
   const cookieName = (request: FastifyRequest) =>
@@ -88,9 +101,9 @@ export async function installDashboard(
     const scheme = secure(request) ? 'https' : 'http';
     return origin === undefined || origin === `${scheme}://${request.headers.host ?? ''}`;
   };
-  const checkCsrf = (request: FastifyRequest, session: DashboardSession) => {
+  const checkCsrf = (request: FastifyRequest, id: string) => {
     const header = request.headers[CSRF_HEADER];
-    if (!sameOrigin(request) || !sameToken(typeof header === 'string' ? header : undefined, session.csrf)) {
+    if (!sameOrigin(request) || !sameToken(typeof header === 'string' ? header : undefined, csrfOf(id))) {
       throw dashboardErrors.create(
         'DASHBOARD_CSRF',
         `${request.method} ${request.url.split('?')[0]?.slice(0, 200) ?? ''} needs the dashboard's CSRF header from its own origin`,
@@ -98,9 +111,9 @@ export async function installDashboard(
     }
   };
   /** The session's token still valid, or the session ends with the token's own error. */
-  const revalidate = async (id: string, session: DashboardSession) => {
+  const revalidate = async (id: string, session: DashboardSession, request: FastifyRequest) => {
     try {
-      return await options.authenticate(session.token);
+      return await options.resume(session.tokenId, request);
     } catch (err) {
       sessions.delete(id);
       throw err;
@@ -132,10 +145,9 @@ export async function installDashboard(
         throw dashboardErrors.create('DASHBOARD_CSRF', 'a WebSocket from another origin');
       }
     } else if (!SAFE_METHODS.has(request.method)) {
-      checkCsrf(request, session);
+      checkCsrf(request, id);
     }
-    await revalidate(id, session);
-    request.headers.authorization = `Bearer ${session.token}`;
+    await revalidate(id, session, request);
     sessions.mark(request.raw);
   });
 
@@ -165,30 +177,29 @@ export async function installDashboard(
   app.post(API_ROUTES.dashboard.login, everyone, async (request, reply) => {
     if (!sameOrigin(request)) throw dashboardErrors.create('DASHBOARD_CSRF', 'a login from another origin');
     const { token } = LoginRequest.parse(request.body ?? {});
-    const { subject } = await options.authenticate(token);
+    const { subject, tokenId } = await options.login(token);
     sessions.delete(sessionOf(request));
-    const session = sessions.create(token, subject);
+    const { id } = sessions.create(tokenId, subject);
     void reply.header(
       'set-cookie',
-      cookie(request, session.id, Math.floor((options.limits ?? DEFAULT_LIMITS).maxAgeMs / 1000)),
+      cookie(request, id, Math.floor((options.limits ?? DEFAULT_LIMITS).maxAgeMs / 1000)),
     );
     void reply.header('cache-control', 'no-store');
-    return { subject, csrf: session.csrf };
+    return { subject, csrf: csrfOf(id) };
   });
 
   app.get(API_ROUTES.dashboard.session, everyone, async (request, reply) => {
     const id = sessionOf(request);
     const session = sessions.get(id);
     if (!id || !session) throw dashboardErrors.create('DASHBOARD_SESSION_INVALID', 'not logged in');
-    const { subject } = await revalidate(id, session);
+    const { subject } = await revalidate(id, session, request);
     void reply.header('cache-control', 'no-store');
-    return { subject, csrf: session.csrf };
+    return { subject, csrf: csrfOf(id) };
   });
 
   app.post(API_ROUTES.dashboard.logout, everyone, async (request, reply) => {
     const id = sessionOf(request);
-    const session = sessions.get(id);
-    if (session) checkCsrf(request, session);
+    if (sessions.get(id)) checkCsrf(request, id!);
     sessions.delete(id);
     void reply.header('set-cookie', cookie(request, '', 0));
     return { loggedOut: true };

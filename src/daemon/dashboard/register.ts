@@ -1,5 +1,6 @@
 import type { FastifyInstance, RouteOptions } from 'fastify';
-import { requireScope, type TokenStore } from '../../tokens/index.js';
+import path from 'node:path';
+import { requireScope, type TokenPrincipal, type TokenStore } from '../../tokens/index.js';
 import { tokenErrors } from '../../tokens/index.js';
 import { DAEMON_CALLER } from '../../shared/index.js';
 import { assertDashboardAddress, defaultWebDir, installDashboard } from './index.js';
@@ -42,6 +43,8 @@ export interface DashboardRegistration {
    */
   endpoints: readonly { host: string; tls: boolean }[];
   webDir?: string;
+  /** The daemon's state directory: sessions are kept in <stateDir>/dashboard/sessions.json across restarts. */
+  stateDir?: string;
 }
 
 declare module 'fastify' {
@@ -71,14 +74,25 @@ export async function registerDashboard(
     const config = (route.config ?? {}) as { tokenScope?: string };
     if (config.tokenScope === undefined) route.config = { ...route.config, tokenScope: 'admin' };
   });
+  const storeOf = () => {
+    const store = options.tokens();
+    if (!store) throw tokenErrors.create('TOKEN_INVALID', 'this daemon issues no tokens');
+    return store;
+  };
   const sessions = await installDashboard(app, {
     webDir: options.webDir ?? defaultWebDir(),
     dashboardOnly: (raw) => ownPort.has(raw),
-    authenticate: (token) => {
-      const store = options.tokens();
-      if (!store) throw tokenErrors.create('TOKEN_INVALID', 'this daemon issues no tokens');
-      const principal = store.authenticate(token);
+    ...(options.stateDir ? { sessionsFile: path.join(options.stateDir, 'dashboard', 'sessions.json') } : {}),
+    login: (token) => {
+      const principal = storeOf().authenticate(token);
       requireScope(principal, 'admin');
+      return { subject: principal.name, tokenId: principal.id };
+    },
+    resume: (tokenId, request) => {
+      const principal = principalById(storeOf(), tokenId);
+      requireScope(principal, 'admin');
+      // Token authentication (token-auth.ts) takes the principal as proven: the secret was, at login.
+      request.principal = principal;
       return { subject: principal.name };
     },
   });
@@ -89,4 +103,17 @@ export async function registerDashboard(
     if (sessions.served(request.raw)) request.caller = DAEMON_CALLER;
   });
   return sessions;
+}
+
+/** The principal of a token known by its id, as TokenStore.authenticate would answer for its secret. */
+function principalById(store: TokenStore, id: string): TokenPrincipal {
+  const t = store.list().find((x) => x.id === id);
+  if (!t) throw tokenErrors.create('TOKEN_INVALID', 'the bearer token is not valid');
+  if (t.state === 'revoked')
+    throw tokenErrors.create('TOKEN_REVOKED', `token "${t.name}" was revoked`, { id: t.id });
+  if (t.state === 'expired')
+    throw tokenErrors.create('TOKEN_EXPIRED', `token "${t.name}" expired at ${t.expiresAt ?? ''}`, {
+      id: t.id,
+    });
+  return { id: t.id, name: t.name, scope: t.scope, team: t.team };
 }

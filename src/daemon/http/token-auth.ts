@@ -61,6 +61,8 @@ export function installTokenAuth(
   app.addHook('onRequest', async (request, reply) => {
     // The dashboard's page, assets and login (src/daemon/dashboard) are what a browser loads before it has a token.
     if (!isNetworkRequest(request.raw) || request.routeOptions.config.dashboardPublic) return;
+    // A dashboard session's token, re-checked by its id just before (dashboard/register.ts).
+    if (request.principal) return;
     const seen = await refusedFrom()(request, { increment: false });
     if (!seen.isAllowed && seen.remaining === 0) {
       void reply.header('retry-after', String(seen.ttlInSeconds));

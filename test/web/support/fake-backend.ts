@@ -190,7 +190,16 @@ export async function startFakeBackend(): Promise<FakeBackend> {
       });
     return { subject: 'reviewer' };
   };
-  await installDashboard(app, { webDir: WEB_DIR, authenticate, secure: false });
+  await installDashboard(app, {
+    webDir: WEB_DIR,
+    secure: false,
+    login: (token) => ({ ...authenticate(token), tokenId: 'tok_fake' }),
+    // The stand-in API below checks a bearer header: the session's token stands in for the daemon's principal.
+    resume: (_tokenId, request) => {
+      request.headers.authorization = `Bearer ${FAKE_TOKEN}`;
+      return { subject: 'reviewer' };
+    },
+  });
   app.addHook('onRequest', async (request) => {
     if (!request.url.startsWith('/v1/')) return;
     const auth = request.headers.authorization;
