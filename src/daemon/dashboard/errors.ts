@@ -3,7 +3,7 @@ import { defineErrors } from '../../shared/errors.js';
 export const dashboardErrors = defineErrors({
   DASHBOARD_SESSION_INVALID: {
     status: 401,
-    hint: 'The dashboard session ended (logged out, expired, or aiboxd restarted); log in again with an API token.',
+    hint: "The dashboard session ended (logged out or expired), or this is the dashboard's own port, which serves the page's calls only: log in on the page with an API token.",
   },
   DASHBOARD_CSRF: {
     status: 403,
