@@ -37,7 +37,7 @@ describe('explain', () => {
     );
     expect(text).toMatch(/project\s+abstain/);
     expect(text).toContain(
-      'effective {"allowDomains":["registry.npmjs.org"],"allowPorts":[443],"allowTcp":[]}',
+      'effective {"allowDomains":["registry.npmjs.org"],"allowPorts":[443],"allowTcp":[],"allowHttp":[]}',
     );
   });
 
