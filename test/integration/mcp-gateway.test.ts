@@ -136,6 +136,26 @@ describe.skipIf(!run)('the MCP gateway in a real gVisor sandbox', () => {
     expect(explained.stdout + explained.stderr).toContain('write_file');
   }, 900_000);
 
+  it('keeps serving after a daemon restart: the same port and key, re-opened when the sandbox is adopted', async () => {
+    const before = await daemon.exec('mcp1', ['cat', '/opt/aibox/packs/.aibox/bin/mcp-filesystem']);
+    await daemon.crash();
+    await daemon.restart();
+    const after = await daemon.exec('mcp1', ['cat', '/opt/aibox/packs/.aibox/bin/mcp-filesystem']);
+    expect(after.stdout).toBe(before.stdout);
+    const r = await daemon.exec('mcp1', [
+      'timeout',
+      '120',
+      'python3',
+      '-c',
+      CLIENT,
+      '/opt/aibox/packs/.aibox/bin/mcp-filesystem',
+    ]);
+    expect(r.exitCode, r.stderr).toBe(0);
+    const answers = JSON.parse(r.stdout) as { result?: unknown; error?: { code: number } }[];
+    expect(answers[2]!.result).toBeDefined();
+    expect(answers[3]!.error?.code).toBe(-32001);
+  }, 300_000);
+
   it('gives nothing to a connection without the sandbox key', async () => {
     const r = await daemon.exec('mcp1', [
       'python3',
