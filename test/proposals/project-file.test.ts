@@ -50,6 +50,35 @@ describe('addDestination', () => {
     expect(out.text).toBe(text);
   });
 
+  it('adds a method/path rule beside the rules network.http has for the host, and none where it has none', () => {
+    const text = `network:
+  allow: [api.example.com, other.example]
+  http:
+    - {host: api.example.com, methods: [GET], paths: [/repos/**]}
+`;
+    const out = addDestination(text, {
+      host: 'api.example.com',
+      port: 443,
+      methods: ['POST'],
+      paths: ['/repos/*/issues'],
+    });
+    expect(out.changes).toEqual([
+      'network.http += {"host":"api.example.com","methods":["POST"],"paths":["/repos/*/issues"]}',
+    ]);
+    expect(out.text).toContain('- {host: api.example.com, methods: [GET], paths: [/repos/**]}');
+    expect(out.text).toContain('- {host: api.example.com, methods: [POST], paths: [/repos/*/issues]}');
+    // other.example has no rules: every method and path is already allowed there.
+    expect(addDestination(text, { host: 'other.example', port: 443, methods: ['PUT'] }).changes).toEqual([]);
+  });
+
+  it('refuses a method/path rule the project schema would not load', () => {
+    const text =
+      'network:\n  allow: [api.example.com]\n  http:\n    - {host: api.example.com, methods: [GET]}\n';
+    expect(() => addDestination(text, { host: 'api.example.com', port: 443, paths: ['/a/../b'] })).toThrow(
+      expect.objectContaining({ code: 'PROPOSAL_PROJECT_INVALID' }),
+    );
+  });
+
   it('refuses a file that does not load', () => {
     expect(() => addDestination('network: [', { host: 'a.example', port: 443 })).toThrow(
       expect.objectContaining({ code: 'PROPOSAL_PROJECT_INVALID' }),

@@ -231,6 +231,20 @@ describe('ProposalsService', () => {
     expect(again.get(other.id).resolution?.reason).toBe('use the mirror');
   });
 
+  it('approves after the sandbox stopped, still checking the org ceiling', async () => {
+    const org = new Set(['allowed.example', 'wanted.example', 'other.example']);
+    const s = await build(fakePolicy(org, new Set(['allowed.example'])));
+    await s.prepare(ctx());
+    const wanted = (await s.submit('sbx_1', { host: 'wanted.example', reason: 'r' })).proposal;
+    const other = (await s.submit('sbx_1', { host: 'other.example', reason: 'r' })).proposal;
+    await s.stop(ctx());
+    expect(s.endpointPort('sbx_1')).toBeUndefined();
+    expect((await s.approve(wanted.id, { uid: 0 })).state).toBe('approved');
+    expect(await readFile(path.join(projectDir, 'aibox/policy.yaml'), 'utf8')).toContain('wanted.example');
+    org.delete('other.example');
+    expect((await s.approve(other.id, { uid: 0 })).resolution).toMatchObject({ by: 'ceiling', layer: 'org' });
+  });
+
   it('turns an approval into a ceiling rejection when the org changed meanwhile', async () => {
     const org = new Set(['allowed.example', 'wanted.example']);
     const s = await build(fakePolicy(org, new Set(['allowed.example'])));

@@ -341,8 +341,9 @@ export class ProposalsService implements SandboxHook {
         );
       const running = [...this.known.values()].find((k) => k.id === rec.sandboxId);
       const now = () => new Date(this.clock.now()).toISOString();
-      if (running) {
-        const { decision: before, standing } = await this.standing(rec.sandbox, rec);
+      // A stopped sandbox has no composed policy any more: its ceiling is then the org's with the default team.
+      {
+        const { decision: before, standing } = await this.standing(running ? rec.sandbox : undefined, rec);
         if (standing.kind === 'ceiling') {
           const rejected: ProposalRecord = {
             ...rec,
@@ -404,7 +405,7 @@ export class ProposalsService implements SandboxHook {
    * allow decides: a ceiling first), or one for the host and port. Method and path go to the door only when it knows paths.
    */
   private async standing(
-    sandbox: string,
+    sandbox: string | undefined,
     p: {
       host: string;
       port: number;
