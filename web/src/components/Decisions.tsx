@@ -82,7 +82,7 @@ export function DecisionList() {
         cells={(d) => [
           <Age iso={d.ts} />,
           d.door,
-          <Badge tone={stateTone(d.outcome)}>{d.outcome}</Badge>,
+          <Badge tone={stateTone(d.outcome)}>{outcomeLabel(d.outcome)}</Badge>,
           d.sandbox,
           <a href={href('decisions', d.id)} aria-label={`Explain ${d.id}: ${d.reason}`}>
             {d.reason || d.id}
@@ -164,4 +164,9 @@ export function DecisionExplain({ id }: { id: string }) {
       ) : null}
     </section>
   );
+}
+
+/** The words of the outcome filter, on the badges too (refused, needs approval). */
+function outcomeLabel(outcome: string): string {
+  return outcome === 'deny' ? 'refused' : outcome === 'approve' ? 'needs approval' : outcome;
 }

@@ -53,8 +53,8 @@ export function Login({
           aria-describedby="token-help"
         />
         <p id="token-help" className="muted">
-          Create one with <code>aibox token create</code>. It is exchanged for a session cookie and never
-          stored here.
+          An admin token: <code>sudo aibox token create NAME --scope admin</code>. It is exchanged for a
+          session cookie and never stored here.
         </p>
         <ErrorBanner error={error} title="Login failed" />
         <button type="submit" className="primary" disabled={busy}>
