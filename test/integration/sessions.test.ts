@@ -220,6 +220,35 @@ describe.runIf(run)('the session API over TCP with real gVisor sessions', () => 
     expect((await raw(url, `/v1/sessions/${out.sid}`, sessionsToken)).status).toBe(404);
   });
 
+  it('streams exec with stdin from the Python client, and kills it at its timeout', async () => {
+    const script = [
+      'import json',
+      'from aibox_client import AiboxClient',
+      'out = {}',
+      'with AiboxClient().session() as s:',
+      '    run = s.exec_stream(["sh", "-c", "tr a-z A-Z; id -u >&2"])',
+      '    run.write("from python\\n")',
+      '    run.close_stdin()',
+      '    got = {"stdout": b"", "stderr": b""}',
+      '    for name, data in run:',
+      '        got[name] += data',
+      '    out["stdout"], out["stderr"], out["exit"] = got["stdout"].decode(), got["stderr"].decode(), run.exit_code',
+      '    slow = s.exec_stream(["sleep", "30"], timeout=1)',
+      '    out["slow"] = [slow.wait(), slow.timed_out]',
+      'print(json.dumps(out))',
+    ].join('\n');
+    const { stdout } = await promisify(execFile)('python3', ['-B', '-c', script], {
+      env: { ...process.env, PYTHONPATH: PYTHON_CLIENT, AIBOX_URL: url, AIBOX_TOKEN: sessionsToken },
+      timeout: 60_000,
+    });
+    expect(JSON.parse(stdout)).toEqual({
+      stdout: 'FROM PYTHON\n',
+      stderr: '1001\n',
+      exit: 0,
+      slow: [137, true],
+    });
+  });
+
   it('refuses a session over the per-token quota with 429 and Retry-After', async () => {
     const a = await client.createSession();
     const b = await client.createSession();
