@@ -269,6 +269,8 @@ describe.skipIf(!run)('egress: TLS inspection, method/path rules and SNI checks 
     const r = await curl(`-H "Authorization: Bearer $API_TOKEN" https://api.test:${port}/repos/x`);
     expect(r.stdout).toContain('upstream GET /repos/x');
     expect(auths).toEqual([`Bearer ${SECRET}`]);
+    // The value is in no log of the daemon's (the proxy's decision lines carry no headers).
+    expect(await daemon.log()).not.toContain(SECRET);
     // Without the placeholder nothing is added: the value goes only where the sandbox asked for it.
     auths.length = 0;
     await curl(`https://api.test:${port}/repos/x`);
