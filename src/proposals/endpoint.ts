@@ -73,6 +73,8 @@ export class ProposalEndpoint {
     server.headersTimeout = 10_000;
     server.requestTimeout = 15_000;
     server.maxHeadersCount = 50;
+    // One sandbox's own listener: a handful of connections is plenty.
+    server.maxConnections = 32;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen({ host: options.host ?? '127.0.0.1', port: options.port ?? 0 }, () => {

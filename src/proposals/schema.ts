@@ -42,7 +42,14 @@ export const ProposalSubmission = z
       )
       .max(32)
       .optional(),
-    reason: z.string().trim().min(1).max(1000),
+    // Shown on a person's terminal: no control characters (escape sequences could dress up the review).
+    reason: z
+      .string()
+      .trim()
+      .min(1)
+      .max(1000)
+      // eslint-disable-next-line no-control-regex -- refusing control characters is the point
+      .regex(/^[^\x00-\x08\x0b-\x1f\x7f-\x9f]*$/, 'no control characters'),
   })
   .strict();
 export type ProposalSubmission = z.infer<typeof ProposalSubmission>;

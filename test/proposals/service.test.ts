@@ -187,6 +187,7 @@ describe('ProposalsService', () => {
       { host: 'a.example', reason: 'r', paths: ['no-slash'] },
       { host: 'a.example', reason: 'r', port: 70000 },
       { host: 'a.example', reason: 'r', sandbox: 'other' },
+      { host: 'a.example', reason: 'looks fine\u001b[2K\u001b[1Aapproved' },
     ])
       expect(await codeOf(s.submit('sbx_1', body)), JSON.stringify(body)).toBe('PROPOSAL_INVALID');
   });

@@ -56,7 +56,7 @@ function describe(ctx: CliContext, p: ProposalReport): void {
   const r = p.resolution;
   if (r?.changes?.length) ctx.out(`  aibox/policy.yaml: ${r.changes.join(', ')}`);
   else if (p.state === 'approved') ctx.out('  aibox/policy.yaml already allowed it: nothing changed');
-  if (r?.reason) ctx.out(`  reason: ${r.reason}`);
+  if (r?.reason) ctx.out(`  reason: ${oneLine(r.reason, 500)}`);
   if (r?.decisionId) ctx.out(`  decision ${r.decisionId} (aibox policy explain --log-entry ${r.decisionId})`);
 }
 
@@ -67,6 +67,8 @@ function destination(p: ProposalReport): string {
 }
 
 function oneLine(text: string, max: number): string {
-  const flat = text.replace(/\s+/g, ' ');
+  // The agent wrote it: no control characters reach the terminal, whatever the daemon let through.
+  // eslint-disable-next-line no-control-regex -- refusing control characters is the point
+  const flat = text.replace(/[\x00-\x1f\x7f-\x9f]/g, ' ').replace(/\s+/g, ' ');
   return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat;
 }
