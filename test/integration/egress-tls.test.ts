@@ -310,6 +310,33 @@ describe.skipIf(!run)('egress: TLS inspection, method/path rules and SNI checks 
     expect(explained.stdout).toContain('EGRESS_CREDENTIAL_EXFILTRATION');
   });
 
+  it('keeps the secret out of squid.conf (0600 credentials file, CA key 0600) and everything across a daemon crash', async () => {
+    const info = await daemon.api<{ id: string }>('GET', `/v1/sandboxes/${name}`);
+    const dir = path.join(daemon.stateDir, 'egress', info.body.id);
+    expect(await readFile(path.join(dir, 'squid/squid.conf'), 'utf8')).not.toContain(SECRET);
+    const modes = execFileSync('stat', [
+      '-c',
+      '%a %U %n',
+      path.join(dir, 'squid/credentials.conf'),
+      path.join(dir, 'tls/ca.key'),
+    ]).toString();
+    expect(modes).toMatch(/^600 proxy .*credentials\.conf\n600 proxy .*ca\.key\n$/);
+
+    const before = (await sh('echo "$API_TOKEN"')).stdout.trim();
+    await daemon.crash();
+    await daemon.restart();
+    auths.length = 0;
+    const r = await waitFor(async () => {
+      const got = await curl(`-H "Authorization: Bearer $API_TOKEN" https://api.test:${port}/repos/x`);
+      return got.stdout.includes('upstream GET /repos/x') ? got : undefined;
+    }, 30_000);
+    expect(r.stdout).toContain(' rc=0');
+    expect((await sh('echo "$API_TOKEN"')).stdout.trim()).toBe(before);
+    expect(auths.at(-1)).toBe(`Bearer ${SECRET}`);
+    const refused = await curl(`-i https://api.test:${port}/gists`);
+    expect(refused.stdout).toContain('EGRESS_HTTP_NOT_ALLOWED');
+  });
+
   it('gives the sandbox the CA certificate, never its key', async () => {
     const r = await sh(
       'echo "NODE=$NODE_EXTRA_CA_CERTS SSL=$SSL_CERT_FILE REQ=$REQUESTS_CA_BUNDLE"; ls /etc/aibox/egress; ' +
