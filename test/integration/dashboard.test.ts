@@ -187,6 +187,28 @@ describe.skipIf(!run)('dashboard against a real aiboxd', () => {
     expect(pageErrors).toEqual([]);
   });
 
+  it('keeps the reviewer logged in across a daemon crash and restart, and logs out', async () => {
+    await daemon.crash();
+    await daemon.restart();
+    // The socket answers first; the network listener follows within moments.
+    await expect
+      .poll(() =>
+        fetch(`${url}/`).then(
+          (r) => r.status,
+          () => 0,
+        ),
+      )
+      .toBe(200);
+    await page.goto(`${url}/#/sandboxes`);
+    const row = page.getByRole('row', { name: new RegExp(name) });
+    await row.waitFor({ timeout: 30_000 });
+    expect(await page.getByLabel('API token').count()).toBe(0);
+    await page.getByRole('button', { name: 'Log out' }).click();
+    await page.getByLabel('API token').waitFor();
+    await page.goto(`${url}/#/sandboxes`);
+    await page.getByLabel('API token').waitFor();
+  });
+
   it("serves the dashboard on its own loopback port, and no program's token there", async () => {
     // A program with the admin token: served by the network listener, refused on the dashboard's port.
     const auth = { authorization: `Bearer ${token}` };
