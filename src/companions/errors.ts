@@ -18,4 +18,8 @@ export const companionErrors = defineErrors({
     status: 403,
     hint: 'Companion services have no egress at all: remove `egress` from the service in aibox/services.yaml (the agent reaches the service; the service reaches nothing).',
   },
+  COMPANION_START_FAILED: {
+    status: 500,
+    hint: 'A companion service of aibox/services.yaml did not start: the message names the service and ends with its log. Fix its command or pack, then start the sandbox again.',
+  },
 });

@@ -16,3 +16,5 @@ export {
   renderCompanionNftables,
   type LinkPlan,
 } from './network.js';
+export { readServicesFile } from './read.js';
+export { hostLinker, type CompanionLinker } from './link.js';

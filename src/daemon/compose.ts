@@ -10,6 +10,7 @@ import type { HookDeps, SandboxHook } from './services/hooks.js';
 import type { DaemonServices } from './services/index.js';
 import { LlmProxyHook, llmPolicySource } from './services/llm-proxy.js';
 import { PackageCacheHook } from './services/package-cache.js';
+import { CompanionsService } from './services/companions.js';
 import { PacksService } from './services/packs.js';
 import { DevcontainerService } from './services/devcontainer.js';
 import { PolicyService } from './services/policy.js';
@@ -107,6 +108,18 @@ export async function composeDaemon(input: ComposeInput): Promise<ComposedDaemon
     );
     const packs = built('packs', await PacksService.create({ ...deps, policy, audit, egress }));
     const packageCache = built('package-cache', await PackageCacheHook.create({ ...deps, policy }));
+    // After egress (it opens each companion in the agent's ruleset) and before devcontainer (postCreateCommand may
+    // use a service).
+    const companions = built(
+      'companions',
+      new CompanionsService({
+        ...deps,
+        policy,
+        packs,
+        networked: egress.enforcing,
+        openPeers: (sandboxId, peers) => egress.openPeers(sandboxId, peers),
+      }),
+    );
     // After packs: the project's devcontainer.json installs its packs through the packs service.
     const devcontainer = built(
       'devcontainer',
@@ -144,6 +157,7 @@ export async function composeDaemon(input: ComposeInput): Promise<ComposedDaemon
       git,
       packs,
       packageCache,
+      companions,
       devcontainer,
       proposals,
       ssh,
@@ -195,6 +209,7 @@ export async function composeDaemon(input: ComposeInput): Promise<ComposedDaemon
       llm,
       git,
       packs,
+      companions,
       devcontainer,
       proposals,
       ssh,

@@ -96,6 +96,8 @@ interface Live {
   /** Squid's start when it runs in the background (prepare's `background`); settled before any use of Squid. */
   ready?: Promise<void>;
   credentials?: CredentialValues;
+  /** Companion services the sandbox reaches over private links (setPeers). */
+  peers?: NonNullable<NftRulesetInput['peers']>;
 }
 
 /**
@@ -269,6 +271,17 @@ export class EgressManager {
     await timedStep(this.opts.logger, sandboxId, 'nft-apply', () => this.applyRules(live));
   }
 
+  /**
+   * The sandbox's companion services (address and port on a private link each): accepted in its ruleset next to
+   * the policy's TCP destinations, re-applied and verified at once.
+   */
+  async setPeers(sandboxId: string, peers: NonNullable<NftRulesetInput['peers']>): Promise<void> {
+    const live = this.requireLive(sandboxId);
+    await live.ready;
+    live.peers = peers;
+    await this.applyRules(live);
+  }
+
   /** Hot reload: the resolver switches at once, Squid reconfigures, the ruleset changes only if TCP rules did. */
   async update(sandboxId: string, policy: EgressPolicy): Promise<void> {
     const live = this.requireLive(sandboxId);
@@ -423,6 +436,7 @@ export class EgressManager {
       dnsPort: live.state.dnsPort,
       gateways: live.state.gateways.map((g) => ({ name: g.name, address: host, port: g.port })),
       tcp,
+      ...(live.peers ? { peers: live.peers } : {}),
     };
   }
 

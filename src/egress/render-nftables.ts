@@ -24,6 +24,8 @@ export interface NftRulesetInput {
   readonly gateways: readonly { name: string; address: string; port: number }[];
   /** Policy-allowed direct TCP destinations, already resolved to addresses. */
   readonly tcp: readonly { name: string; address: string; port: number }[];
+  /** Companion services on the sandbox's private links (src/companions): their address and port, nothing else. */
+  readonly peers?: readonly { name: string; address: string; port: number }[];
 }
 
 export function nftTableName(sandboxId: string): string {
@@ -47,6 +49,12 @@ export function nftEndpoints(input: NftRulesetInput): NftEndpoint[] {
       label: `tcp ${t.name}`,
       address: t.address,
       port: t.port,
+      protocol: 'tcp' as const,
+    })),
+    ...(input.peers ?? []).map((p) => ({
+      label: `peer ${p.name}`,
+      address: p.address,
+      port: p.port,
       protocol: 'tcp' as const,
     })),
   ];

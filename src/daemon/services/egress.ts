@@ -193,6 +193,19 @@ export class EgressService implements SandboxHook {
     await this.manager.release(ctx.id);
   }
 
+  /**
+   * Opens the sandbox's companion services (src/daemon/services/companions.ts) in its ruleset: each an address and
+   * port on a private link. Refused without enforcement (then the sandbox has no network to link).
+   */
+  async openPeers(
+    sandboxId: string,
+    peers: readonly { name: string; address: string; port: number }[],
+  ): Promise<void> {
+    if (!this.enforcing)
+      throw egressErrors.create('EGRESS_NOT_ENFORCED', 'companion services need egress enforcement');
+    await this.manager.setPeers(sandboxId, [...peers]);
+  }
+
   /** Runs the enforcement probes from inside the sandbox (see src/egress/selftest.ts). */
   async selftest(name: string, sandboxId: string, exec: SandboxExec): Promise<SelftestReport> {
     if (!this.manager.state(sandboxId))

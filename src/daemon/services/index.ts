@@ -14,6 +14,7 @@ import type { GitGateService } from './git-gate.js';
 import type { PacksService } from './packs.js';
 import type { ProposalsService } from './proposals.js';
 import type { DevcontainerService } from './devcontainer.js';
+import type { CompanionsService } from './companions.js';
 import type { SshGatewayHook } from './ssh-gateway.js';
 import type { TaskService } from './tasks.js';
 import type { WarmPool } from './warm-pool.js';
@@ -40,6 +41,8 @@ export interface DaemonServices {
   llm: LlmProxyHook;
   git: GitGateService;
   packs: PacksService;
+  /** Companion services of aibox/services.yaml (absent in hand-made test apps). */
+  companions?: CompanionsService | undefined;
   /** The project's devcontainer.json as a layer (absent in hand-made test apps). */
   devcontainer?: DevcontainerService | undefined;
   /** Agent-proposed policy changes and learn mode (absent in hand-made test apps). */

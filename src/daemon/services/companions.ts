@@ -1,0 +1,358 @@
+import { chown, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { execa } from 'execa';
+import {
+  companionErrors,
+  hostLinker,
+  linkPlan,
+  MAX_LINKS,
+  parseServices,
+  readServicesFile,
+  renderCompanionNftables,
+  type CompanionLinker,
+  type CompanionService,
+} from '../../companions/index.js';
+import { loadProfile, type Profile } from '../../config/index.js';
+import { packEnv, PACKS_MOUNT, type InstalledPack } from '../../packs/index.js';
+import type { Mount } from '../../runtime/index.js';
+import { messageOf, newId } from '../../shared/index.js';
+import { writeJsonAtomic } from '../../shared/fs/atomic-write.js';
+import type {
+  HookDeps,
+  RunningSandbox,
+  SandboxContribution,
+  SandboxHook,
+  SandboxHookContext,
+} from './hooks.js';
+import type { PacksService } from './packs.js';
+import type { PolicyService } from './policy.js';
+
+/** A data folder when the service declares none: its server still needs somewhere to write (tmpfs, removed). */
+const DEFAULT_DATA_MIB = 256;
+const READY_TIMEOUT_MS = 60_000;
+/** The service's output, in its data folder (the exec's working directory): quoted when it does not come up. */
+const SERVICE_LOG = '.aibox-service.log';
+
+export interface CompanionsDeps extends HookDeps {
+  policy: Pick<PolicyService, 'authorize'>;
+  packs: Pick<PacksService, 'build' | 'registry'>;
+  /** Whether egress is enforced: without it the agent's sandbox has no network to link a companion to. */
+  networked: boolean;
+  /** Opens the companions' addresses and ports in the agent sandbox's egress ruleset (EgressService.openPeers). */
+  openPeers(sandboxId: string, peers: { name: string; address: string; port: number }[]): Promise<void>;
+  /** The host's network operations (root); unit tests pass a fake. */
+  linker?: CompanionLinker;
+  /** Mounts a companion's data tmpfs at `target` (root); unit tests pass a fake. */
+  mountData?: (target: string, sizeMiB: number) => Promise<void>;
+  /** How long a service may take to listen on its port after its command started (default 60 s). */
+  readyTimeoutMs?: number;
+}
+
+/** One running companion of an agent sandbox, as kept in the daemon's state (what stop must remove). */
+interface CompanionRecord {
+  service: string;
+  pack: string;
+  port: number;
+  id: string;
+  linkIndex: number;
+  containerId?: string;
+}
+
+interface AgentRecord {
+  sandboxId: string;
+  sandbox: string;
+  companions: CompanionRecord[];
+}
+
+/**
+ * Companion services (aibox/services.yaml): per declared service, its own gVisor sandbox with no network but a private
+ * veth link to its agent's sandbox (docs/companions.md). prepare reads and checks the file (never following links),
+ * reserves the links and gives the agent an /etc/hosts with the service names; started creates each companion
+ * (its packs mounted read-only, a daemon-owned tmpfs for data), links it, opens it in the agent's egress ruleset
+ * and starts its command through the exec agent, waiting until it listens. Any failure fails the agent's start,
+ * naming the service. stop removes every companion with its mounts, cgroup and state. A daemon restart does not
+ * re-adopt them: the agent's sandbox is stopped (fail closed) and its companions removed.
+ */
+export class CompanionsService implements SandboxHook {
+  readonly layer = 'companions';
+  private readonly dir: string;
+  private readonly linker: CompanionLinker;
+  /** Serialises link allocation (the state files are the allocation table). */
+  private queue: Promise<unknown> = Promise.resolve();
+  /** The parsed services of sandboxes between prepare and started. */
+  private readonly pending = new Map<string, CompanionService[]>();
+
+  constructor(private readonly deps: CompanionsDeps) {
+    this.dir = path.join(deps.config.stateDir, 'companions');
+    this.linker = deps.linker ?? hostLinker;
+  }
+
+  async prepare(ctx: SandboxHookContext): Promise<SandboxContribution> {
+    if (ctx.ephemeral) return {};
+    const text = await readServicesFile(ctx.path);
+    if (text === undefined) return {};
+    const services = parseServices(text);
+    if (services.length === 0) return {};
+    if (!this.deps.networked)
+      throw companionErrors.create(
+        'COMPANION_START_FAILED',
+        `${services.map((x) => x.name).join(', ')}: companion services need egress enforcement, which this daemon runs without`,
+        { services: services.map((x) => x.name) },
+      );
+    for (const s of services) this.deps.packs.registry.resolve(s.pack); // an unknown pack fails before anything runs
+    const record = await this.serial(async () => {
+      const used = await this.usedLinks(ctx.id);
+      const companions: CompanionRecord[] = [];
+      let next = 0;
+      for (const s of services) {
+        while (used.has(next)) next++;
+        if (next >= MAX_LINKS)
+          throw companionErrors.create('COMPANION_START_FAILED', 'no free private link left on this host', {
+            service: s.name,
+          });
+        used.add(next);
+        companions.push({ service: s.name, pack: s.pack, port: s.port, id: newId('cmp'), linkIndex: next });
+      }
+      const r: AgentRecord = { sandboxId: ctx.id, sandbox: ctx.name, companions };
+      await this.save(r);
+      return r;
+    });
+    this.pending.set(ctx.id, services);
+    const hosts = path.join(this.agentDir(ctx.id), 'hosts');
+    const lines = [
+      '127.0.0.1\tlocalhost',
+      '::1\tlocalhost ip6-localhost ip6-loopback',
+      `127.0.1.1\t${ctx.name}`,
+      ...record.companions.map((c) => `${linkPlan(c.linkIndex).companionAddress}\t${c.service}`),
+    ];
+    await writeFile(hosts, `${lines.join('\n')}\n`, { mode: 0o644 });
+    return {
+      mounts: [{ source: hosts, target: '/etc/hosts', readOnly: true, daemonOwned: true }],
+      endpoints: Object.fromEntries(
+        record.companions.map((c) => [`service ${c.service}`, `tcp://${c.service}:${c.port} (${c.pack})`]),
+      ),
+    };
+  }
+
+  async started(sandbox: RunningSandbox): Promise<void> {
+    const services = this.pending.get(sandbox.id);
+    this.pending.delete(sandbox.id);
+    if (!services) return;
+    const record = await this.load(sandbox.id);
+    if (!record) throw new Error(`companion state of ${sandbox.name} is missing`);
+    const profile = await loadProfile(this.deps.config.profilesDir, sandbox.profile);
+    const peers: { name: string; address: string; port: number }[] = [];
+    for (const [i, service] of services.entries()) {
+      const c = record.companions[i]!;
+      try {
+        await this.startOne(sandbox, service, c, record, profile);
+      } catch (err) {
+        throw companionErrors.create(
+          'COMPANION_START_FAILED',
+          `companion service ${service.name} (${service.pack}) did not start: ${messageOf(err)}`,
+          { service: service.name },
+        );
+      }
+      peers.push({ name: service.name, address: linkPlan(c.linkIndex).companionAddress, port: service.port });
+    }
+    await this.deps.openPeers(sandbox.id, peers);
+    sandbox.logger.info({ services: services.map((s) => s.name) }, 'companion services running');
+  }
+
+  private async startOne(
+    agent: RunningSandbox,
+    service: CompanionService,
+    c: CompanionRecord,
+    record: AgentRecord,
+    profile: Profile,
+  ): Promise<void> {
+    const { runtime, config } = this.deps;
+    // The pack and what it requires, each allowed by the agent sandbox's policy, mounted from the read-only cache.
+    const resolved = this.deps.packs.registry.resolve(service.pack);
+    const chain = [...resolved.manifest.requires.map((n) => this.deps.packs.registry.resolve(n)), resolved];
+    const installed: InstalledPack[] = [];
+    const packMounts: Mount[] = [];
+    for (const r of chain) {
+      await this.deps.policy.authorize(
+        'packs',
+        { name: r.manifest.name, version: r.version, kind: r.manifest.kind },
+        agent.name,
+      );
+      const { built } = await this.deps.packs.build(`${r.manifest.name}@${r.version}`);
+      installed.push({ name: r.manifest.name, version: r.version, key: built.key, spec: r.spec });
+      packMounts.push({ source: built.dir, target: `${PACKS_MOUNT}/${r.manifest.name}`, readOnly: true });
+    }
+    const env = { ...packEnv(installed), ...service.env };
+    const dir = path.join(this.agentDir(agent.id), c.id);
+    const home = path.join(dir, 'home');
+    const seccompBpf = path.join(dir, 'seccomp.bpf');
+    await mkdir(home, { recursive: true, mode: 0o750 });
+    await chown(home, runtime.sandboxHostIds.uid, runtime.sandboxHostIds.gid);
+    await runtime.compileSeccomp(profile, seccompBpf);
+    const data = await this.mountData(c.id, service.data?.sizeMiB ?? DEFAULT_DATA_MIB);
+    const dataPath = service.data?.path ?? '/data';
+    const containerId = await runtime.createContainer({
+      id: c.id,
+      name: service.name,
+      daemonId: this.deps.daemonId,
+      image: await runtime.image.reference(),
+      profile,
+      rootless: runtime.rootless,
+      sandboxUid: config.runtime.sandboxUid,
+      workspace: data,
+      home,
+      seccompBpf,
+      readOnlyPaths: [],
+      extraMounts: [...packMounts, { source: data, target: dataPath, readOnly: false }],
+      env,
+      // Podman's `none`: loopback only; the private link below is its one way to anything.
+      network: false,
+    });
+    c.containerId = containerId;
+    await this.serial(() => this.save(record));
+    const pid = await runtime.startContainer(containerId);
+    if (runtime.rootless) await runtime.limits.apply(c.id, profile, pid);
+    const link = linkPlan(c.linkIndex);
+    await this.linker.create({
+      link,
+      agentPid: agent.pid,
+      companionPid: pid,
+      ruleset: renderCompanionNftables({ companionId: c.id, link, port: service.port }),
+    });
+    const exec = (cmd: string[], timeoutMs: number) =>
+      runtime.execBuffered(containerId, {
+        cmd,
+        env,
+        // The data tmpfs, mounted at /workspace too.
+        workdir: '/workspace',
+        maxProcesses: profile.limits.processes,
+        timeoutMs,
+      });
+    // Detached from the exec (its own session), its output in a log the failure message quotes.
+    const launched = await exec(
+      ['/bin/sh', '-c', `setsid "$@" >${SERVICE_LOG} 2>&1 </dev/null &`, 'service', ...service.command],
+      15_000,
+    );
+    if (launched.exitCode !== 0) throw new Error(`its command did not launch: ${launched.stderr.trim()}`);
+    const port = service.port.toString(16).toUpperCase().padStart(4, '0');
+    const timeoutMs = this.deps.readyTimeoutMs ?? READY_TIMEOUT_MS;
+    const tries = Math.ceil(timeoutMs / 250);
+    const ready = await exec(
+      [
+        '/bin/sh',
+        '-c',
+        `for i in $(seq ${tries}); do grep -qs ':${port} [0-9A-F:]* 0A' /proc/net/tcp /proc/net/tcp6 && exit 0; sleep 0.25; done; tail -c 1500 ${SERVICE_LOG}; exit 1`,
+      ],
+      timeoutMs + 10_000,
+    );
+    if (ready.exitCode !== 0)
+      throw new Error(
+        `nothing listens on port ${service.port}; its log: ${ready.stdout.trim() || '(empty)'}`,
+      );
+  }
+
+  async adopt(sandbox: RunningSandbox): Promise<void> {
+    const record = await this.load(sandbox.id);
+    if (!record || record.companions.length === 0) return;
+    // Their containers carry their own ids, which the restarted daemon's sweep does not know: not re-adopted.
+    throw companionErrors.create(
+      'COMPANION_START_FAILED',
+      `the companion services of ${sandbox.name} are not re-adopted after a daemon restart: start the sandbox again`,
+      { services: record.companions.map((c) => c.service) },
+    );
+  }
+
+  async stop(ctx: SandboxHookContext): Promise<void> {
+    this.pending.delete(ctx.id);
+    const record = await this.load(ctx.id);
+    if (record) {
+      const { runtime } = this.deps;
+      for (const c of record.companions) {
+        const containerId = c.containerId ?? (await this.containerOf(c.id));
+        if (containerId) {
+          await runtime.stopContainer(containerId).catch(() => undefined);
+          await runtime.removeContainer(containerId);
+        }
+        await this.linker.remove(linkPlan(c.linkIndex));
+        await runtime.mounts.unmount(c.id);
+        await runtime.limits.remove(c.id);
+      }
+    }
+    await this.serial(() => rm(this.agentDir(ctx.id), { recursive: true, force: true }));
+  }
+
+  async close(): Promise<void> {
+    await this.queue.catch(() => undefined);
+  }
+
+  /** The companions of a sandbox as `aibox status` shows them (service, pack, port, host name). */
+  async list(sandboxId: string): Promise<{ service: string; pack: string; port: number; address: string }[]> {
+    const record = await this.load(sandboxId);
+    return (record?.companions ?? []).map((c) => ({
+      service: c.service,
+      pack: c.pack,
+      port: c.port,
+      address: linkPlan(c.linkIndex).companionAddress,
+    }));
+  }
+
+  /**
+   * The companion's data folder: a size-capped tmpfs (nosuid, nodev) owned by the sandbox user's host ids, where the
+   * runtime keeps sandbox mounts (shared propagation makes it visible to rootless Podman); mounts.unmount removes it.
+   */
+  private async mountData(companionId: string, sizeMiB: number): Promise<string> {
+    const { runtime } = this.deps;
+    await runtime.mounts.unmount(companionId);
+    const target = runtime.mounts.targetOf(companionId);
+    await mkdir(target, { recursive: true, mode: 0o755 });
+    if (this.deps.mountData) await this.deps.mountData(target, sizeMiB);
+    else {
+      const ids = runtime.sandboxHostIds;
+      const options = `size=${sizeMiB}m,mode=0700,uid=${ids.uid},gid=${ids.gid},nosuid,nodev`;
+      const r = await execa('mount', ['-t', 'tmpfs', '-o', options, 'aibox-companion', target], {
+        reject: false,
+      });
+      if (r.exitCode !== 0) throw new Error(`cannot mount its data tmpfs: ${r.stderr.trim()}`);
+    }
+    return target;
+  }
+
+  private async containerOf(companionId: string): Promise<string | undefined> {
+    const all = await this.deps.runtime.listManaged(this.deps.daemonId);
+    return all.find((m) => m.sandboxId === companionId)?.containerId;
+  }
+
+  private agentDir(sandboxId: string): string {
+    if (!/^[A-Za-z0-9_-]+$/.test(sandboxId)) throw new Error(`bad sandbox id ${sandboxId}`);
+    return path.join(this.dir, sandboxId);
+  }
+
+  private async load(sandboxId: string): Promise<AgentRecord | undefined> {
+    const text = await readFile(path.join(this.agentDir(sandboxId), 'state.json'), 'utf8').catch(
+      () => undefined,
+    );
+    return text === undefined ? undefined : (JSON.parse(text) as AgentRecord);
+  }
+
+  private async save(record: AgentRecord): Promise<void> {
+    await mkdir(this.agentDir(record.sandboxId), { recursive: true, mode: 0o711 });
+    await writeJsonAtomic(path.join(this.agentDir(record.sandboxId), 'state.json'), record, { mode: 0o600 });
+  }
+
+  /** Link indexes held by other sandboxes' companions (this sandbox's own are given back). */
+  private async usedLinks(except: string): Promise<Set<number>> {
+    const used = new Set<number>();
+    for (const id of await readdir(this.dir).catch(() => [] as string[])) {
+      if (id === except) continue;
+      const r = await this.load(id).catch(() => undefined);
+      for (const c of r?.companions ?? []) used.add(c.linkIndex);
+    }
+    return used;
+  }
+
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const p = this.queue.then(fn, fn);
+    this.queue = p.catch(() => undefined);
+    return p;
+  }
+}

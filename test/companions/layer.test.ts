@@ -1,0 +1,258 @@
+/**
+ * The companions layer over the fake runtime: what it asks of the runtime, the host linker and egress, in order, and
+ * what it leaves (nothing) — without root. The fake runtime runs execs on the host, so the readiness check finds a
+ * TCP listener this test opens on the service's port.
+ */
+import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { CompanionLinker, LinkPlan } from '../../src/companions/index.js';
+import { loadDaemonConfig, type DaemonConfig } from '../../src/config/index.js';
+import { CompanionsService } from '../../src/daemon/services/companions.js';
+import type { RunningSandbox, SandboxHookContext } from '../../src/daemon/services/hooks.js';
+import type { Logger } from '../../src/shared/index.js';
+import { FakeRuntime } from '../support/fake-runtime.js';
+
+const quiet: Logger = {
+  debug: () => undefined,
+  info: () => undefined,
+  warn: () => undefined,
+  error: () => undefined,
+  child: () => quiet,
+};
+
+describe('companions layer', () => {
+  let dir: string;
+  let config: DaemonConfig;
+  let runtime: FakeRuntime;
+  let server: Server;
+  let port: number;
+  let links: { created: LinkPlan[]; removed: LinkPlan[]; rulesets: string[]; pids: number[][] };
+  let peers: { sandboxId: string; peers: { name: string; address: string; port: number }[] }[];
+  let authorized: { request: unknown; sandbox: string | undefined }[];
+  let denyPacks: boolean;
+  let mounted: { target: string; sizeMiB: number }[];
+  let service: CompanionsService;
+
+  beforeEach(async () => {
+    dir = await mkdtemp(path.join(tmpdir(), 'aibox-companions-layer-'));
+    const stateDir = path.join(dir, 'state');
+    await writeFile(path.join(dir, 'aiboxd.yaml'), `runtime: { mountsDir: ${dir}/mounts }\n`);
+    config = await loadDaemonConfig(path.join(dir, 'aiboxd.yaml'), { stateDir, socket: `${dir}/s.sock` });
+    runtime = new FakeRuntime(stateDir);
+    server = createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    port = (server.address() as { port: number }).port;
+    links = { created: [], removed: [], rulesets: [], pids: [] };
+    peers = [];
+    authorized = [];
+    denyPacks = false;
+    mounted = [];
+    const linker: CompanionLinker = {
+      create: ({ link, agentPid, companionPid, ruleset }) => {
+        links.created.push(link);
+        links.rulesets.push(ruleset);
+        links.pids.push([agentPid, companionPid]);
+        return Promise.resolve();
+      },
+      remove: (link) => {
+        links.removed.push(link);
+        return Promise.resolve();
+      },
+    };
+    const registry = {
+      resolve: (ref: string) => ({
+        manifest: { name: ref.replace(/@.*/, ''), kind: 'tool', requires: [] },
+        version: '1',
+        spec: { path: ['${prefix}/bin'], libraryPath: [], env: {} },
+      }),
+    };
+    service = new CompanionsService({
+      config,
+      logger: quiet,
+      runtime,
+      daemonId: runtime.daemonId,
+      policy: {
+        authorize: (_door: string, request: unknown, sandbox?: string) => {
+          authorized.push({ request, sandbox });
+          if (denyPacks) return Promise.reject(new Error('policy denies pack postgresql'));
+          return Promise.resolve({ id: 'dec_1', outcome: 'allow', reason: 'allowed' });
+        },
+      } as never,
+      packs: {
+        registry,
+        build: (ref: string) =>
+          Promise.resolve({
+            built: { name: ref, version: '1', key: 'k', dir: `/cache/${ref.replace(/@.*/, '')}` },
+            cached: true,
+          }),
+      } as never,
+      networked: true,
+      openPeers: (sandboxId, p) => {
+        peers.push({ sandboxId, peers: p });
+        return Promise.resolve();
+      },
+      linker,
+      readyTimeoutMs: 1_000,
+      mountData: async (target, sizeMiB) => {
+        mounted.push({ target, sizeMiB });
+        await mkdir(target, { recursive: true });
+      },
+    });
+  });
+
+  afterEach(async () => {
+    await new Promise((resolve) => server.close(resolve));
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  async function project(name: string, services?: string): Promise<string> {
+    const p = path.join(dir, name);
+    await mkdir(path.join(p, 'aibox'), { recursive: true });
+    if (services !== undefined) await writeFile(path.join(p, 'aibox/services.yaml'), services);
+    return p;
+  }
+
+  const ctx = (id: string, p: string): SandboxHookContext => ({
+    id,
+    name: id.replace('sbx_', ''),
+    path: p,
+    profile: 'default',
+    logger: quiet,
+  });
+  const running = (c: SandboxHookContext): RunningSandbox => ({ ...c, pid: 4242, containerId: 'agent' });
+
+  it('does nothing for a project without aibox/services.yaml', async () => {
+    const c = ctx('sbx_a', await project('a'));
+    expect(await service.prepare(c)).toEqual({});
+    await service.started(running(c));
+    expect(runtime.calls).toEqual([]);
+  });
+
+  it('refuses a services file that is a link, before anything starts', async () => {
+    const p = await project('b');
+    await writeFile(path.join(dir, 'elsewhere.yaml'), 'services: []\n');
+    await symlink(path.join(dir, 'elsewhere.yaml'), path.join(p, 'aibox/services.yaml'));
+    await expect(service.prepare(ctx('sbx_b', p))).rejects.toMatchObject({ code: 'COMPANION_UNSAFE' });
+    expect(runtime.calls).toEqual([]);
+  });
+
+  it('starts a companion with no network, linked and opened to its agent alone, and removes all of it at stop', async () => {
+    const c = ctx(
+      'sbx_c',
+      await project(
+        'c',
+        `services:\n  - name: db\n    pack: postgresql\n    port: ${port}\n    command: ['true']\n    data: { sizeMiB: 64 }\n`,
+      ),
+    );
+    const contribution = await service.prepare(c);
+    expect(contribution.endpoints).toEqual({ 'service db': `tcp://db:${port} (postgresql)` });
+    const hosts = contribution.mounts!.find((m) => m.target === '/etc/hosts')!;
+    expect(hosts).toMatchObject({ readOnly: true, daemonOwned: true });
+    expect(await readFile(hosts.source, 'utf8')).toContain('10.213.0.2\tdb\n');
+    await service.started(running(c));
+
+    const companion = [...runtime.containers.values()].find((x) => x.spec.name === 'db')!;
+    expect(companion.spec.network).toBe(false);
+    expect(companion.running).toBe(true);
+    expect(companion.spec.extraMounts).toEqual([
+      { source: '/cache/postgresql', target: '/opt/aibox/packs/postgresql', readOnly: true },
+      { source: mounted[0]!.target, target: '/data', readOnly: false },
+    ]);
+    expect(mounted[0]!.sizeMiB).toBe(64);
+    expect(companion.spec.env['PATH']).toMatch(/^\/opt\/aibox\/packs\/postgresql\/bin:/);
+    // The pack is decided by the agent sandbox's policy.
+    expect(authorized).toEqual([
+      { request: { name: 'postgresql', version: '1', kind: 'tool' }, sandbox: 'c' },
+    ]);
+    expect(links.created.map((l) => [l.agentAddress, l.companionAddress])).toEqual([
+      ['10.213.0.1', '10.213.0.2'],
+    ]);
+    expect(links.pids).toEqual([[4242, process.pid]]);
+    expect(links.rulesets[0]).toContain(`ip saddr 10.213.0.1 ip daddr 10.213.0.2 tcp dport ${port}`);
+    expect(peers).toEqual([{ sandboxId: 'sbx_c', peers: [{ name: 'db', address: '10.213.0.2', port }] }]);
+    expect(await service.list('sbx_c')).toEqual([
+      { service: 'db', pack: 'postgresql', port, address: '10.213.0.2' },
+    ]);
+
+    await service.stop(c);
+    expect(runtime.containers.size).toBe(0);
+    expect(links.removed.map((l) => l.agentIf)).toEqual([links.created[0]!.agentIf]);
+    expect(existsSync(path.join(config.stateDir, 'companions', 'sbx_c'))).toBe(false);
+    // Idempotent: a restarted daemon may call stop again.
+    await service.stop(c);
+  });
+
+  it('gives two agents different links', async () => {
+    const text = `services:\n  - name: db\n    pack: postgresql\n    port: ${port}\n    command: ['true']\n`;
+    const one = ctx('sbx_one', await project('one', text));
+    const two = ctx('sbx_two', await project('two', text));
+    await service.prepare(one);
+    await service.prepare(two);
+    await service.started(running(one));
+    await service.started(running(two));
+    expect(links.created.map((l) => l.companionAddress)).toEqual(['10.213.0.2', '10.213.0.6']);
+    expect(new Set(links.created.map((l) => l.agentIf)).size).toBe(2);
+    await service.stop(one);
+    await service.stop(two);
+    expect(runtime.containers.size).toBe(0);
+  });
+
+  it('fails the start naming the service when its pack is refused, and stop leaves nothing', async () => {
+    denyPacks = true;
+    const c = ctx(
+      'sbx_d',
+      await project(
+        'd',
+        `services:\n  - name: cache\n    pack: redis\n    port: ${port}\n    command: ['true']\n`,
+      ),
+    );
+    await service.prepare(c);
+    await expect(service.started(running(c))).rejects.toMatchObject({
+      code: 'COMPANION_START_FAILED',
+      message: expect.stringContaining('companion service cache (redis) did not start'),
+    });
+    expect(peers).toEqual([]);
+    await service.stop(c);
+    expect(runtime.containers.size).toBe(0);
+    expect(existsSync(path.join(config.stateDir, 'companions', 'sbx_d'))).toBe(false);
+  });
+
+  it('fails the start when nothing listens on the service port, with the service log', async () => {
+    const free = port;
+    await new Promise((resolve) => server.close(resolve));
+    server = createServer();
+    const c = ctx(
+      'sbx_e',
+      await project(
+        'e',
+        `services:\n  - name: db\n    pack: postgresql\n    port: ${free}\n    command: [sh, -c, 'echo no config; exit 1']\n`,
+      ),
+    );
+    await service.prepare(c);
+    await expect(service.started(running(c))).rejects.toMatchObject({
+      code: 'COMPANION_START_FAILED',
+      message: expect.stringMatching(new RegExp(`nothing listens on port ${free}; its log: no config`)),
+    });
+    await service.stop(c);
+    expect(runtime.containers.size).toBe(0);
+  });
+
+  it('does not re-adopt companions after a restart (the agent sandbox is stopped instead)', async () => {
+    const c = ctx(
+      'sbx_f',
+      await project(
+        'f',
+        `services:\n  - name: db\n    pack: postgresql\n    port: ${port}\n    command: ['true']\n`,
+      ),
+    );
+    await service.prepare(c);
+    await service.started(running(c));
+    await expect(service.adopt(running(c))).rejects.toMatchObject({ code: 'COMPANION_START_FAILED' });
+    await service.stop(c);
+    await expect(service.adopt(running(c))).resolves.toBeUndefined();
+  });
+});
