@@ -8,7 +8,7 @@
  * `aibox token create`; the last test logs in on the dashboard's own loopback port (`dashboard.enabled`) too.
  */
 import net from 'node:net';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, onTestFailed } from 'vitest';
@@ -43,6 +43,7 @@ async function freePort(): Promise<number> {
 describe.skipIf(!run)('dashboard against a real aiboxd', () => {
   let upstream: Upstream;
   let daemon: TestDaemon;
+  let project: string | undefined;
   let url: string;
   let ownPortUrl: string;
   let token: string;
@@ -80,7 +81,7 @@ describe.skipIf(!run)('dashboard against a real aiboxd', () => {
     const built = await daemon.cli(['setup', '--json']);
     expect(built.exitCode, built.stderr).toBe(0);
     // Push decisions come from the policy push door: the org protects main (approval), the project denies releases.
-    const project = await makeProject('dash');
+    project = await makeProject('dash');
     await mkdir(path.join(project, 'aibox'));
     await writeFile(path.join(project, 'aibox', 'policy.yaml'), 'push:\n  deny:\n    - release/**\n');
     await execa('chown', ['-R', '--reference', project, path.join(project, 'aibox')]);
@@ -118,6 +119,7 @@ describe.skipIf(!run)('dashboard against a real aiboxd', () => {
     await chromium?.close();
     await daemon?.stop();
     await upstream?.close();
+    if (project) await rm(project, { recursive: true, force: true });
   });
 
   it('logs in with a token and shows the running sandbox', async () => {

@@ -9,14 +9,14 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { loadDaemonConfig } from '../../src/config/index.js';
 
 describe('dashboard config', () => {
-  let dir: string | undefined;
+  const dirs: string[] = [];
   afterEach(async () => {
-    if (dir) await rm(dir, { recursive: true, force: true });
-    dir = undefined;
+    for (const d of dirs.splice(0)) await rm(d, { recursive: true, force: true });
   });
 
   async function load(yaml: string) {
-    dir = await mkdtemp(path.join(tmpdir(), 'aibox-dash-cfg-'));
+    const dir = await mkdtemp(path.join(tmpdir(), 'aibox-dash-cfg-'));
+    dirs.push(dir);
     const file = path.join(dir, 'aiboxd.yaml');
     await writeFile(file, yaml);
     return loadDaemonConfig(file, { stateDir: path.join(dir, 'state'), socket: path.join(dir, 'sock') });
@@ -29,8 +29,13 @@ describe('dashboard config', () => {
 
   it('refuses a non-loopback address without TLS at load, naming the key', async () => {
     const loading = load('dashboard:\n  enabled: true\n  host: 0.0.0.0\n');
-    await expect(loading).rejects.toMatchObject({ code: 'CONFIG_INVALID', details: { key: 'dashboard.host' } });
-    await expect(loading).rejects.toThrow(/dashboard\.host: the dashboard on a non-loopback address needs tls/);
+    await expect(loading).rejects.toMatchObject({
+      code: 'CONFIG_INVALID',
+      details: { key: 'dashboard.host' },
+    });
+    await expect(loading).rejects.toThrow(
+      /dashboard\.host: the dashboard on a non-loopback address needs tls/,
+    );
     // IPv6 any and a LAN address alike; loopback spellings pass.
     await expect(load('dashboard:\n  enabled: true\n  host: "::"\n')).rejects.toThrow(/needs tls/);
     await expect(load('dashboard:\n  enabled: true\n  host: 192.168.1.10\n')).rejects.toThrow(/needs tls/);
