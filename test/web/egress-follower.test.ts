@@ -35,7 +35,11 @@ describe('egress follower', () => {
 
   it('starts from now when nothing was kept yet, and stops its timer with the last listener', () => {
     let kept: EgressDecision[] = [];
-    const follower = new EgressFollower(() => kept, 60_000, () => 100);
+    const follower = new EgressFollower(
+      () => kept,
+      60_000,
+      () => 100,
+    );
     const got: string[] = [];
     const off = follower.subscribe((ds) => got.push(...ds.map((x) => x.id)));
     kept = [d('old', 50), d('new', 150)];
