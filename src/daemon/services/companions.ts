@@ -186,7 +186,9 @@ export class CompanionsService implements SandboxHook {
     const dir = path.join(this.agentDir(agent.id), c.id);
     const home = path.join(dir, 'home');
     const seccompBpf = path.join(dir, 'seccomp.bpf');
-    await mkdir(home, { recursive: true, mode: 0o750 });
+    // The rootless Podman user traverses to the home and the filter: 0711 on the way, the home the sandbox user's.
+    await mkdir(dir, { recursive: true, mode: 0o711 });
+    await mkdir(home, { mode: 0o750 });
     await chown(home, runtime.sandboxHostIds.uid, runtime.sandboxHostIds.gid);
     await runtime.compileSeccomp(profile, seccompBpf);
     const data = await this.mountData(c.id, service.data?.sizeMiB ?? DEFAULT_DATA_MIB);
