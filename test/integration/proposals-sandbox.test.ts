@@ -201,6 +201,35 @@ describe.skipIf(!run)('agent-proposed policy from inside a gVisor sandbox', () =
     expect(fromInside.stdout).toBe('404');
   });
 
+  it("is not reachable from another sandbox (the port is the identity: only its own sandbox's rules open it)", async () => {
+    const url = (await inside('echo "$AIBOX_PROPOSALS_URL"')).stdout.trim();
+    const other = await makeProject('neighbour');
+    try {
+      const created = await daemon.api('POST', '/v1/sandboxes', { path: other, name: 'neighbour' });
+      expect(created.status, JSON.stringify(created.body)).toBe(201);
+      const own = (await daemon.exec('neighbour', ['sh', '-c', 'echo "$AIBOX_PROPOSALS_URL"'])).stdout.trim();
+      expect(own).not.toBe(url);
+      const r = await daemon.exec('neighbour', [
+        'curl',
+        '-sS',
+        '--noproxy',
+        '*',
+        '--max-time',
+        '3',
+        '-o',
+        '/dev/null',
+        '-w',
+        '%{http_code}',
+        url,
+      ]);
+      expect(r.exitCode).not.toBe(0);
+      expect(r.stdout).toBe('000');
+    } finally {
+      await daemon.api('DELETE', '/v1/sandboxes/neighbour');
+      await rm(other, { recursive: true, force: true });
+    }
+  });
+
   it('refuses to approve into a project file that became a symbolic link', async () => {
     const p = await propose({ host: 'third.test', port: origin.port, reason: 'one more' });
     expect(p.body.state).toBe('pending');
