@@ -246,6 +246,21 @@ describe('ProposalsService', () => {
     expect((await s.approve(other.id, { uid: 0 })).resolution).toMatchObject({ by: 'ceiling', layer: 'org' });
   });
 
+  it("re-opens a running sandbox's endpoint on the same port after a daemon restart", async () => {
+    const policy = fakePolicy(new Set(['allowed.example', 'wanted.example']), new Set(['allowed.example']));
+    const s = await build(policy);
+    await s.prepare(ctx());
+    const port = s.endpointPort('sbx_1');
+    const before = (await s.submit('sbx_1', { host: 'wanted.example', reason: 'r' })).proposal;
+    await s.close();
+    const again = await build(policy);
+    await again.adopt({ ...ctx(), pid: 1, containerId: 'c' });
+    expect(again.endpointPort('sbx_1')).toBe(port);
+    const res = await fetch(`http://127.0.0.1:${port}/proposals/${before.id}`);
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as { state: string }).state).toBe('pending');
+  });
+
   it('turns an approval into a ceiling rejection when the org changed meanwhile', async () => {
     const org = new Set(['allowed.example', 'wanted.example']);
     const s = await build(fakePolicy(org, new Set(['allowed.example'])));
