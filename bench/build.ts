@@ -8,6 +8,7 @@
  *   sandbox cold   the shared package cache emptied first: every tarball fetched, verified and stored by aiboxd
  *   sandbox warm   the shared cache warm, the sandbox's own npm cache empty (a second sandbox's first install)
  *   sandbox warm+  both warm (the same sandbox installing again)
+ *   sandbox /tmp   shared cache warm, installing in /tmp instead of the workspace (the host folder mount's cost)
  * Goal: sandbox warm ≤ 1.5× host cold (the same situation: a local registry, an empty npm cache).
  * Needs root and a built base image (starts real gVisor sandboxes: run it alone, through flock).
  * Usage: npx tsx bench/build.ts [--runs N] [--tree name@version]
@@ -65,11 +66,15 @@ async function mirror(registry: FakeNpmRegistry, spec: string): Promise<Record<s
     };
     const seen = new Set<string>();
     for (const [key, entry] of Object.entries(lock.packages)) {
-      if (!key || !entry.resolved || !entry.version) continue;
+      if (!key || !entry.version || !entry.integrity) continue;
       const name = key.slice(key.lastIndexOf('node_modules/') + 'node_modules/'.length);
+      // npm leaves `resolved` out of lockfiles made against its default registry.
+      const resolved =
+        entry.resolved ??
+        `https://registry.npmjs.org/${name}/-/${name.slice(name.lastIndexOf('/') + 1)}-${entry.version}.tgz`;
       if (seen.has(`${name}@${entry.version}`)) continue;
       seen.add(`${name}@${entry.version}`);
-      const res = await fetch(entry.resolved);
+      const res = await fetch(resolved);
       const body = Buffer.from(await res.arrayBuffer());
       const sri = `sha512-${createHash('sha512').update(body).digest('base64')}`;
       if (!res.ok || sri !== entry.integrity) throw new Error(`cannot mirror ${name}@${entry.version}`);
@@ -124,7 +129,14 @@ try {
       env: { ...npmEnv, npm_config_cache: cache, npm_config_replace_registry_host: 'always' },
     });
   const sandboxCi = (cache: string) =>
-    sh(`cd /workspace && npm_config_cache=${cache} npm ci --no-audit --no-fund >/dev/null 2>&1`);
+    sh(
+      `cd /workspace && npm_config_update_notifier=false npm_config_cache=${cache} npm ci --no-audit --no-fund >/dev/null 2>&1`,
+    );
+  // The same install outside the workspace mount: what gVisor's file I/O to the host folder costs.
+  const sandboxCiTmp = (cache: string) =>
+    sh(
+      `rm -rf /tmp/p && mkdir /tmp/p && cp /workspace/package.json /workspace/package-lock.json /tmp/p && cd /tmp/p && npm_config_update_notifier=false npm_config_cache=${cache} npm ci --no-audit --no-fund >/dev/null 2>&1`,
+    );
   const store = path.join(daemon.stateDir, 'package-cache');
   const emptyStore = async () => {
     for (const sub of ['blobs', 'meta'])
@@ -142,6 +154,7 @@ try {
     sbCold: [] as number[],
     sbWarm: [] as number[],
     sbWarmPlus: [] as number[],
+    sbTmp: [] as number[],
   };
   for (let i = 0; i < runs; i++) {
     await rm(path.join(hostDir, 'node_modules'), { recursive: true, force: true });
@@ -157,9 +170,11 @@ try {
     await sh('rm -rf /workspace/node_modules');
     const warmBefore = registry.requests.length;
     t.sbWarm.push(await timeIt(() => sandboxCi(`/tmp/npm-warm-${i}`)));
-    if (registry.requests.length !== warmBefore) throw new Error('the warm run went upstream');
+    if (registry.requests.length !== warmBefore)
+      throw new Error(`the warm run went upstream: ${registry.requests.slice(warmBefore).join(' ')}`);
     await sh('rm -rf /workspace/node_modules');
     t.sbWarmPlus.push(await timeIt(() => sandboxCi(`/tmp/npm-warm-${i}`)));
+    t.sbTmp.push(await timeIt(() => sandboxCiTmp(`/tmp/npm-tmp-${i}`)));
   }
   const rows: [string, ReturnType<typeof summarize>][] = [
     ['host: npm ci, empty npm cache (loopback registry)', summarize(t.hostCold)],
@@ -167,6 +182,7 @@ try {
     ['sandbox: npm ci, shared cache cold (fetch + verify + store)', summarize(t.sbCold)],
     ['sandbox: npm ci, shared cache warm, own npm cache empty', summarize(t.sbWarm)],
     ['sandbox: npm ci, shared cache and own npm cache warm', summarize(t.sbWarmPlus)],
+    ['sandbox: npm ci in /tmp (not the workspace), shared cache warm', summarize(t.sbTmp)],
   ];
   printTable(
     `bench/build: npm ci of ${tree} (${registry.tarballHits()} upstream tarball fetches in all), ms`,
@@ -176,6 +192,8 @@ try {
   const ratioPlus = summarize(t.sbWarmPlus).median / summarize(t.hostWarm).median;
   console.log(`\nsandbox warm / host (empty npm cache): ${ratio.toFixed(2)}× (goal ≤ 1.5×)`);
   console.log(`sandbox warm+ / host warm:            ${ratioPlus.toFixed(2)}×`);
+  const ratioTmp = summarize(t.sbTmp).median / summarize(t.hostCold).median;
+  console.log(`sandbox warm in /tmp / host:           ${ratioTmp.toFixed(2)}×`);
 } finally {
   await daemon.stop();
   await registry.stop();
