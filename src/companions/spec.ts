@@ -107,11 +107,12 @@ function defaultCommand(s: ServiceSpec): string[] | undefined {
   const data = s.data?.path ?? '/data';
   const pack = s.pack.replace(/@.*$/, '');
   if (pack === 'postgresql') {
+    // initdb's pg_hba.conf admits loopback only; the agent comes over the private link, the namespace's one way in.
     const pg = `${data}/pgdata`;
     return [
       '/bin/sh',
       '-c',
-      `test -s ${pg}/PG_VERSION || initdb -D ${pg} -U postgres --auth=trust >/dev/null && exec postgres -D ${pg} -k /tmp -c listen_addresses='*' -p ${s.port}`,
+      `test -s ${pg}/PG_VERSION || { initdb -D ${pg} -U postgres --auth=trust >/dev/null && echo 'host all all 0.0.0.0/0 trust' >>${pg}/pg_hba.conf; } && exec postgres -D ${pg} -k /tmp -c listen_addresses='*' -p ${s.port}`,
     ];
   }
   if (pack === 'redis')

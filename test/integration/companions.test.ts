@@ -1,0 +1,231 @@
+/**
+ * Companion services end to end, in real gVisor sandboxes: a project's aibox/services.yaml declares a PostgreSQL
+ * service; `aibox start` (POST /v1/sandboxes) brings it up in its own sandbox linked to the agent's by a private veth
+ * pair. psql in the agent's sandbox reaches it by name; a second sandbox cannot reach it; the companion's namespace
+ * has no way out; a service that does not start fails the agent's start naming it; and after `aibox rm` no
+ * container, veth, network namespace, mount or state of the companion is left (counted before and after).
+ */
+import { mkdir, mkdtemp, readFile, readlink, rm, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import Docker from 'dockerode';
+import { execa } from 'execa';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { daemonIdFor } from '../../src/runtime/labels.js';
+import { makeProject, startTestDaemon, type TestDaemon } from '../support/daemon.js';
+import { requireHost, sandboxHostSupport } from '../support/host.js';
+
+const run = requireHost(sandboxHostSupport(), 'companions');
+
+const SERVICES = `services:
+  - name: db
+    pack: postgresql
+    port: 5432
+    data: { sizeMiB: 128 }
+`;
+
+/** The host's links of companion pairs (the agent's end is aibxcN, the companion's aibxpN until it moves). */
+async function companionLinks(): Promise<string[]> {
+  const r = await execa('ip', ['-o', 'link', 'show'], { reject: false });
+  return r.stdout
+    .split('\n')
+    .map((l) => /^\d+: ([^:@]+)/.exec(l)?.[1] ?? '')
+    .filter((n) => /^aibx[cp]/.test(n));
+}
+
+/** Network namespaces on the host that a process still holds, by inode. */
+async function netnsInodes(): Promise<Set<string>> {
+  const r = await execa('lsns', ['-t', 'net', '-n', '-o', 'NS'], { reject: false });
+  return new Set(
+    r.stdout
+      .split('\n')
+      .map((l) => l.trim())
+      .filter(Boolean),
+  );
+}
+
+/** The network namespace inode of a container's first process. */
+async function netnsOf(podman: Docker, containerId: string): Promise<string> {
+  const pid = (await podman.getContainer(containerId).inspect()).State.Pid;
+  return /\[(\d+)\]/.exec(await readlink(`/proc/${pid}/ns/net`))![1]!;
+}
+
+async function withServices(name: string, text: string): Promise<string> {
+  const dir = await makeProject(name);
+  await mkdir(path.join(dir, 'aibox'));
+  await writeFile(path.join(dir, 'aibox/services.yaml'), text);
+  await execa('chown', ['-R', 'aibox:aibox', dir]);
+  return dir;
+}
+
+describe.skipIf(!run)('companion services of aibox/services.yaml', () => {
+  let daemon: TestDaemon;
+  let podman: Docker;
+  let repo: string;
+  const projects: string[] = [];
+  let containersBefore: string[];
+  /** The agent's and the companion's network namespaces while they run. */
+  const namespaces: string[] = [];
+  let companionId: string;
+  let companionAddress: string;
+
+  const containers = async () =>
+    (
+      await podman.listContainers({
+        all: true,
+        filters: { label: [`io.aibox.daemon=${daemonIdFor(daemon.stateDir)}`] },
+      })
+    ).map((c) => c.Id);
+
+  beforeAll(async () => {
+    repo = await mkdtemp(path.join(tmpdir(), 'aibox-companions-policy-'));
+    await mkdir(path.join(repo, 'org'));
+    await writeFile(
+      path.join(repo, 'org/packs.rego'),
+      'package aibox.org.packs\n\nimport rego.v1\n\nallowed := ["postgresql", "redis"]\n',
+    );
+    await writeFile(
+      path.join(repo, 'org/mounts.rego'),
+      'package aibox.org.mounts\n\nimport rego.v1\n\nallow := [{"path": "/tmp", "mode": "rw"}]\n',
+    );
+    daemon = await startTestDaemon({ name: 'companions', config: { policy: { repo } } });
+    podman = new Docker({ socketPath: path.join(daemon.stateDir, 'podman/podman.sock') });
+    const built = await daemon.cli(['setup', '--json']);
+    expect(built.exitCode, built.stderr).toBe(0);
+    // The packs come from the host cache (built once if it lacks them): not part of any start's time.
+    for (const pack of ['postgresql', 'redis']) {
+      const b = await daemon.cli(['pack', 'build', pack, '--json']);
+      expect(b.exitCode, b.stderr + b.stdout).toBe(0);
+    }
+    containersBefore = await containers();
+    expect(await companionLinks()).toEqual([]);
+
+    projects.push(await withServices('companions', SERVICES));
+    const t0 = Date.now();
+    const created = await daemon.api('POST', '/v1/sandboxes', { path: projects[0], name: 'box' });
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    console.log(`sandbox with a PostgreSQL companion started in ${Date.now() - t0} ms`);
+    const id = (created.body as { id: string }).id;
+    const state = JSON.parse(
+      await readFile(path.join(daemon.stateDir, 'companions', id, 'state.json'), 'utf8'),
+    ) as { companions: { id: string }[] };
+    companionId = state.companions[0]!.id;
+    projects.push(await makeProject('companions-other'));
+    const other = await daemon.api('POST', '/v1/sandboxes', { path: projects[1], name: 'other' });
+    expect(other.status, JSON.stringify(other.body)).toBe(201);
+    // psql for both agents (the service's own pack is mounted into the companion only).
+    for (const sandbox of ['box', 'other']) {
+      const i = await daemon.cli(['install', 'postgresql', '--sandbox', sandbox, '--json']);
+      expect(i.exitCode, i.stderr + i.stdout).toBe(0);
+    }
+  }, 900_000);
+
+  afterAll(async () => {
+    await daemon?.stop();
+    for (const p of projects) await rm(p, { recursive: true, force: true });
+    if (repo) await rm(repo, { recursive: true, force: true });
+  });
+
+  it('lists the service in the sandbox report, and psql in the agent sandbox reaches it by name', async () => {
+    const report = await daemon.api<{ endpoints: Record<string, string> }>('GET', '/v1/sandboxes/box');
+    expect(report.body.endpoints['service db']).toBe('tcp://db:5432 (postgresql)');
+    const status = await daemon.cli(['status', 'box']);
+    expect(status.stdout).toContain('tcp://db:5432 (postgresql)');
+    const hosts = await daemon.exec('box', ['getent', 'hosts', 'db']);
+    expect(hosts.exitCode, hosts.stderr).toBe(0);
+    companionAddress = hosts.stdout.trim().split(/\s+/)[0]!;
+    expect(companionAddress).toMatch(/^10\.213\.\d+\.\d+$/);
+    const r = await daemon.exec('box', [
+      'psql',
+      '-h',
+      'db',
+      '-p',
+      '5432',
+      '-U',
+      'postgres',
+      '-tAc',
+      "create table t (v int); insert into t values (42); select v from t; select current_setting('data_directory')",
+    ]);
+    expect(r.stdout.trim().split('\n'), r.stderr).toEqual(['42', '/data/pgdata']);
+  }, 120_000);
+
+  it('is not reachable from another sandbox, by name or by address', async () => {
+    expect((await daemon.exec('other', ['getent', 'hosts', 'db'])).exitCode).not.toBe(0);
+    const r = await daemon.exec('other', [
+      'sh',
+      '-c',
+      `PGCONNECT_TIMEOUT=5 psql -h ${companionAddress} -p 5432 -U postgres -tAc 'select 1'; echo "exit=$?"`,
+    ]);
+    expect(r.stdout).toContain('exit=2');
+    expect(r.stdout).not.toMatch(/^1$/m);
+  }, 60_000);
+
+  it('gives the companion no way out: only loopback and the link, no route, its ruleset drops new output', async () => {
+    const [c] = await podman.listContainers({ filters: { label: [`io.aibox.sandbox.id=${companionId}`] } });
+    expect(c).toBeDefined();
+    const pid = (await podman.getContainer(c!.Id).inspect()).State.Pid;
+    const agent = (await daemon.api<{ containerId: string }>('GET', '/v1/sandboxes/box')).body.containerId;
+    namespaces.push(await netnsOf(podman, agent), await netnsOf(podman, c!.Id));
+    // Two namespaces: the companion is not in its agent's.
+    expect(new Set(namespaces).size).toBe(2);
+    const inNs = (cmd: string[]) => execa('nsenter', ['-t', String(pid), '-n', ...cmd], { reject: false });
+    const links = (await inNs(['ip', '-o', 'link', 'show'])).stdout;
+    expect(links.split('\n').map((l) => /^\d+: ([^:@]+)/.exec(l)?.[1])).toEqual(['lo', 'aibox0']);
+    const routes = (await inNs(['ip', 'route', 'show'])).stdout.trim();
+    expect(routes).not.toContain('default');
+    expect(routes.split('\n')).toHaveLength(1);
+    // Its own namespace, not the agent's: the agent's address is on the other end of the link.
+    const agentAddress = companionAddress.replace(/\d+$/, (n) => String(Number(n) - 1));
+    expect(routes).toContain(companionAddress);
+    // A new connection from the companion's namespace, even to its agent across the link, is dropped by its ruleset.
+    const out = await inNs([
+      'timeout',
+      '5',
+      'bash',
+      '-c',
+      `</dev/tcp/${agentAddress}/22 && echo connected || echo refused`,
+    ]);
+    expect(out.stdout).not.toContain('connected');
+    expect(out.exitCode).toBe(124);
+    const internet = await inNs(['timeout', '3', 'bash', '-c', '</dev/tcp/1.1.1.1/443 && echo connected']);
+    expect(internet.stdout).not.toContain('connected');
+    const nft = (await inNs(['nft', 'list', 'ruleset'])).stdout;
+    expect(nft).toContain(`ip saddr ${agentAddress} ip daddr ${companionAddress} tcp dport 5432`);
+  }, 60_000);
+
+  it('refuses to start the agent sandbox when a service does not start, naming it, and leaves nothing', async () => {
+    const before = await containers();
+    projects.push(
+      await withServices(
+        'companions-broken',
+        'services:\n  - name: cache\n    pack: redis\n    port: 6380\n    command: [/bin/false]\n',
+      ),
+    );
+    const r = await daemon.api<{ error: { code: string; message: string } }>('POST', '/v1/sandboxes', {
+      path: projects[2],
+      name: 'broken',
+    });
+    expect(r.status).toBe(500);
+    expect(r.body.error.code).toBe('COMPANION_START_FAILED');
+    expect(r.body.error.message).toContain('companion service cache (redis) did not start');
+    expect((await daemon.api('GET', '/v1/sandboxes/broken')).status).toBe(404);
+    expect((await containers()).sort()).toEqual(before.sort());
+  }, 180_000);
+
+  it('leaves no container, veth, network namespace, mount or state after aibox rm', async () => {
+    const id = (await daemon.api<{ id: string }>('GET', '/v1/sandboxes/box')).body.id;
+    const rmOther = await daemon.cli(['rm', 'other']);
+    expect(rmOther.exitCode, rmOther.stderr).toBe(0);
+    const removed = await daemon.cli(['rm', 'box']);
+    expect(removed.exitCode, removed.stderr).toBe(0);
+    expect((await containers()).sort()).toEqual([...containersBefore].sort());
+    expect(await companionLinks()).toEqual([]);
+    expect(namespaces).toHaveLength(2);
+    const held = await netnsInodes();
+    expect(held.size).toBeGreaterThan(0);
+    expect(namespaces.filter((ns) => held.has(ns))).toEqual([]);
+    expect(await readFile('/proc/self/mountinfo', 'utf8')).not.toContain(companionId);
+    expect(existsSync(path.join(daemon.stateDir, 'companions', id))).toBe(false);
+  }, 120_000);
+});
