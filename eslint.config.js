@@ -8,7 +8,24 @@ import path from 'node:path';
 import ts from 'typescript';
 
 // The dependency rule of ARCHITECTURE.md, enforced: cli -> client -> shared/api <- daemon -> domain -> policy, shared.
-const domain = ['runtime', 'egress', 'credentials', 'llm-proxy', 'git-gate', 'ssh-gateway', 'packs', 'audit'];
+const domain = [
+  'runtime',
+  'egress',
+  'credentials',
+  'llm-proxy',
+  'git-gate',
+  'ssh-gateway',
+  'packs',
+  'audit',
+  'tokens',
+  'sessions',
+  'proposals',
+  'mcp-gateway',
+  'package-cache',
+  'companions',
+];
+// Pure offline readers the CLI may use as tools (like policy and config): they import no daemon, client or cli.
+const offlineTools = ['devcontainer'];
 const zones = [
   // rego is a standalone library: it imports nothing of aibox.
   { target: './src/rego', from: './src', except: ['./rego'] },
@@ -18,6 +35,10 @@ const zones = [
   { target: './src/policy', from: './src', except: ['./policy', './rego', './shared'] },
   // domain modules never import daemon, client or cli.
   ...domain.map((m) => ({
+    target: `./src/${m}`,
+    from: ['./src/daemon', './src/client', './src/cli', './src/bin'],
+  })),
+  ...offlineTools.map((m) => ({
     target: `./src/${m}`,
     from: ['./src/daemon', './src/client', './src/cli', './src/bin'],
   })),

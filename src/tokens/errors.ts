@@ -31,10 +31,6 @@ export const tokenErrors = defineErrors({
     hint: 'Choose another name, or revoke the active token of that name first (`aibox token revoke NAME`).',
   },
   TOKEN_LIMIT: { status: 409, hint: 'Revoke tokens that are no longer used (`aibox token revoke NAME`).' },
-  TOKEN_DURATION_INVALID: {
-    status: 400,
-    hint: 'Give a duration such as 90m, 12h, 30d or 1w (a number and one of s, m, h, d, w).',
-  },
   TOKEN_STORE_UNREADABLE: {
     status: 500,
     hint: 'The token file in the daemon state directory (tokens/tokens.json) is damaged: restore it or remove it and issue new tokens.',

@@ -1,4 +1,3 @@
 export { tokenErrors } from './errors.js';
 export { TokenStore, requireScope, MAX_ACTIVE_TOKENS, type TokenPrincipal } from './store.js';
-export { parseDuration } from './duration.js';
 export { parseToken } from './secret.js';

@@ -2,13 +2,7 @@ import { mkdtemp, readFile, rm, stat, writeFile, mkdir } from 'node:fs/promises'
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import {
-  TokenStore,
-  requireScope,
-  parseDuration,
-  parseToken,
-  MAX_ACTIVE_TOKENS,
-} from '../../src/tokens/index.js';
+import { TokenStore, requireScope, parseToken, MAX_ACTIVE_TOKENS } from '../../src/tokens/index.js';
 import { isAiboxError } from '../../src/shared/index.js';
 
 function codeOf(fn: () => unknown): string | undefined {
@@ -158,20 +152,5 @@ describe('requireScope', () => {
     expect(codeOf(() => requireScope(p('admin'), 'admin'))).toBeUndefined();
     expect(codeOf(() => requireScope(p('sessions'), 'sessions'))).toBeUndefined();
     expect(codeOf(() => requireScope(p('sessions'), 'admin'))).toBe('TOKEN_SCOPE');
-  });
-});
-
-describe('parseDuration', () => {
-  it('reads s, m, h, d, w and refuses anything else', () => {
-    expect(parseDuration('90m')).toBe(5400);
-    expect(parseDuration('12h')).toBe(43_200);
-    expect(parseDuration('30d')).toBe(2_592_000);
-    expect(parseDuration('1w')).toBe(604_800);
-    for (const bad of ['', '0d', '-1d', '1y', '1.5h', 'd', '12']) {
-      expect(
-        codeOf(() => parseDuration(bad)),
-        bad,
-      ).toBe('TOKEN_DURATION_INVALID');
-    }
   });
 });

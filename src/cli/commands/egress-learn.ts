@@ -1,13 +1,13 @@
 import type { LearnReport } from '../../shared/api/proposals.js';
 import type { CliContext } from '../context.js';
 import { cliErrors } from '../errors.js';
+import { durationSeconds } from '../../shared/duration.js';
 
-/** `90s`, `10m`, `1h` (a bare number is seconds) → seconds. */
+/** `90s`, `10m`, `1h` (a bare number is seconds) → seconds, between 5 seconds and 4 hours. */
 export function parseDuration(text: string): number {
-  const m = /^([0-9]+)(s|m|h)?$/.exec(text.trim());
-  if (!m)
+  const seconds = durationSeconds(text, { bareSeconds: true });
+  if (seconds === undefined)
     throw cliErrors.create('CLI_USAGE', `--for ${JSON.stringify(text)}: a duration like 90s, 10m or 1h`);
-  const seconds = Number(m[1]) * ({ s: 1, m: 60, h: 3600 } as const)[(m[2] ?? 's') as 's' | 'm' | 'h'];
   if (seconds < 5 || seconds > 4 * 3600)
     throw cliErrors.create('CLI_USAGE', '--for must be between 5 seconds and 4 hours');
   return seconds;

@@ -1,4 +1,4 @@
-import { parseDuration } from '../../tokens/duration.js';
+import { durationSeconds } from '../../shared/duration.js';
 import type { CliContext } from '../context.js';
 import { cliErrors } from '../errors.js';
 
@@ -18,7 +18,7 @@ export async function create(
     name,
     ...(opts.scope ? { scope: opts.scope } : {}),
     ...(opts.team ? { team: opts.team } : {}),
-    ...(opts.expires ? { expiresInSeconds: parseDuration(opts.expires) } : {}),
+    ...(opts.expires ? { expiresInSeconds: expiresIn(opts.expires) } : {}),
   });
   if (ctx.json) return ctx.printJson(created);
   ctx.note(
@@ -45,4 +45,15 @@ export async function revoke(ctx: CliContext, name: string): Promise<void> {
   const report = await ctx.client().tokens.revoke(name);
   if (ctx.json) return ctx.printJson(report);
   ctx.out(`token ${report.revoked} (${report.id}) revoked`);
+}
+
+/** `--expires 30d` → seconds (the daemon checks it again). */
+function expiresIn(text: string): number {
+  const seconds = durationSeconds(text);
+  if (seconds === undefined)
+    throw cliErrors.create(
+      'CLI_USAGE',
+      `--expires ${JSON.stringify(text)}: a duration like 90m, 12h, 30d or 1w`,
+    );
+  return seconds;
 }

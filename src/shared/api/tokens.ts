@@ -78,7 +78,6 @@ export const TOKEN_ERROR_CODES = [
   'TOKEN_NOT_FOUND',
   'TOKEN_NAME_TAKEN',
   'TOKEN_LIMIT',
-  'TOKEN_DURATION_INVALID',
   'TOKEN_STORE_UNREADABLE',
 ] as const;
 export type TokenErrorCode = (typeof TOKEN_ERROR_CODES)[number];
