@@ -23,6 +23,14 @@ const registryConfig = (upstream: string) =>
     .strict();
 
 export const NpmRegistryConfig = registryConfig('https://registry.npmjs.org');
+
+/** PyPI: the index (simple pages) and the host its files are on, each asked of the egress door. */
+export const PypiRegistryConfig = registryConfig('https://pypi.org').extend({
+  files: Upstream.default('https://files.pythonhosted.org').describe(
+    'Base URL the files the index lists are fetched from (only files there are served).',
+  ),
+});
+export type PypiRegistryConfig = z.infer<typeof PypiRegistryConfig>;
 export type RegistryConfig = z.infer<typeof NpmRegistryConfig>;
 
 export const PackageCacheConfig = z
@@ -64,6 +72,9 @@ export const PackageCacheConfig = z
       .default('10.0.2.2')
       .describe("The host's loopback as seen from inside a rootless sandbox (slirp4netns)."),
     npm: NpmRegistryConfig.prefault({}).describe('The npm registry (packuments and tarballs).'),
+    pypi: PypiRegistryConfig.prefault({}).describe(
+      'The Python package index (PEP 691 simple pages and files).',
+    ),
   })
   .strict();
 export type PackageCacheConfig = z.infer<typeof PackageCacheConfig>;

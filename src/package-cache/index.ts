@@ -3,4 +3,5 @@ export { packageCacheErrors } from './errors.js';
 export { PackageCache, type EgressDoor, type PackageCacheOptions } from './server.js';
 export { ContentStore, type ExpectedDigests } from './store.js';
 export { NpmRegistry, digestsOf } from './npm.js';
+export { PypiRegistry } from './pypi.js';
 export { nodeFetch, type UpstreamFetch } from './upstream.js';

@@ -5,6 +5,7 @@ import { isAiboxError, messageOf, type Logger } from '../shared/index.js';
 import type { PackageCacheConfig } from './config.js';
 import { packageCacheErrors } from './errors.js';
 import { NpmRegistry, type CacheAnswer } from './npm.js';
+import { PypiRegistry } from './pypi.js';
 import { ContentStore } from './store.js';
 import { nodeFetch, type UpstreamFetch } from './upstream.js';
 
@@ -24,6 +25,9 @@ export interface PackageCacheOptions {
   now?: () => number;
 }
 
+const PYPI_SIMPLE = '/-/pypi/simple/';
+const PYPI_FILES = '/-/pypi/files/';
+
 /** An allow decision is reused this long per sandbox and registry (each decision is an audit record). */
 const DECISION_TTL_MS = 30_000;
 
@@ -42,6 +46,7 @@ interface Listener {
 export class PackageCache {
   readonly store: ContentStore;
   private readonly npm: NpmRegistry;
+  private readonly pypi: PypiRegistry;
   private readonly listeners = new Map<string, Listener>();
   private readonly allowed = new Map<string, number>();
   private readonly now: () => number;
@@ -52,6 +57,15 @@ export class PackageCache {
     this.store = new ContentStore({
       dir: o.dir,
       maxBytes: o.config.maxMiB * 1024 * 1024,
+      maxFileBytes,
+      logger: o.logger,
+      now: this.now,
+    });
+    this.pypi = new PypiRegistry({
+      config: o.config.pypi,
+      store: this.store,
+      upstream: o.upstream ?? nodeFetch,
+      metadataTtlMs: o.config.metadataTtlSeconds * 1000,
       maxFileBytes,
       logger: o.logger,
       now: this.now,
@@ -78,13 +92,18 @@ export class PackageCache {
 
   /** Environment pointing a sandbox's package managers at its endpoint (no secret: the port is the identity). */
   envFor(port: number): Record<string, string> {
-    if (!this.o.config.npm.enabled) return {};
-    return {
-      npm_config_registry: `${this.urlOf(port)}/`,
+    const env: Record<string, string> = { AIBOX_PACKAGE_CACHE: this.urlOf(port) };
+    if (this.o.config.npm.enabled) {
+      env['npm_config_registry'] = `${this.urlOf(port)}/`;
       // Lockfiles name the registry they were made against: their tarballs come through the cache too.
-      npm_config_replace_registry_host: 'always',
-      AIBOX_PACKAGE_CACHE: this.urlOf(port),
-    };
+      env['npm_config_replace_registry_host'] = 'always';
+    }
+    if (this.o.config.pypi.enabled) {
+      env['PIP_INDEX_URL'] = `${this.urlOf(port)}${PYPI_SIMPLE}`;
+      // Plain http on the host's loopback: pip wants it named (the bytes are verified by sha256 either way).
+      env['PIP_TRUSTED_HOST'] = this.o.config.sandboxHost;
+    }
+    return env;
   }
 
   /** Opens the sandbox's listener (on `port` when re-adopting), closing any older one of the same sandbox. */
@@ -147,6 +166,18 @@ export class PackageCache {
       if (!path.startsWith('/-/') && path !== '/' && this.o.config.npm.enabled) {
         await this.admit(sandbox, 'npm', this.o.config.npm.upstream, this.o.config.npm.policyHost);
         answer = await this.npm.handle(path.slice(1), String(req.headers.accept ?? ''), this.urlOf(port));
+      } else if (path.startsWith(PYPI_SIMPLE) && this.o.config.pypi.enabled) {
+        const { upstream, policyHost } = this.o.config.pypi;
+        await this.admit(sandbox, 'pypi', upstream, policyHost);
+        answer = await this.pypi.page(
+          path.slice(PYPI_SIMPLE.length),
+          String(req.headers.accept ?? ''),
+          `${this.urlOf(port)}${PYPI_FILES.slice(0, -1)}`,
+        );
+      } else if (path.startsWith(PYPI_FILES) && this.o.config.pypi.enabled) {
+        // Files come from their own host: the sandbox's policy must allow that one too.
+        await this.admit(sandbox, 'pypi-files', this.o.config.pypi.files);
+        answer = await this.pypi.file(path.slice(PYPI_FILES.length));
       } else {
         throw packageCacheErrors.create(
           'PACKAGE_CACHE_NOT_FOUND',
