@@ -96,7 +96,7 @@ describe('companions layer', () => {
         return Promise.resolve();
       },
       linker,
-      readyTimeoutMs: 1_000,
+      readyTimeoutMs: 20_000,
       mountData: async (target, sizeMiB) => {
         mounted.push({ target, sizeMiB });
         await mkdir(target, { recursive: true });
@@ -235,7 +235,9 @@ describe('companions layer', () => {
     await service.prepare(c);
     await expect(service.started(running(c))).rejects.toMatchObject({
       code: 'COMPANION_START_FAILED',
-      message: expect.stringMatching(new RegExp(`nothing listens on port ${free}; its log: no config`)),
+      message: expect.stringMatching(
+        new RegExp(`nothing listens on port ${free}; its log: \\(its command exited\\)\\s+no config`),
+      ),
     });
     await service.stop(c);
     expect(runtime.containers.size).toBe(0);

@@ -147,7 +147,12 @@ describe.skipIf(!run)('companion services of aibox/services.yaml', () => {
       '-tAc',
       "create table t (v int); insert into t values (42); select v from t; select current_setting('data_directory')",
     ]);
-    expect(r.stdout.trim().split('\n'), r.stderr).toEqual(['42', '/data/pgdata']);
+    expect(r.stdout.trim().split('\n'), r.stderr).toEqual([
+      'CREATE TABLE',
+      'INSERT 0 1',
+      '42',
+      '/data/pgdata',
+    ]);
   }, 120_000);
 
   it('is not reachable from another sandbox, by name or by address', async () => {
@@ -209,9 +214,27 @@ describe.skipIf(!run)('companion services of aibox/services.yaml', () => {
     expect(r.status).toBe(500);
     expect(r.body.error.code).toBe('COMPANION_START_FAILED');
     expect(r.body.error.message).toContain('companion service cache (redis) did not start');
+    // Its command exited: the start fails at once, not after the 60 s the service is given to listen.
+    expect(r.body.error.message).toContain('(its command exited)');
     expect((await daemon.api('GET', '/v1/sandboxes/broken')).status).toBe(404);
     expect((await containers()).sort()).toEqual(before.sort());
   }, 180_000);
+
+  it('after a daemon crash, stops the agent sandbox and removes its companion instead of re-adopting it', async () => {
+    await daemon.crash();
+    await daemon.restart();
+    const box = await daemon.api<{ state: string; reason?: string }>('GET', '/v1/sandboxes/box');
+    expect(box.body.state).toBe('stopped');
+    expect(box.body.reason).toContain('not re-adopted after a daemon restart');
+    const left = await podman.listContainers({
+      all: true,
+      filters: { label: [`io.aibox.sandbox.id=${companionId}`] },
+    });
+    expect(left).toEqual([]);
+    expect(await companionLinks()).toEqual([]);
+    // The other sandbox (no companions) is adopted as usual.
+    expect((await daemon.api<{ state: string }>('GET', '/v1/sandboxes/other')).body.state).toBe('running');
+  }, 120_000);
 
   it('leaves no container, veth, network namespace, mount or state after aibox rm', async () => {
     const id = (await daemon.api<{ id: string }>('GET', '/v1/sandboxes/box')).body.id;

@@ -230,12 +230,21 @@ export class CompanionsService implements SandboxHook {
         maxProcesses: profile.limits.processes,
         timeoutMs,
       });
-    // Detached from the exec (its own session), its output in a log the failure message quotes.
+    // Detached from the exec (its own session), its output in a log the failure message quotes. The command stays
+    // in the foreground (its pid is watched): one that exits before it listens fails at once, not after the timeout.
     const launched = await exec(
-      ['/bin/sh', '-c', `setsid "$@" >${SERVICE_LOG} 2>&1 </dev/null &`, 'service', ...service.command],
+      [
+        '/bin/sh',
+        '-c',
+        `setsid "$@" >${SERVICE_LOG} 2>&1 </dev/null & echo $!`,
+        'service',
+        ...service.command,
+      ],
       15_000,
     );
-    if (launched.exitCode !== 0) throw new Error(`its command did not launch: ${launched.stderr.trim()}`);
+    const servicePid = /^\d+$/.exec(launched.stdout.trim())?.[0];
+    if (launched.exitCode !== 0 || !servicePid)
+      throw new Error(`its command did not launch: ${launched.stderr.trim()}`);
     const port = service.port.toString(16).toUpperCase().padStart(4, '0');
     const timeoutMs = this.deps.readyTimeoutMs ?? READY_TIMEOUT_MS;
     const tries = Math.ceil(timeoutMs / 250);
@@ -243,7 +252,12 @@ export class CompanionsService implements SandboxHook {
       [
         '/bin/sh',
         '-c',
-        `for i in $(seq ${tries}); do grep -qs ':${port} [0-9A-F:]* 0A' /proc/net/tcp /proc/net/tcp6 && exit 0; sleep 0.25; done; tail -c 1500 ${SERVICE_LOG}; exit 1`,
+        [
+          `for i in $(seq ${tries}); do`,
+          `grep -qs ':${port} [0-9A-F:]* 0A' /proc/net/tcp /proc/net/tcp6 && exit 0;`,
+          `if [ ! -d /proc/${servicePid} ] || grep -qs '^State:[[:space:]]*Z' /proc/${servicePid}/status; then echo '(its command exited)'; break; fi;`,
+          `sleep 0.25; done; tail -c 1500 ${SERVICE_LOG}; exit 1`,
+        ].join(' '),
       ],
       timeoutMs + 10_000,
     );
