@@ -29,6 +29,11 @@ export const PypiRegistryConfig = registryConfig('https://pypi.org').extend({
   files: Upstream.default('https://files.pythonhosted.org').describe(
     'Base URL the files the index lists are fetched from (only files there are served).',
   ),
+  filesPolicyHost: z
+    .string()
+    .regex(/^[a-z0-9.-]+$/i)
+    .optional()
+    .describe("The host name the egress door is asked about for the files (default: the files URL's host)."),
 });
 export type PypiRegistryConfig = z.infer<typeof PypiRegistryConfig>;
 export type RegistryConfig = z.infer<typeof NpmRegistryConfig>;

@@ -176,7 +176,7 @@ export class PackageCache {
         );
       } else if (path.startsWith(PYPI_FILES) && this.o.config.pypi.enabled) {
         // Files come from their own host: the sandbox's policy must allow that one too.
-        await this.admit(sandbox, 'pypi-files', this.o.config.pypi.files);
+        await this.admit(sandbox, 'pypi-files', this.o.config.pypi.files, this.o.config.pypi.filesPolicyHost);
         answer = await this.pypi.file(path.slice(PYPI_FILES.length));
       } else {
         throw packageCacheErrors.create(

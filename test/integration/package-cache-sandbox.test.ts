@@ -12,11 +12,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeProject, startTestDaemon, type TestDaemon } from '../support/daemon.js';
 import { requireHost, sandboxHostSupport } from '../support/host.js';
 import { FakeNpmRegistry, publishTree } from '../package-cache/fake-registry.js';
+import { FakePypi } from '../package-cache/fake-pypi.js';
 
 const run = requireHost(sandboxHostSupport(), 'package-cache-sandbox');
 
 describe.skipIf(!run)('the shared package cache seen from gVisor sandboxes', () => {
   const registry = new FakeNpmRegistry();
+  const index = new FakePypi();
   let daemon: TestDaemon;
   const endpoints: Record<string, string> = {};
   const sh = (name: string, script: string) => daemon.exec(name, ['sh', '-c', script]);
@@ -25,12 +27,20 @@ describe.skipIf(!run)('the shared package cache seen from gVisor sandboxes', () 
   beforeAll(async () => {
     await registry.start();
     const deps = await publishTree(registry, 2);
+    await index.start();
+    await index.addWheel('tinypkg', '1.0.0');
     daemon = await startTestDaemon({
       name: 'pkgcache',
       config: {
         packageCache: {
           enabled: true,
           npm: { upstream: registry.url, policyHost: 'registry.npmjs.org' },
+          pypi: {
+            upstream: index.url,
+            files: index.url,
+            policyHost: 'pypi.org',
+            filesPolicyHost: 'files.pythonhosted.org',
+          },
         },
       },
     });
@@ -59,8 +69,10 @@ describe.skipIf(!run)('the shared package cache seen from gVisor sandboxes', () 
       expect(created.status, JSON.stringify(created.body)).toBe(201);
       endpoints[name] = (created.body as { endpoints: Record<string, string> }).endpoints['package-cache']!;
       if (name !== 'npm3') {
-        const pack = await daemon.api('POST', `/v1/sandboxes/${name}/packs`, { ref: 'node' });
-        expect(pack.status, JSON.stringify(pack.body)).toBeLessThan(300);
+        for (const ref of ['node', 'python']) {
+          const pack = await daemon.api('POST', `/v1/sandboxes/${name}/packs`, { ref });
+          expect(pack.status, JSON.stringify(pack.body)).toBeLessThan(300);
+        }
       }
     }
     registry.requests.length = 0;
@@ -69,6 +81,7 @@ describe.skipIf(!run)('the shared package cache seen from gVisor sandboxes', () 
   afterAll(async () => {
     await daemon?.stop();
     await registry.stop();
+    await index.stop();
   });
 
   it('gives each sandbox its own cache endpoint, advertised in its environment', async () => {
@@ -92,6 +105,22 @@ describe.skipIf(!run)('the shared package cache seen from gVisor sandboxes', () 
     expect(used2.stdout.trim()).toBe('@acme/log@2.0.0');
     expect(registry.requests.length).toBe(upstream);
   }, 300_000);
+
+  it("serves a second sandbox's pip download from the cache, verified against the index's sha256", async () => {
+    const pip = (name: string) =>
+      sh(
+        name,
+        'cd /tmp && python3 -m pip download --no-deps --no-cache-dir --disable-pip-version-check -d /tmp/dl tinypkg==1.0.0 2>&1',
+      );
+    const first = await pip('npm1');
+    expect(first.exitCode, first.stdout).toBe(0);
+    expect(first.stdout).toContain('tinypkg-1.0.0-py3-none-any.whl');
+    expect(index.fileHits()).toBe(1);
+    const before = index.requests.length;
+    const second = await pip('npm2');
+    expect(second.exitCode, second.stdout).toBe(0);
+    expect(index.requests.length).toBe(before);
+  }, 120_000);
 
   it('refuses a poisoned upstream tarball and caches nothing of it', async () => {
     registry.add('aibox-evil', '1.0.0', Buffer.from('what the packument declares'));
