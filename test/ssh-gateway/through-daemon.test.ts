@@ -37,9 +37,7 @@ describe('SSH commands through the daemon', () => {
     const r = await kit.ssh(target, 'sshbox', ['ls']);
     expect(r.exitCode, r.stderr).toBe(0);
     expect(r.stdout).toContain('README.md');
-    expect(d.runtime.calls).toContainEqual(
-      expect.stringMatching(/^exec sshbox \/bin\/bash -c ls$/),
-    );
+    expect(d.runtime.calls).toContainEqual(expect.stringMatching(/^exec sshbox \/bin\/bash -c ls$/));
   });
 
   it('refuses a command the policy denies, without running it', async () => {

@@ -118,9 +118,7 @@ export const POLICY_COMMANDS: readonly CommandSpec[] = [
     description:
       "let a sandbox's egress through and record it for a while, then print a proposed aibox/policy.yaml diff",
     args: [['<sandbox>', 'the running sandbox', 'sandbox']],
-    options: [
-      { flags: '--for <duration>', description: 'how long: 90s, 10m, 1h', default: '10m' },
-    ],
+    options: [{ flags: '--for <duration>', description: 'how long: 90s, 10m, 1h', default: '10m' }],
     run: () => import('../commands/egress-learn.js').then((m) => m.egressLearn),
   },
   {

@@ -1,5 +1,10 @@
 import { API_ROUTES as R, routePath } from '../../shared/api/routes.js';
-import type { LearnReport, ProposalList, ProposalListQuery, ProposalReport } from '../../shared/api/proposals.js';
+import type {
+  LearnReport,
+  ProposalList,
+  ProposalListQuery,
+  ProposalReport,
+} from '../../shared/api/proposals.js';
 import { bySchema } from '../api.js';
 import type { ApiCore } from '../api.js';
 

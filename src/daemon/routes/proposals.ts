@@ -1,7 +1,6 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { z } from 'zod';
-import type {
-  LearnReport} from '../../proposals/index.js';
+import type { LearnReport } from '../../proposals/index.js';
 import {
   LearnRequest,
   ProposalId,
