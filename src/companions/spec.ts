@@ -27,9 +27,15 @@ const ServiceSpec = z
     /** A data folder for the service, daemon-owned, size-capped, removed with the sandbox. */
     data: z
       .object({
+        // Mounted over the companion's own file system: only a data place, never over its system folders (its
+        // exec helper, seccomp filter or packs).
         path: z
           .string()
           .regex(/^\/[A-Za-z0-9._/-]*$/)
+          .refine(
+            (p) => /^\/(data|srv|var\/lib|tmp)(\/|$)/.test(p) && !p.split('/').includes('..'),
+            'a folder at or under /data, /srv, /var/lib or /tmp',
+          )
           .default('/data'),
         sizeMiB: z.number().int().min(16).max(8192).default(512),
       })

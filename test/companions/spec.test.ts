@@ -91,6 +91,26 @@ describe('aibox/services.yaml', () => {
   });
 });
 
+describe('the data folder', () => {
+  it('is a data place, never one of the companion sandbox’s system folders', () => {
+    const at = (p: string) =>
+      `services:\n  - name: db\n    pack: postgresql\n    port: 5432\n    data: { path: ${p} }\n`;
+    expect(parseServices(at('/var/lib/postgresql'))[0]!.data?.path).toBe('/var/lib/postgresql');
+    expect(parseServices(at('/tmp/data'))[0]!.data?.path).toBe('/tmp/data');
+    for (const bad of [
+      '/',
+      '/etc',
+      '/usr/local/lib/aibox',
+      '/opt/aibox/packs',
+      '/data/../etc',
+      '/run/aibox-agent',
+    ])
+      expect(() => parseServices(at(bad)), bad).toThrow(
+        expect.objectContaining({ code: 'COMPANION_SPEC_INVALID', message: expect.stringContaining(':5:') }),
+      );
+  });
+});
+
 describe('the private link', () => {
   it('gives each link its own /30 and interface name', () => {
     expect(linkPlan(0)).toEqual({

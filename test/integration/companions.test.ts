@@ -23,6 +23,9 @@ const SERVICES = `services:
     pack: postgresql
     port: 5432
     data: { sizeMiB: 128 }
+  - name: cache
+    pack: redis
+    port: 6379
 `;
 
 /** The host's links of companion pairs (the agent's end is aibxcN, the companion's aibxpN until it moves). */
@@ -68,6 +71,7 @@ describe.skipIf(!run)('companion services of aibox/services.yaml', () => {
   /** The agent's and the companion's network namespaces while they run. */
   const namespaces: string[] = [];
   let companionId: string;
+  let companionIds: string[];
   let companionAddress: string;
 
   const containers = async () =>
@@ -109,8 +113,10 @@ describe.skipIf(!run)('companion services of aibox/services.yaml', () => {
     const id = (created.body as { id: string }).id;
     const state = JSON.parse(
       await readFile(path.join(daemon.stateDir, 'companions', id, 'state.json'), 'utf8'),
-    ) as { companions: { id: string }[] };
-    companionId = state.companions[0]!.id;
+    ) as { companions: { id: string; service: string }[] };
+    expect(state.companions.map((c) => c.service)).toEqual(['db', 'cache']);
+    companionIds = state.companions.map((c) => c.id);
+    companionId = companionIds[0]!;
     projects.push(await makeProject('companions-other'));
     const other = await daemon.api('POST', '/v1/sandboxes', { path: projects[1], name: 'other' });
     expect(other.status, JSON.stringify(other.body)).toBe(201);
@@ -119,6 +125,8 @@ describe.skipIf(!run)('companion services of aibox/services.yaml', () => {
       const i = await daemon.cli(['install', 'postgresql', '--sandbox', sandbox, '--json']);
       expect(i.exitCode, i.stderr + i.stdout).toBe(0);
     }
+    const redis = await daemon.cli(['install', 'redis', '--sandbox', 'box', '--json']);
+    expect(redis.exitCode, redis.stderr + redis.stdout).toBe(0);
   }, 900_000);
 
   afterAll(async () => {
@@ -130,6 +138,7 @@ describe.skipIf(!run)('companion services of aibox/services.yaml', () => {
   it('lists the service in the sandbox report, and psql in the agent sandbox reaches it by name', async () => {
     const report = await daemon.api<{ endpoints: Record<string, string> }>('GET', '/v1/sandboxes/box');
     expect(report.body.endpoints['service db']).toBe('tcp://db:5432 (postgresql)');
+    expect(report.body.endpoints['service cache']).toBe('tcp://cache:6379 (redis)');
     const status = await daemon.cli(['status', 'box']);
     expect(status.stdout).toContain('tcp://db:5432 (postgresql)');
     const hosts = await daemon.exec('box', ['getent', 'hosts', 'db']);
@@ -154,6 +163,20 @@ describe.skipIf(!run)('companion services of aibox/services.yaml', () => {
       '/data/pgdata',
     ]);
   }, 120_000);
+
+  it('links a second service beside the first: redis-cli reaches the Redis service by name', async () => {
+    const r = await daemon.exec('box', ['redis-cli', '-h', 'cache', '-p', '6379', 'ping']);
+    expect(r.stdout.trim(), r.stderr).toBe('PONG');
+    const hosts = await daemon.exec('box', ['getent', 'hosts', 'cache']);
+    expect(hosts.stdout.trim().split(/\s+/)[0]).not.toBe(companionAddress);
+    // Each service on its own port only: the Redis companion's address does not answer PostgreSQL's port.
+    const cross = await daemon.exec('box', [
+      'sh',
+      '-c',
+      'PGCONNECT_TIMEOUT=5 psql -h cache -p 5432 -U postgres -tAc "select 1"; echo "exit=$?"',
+    ]);
+    expect(cross.stdout).toContain('exit=2');
+  }, 60_000);
 
   it('is not reachable from another sandbox, by name or by address', async () => {
     expect((await daemon.exec('other', ['getent', 'hosts', 'db'])).exitCode).not.toBe(0);
@@ -226,11 +249,13 @@ describe.skipIf(!run)('companion services of aibox/services.yaml', () => {
     const box = await daemon.api<{ state: string; reason?: string }>('GET', '/v1/sandboxes/box');
     expect(box.body.state).toBe('stopped');
     expect(box.body.reason).toContain('not re-adopted after a daemon restart');
-    const left = await podman.listContainers({
-      all: true,
-      filters: { label: [`io.aibox.sandbox.id=${companionId}`] },
-    });
-    expect(left).toEqual([]);
+    for (const id of companionIds) {
+      const left = await podman.listContainers({
+        all: true,
+        filters: { label: [`io.aibox.sandbox.id=${id}`] },
+      });
+      expect(left).toEqual([]);
+    }
     expect(await companionLinks()).toEqual([]);
     // The other sandbox (no companions) is adopted as usual.
     expect((await daemon.api<{ state: string }>('GET', '/v1/sandboxes/other')).body.state).toBe('running');
@@ -248,7 +273,8 @@ describe.skipIf(!run)('companion services of aibox/services.yaml', () => {
     const held = await netnsInodes();
     expect(held.size).toBeGreaterThan(0);
     expect(namespaces.filter((ns) => held.has(ns))).toEqual([]);
-    expect(await readFile('/proc/self/mountinfo', 'utf8')).not.toContain(companionId);
+    const mounts = await readFile('/proc/self/mountinfo', 'utf8');
+    for (const cid of companionIds) expect(mounts).not.toContain(cid);
     expect(existsSync(path.join(daemon.stateDir, 'companions', id))).toBe(false);
   }, 120_000);
 });
