@@ -15,6 +15,7 @@ import { CompanionsService } from '../../src/daemon/services/companions.js';
 import type { RunningSandbox, SandboxHookContext } from '../../src/daemon/services/hooks.js';
 import type { Logger } from '../../src/shared/index.js';
 import { FakeRuntime } from '../support/fake-runtime.js';
+import { policyErrors } from '../../src/policy/index.js';
 
 const quiet: Logger = {
   debug: () => undefined,
@@ -78,7 +79,12 @@ describe('companions layer', () => {
       policy: {
         authorize: (_door: string, request: unknown, sandbox?: string) => {
           authorized.push({ request, sandbox });
-          if (denyPacks) return Promise.reject(new Error('policy denies pack postgresql'));
+          if (denyPacks)
+            return Promise.reject(
+              policyErrors.create('POLICY_DENIED', 'org: redis is not an allowed pack (decision dec_1)', {
+                decision: 'dec_1',
+              }),
+            );
           return Promise.resolve({ id: 'dec_1', outcome: 'allow', reason: 'allowed' });
         },
       } as never,
@@ -201,7 +207,7 @@ describe('companions layer', () => {
     expect(runtime.containers.size).toBe(0);
   });
 
-  it('fails the start naming the service when its pack is refused, and stop leaves nothing', async () => {
+  it('fails the start with the policy refusal, naming the service, when its pack is refused; stop leaves nothing', async () => {
     denyPacks = true;
     const c = ctx(
       'sbx_d',
@@ -212,8 +218,10 @@ describe('companions layer', () => {
     );
     await service.prepare(c);
     await expect(service.started(running(c))).rejects.toMatchObject({
-      code: 'COMPANION_START_FAILED',
-      message: expect.stringContaining('companion service cache (redis) did not start'),
+      code: 'POLICY_DENIED',
+      status: 403,
+      message: 'companion service cache (redis): org: redis is not an allowed pack (decision dec_1)',
+      details: { decision: 'dec_1', service: 'cache' },
     });
     expect(peers).toEqual([]);
     await service.stop(c);

@@ -15,7 +15,7 @@ import {
 import { loadProfile, type Profile } from '../../config/index.js';
 import { packEnv, PACKS_MOUNT, type InstalledPack } from '../../packs/index.js';
 import type { Mount } from '../../runtime/index.js';
-import { messageOf, newId } from '../../shared/index.js';
+import { isAiboxError, messageOf, newId } from '../../shared/index.js';
 import { writeJsonAtomic } from '../../shared/fs/atomic-write.js';
 import type {
   HookDeps,
@@ -147,6 +147,12 @@ export class CompanionsService implements SandboxHook {
       try {
         await this.startOne(sandbox, service, c, record, profile);
       } catch (err) {
+        // A refusal (the policy denies its pack, …) keeps its code and status, and names the service.
+        if (isAiboxError(err) && err.status < 500) {
+          err.message = `companion service ${service.name} (${service.pack}): ${err.message}`;
+          Object.assign(err, { details: { ...err.details, service: service.name } });
+          throw err;
+        }
         throw companionErrors.create(
           'COMPANION_START_FAILED',
           `companion service ${service.name} (${service.pack}) did not start: ${messageOf(err)}`,
