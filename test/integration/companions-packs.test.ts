@@ -2,8 +2,8 @@
  * The packs companion services run on, in a real gVisor sandbox: the postgresql pack (Debian's server and psql,
  * relocated under /opt/aibox/packs) initialises a cluster and serves it with the exact command aibox/services.yaml
  * gives a PostgreSQL service by default, and psql from the same pack queries it; the redis pack's default command
- * serves redis-cli. Everything runs as the sandbox user on the sandbox's own loopback. (The companion sandbox and its
- * private link to the agent are not built yet: docs/companions.md.) The packs are built if the host cache lacks them.
+ * serves redis-cli. Everything runs as the sandbox user on the sandbox's own loopback. (Companion sandboxes and their
+ * private link to the agent: companions.test.ts.) The packs are built if the host cache lacks them.
  */
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
