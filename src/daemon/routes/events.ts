@@ -46,7 +46,6 @@ export function eventRoutes(services: DaemonServices): FastifyPluginAsync {
         connection: 'keep-alive',
         'x-accel-buffering': 'no',
       });
-      res.write('retry: 3000\n\n');
       let chain = Promise.resolve();
       const unsubscribe = await follower.subscribe((records) => {
         // In order, one batch after the other, however slow the visibility check is.
@@ -73,6 +72,8 @@ export function eventRoutes(services: DaemonServices): FastifyPluginAsync {
           })
           .catch((err: unknown) => request.log.warn({ err }, 'live event delivery failed'));
       });
+      // Written once both followers hold their starting point: what happens after a client saw it is sent.
+      res.write('retry: 3000\n\n');
       const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), HEARTBEAT_MS);
       heartbeat.unref();
       // The response closes when the client goes away (the request's own close may come earlier).
