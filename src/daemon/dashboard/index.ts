@@ -89,6 +89,8 @@ export async function installDashboard(
   options: DashboardOptions,
 ): Promise<DashboardSessions> {
   const sessions = await DashboardSessions.open(options.sessionsFile, options.limits ?? DEFAULT_LIMITS);
+  // A login or logout just made is on disk before the daemon (and its state folder) goes away.
+  app.addHook('onClose', () => sessions.flush());
   const secure = (request: FastifyRequest): boolean =>
     options.secure ?? (request.raw.socket as TLSSocket | undefined)?.encrypted === true;
   const cookieName = (request: FastifyRequest) =>
