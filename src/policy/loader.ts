@@ -1,16 +1,14 @@
-import { constants, type Stats } from 'node:fs';
-import { open, readdir, readFile, stat, type FileHandle } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import type { LayerFiles, RepoSources } from './compile.js';
 import { manifestRegoVersionOf } from '../rego/index.js';
 import { policyErrors } from './errors.js';
 import { PROJECT_POLICY_DIR, PROJECT_POLICY_FILE } from './project.js';
 import type { PolicySource, ProjectSource } from './store.js';
+import { ProjectFileRefused, readProjectFile } from '../shared/fs/project-file.js';
 
 /** Largest aibox/policy.yaml read: a policy file is a few lines; anything bigger is refused, never read whole. */
 export const PROJECT_POLICY_MAX_BYTES = 64 * 1024;
-
-const { O_RDONLY, O_NOFOLLOW, O_DIRECTORY, O_NONBLOCK } = constants;
 
 /**
  * The only file reading in src/policy: the policy repo (`org/`, `teams/<team>/`) and a project's
@@ -55,49 +53,16 @@ export class FilePolicySource implements PolicySource {
    * folder swapped after start from the one it checked.
    */
   async readProject(projectPath: string): Promise<ProjectSource | undefined> {
-    const handles: FileHandle[] = [];
-    const openNoFollow = async (path: string, flags: number): Promise<FileHandle | undefined> => {
-      try {
-        const h = await open(path, flags | O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
-        handles.push(h);
-        return h;
-      } catch (err) {
-        const code = (err as NodeJS.ErrnoException).code;
-        if (code === 'ENOENT') return undefined;
-        if (code === 'ELOOP' || code === 'ENOTDIR' || code === 'EMLINK')
-          throw unsafe(`${relative(projectPath, path) || projectPath} is a symbolic link or not a folder`);
-        throw unsafe(`cannot open ${relative(projectPath, path) || projectPath}: ${code ?? 'error'}`);
-      }
-    };
     try {
-      const projectDir = await openNoFollow(projectPath, O_DIRECTORY);
-      if (!projectDir) return undefined;
-      const owner = (await projectDir.stat()).uid;
-      const dir = await openNoFollow(`/proc/self/fd/${projectDir.fd}/${PROJECT_POLICY_DIR}`, O_DIRECTORY);
-      if (!dir) return undefined;
-      const dirStat = await dir.stat();
-      checkOwner(dirStat, owner, `${PROJECT_POLICY_DIR}/`);
-      const dirId = `${dirStat.dev}:${dirStat.ino}`;
-      const file = await openNoFollow(`/proc/self/fd/${dir.fd}/policy.yaml`, 0);
-      if (!file) return { file: PROJECT_POLICY_FILE, text: undefined, dirId };
-      const st = await file.stat();
-      if (!st.isFile()) throw unsafe(`${PROJECT_POLICY_FILE} is not a regular file`);
-      checkOwner(st, owner, PROJECT_POLICY_FILE);
-      if (st.size > PROJECT_POLICY_MAX_BYTES) {
-        throw unsafe(`${PROJECT_POLICY_FILE} is larger than ${PROJECT_POLICY_MAX_BYTES / 1024} KiB`);
-      }
-      const buf = Buffer.alloc(PROJECT_POLICY_MAX_BYTES + 1);
-      let n = 0;
-      for (;;) {
-        const { bytesRead } = await file.read(buf, n, buf.length - n, n);
-        if (bytesRead === 0) break;
-        n += bytesRead;
-        if (n > PROJECT_POLICY_MAX_BYTES)
-          throw unsafe(`${PROJECT_POLICY_FILE} is larger than ${PROJECT_POLICY_MAX_BYTES / 1024} KiB`);
-      }
-      return { file: PROJECT_POLICY_FILE, text: buf.subarray(0, n).toString('utf8'), dirId };
-    } finally {
-      for (const h of handles.reverse()) await h.close().catch(() => undefined);
+      const read = await readProjectFile(
+        projectPath,
+        [PROJECT_POLICY_DIR, 'policy.yaml'],
+        PROJECT_POLICY_MAX_BYTES,
+      );
+      return read && { file: PROJECT_POLICY_FILE, text: read.text, dirId: read.folderId };
+    } catch (err) {
+      if (err instanceof ProjectFileRefused) throw unsafe(err.message);
+      throw err;
     }
   }
 
@@ -167,10 +132,4 @@ function unsafe(reason: string) {
   return policyErrors.create('POLICY_PROJECT_UNSAFE', `${reason}: the project policy was not read`, {
     file: PROJECT_POLICY_FILE,
   });
-}
-
-/** The project's owner, or root (the agent's files land as the owner's: it can never make a root-owned one). */
-function checkOwner(st: Stats, owner: number, what: string): void {
-  if (st.uid !== owner && st.uid !== 0)
-    throw unsafe(`${what} is owned by uid ${st.uid}, not by the project's owner (uid ${owner})`);
 }
