@@ -135,9 +135,14 @@ describe.skipIf(!run)('layered policy with a real aiboxd and a gVisor sandbox', 
     expect(d.body.layers[0]).toMatchObject({ layer: 'org', verdict: 'deny' });
     const sb = await daemon.api<{ state: string }>('GET', `/v1/sandboxes/${name}`);
     expect(sb.body.state).toBe('running');
-    const records = await daemon.api<{ records: { kind: string; data: { event?: string } }[] }>(
-      'GET',
-      `/v1/audit?sandbox=${name}&kind=policy`,
+    // The change is audited once every layer applied it (egress re-renders Squid first): wait for the record.
+    const records = await until(
+      () =>
+        daemon.api<{ records: { kind: string; data: { event?: string } }[] }>(
+          'GET',
+          `/v1/audit?sandbox=${name}&kind=policy`,
+        ),
+      (r) => r.body.records.some((x) => x.data.event === 'changed'),
     );
     expect(records.body.records.some((r) => r.data.event === 'changed')).toBe(true);
   });
