@@ -4,7 +4,9 @@
  * not a later symptom ("squid.conf was refused: no output"). Real daemon; the start fails before any container.
  * Run through flock (it starts a daemon with its own Podman service).
  */
-import { rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeProject, startTestDaemon, type TestDaemon } from '../support/daemon.js';
 import { requireHost, sandboxHostSupport } from '../support/host.js';
@@ -68,5 +70,37 @@ describe.skipIf(!run)('doctor checks what the config names', () => {
     const { readdir } = await import('node:fs/promises');
     const left = await readdir(`${daemon.stateDir}/egress`).catch(() => [] as string[]);
     expect(left).toEqual([]);
+  }, 60_000);
+});
+
+describe.skipIf(!run)('doctor checks that Squid can peek at TLS', () => {
+  let daemon: TestDaemon;
+  let dir: string;
+
+  beforeAll(async () => {
+    // A Squid that answers its version query like Debian's plain `squid` package: built without OpenSSL.
+    dir = await mkdtemp(path.join(tmpdir(), 'aibox-doctor-squid-'));
+    const fake = path.join(dir, 'squid');
+    await writeFile(
+      fake,
+      `#!/bin/sh\necho 'Squid Cache: Version 5.7'\necho "configure options:  '--prefix=/usr' '--with-gnutls'"\n`,
+      { mode: 0o755 },
+    );
+    daemon = await startTestDaemon({ name: 'doctor-tls', config: { egress: { squid: fake } } });
+  }, 120_000);
+
+  afterAll(async () => {
+    await daemon?.stop();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  }, 120_000);
+
+  it('fails the squid check of a Squid built without OpenSSL, naming squid-openssl', async () => {
+    const r = await daemon.cli(['doctor', '--json']);
+    expect(r.exitCode).toBe(1);
+    const report = JSON.parse(r.stdout) as { checks: Check[] };
+    const squid = report.checks.find((c) => c.name === 'squid' && c.layer === 'egress')!;
+    expect(squid).toMatchObject({ ok: false });
+    expect(squid.detail).toContain('without OpenSSL');
+    expect(squid.fix).toContain('squid-openssl');
   }, 60_000);
 });

@@ -162,6 +162,17 @@ async function egressBinaryChecks(config: DaemonServices['config']): Promise<Doc
     const r = await execa(w.path, w.args, { reject: false, timeout: 5000 });
     const out = `${r.stdout}\n${r.stderr}`;
     const ok = r.exitCode === 0 && w.expect.test(out);
+    // Every sandbox proxy peeks at TLS (SNI checks, inspected hosts): a Squid built without OpenSSL cannot start one.
+    if (ok && w.name === 'squid' && !out.includes('--with-openssl')) {
+      checks.push({
+        name: w.name,
+        layer: 'egress',
+        ok: false,
+        detail: `${w.path} (${w.key}) is built without OpenSSL: the sandbox proxies need ssl-bump`,
+        fix: `Install Debian's squid-openssl (${SETUP}) or point ${w.key} at a Squid built --with-openssl.`,
+      });
+      continue;
+    }
     checks.push({
       name: w.name,
       layer: 'egress',
