@@ -97,7 +97,7 @@ describe.skipIf(!run)(`kill -9 during ${N} concurrent starts`, () => {
         const afterMs = Date.now() - began;
         await daemon.crash();
         await observe(daemon, ids, listeners);
-        await Promise.all(creates);
+        const answers = await Promise.all(creates);
 
         const t0 = Date.now();
         await daemon.restart();
@@ -119,7 +119,11 @@ describe.skipIf(!run)(`kill -9 during ${N} concurrent starts`, () => {
         const records = list.body.sandboxes;
         for (const r of records)
           expect(['running', 'stopped'], `${r.name}: ${r.state} ${r.error ?? ''}`).toContain(r.state);
-        if (moment === 'first running') expect(records.some((r) => r.state === 'running')).toBe(true);
+        if (moment === 'first running')
+          expect(
+            records.some((r) => r.state === 'running'),
+            `no start finished; the answers: ${JSON.stringify(answers.map((a) => a && [a.status, a.body])).slice(0, 1500)}`,
+          ).toBe(true);
         const running = new Set(records.filter((r) => r.state === 'running').map((r) => r.id));
         const known = new Set(records.map((r) => r.id));
         for (const r of records.filter((s) => s.state === 'running'))
