@@ -1,6 +1,7 @@
-import { isMap, isSeq, LineCounter, parseDocument, type Node } from 'yaml';
+import { LineCounter, parseDocument } from 'yaml';
 import { z } from 'zod';
 import { companionErrors } from './errors.js';
+import { nodeAt } from '../shared/yaml-path.js';
 
 /** Where the services are declared in a project (read by the daemon without following links). */
 export const SERVICES_FILE = 'aibox/services.yaml';
@@ -141,20 +142,4 @@ function invalid(line: number, message: string) {
     file: SERVICES_FILE,
     line,
   });
-}
-
-function nodeAt(root: unknown, path: PropertyKey[]): Node | undefined {
-  let node = root as Node | undefined;
-  for (const key of path) {
-    if (isMap(node)) {
-      const pair = node.items.find((p) => String((p.key as { value?: unknown })?.value) === String(key));
-      if (!pair) return node;
-      node = (pair.value as Node | undefined) ?? (pair.key as Node);
-    } else if (isSeq(node) && typeof key === 'number') {
-      const item = node.items[key] as Node | undefined;
-      if (!item) return node;
-      node = item;
-    } else return node;
-  }
-  return node;
 }

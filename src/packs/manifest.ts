@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { LineCounter, parseDocument, isMap, isSeq, type Node } from 'yaml';
+import { LineCounter, parseDocument } from 'yaml';
+import { nodeAt } from '../shared/yaml-path.js';
 
 /** Where pack files are placed inside every sandbox (read-only), one folder per pack. */
 export const PACKS_MOUNT = '/opt/aibox/packs';
@@ -148,23 +149,6 @@ export function parseManifest(
       message: `${i.path.length ? `${i.path.join('.')}: ` : ''}${i.message}`,
     })),
   };
-}
-
-/** The deepest node of the document that the issue's path reaches (its key's line is where to look). */
-function nodeAt(root: unknown, path: PropertyKey[]): Node | undefined {
-  let node = root as Node | undefined;
-  for (const key of path) {
-    if (isMap(node)) {
-      const pair = node.items.find((p) => String((p.key as { value?: unknown })?.value) === String(key));
-      if (!pair) return node;
-      node = (pair.value as Node | undefined) ?? (pair.key as Node);
-    } else if (isSeq(node) && typeof key === 'number') {
-      const item = node.items[key] as Node | undefined;
-      if (!item) return node;
-      node = item;
-    } else return node;
-  }
-  return node;
 }
 
 /** A manifest egress need as the egress door's request: host and port (443 when the need names none). */
