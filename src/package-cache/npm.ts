@@ -10,6 +10,12 @@ import { bodyOf, getUpstream, readLimited, type UpstreamFetch } from './upstream
 export type CacheAnswer =
   { status: 200; type: string; body: Buffer } | { status: 200; type: string; stream: Readable; size: number };
 
+/** A verified file the store holds under `key`, as an answer (npm tarballs and Python files alike). */
+export async function recordedAnswer(store: ContentStore, key: string): Promise<CacheAnswer | undefined> {
+  const blob = await store.openRecorded(key);
+  return blob && { status: 200, type: 'application/octet-stream', ...blob };
+}
+
 const CORGI = 'application/vnd.npm.install-v1+json';
 const NAME = /^(?:@[A-Za-z0-9~-][A-Za-z0-9._~-]*\/)?[A-Za-z0-9~-][A-Za-z0-9._~-]*$/;
 const FILE = /^[A-Za-z0-9~-][A-Za-z0-9._~+-]*\.tgz$/;
@@ -73,11 +79,11 @@ export class NpmRegistry {
 
   private async tarball(name: string, file: string): Promise<CacheAnswer> {
     const key = `npm:tgz:${name}/${file}`;
-    const served = await this.serveKnown(key);
+    const served = await recordedAnswer(this.o.store, key);
     if (served) return served;
     // One fetch per file at a time: a second sandbox asking meanwhile waits and is served the verified copy.
     return this.inflight.run(key, async () => {
-      const again = await this.serveKnown(key);
+      const again = await recordedAnswer(this.o.store, key);
       if (again) return again;
       const dist = await this.distOf(name, file);
       const url = new URL(String(dist.tarball), this.base + '/');
@@ -102,18 +108,10 @@ export class NpmRegistry {
         this.o.logger.info({ package: name, file }, 'package cache: tarball verified and stored');
       }
       await this.o.store.putMeta(key, Buffer.from(sha512));
-      const out = await this.serveKnown(key);
+      const out = await recordedAnswer(this.o.store, key);
       if (!out) throw notFound(`${name}/${file}`);
       return out;
     });
-  }
-
-  /** A tarball whose digest was recorded from a verified fetch (npm versions are immutable). */
-  private async serveKnown(key: string): Promise<CacheAnswer | undefined> {
-    const meta = await this.o.store.getMeta(key);
-    if (!meta) return undefined;
-    const blob = await this.o.store.openBlob(meta.data.toString());
-    return blob && { status: 200, type: 'application/octet-stream', ...blob };
   }
 
   /** The upstream dist entry of the version whose tarball is `file` (a fresh packument when a cached one lacks it). */

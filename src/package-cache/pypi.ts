@@ -2,7 +2,7 @@ import { KeyedMutex } from '../shared/fs/index.js';
 import type { Logger } from '../shared/index.js';
 import type { PypiRegistryConfig } from './config.js';
 import { packageCacheErrors } from './errors.js';
-import type { CacheAnswer } from './npm.js';
+import { recordedAnswer, type CacheAnswer } from './npm.js';
 import type { ContentStore } from './store.js';
 import { bodyOf, getUpstream, readLimited, type UpstreamFetch } from './upstream.js';
 
@@ -76,10 +76,10 @@ export class PypiRegistry {
     const filename = decode(rest.slice(slash + 1));
     if (slash < 0 || !FILE.test(filename)) throw bad(rest);
     const key = `pypi:file:${project}/${filename}`;
-    const known = await this.serveKnown(key);
+    const known = await recordedAnswer(this.o.store, key);
     if (known) return known;
     return this.inflight.run(key, async () => {
-      const again = await this.serveKnown(key);
+      const again = await recordedAnswer(this.o.store, key);
       if (again) return again;
       let entry: SimpleFile | undefined;
       for (const fresh of [false, true]) {
@@ -110,17 +110,10 @@ export class PypiRegistry {
       );
       this.o.logger.info({ project, filename }, 'package cache: python file verified and stored');
       await this.o.store.putMeta(key, Buffer.from(sha512));
-      const out = await this.serveKnown(key);
+      const out = await recordedAnswer(this.o.store, key);
       if (!out) throw notFound(`${project}/${filename}`);
       return out;
     });
-  }
-
-  private async serveKnown(key: string): Promise<CacheAnswer | undefined> {
-    const meta = await this.o.store.getMeta(key);
-    if (!meta) return undefined;
-    const blob = await this.o.store.openBlob(meta.data.toString());
-    return blob && { status: 200, type: 'application/octet-stream', ...blob };
   }
 
   private async project(project: string, forceFresh = false): Promise<SimplePage> {

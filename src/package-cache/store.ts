@@ -168,6 +168,12 @@ export class ContentStore {
   }
 
   /** Metadata the daemon fetched itself (a packument, a tarball's digest), with the time it was fetched. */
+  /** The blob whose digest a verified fetch recorded under `key` (package files are immutable once published). */
+  async openRecorded(key: string): Promise<{ stream: ReadStream; size: number } | undefined> {
+    const meta = await this.getMeta(key);
+    return meta && this.openBlob(meta.data.toString());
+  }
+
   async getMeta(key: string): Promise<{ data: Buffer; fetchedAt: number } | undefined> {
     const rel = this.metaRel(key);
     const entry = this.index.get(rel);
