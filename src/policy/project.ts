@@ -75,6 +75,12 @@ export const ProjectPolicy = z
       .strict()
       .optional(),
     packs: Names.optional().describe('Tool and MCP packs this project uses.'),
+    credentials: z
+      .array(z.string().regex(/^[A-Z_][A-Z0-9_]{0,63}$/, 'an environment variable name'))
+      .optional()
+      .describe(
+        'Placeholder variables of the bindings this project wants (others are not given); never a secret or host.',
+      ),
     limits: z.record(z.string(), z.number()).optional().describe('Resource ceilings (cpus, memory_mb, …).'),
   })
   .strict();
@@ -92,6 +98,7 @@ const STATIC_KEYS: Record<string, (string | number)[]> = {
   'llm.allowed_models': ['llm', 'models'],
   'llm.limits': ['llm', 'limits'],
   'packs.allowed': ['packs'],
+  'credentials.allowed_env': ['credentials'],
   'limits.max': ['limits'],
 };
 

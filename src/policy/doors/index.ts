@@ -1,3 +1,4 @@
+import { credentialsDoor } from './credentials.js';
 import { egressDoor } from './egress.js';
 import { execDoor } from './exec.js';
 import { limitsDoor } from './limits.js';
@@ -14,6 +15,7 @@ export { pushDoor, PushRequest, type EffectivePush } from './push.js';
 export { llmDoor, LlmRequest, LlmLimits, type EffectiveLlm } from './llm.js';
 export { packsDoor, PackRequest, type EffectivePacks } from './packs.js';
 export { limitsDoor, Limits, LimitsRequest } from './limits.js';
+export { credentialsDoor, CredentialRequest, type EffectiveCredentials } from './credentials.js';
 
 /** Every door, in the order `aibox policy show` prints them. */
 export const DOORS = {
@@ -23,6 +25,7 @@ export const DOORS = {
   push: pushDoor,
   llm: llmDoor,
   packs: packsDoor,
+  credentials: credentialsDoor,
   limits: limitsDoor,
 } as const;
 
