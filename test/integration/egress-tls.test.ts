@@ -3,7 +3,7 @@
  * host's loopback with a certificate from the test's own CA (which the proxy is told to trust, the sandbox is not);
  * `api.test`, `other.test` and `internal.test` resolve to it through the daemon's static DNS records.
  *
- * - api.test is named by method/path rules (org: GET and POST; project: GET/HEAD under /repos), so the proxy
+ * - api.test is named by method/path rules (org: GET, HEAD and POST; project: GET/HEAD under /repos), so the proxy
  *   terminates its TLS with the sandbox's own CA and checks every request inside;
  * - other.test has no rule: a plain tunnel (spliced), its SNI peeked and checked against the CONNECT host.
  */
@@ -88,7 +88,7 @@ describe.skipIf(!run)('egress: TLS inspection, method/path rules and SNI checks 
         '',
         `allow_ports := {${port}}`,
         '',
-        'allow_http := [{"host": "api.test", "methods": ["GET", "POST"]}]',
+        'allow_http := [{"host": "api.test", "methods": ["GET", "HEAD", "POST"]}]',
         '',
       ].join('\n'),
     );

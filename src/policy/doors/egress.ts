@@ -1,6 +1,7 @@
 import { z } from 'zod';
+import { httpScopeExcess } from '../http-containment.js';
 import { domainCovers, domainMatches, domainPatternProblem } from '../patterns.js';
-import type { LayerVerdict, LayerView, Location } from '../types.js';
+import type { Conflict, LayerVerdict, LayerView, Location } from '../types.js';
 import { defaultDeny, narrowList, readStatic, verdictOf } from './common.js';
 import type { Door } from './door.js';
 
@@ -57,9 +58,13 @@ export const egressDoor: Door<EgressRequest, EffectiveEgress> = {
     });
     const tcp = narrowList(layers, 'egress', 'allow_tcp', TcpTarget, (a, b) => a === b, { orgDefault: [] });
     const allowHttp: HttpRuleSet[] = [];
+    const httpConflicts: Conflict[] = [];
+    const above: { layer: LayerView['layer']; loc: Location; rules: HttpRule[] }[] = [];
     for (const layer of layers) {
       const rules = readStatic(layer, 'egress', 'allow_http', z.array(HttpRuleSchema));
       if (!rules || rules.value.length === 0) continue;
+      httpConflicts.push(...widerHttpRules(layer.layer, rules.loc, rules.value, above));
+      above.push({ layer: layer.layer, loc: rules.loc, rules: rules.value });
       allowHttp.push({
         layer: layer.layer,
         at: rules.loc.at ?? rules.loc.rule,
@@ -73,13 +78,55 @@ export const egressDoor: Door<EgressRequest, EffectiveEgress> = {
         allowTcp: tcp.value ?? [],
         allowHttp,
       },
-      conflicts: [...domains.conflicts, ...ports.conflicts, ...tcp.conflicts],
+      conflicts: [...domains.conflicts, ...ports.conflicts, ...tcp.conflicts, ...httpConflicts],
     };
   },
   verdicts(req, layers) {
     return layers.map((layer) => verdict(req, layer));
   },
 };
+
+/**
+ * Tighten-only for method/path rules: a request must pass every layer's rules for its host, so a lower rule
+ * allowing more than a higher layer's rules for the same hosts would silently do nothing; it is refused at load
+ * instead. For every higher layer with rules, and every host set where a higher rule and the lower rule overlap
+ * (the narrower of the two patterns), the lower rule's methods × paths must be inside the union of the higher
+ * layer's rules that apply to that whole host set. A higher layer with no rule for those hosts does not narrow them.
+ */
+function widerHttpRules(
+  layer: LayerView['layer'],
+  loc: Location,
+  rules: readonly HttpRule[],
+  above: readonly { layer: LayerView['layer']; loc: Location; rules: HttpRule[] }[],
+): Conflict[] {
+  const out: Conflict[] = [];
+  for (const [i, rule] of rules.entries())
+    for (const upper of above) {
+      const regions = new Set<string>();
+      for (const u of upper.rules) {
+        if (domainCovers(u.host, rule.host)) regions.add(rule.host);
+        else if (domainCovers(rule.host, u.host)) regions.add(u.host);
+      }
+      for (const region of regions) {
+        const covering = upper.rules.filter((u) => domainCovers(u.host, region));
+        const excess = httpScopeExcess(rule, covering, HTTP_RULE_METHODS);
+        if (!excess) continue;
+        out.push({
+          key: 'egress.allow_http',
+          value: rule,
+          loc,
+          layer,
+          against: { layer: upper.layer, loc: upper.loc },
+          reason:
+            `rule ${i + 1} (${showHttpRule(rule)}) allows ${excess.method} ${excess.path} on ${region}, which ` +
+            `${upper.layer}'s egress.allow_http${upper.loc.at ? ` (${upper.loc.at})` : ''} does not ` +
+            `(${covering.map(showHttpRule).join('; ')})`,
+        });
+        break;
+      }
+    }
+  return out;
+}
 
 function verdict(req: EgressRequest, layer: LayerView): LayerVerdict {
   const failures: { reason: string; loc: Location }[] = [];
