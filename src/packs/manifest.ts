@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { LineCounter, parseDocument } from 'yaml';
 import { nodeAt } from '../shared/yaml-path.js';
+import { pathGlobProblem } from '../policy/doors/egress.js';
 
 /** Where pack files are placed inside every sandbox (read-only), one folder per pack. */
 export const PACKS_MOUNT = '/opt/aibox/packs';
@@ -28,6 +29,60 @@ const EgressNeed = z
     const port = v.includes(':') ? Number(v.slice(v.indexOf(':') + 1)) : 443;
     return port >= 1 && port <= 65535;
   }, 'a port from 1 to 65535');
+
+/**
+ * A credential the pack's tools may use, injected host-side: the egress proxy puts the secret's value into `header`
+ * toward `host` (one of the pack's egress needs) when a request carries the placeholder the sandbox finds in `env`.
+ * Given only when the credentials door allows it; the value never enters the sandbox.
+ */
+const PackCredential = z
+  .object({
+    secret: z
+      .string()
+      .regex(/^[A-Za-z0-9._/-]{1,128}$/, 'a secret name (letters, digits, . _ / -)')
+      .describe('Name of the secret in the credentials provider (aibox secret set / Vault).'),
+    host: z
+      .string()
+      .max(253)
+      .regex(
+        /^(?=[^:]*[a-z])[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$/,
+        'a host name (no wildcard, no port)',
+      )
+      .describe("The only host the value is sent to; must be one of the version's egress needs."),
+    paths: z
+      .array(
+        z.string().superRefine((g, ctx) => {
+          const problem = pathGlobProblem(g);
+          if (problem) ctx.addIssue({ code: 'custom', message: `"${g}": ${problem}` });
+        }),
+      )
+      .min(1)
+      .optional()
+      .describe('Path globs the value is sent on; absent: every path of the host.'),
+    header: z
+      .string()
+      .regex(/^[A-Za-z0-9-]{1,64}$/, 'an HTTP header name')
+      .default('Authorization'),
+    format: z
+      .string()
+      .regex(
+        /^[^\r\n"\\]*\{value\}[^\r\n"\\]*$/,
+        'a header value containing {value} (no quotes or line breaks)',
+      )
+      .default('Bearer {value}'),
+    env: z
+      .string()
+      .regex(/^[A-Z_][A-Z0-9_]{0,63}$/, 'an environment variable name')
+      .describe('Variable holding the placeholder in later commands (e.g. MAVEN_MIRROR_TOKEN).'),
+    required: z
+      .boolean()
+      .default(false)
+      .describe(
+        'true: an install is refused when the binding cannot be given (secret missing, door denies); false: skipped with a warning',
+      ),
+  })
+  .strict();
+export type PackCredential = z.infer<typeof PackCredential>;
 
 /** A jar of the unpacked tree, relative to its root; `*` matches within one name. */
 const JarPattern = z
@@ -73,7 +128,10 @@ const VersionSpec = z
       .describe(
         'hosts (host or host:port, 443 by default) the pack needs at run time; decided by the egress door',
       ),
-    credentials: z.array(z.string().max(128)).default([]).describe('credential names it may use (host-side)'),
+    credentials: z
+      .array(PackCredential)
+      .default([])
+      .describe('credential bindings its tools may use, injected at the egress proxy (never in the sandbox)'),
     relocate: z
       .object({
         jars: z.array(JarPattern).min(1),
@@ -105,7 +163,26 @@ const VersionSpec = z
       .strict()
       .optional(),
   })
-  .strict();
+  .strict()
+  .superRefine((v, ctx) => {
+    const hosts = new Set(v.egress.map((need) => parseEgressNeed(need).host));
+    const seen = new Set<string>();
+    v.credentials.forEach((c, i) => {
+      if (!hosts.has(c.host))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['credentials', i, 'host'],
+          message: `${c.host} is not one of this version's egress needs (a credential goes only where the pack reaches)`,
+        });
+      if (seen.has(c.env) || c.env in v.env || c.env === 'PATH' || c.env === 'LD_LIBRARY_PATH')
+        ctx.addIssue({
+          code: 'custom',
+          path: ['credentials', i, 'env'],
+          message: `${c.env} is used twice (by another credential or the pack's env)`,
+        });
+      seen.add(c.env);
+    });
+  });
 
 export const PackManifest = z
   .object({
