@@ -36,6 +36,17 @@ export const PypiRegistryConfig = registryConfig('https://pypi.org').extend({
     .describe("The host name the egress door is asked about for the files (default: the files URL's host)."),
 });
 export type PypiRegistryConfig = z.infer<typeof PypiRegistryConfig>;
+
+/** A Maven repository (the Maven 2 layout): artifacts verified against the repository's own .sha256/.sha1 files. */
+export const MavenRegistryConfig = registryConfig('https://repo.maven.apache.org/maven2').extend({
+  settings: z
+    .boolean()
+    .default(true)
+    .describe(
+      "Write Maven's user settings in each sandbox's home at start (~/.m2/settings.xml, a mirror of every repository to the cache), unless the user has one of their own.",
+    ),
+});
+export type MavenRegistryConfig = z.infer<typeof MavenRegistryConfig>;
 export type RegistryConfig = z.infer<typeof NpmRegistryConfig>;
 
 export const PackageCacheConfig = z
@@ -43,7 +54,9 @@ export const PackageCacheConfig = z
     enabled: z
       .boolean()
       .default(false)
-      .describe('Give every sandbox the shared, verifying package cache (npm, PyPI) as a gateway endpoint.'),
+      .describe(
+        'Give every sandbox the shared, verifying package cache (npm, PyPI, Maven) as a gateway endpoint.',
+      ),
     dir: z
       .string()
       .default('')
@@ -79,6 +92,9 @@ export const PackageCacheConfig = z
     npm: NpmRegistryConfig.prefault({}).describe('The npm registry (packuments and tarballs).'),
     pypi: PypiRegistryConfig.prefault({}).describe(
       'The Python package index (PEP 691 simple pages and files).',
+    ),
+    maven: MavenRegistryConfig.prefault({}).describe(
+      'A Maven repository (Maven Central by default): artifacts, checksums and maven-metadata.xml.',
     ),
   })
   .strict();

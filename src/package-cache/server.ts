@@ -4,6 +4,7 @@ import { pipeline } from 'node:stream';
 import { isAiboxError, messageOf, type Logger } from '../shared/index.js';
 import type { PackageCacheConfig } from './config.js';
 import { packageCacheErrors } from './errors.js';
+import { MAVEN_PREFIX, MavenRegistry } from './maven.js';
 import { NpmRegistry, type CacheAnswer } from './npm.js';
 import { PypiRegistry } from './pypi.js';
 import { ContentStore } from './store.js';
@@ -47,6 +48,7 @@ export class PackageCache {
   readonly store: ContentStore;
   private readonly npm: NpmRegistry;
   private readonly pypi: PypiRegistry;
+  private readonly maven: MavenRegistry;
   private readonly listeners = new Map<string, Listener>();
   private readonly allowed = new Map<string, number>();
   private readonly now: () => number;
@@ -63,6 +65,15 @@ export class PackageCache {
     });
     this.pypi = new PypiRegistry({
       config: o.config.pypi,
+      store: this.store,
+      upstream: o.upstream ?? nodeFetch,
+      metadataTtlMs: o.config.metadataTtlSeconds * 1000,
+      maxFileBytes,
+      logger: o.logger,
+      now: this.now,
+    });
+    this.maven = new MavenRegistry({
+      config: o.config.maven,
       store: this.store,
       upstream: o.upstream ?? nodeFetch,
       metadataTtlMs: o.config.metadataTtlSeconds * 1000,
@@ -166,6 +177,9 @@ export class PackageCache {
       if (!path.startsWith('/-/') && path !== '/' && this.o.config.npm.enabled) {
         await this.admit(sandbox, 'npm', this.o.config.npm.upstream, this.o.config.npm.policyHost);
         answer = await this.npm.handle(path.slice(1), String(req.headers.accept ?? ''), this.urlOf(port));
+      } else if (path.startsWith(MAVEN_PREFIX) && this.o.config.maven.enabled) {
+        await this.admit(sandbox, 'maven', this.o.config.maven.upstream, this.o.config.maven.policyHost);
+        answer = await this.maven.handle(path.slice(MAVEN_PREFIX.length));
       } else if (path.startsWith(PYPI_SIMPLE) && this.o.config.pypi.enabled) {
         const { upstream, policyHost } = this.o.config.pypi;
         await this.admit(sandbox, 'pypi', upstream, policyHost);

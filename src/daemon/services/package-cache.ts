@@ -1,7 +1,13 @@
 import { readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
-import { PackageCache, PackageCacheConfig, type UpstreamFetch } from '../../package-cache/index.js';
+import {
+  MAVEN_SETTINGS_SCRIPT,
+  mavenSettingsXml,
+  PackageCache,
+  PackageCacheConfig,
+  type UpstreamFetch,
+} from '../../package-cache/index.js';
 import { messageOf } from '../../shared/index.js';
 import { writeJsonAtomic } from '../../shared/fs/index.js';
 import type {
@@ -32,6 +38,8 @@ export class PackageCacheHook implements SandboxHook {
 
   private constructor(
     readonly cache: PackageCache | undefined,
+    /** Write Maven's user settings (a mirror to the cache) in each sandbox's home when it starts. */
+    private readonly mavenSettings: boolean,
     private readonly stateDir: string,
     private readonly deps: PackageCacheHookDeps,
   ) {}
@@ -39,7 +47,7 @@ export class PackageCacheHook implements SandboxHook {
   static async create(deps: PackageCacheHookDeps): Promise<PackageCacheHook> {
     const config = PackageCacheConfig.parse((deps.config as { packageCache?: unknown }).packageCache ?? {});
     const stateDir = path.join(deps.config.stateDir, 'package-cache-ports');
-    if (!config.enabled) return new PackageCacheHook(undefined, stateDir, deps);
+    if (!config.enabled) return new PackageCacheHook(undefined, false, stateDir, deps);
     const cache = new PackageCache({
       config,
       dir: config.dir || path.join(deps.config.stateDir, 'package-cache'),
@@ -51,7 +59,8 @@ export class PackageCacheHook implements SandboxHook {
     deps.policy.onChange('egress', 'package-cache', (change) => {
       cache.forgetDecisions(change.sandbox);
     });
-    return new PackageCacheHook(cache, stateDir, deps);
+    const mavenSettings = config.maven.enabled && config.maven.settings;
+    return new PackageCacheHook(cache, mavenSettings, stateDir, deps);
   }
 
   async prepare(ctx: SandboxHookContext): Promise<SandboxContribution> {
@@ -63,6 +72,27 @@ export class PackageCacheHook implements SandboxHook {
       network: true,
       endpoints: { 'package-cache': `${this.cache.urlOf(port)}/` },
     };
+  }
+
+  /**
+   * ~/.m2/settings.xml pointing Maven at the cache (Maven 3.8 takes mirrors from no variable), written inside the
+   * sandbox as its user, unless the user has a settings file of their own. Best effort: a sandbox without it still
+   * runs, and Maven then goes to its repositories through the egress proxy as the policy allows.
+   */
+  async started(sandbox: RunningSandbox): Promise<void> {
+    if (!this.cache || !this.mavenSettings) return;
+    const r = await this.deps.runtime
+      .execBuffered(sandbox.containerId, {
+        cmd: ['sh', '-c', MAVEN_SETTINGS_SCRIPT, 'sh', mavenSettingsXml()],
+        maxProcesses: 32,
+        timeoutMs: 15_000,
+      })
+      .catch((err: unknown) => ({ exitCode: -1, stdout: '', stderr: messageOf(err) }));
+    if (r.exitCode !== 0)
+      this.deps.logger.warn(
+        { sandbox: sandbox.name, stderr: r.stderr.slice(0, 300) },
+        'package cache: Maven settings not written',
+      );
   }
 
   async adopt(sandbox: RunningSandbox): Promise<void> {
