@@ -1,3 +1,4 @@
+import { containersDoor } from './containers.js';
 import { credentialsDoor } from './credentials.js';
 import { egressDoor } from './egress.js';
 import { execDoor } from './exec.js';
@@ -16,6 +17,7 @@ export { llmDoor, LlmRequest, LlmLimits, type EffectiveLlm } from './llm.js';
 export { packsDoor, PackRequest, type EffectivePacks } from './packs.js';
 export { limitsDoor, Limits, LimitsRequest } from './limits.js';
 export { credentialsDoor, CredentialRequest, type EffectiveCredentials } from './credentials.js';
+export { containersDoor, ContainersRequest, type EffectiveContainers } from './containers.js';
 
 /** Every door, in the order `aibox policy show` prints them. */
 export const DOORS = {
@@ -26,6 +28,7 @@ export const DOORS = {
   llm: llmDoor,
   packs: packsDoor,
   credentials: credentialsDoor,
+  containers: containersDoor,
   limits: limitsDoor,
 } as const;
 
