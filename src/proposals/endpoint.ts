@@ -1,3 +1,4 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Clock, Logger } from '../shared/index.js';
@@ -41,8 +42,11 @@ export class RateLimit {
 
 /**
  * One sandbox's proposal endpoint: a plain HTTP listener on the host loopback, on its own port, which only that
- * sandbox's nftables rules open (the egress layer opens the ports of the endpoints a sandbox's hooks contribute).
- * Which sandbox is asking is therefore the port it reached — nothing in the request can claim another one.
+ * sandbox's nftables rules open among sandboxes (the egress layer opens the ports of the endpoints a sandbox's hooks
+ * contribute). A host process can reach any loopback port, and on rootless slirp4netns the sandbox's own traffic
+ * arrives from loopback too, so the source address tells nothing: every request must also carry the sandbox's
+ * submission token (`Authorization: Bearer …`, from AIBOX_PROPOSALS_TOKEN), which only that sandbox was given. It is
+ * a binding, not a secret of value: it can only submit and read this sandbox's proposals, never approve one.
  *   POST /proposals        {host, port?, methods?, paths?, reason} → 201 (or 200 with the same pending one)
  *   GET  /proposals        this sandbox's proposals
  *   GET  /proposals/:id    one of them, with the reviewer's reason once decided
@@ -58,13 +62,16 @@ export class ProposalEndpoint {
     handler: ProposalHandler;
     limit: RateLimit;
     logger: Logger;
+    /** The sandbox's submission token (given to it alone, in its environment). */
+    token: string;
     host?: string;
     /** The port a previous daemon gave this sandbox (adopt); 0 or absent: any free one. */
     port?: number;
   }): Promise<ProposalEndpoint> {
     const { sandboxId, handler, limit, logger } = options;
+    const expected = digest(options.token);
     const server = createServer((req, res) => {
-      serve(req, res, sandboxId, handler, limit).catch((err: unknown) => {
+      serve(req, res, sandboxId, handler, limit, expected).catch((err: unknown) => {
         logger.warn({ sandboxId, err: messageOf(err) }, 'proposal endpoint failed');
         if (!res.headersSent)
           send(res, 500, { error: { code: 'DAEMON_INTERNAL', message: 'internal error' } });
@@ -97,10 +104,20 @@ async function serve(
   sandboxId: string,
   handler: ProposalHandler,
   limit: RateLimit,
+  expected: Buffer,
 ): Promise<void> {
   const url = new URL(req.url ?? '/', 'http://proposals');
   const route = url.pathname.replace(/\/+$/, '') || '/';
   try {
+    // Before anything else (rate limit, body): a request without this sandbox's token is not the sandbox's.
+    const presented = /^Bearer ([A-Za-z0-9_-]{1,128})$/.exec(req.headers.authorization ?? '')?.[1];
+    if (presented === undefined || !timingSafeEqual(digest(presented), expected))
+      throw proposalErrors.create(
+        'PROPOSAL_UNAUTHORIZED',
+        presented === undefined
+          ? 'no submission token: send Authorization: Bearer $AIBOX_PROPOSALS_TOKEN'
+          : 'this is not the submission token of the sandbox this endpoint serves',
+      );
     if (route === '/proposals' && req.method === 'POST') {
       if (!limit.take())
         throw proposalErrors.create('PROPOSAL_RATE_LIMITED', 'too many proposals from this sandbox');
@@ -130,6 +147,11 @@ async function serve(
     if (isAiboxError(err)) return send(res, err.status, { error: err.toJSON() });
     throw err;
   }
+}
+
+/** Fixed-length digests, so the comparison takes the same time whatever is presented. */
+function digest(token: string): Buffer {
+  return createHash('sha256').update(token).digest();
 }
 
 /** Reads at most MAX_BODY_BYTES of JSON; more is refused before it is buffered. */

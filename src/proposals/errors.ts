@@ -6,6 +6,10 @@ export const proposalErrors = defineErrors({
     status: 400,
     hint: 'Send JSON {host, port?, methods?, paths?, reason}: a host name or *.domain, methods like GET, paths starting with /.',
   },
+  PROPOSAL_UNAUTHORIZED: {
+    status: 401,
+    hint: 'Send the sandbox’s own submission token: `Authorization: Bearer $AIBOX_PROPOSALS_TOKEN` (set in every sandbox); only that sandbox may submit to its endpoint.',
+  },
   PROPOSAL_TOO_LARGE: { status: 413, hint: 'A proposal is a few fields: keep the body under 8 KiB.' },
   PROPOSAL_RATE_LIMITED: {
     status: 429,

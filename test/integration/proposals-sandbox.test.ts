@@ -3,7 +3,8 @@
  * AIBOX_PROPOSALS_URL (curl inside the sandbox), a person approves it with the CLI (aibox/policy.yaml is edited on
  * the host, comments kept) and the next egress decision allows it; a rejection's reason is read back from inside;
  * a destination the org does not allow is rejected at once naming the org layer; malformed input, unknown ids,
- * approving twice and a symlinked project file are refused with their codes. The origin listens on the host's
+ * approving twice and a symlinked project file are refused with their codes; a host process without the
+ * sandbox's submission token is refused (401) although it reaches the port. The origin listens on the host's
  * loopback only; the test names resolve to it through the daemon's static DNS records.
  */
 import { chown, mkdir, mkdtemp, readFile, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
@@ -30,11 +31,13 @@ describe.skipIf(!run)('agent-proposed policy from inside a gVisor sandbox', () =
   const name = 'propose';
 
   const inside = (script: string) => daemon.exec(name, ['sh', '-c', script]);
+  /** curl's header carrying the sandbox's own submission token (expanded by the sandbox's shell). */
+  const AUTH = `-H "authorization: Bearer $AIBOX_PROPOSALS_TOKEN"`;
   /** POSTs a proposal from inside; prints the body then the status on its own last line. */
   const propose = async (body: unknown) => {
     const json = JSON.stringify(body).replace(/'/g, "'\\''");
     const r = await inside(
-      `curl -sS -w '\\n%{http_code}' -X POST -H 'content-type: application/json' -d '${json}' "$AIBOX_PROPOSALS_URL"`,
+      `curl -sS -w '\\n%{http_code}' -X POST ${AUTH} -H 'content-type: application/json' -d '${json}' "$AIBOX_PROPOSALS_URL"`,
     );
     const lines = r.stdout.trimEnd().split('\n');
     const status = Number(lines.pop());
@@ -119,7 +122,7 @@ describe.skipIf(!run)('agent-proposed policy from inside a gVisor sandbox', () =
     const extra = await propose({ host: 'wanted.test', reason: 'x', sandbox: 'someone-else' });
     expect([extra.status, extra.body.error?.code]).toEqual([400, 'PROPOSAL_INVALID']);
     const big = await inside(
-      `head -c 20000 /dev/zero | tr '\\0' a | curl -sS -o /dev/null -w '%{http_code}' -X POST -H 'content-type: application/json' --data-binary @- "$AIBOX_PROPOSALS_URL"`,
+      `head -c 20000 /dev/zero | tr '\\0' a | curl -sS -o /dev/null -w '%{http_code}' -X POST ${AUTH} -H 'content-type: application/json' --data-binary @- "$AIBOX_PROPOSALS_URL"`,
     );
     expect(big.stdout).toBe('413');
   });
@@ -174,7 +177,7 @@ describe.skipIf(!run)('agent-proposed policy from inside a gVisor sandbox', () =
       'use the internal mirror instead',
     ]);
     expect(rejected.exitCode, rejected.stderr).toBe(0);
-    const back = await inside(`curl -sS "$AIBOX_PROPOSALS_URL/${p.body.id}"`);
+    const back = await inside(`curl -sS ${AUTH} "$AIBOX_PROPOSALS_URL/${p.body.id}"`);
     const seen = JSON.parse(back.stdout);
     expect(seen.state).toBe('rejected');
     expect(seen.resolution).toMatchObject({ by: 'human', reason: 'use the internal mirror instead' });
@@ -196,9 +199,33 @@ describe.skipIf(!run)('agent-proposed policy from inside a gVisor sandbox', () =
     const outside = await daemon.api('GET', '/v1/proposals/prp_000000000000');
     expect(outside.status).toBe(404);
     const fromInside = await inside(
-      `curl -sS -o /dev/null -w '%{http_code}' "$AIBOX_PROPOSALS_URL/prp_000000000000"`,
+      `curl -sS -o /dev/null -w '%{http_code}' ${AUTH} "$AIBOX_PROPOSALS_URL/prp_000000000000"`,
     );
     expect(fromInside.stdout).toBe('404');
+  });
+
+  it("refuses a host process that reaches the port without the sandbox's token (401 with a code)", async () => {
+    const url = (await inside('echo "$AIBOX_PROPOSALS_URL"')).stdout.trim();
+    const port = Number(/:([0-9]+)\/proposals$/.exec(url)?.[1]);
+    const token = (await inside('printf %s "$AIBOX_PROPOSALS_TOKEN"')).stdout;
+    expect(token).toMatch(/^[A-Za-z0-9_-]{32}$/);
+    const before = (await daemon.api('GET', `/v1/proposals?sandbox=${name}&state=pending`)).body;
+    const body = JSON.stringify({ host: 'third.test', port: origin.port, reason: 'a stranger on the host' });
+    for (const authorization of [undefined, 'Bearer not-the-token', `Bearer ${token.slice(0, -1)}`]) {
+      const res = await fetch(`http://127.0.0.1:${port}/proposals`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...(authorization ? { authorization } : {}) },
+        body,
+      });
+      expect(res.status, authorization).toBe(401);
+      expect(((await res.json()) as { error: { code: string } }).error.code).toBe('PROPOSAL_UNAUTHORIZED');
+      const list = await fetch(`http://127.0.0.1:${port}/proposals`, {
+        headers: authorization ? { authorization } : {},
+      });
+      expect(list.status).toBe(401);
+    }
+    // Nothing was filed in the sandbox's name.
+    expect((await daemon.api('GET', `/v1/proposals?sandbox=${name}&state=pending`)).body).toEqual(before);
   });
 
   it("is not reachable from another sandbox (the port is the identity: only its own sandbox's rules open it)", async () => {

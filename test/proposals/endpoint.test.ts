@@ -11,6 +11,7 @@ import {
 import { pino } from 'pino';
 
 const logger = pino({ level: 'silent' });
+const TOKEN = 'sandbox-token-0123456789abcdef';
 
 const REPORT: ProposalReport = {
   id: 'prp_0123456789ab',
@@ -30,6 +31,7 @@ function call(
   path: string,
   body?: string,
   type = 'application/json',
+  authorization: string | null = `Bearer ${TOKEN}`,
 ): Promise<{ status: number; body: any }> {
   return new Promise((resolve, reject) => {
     const req = request({
@@ -37,7 +39,10 @@ function call(
       port,
       method,
       path,
-      headers: body ? { 'content-type': type } : {},
+      headers: {
+        ...(body ? { 'content-type': type } : {}),
+        ...(authorization !== null ? { authorization } : {}),
+      },
     });
     req.on('response', (res) => {
       let text = '';
@@ -64,6 +69,7 @@ describe('the proposal endpoint', () => {
       sandboxId: 'sbx_listener',
       limit,
       logger,
+      token: TOKEN,
       handler: {
         submit: async (sandboxId, body) => {
           seen.push({ sandboxId, body });
@@ -89,6 +95,39 @@ describe('the proposal endpoint', () => {
     expect(seen).toEqual([
       { sandboxId: 'sbx_listener', body: { host: 'a.example', sandboxId: 'sbx_other' } },
     ]);
+  });
+
+  it('refuses a request without this sandbox’s token (another host process) before reading it: 401', async () => {
+    const taken = { n: 0 };
+    const limit = new RateLimit(10, 1000, { now: () => 0 });
+    const take = limit.take.bind(limit);
+    limit.take = () => (taken.n++, take());
+    const { port, seen } = await listen({}, limit);
+    const body = JSON.stringify({ host: 'a.example', reason: 'r' });
+    for (const authorization of [null, 'Bearer nope', `Bearer ${TOKEN}x`, TOKEN, `Basic ${TOKEN}`]) {
+      for (const [method, path] of [
+        ['POST', '/proposals'],
+        ['GET', '/proposals'],
+        ['GET', '/proposals/prp_0123456789ab'],
+      ] as const) {
+        const r = await call(
+          port,
+          method,
+          path,
+          method === 'POST' ? body : undefined,
+          undefined,
+          authorization,
+        );
+        expect([r.status, r.body?.error?.code], `${authorization} ${method} ${path}`).toEqual([
+          401,
+          'PROPOSAL_UNAUTHORIZED',
+        ]);
+        expect(JSON.stringify(r.body)).not.toContain(TOKEN);
+      }
+    }
+    // Refused before the rate limit: a stranger cannot use up the sandbox's allowance.
+    expect([seen, taken.n]).toEqual([[], 0]);
+    expect((await call(port, 'POST', '/proposals', body)).status).toBe(201);
   });
 
   it('refuses what is not JSON, too large, or not a route, with codes', async () => {

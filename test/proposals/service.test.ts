@@ -151,6 +151,7 @@ describe('ProposalsService', () => {
     const s = await build(policy);
     const contribution = await s.prepare(ctx());
     expect(contribution.env?.['AIBOX_PROPOSALS_URL']).toMatch(/^http:\/\/10\.0\.2\.2:[0-9]+\/proposals$/);
+    expect(contribution.env?.['AIBOX_PROPOSALS_TOKEN']).toMatch(/^[A-Za-z0-9_-]{32}$/);
     expect(contribution.endpoints?.['proposals']).toMatch(/^http:\/\/10\.0\.2\.2:[0-9]+$/);
 
     const allowed = await s.submit('sbx_1', { host: 'allowed.example', reason: 'r' });
@@ -249,14 +250,18 @@ describe('ProposalsService', () => {
   it("re-opens a running sandbox's endpoint on the same port after a daemon restart", async () => {
     const policy = fakePolicy(new Set(['allowed.example', 'wanted.example']), new Set(['allowed.example']));
     const s = await build(policy);
-    await s.prepare(ctx());
+    const token = (await s.prepare(ctx())).env?.['AIBOX_PROPOSALS_TOKEN'];
     const port = s.endpointPort('sbx_1');
     const before = (await s.submit('sbx_1', { host: 'wanted.example', reason: 'r' })).proposal;
     await s.close();
     const again = await build(policy);
     await again.adopt({ ...ctx(), pid: 1, containerId: 'c' });
     expect(again.endpointPort('sbx_1')).toBe(port);
-    const res = await fetch(`http://127.0.0.1:${port}/proposals/${before.id}`);
+    // The token in the sandbox's environment still works; no token does not.
+    expect((await fetch(`http://127.0.0.1:${port}/proposals/${before.id}`)).status).toBe(401);
+    const res = await fetch(`http://127.0.0.1:${port}/proposals/${before.id}`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
     expect(res.status).toBe(200);
     expect(((await res.json()) as { state: string }).state).toBe('pending');
   });

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
@@ -118,7 +119,14 @@ interface LearnRun {
   opened: Map<string, Set<number>>;
 }
 
-const EndpointState = z.object({ port: z.number().int().positive() });
+/** What a restarted daemon needs to serve a running sandbox again: its port and its submission token. */
+const EndpointState = z.object({
+  port: z.number().int().positive(),
+  token: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{16,128}$/)
+    .optional(),
+});
 
 /**
  * Agent-proposed policy as a sandbox layer: every sandbox gets its own proposal endpoint (AIBOX_PROPOSALS_URL,
@@ -161,11 +169,17 @@ export class ProposalsService implements SandboxHook {
 
   async prepare(ctx: SandboxHookContext): Promise<SandboxContribution> {
     await this.closeEndpoint(ctx.id);
-    const endpoint = await this.openEndpoint(ctx, undefined);
-    await writeJsonAtomic(this.portFile(ctx.id), { port: endpoint.port }, { mode: 0o600, mkdirMode: 0o700 });
+    const token = randomBytes(24).toString('base64url');
+    const endpoint = await this.openEndpoint(ctx, undefined, token);
+    await writeJsonAtomic(
+      this.portFile(ctx.id),
+      { port: endpoint.port, token },
+      { mode: 0o600, mkdirMode: 0o700 },
+    );
     const base = `http://${this.sandboxHost}:${endpoint.port}`;
     return {
-      env: { AIBOX_PROPOSALS_URL: `${base}/proposals` },
+      // The token binds a submission to this sandbox (any host process can reach the port); not a secret of value.
+      env: { AIBOX_PROPOSALS_URL: `${base}/proposals`, AIBOX_PROPOSALS_TOKEN: token },
       network: true,
       endpoints: { proposals: base },
     };
@@ -184,7 +198,13 @@ export class ProposalsService implements SandboxHook {
       this.remember(sandbox);
       return;
     }
-    await this.openEndpoint(sandbox, state.port);
+    // A state written before tokens existed: the sandbox holds none, so nothing can submit until it restarts.
+    if (!state.token)
+      this.logger.warn(
+        { sandbox: sandbox.name },
+        'no proposal token recorded; restart the sandbox to propose',
+      );
+    await this.openEndpoint(sandbox, state.port, state.token ?? randomBytes(24).toString('base64url'));
   }
 
   async stop(ctx: SandboxHookContext): Promise<void> {
@@ -217,7 +237,11 @@ export class ProposalsService implements SandboxHook {
     return k;
   }
 
-  private async openEndpoint(ctx: SandboxHookContext, port: number | undefined): Promise<ProposalEndpoint> {
+  private async openEndpoint(
+    ctx: SandboxHookContext,
+    port: number | undefined,
+    token: string,
+  ): Promise<ProposalEndpoint> {
     this.remember(ctx);
     const limit = new RateLimit(RATE_BURST, RATE_EVERY_MS, this.clock);
     this.limits.set(ctx.id, limit);
@@ -225,6 +249,7 @@ export class ProposalsService implements SandboxHook {
       sandboxId: ctx.id,
       limit,
       logger: this.logger,
+      token,
       host: this.listenHost,
       ...(port ? { port } : {}),
       handler: {
