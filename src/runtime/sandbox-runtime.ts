@@ -17,6 +17,7 @@ import { SandboxLimits } from './limits.js';
 import { containerSpec, type SandboxSpec } from './container-spec.js';
 import { AgentChannels, type ExecOptions, type ExecSession, type ProcessInfo } from './exec.js';
 import { LABELS, daemonIdFor } from './labels.js';
+import { sweepLostGvisor } from './runsc-sweep.js';
 
 /** The agent's socket, in its folder (AGENT_DIR inside). */
 const AGENT_SOCKET = 'agent.sock';
@@ -228,6 +229,12 @@ export class SandboxRuntime {
     }
     this.sandboxOfContainer.delete(containerId);
     if (sandboxId) await rm(this.agentDir(sandboxId), { recursive: true, force: true });
+  }
+
+  /** This daemon's gVisor containers Podman lost (runsc-sweep.ts), removed; their sandbox ids where known. */
+  async sweepLost(): Promise<string[]> {
+    const swept = await sweepLostGvisor(this, path.dirname(this.agentsRoot), this.logger);
+    return swept.map((c) => c.sandboxId ?? c.id);
   }
 
   async listManaged(daemonId: string): Promise<ManagedContainer[]> {

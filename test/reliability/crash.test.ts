@@ -12,7 +12,7 @@ import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { daemonIdFor } from '../../src/runtime/labels.js';
 import { makeProject, startTestDaemon, type TestDaemon } from '../support/daemon.js';
-import { requireHost, sandboxHostSupport } from '../support/host.js';
+import { requireHost, runscStatesOf, runtimeLeftovers, sandboxHostSupport } from '../support/host.js';
 
 const run = requireHost(sandboxHostSupport(), 'reliability/crash');
 const N = 10;
@@ -27,9 +27,24 @@ interface Listener {
   port: number;
 }
 
-/** Sandbox ids and egress listeners seen while the starts run (what must be gone later unless it runs). */
-async function observe(daemon: TestDaemon, ids: Set<string>, listeners: Map<string, Listener>) {
-  for (const id of await readdir(path.join(daemon.stateDir, 'sandboxes')).catch(() => [])) ids.add(id);
+/**
+ * Sandbox ids, container ids and egress listeners seen while the starts run (what must be gone later unless it
+ * runs).
+ */
+async function observe(
+  daemon: TestDaemon,
+  ids: Set<string>,
+  listeners: Map<string, Listener>,
+  containerIds: Set<string>,
+) {
+  for (const id of await readdir(path.join(daemon.stateDir, 'sandboxes')).catch(() => [])) {
+    ids.add(id);
+    const text = await readFile(path.join(daemon.stateDir, 'sandboxes', id, 'sandbox.json'), 'utf8').catch(
+      () => '',
+    );
+    const containerId = /"containerId": "([0-9a-f]{64})"/.exec(text)?.[1];
+    if (containerId) containerIds.add(containerId);
+  }
   const egress = path.join(daemon.stateDir, 'egress');
   for (const id of await readdir(egress).catch(() => [] as string[])) {
     ids.add(id);
@@ -76,27 +91,31 @@ describe.skipIf(!run)(`kill -9 during ${N} concurrent starts`, () => {
     for (const p of projects) await rm(p, { recursive: true, force: true });
   });
 
-  // Two fixed moments, and the moment the first of them runs (so some are re-adopted, some swept).
-  for (const moment of [1_000, 3_000, 'first running'] as const) {
+  // Two fixed moments, the moment runsc holds the first container (gVisor mid-create: what Podman can lose), and the
+  // moment the first of them runs (so some are re-adopted, some swept).
+  for (const moment of [1_000, 3_000, 'first container', 'first running'] as const) {
     it(`leaves no orphan when killed ${typeof moment === 'number' ? `${moment} ms into the starts` : `when the ${moment}`}`, async () => {
       const daemon = await startTestDaemon({ name: 'crash' });
       try {
         const daemonId = daemonIdFor(daemon.stateDir);
         const ids = new Set<string>();
         const listeners = new Map<string, Listener>();
+        const containerIds = new Set<string>();
         const creates = projects.map((p, i) =>
           daemon.api('POST', '/v1/sandboxes', { path: p, name: `crash-${i}` }).catch(() => undefined),
         );
         const began = Date.now();
         const killAt = began + (typeof moment === 'number' ? moment : 90_000);
         while (Date.now() < killAt) {
-          await observe(daemon, ids, listeners);
+          await observe(daemon, ids, listeners, containerIds);
           if (moment === 'first running' && (await anyRunning(daemon))) break;
+          if (moment === 'first container' && (await runscStatesOf(daemon.stateDir, daemonId)).length > 0)
+            break;
           await new Promise((r) => setTimeout(r, 50));
         }
         const afterMs = Date.now() - began;
         await daemon.crash();
-        await observe(daemon, ids, listeners);
+        await observe(daemon, ids, listeners, containerIds);
         const answers = await Promise.all(creates);
 
         const t0 = Date.now();
@@ -171,6 +190,30 @@ describe.skipIf(!run)(`kill -9 during ${N} concurrent starts`, () => {
             expect(open.has(at), `listener ${at} of ${l.id}`).toBe(false);
         }
         for (const id of egressLeft) expect(running.has(id), `egress folder ${id}`).toBe(true);
+
+        // gVisor: runsc state and conmon/runsc processes of this daemon exist only for containers Podman lists (a
+        // container Podman lost cannot be removed through it: the restart's sweep must have removed it)...
+        const listed = new Set(containers.map((c) => c.Id));
+        const afterSweep = await runtimeLeftovers(daemon.stateDir, daemonId, containerIds);
+        expect(
+          afterSweep.states.filter((id) => !listed.has(id)),
+          'runsc state of containers Podman does not list',
+        ).toEqual([]);
+        expect(
+          afterSweep.processes.filter((p) => !listed.has(p.split(' ')[2]!)),
+          'conmon/runsc processes of containers Podman does not list',
+        ).toEqual([]);
+        // ...and once every sandbox is removed through the API, nothing at all is left.
+        for (const r of records)
+          expect((await daemon.api('DELETE', `/v1/sandboxes/${r.name}`)).status, `rm ${r.name}`).toBe(200);
+        const left = await runtimeLeftovers(daemon.stateDir, daemonId, [...containerIds, ...listed]);
+        console.log(
+          `gVisor leftovers: after the sweep ${afterSweep.states.length} state(s), ${afterSweep.processes.length} process(es) (${listed.size} container(s) listed); after rm ${left.states.length}, ${left.processes.length}`,
+        );
+        expect(left, 'runsc state and processes after removing every sandbox').toEqual({
+          states: [],
+          processes: [],
+        });
       } finally {
         await daemon.stop();
       }

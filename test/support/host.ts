@@ -3,6 +3,7 @@
  * (CI=true) it fails instead, because CI installs everything and nothing may silently skip there.
  */
 import { existsSync, readFileSync } from 'node:fs';
+import { readFile, readdir } from 'node:fs/promises';
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { execa } from 'execa';
@@ -70,4 +71,73 @@ export async function removeDaemonContainers(stateDir: string, daemonId: string)
     .filter(Boolean);
   if (ids.length) await podman(['rm', '-f', '-t', '0', ...ids]);
   return ids;
+}
+
+/** The rootless Podman user's ids and runsc's state root (Podman passes `--root=$XDG_RUNTIME_DIR/runsc`). */
+export async function podmanUser(): Promise<{ uid: number; gid: number; home: string; runscRoot: string }> {
+  const line = (await readFile('/etc/passwd', 'utf8')).split('\n').find((l) => l.startsWith('aibox:')) ?? '';
+  const [, , uid, gid, , home] = line.split(':');
+  return {
+    uid: Number(uid),
+    gid: Number(gid),
+    home: home ?? '',
+    runscRoot: `/run/aibox/user-${uid}/runsc`,
+  };
+}
+
+export interface RuntimeLeftovers {
+  /** runsc containers (by id) whose state is still in runsc's root. */
+  states: string[];
+  /** "pid argv0 containerId" of every live conmon / runsc process. */
+  processes: string[];
+}
+
+/**
+ * What gVisor still holds for one daemon: runsc state whose spec binds something of that daemon (its mounts folder
+ * `/run/aibox/mounts/<daemonId>/` or its state directory) and conmon/runsc processes of those containers (or of any
+ * container id in `ids`, or whose conmon runs the daemon's runsc wrapper). Other daemons on the host share runsc's
+ * root and the Podman user: nothing of theirs is counted.
+ */
+export async function runtimeLeftovers(
+  stateDir: string,
+  daemonId: string,
+  ids: Iterable<string> = [],
+): Promise<RuntimeLeftovers> {
+  const states = await runscStatesOf(stateDir, daemonId);
+  const ours = new Set([...ids, ...states]);
+  const wrapper = path.join(stateDir, 'podman', 'runsc-wrapper');
+  const processes: string[] = [];
+  for (const pid of (await readdir('/proc')).filter((n) => /^\d+$/.test(n))) {
+    const argv = (await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).split('\0');
+    const name = path.basename(argv[0] ?? '');
+    if (name === 'conmon') {
+      const id = argv[argv.indexOf('-c') + 1] ?? '';
+      if (ours.has(id) || argv[argv.indexOf('-r') + 1] === wrapper) processes.push(`${pid} conmon ${id}`);
+    } else if (name.startsWith('runsc')) {
+      const id = [...ours].find((i) => argv.some((a) => a === i || a.includes(`/${i}/`)));
+      if (id) processes.push(`${pid} ${name} ${id}`);
+    }
+  }
+  return { states, processes };
+}
+
+/** Ids of the runsc containers (state in runsc's root) whose spec binds something of this daemon. */
+export async function runscStatesOf(stateDir: string, daemonId: string): Promise<string[]> {
+  const { runscRoot } = await podmanUser();
+  const mine = (source: string) =>
+    source.startsWith(`/run/aibox/mounts/${daemonId}/`) || source.startsWith(`${stateDir}/`);
+  const states = new Set<string>();
+  for (const f of (await readdir(runscRoot).catch(() => [] as string[])).filter((n) =>
+    n.endsWith('.state'),
+  )) {
+    const text = await readFile(path.join(runscRoot, f), 'utf8').catch(() => '');
+    let state: { id?: string; spec?: { mounts?: { source?: string }[] } } = {};
+    try {
+      state = JSON.parse(text) as typeof state;
+    } catch {
+      continue;
+    }
+    if (state.id && (state.spec?.mounts ?? []).some((m) => mine(m.source ?? ''))) states.add(state.id);
+  }
+  return [...states].sort();
 }

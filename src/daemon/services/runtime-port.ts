@@ -83,6 +83,8 @@ export interface RuntimePort {
   stopContainer(containerId: string): Promise<void>;
   removeContainer(containerId: string): Promise<void>;
   listManaged(daemonId: string): Promise<ManagedContainer[]>;
+  /** Removes this daemon's containers the engine lost (gVisor state and processes); their sandbox ids. */
+  sweepLost?(): Promise<string[]>;
   exec(containerId: string, options: ExecOptions): Promise<ExecSession>;
   execBuffered(containerId: string, options: ExecOptions): Promise<BufferedExec>;
   logs(containerId: string): Promise<string>;

@@ -486,6 +486,12 @@ export class SandboxService {
         swept.set(c.sandboxId || c.containerId, c.name || c.sandboxId || c.containerId);
       },
     );
+    // gVisor containers Podman itself lost (a daemon killed mid-create): only runsc can remove them.
+    const lost = await this.runtime.sweepLost?.().catch((err: unknown) => {
+      this.logger.error({ err: messageOf(err) }, 'cannot sweep the gVisor containers Podman lost');
+      return [];
+    });
+    for (const id of lost ?? []) if (!swept.has(id)) swept.set(id, id);
     // Only this daemon's own folder (mountsDir/<daemonId>/): other daemons' mounts are never looked at.
     await eachLimited(
       (await this.runtime.mounts.list()).filter((id) => !known.has(id)),
