@@ -5,5 +5,5 @@ export { ContentStore, type ExpectedDigests } from './store.js';
 export { NpmRegistry, digestsOf } from './npm.js';
 export { PypiRegistry } from './pypi.js';
 export { nodeFetch, type UpstreamFetch } from './upstream.js';
-export { MavenRegistry, MAVEN_PREFIX } from './maven.js';
+export { MavenRegistry, MAVEN_PREFIX, parsePath as parseMavenPath } from './maven.js';
 export { mavenSettingsXml, MAVEN_SETTINGS_SCRIPT, MAVEN_SETTINGS_MARKER } from './maven-settings.js';

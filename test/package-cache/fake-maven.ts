@@ -2,7 +2,7 @@
  * A loopback Maven repository (Maven 2 layout) for tests — Maven Central is not reachable from this machine. Files
  * come from memory (`add`) or from a folder (`serveDir`: e.g. Debian's offline repository of the maven pack, so a
  * real `mvn package` resolves its plugins here); every file has a .sha256 and a .sha1 next to it unless
- * `withoutChecksums`, and `poison` serves other bytes than its checksums declare. Every request is counted.
+ * `withoutChecksums`, `poison` serves other bytes than its checksums declare, and `truncate` breaks a download off. Every request is counted.
  */
 import { createHash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
@@ -15,6 +15,7 @@ export class FakeMavenRepo {
   private readonly files = new Map<string, Buffer>();
   private readonly poisoned = new Set<string>();
   private readonly unsummed = new Set<string>();
+  private readonly truncated = new Set<string>();
   private dir: string | undefined;
   private server: Server | undefined;
   url = '';
@@ -41,6 +42,12 @@ export class FakeMavenRepo {
 
   poison(file: string): void {
     this.poisoned.add(file);
+  }
+
+  /** The next downloads of `file` break off half way (the connection is reset after half of the body). */
+  truncate(file: string, on = true): void {
+    if (on) this.truncated.add(file);
+    else this.truncated.delete(file);
   }
 
   withoutChecksums(file: string): void {
@@ -87,6 +94,12 @@ export class FakeMavenRepo {
         }
         const bytes = await this.content(file);
         if (!bytes) return send(404, 'not found');
+        if (this.truncated.has(file)) {
+          res.writeHead(200, { 'content-length': bytes.length });
+          res.write(bytes.subarray(0, bytes.length >> 1));
+          setTimeout(() => res.socket?.destroy(), 20);
+          return;
+        }
         send(200, this.poisoned.has(file) ? Buffer.concat([bytes, Buffer.from('injected')]) : bytes);
       })().catch(() => send(500, 'error'));
     });
