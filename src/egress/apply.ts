@@ -361,9 +361,10 @@ export class SquidProcess {
       writeFile(join(this.dir, SNI_HELPER), SNI_HELPER_SCRIPT, { mode: 0o755 }),
     ]);
     const { uid, gid } = await (this.opts.userIds ?? (() => squidUserIds(this.opts.user)))();
+    // A sandbox that no longer has a binding keeps no file of values either.
+    await rm(join(this.dir, CREDENTIALS_CONF), { force: true });
     if (files.credentials !== undefined) {
       const path = join(this.dir, CREDENTIALS_CONF);
-      await rm(path, { force: true });
       // Created private (mode at open), then given to Squid's user: never readable by anyone else.
       await writeFile(path, files.credentials, { mode: 0o600, flag: 'wx' });
       await chown(path, uid, gid);

@@ -44,12 +44,18 @@ export interface SandboxEgressState {
   gateways: GatewayEndpoint[];
   /** The credential placeholders in the sandbox's environment (not secrets): kept so adopt renders the same. */
   placeholders?: string[];
+  /** The same by binding key (daemon config and pack bindings): what the sandbox's commands were given. */
+  credentialPlaceholders?: Record<string, string>;
 }
 
-/** Credential values for a sandbox's bindings, in binding order, with the header format of each. */
+/**
+ * Credential values for a sandbox's bindings with the header format of each: in binding order, or matched to the
+ * policy's rules by `placeholders` when given (a rule without a value is then not rendered: nothing injected).
+ */
 export interface CredentialValues {
   values: string[];
   formats: string[];
+  placeholders?: string[];
 }
 
 export interface EgressManagerOptions {
@@ -83,6 +89,8 @@ export interface PrepareOptions {
   credentials?: CredentialValues;
   /** The placeholders the sandbox's environment holds, recorded in its state for adopt. */
   placeholders?: string[];
+  /** The same by binding key. */
+  credentialPlaceholders?: Record<string, string>;
 }
 
 interface Live {
@@ -191,6 +199,7 @@ export class EgressManager {
         instanceToken: randomBytes(4).toString('hex'),
         gateways: options.gateways ?? [],
         ...(options.placeholders ? { placeholders: options.placeholders } : {}),
+        ...(options.credentialPlaceholders ? { credentialPlaceholders: options.credentialPlaceholders } : {}),
       };
       if (options.background) {
         // Squid starts while the container is made; attach() waits for it. Its port is already in the
@@ -282,10 +291,14 @@ export class EgressManager {
     await this.applyRules(live);
   }
 
-  /** Hot reload: the resolver switches at once, Squid reconfigures, the ruleset changes only if TCP rules did. */
-  async update(sandboxId: string, policy: EgressPolicy): Promise<void> {
+  /**
+   * Hot reload: the resolver switches at once, Squid reconfigures, the ruleset changes only if TCP rules did.
+   * `credentials`: the values for the policy's credential rules, when they changed with it.
+   */
+  async update(sandboxId: string, policy: EgressPolicy, credentials?: CredentialValues): Promise<void> {
     const live = this.requireLive(sandboxId);
     await live.ready;
+    if (credentials) live.credentials = credentials;
     const files = await this.squidFiles(live.state, policy, live.credentials);
     live.resolver.update(policy);
     live.policy = policy;
@@ -457,10 +470,27 @@ export class EgressManager {
 
   /** The placeholders a sandbox was started with (from its state file: also after a daemon restart). */
   async savedPlaceholders(sandboxId: string): Promise<string[] | undefined> {
+    return (await this.savedState(sandboxId))?.placeholders;
+  }
+
+  /** The placeholders by binding key the sandbox's commands were given (state file: survives a daemon restart). */
+  async savedCredentialPlaceholders(sandboxId: string): Promise<Record<string, string> | undefined> {
+    return (await this.savedState(sandboxId))?.credentialPlaceholders;
+  }
+
+  /** Records placeholders handed out since start (a pack's binding), so a restarted daemon renders the same. */
+  async recordCredentialPlaceholders(sandboxId: string, placeholders: Record<string, string>): Promise<void> {
+    const live = this.requireLive(sandboxId);
+    if (JSON.stringify(live.state.credentialPlaceholders ?? {}) === JSON.stringify(placeholders)) return;
+    live.state.credentialPlaceholders = { ...placeholders };
+    await writeFile(join(this.dir(sandboxId), 'state.json'), JSON.stringify(live.state));
+  }
+
+  private async savedState(sandboxId: string): Promise<SandboxEgressState | undefined> {
     const live = this.live.get(sandboxId);
-    if (live) return live.state.placeholders;
+    if (live) return live.state;
     const text = await readFile(join(this.dir(sandboxId), 'state.json'), 'utf8').catch(() => undefined);
-    return text === undefined ? undefined : (JSON.parse(text) as SandboxEgressState).placeholders;
+    return text === undefined ? undefined : (JSON.parse(text) as SandboxEgressState);
   }
 
   /** New credential values (a renewed lease, a rotated secret): Squid reloads only when one changed. */
@@ -501,10 +531,11 @@ export class EgressManager {
   ): Promise<SquidFiles> {
     const dir = join(this.dir(state.sandboxId), 'squid');
     const tls = sandboxTlsPaths(this.dir(state.sandboxId));
+    const { rendered, values } = withValues(policy, credentials);
     return {
       conf: renderSquidConf({
         sandboxId: state.sandboxId,
-        policy,
+        policy: rendered,
         listen: this.proxyListen(state),
         dnsServer: state.squidDnsAddress,
         dir,
@@ -518,15 +549,9 @@ export class EgressManager {
           upstreamCaFiles: this.opts.config.tls.upstreamCaFiles,
         },
       }),
-      errorPages: renderErrorPages(state.instanceToken, policy),
-      ...(policy.credentials.length > 0
-        ? {
-            credentials: renderCredentialsConf(
-              policy.credentials,
-              credentials?.values ?? [],
-              credentials?.formats ?? [],
-            ),
-          }
+      errorPages: renderErrorPages(state.instanceToken, rendered),
+      ...(rendered.credentials.length > 0
+        ? { credentials: renderCredentialsConf(rendered.credentials, values.values, values.formats) }
         : {}),
     };
   }
@@ -607,6 +632,34 @@ export class EgressManager {
     }
     throw egressErrors.create('EGRESS_DNS', 'no free loopback address left for a sandbox resolver');
   }
+}
+
+/**
+ * Pairs the policy's credential rules with their values. Values that name their placeholders are matched by it, and
+ * a rule without one is left out of what Squid renders (its placeholder is then refused like any other: nothing is
+ * injected by mistake); values without placeholders are in rule order, as before.
+ */
+function withValues(
+  policy: EgressPolicy,
+  credentials: CredentialValues | undefined,
+): { rendered: EgressPolicy; values: { values: string[]; formats: string[] } } {
+  const byPlaceholder = credentials?.placeholders;
+  if (!byPlaceholder)
+    return {
+      rendered: policy,
+      values: { values: credentials?.values ?? [], formats: credentials?.formats ?? [] },
+    };
+  const rules: EgressPolicy['credentials'] = [];
+  const values: string[] = [];
+  const formats: string[] = [];
+  for (const rule of policy.credentials) {
+    const i = byPlaceholder.indexOf(rule.placeholder);
+    if (i < 0 || credentials.values[i] === undefined || credentials.formats[i] === undefined) continue;
+    rules.push(rule);
+    values.push(credentials.values[i]);
+    formats.push(credentials.formats[i]);
+  }
+  return { rendered: { ...policy, credentials: rules }, values: { values, formats } };
 }
 
 function resolverBindError(err: unknown, address: string) {

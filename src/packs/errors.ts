@@ -42,6 +42,10 @@ export const packErrors = defineErrors({
     status: 409,
     hint: 'A sandbox still has this pack installed; uninstall it there first (`aibox uninstall NAME --sandbox S`).',
   },
+  PACK_CREDENTIAL_UNAVAILABLE: {
+    status: 409,
+    hint: "The pack's manifest marks this credential required: store the secret (`aibox secret set NAME`) and let the org's credentials.allowed_secrets name it (`aibox policy explain` on the decision id shows the layer), then retry.",
+  },
   PACK_BASE_IMAGE_MISSING: {
     status: 409,
     hint: "Build the base image first (`aibox update`): a pack's Debian closure is computed against it.",

@@ -2,14 +2,11 @@ import { basename, dirname, join } from 'node:path';
 import {
   buildEgressPolicy,
   Canary,
-  parseAllowShorthand,
   EgressConfig,
   EgressManager,
   egressErrors,
   runSelftest,
   systemResolvers,
-  newPlaceholder,
-  type CredentialValues,
   type EgressDecision,
   type EgressPolicy,
   type GatewayEndpoint,
@@ -27,6 +24,8 @@ import type {
 import { egressPolicyInput, type PolicyService } from './policy.js';
 import type { EffectiveEgress } from '../../policy/doors/egress.js';
 import type { CredentialProvider } from '../../credentials/index.js';
+import type { PlaceholderRule } from '../../egress/policy.js';
+import { CredentialBindings, type PackBindingSource, type SandboxBindings } from './credential-bindings.js';
 
 const RECENT_DECISIONS = 5000;
 /** The base image's system trust bundle (Debian), and where the sandbox finds its egress CA alone. */
@@ -58,11 +57,12 @@ export class EgressService implements SandboxHook {
   private readonly recent = new Map<string, EgressDecision>();
   private readonly canary = new Canary();
   private readonly names = new Map<string, string>();
-  /** Learn mode (src/daemon/services/proposals.ts): hosts let through per sandbox, and decision observers. */
-  private readonly learned = new Map<string, string[]>();
+  /** Learn mode (src/daemon/services/proposals.ts): decision observers. */
   private readonly observers = new Set<(d: EgressDecision) => void>();
-  /** Credential placeholders by sandbox id (binding order of config.credentials). */
-  private readonly placeholders = new Map<string, string[]>();
+  /** The credential rules (bound host, header, placeholder) in force per sandbox id; values live in the manager. */
+  private readonly placeholders = new Map<string, PlaceholderRule[]>();
+  /** Which bindings each sandbox gets (daemon config + its packs', through the credentials door). */
+  private readonly bindings: CredentialBindings;
   private sweepTimer: NodeJS.Timeout | undefined;
   private refreshTimer: NodeJS.Timeout | undefined;
 
@@ -73,18 +73,27 @@ export class EgressService implements SandboxHook {
     private readonly logger: Logger,
     /** Whether sandboxes may get a network: only when this layer enforces egress on it. */
     readonly enforcing: boolean,
-    private readonly credentials: CredentialProvider | undefined,
+    credentials: CredentialProvider | undefined,
   ) {
+    this.bindings = new CredentialBindings({
+      config: config.credentials,
+      provider: credentials,
+      policy: policyService,
+      logger,
+    });
     // A change that fails to apply throws: the previous policy stays in force (nothing is opened by it), and the
-    // policy service shows that one, with the error.
+    // policy service shows that one, with the error. The credentials door is decided again with it.
     policyService.onChange('egress', 'egress', async (change) => {
       if (!this.manager.state(change.sandboxId)) return;
-      const policy = this.withDaemonSettings(
-        egressPolicyInput(change.effective.egress),
-        change.effective.egress.allowHttp,
-        this.placeholders.get(change.sandboxId) ?? [],
-      );
-      await this.manager.update(change.sandboxId, policy);
+      await this.bindings.recompute({ id: change.sandboxId, name: change.sandbox }, {}, async (b) => {
+        const policy = this.withDaemonSettings(
+          egressPolicyInput(change.effective.egress),
+          change.effective.egress.allowHttp,
+          b.rules,
+        );
+        await this.manager.update(change.sandboxId, policy, b.values);
+        this.placeholders.set(change.sandboxId, b.rules);
+      });
     });
   }
 
@@ -121,15 +130,14 @@ export class EgressService implements SandboxHook {
 
   async prepare(ctx: SandboxHookContext): Promise<SandboxContribution> {
     if (!this.enforcing) return {};
-    const placeholders = this.config.credentials.map(() => newPlaceholder());
-    const credentials = await this.credentialValues();
-    this.placeholders.set(ctx.id, placeholders);
-    const policy = await this.policyFor(ctx, placeholders);
     // Squid finishes starting while the container is made; `started` (attach) waits for it before the rules open.
-    await this.manager.prepare(ctx.id, policy, {
-      background: true,
-      placeholders,
-      ...(credentials ? { credentials } : {}),
+    await this.bindings.recompute(ctx, { strict: true }, async (b) => {
+      this.placeholders.set(ctx.id, b.rules);
+      await this.manager.prepare(ctx.id, await this.policyFor(ctx, b.rules), {
+        background: true,
+        credentialPlaceholders: { ...b.placeholders },
+        credentials: b.values,
+      });
     });
     this.names.set(ctx.name, ctx.id);
     const { proxy } = this.manager.endpoints(ctx.id);
@@ -149,8 +157,6 @@ export class EgressService implements SandboxHook {
         SSL_CERT_FILE: SYSTEM_CA_BUNDLE,
         REQUESTS_CA_BUNDLE: SYSTEM_CA_BUNDLE,
         CURL_CA_BUNDLE: SYSTEM_CA_BUNDLE,
-        // Placeholders only: the proxy swaps them for the values, toward the bound host alone.
-        ...Object.fromEntries(this.config.credentials.map((b, i) => [b.env, placeholders[i]!])),
         HTTP_PROXY: proxy,
         HTTPS_PROXY: proxy,
         http_proxy: proxy,
@@ -170,26 +176,64 @@ export class EgressService implements SandboxHook {
   async adopt(sandbox: RunningSandbox): Promise<void> {
     if (!this.enforcing) return;
     this.names.set(sandbox.name, sandbox.id);
-    // The sandbox's environment holds the placeholders it was started with: keep them (new ones if none recorded).
-    const saved = await this.manager.savedPlaceholders(sandbox.id);
-    const placeholders =
-      saved?.length === this.config.credentials.length
-        ? saved
-        : this.config.credentials.map(() => newPlaceholder());
-    this.placeholders.set(sandbox.id, placeholders);
-    const credentials = await this.credentialValues();
-    await this.manager.adopt(
-      sandbox.id,
-      await this.policyFor(sandbox, placeholders),
-      { pid: sandbox.pid },
-      this.gatewaysOf(sandbox),
-      credentials,
-    );
+    // Commands already running hold the placeholders they were given: keep them (new ones if none recorded).
+    const saved = await this.savedPlaceholders(sandbox.id);
+    await this.bindings.recompute(sandbox, { saved }, async (b) => {
+      this.placeholders.set(sandbox.id, b.rules);
+      await this.manager.adopt(
+        sandbox.id,
+        await this.policyFor(sandbox, b.rules),
+        { pid: sandbox.pid },
+        this.gatewaysOf(sandbox),
+        b.values,
+      );
+      await this.manager.recordCredentialPlaceholders(sandbox.id, { ...b.placeholders });
+    });
+  }
+
+  /** The placeholder variables of the bindings the sandbox is given, for every later command. */
+  execEnv(ctx: { id: string }): Promise<Record<string, string>> {
+    return Promise.resolve(this.bindings.env(ctx.id));
+  }
+
+  /** The packs layer (built after this one) tells which bindings the packs installed in a sandbox declare. */
+  setPackBindings(source: PackBindingSource): void {
+    this.bindings.setPackSource(source);
+  }
+
+  /**
+   * Decides the sandbox's bindings again (a pack installed or removed) and reloads its proxy; returns what became
+   * of each binding. Nothing to do for a sandbox without enforcement.
+   */
+  async refreshBindings(sandbox: { id: string; name: string }): Promise<SandboxBindings | undefined> {
+    if (!this.enforcing || !this.manager.state(sandbox.id)) return undefined;
+    return this.bindings.recompute(sandbox, {}, async (b) => {
+      const effective = this.policyService.egress(sandbox.name);
+      const policy = this.withDaemonSettings(egressPolicyInput(effective), effective.allowHttp, b.rules);
+      await this.manager.update(sandbox.id, policy, b.values);
+      this.placeholders.set(sandbox.id, b.rules);
+      await this.manager.recordCredentialPlaceholders(sandbox.id, { ...b.placeholders });
+      return b;
+    });
+  }
+
+  /** Placeholders by binding key from the state file (older state: the config bindings' list, in config order). */
+  private async savedPlaceholders(sandboxId: string): Promise<Record<string, string>> {
+    const byKey = await this.manager.savedCredentialPlaceholders(sandboxId);
+    if (byKey) return byKey;
+    const list = (await this.manager.savedPlaceholders(sandboxId)) ?? [];
+    const out: Record<string, string> = {};
+    this.config.credentials.forEach((b, i) => {
+      if (list[i] !== undefined && list.length === this.config.credentials.length)
+        out[`config:${b.env}`] = list[i];
+    });
+    return out;
   }
 
   async stop(ctx: SandboxHookContext): Promise<void> {
     this.names.delete(ctx.name);
     this.placeholders.delete(ctx.id);
+    this.bindings.forget(ctx.id);
     await this.manager.release(ctx.id);
   }
 
@@ -241,21 +285,25 @@ export class EgressService implements SandboxHook {
   }
 
   /**
-   * Learn mode: lets `hosts` (`host` or `host:port,port`) through for one running sandbox on top of its policy;
-   * undefined goes back to the policy alone. A policy change meanwhile applies the policy alone until the next call.
+   * Learn mode (src/daemon/services/proposals.ts): renders one running sandbox's egress from `ceiling` (its org/team
+   * layers without the project's narrowing) instead of its policy; undefined renders its policy again. Throws when
+   * the rules cannot be applied (learn mode then fails closed). A policy change renders the policy alone: learn
+   * mode, told after this layer, applies the ceiling again.
    */
-  async learnHosts(sandboxId: string, hosts: readonly string[] | undefined): Promise<void> {
-    if (hosts && hosts.length > 0) this.learned.set(sandboxId, [...hosts]);
-    else this.learned.delete(sandboxId);
+  async learnCeiling(sandboxId: string, ceiling: EffectiveEgress | undefined): Promise<void> {
     const name = [...this.names].find(([, id]) => id === sandboxId)?.[0];
-    if (!name || !this.manager.state(sandboxId)) return;
-    const policy = await this.policyFor(
-      { name } as SandboxHookContext,
+    if (!name || !this.manager.state(sandboxId)) {
+      if (ceiling)
+        throw egressErrors.create('EGRESS_NOT_ENFORCED', `sandbox ${sandboxId} has no egress enforcement attached`);
+      return;
+    }
+    const effective = ceiling ?? this.policyService.egress(name);
+    const policy = this.withDaemonSettings(
+      egressPolicyInput(effective),
+      effective.allowHttp,
       this.placeholders.get(sandboxId) ?? [],
     );
-    // `host` or `host:port,port` (the ports learn mode saw refused).
-    const allow = [...policy.allow, ...(hosts ?? []).map(parseAllowShorthand)];
-    await this.manager.update(sandboxId, buildEgressPolicy({ ...policy, allow }));
+    await this.manager.update(sandboxId, policy);
   }
 
   /** Periodically removes what failed or interrupted starts left in the egress state directory. */
@@ -273,42 +321,20 @@ export class EgressService implements SandboxHook {
     this.sweepTimer.unref();
   }
 
-  /** The bound secrets' current values (fail closed: a binding without a value stops the start). */
-  private async credentialValues(): Promise<CredentialValues | undefined> {
-    const bindings = this.config.credentials;
-    if (bindings.length === 0) return undefined;
-    if (!this.credentials)
-      throw egressErrors.create('EGRESS_CREDENTIAL', 'egress.credentials is set but no credentials provider');
-    const values: string[] = [];
-    for (const b of bindings) {
-      try {
-        values.push((await this.credentials.get(b.secret)).value.reveal());
-      } catch (err) {
-        throw egressErrors.create(
-          'EGRESS_CREDENTIAL',
-          `the secret "${b.secret}" bound to ${b.host} cannot be read: ${messageOf(err)}`,
-          { secret: b.secret, host: b.host },
-        );
-      }
-    }
-    return { values, formats: bindings.map((b) => b.format) };
-  }
-
   /** Re-reads bound secrets periodically (Vault leases renew, values rotate) and reloads proxies whose value changed. */
   private startRefreshing(): void {
-    if (this.config.credentials.length === 0) return;
     let busy = false;
     this.refreshTimer = setInterval(() => {
       if (busy) return;
       busy = true;
       void (async () => {
         try {
-          const credentials = await this.credentialValues();
-          if (!credentials) return;
           for (const id of this.placeholders.keys()) {
             if (!this.manager.state(id)) continue;
-            if (await this.manager.updateCredentials(id, credentials))
-              this.logger.info({ sandboxId: id }, 'injected credentials reloaded');
+            const changed = await this.bindings.refresh(id, (b) =>
+              this.manager.updateCredentials(id, b.values),
+            );
+            if (changed) this.logger.info({ sandboxId: id }, 'injected credentials reloaded');
           }
         } catch (err) {
           this.logger.warn({ err: messageOf(err) }, 'cannot refresh injected credentials');
@@ -355,7 +381,7 @@ export class EgressService implements SandboxHook {
     }
   }
 
-  private policyFor(ctx: SandboxHookContext, placeholders: string[]): Promise<EgressPolicy> {
+  private policyFor(ctx: SandboxHookContext, placeholders: PlaceholderRule[]): Promise<EgressPolicy> {
     // Egress comes from the policy layer only (never from a file the agent can write).
     const effective = this.policyService.egress(ctx.name);
     return Promise.resolve(
@@ -366,16 +392,11 @@ export class EgressService implements SandboxHook {
   private withDaemonSettings(
     input: ReturnType<typeof egressPolicyInput>,
     http: EffectiveEgress['allowHttp'],
-    placeholders: string[],
+    credentials: PlaceholderRule[],
   ): EgressPolicy {
     return buildEgressPolicy({
       http,
-      credentials: this.config.credentials.map((b, i) => ({
-        host: b.host,
-        ...(b.paths ? { paths: b.paths } : {}),
-        header: b.header,
-        placeholder: placeholders[i]!,
-      })),
+      credentials,
       allow: [
         ...this.config.alwaysAllow.map((a) => (typeof a === 'string' ? { host: a } : a)),
         ...input.allow,

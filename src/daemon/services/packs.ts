@@ -37,6 +37,7 @@ import { writeFileAtomic, writeJsonAtomic } from '../../shared/fs/index.js';
 import { AiboxError, type Logger } from '../../shared/index.js';
 import type { PolicyService } from './policy.js';
 import type { EgressService } from './egress.js';
+import type { BindingOutcome, PackBinding } from './credential-bindings.js';
 import { openBuilderSandbox } from './pack-builder.js';
 import { SandboxStore } from '../state/sandbox-store.js';
 import type { SandboxContribution, SandboxHook, SandboxHookContext } from './hooks.js';
@@ -181,6 +182,8 @@ export class PacksService implements SandboxHook {
       stateDir,
     );
     await service.sweep();
+    // The egress layer asks which credential bindings the packs installed in a sandbox declare.
+    deps.egress?.setPackBindings((id) => service.packBindings(id));
     // No build runs yet: a builder folder left here is from a daemon that died mid-build.
     await rm(path.join(stateDir, 'builders'), { recursive: true, force: true });
     return service;
@@ -337,6 +340,67 @@ export class PacksService implements SandboxHook {
         throw err;
       }
     }
+  }
+
+  /** The credential bindings the packs installed in a sandbox declare (decided by the egress layer's doors). */
+  async packBindings(sandboxId: string): Promise<PackBinding[]> {
+    const mine = (await this.load())[sandboxId];
+    const out: PackBinding[] = [];
+    for (const p of this.installedSpecs(mine ?? { packs: [], mcp: [] })) {
+      for (const c of p.spec.credentials) {
+        const need = p.spec.egress.map(parseEgressNeed).find((n) => n.host === c.host);
+        if (!need) continue;
+        out.push({
+          pack: p.name,
+          version: p.version,
+          binding: {
+            secret: c.secret,
+            host: c.host,
+            ...(c.paths ? { paths: c.paths } : {}),
+            header: c.header,
+            format: c.format,
+            env: c.env,
+          },
+          port: need.port,
+          required: c.required,
+        });
+      }
+    }
+    return out;
+  }
+
+  /**
+   * After an install or removal: the sandbox's bindings decided again and its proxy reloaded; each outcome of the
+   * packs `names` is audited (never a value). Returns those outcomes.
+   */
+  private async refreshCredentials(
+    target: Pick<PackTarget, 'id' | 'name'>,
+    names: string[],
+  ): Promise<BindingOutcome[]> {
+    const b = await this.deps.egress?.refreshBindings(target);
+    const mine = (b?.outcomes ?? []).filter((o) => o.pack !== undefined && names.includes(o.pack));
+    for (const o of mine) {
+      await this.deps.audit.append({
+        kind: 'pack.credential',
+        sandbox: target.name,
+        sandboxId: target.id,
+        data: {
+          pack: o.pack,
+          secret: o.secret,
+          host: o.host,
+          env: o.env,
+          given: o.given,
+          decisions: o.decisions,
+          ...(o.reason ? { reason: o.reason } : {}),
+        },
+      });
+      if (!o.given)
+        this.deps.logger.warn(
+          { sandbox: target.name, pack: o.pack, secret: o.secret, host: o.host, reason: o.reason },
+          'pack credential binding not given',
+        );
+    }
+    return mine;
   }
 
   /** PATH, LD_LIBRARY_PATH and the packs' own variables for every later command in the sandbox. */
@@ -564,10 +628,29 @@ export class PacksService implements SandboxHook {
       }
       await this.save(state);
       await this.writeIndex(target.id, mine);
+      const credentials = await this.refreshCredentials(target, added);
+      const missing = credentials.find((o) => o.required && !o.given);
+      if (missing) {
+        // A required binding that cannot be given: the install is undone (nothing of it stays).
+        mine.packs = mine.packs.filter((p) => !added.includes(p.name));
+        await this.save(state);
+        for (const n of added) await rm(path.join(folder, n), { recursive: true, force: true });
+        await this.writeIndex(target.id, mine);
+        await this.deps.egress?.refreshBindings(target);
+        throw packErrors.create(
+          'PACK_CREDENTIAL_UNAVAILABLE',
+          `pack ${missing.pack} requires the credential ${missing.secret} for ${missing.host}, which sandbox "${target.name}" cannot be given: ${missing.reason ?? 'unknown'}; nothing was installed`,
+          { pack: missing.pack, secret: missing.secret, host: missing.host, decisions: missing.decisions },
+        );
+      }
       const all = await this.installed(target.id);
       return {
         installed: all.filter((p) => added.includes(p.name)),
-        decisions: [...decisions, ...grants.flat().map((g) => g.decision)],
+        decisions: [
+          ...decisions,
+          ...grants.flat().map((g) => g.decision),
+          ...credentials.flatMap((o) => o.decisions),
+        ],
       };
     }
   }
@@ -610,6 +693,8 @@ export class PacksService implements SandboxHook {
       await this.save(state);
       await rm(path.join(await this.folderOf(target.id), name), { recursive: true, force: true });
       await this.writeIndex(target.id, mine);
+      // Its bindings go with it: the proxy stops injecting, later commands lose the placeholder.
+      await this.deps.egress?.refreshBindings(target);
       await this.deps.audit.append({
         kind: 'pack.uninstall',
         sandbox: target.name,
