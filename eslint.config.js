@@ -23,6 +23,7 @@ const domain = [
   'mcp-gateway',
   'package-cache',
   'companions',
+  'engine',
 ];
 // Pure offline readers the CLI may use as tools (like policy and config): they import no daemon, client or cli.
 const offlineTools = ['devcontainer'];

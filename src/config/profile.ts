@@ -30,6 +30,12 @@ export const ProfileFile = z
         message: 'processes must stay well below pids (gVisor needs host threads of its own)',
       }),
     seccomp: z.string().min(1).describe('Seccomp profile, relative to the profiles directory.'),
+    containerEngine: z
+      .boolean()
+      .optional()
+      .describe(
+        'false: sandboxes of this profile never get a container engine, whatever the containers policy door says.',
+      ),
     egressLearning: z
       .boolean()
       .optional()

@@ -11,6 +11,7 @@ import type { DaemonServices } from './services/index.js';
 import { LlmProxyHook, llmPolicySource } from './services/llm-proxy.js';
 import { PackageCacheHook } from './services/package-cache.js';
 import { CompanionsService } from './services/companions.js';
+import { EngineService } from './services/engine.js';
 import { PacksService } from './services/packs.js';
 import { DevcontainerService } from './services/devcontainer.js';
 import { PolicyService } from './services/policy.js';
@@ -120,6 +121,11 @@ export async function composeDaemon(input: ComposeInput): Promise<ComposedDaemon
         openPeers: (sandboxId, peers) => egress.openPeers(sandboxId, peers),
       }),
     );
+    // The container engine (containers door): its front is a gateway port the egress layer opens.
+    const engine = built(
+      'engine',
+      new EngineService({ ...deps, policy, audit, networked: egress.enforcing }),
+    );
     // After packs: the project's devcontainer.json installs its packs through the packs service.
     const devcontainer = built(
       'devcontainer',
@@ -158,6 +164,7 @@ export async function composeDaemon(input: ComposeInput): Promise<ComposedDaemon
       packs,
       packageCache,
       companions,
+      engine,
       devcontainer,
       proposals,
       ssh,

@@ -49,7 +49,8 @@ describe('the containers door', () => {
   });
 
   it('refuses a team that turns it on below an org that left it off (tighten-only)', async () => {
-    for (const org of [{}, { 'org/containers.rego': rego('org', 'engine := false') }]) {
+    const orgs: Record<string, string>[] = [{}, { 'org/containers.rego': rego('org', 'engine := false') }];
+    for (const org of orgs) {
       const { loaded } = await storeWith(
         { ...org, 'teams/web/containers.rego': rego('team.web', 'engine := true') },
         'web',

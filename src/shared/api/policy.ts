@@ -1,7 +1,17 @@
 import { z } from 'zod';
 
 /** Enforcement points policy decides for. */
-export const PolicyDoor = z.enum(['egress', 'mounts', 'exec', 'push', 'llm', 'packs', 'limits', 'credentials']);
+export const PolicyDoor = z.enum([
+  'egress',
+  'mounts',
+  'exec',
+  'push',
+  'llm',
+  'packs',
+  'limits',
+  'credentials',
+  'containers',
+]);
 export type PolicyDoor = z.infer<typeof PolicyDoor>;
 
 export const PolicyRuleRef = z.object({

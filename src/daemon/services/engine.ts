@@ -1,0 +1,190 @@
+import { chown, mkdir, readFile, rm } from 'node:fs/promises';
+import path from 'node:path';
+import type { AuditLog } from '../../audit/index.js';
+import { loadProfile } from '../../config/index.js';
+import { EngineFront, EngineSandboxes, engineErrors } from '../../engine/index.js';
+import { isAiboxError, messageOf, newId } from '../../shared/index.js';
+import { writeJsonAtomic } from '../../shared/fs/atomic-write.js';
+import type {
+  HookDeps,
+  RunningSandbox,
+  SandboxContribution,
+  SandboxHook,
+  SandboxHookContext,
+} from './hooks.js';
+import type { PolicyService } from './policy.js';
+
+/** Importing the base image into a fresh engine's store takes ~35 s on the reference host: room for a busy one. */
+const READY_TIMEOUT_MS = 240_000;
+
+export interface EngineServiceDeps extends HookDeps {
+  policy: Pick<PolicyService, 'decide' | 'store'>;
+  audit: Pick<AuditLog, 'append'>;
+  /** Whether egress is enforced: the agent reaches the engine's front through its egress rules only. */
+  networked: boolean;
+  readyTimeoutMs?: number;
+}
+
+interface EngineRecord {
+  sandboxId: string;
+  sandbox: string;
+  engineId: string;
+  port: number;
+  containerId?: string;
+}
+
+/**
+ * The container engine of a sandbox (docs/container-engine.md), when the containers door and the profile allow it:
+ * its own gVisor sandbox (no network, rootful Podman inside gVisor, vfs, chroot builds), whose API socket only aiboxd
+ * reaches, behind a filtering front on the sandbox's own gateway port (DOCKER_HOST / CONTAINER_HOST). prepare opens
+ * the front; started builds the engine image if needed and starts the engine, waiting until its API answers; stop
+ * removes the engine with its state. Not re-adopted after a daemon restart (fail closed, like companions).
+ */
+export class EngineService implements SandboxHook {
+  readonly layer = 'engine';
+  private readonly dir: string;
+  private readonly fronts = new Map<string, EngineFront>();
+  private sandboxesCache: EngineSandboxes | undefined;
+
+  constructor(private readonly deps: EngineServiceDeps) {
+    this.dir = path.join(deps.config.stateDir, 'engine');
+  }
+
+  /** Whether a sandbox gets an engine: the containers door's effective value, its decision, and the profile. */
+  private async wanted(ctx: SandboxHookContext): Promise<boolean> {
+    if (ctx.ephemeral) return false;
+    if (!this.deps.policy.store.policySet(ctx.name).effective.containers.engine) return false;
+    const profile = await loadProfile(this.deps.config.profilesDir, ctx.profile);
+    if (profile.containerEngine === false) return false;
+    const d = await this.deps.policy.decide('containers', { action: 'engine' }, ctx.name);
+    return d.outcome !== 'deny';
+  }
+
+  async prepare(ctx: SandboxHookContext): Promise<SandboxContribution> {
+    await this.stop(ctx);
+    if (!(await this.wanted(ctx))) return {};
+    if (!this.deps.networked)
+      throw engineErrors.create(
+        'ENGINE_START_FAILED',
+        'the container engine needs egress enforcement, which this daemon runs without',
+      );
+    const engineId = newId('eng');
+    const front = new EngineFront({
+      socketPath: this.socketPath(ctx.id),
+      host: this.deps.config.egress.listenAddress,
+      record: async (r) => {
+        await this.deps.audit.append({
+          kind: 'engine.request',
+          sandbox: ctx.name,
+          sandboxId: ctx.id,
+          data: { ...r },
+        });
+      },
+    });
+    const port = await front.listen();
+    this.fronts.set(ctx.id, front);
+    await this.save({ sandboxId: ctx.id, sandbox: ctx.name, engineId, port });
+    const url = `tcp://${this.deps.config.egress.sandboxHostAddress}:${port}`;
+    return {
+      env: { DOCKER_HOST: url, CONTAINER_HOST: url },
+      network: true,
+      endpoints: { engine: url },
+    };
+  }
+
+  async started(sandbox: RunningSandbox): Promise<void> {
+    const record = await this.load(sandbox.id);
+    if (!record) return;
+    const { runtime, config } = this.deps;
+    try {
+      const profile = await loadProfile(config.profilesDir, sandbox.profile);
+      const apiDir = path.dirname(this.socketPath(sandbox.id));
+      // gVisor creates the socket as the engine's root: rootless, that is the aibox user; rootful, host root.
+      await mkdir(apiDir, { recursive: true, mode: 0o700 });
+      if (runtime.rootless && runtime.user) await chown(apiDir, runtime.user.uid, runtime.sandboxHostIds.gid);
+      const { containerId, pid } = await this.engines().start({
+        id: record.engineId,
+        sandboxName: sandbox.name,
+        daemonId: this.deps.daemonId,
+        socketDir: apiDir,
+        rootless: runtime.rootless,
+        sandboxUid: config.runtime.sandboxUid,
+        limits: profile.limits,
+      });
+      record.containerId = containerId;
+      await this.save(record);
+      if (runtime.rootless) await runtime.limits.apply(record.engineId, profile, pid);
+      const t0 = Date.now();
+      await this.engines().waitReady(
+        containerId,
+        this.socketPath(sandbox.id),
+        this.deps.readyTimeoutMs ?? READY_TIMEOUT_MS,
+      );
+      sandbox.logger.info({ engine: record.engineId, readyMs: Date.now() - t0 }, 'container engine running');
+    } catch (err) {
+      if (isAiboxError(err)) throw err;
+      throw engineErrors.create(
+        'ENGINE_START_FAILED',
+        `the container engine did not start: ${messageOf(err)}`,
+      );
+    }
+  }
+
+  async adopt(sandbox: RunningSandbox): Promise<void> {
+    if (!(await this.load(sandbox.id))) return;
+    throw engineErrors.create(
+      'ENGINE_START_FAILED',
+      `the container engine of ${sandbox.name} is not re-adopted after a daemon restart: start the sandbox again`,
+    );
+  }
+
+  async stop(ctx: SandboxHookContext): Promise<void> {
+    await this.fronts.get(ctx.id)?.close();
+    this.fronts.delete(ctx.id);
+    const record = await this.load(ctx.id);
+    if (record) {
+      const containerId =
+        record.containerId ?? (await this.engines().find(this.deps.daemonId, record.engineId));
+      if (containerId) await this.engines().remove(containerId);
+      await this.deps.runtime.limits.remove(record.engineId);
+    }
+    await rm(this.agentDir(ctx.id), { recursive: true, force: true });
+  }
+
+  async close(): Promise<void> {
+    for (const f of this.fronts.values()) await f.close();
+    this.fronts.clear();
+  }
+
+  private engines(): EngineSandboxes {
+    this.sandboxesCache ??= new EngineSandboxes({
+      podmanSocket: this.deps.runtime.podman.socketPath,
+      baseReference: () => this.deps.runtime.image.reference(),
+      cacheDir: this.deps.config.runtime.image.cacheDir,
+      logger: this.deps.logger.child({ svc: 'engine' }),
+    });
+    return this.sandboxesCache;
+  }
+
+  private socketPath(sandboxId: string): string {
+    return path.join(this.agentDir(sandboxId), 'api', 'podman.sock');
+  }
+
+  private agentDir(sandboxId: string): string {
+    if (!/^[A-Za-z0-9_-]+$/.test(sandboxId)) throw new Error(`bad sandbox id ${sandboxId}`);
+    return path.join(this.dir, sandboxId);
+  }
+
+  private async load(sandboxId: string): Promise<EngineRecord | undefined> {
+    const text = await readFile(path.join(this.agentDir(sandboxId), 'state.json'), 'utf8').catch(
+      () => undefined,
+    );
+    return text === undefined ? undefined : (JSON.parse(text) as EngineRecord);
+  }
+
+  private async save(record: EngineRecord): Promise<void> {
+    await mkdir(this.dir, { recursive: true, mode: 0o711 });
+    await mkdir(this.agentDir(record.sandboxId), { recursive: true, mode: 0o711 });
+    await writeJsonAtomic(path.join(this.agentDir(record.sandboxId), 'state.json'), record, { mode: 0o600 });
+  }
+}

@@ -1,0 +1,35 @@
+import { defineErrors } from '../shared/index.js';
+
+/** Stable error codes of the container engine (docs/container-engine.md). Codes never change meaning once shipped. */
+export const engineErrors = defineErrors({
+  ENGINE_RUN_UNSUPPORTED: {
+    status: 403,
+    hint: 'Containers cannot be run inside gVisor on this host (no nested OCI runtime starts there): the engine builds images only. Run databases and other services as companion services (aibox/services.yaml).',
+  },
+  ENGINE_MOUNT_REFUSED: {
+    status: 403,
+    hint: 'The engine never mounts a path (bind mounts, build volumes, devices): put what the build needs into its context and COPY it.',
+  },
+  ENGINE_PRIVILEGED_REFUSED: {
+    status: 403,
+    hint: 'The engine refuses privileged containers: drop --privileged.',
+  },
+  ENGINE_HOST_NETWORK_REFUSED: {
+    status: 403,
+    hint: 'The engine has no network of its own, and never the host network: drop --network host (builds run network-less).',
+  },
+  ENGINE_ENDPOINT_REFUSED: {
+    status: 403,
+    hint: 'Only image builds and the image endpoints (list, inspect, tag, remove), ping, version and info are open: other engine endpoints are refused.',
+  },
+  ENGINE_START_FAILED: {
+    status: 500,
+    hint: 'The container engine sandbox did not start: the message says at which step. Start the sandbox again; `aibox doctor` checks the runtime.',
+  },
+  ENGINE_IMAGE_BUILD: {
+    status: 500,
+    hint: 'The engine image (the aibox base image plus Podman) could not be built: run `aibox setup` first, check the Debian mirror is reachable, then start the sandbox again.',
+  },
+});
+
+export type EngineErrorCode = keyof typeof engineErrors.catalogue;

@@ -1,0 +1,131 @@
+import http from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { engineErrors, type EngineErrorCode } from './errors.js';
+import { decideCreate, decideRequest } from './filter.js';
+
+/** A create body larger than this is refused unread (the refusal does not need more). */
+const MAX_CREATE_BODY = 1024 * 1024;
+
+/** One request the front decided, for the audit log. */
+export interface EngineRequestRecord {
+  endpoint: string;
+  allowed: boolean;
+  code?: EngineErrorCode;
+  reason?: string;
+}
+
+export interface EngineFrontOptions {
+  /** The engine sandbox's Podman API socket (a host path: gVisor creates it in a folder aiboxd mounted). */
+  socketPath: string;
+  host: string;
+  port?: number;
+  /** Called for every request before it is answered or forwarded; a failing record refuses the request. */
+  record(r: EngineRequestRecord): Promise<void>;
+}
+
+/**
+ * The filtering front of one sandbox's engine: an HTTP listener of aiboxd on the sandbox's own gateway port,
+ * forwarding only what filter.ts allows to the engine's unix socket, which nothing else can reach. Refusals answer
+ * in the shape both Podman's and Docker's clients print (`message`, `cause`, `response`), plus the aibox code.
+ */
+export class EngineFront {
+  private server: http.Server | undefined;
+  private readonly sockets = new Set<Socket>();
+
+  constructor(private readonly opts: EngineFrontOptions) {}
+
+  async listen(): Promise<number> {
+    const server = http.createServer((req, res) => void this.handle(req, res));
+    // Attach and other upgrades are how a client would reach a running container: never offered.
+    server.on('upgrade', (_req, socket) => socket.destroy());
+    server.on('connection', (s) => {
+      this.sockets.add(s);
+      s.on('close', () => this.sockets.delete(s));
+    });
+    this.server = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.opts.port ?? 0, this.opts.host, () => resolve());
+    });
+    return (server.address() as AddressInfo).port;
+  }
+
+  get port(): number | undefined {
+    const a = this.server?.address();
+    return a && typeof a === 'object' ? a.port : undefined;
+  }
+
+  async close(): Promise<void> {
+    const server = this.server;
+    this.server = undefined;
+    if (!server) return;
+    for (const s of this.sockets) s.destroy();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    try {
+      const decision = decideRequest(req.method ?? 'GET', req.url ?? '/');
+      if (decision.allow) {
+        await this.opts.record({ endpoint: decision.endpoint, allowed: true });
+        this.forward(req, res, decision.path);
+        return;
+      }
+      const refusal =
+        'inspectCreate' in decision
+          ? decideCreate(await readJson(req))
+          : { code: decision.code, reason: decision.reason };
+      await this.opts.record({ endpoint: decision.endpoint, allowed: false, ...refusal });
+      refuse(res, refusal.code, `${refusal.reason} (${decision.endpoint})`);
+    } catch {
+      if (!res.headersSent) refuse(res, 'ENGINE_ENDPOINT_REFUSED', 'the request could not be decided');
+      else res.destroy();
+    }
+  }
+
+  private forward(req: http.IncomingMessage, res: http.ServerResponse, path: string): void {
+    const headers = { ...req.headers };
+    // Hop-by-hop headers stay with this hop; the engine sees a plain request.
+    for (const h of ['connection', 'upgrade', 'proxy-connection', 'keep-alive']) delete headers[h];
+    const upstream = http.request(
+      { socketPath: this.opts.socketPath, method: req.method, path, headers },
+      (answer) => {
+        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(res);
+      },
+    );
+    upstream.on('error', () => {
+      if (!res.headersSent) refuse(res, 'ENGINE_START_FAILED', 'the engine does not answer', 502);
+      else res.destroy();
+    });
+    req.on('aborted', () => upstream.destroy());
+    req.pipe(upstream);
+  }
+}
+
+function refuse(res: http.ServerResponse, code: EngineErrorCode, reason: string, status?: number): void {
+  const hint = engineErrors.catalogue[code].hint;
+  const httpStatus = status ?? engineErrors.catalogue[code].status;
+  const message = `${code}: ${reason}. ${hint}`;
+  const body = JSON.stringify({ cause: code, message, response: httpStatus, code, hint });
+  res.writeHead(httpStatus, {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(body),
+  });
+  res.end(body);
+}
+
+async function readJson(req: http.IncomingMessage): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > MAX_CREATE_BODY) return undefined;
+    chunks.push(chunk);
+  }
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown;
+  } catch {
+    return undefined;
+  }
+}

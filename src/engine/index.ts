@@ -1,0 +1,7 @@
+export { engineErrors, type EngineErrorCode } from './errors.js';
+export { decideCreate, decideRequest, type EngineDecision, type Refusal } from './filter.js';
+export { EngineFront, type EngineFrontOptions, type EngineRequestRecord } from './front.js';
+export { EngineImage, ENGINE_IMAGE_NAME, type EngineImageOptions } from './image.js';
+export { engineContainerSpec, type EngineSpec } from './spec.js';
+export { ENGINE_FILES, ENGINE_PACKAGES, ENGINE_SOCKET_DIR } from './recipe.js';
+export { EngineSandboxes, type EngineSandboxesOptions } from './sandbox.js';

@@ -1,0 +1,70 @@
+/**
+ * The engine image's recipe: what is added to the aibox base image (Debian packages and Podman's configuration).
+ * Every text here is part of the image's tag, so a change builds a new image.
+ */
+
+/** Podman with what a rootful build needs inside gVisor (uidmap for its id tools). */
+export const ENGINE_PACKAGES = ['podman', 'uidmap'];
+
+/** Where the engine's first process serves Podman's API: a folder aiboxd mounts (gVisor creates the socket there). */
+export const ENGINE_SOCKET_DIR = '/run/aibox-engine';
+export const ENGINE_SOCKET = `${ENGINE_SOCKET_DIR}/podman.sock`;
+/** The base image's tarball, mounted read-only: imported into the engine's store at start (see ENTRY). */
+export const ENGINE_BASE_TAR = '/run/aibox-base.tar';
+export const ENGINE_ENTRY = '/usr/local/lib/aibox/aibox-engine';
+
+export const ENGINE_FILES: Record<string, { mode: number; text: string }> = {
+  // Overlay (kernel or fuse-overlayfs) hangs inside gVisor; vfs works (a full copy per layer).
+  'etc/containers/storage.conf': {
+    mode: 0o644,
+    text: [
+      '[storage]',
+      'driver = "vfs"',
+      'runroot = "/run/containers/storage"',
+      'graphroot = "/var/lib/containers/storage"',
+      '',
+    ].join('\n'),
+  },
+  'etc/containers/containers.conf': {
+    mode: 0o644,
+    text: [
+      '# aibox engine sandbox: rootful inside gVisor, no systemd, no network.',
+      '[containers]',
+      'default_ulimits = []',
+      'netns = "none"',
+      '[engine]',
+      'cgroup_manager = "cgroupfs"',
+      'events_logger = "file"',
+      '',
+    ].join('\n'),
+  },
+  // No registry: images come from the base image and from builds.
+  'etc/containers/registries.conf': {
+    mode: 0o644,
+    text: 'unqualified-search-registries = []\n',
+  },
+  // Nothing is pulled (the engine has no network): images are only read from its own store.
+  'etc/containers/policy.json': {
+    mode: 0o644,
+    text: `${JSON.stringify({ default: [{ type: 'insecureAcceptAnything' }] })}\n`,
+  },
+  // The first process: imports the base image once (the engine's store starts empty), then serves the API.
+  // Buildah's chroot isolation is the only one that runs RUN steps in gVisor (the front forces it per build too).
+  'usr/local/lib/aibox/aibox-engine': {
+    mode: 0o755,
+    text: [
+      '#!/bin/sh',
+      '# aibox engine: $1 the API socket, $2 the base tarball, $3 the base reference, $4 the sandbox uid.',
+      'set -eu',
+      'export BUILDAH_ISOLATION=chroot',
+      'if ! podman image exists "$3"; then',
+      '  podman import --change "USER $4" --change "WORKDIR /workspace" \\',
+      '    --change "ENV HOME=/home/agent LANG=C.UTF-8 PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" \\',
+      '    "$2" "$3" >/dev/null',
+      'fi',
+      'podman tag "$3" localhost/aibox-base:latest',
+      'exec podman system service --time=0 "unix://$1"',
+      '',
+    ].join('\n'),
+  },
+};

@@ -1,0 +1,129 @@
+import http from 'node:http';
+import { existsSync } from 'node:fs';
+import Docker from 'dockerode';
+import { LABELS } from '../runtime/labels.js';
+import { messageOf, type Logger } from '../shared/index.js';
+import { engineErrors } from './errors.js';
+import { EngineImage } from './image.js';
+import { engineContainerSpec, type EngineSpec } from './spec.js';
+
+export interface EngineSandboxesOptions {
+  /** aiboxd's own Podman service (runtime.podman.socketPath): engines are containers of it, under gVisor. */
+  podmanSocket: string;
+  baseReference(): Promise<string>;
+  cacheDir: string;
+  logger: Logger;
+}
+
+/**
+ * The engine sandboxes' containers: created from engine.spec.ts through aiboxd's Podman (so under gVisor, with the
+ * daemon's labels: the start-up sweep removes any a killed daemon left), waited for until their API answers, removed.
+ */
+export class EngineSandboxes {
+  readonly image: EngineImage;
+  private readonly docker: Docker;
+
+  constructor(private readonly o: EngineSandboxesOptions) {
+    this.docker = new Docker({ socketPath: o.podmanSocket });
+    this.image = new EngineImage({
+      baseReference: () => o.baseReference(),
+      cacheDir: o.cacheDir,
+      docker: this.docker,
+      logger: o.logger,
+    });
+  }
+
+  /** Creates and starts an engine; returns its container id and the host pid of its sandbox. */
+  async start(
+    spec: Omit<EngineSpec, 'image' | 'baseReference' | 'baseTarball'>,
+  ): Promise<{ containerId: string; pid: number }> {
+    const image = await this.image.ensure();
+    const { reference, tarball } = await this.image.baseTarball();
+    let containerId: string;
+    try {
+      const c = await this.docker.createContainer(
+        engineContainerSpec({ ...spec, image, baseReference: reference, baseTarball: tarball }),
+      );
+      containerId = c.id;
+      await c.start();
+    } catch (err) {
+      throw engineErrors.create('ENGINE_START_FAILED', `cannot start the engine sandbox: ${messageOf(err)}`);
+    }
+    const info = await this.docker.getContainer(containerId).inspect();
+    return { containerId, pid: info.State.Pid };
+  }
+
+  /** Waits until the engine's API answers on its socket; fails with the engine's last output if it exits. */
+  async waitReady(containerId: string, socketPath: string, timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      if (existsSync(socketPath) && (await ping(socketPath))) return;
+      const info = await this.docker
+        .getContainer(containerId)
+        .inspect()
+        .catch(() => undefined);
+      if (!info?.State.Running)
+        throw engineErrors.create(
+          'ENGINE_START_FAILED',
+          `the engine sandbox exited before its API answered: ${await this.lastOutput(containerId)}`,
+        );
+      if (Date.now() > deadline)
+        throw engineErrors.create(
+          'ENGINE_START_FAILED',
+          `the engine's API did not answer within ${Math.round(timeoutMs / 1000)} s: ${await this.lastOutput(containerId)}`,
+        );
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+
+  /** The engine container of an engine id, if one exists (for a stop that lost its record). */
+  async find(daemonId: string, engineId: string): Promise<string | undefined> {
+    const list = await this.docker.listContainers({
+      all: true,
+      filters: { label: [`${LABELS.daemon}=${daemonId}`, `${LABELS.sandboxId}=${engineId}`] },
+    });
+    return list[0]?.Id;
+  }
+
+  async remove(containerId: string): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      const err = await this.docker
+        .getContainer(containerId)
+        .remove({ force: true, v: true })
+        .then(
+          () => undefined,
+          (e: unknown) => (/no such|404/i.test(messageOf(e)) ? undefined : e),
+        );
+      if (!err) return;
+      if (attempt === 3) throw err instanceof Error ? err : new Error(messageOf(err));
+      await new Promise((r) => setTimeout(r, 500 * attempt));
+    }
+  }
+
+  private async lastOutput(containerId: string): Promise<string> {
+    const raw = (await this.docker
+      .getContainer(containerId)
+      .logs({ stdout: true, stderr: true, tail: 10, follow: false })
+      .catch(() => Buffer.from(''))) as unknown as Buffer;
+    // Multiplexed frames: keep the printable text.
+    const text = raw
+      .toString('utf8')
+      .replace(/[^\x20-\x7e\n]/g, '')
+      .trim();
+    return text.slice(-1500) || '(no output)';
+  }
+}
+
+function ping(socketPath: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const req = http.get({ socketPath, path: '/_ping', timeout: 2000 }, (res) => {
+      res.resume();
+      resolve(res.statusCode === 200);
+    });
+    req.on('error', () => resolve(false));
+    req.on('timeout', () => {
+      req.destroy();
+      resolve(false);
+    });
+  });
+}
