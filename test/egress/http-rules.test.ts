@@ -151,8 +151,18 @@ describe('method/path rules: the proxy configuration', () => {
       },
     ]);
     expect(conf).toContain('acl aibox_inspect ssl::server_name api.example\n');
-    expect(lines(conf, 'ssl_bump ')).toContain('ssl_bump bump aibox_step2 aibox_inspect');
+    // Inspected hosts are bumped before the peek (client-first); the rest are peeked, SNI-checked and spliced.
+    expect(lines(conf, 'ssl_bump ')).toEqual([
+      'ssl_bump bump aibox_step1 aibox_inspect',
+      'ssl_bump peek aibox_step1',
+      'ssl_bump terminate aibox_step2 !aibox_sni_match',
+      'ssl_bump splice all',
+    ]);
     const access = lines(conf, 'http_access ');
+    // Inside a bumped connection, only requests to inspected hosts (TLS is never terminated for another host).
+    expect(access).toContain(
+      'http_access deny !CONNECT aibox_encrypted !aibox_inspected_host aibox_why_fronting',
+    );
     const check = access.indexOf('http_access deny !CONNECT aibox_h0_hosts !aibox_h0_ok aibox_why_http_0');
     const fronting = access.findIndex((l) => l.includes('aibox_why_fronting'));
     const firstAllow = access.findIndex((l) => l.startsWith('http_access allow'));
