@@ -1,0 +1,134 @@
+import http from 'node:http';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { EngineFront, type EngineRequestRecord } from '../../src/engine/index.js';
+
+/** A stand-in for the engine's API socket: records what reaches it and answers with the path it got. */
+async function fakeEngine(socketPath: string, seen: string[]): Promise<http.Server> {
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      seen.push(`${req.method} ${req.url} ${Buffer.concat(chunks).toString()}`);
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.end(`engine saw ${req.url}`);
+    });
+  });
+  await new Promise<void>((r) => server.listen(socketPath, () => r()));
+  return server;
+}
+
+function call(port: number, method: string, target: string, body?: string) {
+  return new Promise<{ status: number; body: string }>((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port, method, path: target }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+describe('the engine front', () => {
+  let dir: string;
+  let engine: http.Server;
+  let front: EngineFront;
+  let port: number;
+  const seen: string[] = [];
+  const records: EngineRequestRecord[] = [];
+
+  beforeEach(async () => {
+    seen.length = 0;
+    records.length = 0;
+    dir = await mkdtemp(path.join(tmpdir(), 'aibox-engine-front-'));
+    engine = await fakeEngine(path.join(dir, 'api.sock'), seen);
+    front = new EngineFront({
+      socketPath: path.join(dir, 'api.sock'),
+      host: '127.0.0.1',
+      record: (r) => Promise.resolve(void records.push(r)),
+    });
+    port = await front.listen();
+  });
+
+  afterEach(async () => {
+    await front.close();
+    await new Promise((r) => engine.close(r));
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('forwards an allowed build with its body, isolation forced to chroot, and audits it', async () => {
+    const r = await call(port, 'POST', '/v4.3.1/libpod/build?t=app&isolation=oci', 'CONTEXT-TAR');
+    expect(r.status).toBe(200);
+    expect(seen).toEqual(['POST /v4.3.1/libpod/build?t=app&isolation=chroot CONTEXT-TAR']);
+    expect(records).toEqual([{ endpoint: 'POST /build', allowed: true }]);
+  });
+
+  it('answers a run with ENGINE_RUN_UNSUPPORTED and its reason, without reaching the engine', async () => {
+    const r = await call(
+      port,
+      'POST',
+      '/v4.3.1/libpod/containers/create',
+      JSON.stringify({ image: 'localhost/app', command: ['true'] }),
+    );
+    expect(r.status).toBe(403);
+    const body = JSON.parse(r.body) as { cause: string; message: string; code: string; hint: string };
+    expect(body.code).toBe('ENGINE_RUN_UNSUPPORTED');
+    expect(body.cause).toBe('ENGINE_RUN_UNSUPPORTED');
+    expect(body.message).toContain('no nested OCI runtime starts there');
+    expect(body.hint).toContain('companion services');
+    expect(seen).toEqual([]);
+    expect(records).toEqual([
+      {
+        endpoint: 'POST /containers/create',
+        allowed: false,
+        code: 'ENGINE_RUN_UNSUPPORTED',
+        reason: expect.stringContaining('gVisor'),
+      },
+    ]);
+  });
+
+  it('refuses a privileged create, a host path mount and another endpoint with their codes', async () => {
+    const priv = await call(
+      port,
+      'POST',
+      '/containers/create',
+      JSON.stringify({ HostConfig: { Privileged: true } }),
+    );
+    expect(JSON.parse(priv.body)).toMatchObject({ code: 'ENGINE_PRIVILEGED_REFUSED' });
+    const mount = await call(port, 'POST', '/v4.3.1/libpod/build?volume=%2Fetc%3A%2Fx');
+    expect(JSON.parse(mount.body)).toMatchObject({ code: 'ENGINE_MOUNT_REFUSED' });
+    const pull = await call(port, 'POST', '/v4.3.1/libpod/images/pull?reference=docker.io/library/alpine');
+    expect(pull.status).toBe(403);
+    expect(JSON.parse(pull.body)).toMatchObject({ code: 'ENGINE_ENDPOINT_REFUSED' });
+    expect(seen).toEqual([]);
+    expect(records.map((r) => r.code)).toEqual([
+      'ENGINE_PRIVILEGED_REFUSED',
+      'ENGINE_MOUNT_REFUSED',
+      'ENGINE_ENDPOINT_REFUSED',
+    ]);
+  });
+
+  it('refuses a request whose audit record cannot be written (fail closed)', async () => {
+    await front.close();
+    front = new EngineFront({
+      socketPath: path.join(dir, 'api.sock'),
+      host: '127.0.0.1',
+      record: () => Promise.reject(new Error('disk full')),
+    });
+    port = await front.listen();
+    const r = await call(port, 'GET', '/_ping');
+    expect(r.status).toBe(403);
+    expect(seen).toEqual([]);
+  });
+
+  it('says the engine does not answer when its socket is gone', async () => {
+    await new Promise((r) => engine.close(r));
+    const r = await call(port, 'GET', '/_ping');
+    expect(r.status).toBe(502);
+    expect(JSON.parse(r.body)).toMatchObject({ code: 'ENGINE_START_FAILED' });
+    engine = http.createServer();
+  });
+});
