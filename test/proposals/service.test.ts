@@ -20,9 +20,19 @@ function fakePolicy(
 ) {
   let n = 0;
   const decisions: PolicyDecision[] = [];
-  const policy: ProposalPolicy & { decisions: PolicyDecision[]; reloads: number } = {
+  const policy: ProposalPolicy & {
+    decisions: PolicyDecision[];
+    reloads: number;
+    changed: ((sandbox: string) => Promise<void>)[];
+  } = {
     decisions,
     reloads: 0,
+    changed: [],
+    ceiling: () => ({ allowDomains: [...org].sort(), allowPorts: [443], allowTcp: [], allowHttp: [] }),
+    onEgressChange: (listener) => {
+      policy.changed.push(listener);
+      return () => policy.changed.splice(policy.changed.indexOf(listener), 1);
+    },
     decide: async (_door, request) => {
       const host = (request as { host: string }).host;
       const orgOk = org.has(host);
@@ -93,7 +103,7 @@ describe('ProposalsService', () => {
   let service: ProposalsService | undefined;
   const audit: { kind: string; id?: string; data: Record<string, unknown> }[] = [];
 
-  const build = async (policy: ProposalPolicy, egress?: LearnEgress) => {
+  const build = async (policy: ProposalPolicy, egress?: LearnEgress, runtime: unknown = {}) => {
     const config = {
       stateDir,
       profilesDir,
@@ -102,7 +112,7 @@ describe('ProposalsService', () => {
     service = await ProposalsService.create({
       config,
       logger: silent,
-      runtime: {} as never,
+      runtime: runtime as never,
       daemonId: 'test',
       audit: {
         append: async (e) => {
@@ -293,21 +303,42 @@ describe('ProposalsService', () => {
   );
 
   describe('learn mode', () => {
-    const fakeEgress = () => {
+    const fakeEgress = (fail: { widen?: boolean; narrow?: boolean } = {}) => {
       const listeners = new Set<(d: ObservedDecision) => void>();
-      const opened: (readonly string[] | undefined)[] = [];
-      const egress: LearnEgress & { emit(d: ObservedDecision): void; opened: typeof opened } = {
-        opened,
+      /** What the sandbox's egress was rendered from, in order: a ceiling's hosts, or undefined (its policy). */
+      const applied: (string[] | undefined)[] = [];
+      const egress: LearnEgress & { emit(d: ObservedDecision): void; applied: typeof applied } = {
+        applied,
         enforces: () => true,
         observe: (l) => {
           listeners.add(l);
           return () => listeners.delete(l);
         },
-        learnHosts: async (_id, hosts) => void opened.push(hosts),
+        learnCeiling: async (_id, ceiling) => {
+          if (ceiling && fail.widen) throw new Error('squid would not reconfigure');
+          if (!ceiling && fail.narrow) throw new Error('squid would not reconfigure');
+          applied.push(ceiling?.allowDomains);
+        },
         emit: (d) => listeners.forEach((l) => l(d)),
       };
       return egress;
     };
+    const d = (target: string, verdict: 'allow' | 'deny', kind = 'GET'): ObservedDecision => ({
+      sandboxId: 'sbx_1',
+      layer: 'proxy',
+      verdict,
+      target,
+      kind,
+    });
+    const finished = (s: ProposalsService) =>
+      new Promise<ReturnType<ProposalsService['learning']>>((resolve) => {
+        const poll = () => {
+          const r = s.learning('sb');
+          if (r.state !== 'running') resolve(r);
+          else setTimeout(poll, 50);
+        };
+        poll();
+      });
 
     it('is refused unless the org allows it, no team forbids it, and the profile allows it', async () => {
       const org = new Set(['allowed.example']);
@@ -316,52 +347,43 @@ describe('ProposalsService', () => {
         [{ org: true, team: false }, 'dev'],
         [{ org: true }, 'locked'],
       ] as const) {
-        const s = await build(fakePolicy(org, org, learning), fakeEgress());
+        const egress = fakeEgress();
+        const s = await build(fakePolicy(org, org, learning), egress);
         await s.prepare({ ...ctx(), profile });
         expect(await codeOf(s.startLearning('sb', 10)), JSON.stringify(learning)).toBe('LEARN_NOT_ALLOWED');
+        expect(egress.applied).toEqual([]);
         await s.close();
       }
     });
 
-    it('opens what the policy refused, records what was used, and proposes the project file', async () => {
+    it('widens to the org/team ceiling at once, records what was used, and proposes the project file', async () => {
       const org = new Set(['allowed.example', 'wanted.example']);
       const egress = fakeEgress();
       const s = await build(fakePolicy(org, new Set(['allowed.example']), { org: true }), egress);
       await s.prepare(ctx());
       const started = await s.startLearning('sb', 5);
       expect(started.state).toBe('running');
+      // Before the first request: the whole ceiling, not host by host after refusals.
+      expect(egress.applied).toEqual([['allowed.example', 'wanted.example']]);
       expect(await codeOf(s.startLearning('sb', 5))).toBe('LEARN_ALREADY_RUNNING');
-      const d = (target: string, verdict: 'allow' | 'deny', kind = 'GET'): ObservedDecision => ({
-        sandboxId: 'sbx_1',
-        layer: 'proxy',
-        verdict,
-        target,
-        kind,
-      });
       egress.emit(d('http://allowed.example/a', 'allow'));
-      egress.emit(d('http://wanted.example:8080/pkg/x', 'deny'));
+      egress.emit(d('http://wanted.example:8080/pkg/x', 'allow'));
       egress.emit(d('evil.example:443', 'deny', 'CONNECT'));
-      egress.emit({ ...d('http://other-sandbox.example/', 'deny'), sandboxId: 'sbx_2' });
+      egress.emit({ ...d('http://other-sandbox.example/', 'allow'), sandboxId: 'sbx_2' });
       egress.emit(d('http://10.1.2.3/', 'deny'));
-      await new Promise((r) => setTimeout(r, 20));
-      // The org forbids evil.example: reported, never opened.
-      expect(egress.opened.at(-1)).toEqual(['wanted.example:8080']);
-      // Stop early through the timer's path: a short run.
-      const done = await new Promise<ReturnType<ProposalsService['learning']>>((resolve) => {
-        const poll = () => {
-          const r = s.learning('sb');
-          if (r.state !== 'running') resolve(r);
-          else setTimeout(poll, 100);
-        };
-        poll();
-      });
-      expect(egress.opened.at(-1)).toBeUndefined();
+      const done = await finished(s);
+      // The policy alone again once the run ended.
+      expect(egress.applied).toEqual([['allowed.example', 'wanted.example'], undefined]);
       expect(done.state).toBe('done');
+      // Classified under the full policy after the run: wanted.example was let through, but only the project allows it.
       expect(done.hosts.map((h) => [h.host, h.allowedBefore, h.forbiddenBy !== undefined])).toEqual([
         ['allowed.example', true, false],
         ['evil.example', false, true],
         ['wanted.example', false, false],
       ]);
+      expect(done.hosts.find((h) => h.host === 'evil.example')?.forbiddenBy).toMatch(
+        /^org \(org\/egress\.rego:5\)/,
+      );
       expect(done.hosts.find((h) => h.host === 'wanted.example')).toMatchObject({
         ports: [8080],
         methods: ['GET'],
@@ -374,5 +396,57 @@ describe('ProposalsService', () => {
         'finished',
       ]);
     }, 15_000);
+
+    it('widens again after a policy change, and ends the run when the org stops allowing learning', async () => {
+      const org = new Set(['allowed.example', 'wanted.example']);
+      const learning: { org?: unknown } = { org: true };
+      const policy = fakePolicy(org, new Set(['allowed.example']), learning);
+      const egress = fakeEgress();
+      const s = await build(policy, egress);
+      await s.prepare(ctx());
+      await s.startLearning('sb', 60);
+      org.delete('wanted.example');
+      for (const changed of policy.changed) await changed('sb');
+      expect(egress.applied).toEqual([['allowed.example', 'wanted.example'], ['allowed.example']]);
+      expect(s.learning('sb').state).toBe('running');
+      delete learning.org;
+      for (const changed of policy.changed) await changed('sb');
+      expect(egress.applied.at(-1)).toBeUndefined();
+      expect(s.learning('sb')).toMatchObject({
+        state: 'failed',
+        error: expect.stringContaining('allow_learning'),
+      });
+    });
+
+    it('fails closed: a sandbox whose policy cannot be re-applied is stopped, never left widened', async () => {
+      const org = new Set(['allowed.example', 'wanted.example']);
+      const stopped: string[] = [];
+      const runtime = {
+        listManaged: async () => [
+          { containerId: 'c-other', sandboxId: 'sbx_2', name: 'x', running: true, pid: 2 },
+          { containerId: 'c-1', sandboxId: 'sbx_1', name: 'sb', running: true, pid: 1 },
+        ],
+        stopContainer: async (id: string) => void stopped.push(id),
+      };
+      const egress = fakeEgress({ narrow: true });
+      const s = await build(fakePolicy(org, new Set(['allowed.example']), { org: true }), egress, runtime);
+      await s.prepare(ctx());
+      await s.startLearning('sb', 5);
+      const done = await finished(s);
+      expect(stopped).toEqual(['c-1']);
+      expect(done.state).toBe('failed');
+      expect(done.error).toContain('the sandbox was stopped rather than left widened');
+      expect(done.diff).toBeUndefined();
+    }, 15_000);
+
+    it('does not start when the ceiling cannot be applied, putting the policy back', async () => {
+      const org = new Set(['allowed.example']);
+      const egress = fakeEgress({ widen: true });
+      const s = await build(fakePolicy(org, org, { org: true }), egress);
+      await s.prepare(ctx());
+      await expect(s.startLearning('sb', 5)).rejects.toThrow('squid would not reconfigure');
+      expect(egress.applied).toEqual([undefined]);
+      expect(await codeOf(Promise.resolve().then(() => s.learning('sb')))).toBe('LEARN_NOT_FOUND');
+    });
   });
 });

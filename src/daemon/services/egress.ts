@@ -294,7 +294,10 @@ export class EgressService implements SandboxHook {
     const name = [...this.names].find(([, id]) => id === sandboxId)?.[0];
     if (!name || !this.manager.state(sandboxId)) {
       if (ceiling)
-        throw egressErrors.create('EGRESS_NOT_ENFORCED', `sandbox ${sandboxId} has no egress enforcement attached`);
+        throw egressErrors.create(
+          'EGRESS_NOT_ENFORCED',
+          `sandbox ${sandboxId} has no egress enforcement attached`,
+        );
       return;
     }
     const effective = ceiling ?? this.policyService.egress(name);

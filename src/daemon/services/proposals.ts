@@ -4,7 +4,13 @@ import path from 'node:path';
 import { z } from 'zod';
 import type { AuditLog } from '../../audit/index.js';
 import { loadProfile } from '../../config/index.js';
-import { EgressRequest, FilePolicySource } from '../../policy/index.js';
+import {
+  EgressRequest,
+  egressDoor,
+  FilePolicySource,
+  type EffectiveEgress,
+  type LayerView,
+} from '../../policy/index.js';
 import {
   addDestination,
   editProjectPolicy,
@@ -17,6 +23,7 @@ import {
   proposeProjectPolicy,
   RateLimit,
   standingOf,
+  type LearnedHost,
   type LearnReport,
   type ObservedDecision,
   type ProposalRecord,
@@ -48,6 +55,13 @@ export interface ProposalPolicy {
   team(sandbox: string): string | undefined;
   /** Re-reads the sandbox's aibox/policy.yaml now (after approval wrote it), rather than after the watcher's delay. */
   reloadProject(sandbox: string): Promise<void>;
+  /**
+   * Learn mode's egress: what the sandbox's org and team layers allow (hosts, ports, method/path rules), without
+   * the project's narrowing. Raw TCP stays the sandbox's own: the proxy would not see (nor record) it.
+   */
+  ceiling(sandbox: string): EffectiveEgress;
+  /** Called after every enforcement layer applied a change of a sandbox's egress policy; returns the unsubscribe. */
+  onEgressChange(listener: (sandbox: string) => Promise<void>): () => void;
 }
 
 /** What learn mode needs of the egress layer (src/daemon/services/egress.ts). */
@@ -56,20 +70,19 @@ export interface LearnEgress {
   enforces(sandboxId: string): boolean;
   /** Every egress decision from now on; returns the unsubscribe. */
   observe(listener: (d: ObservedDecision) => void): () => void;
-  /** `host:port,…` let through for one sandbox on top of its policy (learn mode); undefined removes them. */
-  learnHosts(sandboxId: string, hosts: readonly string[] | undefined): Promise<void>;
+  /** Renders the sandbox's egress from `ceiling` (learn mode); undefined renders its policy again. Throws if not applied. */
+  learnCeiling(sandboxId: string, ceiling: EffectiveEgress | undefined): Promise<void>;
 }
 
 /** The policy service as the proposals layer's ProposalPolicy. */
 export function proposalPolicy(policy: {
   decide(door: 'egress', request: unknown, sandbox?: string): Promise<PolicyDecision>;
+  onChange(door: 'egress', layer: string, apply: (change: { sandbox: string }) => Promise<void>): () => void;
   store: {
     policySet(sandbox?: string): {
       team?: string | undefined;
-      layers: readonly {
-        layer: string;
-        static(door: string, rule: string): { value: unknown } | undefined;
-      }[];
+      layers: readonly LayerView[];
+      effective: { egress: EffectiveEgress };
     };
     reloadProject(name: string): Promise<unknown>;
   };
@@ -88,6 +101,12 @@ export function proposalPolicy(policy: {
     reloadProject: async (sandbox) => {
       await policy.store.reloadProject(sandbox);
     },
+    ceiling: (sandbox) => {
+      const set = policy.store.policySet(sandbox);
+      const above = egressDoor.effective(set.layers.filter((l) => l.layer !== 'project')).value;
+      return { ...above, allowTcp: set.effective.egress.allowTcp };
+    },
+    onEgressChange: (listener) => policy.onChange('egress', 'learn', (change) => listener(change.sandbox)),
   };
 }
 
@@ -113,10 +132,9 @@ interface LearnRun {
   until: number;
   timer: NodeJS.Timeout;
   unsubscribe: () => void;
-  opening: Promise<void>;
+  /** The ceiling is in force (until then the run is not shown: the sandbox is not learning yet). */
+  started?: boolean;
   stopping?: boolean;
-  /** Hosts the policy refused that this run let through, with the ports. */
-  opened: Map<string, Set<number>>;
 }
 
 /** What a restarted daemon needs to serve a running sandbox again: its port and its submission token. */
@@ -143,6 +161,7 @@ export class ProposalsService implements SandboxHook {
   private readonly learns = new Map<string, LearnRun>();
   private readonly finished = new Map<string, LearnReport>();
   private readonly portsDir: string;
+  private readonly unsubscribePolicy: () => void;
 
   private constructor(
     private readonly deps: ProposalsServiceDeps,
@@ -151,6 +170,9 @@ export class ProposalsService implements SandboxHook {
     private readonly clock: Clock,
   ) {
     this.portsDir = path.join(deps.config.stateDir, 'proposal-endpoints');
+    // Registered after the egress layer's listener: that one renders the changed policy alone, this one widens a
+    // learning sandbox to its (possibly changed) ceiling again, or ends the run if learning is no longer allowed.
+    this.unsubscribePolicy = deps.policy.onEgressChange((sandbox) => this.relearn(sandbox));
   }
 
   static async create(deps: ProposalsServiceDeps): Promise<ProposalsService> {
@@ -208,7 +230,7 @@ export class ProposalsService implements SandboxHook {
   }
 
   async stop(ctx: SandboxHookContext): Promise<void> {
-    await this.stopLearning(ctx.name, 'the sandbox stopped');
+    await this.stopLearning(ctx.name, 'the sandbox stopped', { sandboxGone: true });
     await this.closeEndpoint(ctx.id);
     this.known.delete(ctx.id);
     this.limits.delete(ctx.id);
@@ -216,6 +238,7 @@ export class ProposalsService implements SandboxHook {
   }
 
   async close(): Promise<void> {
+    this.unsubscribePolicy();
     for (const name of [...this.learns.keys()]) await this.stopLearning(name, 'the daemon stopped');
     for (const id of [...this.endpoints.keys()]) await this.closeEndpoint(id);
   }
@@ -480,9 +503,10 @@ export class ProposalsService implements SandboxHook {
   // ---- learn mode ----
 
   /**
-   * Starts learning a running sandbox's egress for `seconds`: every host it uses is recorded, and a host the policy
-   * refuses is let through (for this sandbox only, until the run ends) after its first refusal — unless the org or
-   * team forbids it (learning widens only what the project narrowed; forbidden hosts are reported, not opened). Only when the org
+   * Starts learning a running sandbox's egress for `seconds`: permissive but logged. Until the run ends the
+   * sandbox's egress renders from its org/team ceiling (hosts, ports and method/path rules of those layers; the
+   * project file's narrowing lifted; never what the org or team forbid) and every decision is recorded; at the end
+   * its policy is rendered again, and if that fails the sandbox is stopped (never left widened). Only when the org
    * policy says `egress.allow_learning := true`, no team layer says false, the team is not a production team unless
    * its own layer says true, and the sandbox's profile has `egressLearning: true`.
    */
@@ -506,32 +530,22 @@ export class ProposalsService implements SandboxHook {
       startedAt,
       until: startedAt + seconds * 1000,
       timer: setTimeout(() => void this.stopLearning(name, undefined), seconds * 1000),
-      unsubscribe: () => undefined,
-      opening: Promise.resolve(),
-      opened: new Map(),
+      unsubscribe: egress.observe((d) => void recorder.record(d)),
     };
     run.timer.unref();
-    run.unsubscribe = egress.observe((d) => {
-      const refused = recorder.record(d);
-      if (refused === undefined) return;
-      // One update at a time, in order. Only up to the ceiling: a host the org or team forbids stays refused
-      // (and is reported as such); one only the project narrowed away is let through.
-      run.opening = run.opening
-        .then(async () => {
-          const d = await this.deps.policy.decide('egress', refused, name);
-          if (standingOf(d).kind === 'ceiling') return;
-          const ports = run.opened.get(refused.host) ?? new Set<number>();
-          run.opened.set(refused.host, ports.add(refused.port));
-          await egress.learnHosts(
-            sandbox.id,
-            [...run.opened].map(([host, p]) => `${host}:${[...p].sort((a, b) => a - b).join(',')}`),
-          );
-        })
-        .catch((err: unknown) =>
-          this.logger.warn({ sandbox: name, err: messageOf(err) }, 'learn: cannot open'),
-        );
-    });
     this.learns.set(name, run);
+    try {
+      await egress.learnCeiling(sandbox.id, this.deps.policy.ceiling(name));
+    } catch (err) {
+      // Not started: the policy goes back in force (or the sandbox stops), and the caller hears why.
+      clearTimeout(run.timer);
+      run.unsubscribe();
+      run.stopping = true;
+      await this.narrow(run, false);
+      this.learns.delete(name);
+      throw err;
+    }
+    run.started = true;
     this.finished.delete(name);
     await this.deps.audit.append({
       kind: 'learn',
@@ -545,49 +559,106 @@ export class ProposalsService implements SandboxHook {
   /** The running or last finished learn run of a sandbox. */
   learning(name: string): LearnReport {
     const run = this.learns.get(name);
-    if (run) return this.learnReport(run, 'running');
+    if (run?.started) return this.learnReport(run, 'running');
     const done = this.finished.get(name);
     if (!done) throw proposalErrors.create('LEARN_NOT_FOUND', `no learn run for sandbox ${name}`);
     return done;
   }
 
   private async requireLearningAllowed(sandbox: Known): Promise<void> {
-    const values = this.deps.policy.layerValues(sandbox.name, 'egress', 'allow_learning');
-    const org = values.find((v) => v.layer === 'org')?.value;
-    const teamLayer = values.find((v) => v.layer.startsWith('team'));
-    const team = this.deps.policy.team(sandbox.name) ?? '';
-    const refuse = (why: string) => {
+    const refusal = this.learningRefusal(sandbox);
+    const profile = await loadProfile(this.deps.config.profilesDir, sandbox.profile).catch(() => undefined);
+    const why =
+      refusal ??
+      (profile?.egressLearning !== true
+        ? `profile ${sandbox.profile} does not set egressLearning: true`
+        : undefined);
+    if (why)
       throw proposalErrors.create(
         'LEARN_NOT_ALLOWED',
         `learn mode is not allowed for ${sandbox.name}: ${why}`,
       );
-    };
-    if (org !== true) refuse('the org policy does not set egress.allow_learning := true');
-    if (teamLayer && teamLayer.value !== true)
-      refuse(`${teamLayer.layer} sets egress.allow_learning to false`);
-    if (/^prod(uction)?([-_.].*)?$/i.test(team) && teamLayer?.value !== true)
-      refuse(`team ${team} is a production team (its own layer must set egress.allow_learning := true)`);
-    const profile = await loadProfile(this.deps.config.profilesDir, sandbox.profile).catch(() => undefined);
-    if (profile?.egressLearning !== true)
-      refuse(`profile ${sandbox.profile} does not set egressLearning: true`);
   }
 
-  private async stopLearning(name: string, error: string | undefined): Promise<void> {
+  /** Why the org/team layers do not allow learning for this sandbox now, or undefined when they do. */
+  private learningRefusal(sandbox: Known): string | undefined {
+    const values = this.deps.policy.layerValues(sandbox.name, 'egress', 'allow_learning');
+    const org = values.find((v) => v.layer === 'org')?.value;
+    const teamLayer = values.find((v) => v.layer.startsWith('team'));
+    const team = this.deps.policy.team(sandbox.name) ?? '';
+    if (org !== true) return 'the org policy does not set egress.allow_learning := true';
+    if (teamLayer && teamLayer.value !== true)
+      return `${teamLayer.layer} sets egress.allow_learning to false`;
+    if (/^prod(uction)?([-_.].*)?$/i.test(team) && teamLayer?.value !== true)
+      return `team ${team} is a production team (its own layer must set egress.allow_learning := true)`;
+    return undefined;
+  }
+
+  /**
+   * A policy change of a learning sandbox: the egress layer has just rendered its policy alone; widen it to the
+   * ceiling as it is now, or end the run when learning is no longer allowed or the ceiling cannot be applied.
+   */
+  private async relearn(name: string): Promise<void> {
+    const run = this.learns.get(name);
+    if (!run?.started || run.stopping) return;
+    let refusal: string | undefined;
+    try {
+      refusal = this.learningRefusal(run.sandbox);
+      if (!refusal) await this.deps.egress?.learnCeiling(run.sandbox.id, this.deps.policy.ceiling(name));
+    } catch (err) {
+      refusal = `the changed policy could not be applied for learning: ${messageOf(err)}`;
+    }
+    if (refusal) await this.stopLearning(name, `the run ended early: ${refusal}`);
+  }
+
+  /**
+   * Renders the sandbox's policy again. If that fails the sandbox must not stay widened: its container is stopped
+   * (unless it is already going away). Returns the failure, if any.
+   */
+  private async narrow(run: LearnRun, sandboxGone: boolean): Promise<string | undefined> {
+    try {
+      await this.deps.egress?.learnCeiling(run.sandbox.id, undefined);
+      return undefined;
+    } catch (err) {
+      const why = messageOf(err);
+      if (sandboxGone) return why;
+      this.logger.error(
+        { sandbox: run.sandbox.name, err: why },
+        'learn: the sandbox policy cannot be re-applied; stopping the sandbox',
+      );
+      try {
+        const containers = await this.deps.runtime.listManaged(this.deps.daemonId);
+        const own = containers.find((c) => c.sandboxId === run.sandbox.id);
+        if (own) await this.deps.runtime.stopContainer(own.containerId);
+      } catch (stopErr) {
+        this.logger.error(
+          { sandbox: run.sandbox.name, err: messageOf(stopErr) },
+          'learn: cannot stop the sandbox',
+        );
+      }
+      return `${why} (the sandbox was stopped rather than left widened)`;
+    }
+  }
+
+  private async stopLearning(
+    name: string,
+    error: string | undefined,
+    opts: { sandboxGone?: boolean } = {},
+  ): Promise<void> {
     const run = this.learns.get(name);
     if (!run || run.stopping) return;
     // Still listed (as running) until its report is ready: a poll in between must not find nothing.
     run.stopping = true;
     clearTimeout(run.timer);
     run.unsubscribe();
-    await run.opening;
-    await this.deps.egress
-      ?.learnHosts(run.sandbox.id, undefined)
-      .catch((err: unknown) =>
-        this.logger.warn({ sandbox: name, err: messageOf(err) }, 'learn: cannot close'),
-      );
+    const narrowFailed = await this.narrow(run, opts.sandboxGone === true);
+    const failure =
+      narrowFailed !== undefined ? `the sandbox policy could not be re-applied: ${narrowFailed}` : error;
     let report: LearnReport;
     try {
-      report = error ? { ...this.learnReport(run, 'failed'), error } : await this.finishReport(run);
+      report = failure
+        ? { ...this.learnReport(run, 'failed'), error: failure }
+        : await this.finishReport(run);
     } catch (err) {
       report = { ...this.learnReport(run, 'failed'), error: messageOf(err) };
     }
@@ -608,19 +679,33 @@ export class ProposalsService implements SandboxHook {
       .catch((err: unknown) => this.logger.warn({ err: messageOf(err) }, 'learn: cannot audit'));
   }
 
+  /**
+   * The run's report: every host used, each decided again under the sandbox's full policy (project included) on
+   * every port it was used on — allowed already, refused only by the project (the proposed file adds it), or
+   * forbidden by the org/team (reported, never proposed).
+   */
   private async finishReport(run: LearnRun): Promise<LearnReport> {
-    const ceilings = new Map<string, string>();
+    const hosts: LearnedHost[] = [];
     for (const h of run.recorder.report(() => undefined)) {
-      const d = await this.deps.policy.decide(
-        'egress',
-        { host: h.host, port: h.ports[0] ?? 443 },
-        run.sandbox.name,
-      );
-      const s = standingOf(d);
-      if (s.kind === 'ceiling')
-        ceilings.set(h.host, `${s.layer}${s.rule ? ` (${s.rule})` : ''}: ${s.reason}`);
+      let allowedBefore = true;
+      let forbiddenBy: string | undefined;
+      for (const port of h.ports.length > 0 ? h.ports : [443]) {
+        const s = standingOf(
+          await this.deps.policy.decide('egress', { host: h.host, port }, run.sandbox.name),
+        );
+        if (s.kind === 'ceiling') {
+          forbiddenBy = `${s.layer}${s.rule ? ` (${s.rule})` : ''}: ${s.reason}`;
+          break;
+        }
+        if (s.kind === 'project') allowedBefore = false;
+      }
+      const { forbiddenBy: _seen, ...rest } = h;
+      hosts.push({
+        ...rest,
+        allowedBefore: allowedBefore && forbiddenBy === undefined,
+        ...(forbiddenBy ? { forbiddenBy } : {}),
+      });
     }
-    const hosts = run.recorder.report((host) => ceilings.get(host));
     const base = this.learnReport(run, 'done');
     if (run.sandbox.ephemeral) return { ...base, hosts };
     const current = await new FilePolicySource('/').readProject(run.sandbox.path);
