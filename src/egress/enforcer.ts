@@ -507,10 +507,10 @@ export class EgressManager {
   }
 
   /** The sandbox's CA certificate and trust bundle (host paths): what the sandbox gets mounted. */
-  trust(sandboxId: string): { caCert: string; bundle: string } {
+  trust(sandboxId: string): { caCert: string; bundle: string; javaTrustStore: string } {
     this.requireLive(sandboxId);
     const paths = sandboxTlsPaths(this.dir(sandboxId));
-    return { caCert: paths.caCert, bundle: paths.bundle };
+    return { caCert: paths.caCert, bundle: paths.bundle, javaTrustStore: paths.javaTrustStore };
   }
 
   private async createTls(sandboxId: string): Promise<SandboxTlsPaths> {

@@ -2,6 +2,7 @@ import { chmod, chown, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/p
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { egressErrors } from './errors.js';
+import { certificatesOf, trustedCerts, writeJks } from './java-truststore.js';
 
 /**
  * The per-sandbox CA the proxy signs inspected hosts' certificates with. Its key stays in the daemon's state
@@ -13,12 +14,15 @@ import { egressErrors } from './errors.js';
  *   tls/certs/     Squid's user        the certificate cache of security_file_certgen
  *   trust/ca.pem   0644                the CA certificate (Squid's tls-cert, NODE_EXTRA_CA_CERTS in the sandbox)
  *   trust/ca-certificates.crt 0644     the system bundle plus the CA (mounted over the sandbox's system bundle)
+ *   trust/java-cacerts 0644            the same certificates as a JKS trust store (mounted where Debian's JDKs
+ *                                      read cacerts: java-truststore.ts)
  */
 export interface SandboxTlsPaths {
   caKey: string;
   caCert: string;
   certDb: string;
   bundle: string;
+  javaTrustStore: string;
 }
 
 export interface SandboxTlsOptions {
@@ -37,6 +41,7 @@ export function sandboxTlsPaths(dir: string): SandboxTlsPaths {
     caCert: join(dir, 'trust', 'ca.pem'),
     certDb: join(dir, 'tls', 'certs'),
     bundle: join(dir, 'trust', 'ca-certificates.crt'),
+    javaTrustStore: join(dir, 'trust', 'java-cacerts'),
   };
 }
 
@@ -89,6 +94,10 @@ export async function createSandboxTls(dir: string, opts: SandboxTlsOptions): Pr
   const system = await readFile(opts.systemBundle, 'utf8').catch(() => '');
   const caPem = await readFile(paths.caCert, 'utf8');
   await writeFile(paths.bundle, `${system.trimEnd()}\n${caPem}`, { mode: 0o644 });
+  const [caDer] = certificatesOf(caPem);
+  if (!caDer) throw egressErrors.create('EGRESS_TLS', `${opts.openssl} wrote no readable CA certificate`);
+  const store = trustedCerts([...certificatesOf(system), caDer], { 'aibox-egress-ca': caDer });
+  await writeFile(paths.javaTrustStore, writeJks(store, Date.now()), { mode: 0o644 });
   const db = await execa(opts.certgen, ['-c', '-s', paths.certDb, '-M', '4MB'], {
     reject: false,
     stdin: 'ignore',

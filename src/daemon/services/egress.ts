@@ -31,6 +31,8 @@ const RECENT_DECISIONS = 5000;
 /** The base image's system trust bundle (Debian), and where the sandbox finds its egress CA alone. */
 const SYSTEM_CA_BUNDLE = '/etc/ssl/certs/ca-certificates.crt';
 const SANDBOX_TRUST_DIR = '/etc/aibox/egress';
+/** Where Debian's JDKs read their trust store (lib/security/cacerts links there): see egress/java-truststore.ts. */
+const JAVA_CACERTS = '/etc/ssl/certs/java/cacerts';
 
 export interface EgressServiceDeps extends HookDeps {
   /** The sandbox's effective egress comes from the policy layer only, and its changes hot-reload. */
@@ -151,6 +153,7 @@ export class EgressService implements SandboxHook {
       mounts: [
         { source: trust.bundle, target: SYSTEM_CA_BUNDLE, readOnly: true, daemonOwned: true },
         { source: dirname(trust.caCert), target: SANDBOX_TRUST_DIR, readOnly: true, daemonOwned: true },
+        { source: trust.javaTrustStore, target: JAVA_CACERTS, readOnly: true, daemonOwned: true },
       ],
       env: {
         NODE_EXTRA_CA_CERTS: `${SANDBOX_TRUST_DIR}/${basename(trust.caCert)}`,
