@@ -47,6 +47,26 @@ export const MavenRegistryConfig = registryConfig('https://repo.maven.apache.org
     ),
 });
 export type MavenRegistryConfig = z.infer<typeof MavenRegistryConfig>;
+
+/** A Go module proxy (GOPROXY protocol) and the checksum database its .mod and .zip files are checked against. */
+export const GoRegistryConfig = registryConfig('https://proxy.golang.org').extend({
+  sumdb: Upstream.default('https://sum.golang.org').describe(
+    "Base URL of the checksum database (its /lookup records are what .mod and .zip must hash to; the go command's own database requests are passed through to it).",
+  ),
+  sumdbName: z
+    .string()
+    .regex(/^[a-z0-9.-]+$/i)
+    .default('sum.golang.org')
+    .describe('The name the go command knows that database by (GOSUMDB).'),
+  sumdbPolicyHost: z
+    .string()
+    .regex(/^[a-z0-9.-]+$/i)
+    .optional()
+    .describe(
+      "The host name the egress door is asked about for the database (default: the sumdb URL's host).",
+    ),
+});
+export type GoRegistryConfig = z.infer<typeof GoRegistryConfig>;
 export type RegistryConfig = z.infer<typeof NpmRegistryConfig>;
 
 export const PackageCacheConfig = z
@@ -55,7 +75,7 @@ export const PackageCacheConfig = z
       .boolean()
       .default(false)
       .describe(
-        'Give every sandbox the shared, verifying package cache (npm, PyPI, Maven) as a gateway endpoint.',
+        'Give every sandbox the shared, verifying package cache (npm, PyPI, Maven, Go modules) as a gateway endpoint.',
       ),
     dir: z
       .string()
@@ -95,6 +115,9 @@ export const PackageCacheConfig = z
     ),
     maven: MavenRegistryConfig.prefault({}).describe(
       'A Maven repository (Maven Central by default): artifacts, checksums and maven-metadata.xml.',
+    ),
+    go: GoRegistryConfig.prefault({}).describe(
+      'A Go module proxy (proxy.golang.org by default), checked against the checksum database.',
     ),
   })
   .strict();

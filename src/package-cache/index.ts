@@ -7,3 +7,5 @@ export { PypiRegistry } from './pypi.js';
 export { nodeFetch, type UpstreamFetch } from './upstream.js';
 export { MavenRegistry, MAVEN_PREFIX, parsePath as parseMavenPath } from './maven.js';
 export { mavenSettingsXml, MAVEN_SETTINGS_SCRIPT, MAVEN_SETTINGS_MARKER } from './maven-settings.js';
+export { GoRegistry, GO_PREFIX } from './go.js';
+export { hash1 as goHash1, hashGoMod, zipEntries } from './go-hash.js';

@@ -4,6 +4,7 @@ import { pipeline } from 'node:stream';
 import { isAiboxError, messageOf, type Logger } from '../shared/index.js';
 import type { PackageCacheConfig } from './config.js';
 import { packageCacheErrors } from './errors.js';
+import { GO_PREFIX, GoRegistry } from './go.js';
 import { MAVEN_PREFIX, MavenRegistry } from './maven.js';
 import { NpmRegistry, type CacheAnswer } from './npm.js';
 import { PypiRegistry } from './pypi.js';
@@ -49,6 +50,7 @@ export class PackageCache {
   private readonly npm: NpmRegistry;
   private readonly pypi: PypiRegistry;
   private readonly maven: MavenRegistry;
+  private readonly go: GoRegistry;
   private readonly listeners = new Map<string, Listener>();
   private readonly allowed = new Map<string, number>();
   private readonly now: () => number;
@@ -74,6 +76,15 @@ export class PackageCache {
     });
     this.maven = new MavenRegistry({
       config: o.config.maven,
+      store: this.store,
+      upstream: o.upstream ?? nodeFetch,
+      metadataTtlMs: o.config.metadataTtlSeconds * 1000,
+      maxFileBytes,
+      logger: o.logger,
+      now: this.now,
+    });
+    this.go = new GoRegistry({
+      config: o.config.go,
       store: this.store,
       upstream: o.upstream ?? nodeFetch,
       metadataTtlMs: o.config.metadataTtlSeconds * 1000,
@@ -113,6 +124,11 @@ export class PackageCache {
       env['PIP_INDEX_URL'] = `${this.urlOf(port)}${PYPI_SIMPLE}`;
       // Plain http on the host's loopback: pip wants it named (the bytes are verified by sha256 either way).
       env['PIP_TRUSTED_HOST'] = this.o.config.sandboxHost;
+    }
+    if (this.o.config.go.enabled) {
+      // No ",direct": a module the cache refuses is not fetched around it. GOSUMDB stays the go command's default,
+      // so it checks every download against the checksum database itself (through this endpoint's sumdb/).
+      env['GOPROXY'] = `${this.urlOf(port)}${GO_PREFIX.slice(0, -1)}`;
     }
     return env;
   }
@@ -180,6 +196,13 @@ export class PackageCache {
       } else if (path.startsWith(MAVEN_PREFIX) && this.o.config.maven.enabled) {
         await this.admit(sandbox, 'maven', this.o.config.maven.upstream, this.o.config.maven.policyHost);
         answer = await this.maven.handle(path.slice(MAVEN_PREFIX.length));
+      } else if (path.startsWith(GO_PREFIX) && this.o.config.go.enabled) {
+        const rest = path.slice(GO_PREFIX.length);
+        const { go } = this.o.config;
+        // The checksum database is its own host: the sandbox's policy must allow it too.
+        if (rest.startsWith('sumdb/')) await this.admit(sandbox, 'go-sumdb', go.sumdb, go.sumdbPolicyHost);
+        else await this.admit(sandbox, 'go', go.upstream, go.policyHost);
+        answer = await this.go.handle(rest);
       } else if (path.startsWith(PYPI_SIMPLE) && this.o.config.pypi.enabled) {
         const { upstream, policyHost } = this.o.config.pypi;
         await this.admit(sandbox, 'pypi', upstream, policyHost);

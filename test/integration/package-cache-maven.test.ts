@@ -72,6 +72,8 @@ describe.skipIf(!run)('the shared package cache serving Maven to gVisor sandboxe
       );
     await rego('packs', 'allowed := ["java", "maven"]');
     await rego('egress', 'allow_domains := {"repo.maven.apache.org"}');
+    // The test projects live under /tmp.
+    await rego('mounts', 'allow := [{"path": "/tmp", "mode": "rw"}]');
     daemon = await startTestDaemon({
       name: 'pkgcache-maven',
       config: {
