@@ -13,7 +13,7 @@ import { stringify } from 'yaml';
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 import { socketApi, type ApiAnswer } from './socket-api.js';
-import { removeDaemonContainers } from './host.js';
+import { killDaemonSquids, removeDaemonContainers, sweepDaemonGvisor } from './host.js';
 import { daemonIdFor } from '../../src/runtime/labels.js';
 export type { ApiAnswer };
 
@@ -148,6 +148,17 @@ export async function startTestDaemon(
       await child;
       const left = await removeDaemonContainers(stateDir, daemonIdFor(stateDir));
       if (left.length) console.warn(`test daemon ${dir}: removed ${left.length} container(s) its API left`);
+      // What no API call could reach (a start in flight at SIGTERM keeps its Squid; a crash mid-create can leave
+      // gVisor containers Podman lost): never outlive the state folder removed below.
+      const lost = await sweepDaemonGvisor(stateDir, daemonIdFor(stateDir)).catch((err: unknown) => {
+        console.warn(`test daemon ${dir}: gVisor sweep failed: ${String(err)}`);
+        return [];
+      });
+      if (lost.length)
+        console.warn(`test daemon ${dir}: swept ${lost.length} gVisor container(s) Podman lost`);
+      const squids = await killDaemonSquids(stateDir);
+      if (squids.length)
+        console.warn(`test daemon ${dir}: killed ${squids.length} Squid process(es) left running`);
       await rm(dir, { recursive: true, force: true });
     },
   };

@@ -3,7 +3,7 @@
  * (CI=true) it fails instead, because CI installs everything and nothing may silently skip there.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { readFile, readdir } from 'node:fs/promises';
+import { readFile, readdir, rm } from 'node:fs/promises';
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { execa } from 'execa';
@@ -140,4 +140,86 @@ export async function runscStatesOf(stateDir: string, daemonId: string): Promise
     if (state.id && (state.spec?.mounts ?? []).some((m) => mine(m.source ?? ''))) states.add(state.id);
   }
   return [...states].sort();
+}
+
+/**
+ * Kills the Squids whose configuration lies in this daemon's state directory (`squid -f <state>/egress/<id>/…`),
+ * master and kids, each pid's command line checked right before its signal. A daemon's SIGTERM leaves sandboxes
+ * (and their Squids) running by design, and a start in flight at that moment (a pack build, a pool fill) is not in
+ * the API's list: without this, a test daemon's Squid outlives its deleted state folder.
+ */
+export async function killDaemonSquids(stateDir: string): Promise<number[]> {
+  const prefix = `${path.join(stateDir, 'egress')}/`;
+  const ofDaemon = (argv: string[]) => {
+    const i = argv.indexOf('-f');
+    return argv.some((a) => a.includes('squid')) && i >= 0 && (argv[i + 1] ?? '').startsWith(prefix);
+  };
+  const killed: number[] = [];
+  const services = new Set<string>();
+  // Twice: a master killed between the scan and its kid's signal cannot respawn that kid, but one scan more is cheap.
+  for (let round = 0; round < 2; round++) {
+    for (const pid of (await readdir('/proc')).filter((n) => /^\d+$/.test(n))) {
+      const argv = (await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).split('\0');
+      if (!ofDaemon(argv)) continue;
+      const name = argv[argv.indexOf('-n') + 1];
+      if (argv.includes('-n') && name && /^[A-Za-z0-9]+$/.test(name)) services.add(name);
+      try {
+        process.kill(Number(pid), 'SIGKILL');
+        killed.push(Number(pid));
+      } catch {
+        // Gone meanwhile.
+      }
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  // A killed Squid leaves its shared-memory segments, named after its service (-n).
+  for (const shm of await readdir('/dev/shm').catch(() => [] as string[]))
+    if ([...services].some((n) => shm.startsWith(`${n}-`) && shm.endsWith('.shm')))
+      await rm(path.join('/dev/shm', shm), { force: true });
+  return [...new Set(killed)];
+}
+
+/**
+ * The restart sweep of gVisor containers Podman lost (src/runtime/runsc-sweep.ts), run for a test daemon that is no
+ * longer running: a daemon that never came back must not leave runsc state and processes behind.
+ */
+export async function sweepDaemonGvisor(stateDir: string, daemonId: string): Promise<string[]> {
+  const conf = path.join(stateDir, 'podman', 'containers.conf');
+  const wrapper = path.join(stateDir, 'podman', 'runsc-wrapper');
+  if (process.getuid?.() !== 0 || !existsSync(conf) || !existsSync(wrapper)) return [];
+  const user = await podmanUser();
+  const asUser = (args: string[]) =>
+    execa('podman', args, {
+      env: {
+        PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+        HOME: user.home,
+        XDG_RUNTIME_DIR: path.dirname(user.runscRoot),
+        CONTAINERS_CONF: conf,
+      },
+      extendEnv: false,
+      uid: user.uid,
+      gid: user.gid,
+      cwd: '/',
+      reject: false,
+      timeout: 30_000,
+    });
+  const { sweepRunsc } = await import('../../src/runtime/runsc-sweep.js');
+  const swept = await sweepRunsc({
+    daemonId,
+    mountsDir: '/run/aibox/mounts',
+    stateDir,
+    wrapper,
+    runscRoot: user.runscRoot,
+    logger: { warn: () => undefined } as never,
+    runsc: async (args) => {
+      const r = await asUser(['unshare', wrapper, ...args]);
+      return { exitCode: r.exitCode, stderr: String(r.stderr) };
+    },
+    podmanContainers: async () => {
+      const r = await asUser(['ps', '-a', '-q', '--no-trunc']);
+      if (r.exitCode !== 0) throw new Error(`podman ps: ${String(r.stderr)}`);
+      return new Set(String(r.stdout).split('\n').filter(Boolean));
+    },
+  });
+  return swept.map((s) => s.id);
 }
