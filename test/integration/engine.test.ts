@@ -1,0 +1,183 @@
+/**
+ * The container engine end to end, in real gVisor sandboxes: with the containers door on, a sandbox gets its own
+ * engine sandbox (rootful Podman inside gVisor, no network) behind aiboxd's filtering front; inside the agent's
+ * sandbox the Podman client (the podman pack) builds a two-line Containerfile FROM the base image with a RUN step,
+ * and the image is listed; `podman run` is refused with ENGINE_RUN_UNSUPPORTED, privileged / path mounts / host
+ * network with their codes, each audited; another sandbox cannot reach the engine; a sandbox whose team turns the
+ * door off gets no engine and no DOCKER_HOST; and `aibox rm` leaves no engine container, cgroup or state behind.
+ */
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import Docker from 'dockerode';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { daemonIdFor } from '../../src/runtime/labels.js';
+import { makeProject, startTestDaemon, type TestDaemon } from '../support/daemon.js';
+import { requireHost, sandboxHostSupport } from '../support/host.js';
+
+const run = requireHost(sandboxHostSupport(), 'engine');
+
+const rego = (pkg: string, body: string) => `package ${pkg}\n\nimport rego.v1\n\n${body}\n`;
+
+describe.skipIf(!run)('the container engine of a sandbox', () => {
+  let daemon: TestDaemon;
+  let podman: Docker;
+  let repo: string;
+  const projects: string[] = [];
+  let boxId: string;
+  let engineUrl: string;
+
+  const engines = async () =>
+    (
+      await podman.listContainers({
+        all: true,
+        filters: { label: [`io.aibox.daemon=${daemonIdFor(daemon.stateDir)}`, 'io.aibox.engine=true'] },
+      })
+    ).map((c) => c.Id);
+
+  beforeAll(async () => {
+    repo = await mkdtemp(path.join(tmpdir(), 'aibox-engine-policy-'));
+    await mkdir(path.join(repo, 'org'));
+    await mkdir(path.join(repo, 'teams/noengine'), { recursive: true });
+    await writeFile(path.join(repo, 'org/containers.rego'), rego('aibox.org.containers', 'engine := true'));
+    await writeFile(path.join(repo, 'org/packs.rego'), rego('aibox.org.packs', 'allowed := ["podman"]'));
+    await writeFile(
+      path.join(repo, 'org/mounts.rego'),
+      rego('aibox.org.mounts', 'allow := [{"path": "/tmp", "mode": "rw"}]'),
+    );
+    // Projects whose folder says "engine-off" belong to a team that turns the door off (tighten-only).
+    await writeFile(
+      path.join(repo, 'org/projects.rego'),
+      rego('aibox.org.projects', 'team := "noengine" if contains(input.path, "engine-off")'),
+    );
+    await writeFile(
+      path.join(repo, 'teams/noengine/containers.rego'),
+      rego('aibox.team.noengine.containers', 'engine := false'),
+    );
+    daemon = await startTestDaemon({ name: 'engine', config: { policy: { repo } } });
+    podman = new Docker({ socketPath: path.join(daemon.stateDir, 'podman/podman.sock') });
+    const built = await daemon.cli(['setup', '--json']);
+    expect(built.exitCode, built.stderr).toBe(0);
+    const pack = await daemon.cli(['pack', 'build', 'podman', '--json']);
+    expect(pack.exitCode, pack.stderr + pack.stdout).toBe(0);
+
+    projects.push(await makeProject('engine-on'), await makeProject('engine-off'));
+    const t0 = Date.now();
+    // The first start builds the engine image when this host lacks it (about a minute), then the engine imports
+    // the base image into its own store.
+    const created = await daemon.api('POST', '/v1/sandboxes', { path: projects[0], name: 'box' });
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    console.log(`sandbox with a container engine started in ${Date.now() - t0} ms`);
+    boxId = (created.body as { id: string }).id;
+    const off = await daemon.api('POST', '/v1/sandboxes', { path: projects[1], name: 'off' });
+    expect(off.status, JSON.stringify(off.body)).toBe(201);
+    const i = await daemon.cli(['install', 'podman', '--sandbox', 'box', '--json']);
+    expect(i.exitCode, i.stderr + i.stdout).toBe(0);
+  }, 1_200_000);
+
+  afterAll(async () => {
+    await daemon?.stop();
+    for (const p of projects) await rm(p, { recursive: true, force: true });
+    if (repo) await rm(repo, { recursive: true, force: true });
+  });
+
+  it('gives the sandbox DOCKER_HOST and CONTAINER_HOST at its engine endpoint, and one engine sandbox', async () => {
+    const report = await daemon.api<{ endpoints: Record<string, string> }>('GET', '/v1/sandboxes/box');
+    engineUrl = report.body.endpoints.engine!;
+    expect(engineUrl).toMatch(/^tcp:\/\/10\.0\.2\.2:\d+$/);
+    const env = await daemon.exec('box', ['sh', '-c', 'echo "$DOCKER_HOST $CONTAINER_HOST"']);
+    expect(env.stdout.trim()).toBe(`${engineUrl} ${engineUrl}`);
+    expect(await engines()).toHaveLength(1);
+  });
+
+  it('builds a Containerfile FROM the base image with a RUN step from inside the sandbox, and lists the image', async () => {
+    const t0 = Date.now();
+    const b = await daemon.exec('box', [
+      'sh',
+      '-c',
+      [
+        'mkdir -p /tmp/ctx && cd /tmp/ctx',
+        `printf 'FROM localhost/aibox-base\\nRUN echo built-in-engine > /tmp/built.txt\\n' > Containerfile`,
+        'podman build -t localhost/app:1 . 2>&1',
+      ].join(' && '),
+    ]);
+    console.log(`podman build of a two-line Containerfile took ${Date.now() - t0} ms`);
+    expect(b.exitCode, b.stdout + b.stderr).toBe(0);
+    expect(b.stdout).toContain('Successfully tagged localhost/app:1');
+    const images = await daemon.exec('box', ['podman', 'images', '--format', '{{.Repository}}:{{.Tag}}']);
+    expect(images.exitCode, images.stderr).toBe(0);
+    expect(images.stdout.split('\n')).toContain('localhost/app:1');
+    const tag = await daemon.exec('box', ['podman', 'tag', 'localhost/app:1', 'localhost/app:2']);
+    expect(tag.exitCode, tag.stderr).toBe(0);
+    const rmi = await daemon.exec('box', ['podman', 'rmi', 'localhost/app:2']);
+    expect(rmi.exitCode, rmi.stderr).toBe(0);
+  }, 600_000);
+
+  it('refuses podman run with ENGINE_RUN_UNSUPPORTED, and privileged, path mounts and host network with their codes', async () => {
+    const cases: [string[], string][] = [
+      [['podman', 'run', '--rm', 'localhost/app:1', 'cat', '/tmp/built.txt'], 'ENGINE_RUN_UNSUPPORTED'],
+      [['podman', 'run', '--rm', '--privileged', 'localhost/app:1', 'true'], 'ENGINE_PRIVILEGED_REFUSED'],
+      [['podman', 'run', '--rm', '-v', '/etc:/host-etc', 'localhost/app:1', 'true'], 'ENGINE_MOUNT_REFUSED'],
+      [
+        ['podman', 'run', '--rm', '--network', 'host', 'localhost/app:1', 'true'],
+        'ENGINE_HOST_NETWORK_REFUSED',
+      ],
+      [['podman', 'volume', 'create', 'v'], 'ENGINE_ENDPOINT_REFUSED'],
+    ];
+    for (const [cmd, code] of cases) {
+      const r = await daemon.exec('box', cmd);
+      expect(r.exitCode, cmd.join(' ')).not.toBe(0);
+      expect(r.stderr + r.stdout, cmd.join(' ')).toContain(code);
+    }
+    const run = await daemon.exec('box', ['podman', 'run', '--rm', 'localhost/app:1', 'true']);
+    expect(run.stderr).toContain('no nested OCI runtime');
+    const audit = await readFile(path.join(daemon.stateDir, 'audit', 'audit.jsonl'), 'utf8').catch(() => '');
+    const records = audit
+      .split('\n')
+      .filter((l) => l.includes('"engine.request"'))
+      .map(
+        (l) =>
+          JSON.parse(l) as { sandbox: string; data: { endpoint: string; allowed: boolean; code?: string } },
+      );
+    expect(records.some((r) => r.data.endpoint === 'POST /build' && r.data.allowed)).toBe(true);
+    for (const [, code] of cases)
+      expect(
+        records.some((r) => r.data.code === code),
+        code,
+      ).toBe(true);
+    expect(records.every((r) => r.sandbox === 'box')).toBe(true);
+  }, 300_000);
+
+  it('turns the engine off where a team says so: no engine, no DOCKER_HOST, and that sandbox cannot reach the engine of another', async () => {
+    const env = await daemon.exec('off', ['sh', '-c', 'echo "${DOCKER_HOST-unset} ${CONTAINER_HOST-unset}"']);
+    expect(env.stdout.trim()).toBe('unset unset');
+    const report = await daemon.api<{ id: string; endpoints: Record<string, string> }>(
+      'GET',
+      '/v1/sandboxes/off',
+    );
+    expect(report.body.endpoints.engine).toBeUndefined();
+    expect(existsSync(path.join(daemon.stateDir, 'engine', report.body.id))).toBe(false);
+    expect(await engines()).toHaveLength(1);
+    const port = new URL(engineUrl.replace('tcp:', 'http:')).port;
+    const probe = await daemon.exec('off', [
+      'sh',
+      '-c',
+      `curl -sS -m 5 http://10.0.2.2:${port}/_ping; echo " exit=$?"`,
+    ]);
+    expect(probe.stdout).toMatch(/exit=(7|28|56)/);
+    expect(probe.stdout).not.toContain('OK');
+    // From the engine's own sandbox the front answers (the same request is allowed there).
+    const own = await daemon.exec('box', ['sh', '-c', `curl -sS -m 5 http://10.0.2.2:${port}/_ping`]);
+    expect(own.stdout.trim()).toBe('OK');
+  }, 120_000);
+
+  it('leaves no engine container, cgroup or state once the sandbox is removed', async () => {
+    const del = await daemon.api('DELETE', '/v1/sandboxes/box');
+    expect(del.status, JSON.stringify(del.body)).toBeLessThan(300);
+    expect(await engines()).toEqual([]);
+    expect(existsSync(path.join(daemon.stateDir, 'engine', boxId))).toBe(false);
+    const cgroups = await readFile('/proc/self/mountinfo', 'utf8');
+    expect(cgroups).not.toContain(boxId);
+  }, 120_000);
+});
