@@ -14,8 +14,8 @@ export function parseDuration(text: string): number {
 }
 
 /**
- * `aibox egress learn S [--for 10m]`: the daemon lets the sandbox's egress through (each host the policy refuses is
- * opened after its first refusal) and records every host, port, method and path for the duration; then this prints
+ * `aibox egress learn S [--for 10m]`: the daemon runs the sandbox on its org/team egress ceiling (the project file's
+ * narrowing lifted) and records every host, port, method and path for the duration; then this prints
  * the proposed aibox/policy.yaml as a diff on stdout, and what was seen on stderr. Nothing is written: review the
  * diff and apply it (or let the agent propose changes one by one).
  */
@@ -48,7 +48,7 @@ export async function egressLearn(
       ? `forbidden by ${h.forbiddenBy}`
       : h.allowedBefore
         ? 'allowed already'
-        : 'refused by the policy (let through)';
+        : 'refused by the project file (allowed during the run)';
     const detail = [h.ports.join(','), h.methods.join(','), h.paths.slice(0, 5).join(' ')].filter(Boolean);
     ctx.note(`  ${h.host} ${detail.join(' ')} (${h.count}×): ${how}`);
   }
