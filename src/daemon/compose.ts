@@ -217,6 +217,7 @@ export async function composeDaemon(input: ComposeInput): Promise<ComposedDaemon
       git,
       packs,
       companions,
+      engine,
       devcontainer,
       proposals,
       ssh,

@@ -47,12 +47,13 @@ describe('the composition root (startDaemon over a fake runtime)', () => {
       'packs',
       'package-cache',
       'companions',
+      'engine',
       'devcontainer',
       'proposals',
       'ssh-gateway',
     ]);
     expect(s.hooks.slice(1, 5)).toEqual([s.egress, s.llm, s.git, s.packs]);
-    expect(s.hooks.slice(6)).toEqual([s.companions, s.devcontainer, s.proposals, s.ssh]);
+    expect(s.hooks.slice(6)).toEqual([s.companions, s.engine, s.devcontainer, s.proposals, s.ssh]);
   });
 
   describe('bring-up rollback', () => {

@@ -163,12 +163,12 @@ describe.skipIf(!run)('the container engine of a sandbox', () => {
     const probe = await daemon.exec('off', [
       'sh',
       '-c',
-      `curl -sS -m 5 http://10.0.2.2:${port}/_ping; echo " exit=$?"`,
+      `curl --noproxy '*' -sS -m 5 http://10.0.2.2:${port}/_ping; echo " exit=$?"`,
     ]);
     expect(probe.stdout).toMatch(/exit=(7|28|56)/);
     expect(probe.stdout).not.toContain('OK');
     // From the engine's own sandbox the front answers (the same request is allowed there).
-    const own = await daemon.exec('box', ['sh', '-c', `curl -sS -m 5 http://10.0.2.2:${port}/_ping`]);
+    const own = await daemon.exec('box', ['sh', '-c', `curl --noproxy '*' -sS -m 5 http://10.0.2.2:${port}/_ping`]);
     expect(own.stdout.trim()).toBe('OK');
   }, 120_000);
 

@@ -61,7 +61,7 @@ export class EngineService implements SandboxHook {
   }
 
   async prepare(ctx: SandboxHookContext): Promise<SandboxContribution> {
-    await this.stop(ctx);
+    await this.release(ctx.id);
     if (!(await this.wanted(ctx))) return {};
     if (!this.deps.networked)
       throw engineErrors.create(
@@ -139,16 +139,21 @@ export class EngineService implements SandboxHook {
   }
 
   async stop(ctx: SandboxHookContext): Promise<void> {
-    await this.fronts.get(ctx.id)?.close();
-    this.fronts.delete(ctx.id);
-    const record = await this.load(ctx.id);
+    await this.release(ctx.id);
+  }
+
+  /** Closes the front and removes the engine, its cgroup and its state (idempotent). */
+  private async release(sandboxId: string): Promise<void> {
+    await this.fronts.get(sandboxId)?.close();
+    this.fronts.delete(sandboxId);
+    const record = await this.load(sandboxId);
     if (record) {
       const containerId =
         record.containerId ?? (await this.engines().find(this.deps.daemonId, record.engineId));
       if (containerId) await this.engines().remove(containerId);
       await this.deps.runtime.limits.remove(record.engineId);
     }
-    await rm(this.agentDir(ctx.id), { recursive: true, force: true });
+    await rm(this.agentDir(sandboxId), { recursive: true, force: true });
   }
 
   async close(): Promise<void> {

@@ -15,6 +15,7 @@ import type { PacksService } from './packs.js';
 import type { ProposalsService } from './proposals.js';
 import type { DevcontainerService } from './devcontainer.js';
 import type { CompanionsService } from './companions.js';
+import type { EngineService } from './engine.js';
 import type { SshGatewayHook } from './ssh-gateway.js';
 import type { TaskService } from './tasks.js';
 import type { WarmPool } from './warm-pool.js';
@@ -43,6 +44,8 @@ export interface DaemonServices {
   packs: PacksService;
   /** Companion services of aibox/services.yaml (absent in hand-made test apps). */
   companions?: CompanionsService | undefined;
+  /** The container engine of sandboxes the containers door allows (absent in hand-made test apps). */
+  engine?: EngineService | undefined;
   /** The project's devcontainer.json as a layer (absent in hand-made test apps). */
   devcontainer?: DevcontainerService | undefined;
   /** Agent-proposed policy changes and learn mode (absent in hand-made test apps). */
