@@ -15,7 +15,7 @@ PACKAGES=(
   podman runc uidmap slirp4netns fuse-overlayfs containernetworking-plugins
   nftables iproute2 squid-openssl dnsmasq-base bind9-dnsutils
   debootstrap ca-certificates curl git openssh-client tmux python3 util-linux acl
-  netcat-openbsd iputils-ping procps gcc libc6-dev python3-seccomp openssh-sftp-server
+  netcat-openbsd iputils-ping procps gcc libc6-dev python3-seccomp openssh-sftp-server gpg
 )
 RUNSC_DIR=/opt/aibox/runtime
 RUNSC_VERSION_WANTED=20240729

@@ -67,6 +67,16 @@ export const GoRegistryConfig = registryConfig('https://proxy.golang.org').exten
     ),
 });
 export type GoRegistryConfig = z.infer<typeof GoRegistryConfig>;
+
+/** A Debian archive (apt): InRelease signature checked with gpgv, every other file against the signed hashes. */
+export const DebianRegistryConfig = registryConfig('http://deb.debian.org/debian').extend({
+  keyring: z
+    .string()
+    .startsWith('/')
+    .default('/usr/share/keyrings/debian-archive-keyring.gpg')
+    .describe('The keyring (gpgv --keyring) an InRelease must be signed by.'),
+});
+export type DebianRegistryConfig = z.infer<typeof DebianRegistryConfig>;
 export type RegistryConfig = z.infer<typeof NpmRegistryConfig>;
 
 export const PackageCacheConfig = z
@@ -75,7 +85,7 @@ export const PackageCacheConfig = z
       .boolean()
       .default(false)
       .describe(
-        'Give every sandbox the shared, verifying package cache (npm, PyPI, Maven, Go modules) as a gateway endpoint.',
+        'Give every sandbox the shared, verifying package cache (npm, PyPI, Maven, Go modules, Debian) as a gateway endpoint.',
       ),
     dir: z
       .string()
@@ -118,6 +128,9 @@ export const PackageCacheConfig = z
     ),
     go: GoRegistryConfig.prefault({}).describe(
       'A Go module proxy (proxy.golang.org by default), checked against the checksum database.',
+    ),
+    debian: DebianRegistryConfig.prefault({}).describe(
+      'A Debian archive (deb.debian.org by default) for apt: signed InRelease, indexes and pool files.',
     ),
   })
   .strict();

@@ -9,3 +9,4 @@ export { MavenRegistry, MAVEN_PREFIX, parsePath as parseMavenPath } from './mave
 export { mavenSettingsXml, MAVEN_SETTINGS_SCRIPT, MAVEN_SETTINGS_MARKER } from './maven-settings.js';
 export { GoRegistry, GO_PREFIX } from './go.js';
 export { hash1 as goHash1, hashGoMod, zipEntries } from './go-hash.js';
+export { DebianRegistry, DEBIAN_PREFIX, parsePackages, parseRelease } from './debian.js';

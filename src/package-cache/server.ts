@@ -1,9 +1,11 @@
+import nodePath from 'node:path';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pipeline } from 'node:stream';
 import { isAiboxError, messageOf, type Logger } from '../shared/index.js';
 import type { PackageCacheConfig } from './config.js';
 import { packageCacheErrors } from './errors.js';
+import { DEBIAN_PREFIX, DebianRegistry } from './debian.js';
 import { GO_PREFIX, GoRegistry } from './go.js';
 import { MAVEN_PREFIX, MavenRegistry } from './maven.js';
 import { NpmRegistry, type CacheAnswer } from './npm.js';
@@ -51,6 +53,7 @@ export class PackageCache {
   private readonly pypi: PypiRegistry;
   private readonly maven: MavenRegistry;
   private readonly go: GoRegistry;
+  private readonly debian: DebianRegistry;
   private readonly listeners = new Map<string, Listener>();
   private readonly allowed = new Map<string, number>();
   private readonly now: () => number;
@@ -87,6 +90,16 @@ export class PackageCache {
       config: o.config.go,
       store: this.store,
       upstream: o.upstream ?? nodeFetch,
+      metadataTtlMs: o.config.metadataTtlSeconds * 1000,
+      maxFileBytes,
+      logger: o.logger,
+      now: this.now,
+    });
+    this.debian = new DebianRegistry({
+      config: o.config.debian,
+      store: this.store,
+      upstream: o.upstream ?? nodeFetch,
+      tmpDir: nodePath.join(o.dir, 'tmp'),
       metadataTtlMs: o.config.metadataTtlSeconds * 1000,
       maxFileBytes,
       logger: o.logger,
@@ -129,6 +142,10 @@ export class PackageCache {
       // No ",direct": a module the cache refuses is not fetched around it. GOSUMDB stays the go command's default,
       // so it checks every download against the checksum database itself (through this endpoint's sumdb/).
       env['GOPROXY'] = `${this.urlOf(port)}${GO_PREFIX.slice(0, -1)}`;
+    }
+    if (this.o.config.debian.enabled) {
+      // apt takes no mirror from the environment: for a sources.list line (deb <this> bookworm main).
+      env['AIBOX_DEBIAN_MIRROR'] = `${this.urlOf(port)}${DEBIAN_PREFIX.slice(0, -1)}`;
     }
     return env;
   }
@@ -203,6 +220,10 @@ export class PackageCache {
         if (rest.startsWith('sumdb/')) await this.admit(sandbox, 'go-sumdb', go.sumdb, go.sumdbPolicyHost);
         else await this.admit(sandbox, 'go', go.upstream, go.policyHost);
         answer = await this.go.handle(rest);
+      } else if (path.startsWith(DEBIAN_PREFIX) && this.o.config.debian.enabled) {
+        const { upstream, policyHost } = this.o.config.debian;
+        await this.admit(sandbox, 'debian', upstream, policyHost);
+        answer = await this.debian.handle(path.slice(DEBIAN_PREFIX.length));
       } else if (path.startsWith(PYPI_SIMPLE) && this.o.config.pypi.enabled) {
         const { upstream, policyHost } = this.o.config.pypi;
         await this.admit(sandbox, 'pypi', upstream, policyHost);
