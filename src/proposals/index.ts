@@ -10,5 +10,11 @@ export { ProposalStore } from './store.js';
 export { ProposalEndpoint, RateLimit, MAX_BODY_BYTES, type ProposalHandler } from './endpoint.js';
 export { standingOf, type Standing } from './ceiling.js';
 export { addDestination, editProjectPolicy, type Destination, type FileChange } from './project-file.js';
-export { LearnRecorder, proposeProjectPolicy, MAX_LEARNED_HOSTS, type ObservedDecision } from './learn.js';
+export {
+  LearnRecorder,
+  proposeProjectPolicy,
+  MAX_LEARNED_HOSTS,
+  type LearnedRequest,
+  type ObservedDecision,
+} from './learn.js';
 export { unifiedDiff } from './diff.js';

@@ -1,6 +1,7 @@
 import { isIP } from 'node:net';
-import { isMap, parseDocument } from 'yaml';
+import { isMap, isNode, isSeq, parseDocument } from 'yaml';
 import { checkHostPattern, domainMatches, PROJECT_POLICY_FILE, ProjectLayer } from '../policy/index.js';
+import { httpRuleAllows, pathGlobProblem, type HttpRule } from '../policy/doors/egress.js';
 import { messageOf } from '../shared/index.js';
 import { unifiedDiff } from './diff.js';
 import { proposalErrors } from './errors.js';
@@ -8,8 +9,15 @@ import type { LearnedHost } from './schema.js';
 
 /** Most distinct hosts one learn run records and lets through. */
 export const MAX_LEARNED_HOSTS = 256;
-/** Most distinct paths kept per host. */
+/** Most distinct paths kept per host, and most allowed method + path requests kept per host. */
 const MAX_PATHS = 50;
+const MAX_REQUESTS = 100;
+
+/** A request the proxy let through with its method and path (plain HTTP, or inside an inspected connection). */
+export interface LearnedRequest {
+  method: string;
+  path: string;
+}
 
 /** An egress decision as learn mode reads it (the egress layer's EgressDecision). */
 export interface ObservedDecision {
@@ -30,6 +38,8 @@ interface Seen {
   denied: boolean;
   /** Ports the proxy refused for this host (each handed to learn mode once). */
   refusedPorts: Set<number>;
+  /** Allowed requests with a method and a path, as `METHOD path`. */
+  requests: Set<string>;
 }
 
 /**
@@ -60,6 +70,7 @@ export class LearnRecorder {
         count: 0,
         denied: false,
         refusedPorts: new Set(),
+        requests: new Set(),
       };
       this.hosts.set(parsed.host, seen);
     }
@@ -67,12 +78,29 @@ export class LearnRecorder {
     if (parsed.port !== undefined) seen.ports.add(parsed.port);
     if (parsed.method) seen.methods.add(parsed.method);
     if (parsed.path && seen.paths.size < MAX_PATHS) seen.paths.add(parsed.path);
+    if (d.verdict !== 'deny' && parsed.method && parsed.method !== 'CONNECT' && parsed.path) {
+      if (seen.requests.size < MAX_REQUESTS) seen.requests.add(`${parsed.method} ${parsed.path}`);
+    }
     if (d.verdict !== 'deny') return undefined;
     seen.denied = true;
     if (d.layer !== 'proxy' || parsed.port === undefined || seen.refusedPorts.has(parsed.port))
       return undefined;
     seen.refusedPorts.add(parsed.port);
     return { host: parsed.host, port: parsed.port };
+  }
+
+  /** Per host, the allowed requests whose method and path were seen (the proposal's `network.http` rules). */
+  requests(): Map<string, LearnedRequest[]> {
+    const out = new Map<string, LearnedRequest[]>();
+    for (const [host, s] of this.hosts)
+      out.set(
+        host,
+        [...s.requests].sort().map((r) => {
+          const at = r.indexOf(' ');
+          return { method: r.slice(0, at), path: r.slice(at + 1) };
+        }),
+      );
+    return out;
   }
 
   report(forbiddenBy: (host: string, port: number) => string | undefined): LearnedHost[] {
@@ -129,11 +157,14 @@ function proxyTarget(
  * The aibox/policy.yaml a learn run proposes: `network.allow` lists the hosts used (within the org/team ceiling),
  * kept with the file's comments; an existing list keeps its entries and gains the missing hosts, a missing one is
  * created with exactly the hosts used (least privilege: the project then narrows to what the agent needed). Used
- * ports other than the org default are added to an existing `network.ports`. The result must load as a project file.
+ * ports other than the org default are added to an existing `network.ports`. Where `network.http` has rules for a
+ * host, the requests used that they do not allow gain a rule per method with the exact paths used (`requests`). The
+ * result must load as a project file.
  */
 export function proposeProjectPolicy(
   current: string | undefined,
   hosts: readonly LearnedHost[],
+  requests: ReadonlyMap<string, readonly LearnedRequest[]> = new Map(),
 ): { proposed: string; diff: string } {
   const usable = hosts.filter((h) => h.forbiddenBy === undefined);
   const doc = parseDocument(current ?? '', { uniqueKeys: true });
@@ -175,8 +206,32 @@ export function proposeProjectPolicy(
         changed = true;
       }
   }
+  const http = doc.getIn(['network', 'http']);
+  if (isSeq(http)) {
+    const rules = http.items.map((i) => (isNode(i) ? i.toJSON() : i) as HttpRule);
+    for (const h of usable) {
+      const forHost = rules.filter((r) => typeof r?.host === 'string' && domainMatches(r.host, h.host));
+      // A host without rules already allows every method and path.
+      if (forHost.length === 0) continue;
+      const missing = new Map<string, Set<string>>();
+      for (const r of requests.get(h.host) ?? []) {
+        if (forHost.some((rule) => httpRuleAllows(rule, r.method, r.path))) continue;
+        // Only a path that is also a valid glob matching just itself (no `*`).
+        if (r.path.includes('*') || pathGlobProblem(r.path) !== undefined) continue;
+        const paths = missing.get(r.method) ?? new Set<string>();
+        missing.set(r.method, paths.add(r.path));
+      }
+      for (const [method, paths] of [...missing].sort(([a], [b]) => a.localeCompare(b))) {
+        http.add(
+          doc.createNode({ host: h.host, methods: [method], paths: [...paths].sort() }, { flow: true }),
+        );
+        changed = true;
+      }
+    }
+  }
   if (!changed) return { proposed: current ?? '', diff: '' };
-  const proposed = doc.toString({ flowCollectionPadding: false });
+  // No folding: the file's own long lines (and a rule of many paths) stay one line each.
+  const proposed = doc.toString({ flowCollectionPadding: false, lineWidth: 0 });
   try {
     ProjectLayer.parse(proposed);
   } catch (err) {

@@ -70,7 +70,7 @@ export function addDestination(text: string, dest: Destination): FileChange {
       changes.push(`network.http += ${JSON.stringify(rule)}`);
     }
   }
-  const out = changes.length > 0 ? doc.toString({ flowCollectionPadding: false }) : text;
+  const out = changes.length > 0 ? doc.toString({ flowCollectionPadding: false, lineWidth: 0 }) : text;
   try {
     ProjectLayer.parse(out);
   } catch (err) {

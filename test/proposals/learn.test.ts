@@ -59,6 +59,46 @@ describe('proposeProjectPolicy', () => {
     );
   });
 
+  it('adds a rule per method with the exact paths used where network.http narrows a host, and only there', () => {
+    const current = [
+      'network:',
+      '  allow: [api.example, plain.example]',
+      '  http:',
+      '    - {host: api.example, methods: [GET], paths: ["/repos/**"]}',
+      '',
+    ].join('\n');
+    const requests = new Map([
+      [
+        'api.example',
+        [
+          { method: 'GET', path: '/repos/a' }, // already allowed
+          { method: 'GET', path: '/user' },
+          { method: 'POST', path: '/repos/a/issues' },
+          { method: 'POST', path: '/repos/b/issues' },
+          { method: 'GET', path: '/odd*path' }, // a literal * would be a glob: left out
+        ],
+      ],
+      ['plain.example', [{ method: 'DELETE', path: '/x' }]], // no rules for it: every method already allowed
+    ]);
+    const { proposed } = proposeProjectPolicy(
+      current,
+      [host('api.example'), host('plain.example')],
+      requests,
+    );
+    expect(proposed).toBe(
+      [
+        'network:',
+        '  allow: [api.example, plain.example]',
+        '  http:',
+        '    - {host: api.example, methods: [GET], paths: ["/repos/**"]}',
+        '    - {host: api.example, methods: [GET], paths: [/user]}',
+        '    - {host: api.example, methods: [POST], paths: [/repos/a/issues, /repos/b/issues]}',
+        '',
+      ].join('\n'),
+    );
+    expect(proposeProjectPolicy(current, [host('api.example')], new Map()).diff).toBe('');
+  });
+
   it('refuses a current file that does not parse', () => {
     expect(() => proposeProjectPolicy('network: [', [host('a.example')])).toThrow(
       expect.objectContaining({ code: 'PROPOSAL_PROJECT_INVALID' }),
@@ -89,6 +129,7 @@ describe('LearnRecorder', () => {
     expect(r.record(d('http://127.0.0.1/', 'deny'))).toBeUndefined();
     expect(r.record(d('http://[::1]/', 'deny'))).toBeUndefined();
     expect(r.record({ ...d('http://b.example/', 'deny'), sandboxId: 'sbx_2' })).toBeUndefined();
+    expect(r.requests()).toEqual(new Map([['a.example', []]]));
     expect(r.report(() => undefined)).toEqual([
       {
         host: 'a.example',
@@ -99,6 +140,23 @@ describe('LearnRecorder', () => {
         allowedBefore: false,
       },
     ]);
+  });
+
+  it('keeps the allowed requests that carry a method and a path, for network.http rules', () => {
+    const r = new LearnRecorder('sbx_1');
+    const d = (target: string, verdict: 'allow' | 'deny', kind: string) => ({
+      sandboxId: 'sbx_1',
+      layer: 'proxy' as const,
+      verdict,
+      target,
+      kind,
+    });
+    r.record(d('a.example:8443', 'allow', 'CONNECT'));
+    r.record(d('https://a.example:8443/api/v1?x=1', 'allow', 'POST'));
+    r.record(d('https://a.example:8443/api/v1', 'allow', 'POST'));
+    r.record(d('https://a.example:8443/api/v2', 'deny', 'PUT'));
+    // Not the tunnel, not the refusal, each request once.
+    expect(r.requests().get('a.example')).toEqual([{ method: 'POST', path: '/api/v1' }]);
   });
 });
 

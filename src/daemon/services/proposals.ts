@@ -709,7 +709,7 @@ export class ProposalsService implements SandboxHook {
     const base = this.learnReport(run, 'done');
     if (run.sandbox.ephemeral) return { ...base, hosts };
     const current = await new FilePolicySource('/').readProject(run.sandbox.path);
-    const { proposed, diff } = proposeProjectPolicy(current?.text, hosts);
+    const { proposed, diff } = proposeProjectPolicy(current?.text, hosts, run.recorder.requests());
     return { ...base, hosts, proposed, diff };
   }
 
