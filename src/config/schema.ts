@@ -46,7 +46,7 @@ export const DaemonConfig = z
       'Sandboxes without a host folder: workspace size cap, and the warm pool per profile.',
     ),
     packageCache: PackageCacheConfig.prefault({}).describe(
-      'Shared package cache: npm, PyPI, Maven and Go modules served to sandboxes from verified, content-addressed copies.',
+      'Shared package cache: npm, PyPI, Maven, Go modules and Debian served to sandboxes from verified, content-addressed copies.',
     ),
     dashboard: DashboardConfig.prefault({}).describe(
       'The web dashboard on a loopback port of its own (off by default; see also sessions.listener.dashboard).',
