@@ -121,12 +121,9 @@ export class EngineImage {
         await rm(root, { recursive: true, force: true });
       }
     }
-    const [repo, imageTag] = [ENGINE_IMAGE_NAME, tag];
     try {
-      const stream = await this.o.docker.importImage(createReadStream(tarball), {
-        repo,
-        tag: imageTag,
-      });
+      // The whole reference as `repo`: Podman's compatible import ignores a separate `tag`.
+      const stream = await this.o.docker.importImage(createReadStream(tarball), { repo: image });
       await new Promise<void>((resolve, reject) =>
         this.o.docker.modem.followProgress(stream, (err) => (err ? reject(err) : resolve())),
       );
