@@ -14,7 +14,8 @@ export const GO_PREFIX = '/-/go/';
 const MODULE = /^[a-z0-9!_~+-][a-z0-9.!_~+-]*(?:\/[a-z0-9!_~+-][a-z0-9.!_~+-]*)*$/;
 const VERSION = /^v[0-9a-z.!+_-]+$/;
 /** The checksum database's paths the go command asks through the proxy (it verifies their signatures itself). */
-const SUMDB_PATH = /^(?:lookup\/[A-Za-z0-9.!_~+/@-]+|tile\/[0-9]+\/[0-9/x.]+(?:\/data)?(?:\.p\/[0-9]+)?)$/;
+const SUMDB_PATH =
+  /^(?:lookup\/[A-Za-z0-9.!_~+/@-]+|tile\/[0-9]+\/(?:[0-9]+|data)\/[0-9x/]+(?:\.p\/[0-9]+)?)$/;
 
 export interface GoRegistryOptions {
   config: GoRegistryConfig;

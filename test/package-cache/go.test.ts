@@ -148,6 +148,11 @@ describe('the shared package cache (Go modules)', () => {
     const lookup = await get(cache, port, 'sumdb/sum.golang.org/lookup/example.test/hello@v1.0.0');
     expect(lookup.body.toString()).toContain(`example.test/hello v1.0.0 ${hello.zipSum}`);
     expect(asked).toContain('one sum.golang.org:443');
+    // Tiles (hash and data) are passed through as they are; the fake has none, so the database's 404 comes back.
+    for (const tile of ['tile/8/0/x001/234', 'tile/8/data/x001/234.p/7']) {
+      expect((await get(cache, port, `sumdb/sum.golang.org/${tile}`)).status).toBe(404);
+      expect(up.requests).toContain(`/sumdb/${tile}`);
+    }
     // Another database: 404, so the go command asks it itself (through the egress policy).
     expect((await get(cache, port, 'sumdb/sum.example.com/supported')).status).toBe(404);
     deny = 'sum.golang.org';
