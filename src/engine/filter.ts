@@ -9,8 +9,8 @@ export type EngineDecision =
 
 export type Refusal = { code: EngineErrorCode; reason: string };
 
-/** Build parameters that make the engine read a path, a device or write outside its store. */
-const BUILD_MOUNT_PARAMS = ['volume', 'devices', 'outputs', 'output'];
+/** Build parameters that make the engine read a path or a device, or export outside its store (`outputs`, --output). */
+const BUILD_MOUNT_PARAMS = ['volume', 'devices', 'outputs'];
 
 const RUN_REASON =
   'containers cannot be run inside gVisor on this host: no nested OCI runtime starts there (runc and crun lack kernel interfaces gVisor does not provide, runsc cannot nest), so the engine builds images only';

@@ -49,6 +49,10 @@ describe('the engine front filter', () => {
     expect(codeOf('POST', '/build?networkmode=HOST')).toBe('ENGINE_HOST_NETWORK_REFUSED');
     // Empty lists as the client sends them are not mounts.
     expect(codeOf('POST', '/build?volume=&devices=%5B%5D')).toBe('allowed');
+    // `output` is the image's name (`-t`), not an export.
+    expect(codeOf('POST', '/v4.3.1/libpod/build?output=localhost%2Fapp%3A1&t=localhost%2Fapp%3A1')).toBe(
+      'allowed',
+    );
   });
 
   it('refuses every container and exec endpoint as a run, and inspects a create body', () => {
