@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import { proposalPolicy } from '../../src/daemon/services/proposals.js';
-import type { PolicyDecision } from '../../src/shared/index.js';
 import { MemorySource, newStore } from '../policy/helpers.js';
 
 /** Learn mode's ceiling from a real policy store: org + team, without what the project file narrowed. */
@@ -45,8 +44,7 @@ describe('the learn-mode ceiling', () => {
     expect(await store.reloadRepo()).toEqual({ ok: true });
     await store.attach({ id: 'sbx_1', name: 'p', path: '/p' });
     const policy = proposalPolicy({
-      decide: (_door, request, sandbox) =>
-        store.decide('egress', request, sandbox),
+      decide: (_door, request, sandbox) => store.decide('egress', request, sandbox),
       onChange: () => () => undefined,
       store,
     });
