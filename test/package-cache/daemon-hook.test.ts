@@ -32,12 +32,19 @@ describe('the package cache sandbox layer', () => {
     },
   };
 
+  const execs: { containerId: string; cmd: string[] }[] = [];
+  const runtime = {
+    execBuffered: (containerId: string, o: { cmd: string[] }) => {
+      execs.push({ containerId, cmd: o.cmd });
+      return Promise.resolve({ exitCode: 0, stdout: '', stderr: '', timedOut: false });
+    },
+  } as unknown as RuntimePort;
   const hook = async (packageCache: Record<string, unknown> | undefined) => {
     const base = await loadDaemonConfig(undefined, { stateDir, socket: join(stateDir, 'sock') });
     return PackageCacheHook.create({
       config: { ...base, ...(packageCache ? { packageCache } : {}) } as typeof base,
       logger: quiet,
-      runtime: {} as RuntimePort,
+      runtime,
       daemonId: 'test',
       policy: policy as never,
     });
@@ -96,5 +103,24 @@ describe('the package cache sandbox layer', () => {
     await again.stop(ctx);
     await expect(fetch(local)).rejects.toThrow();
     await again.close();
+  });
+
+  it("writes Maven's settings in the sandbox at start (as its user, through exec), unless turned off", async () => {
+    execs.length = 0;
+    const on = await hook({ enabled: true });
+    await on.prepare(ctx);
+    await on.started({ ...ctx, pid: 1, containerId: 'ctr-1' });
+    expect(execs).toHaveLength(1);
+    expect(execs[0]!.containerId).toBe('ctr-1');
+    expect(execs[0]!.cmd.slice(0, 2)).toEqual(['sh', '-c']);
+    expect(execs[0]!.cmd.at(-1)).toContain('<url>${env.AIBOX_PACKAGE_CACHE}/-/maven2</url>');
+    await on.close();
+    const off = await hook({ enabled: true, maven: { settings: false } });
+    await off.prepare(ctx);
+    await off.started({ ...ctx, pid: 1, containerId: 'ctr-1' });
+    const disabled = await hook(undefined);
+    await disabled.started({ ...ctx, pid: 1, containerId: 'ctr-1' });
+    expect(execs).toHaveLength(1);
+    await off.close();
   });
 });
