@@ -22,7 +22,8 @@ const RUN_REASON =
  */
 export function decideRequest(method: string, target: string): EngineDecision {
   const m = method.toUpperCase();
-  if (!target.startsWith('/') || /\\|%2[eEfF]|%5[cC]|\/\/|(^|\/)\.\.?(\/|$|\?)/.test(target.split('?')[0]!))
+  // Clients escape the `/` of an image name (`localhost%2Fapp`); nothing else encoded, no dot segment, no `..`.
+  if (!target.startsWith('/') || /\\|%(?!2[fF])|\/\/|\.\.|(^|\/)\.(\/|$)/.test(target.split('?')[0]!))
     return refuse(
       `${m} ${target.slice(0, 200)}`,
       'ENGINE_ENDPOINT_REFUSED',
@@ -40,6 +41,9 @@ export function decideRequest(method: string, target: string): EngineDecision {
   if (m === 'GET' && (rest === '/version' || rest === '/info')) return ok();
   if (m === 'GET' && rest === '/images/json') return ok();
   if (m === 'GET' && /^\/images\/.+\/(json|exists|history)$/.test(rest)) return ok();
+  // `podman run` asks for a pull first (policy missing): resolved in the engine's own store, never fetched (no network).
+  if (m === 'POST' && rest === '/images/pull' && ['missing', 'never'].includes(query.get('policy') ?? ''))
+    return ok();
   if (
     (m === 'POST' && /^\/images\/.+\/(tag|untag)$/.test(rest)) ||
     (m === 'DELETE' && /^\/images\/.+$/.test(rest))

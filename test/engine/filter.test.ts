@@ -25,8 +25,10 @@ describe('the engine front filter', () => {
       ['POST', '/v4.3.1/libpod/images/localhost/app:1/tag?repo=localhost/app&tag=2'],
       ['POST', '/v4.3.1/libpod/images/app/untag'],
       ['DELETE', '/v4.3.1/libpod/images/localhost/app:1?force=false'],
+      ['POST', '/v4.3.1/libpod/images/localhost%2Fapp:1/tag?repo=localhost/app&tag=2'],
+      ['POST', '/v4.3.1/libpod/images/pull?reference=localhost/app:1&policy=missing'],
     ] as const)
-      expect(decodeURIComponent(allowed(m, t) ?? ''), `${m} ${t}`).toBe(t);
+      expect(decodeURIComponent(allowed(m, t) ?? ''), `${m} ${t}`).toBe(decodeURIComponent(t));
   });
 
   it('forwards a build with chroot isolation, whatever isolation the client asked for', () => {
@@ -72,6 +74,10 @@ describe('the engine front filter', () => {
   it('refuses any other endpoint, and paths that try to escape the match', () => {
     for (const [m, t] of [
       ['POST', '/v4.3.1/libpod/images/pull?reference=x'],
+      ['POST', '/v4.3.1/libpod/images/pull?reference=x&policy=always'],
+      ['GET', '/v4.3.1/libpod/images/a%2F..%2F..%2Fcontainers/json'],
+      ['GET', '/v4.3.1/libpod/images/a%252e%252e/json'],
+      ['GET', '/v4.3.1/libpod/images/./json'],
       ['POST', '/images/create?fromImage=x'],
       ['POST', '/v4.3.1/libpod/images/load'],
       ['GET', '/v4.3.1/libpod/images/app/get'],
