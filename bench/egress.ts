@@ -6,7 +6,10 @@
  *   CONNECT (tunnel)  HTTPS to a host without method/path rules: CONNECT, SNI peeked, spliced
  *   inspected HTTPS   HTTPS to a host with a method/path rule: TLS terminated with the sandbox CA, checked, re-encrypted
  * For HTTPS both a request on a kept-alive connection and a whole new connection (CONNECT + TLS handshake + one
- * request) are measured.
+ * request) are measured. A new connection is a full TLS handshake on both sides of the comparison: the direct
+ * baseline opens a new TLS socket too, and no TLS session is ever resumed (counted and printed, so a resumed
+ * session cannot flatter either side). Inspected hosts are bumped client-first, so the proxy's own connection
+ * upstream comes from its pool; the upstream handshakes seen during that series are printed next to it.
  * Run: `npx tsx bench/egress.ts` (figures on stdout; nothing is asserted).
  */
 import { execFileSync } from 'node:child_process';
@@ -22,6 +25,8 @@ import dnsPacket from 'dns-packet';
 import { EgressConfig, EgressManager, buildEgressPolicy } from '../src/egress/index.js';
 
 const N = Number(process.env.BENCH_N ?? 400);
+/** Handshakes the client side completed with a resumed TLS session (must stay 0: every new connection is full). */
+let resumedSessions = 0;
 const BODY = Buffer.alloc(Number(process.env.BENCH_BODY ?? 1024), 'x');
 const BIG = Buffer.alloc(4 * 1024 * 1024, 'y');
 
@@ -94,7 +99,10 @@ function tunnelAgent(
     const tls = (socket?: Socket) =>
       tlsConnect({ ca: opts.ca, ...(socket ? { socket } : { host, port }), servername: host });
     const ready = (s: ReturnType<typeof tls>) => {
-      s.once('secureConnect', () => cb(null, s));
+      s.once('secureConnect', () => {
+        if (s.isSessionReused()) resumedSessions++;
+        cb(null, s);
+      });
       s.once('error', (e) => cb(e));
     };
     if (!proxy) {
@@ -138,16 +146,17 @@ async function httpsLatency(
   ca: Buffer[],
   keepAlive: boolean,
   n = N,
+  warmup = 10,
 ): Promise<number[]> {
   const make = () => tunnelAgent(proxy, { keepAlive, maxSockets: 1, ca });
   let agent = make();
   const out: number[] = [];
-  for (let i = 0; i < n + 10; i++) {
+  for (let i = 0; i < n + warmup; i++) {
     if (!keepAlive) agent = make();
     const t = process.hrtime.bigint();
     const status = await httpsGet(url, agent);
     if (status !== 200) throw new Error(`status ${status} for ${url}`);
-    if (i >= 10) out.push(Number(process.hrtime.bigint() - t) / 1e6);
+    if (i >= warmup) out.push(Number(process.hrtime.bigint() - t) / 1e6);
     if (!keepAlive) agent.destroy();
   }
   agent.destroy();
@@ -219,6 +228,11 @@ async function main(): Promise<void> {
     { key: await readFile(join(stateDir, 'srv.key')), cert: await readFile(join(stateDir, 'srv.pem')) },
     (_req, res) => res.end(BODY),
   );
+  let upstreamHandshakes = 0;
+  // Only the proxy's own connections for inspected hosts carry this SNI (the direct baseline says localhost).
+  tlsOrigin.on('secureConnection', (s: { servername?: string | false }) => {
+    if (s.servername === 'inspect.test') upstreamHandshakes++;
+  });
   await new Promise<void>((r) => tlsOrigin.listen(0, '127.0.0.1', () => r()));
   const tlsPort = (tlsOrigin.address() as AddressInfo).port;
   const manager = new EgressManager({
@@ -289,17 +303,33 @@ async function main(): Promise<void> {
       dKeep,
       stats(await httpsLatency(`https://inspect.test:${tlsPort}/`, proxyAt, ca, true)),
     );
+    // New connections are measured interleaved (direct, tunnel, inspected, direct, …): on a shared, loaded host
+    // the three series then meet the same load, and the paired differences are printed too.
     const nNew = Math.min(N, 200);
-    const dNew = stats(await httpsLatency(`https://localhost:${tlsPort}/`, undefined, ca, false, nNew));
-    row(
-      'CONNECT tunnel, new connection',
-      dNew,
-      stats(await httpsLatency(`https://tunnel.test:${tlsPort}/`, proxyAt, ca, false, nNew)),
+    const series = { direct: [] as number[], tunnel: [] as number[], inspected: [] as number[] };
+    const before = upstreamHandshakes;
+    for (let i = 0; i < nNew + 10; i++) {
+      const d = await httpsLatency(`https://localhost:${tlsPort}/`, undefined, ca, false, 1, 0);
+      const t = await httpsLatency(`https://tunnel.test:${tlsPort}/`, proxyAt, ca, false, 1, 0);
+      const s = await httpsLatency(`https://inspect.test:${tlsPort}/`, proxyAt, ca, false, 1, 0);
+      if (i < 10) continue;
+      series.direct.push(d[0]!);
+      series.tunnel.push(t[0]!);
+      series.inspected.push(s[0]!);
+    }
+    const dNew = stats(series.direct);
+    row('CONNECT tunnel, new connection', dNew, stats(series.tunnel));
+    row('inspected, new connection', dNew, stats(series.inspected));
+    const paired = (xs: number[]) => stats(xs.map((x, i) => x - series.direct[i]!));
+    const pt = paired(series.tunnel);
+    const pi = paired(series.inspected);
+    console.log(
+      `  paired added (each new connection minus the direct one next to it): tunnel p50 ${pt.p50.toFixed(3)} ` +
+        `p99 ${pt.p99.toFixed(3)} | inspected p50 ${pi.p50.toFixed(3)} p99 ${pi.p99.toFixed(3)}`,
     );
-    row(
-      'inspected, new connection',
-      dNew,
-      stats(await httpsLatency(`https://inspect.test:${tlsPort}/`, proxyAt, ca, false, nNew)),
+    console.log(
+      `  (${nNew + 10} new inspected connections: ${upstreamHandshakes - before} proxy handshakes upstream; ` +
+        `TLS sessions resumed by any client: ${resumedSessions})`,
     );
     const tDirect = await throughput(`http://127.0.0.1:${port}/`, undefined);
     const tProxy = await throughput(`http://origin.test:${port}/`, proxyUrl);
