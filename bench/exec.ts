@@ -2,11 +2,12 @@
  * bench/exec: commands through the sandbox's exec agent, against raw `podman exec` in the same run.
  *  1. API exec `true` (POST /v1/sandboxes/NAME/exec over the daemon's unix socket): p50/p99, and raw
  *     `podman exec --user 1001 CID true` (the Podman CLI as the rootless user, same container) as the baseline.
+ *     The floor under both: a shell's fork + execve of /bin/true inside the sandbox against the host (per spawn).
  *  2. N sequential API execs: host processes before and after (all, conmon, and those of this daemon's Podman user).
  *  3. S sandboxes × C concurrent execs each: errors and p99.
  *  4. After removing every sandbox: the same process counts against the count before any sandbox.
  * Needs root and a built base image (starts gVisor sandboxes: run it alone, through flock).
- * Usage: npx tsx bench/exec.ts [--n 1000] [--latency 300] [--raw 10] [--sandboxes 8] [--concurrent 50] [--built]
+ * Usage: npx tsx bench/exec.ts [--n 1000] [--latency 300] [--raw 10] [--sandboxes 8] [--concurrent 50] [--spawns 200] [--built]
  */
 import { readdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
@@ -23,6 +24,7 @@ const LATENCY = flag('latency', 300);
 const RAW = flag('raw', 10);
 const SANDBOXES = flag('sandboxes', 8);
 const CONCURRENT = flag('concurrent', 50);
+const SPAWNS = flag('spawns', 200);
 
 interface Counts {
   /** Every host process (noisy: other daemons on the host count too). */
@@ -105,9 +107,20 @@ async function main(): Promise<void> {
       );
     }
     const afterRaw = await counts(daemon.dir);
+    // The floor under any exec: one fork + execve of /bin/true by a shell already running inside gVisor, against
+    // the same loop on the host (per spawn, from loops of SPAWNS). No channel, no daemon: what systrap costs.
+    const loop = `i=0; while [ $i -lt ${SPAWNS} ]; do /bin/true; i=$((i+1)); done`;
+    const inside: number[] = [];
+    const onHost: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      inside.push((await timeIt(() => apiExec(daemon, first, ['sh', '-c', loop]))) / SPAWNS);
+      onHost.push((await timeIt(() => execa('sh', ['-c', loop]))) / SPAWNS);
+    }
     printTable('exec `true` (ms)', [
       ['API exec through the agent', summarize(api)],
       ['raw podman exec (CLI, same container)', summarize(raw)],
+      [`fork+exec of /bin/true inside gVisor (sh loop of ${SPAWNS}), per spawn`, summarize(inside)],
+      [`fork+exec of /bin/true on the host (same loop), per spawn`, summarize(onHost)],
     ]);
     console.log(`processes around the ${RAW} raw podman execs: ${diff(beforeRaw, afterRaw)}`);
 
