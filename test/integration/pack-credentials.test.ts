@@ -193,6 +193,22 @@ describe.skipIf(!run)(
       expect(explained.stdout).toContain('EGRESS_CREDENTIAL_EXFILTRATION');
     });
 
+    it("keeps the pack's placeholder and its injection across a daemon crash", async () => {
+      const before = (await sh('echo "$MAVEN_MIRROR_TOKEN"')).stdout.trim();
+      await daemon.crash();
+      await daemon.restart();
+      seen.length = 0;
+      const r = await waitFor(async () => {
+        const got = await curl(
+          `-H "Authorization: Bearer $MAVEN_MIRROR_TOKEN" https://${REGISTRY}:${port}/maven2/r.pom`,
+        );
+        return got.stdout.includes('registry GET /maven2/r.pom') ? got : undefined;
+      }, 30_000);
+      expect(r.stdout).toContain(' rc=0');
+      expect(seen.at(-1)?.auth).toBe(`Bearer ${SECRET}`);
+      expect((await sh('echo "$MAVEN_MIRROR_TOKEN"')).stdout.trim()).toBe(before);
+    }, 120_000);
+
     it('stops giving it when the org no longer allows the secret: no placeholder, no value upstream, explainable', async () => {
       await orgCredentials('[]');
       await waitFor(async () => {
