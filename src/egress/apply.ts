@@ -15,6 +15,7 @@ import { connect } from 'node:net';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { messageOf, type Logger } from '../shared/index.js';
+import { writeFileAtomic } from '../shared/fs/index.js';
 import { egressErrors } from './errors.js';
 import { nftEndpoints, nftTableName, type NftRulesetInput } from './render-nftables.js';
 import {
@@ -358,7 +359,9 @@ export class SquidProcess {
       ...templates.map((t) => symlink(join(SQUID_TEMPLATES, t), join(errors, t)).catch(() => undefined)),
       ...Object.entries(files.errorPages).map(([name, body]) => writeFile(join(errors, name), body)),
       writeFile(this.confPath, files.conf),
-      writeFile(join(this.dir, SNI_HELPER), SNI_HELPER_SCRIPT, { mode: 0o755 }),
+      // Replaced whole: Squid may start a helper at any time, and one that reads a half-written script exits at
+      // once, which Squid (after a reconfigure) takes for a crash loop and dies of (seen under load).
+      writeFileAtomic(join(this.dir, SNI_HELPER), SNI_HELPER_SCRIPT, { mode: 0o755 }),
     ]);
     const { uid, gid } = await (this.opts.userIds ?? (() => squidUserIds(this.opts.user)))();
     // A sandbox that no longer has a binding keeps no file of values either.
