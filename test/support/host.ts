@@ -188,21 +188,7 @@ export async function sweepDaemonGvisor(stateDir: string, daemonId: string): Pro
   const wrapper = path.join(stateDir, 'podman', 'runsc-wrapper');
   if (process.getuid?.() !== 0 || !existsSync(conf) || !existsSync(wrapper)) return [];
   const user = await podmanUser();
-  const asUser = (args: string[]) =>
-    execa('podman', args, {
-      env: {
-        PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
-        HOME: user.home,
-        XDG_RUNTIME_DIR: path.dirname(user.runscRoot),
-        CONTAINERS_CONF: conf,
-      },
-      extendEnv: false,
-      uid: user.uid,
-      gid: user.gid,
-      cwd: '/',
-      reject: false,
-      timeout: 30_000,
-    });
+  const asUser = (args: string[]) => podmanAs(stateDir, args);
   const { sweepRunsc } = await import('../../src/runtime/runsc-sweep.js');
   const swept = await sweepRunsc({
     daemonId,
@@ -222,4 +208,30 @@ export async function sweepDaemonGvisor(stateDir: string, daemonId: string): Pro
     },
   });
   return swept.map((s) => s.id);
+}
+
+/** Runs podman as the rootless Podman user with a test daemon's containers.conf (`unshare …` runs in its userns). */
+export async function podmanAs(
+  stateDir: string,
+  args: string[],
+  /** No pipes: for a command that leaves processes behind (they would hold the pipes open). */
+  detached = false,
+) {
+  const user = await podmanUser();
+  return execa('podman', args, {
+    env: {
+      PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+      HOME: user.home,
+      XDG_RUNTIME_DIR: path.dirname(user.runscRoot),
+      CONTAINERS_CONF: path.join(stateDir, 'podman', 'containers.conf'),
+    },
+    extendEnv: false,
+    uid: user.uid,
+    gid: user.gid,
+    cwd: '/',
+    reject: false,
+    timeout: 60_000,
+    stdin: 'ignore',
+    ...(detached ? { stdout: 'ignore' as const, stderr: 'ignore' as const } : {}),
+  });
 }
