@@ -1,7 +1,9 @@
 /**
  * kill -9 of a real daemon while 10 sandboxes are starting concurrently (at a few moments of the starts), then a
  * restart: 0 orphans. No container without a record, no mount, Squid, cgroup, egress state folder or listener for a
- * sandbox that is not running; every record is running (and exec works) or stopped; the API is back within a bound.
+ * sandbox that is not running; no runsc state or conmon/runsc process of the daemon's for a container Podman does not
+ * list, and none at all once every sandbox is removed; every record is running (and exec works) or stopped; the API
+ * is back within a bound.
  * Starts 10 gVisor sandboxes per case: run through flock.
  */
 import { existsSync } from 'node:fs';
