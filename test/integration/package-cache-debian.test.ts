@@ -54,6 +54,8 @@ describe.skipIf(!run)('the shared package cache serving apt in gVisor sandboxes'
     daemon = await startTestDaemon({
       name: 'pkgcache-deb',
       config: {
+        // Debug: the per-layer "start step" lines, for the start phase measured below.
+        log: { level: 'debug' },
         policy: { repo: policyRepo },
         packageCache: {
           enabled: true,
@@ -108,8 +110,8 @@ describe.skipIf(!run)('the shared package cache serving apt in gVisor sandboxes'
     const log = await readFile(path.join(daemon.dir, 'aiboxd.log'), 'utf8');
     const phases = log
       .split('\n')
-      .filter((l) => l.includes('"sandbox running"'))
-      .map((l) => (JSON.parse(l) as { phases?: Record<string, number> }).phases?.['started:package-cache'])
+      .filter((l) => l.includes('"start step"') && l.includes('"started:package-cache"'))
+      .map((l) => (JSON.parse(l) as { ms?: number }).ms)
       .filter((v): v is number => typeof v === 'number');
     expect(phases.length).toBe(2);
     console.log('started:package-cache (ms) per sandbox:', phases.join(', '));
