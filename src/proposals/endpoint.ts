@@ -144,7 +144,13 @@ async function serve(
     });
   } catch (err) {
     req.resume();
-    if (isAiboxError(err)) return send(res, err.status, { error: err.toJSON() });
+    if (isAiboxError(err))
+      return send(
+        res,
+        err.status,
+        { error: err.toJSON() },
+        err.status === 401 ? { 'www-authenticate': 'Bearer realm="aibox-proposals"' } : {},
+      );
     throw err;
   }
 }
@@ -178,9 +184,15 @@ async function readJsonBody(req: IncomingMessage): Promise<unknown> {
   }
 }
 
-function send(res: ServerResponse, status: number, body: unknown): void {
+function send(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void {
   const text = `${JSON.stringify(body)}\n`;
   res.writeHead(status, {
+    ...headers,
     'content-type': 'application/json',
     'content-length': Buffer.byteLength(text),
     'cache-control': 'no-store',

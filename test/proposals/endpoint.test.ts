@@ -32,7 +32,7 @@ function call(
   body?: string,
   type = 'application/json',
   authorization: string | null = `Bearer ${TOKEN}`,
-): Promise<{ status: number; body: any }> {
+): Promise<{ status: number; body: any; headers: Record<string, unknown> }> {
   return new Promise((resolve, reject) => {
     const req = request({
       host: '127.0.0.1',
@@ -48,7 +48,11 @@ function call(
       let text = '';
       res.on('data', (c: Buffer) => (text += c.toString()));
       res.on('end', () =>
-        resolve({ status: res.statusCode ?? 0, body: text ? JSON.parse(text) : undefined }),
+        resolve({
+          status: res.statusCode ?? 0,
+          body: text ? JSON.parse(text) : undefined,
+          headers: res.headers,
+        }),
       );
     });
     req.on('error', reject);
@@ -123,6 +127,7 @@ describe('the proposal endpoint', () => {
           'PROPOSAL_UNAUTHORIZED',
         ]);
         expect(JSON.stringify(r.body)).not.toContain(TOKEN);
+        expect(r.headers['www-authenticate']).toBe('Bearer realm="aibox-proposals"');
       }
     }
     // Refused before the rate limit: a stranger cannot use up the sandbox's allowance.
