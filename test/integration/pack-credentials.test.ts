@@ -51,6 +51,16 @@ describe.skipIf(!run)(
         `package aibox.org.credentials\n\nimport rego.v1\n\nallowed_secrets := ${secrets}\n`,
       );
 
+    const doctorCheck = async () => {
+      const doctor = await daemon.cli(['doctor', '--sandbox', name, '--json']);
+      const report = JSON.parse(doctor.stdout) as {
+        packs: { checks: { name: string; ok: boolean; detail: string }[] };
+      };
+      return report.packs.checks.find(
+        (c) => c.name === `maven@3.8 credential MAVEN_MIRROR_TOKEN → ${REGISTRY}`,
+      );
+    };
+
     beforeAll(async () => {
       work = await mkdtemp(path.join(tmpdir(), 'aibox-pack-cred-'));
       const ssl = (...args: string[]) => execFileSync('openssl', args, { cwd: work, stdio: 'ignore' });
@@ -162,6 +172,10 @@ describe.skipIf(!run)(
       expect(r.stdout).toContain(' rc=0');
       expect(seen).toEqual([{ host: `${REGISTRY}:${port}`, url: '/maven2/a.pom', auth: `Bearer ${SECRET}` }]);
       expect(await daemon.log()).not.toContain(SECRET);
+      expect(await doctorCheck()).toMatchObject({
+        ok: true,
+        detail: expect.stringMatching(/^given \(decision dec_/),
+      });
     }, 300_000);
 
     it('never puts the value in the sandbox: not in its environment, files or any /proc entry', async () => {
@@ -250,6 +264,10 @@ describe.skipIf(!run)(
       });
       expect(decision.layers[0]).toMatchObject({ layer: 'org', verdict: 'deny' });
       expect(decision.layers[0]!.rules[0]!.at).toMatch(/credentials\.rego:5$/);
+      // doctor shows it as not given (not a failure: the manifest does not mark it required), with the reason.
+      const check = await doctorCheck();
+      expect(check?.ok).toBe(true);
+      expect(check?.detail).toMatch(/^not given: .*credentials\.allowed_secrets/);
     }, 120_000);
 
     it('gives it back when the org allows it again, and takes it away with the pack on uninstall', async () => {

@@ -25,7 +25,12 @@ import { egressPolicyInput, type PolicyService } from './policy.js';
 import type { EffectiveEgress } from '../../policy/doors/egress.js';
 import type { CredentialProvider } from '../../credentials/index.js';
 import type { PlaceholderRule } from '../../egress/policy.js';
-import { CredentialBindings, type PackBindingSource, type SandboxBindings } from './credential-bindings.js';
+import {
+  CredentialBindings,
+  type BindingOutcome,
+  type PackBindingSource,
+  type SandboxBindings,
+} from './credential-bindings.js';
 
 const RECENT_DECISIONS = 5000;
 /** The base image's system trust bundle (Debian), and where the sandbox finds its egress CA alone. */
@@ -197,6 +202,11 @@ export class EgressService implements SandboxHook {
   /** The placeholder variables of the bindings the sandbox is given, for every later command. */
   execEnv(ctx: { id: string }): Promise<Record<string, string>> {
     return Promise.resolve(this.bindings.env(ctx.id));
+  }
+
+  /** What became of each credential binding of the sandbox at the last computation (doctor). */
+  bindingOutcomes(sandboxId: string): BindingOutcome[] {
+    return this.bindings.current(sandboxId)?.outcomes ?? [];
   }
 
   /** The packs layer (built after this one) tells which bindings the packs installed in a sandbox declare. */

@@ -773,6 +773,7 @@ export class PacksService implements SandboxHook {
   async smoke(target: PackTarget): Promise<{ name: string; ok: boolean; detail: string }[]> {
     const mine = (await this.load())[target.id];
     const out: { name: string; ok: boolean; detail: string }[] = [];
+    const outcomes = this.deps.egress?.bindingOutcomes(target.id) ?? [];
     for (const p of this.installedSpecs(mine ?? { packs: [], mcp: [] })) {
       for (const need of p.spec.egress) {
         const req = parseEgressNeed(need);
@@ -781,6 +782,16 @@ export class PacksService implements SandboxHook {
           name: `${p.name}@${p.version} egress ${req.host}:${req.port}`,
           ok: d.outcome !== 'deny',
           detail: `${d.outcome === 'deny' ? `denied: ${d.reason}` : 'allowed'} (decision ${d.id})`,
+        });
+      }
+      // Each credential binding as the egress layer last decided it: not given is a failure only when required.
+      for (const o of outcomes.filter((b) => b.pack === p.name)) {
+        out.push({
+          name: `${p.name}@${p.version} credential ${o.env} → ${o.host}`,
+          ok: o.given || !o.required,
+          detail: o.given
+            ? `given (decision ${o.decisions.join(', ')})`
+            : `not given: ${o.reason ?? 'unknown'}`,
         });
       }
       const argv = p.spec.smoke.map((a) => expand(a, `${PACKS_MOUNT}/${p.name}`));
