@@ -182,12 +182,12 @@ describe.skipIf(!run)('the container engine of a sandbox', () => {
     ) as { engineId: string };
     // The engine's own cgroups (rootless: aiboxd's, named by the engine's id), there while it runs.
     const cgroup = `/sys/fs/cgroup/memory/aibox/${state.engineId}`;
-    const hadCgroup = existsSync(cgroup);
+    expect(existsSync(cgroup)).toBe(true);
     const del = await daemon.api('DELETE', '/v1/sandboxes/box');
     expect(del.status, JSON.stringify(del.body)).toBeLessThan(300);
     expect(await engines()).toEqual([]);
     expect(existsSync(path.join(daemon.stateDir, 'engine', boxId))).toBe(false);
-    if (hadCgroup) expect(existsSync(cgroup)).toBe(false);
+    expect(existsSync(cgroup)).toBe(false);
     const mounts = await readFile('/proc/self/mountinfo', 'utf8');
     expect(mounts).not.toContain(boxId);
     expect(mounts).not.toContain(state.engineId);
