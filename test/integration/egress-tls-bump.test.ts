@@ -40,6 +40,10 @@ describe.skipIf(!run)('egress: client-first TLS inspection in the real proxy', (
   let upstream: https.Server;
   let port = 0;
   let proxyPort = 0;
+  /** An upstream whose certificate no CA the proxy trusts has signed (self-signed). */
+  let rogue: https.Server;
+  let roguePort = 0;
+  let rogueHits = 0;
   let ca: Buffer[] = [];
   const seen: { host: string; sni: string | false; url: string }[] = [];
   let handshakes = 0;
@@ -70,6 +74,18 @@ describe.skipIf(!run)('egress: client-first TLS inspection in the real proxy', (
     upstream.on('secureConnection', () => handshakes++);
     await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', () => r()));
     port = (upstream.address() as AddressInfo).port;
+    ssl('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
+      '-subj', '/CN=rogue.test', '-addext', 'subjectAltName=DNS:rogue.test', '-keyout', 'rogue.key',
+      '-out', 'rogue.pem'); // prettier-ignore
+    rogue = https.createServer(
+      { key: await readFile(join(dir, 'rogue.key')), cert: await readFile(join(dir, 'rogue.pem')) },
+      (_req, res) => {
+        rogueHits++;
+        res.end('rogue upstream');
+      },
+    );
+    await new Promise<void>((r) => rogue.listen(0, '127.0.0.1', () => r()));
+    roguePort = (rogue.address() as AddressInfo).port;
     manager = new EgressManager({
       config: EgressConfig.parse({ tls: { upstreamCaFiles: [join(dir, 'up-ca.pem')] } }),
       stateDir: dir,
@@ -84,10 +100,23 @@ describe.skipIf(!run)('egress: client-first TLS inspection in the real proxy', (
         allow: [
           { host: 'api.test', ports: [port] },
           { host: 'other.test', ports: [port] },
+          { host: 'rogue.test', ports: [roguePort] },
         ],
-        dnsHosts: { 'api.test': '127.0.0.1', 'other.test': '127.0.0.1' },
-        hostAccess: [{ address: '127.0.0.1', port }],
-        http: [{ layer: 'project', at: 'test', rules: [{ host: 'api.test', methods: ['GET'], index: 0 }] }],
+        dnsHosts: { 'api.test': '127.0.0.1', 'other.test': '127.0.0.1', 'rogue.test': '127.0.0.1' },
+        hostAccess: [
+          { address: '127.0.0.1', port },
+          { address: '127.0.0.1', port: roguePort },
+        ],
+        http: [
+          {
+            layer: 'project',
+            at: 'test',
+            rules: [
+              { host: 'api.test', methods: ['GET'], index: 0 },
+              { host: 'rogue.test', methods: ['GET'], index: 1 },
+            ],
+          },
+        ],
       }),
     );
     proxyPort = manager.state(ID)!.proxyPort;
@@ -99,20 +128,23 @@ describe.skipIf(!run)('egress: client-first TLS inspection in the real proxy', (
     await manager?.close();
     upstream?.closeAllConnections();
     upstream?.close();
+    rogue?.closeAllConnections();
+    rogue?.close();
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
   /** CONNECT `target`, then (unless `plain`) TLS with `sni`, one GET with `host`; the whole exchange, never throws. */
   async function through(
     target: string,
-    opts: { sni?: string | null; host?: string; plain?: boolean; verify?: boolean } = {},
+    opts: { sni?: string | null; host?: string; plain?: boolean; verify?: boolean; port?: number } = {},
   ): Promise<Answer> {
+    const port_ = opts.port ?? port;
     const raw: Socket = netConnect(proxyPort, '127.0.0.1');
     raw.setTimeout(10_000, () => raw.destroy());
     const connect = await new Promise<string>((resolve) => {
       let head = '';
       raw.once('connect', () =>
-        raw.write(`CONNECT ${target}:${port} HTTP/1.1\r\nHost: ${target}:${port}\r\n\r\n`),
+        raw.write(`CONNECT ${target}:${port_} HTTP/1.1\r\nHost: ${target}:${port_}\r\n\r\n`),
       );
       const onData = (c: Buffer) => {
         head += c.toString('latin1');
@@ -123,7 +155,7 @@ describe.skipIf(!run)('egress: client-first TLS inspection in the real proxy', (
       raw.on('data', onData);
       raw.once('close', () => resolve(head.split('\r\n')[0] ?? ''));
     });
-    const request = `GET /x HTTP/1.1\r\nHost: ${opts.host ?? target}:${port}\r\nConnection: close\r\n\r\n`;
+    const request = `GET /x HTTP/1.1\r\nHost: ${opts.host ?? target}:${port_}\r\nConnection: close\r\n\r\n`;
     if (opts.plain) {
       raw.write(request);
       return { connect, text: await readAll(raw) };
@@ -194,6 +226,16 @@ describe.skipIf(!run)('egress: client-first TLS inspection in the real proxy', (
     const r = await through('api.test', { plain: true });
     expect(r.text).not.toContain('upstream');
     expect(seen).toEqual([]);
+  });
+
+  it('refuses an inspected upstream whose certificate does not verify, before any request reaches it', async () => {
+    rogueHits = 0;
+    const r = await through('rogue.test', { port: roguePort });
+    expect(r.connect).toMatch(/^HTTP\/1\.1 200/);
+    // The proxy's own error inside the client's TLS (signed by the sandbox CA), never the upstream's answer.
+    expect(r.text).toMatch(/^HTTP\/1\.1 503/);
+    expect(r.text).not.toContain('rogue upstream');
+    expect(rogueHits).toBe(0);
   });
 
   it('still peeks and checks the SNI of a host that is only tunnelled, and splices it untouched', async () => {
