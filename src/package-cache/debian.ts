@@ -4,12 +4,11 @@ import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { execa } from 'execa';
 import { KeyedMutex } from '../shared/fs/index.js';
-import { messageOf, type Logger } from '../shared/index.js';
+import { messageOf } from '../shared/index.js';
 import type { DebianRegistryConfig } from './config.js';
 import { packageCacheErrors } from './errors.js';
 import type { CacheAnswer } from './npm.js';
-import type { ContentStore } from './store.js';
-import { bodyOf, getUpstream, readLimited, type UpstreamFetch } from './upstream.js';
+import { bodyOf, getUpstream, readLimited, type RegistryDeps } from './upstream.js';
 
 /** Under npm's reserved /-/ prefix, like Maven's and Go's. */
 export const DEBIAN_PREFIX = '/-/debian/';
@@ -24,16 +23,10 @@ interface Release {
   bySha: Map<string, string>;
 }
 
-export interface DebianRegistryOptions {
+export interface DebianRegistryOptions extends RegistryDeps {
   config: DebianRegistryConfig;
-  store: ContentStore;
-  upstream: UpstreamFetch;
   /** Where the store's temporary files go (gpgv reads the InRelease from a file). */
   tmpDir: string;
-  metadataTtlMs: number;
-  maxFileBytes: number;
-  logger: Logger;
-  now?: () => number;
 }
 
 /**

@@ -1,12 +1,11 @@
 import { createHash } from 'node:crypto';
 import { KeyedMutex } from '../shared/fs/index.js';
-import { messageOf, type Logger } from '../shared/index.js';
+import { messageOf } from '../shared/index.js';
 import type { GoRegistryConfig } from './config.js';
 import { packageCacheErrors } from './errors.js';
 import { hash1, hashGoMod, zipEntries } from './go-hash.js';
 import type { CacheAnswer } from './npm.js';
-import type { ContentStore } from './store.js';
-import { getUpstream, readLimited, type UpstreamFetch } from './upstream.js';
+import { getUpstream, readLimited, type RegistryDeps } from './upstream.js';
 
 /** Under npm's reserved /-/ prefix, like Maven's. */
 export const GO_PREFIX = '/-/go/';
@@ -17,14 +16,8 @@ const VERSION = /^v[0-9a-z.!+_-]+$/;
 const SUMDB_PATH =
   /^(?:lookup\/[A-Za-z0-9.!_~+/@-]+|tile\/[0-9]+\/(?:[0-9]+|data)\/[0-9x/]+(?:\.p\/[0-9]+)?)$/;
 
-export interface GoRegistryOptions {
+export interface GoRegistryOptions extends RegistryDeps {
   config: GoRegistryConfig;
-  store: ContentStore;
-  upstream: UpstreamFetch;
-  metadataTtlMs: number;
-  maxFileBytes: number;
-  logger: Logger;
-  now?: () => number;
 }
 
 /**

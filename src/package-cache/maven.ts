@@ -1,11 +1,9 @@
 import { createHash } from 'node:crypto';
 import { KeyedMutex } from '../shared/fs/index.js';
-import type { Logger } from '../shared/index.js';
 import type { MavenRegistryConfig } from './config.js';
 import { packageCacheErrors } from './errors.js';
 import type { CacheAnswer } from './npm.js';
-import type { ContentStore } from './store.js';
-import { bodyOf, getUpstream, readLimited, type UpstreamFetch } from './upstream.js';
+import { bodyOf, getUpstream, readLimited, type RegistryDeps } from './upstream.js';
 
 /** One path segment of the Maven 2 layout (group parts, artifact, version, file): no `..`, no slash, no NUL. */
 const SEGMENT = /^[A-Za-z0-9_][A-Za-z0-9._+~-]*$/;
@@ -24,14 +22,8 @@ interface Recorded {
   md5: string;
 }
 
-export interface MavenRegistryOptions {
+export interface MavenRegistryOptions extends RegistryDeps {
   config: MavenRegistryConfig;
-  store: ContentStore;
-  upstream: UpstreamFetch;
-  metadataTtlMs: number;
-  maxFileBytes: number;
-  logger: Logger;
-  now?: () => number;
 }
 
 /**

@@ -1,10 +1,9 @@
 import type { Readable } from 'node:stream';
 import { KeyedMutex } from '../shared/fs/index.js';
-import type { Logger } from '../shared/index.js';
 import type { RegistryConfig } from './config.js';
 import { packageCacheErrors } from './errors.js';
 import type { ContentStore, ExpectedDigests } from './store.js';
-import { bodyOf, getUpstream, readLimited, type UpstreamFetch } from './upstream.js';
+import { bodyOf, getUpstream, readLimited, type RegistryDeps } from './upstream.js';
 
 /** What the cache answers: JSON, or a verified file streamed from the store. */
 export type CacheAnswer =
@@ -26,14 +25,8 @@ interface Packument {
   versions?: Record<string, { dist?: { tarball?: unknown; integrity?: unknown; shasum?: unknown } }>;
 }
 
-export interface NpmRegistryOptions {
+export interface NpmRegistryOptions extends RegistryDeps {
   config: RegistryConfig;
-  store: ContentStore;
-  upstream: UpstreamFetch;
-  metadataTtlMs: number;
-  maxFileBytes: number;
-  logger: Logger;
-  now?: () => number;
 }
 
 /**

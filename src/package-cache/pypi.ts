@@ -1,10 +1,8 @@
 import { KeyedMutex } from '../shared/fs/index.js';
-import type { Logger } from '../shared/index.js';
 import type { PypiRegistryConfig } from './config.js';
 import { packageCacheErrors } from './errors.js';
 import { recordedAnswer, type CacheAnswer } from './npm.js';
-import type { ContentStore } from './store.js';
-import { bodyOf, getUpstream, readLimited, type UpstreamFetch } from './upstream.js';
+import { bodyOf, getUpstream, readLimited, type RegistryDeps } from './upstream.js';
 
 const JSON_TYPE = 'application/vnd.pypi.simple.v1+json';
 const PROJECT = /^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?$/;
@@ -22,14 +20,8 @@ interface SimplePage {
   [key: string]: unknown;
 }
 
-export interface PypiRegistryOptions {
+export interface PypiRegistryOptions extends RegistryDeps {
   config: PypiRegistryConfig;
-  store: ContentStore;
-  upstream: UpstreamFetch;
-  metadataTtlMs: number;
-  maxFileBytes: number;
-  logger: Logger;
-  now?: () => number;
 }
 
 /**

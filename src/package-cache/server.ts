@@ -11,7 +11,7 @@ import { MAVEN_PREFIX, MavenRegistry } from './maven.js';
 import { NpmRegistry, type CacheAnswer } from './npm.js';
 import { PypiRegistry } from './pypi.js';
 import { ContentStore } from './store.js';
-import { nodeFetch, type UpstreamFetch } from './upstream.js';
+import { nodeFetch, type RegistryDeps, type UpstreamFetch } from './upstream.js';
 
 /** The egress door, asked for the sandbox behind a listener: may it reach this registry's host? */
 export type EgressDoor = (
@@ -68,51 +68,22 @@ export class PackageCache {
       logger: o.logger,
       now: this.now,
     });
-    this.pypi = new PypiRegistry({
-      config: o.config.pypi,
+    const deps: RegistryDeps = {
       store: this.store,
       upstream: o.upstream ?? nodeFetch,
       metadataTtlMs: o.config.metadataTtlSeconds * 1000,
       maxFileBytes,
       logger: o.logger,
       now: this.now,
-    });
-    this.maven = new MavenRegistry({
-      config: o.config.maven,
-      store: this.store,
-      upstream: o.upstream ?? nodeFetch,
-      metadataTtlMs: o.config.metadataTtlSeconds * 1000,
-      maxFileBytes,
-      logger: o.logger,
-      now: this.now,
-    });
-    this.go = new GoRegistry({
-      config: o.config.go,
-      store: this.store,
-      upstream: o.upstream ?? nodeFetch,
-      metadataTtlMs: o.config.metadataTtlSeconds * 1000,
-      maxFileBytes,
-      logger: o.logger,
-      now: this.now,
-    });
+    };
+    this.npm = new NpmRegistry({ ...deps, config: o.config.npm });
+    this.pypi = new PypiRegistry({ ...deps, config: o.config.pypi });
+    this.maven = new MavenRegistry({ ...deps, config: o.config.maven });
+    this.go = new GoRegistry({ ...deps, config: o.config.go });
     this.debian = new DebianRegistry({
+      ...deps,
       config: o.config.debian,
-      store: this.store,
-      upstream: o.upstream ?? nodeFetch,
       tmpDir: nodePath.join(o.dir, 'tmp'),
-      metadataTtlMs: o.config.metadataTtlSeconds * 1000,
-      maxFileBytes,
-      logger: o.logger,
-      now: this.now,
-    });
-    this.npm = new NpmRegistry({
-      config: o.config.npm,
-      store: this.store,
-      upstream: o.upstream ?? nodeFetch,
-      metadataTtlMs: o.config.metadataTtlSeconds * 1000,
-      maxFileBytes,
-      logger: o.logger,
-      now: this.now,
     });
   }
 

@@ -1,9 +1,21 @@
 import { Readable } from 'node:stream';
 import type { ReadableStream } from 'node:stream/web';
+import type { Logger } from '../shared/index.js';
 import { packageCacheErrors } from './errors.js';
+import type { ContentStore } from './store.js';
 
 /** How the cache talks to a registry from the host: fetch-shaped, so tests can count and poison what it gets. */
 export type UpstreamFetch = (url: string, init: { headers: Record<string, string> }) => Promise<Response>;
+
+/** What every registry module gets from the cache: the shared store, the upstream fetch, limits and a clock. */
+export interface RegistryDeps {
+  store: ContentStore;
+  upstream: UpstreamFetch;
+  metadataTtlMs: number;
+  maxFileBytes: number;
+  logger: Logger;
+  now?: () => number;
+}
 
 const TIMEOUT_MS = 5 * 60_000;
 
