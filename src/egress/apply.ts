@@ -324,14 +324,31 @@ export class SquidProcess {
    * sandbox, on every stop, rollback and crash-recovery sweep. The master goes first so it cannot respawn its kid.
    */
   async stop(): Promise<void> {
-    const pid = await this.pid();
-    if (pid === undefined) return;
-    const all = await withChildren(pid);
+    const roots = await this.processes();
+    if (roots.length === 0) return;
+    const all = (await Promise.all(roots.map(withChildren))).flat();
     for (const p of all) signal(p, 'SIGKILL');
     const deadline = Date.now() + 5000;
     while (Date.now() < deadline && (await this.anyAlive(all))) await sleep(10);
     await rm(join(this.dir, SQUID_PID_FILE), { force: true });
     await this.removeSharedMemory();
+  }
+
+  /**
+   * Squid's master from its pid file; in the moment before Squid writes that file (a stop racing a start), every
+   * process running this sandbox's configuration, found by its command line.
+   */
+  private async processes(): Promise<number[]> {
+    const pid = await this.pid();
+    if (pid !== undefined) return [pid];
+    const needle = `\0-f\0${this.confPath}\0`;
+    const found: number[] = [];
+    for (const entry of await readdir('/proc').catch(() => [] as string[])) {
+      if (!/^[0-9]+$/.test(entry)) continue;
+      const cmdline = await readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '');
+      if (cmdline.includes('squid') && cmdline.includes(needle)) found.push(Number(entry));
+    }
+    return found;
   }
 
   /** A killed Squid leaves its shared-memory segments behind; they carry this sandbox's service name. */
