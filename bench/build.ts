@@ -11,7 +11,7 @@
  *   sandbox /tmp   shared cache warm, installing in /tmp instead of the workspace (the host folder mount's cost)
  * Goal: sandbox warm ≤ 1.5× host cold (the same situation: a local registry, an empty npm cache).
  * Needs root and a built base image (starts real gVisor sandboxes: run it alone, through flock).
- * Usage: npx tsx bench/build.ts [--runs N] [--tree name@version]
+ * Usage: npx tsx bench/build.ts [--runs N] [--tree name@version] [--without RUNSC_FLAG] [--with RUNSC_FLAG]
  */
 import { createHash } from 'node:crypto';
 import { cp, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
@@ -28,6 +28,14 @@ const arg = (name: string, fallback: string) => {
 };
 const runs = Number(arg('--runs', '5'));
 const tree = arg('--tree', 'express@4.21.2');
+// runsc flags to compare in the same run: a second sandbox started without one of aiboxd's flags and/or with another
+// (its wrapper edited for that start only), timed interleaved with the first (e.g. --with
+// --file-access-mounts=exclusive, measuring only: that mode hides host edits of the workspace).
+const withoutFlag = arg('--without', '');
+const withFlag = arg('--with', '');
+const without = [withoutFlag && `without ${withoutFlag}`, withFlag && `with ${withFlag}`]
+  .filter(Boolean)
+  .join(', ');
 
 interface LockEntry {
   version?: string;
@@ -119,8 +127,30 @@ try {
   if (created.status !== 201) throw new Error(`create: ${JSON.stringify(created.body)}`);
   const pack = await daemon.api('POST', '/v1/sandboxes/bench-build/packs', { ref: 'node' });
   if (pack.status >= 300) throw new Error(`node pack: ${JSON.stringify(pack.body)}`);
-  const sh = async (script: string) => {
-    const r = await daemon.exec('bench-build', ['sh', '-c', script]);
+  if (without) {
+    const wrapper = path.join(daemon.stateDir, 'podman', 'runsc-wrapper');
+    const original = await readFile(wrapper, 'utf8');
+    if (withoutFlag && !original.includes(` ${withoutFlag} `))
+      throw new Error(`the runsc wrapper has no ${withoutFlag}: ${original}`);
+    const edited = original
+      .replace(` ${withoutFlag} `, ' ')
+      .replace(' --network=host ', ` --network=host ${withFlag} `);
+    await writeFile(wrapper, edited);
+    try {
+      const project2 = await makeProject('bench-build-b');
+      await cp(path.join(project, 'package.json'), path.join(project2, 'package.json'));
+      await cp(path.join(project, 'package-lock.json'), path.join(project2, 'package-lock.json'));
+      await execa('chown', ['-R', 'aibox:aibox', project2]);
+      const b = await daemon.api('POST', '/v1/sandboxes', { path: project2, name: 'bench-build-b' });
+      if (b.status !== 201) throw new Error(`create: ${JSON.stringify(b.body)}`);
+    } finally {
+      await writeFile(wrapper, original);
+    }
+    const packB = await daemon.api('POST', '/v1/sandboxes/bench-build-b/packs', { ref: 'node' });
+    if (packB.status >= 300) throw new Error(`node pack: ${JSON.stringify(packB.body)}`);
+  }
+  const sh = async (script: string, sandbox = 'bench-build') => {
+    const r = await daemon.exec(sandbox, ['sh', '-c', script]);
     if (r.exitCode !== 0) throw new Error(`${script}: ${r.stdout}${r.stderr}`);
   };
   const hostCi = (cache: string) =>
@@ -128,14 +158,16 @@ try {
       cwd: hostDir,
       env: { ...npmEnv, npm_config_cache: cache, npm_config_replace_registry_host: 'always' },
     });
-  const sandboxCi = (cache: string) =>
+  const sandboxCi = (cache: string, sandbox?: string) =>
     sh(
       `cd /workspace && npm_config_update_notifier=false npm_config_cache=${cache} npm ci --no-audit --no-fund >/dev/null 2>&1`,
+      sandbox,
     );
   // The same install outside the workspace mount: what gVisor's file I/O to the host folder costs.
-  const sandboxCiTmp = (cache: string) =>
+  const sandboxCiTmp = (cache: string, sandbox?: string) =>
     sh(
       `rm -rf /tmp/p && mkdir /tmp/p && cp /workspace/package.json /workspace/package-lock.json /tmp/p && cd /tmp/p && npm_config_update_notifier=false npm_config_cache=${cache} npm ci --no-audit --no-fund >/dev/null 2>&1`,
+      sandbox,
     );
   const store = path.join(daemon.stateDir, 'package-cache');
   const emptyStore = async () => {
@@ -147,6 +179,7 @@ try {
   // Warm-up, not counted (page cache, the node pack, npm's first start).
   await hostCi(path.join(hostDir, 'warmup'));
   await sandboxCi('/tmp/npm-warmup');
+  if (without) await sandboxCi('/tmp/npm-warmup', 'bench-build-b');
 
   const t = {
     hostCold: [] as number[],
@@ -155,6 +188,8 @@ try {
     sbWarm: [] as number[],
     sbWarmPlus: [] as number[],
     sbTmp: [] as number[],
+    bWarmPlus: [] as number[],
+    bTmp: [] as number[],
   };
   for (let i = 0; i < runs; i++) {
     await rm(path.join(hostDir, 'node_modules'), { recursive: true, force: true });
@@ -175,6 +210,13 @@ try {
     await sh('rm -rf /workspace/node_modules');
     t.sbWarmPlus.push(await timeIt(() => sandboxCi(`/tmp/npm-warm-${i}`)));
     t.sbTmp.push(await timeIt(() => sandboxCiTmp(`/tmp/npm-tmp-${i}`)));
+    if (without) {
+      await sh('rm -rf /workspace/node_modules', 'bench-build-b');
+      await sandboxCi(`/tmp/npm-warm-${i}`, 'bench-build-b'); // its own npm cache warm, as warm+ above
+      await sh('rm -rf /workspace/node_modules', 'bench-build-b');
+      t.bWarmPlus.push(await timeIt(() => sandboxCi(`/tmp/npm-warm-${i}`, 'bench-build-b')));
+      t.bTmp.push(await timeIt(() => sandboxCiTmp(`/tmp/npm-tmp-${i}`, 'bench-build-b')));
+    }
   }
   const rows: [string, ReturnType<typeof summarize>][] = [
     ['host: npm ci, empty npm cache (loopback registry)', summarize(t.hostCold)],
@@ -183,6 +225,12 @@ try {
     ['sandbox: npm ci, shared cache warm, own npm cache empty', summarize(t.sbWarm)],
     ['sandbox: npm ci, shared cache and own npm cache warm', summarize(t.sbWarmPlus)],
     ['sandbox: npm ci in /tmp (not the workspace), shared cache warm', summarize(t.sbTmp)],
+    ...(without
+      ? ([
+          [`sandbox ${without}: npm ci, both caches warm`, summarize(t.bWarmPlus)],
+          [`sandbox ${without}: npm ci in /tmp`, summarize(t.bTmp)],
+        ] as [string, ReturnType<typeof summarize>][])
+      : []),
   ];
   printTable(
     `bench/build: npm ci of ${tree} (${registry.tarballHits()} upstream tarball fetches in all), ms`,
@@ -194,6 +242,10 @@ try {
   console.log(`sandbox warm+ / host warm:            ${ratioPlus.toFixed(2)}×`);
   const ratioTmp = summarize(t.sbTmp).median / summarize(t.hostCold).median;
   console.log(`sandbox warm in /tmp / host:           ${ratioTmp.toFixed(2)}×`);
+  if (without) {
+    const r = (a: number[]) => (summarize(a).median / summarize(t.hostWarm).median).toFixed(2);
+    console.log(`${without}: warm+ / host warm ${r(t.bWarmPlus)}×, /tmp / host ${r(t.bTmp)}×`);
+  }
 } finally {
   await daemon.stop();
   await registry.stop();

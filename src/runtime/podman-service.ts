@@ -221,9 +221,6 @@ export class PodmanService {
   }
 }
 
-/** One dentry cache for all of a sandbox's mounts instead of runsc's 1000 per mount (see runscFlags). */
-export const RUNSC_DENTRY_CACHE = 8000;
-
 /**
  * The flags aiboxd runs every sandbox with (its runsc wrapper).
  * runsc's own sandbox network fails on these kernels ("root network namespace"): gVisor uses the netns Podman
@@ -232,16 +229,15 @@ export const RUNSC_DENTRY_CACHE = 8000;
  * platforms in one run, two runs): an idle sandbox costs 2.4-2.5 % of a core under systrap against 0.01-0.03 %
  * under ptrace (50 idle sandboxes take a whole core), with no consistent difference for exec-heavy work. But
  * under ptrace one process going over the memory limit gets the whole sandbox OOM-killed, where systrap loses
- * only that process (test/integration/lifecycle.test.ts): the blast radius of a lone OOM decides.
+ * only that process (test/integration/lifecycle.test.ts): the blast radius of a lone OOM decides. (kvm: /dev/kvm
+ * exists on these VMs but the CPU has no nested virtualisation; runsc hangs setting up its machine.)
  * --host-uds=create: the exec agent's socket is created by gVisor in a host folder that aiboxd connects to
  * directly (see exec.ts); sandboxes still cannot open host sockets (that would be `open`).
- * --dcache: bind mounts (workspace, home, packs) keep shared file access, so every lookup is revalidated with the
- * host and host edits show at once; but with runsc's default of 1000 cached dentries per mount, a tool tree bigger
- * than that (npm alone is ~5000 files in the node pack, Maven's repository more) is evicted and walked again from
- * the host over and over. One cache of RUNSC_DENTRY_CACHE for the whole sandbox took npm ci of 65 packages in /tmp
- * from 2.38 s to 1.86 s (medians of 6, interleaved, same run). Each cached dentry holds a host file descriptor
- * (directfs), so the size stays well under the sandbox processes' RLIMIT_NOFILE (20000 here); the per-mount
- * default already allowed ~1000 x the number of mounts. File access modes are unchanged (docs/performance.md).
+ * File caching stays runsc's default: the read-only root exclusive, every bind mount (workspace, home, packs)
+ * shared, i.e. revalidated with the host at each lookup, so host edits and newly installed packs show at once.
+ * bench/build compared in one run (a second sandbox with other flags): a sandbox-wide --dcache=8000 changed npm ci
+ * by nothing measurable, and even --file-access-mounts=exclusive (unsafe) took only ~8 % off; see
+ * docs/performance.md for where the time goes instead.
  */
 export function runscFlags(rootless: boolean): string[] {
   return [
@@ -249,7 +245,6 @@ export function runscFlags(rootless: boolean): string[] {
     '--host-uds=create',
     '--oci-seccomp',
     '--platform=systrap',
-    `--dcache=${RUNSC_DENTRY_CACHE}`,
     ...(rootless ? ['--ignore-cgroups'] : []),
   ];
 }
