@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
-import { pathGlobProblem, pathGlobRegex } from '../policy/doors/egress.js';
+import { BindingEnv, BindingTransport } from '../policy/doors/credentials.js';
+import { pathGlobRegex } from '../policy/doors/egress.js';
 import { egressErrors } from './errors.js';
 import { HostPattern, type PlaceholderRule } from './policy.js';
 
@@ -23,32 +24,8 @@ export const CredentialBinding = z
     host: HostPattern.describe(
       'The only host the value is sent to (inspected: TLS terminated at the proxy).',
     ),
-    paths: z
-      .array(
-        z.string().superRefine((g, ctx) => {
-          const problem = pathGlobProblem(g);
-          if (problem) ctx.addIssue({ code: 'custom', message: `"${g}": ${problem}` });
-        }),
-      )
-      .min(1)
-      .optional()
-      .describe('Path globs the value is sent on; absent: every path of the host.'),
-    header: z
-      .string()
-      .regex(/^[A-Za-z0-9-]{1,64}$/, 'an HTTP header name')
-      .default('Authorization'),
-    format: z
-      .string()
-      .regex(
-        /^[^\r\n"\\]*\{value\}[^\r\n"\\]*$/,
-        'a header value containing {value} (no quotes or line breaks)',
-      )
-      .default('Bearer {value}')
-      .describe('The header value sent upstream; {value} is the secret.'),
-    env: z
-      .string()
-      .regex(/^[A-Z_][A-Z0-9_]{0,63}$/, 'an environment variable name')
-      .describe('Variable that holds the placeholder inside the sandbox (e.g. GITHUB_TOKEN).'),
+    ...BindingTransport,
+    env: BindingEnv.describe('Variable that holds the placeholder inside the sandbox (e.g. GITHUB_TOKEN).'),
   })
   .strict();
 export type CredentialBinding = z.infer<typeof CredentialBinding>;

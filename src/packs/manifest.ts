@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { LineCounter, parseDocument } from 'yaml';
 import { nodeAt } from '../shared/yaml-path.js';
-import { pathGlobProblem } from '../policy/doors/egress.js';
+import { BindingEnv, BindingTransport } from '../policy/doors/credentials.js';
 
 /** Where pack files are placed inside every sandbox (read-only), one folder per pack. */
 export const PACKS_MOUNT = '/opt/aibox/packs';
@@ -49,31 +49,8 @@ const PackCredential = z
         'a host name (no wildcard, no port)',
       )
       .describe("The only host the value is sent to; must be one of the version's egress needs."),
-    paths: z
-      .array(
-        z.string().superRefine((g, ctx) => {
-          const problem = pathGlobProblem(g);
-          if (problem) ctx.addIssue({ code: 'custom', message: `"${g}": ${problem}` });
-        }),
-      )
-      .min(1)
-      .optional()
-      .describe('Path globs the value is sent on; absent: every path of the host.'),
-    header: z
-      .string()
-      .regex(/^[A-Za-z0-9-]{1,64}$/, 'an HTTP header name')
-      .default('Authorization'),
-    format: z
-      .string()
-      .regex(
-        /^[^\r\n"\\]*\{value\}[^\r\n"\\]*$/,
-        'a header value containing {value} (no quotes or line breaks)',
-      )
-      .default('Bearer {value}'),
-    env: z
-      .string()
-      .regex(/^[A-Z_][A-Z0-9_]{0,63}$/, 'an environment variable name')
-      .describe('Variable holding the placeholder in later commands (e.g. MAVEN_MIRROR_TOKEN).'),
+    ...BindingTransport,
+    env: BindingEnv.describe('Variable holding the placeholder in later commands (e.g. MAVEN_MIRROR_TOKEN).'),
     required: z
       .boolean()
       .default(false)

@@ -3,6 +3,40 @@ import { domainCovers, domainPatternProblem, globCovers, globMatches } from '../
 import type { LayerVerdict, LayerView, Location } from '../types.js';
 import { defaultDeny, narrowList, verdictOf } from './common.js';
 import type { Door } from './door.js';
+import { pathGlobProblem } from './egress.js';
+
+/** A placeholder variable's name. */
+export const BindingEnv = z.string().regex(/^[A-Z_][A-Z0-9_]{0,63}$/, 'an environment variable name');
+
+/**
+ * How a binding's value travels, shared by the daemon config's bindings and a pack manifest's: the path globs it is
+ * sent on, the header it replaces and the header value's format (checked: a quote or line break would end Squid's
+ * directive).
+ */
+export const BindingTransport = {
+  paths: z
+    .array(
+      z.string().superRefine((g, ctx) => {
+        const problem = pathGlobProblem(g);
+        if (problem) ctx.addIssue({ code: 'custom', message: `"${g}": ${problem}` });
+      }),
+    )
+    .min(1)
+    .optional()
+    .describe('Path globs the value is sent on; absent: every path of the host.'),
+  header: z
+    .string()
+    .regex(/^[A-Za-z0-9-]{1,64}$/, 'an HTTP header name')
+    .default('Authorization'),
+  format: z
+    .string()
+    .regex(
+      /^[^\r\n"\\]*\{value\}[^\r\n"\\]*$/,
+      'a header value containing {value} (no quotes or line breaks)',
+    )
+    .default('Bearer {value}')
+    .describe('The header value sent upstream; {value} is the secret.'),
+};
 
 /**
  * One credential binding a sandbox may be given: a secret the proxy injects toward a host, standing in the sandbox
@@ -13,7 +47,7 @@ export const CredentialRequest = z
   .object({
     secret: z.string().min(1).max(128).describe('Name of the secret in the credentials provider.'),
     host: z.string().min(1).max(260).describe('The host (or *.domain) the value is sent to.'),
-    env: z.string().regex(/^[A-Z_][A-Z0-9_]{0,63}$/, 'an environment variable name'),
+    env: BindingEnv,
     source: z.enum(['config', 'pack']).describe('Who declared the binding: the daemon config or a pack.'),
     pack: z.string().max(64).optional().describe('The pack that declares it (source pack).'),
   })
@@ -21,7 +55,7 @@ export const CredentialRequest = z
 export type CredentialRequest = z.infer<typeof CredentialRequest>;
 
 const SecretName = z.string().regex(/^[A-Za-z0-9._/-]*\*?$/, 'a secret name or a prefix ending in *');
-const EnvName = z.string().regex(/^[A-Z_][A-Z0-9_]{0,63}$/, 'an environment variable name');
+const EnvName = BindingEnv;
 const HostPattern = z.string().superRefine((v, ctx) => {
   const problem = domainPatternProblem(v);
   if (problem) ctx.addIssue({ code: 'custom', message: `"${v}": ${problem}` });
