@@ -5,10 +5,14 @@
  * their links point): javac + run, and `mvn package` (Debian's Maven with its offline repository from the maven
  * pack: Maven Central is unreachable here), with default JVM flags, with -XX:TieredStopAtLevel=1 and with the
  * pack's own options (C1 and its class-data sharing archive); `java
- * -version` and `mvn -v` on both sides show what JVM and Maven start-up cost.
- * Needs root and a built base image. Usage: npx tsx bench/packs.ts [--runs N]
+ * -version` and `mvn -v` on both sides show what JVM and Maven start-up cost. Then `gradle build` of the same
+ * classes (Debian's Gradle 4.4 from the gradle pack, offline, `java` plugin) the two ways Gradle is used: cold
+ * (`--no-daemon`: JVM and Gradle start every build) and with Gradle's daemon (started by a first build, timed on its
+ * own, then `build --rerun-tasks` timed against the warm daemon); the host and the sandbox each run their own daemon
+ * (own Gradle user home, own network namespace), and both are stopped with `gradle --stop` at the end.
+ * Needs root and a built base image. Usage: npx tsx bench/packs.ts [--runs N] [--only gradle]
  */
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
@@ -16,16 +20,19 @@ import { makeProject, startTestDaemon } from '../test/support/daemon.js';
 import { printTable, summarize, timeIt } from './stats.js';
 
 const runs = Number(process.argv[process.argv.indexOf('--runs') + 1] || 7);
+// --only gradle: skip the javac and Maven timings (the packs are still built and installed).
+const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : undefined;
+if (only !== undefined && only !== 'gradle') throw new Error('--only takes: gradle');
 const repo = await mkdtemp(path.join(tmpdir(), 'aibox-bench-packs-repo-'));
 await mkdir(path.join(repo, 'org'));
 await writeFile(
   path.join(repo, 'org/packs.rego'),
-  'package aibox.org.packs\n\nimport rego.v1\n\nallowed := ["java", "maven"]\n',
+  'package aibox.org.packs\n\nimport rego.v1\n\nallowed := ["java", "maven", "gradle"]\n',
 );
-// The maven pack's run-time need (Central) must pass the egress door for it to install; nothing reaches it here.
+// The maven and gradle packs' run-time needs must pass the egress door for them to install; nothing reaches them here.
 await writeFile(
   path.join(repo, 'org/egress.rego'),
-  'package aibox.org.egress\n\nimport rego.v1\n\nallow_domains := {"repo.maven.apache.org"}\n',
+  'package aibox.org.egress\n\nimport rego.v1\n\nallow_domains := {"repo.maven.apache.org", "plugins.gradle.org", "services.gradle.org"}\n',
 );
 await writeFile(
   path.join(repo, 'org/mounts.rego'),
@@ -43,6 +50,7 @@ try {
   };
   const first = await build(true);
   const maven = await build(false, 'maven@3.8');
+  const gradle = await build(false, 'gradle@4.4');
   const cached: number[] = [];
   for (let i = 0; i < runs; i++) cached.push((await build(false)).ms);
 
@@ -71,7 +79,7 @@ try {
   await daemon.exec('bp', ['sh', '-c', `D=/tmp/jb; ${gen}`]);
   await execa('sh', ['-c', `D=${hostDir}; ${gen}`]);
   const hostScript = `mount -t tmpfs none /opt/aibox && mkdir -p /opt/aibox/packs/java && mount --bind ${first.built.dir} /opt/aibox/packs/java && export PATH=${jdk}:$PATH && D=${hostDir} && ${compile}`;
-  for (let i = 0; i < Math.min(runs, 5); i++) {
+  for (let i = 0; i < (only ? 0 : Math.min(runs, 5)); i++) {
     inside.push(
       await timeIt(async () => {
         const r = await daemon.exec('bp', ['sh', '-c', `D=/tmp/jb; ${compile}`]);
@@ -132,8 +140,8 @@ try {
   const mvnRows: [string, ReturnType<typeof summarize>][] = [];
   const ratios: string[] = [];
   try {
-    await pair(mvnPackage('')); // warm both sides' page caches once
-    for (const [label, script] of Object.entries(cases)) {
+    if (!only) await pair(mvnPackage('')); // warm both sides' page caches once
+    for (const [label, script] of Object.entries(only ? {} : cases)) {
       const a: number[] = [];
       const b: number[] = [];
       for (let i = 0; i < Math.min(runs, 5); i++) {
@@ -149,15 +157,19 @@ try {
     const copied = await daemon.exec('bp', [
       'sh',
       '-c',
-      `mkdir -p /tmp/mc && cp -rL ${mavenHome}/usr/share/maven /tmp/mc/maven && cp -rL ${mavenHome}/usr/share/maven-repo /tmp/mc/repo`,
+      only
+        ? 'true'
+        : `mkdir -p /tmp/mc && cp -rL ${mavenHome}/usr/share/maven /tmp/mc/maven && cp -rL ${mavenHome}/usr/share/maven-repo /tmp/mc/repo`,
     ]);
     if (copied.exitCode !== 0) throw new Error(copied.stderr);
     const fromPack = mvnPackage('-XX:TieredStopAtLevel=1');
     const fromTmp = `cd $D && rm -rf target && MAVEN_HOME=/tmp/mc/maven MAVEN_OPTS="-Dmaven.repo.local=/tmp/mc/repo -XX:TieredStopAtLevel=1" /tmp/mc/maven/bin/mvn -B -q package && test -f target/demo-1.0.jar`;
-    for (const [label, script] of [
-      ['mvn package (C1), Maven + repository from the packs mount, inside gVisor', fromPack],
-      ['mvn package (C1), Maven + repository copied to /tmp (tmpfs), inside gVisor', fromTmp],
-    ] as const) {
+    for (const [label, script] of only
+      ? []
+      : ([
+          ['mvn package (C1), Maven + repository from the packs mount, inside gVisor', fromPack],
+          ['mvn package (C1), Maven + repository copied to /tmp (tmpfs), inside gVisor', fromTmp],
+        ] as const)) {
       const a: number[] = [];
       for (let i = 0; i < Math.min(runs, 5); i++)
         a.push(
@@ -172,6 +184,85 @@ try {
     await rm(hostMaven, { recursive: true, force: true });
   }
 
+  // Gradle: the same 41 classes with a build.gradle applying the `java` plugin, built offline (no dependencies).
+  const installGradle = await daemon.api('POST', '/v1/sandboxes/bp/packs', { ref: 'gradle' });
+  if (installGradle.status !== 200) throw new Error(JSON.stringify(installGradle.body));
+  const gradleHome = '/opt/aibox/packs/gradle';
+  const genGradle = [
+    `mkdir -p $D/src/main/java/demo && cd $D && printf "apply plugin: 'java'\\nsourceCompatibility = 17\\ntargetCompatibility = 17\\n" > build.gradle`,
+    `echo "rootProject.name = 'demo'" > settings.gradle && cd src/main/java/demo`,
+    'for i in $(seq 1 40); do printf "package demo; public class C$i { public static int f(int x) { return x * $i + 1; } }\\n" > C$i.java; done',
+    'printf "package demo; public class Main { public static void main(String[] a) { System.out.println(C1.f(2)); } }\\n" > Main.java',
+  ].join(' && ');
+  // Each side's own Gradle user home (caches, daemon registry) next to its project: the host's daemon and the
+  // sandbox's never see each other (the sandbox also has its own network namespace, where its daemon listens).
+  const gradleCmd = (args: string) => `cd $D && GRADLE_USER_HOME=$D/.gradle-user gradle --offline -q ${args}`;
+  const hostGradle = await mkdtemp(path.join(tmpdir(), 'aibox-bench-gradle-'));
+  await daemon.exec('bp', ['sh', '-c', `D=/tmp/gb; ${genGradle}`]);
+  await execa('sh', ['-c', `D=${hostGradle}; ${genGradle}`]);
+  const gradleHostEnv =
+    `mount -t tmpfs none /opt/aibox && mkdir -p /opt/aibox/packs/java ${gradleHome} && ` +
+    `mount --bind ${first.built.dir} /opt/aibox/packs/java && mount --bind ${gradle.built.dir} ${gradleHome} && ` +
+    `export JAVA_HOME=${path.dirname(jdk)} GRADLE_HOME=${gradleHome}/usr/share/gradle ` +
+    `PATH=${gradleHome}/usr/share/gradle/bin:${jdk}:$PATH && D=${hostGradle}`;
+  const inGradleSandbox = async (script: string) => {
+    const r = await daemon.exec('bp', ['sh', '-c', `D=/tmp/gb; ${script}`]);
+    if (r.exitCode !== 0) throw new Error(`${script}: ${r.stdout}${r.stderr}`);
+    return r.stdout;
+  };
+  // The host's daemon outlives this shell, in the private mount namespace where the packs are bound.
+  const onGradleHost = async (script: string) =>
+    (await execa('unshare', ['-m', '--propagation', 'private', 'sh', '-c', `${gradleHostEnv} && ${script}`]))
+      .stdout;
+  const gradlePair = async (script: string) =>
+    [await timeIt(() => inGradleSandbox(script)), await timeIt(() => onGradleHost(script))] as const;
+  const built = ' && test -f build/libs/demo.jar';
+  const gradleRows: [string, ReturnType<typeof summarize>][] = [];
+  const daemons: string[] = [];
+  const timedPairs = async (label: string, script: string) => {
+    const a: number[] = [];
+    const b: number[] = [];
+    for (let i = 0; i < Math.min(runs, 5); i++) {
+      const [x, y] = await gradlePair(script);
+      a.push(x);
+      b.push(y);
+    }
+    gradleRows.push([`${label}, inside gVisor`, summarize(a)], [`${label}, host (same packs)`, summarize(b)]);
+    ratios.push(`${label}: ${(summarize(a).median / summarize(b).median).toFixed(2)}x`);
+  };
+  try {
+    // Cold: a JVM and Gradle start for every build (in the client's JVM: no org.gradle.jvmargs to honour).
+    await gradlePair(gradleCmd('--no-daemon build') + built); // fills both sides' Gradle caches once
+    await timedPairs(
+      'gradle --no-daemon build (cold)',
+      `rm -rf build && ${gradleCmd('--no-daemon build')}${built}`,
+    );
+    // Warm: the first build starts each side's daemon (one sample each), later builds reuse it.
+    const [firstIn, firstHost] = await gradlePair(`rm -rf build && ${gradleCmd('build')}${built}`);
+    gradleRows.push(
+      ['gradle build, first (starts the daemon), inside gVisor', summarize([firstIn])],
+      ['gradle build, first (starts the daemon), host (same packs)', summarize([firstHost])],
+    );
+    await timedPairs('gradle build --rerun-tasks (warm daemon)', gradleCmd('build --rerun-tasks') + built);
+    // What of it is not the build's work: Debian's launcher probes the JVM (`java -version`), then the client JVM
+    // starts, connects to the daemon and configures the project; `help` compiles nothing.
+    await timedPairs('gradle help (warm daemon: launcher + client JVM + configure)', gradleCmd('help'));
+    // One daemon per side, reused by every warm build.
+    const status = gradleCmd('--status');
+    const busyOrIdle = (out: string) => out.split('\n').filter((l) => /\b(IDLE|BUSY)\b/.test(l)).length;
+    daemons.push(
+      `gradle daemons after the warm builds: inside ${busyOrIdle(await inGradleSandbox(status))}, ` +
+        `host ${busyOrIdle(await onGradleHost(status))}`,
+    );
+  } finally {
+    await stopGradleDaemons(
+      hostGradle,
+      () => inGradleSandbox(gradleCmd('--stop')),
+      () => onGradleHost(gradleCmd('--stop')),
+    );
+    await rm(hostGradle, { recursive: true, force: true });
+  }
+
   printTable('packs (ms)', [
     ['build java@17, first (forced, fresh download)', summarize([first.ms])],
     ['build java@17, cached', summarize(cached)],
@@ -180,13 +271,41 @@ try {
     ['javac 41 classes + run, host (same JDK)', summarize(onHost)],
     ['build maven@3.8 (cached unless this is the first run)', summarize([maven.ms])],
     ...mvnRows,
+    ['build gradle@4.4 (cached unless this is the first run)', summarize([gradle.ms])],
+    ...gradleRows,
   ]);
   console.log(
     `\ninside / host (median): javac + run: ${(summarize(inside).median / summarize(onHost).median).toFixed(2)}x`,
   );
   for (const r of ratios) console.log(`inside / host (median): ${r}`);
+  for (const d of daemons) console.log(d);
 } finally {
   await daemon.stop();
   await rm(repo, { recursive: true, force: true });
   await rm(hostDir, { recursive: true, force: true });
+}
+
+/**
+ * Stops both sides' Gradle daemons (`gradle --stop`), then makes sure of the host's: a daemon whose log is in this
+ * run's Gradle user home and still runs is killed by its pid (the sandbox's die with the sandbox in any case).
+ */
+async function stopGradleDaemons(
+  hostGradle: string,
+  stopInside: () => Promise<unknown>,
+  stopOnHost: () => Promise<unknown>,
+): Promise<void> {
+  await stopInside().catch((e: unknown) => console.error(`gradle --stop inside: ${String(e)}`));
+  await stopOnHost().catch((e: unknown) => console.error(`gradle --stop on the host: ${String(e)}`));
+  const logs = await readdir(path.join(hostGradle, '.gradle-user/daemon/4.4.1')).catch(() => [] as string[]);
+  for (const log of logs) {
+    const pid = Number(/^daemon-(\d+)\.out\.log$/.exec(log)?.[1]);
+    if (!pid) continue;
+    const running = async () =>
+      (await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).includes('GradleDaemon');
+    // `gradle --stop` returns once the daemon has been asked; it exits a moment later.
+    for (let i = 0; i < 50 && (await running()); i++) await new Promise((r) => setTimeout(r, 200));
+    if (!(await running())) continue;
+    console.error(`gradle daemon ${pid} still ran after gradle --stop: killed`);
+    process.kill(pid, 'SIGKILL');
+  }
 }
