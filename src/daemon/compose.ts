@@ -124,7 +124,16 @@ export async function composeDaemon(input: ComposeInput): Promise<ComposedDaemon
     // The container engine (containers door): its front is a gateway port the egress layer opens.
     const engine = built(
       'engine',
-      new EngineService({ ...deps, policy, audit, networked: egress.enforcing }),
+      new EngineService({
+        ...deps,
+        policy,
+        audit,
+        networked: egress.enforcing,
+        egressProxy: (id) => {
+          const s = egress.manager.state(id);
+          return s && { address: s.sandboxHostAddress, port: s.proxyPort };
+        },
+      }),
     );
     // After packs: the project's devcontainer.json installs its packs through the packs service.
     const devcontainer = built(

@@ -56,6 +56,9 @@ export function decideRequest(method: string, target: string): EngineDecision {
       if ((query.get(p) ?? '').toLowerCase() === 'host')
         return refuse(endpoint, 'ENGINE_HOST_NETWORK_REFUSED', 'a build on the host network');
     query.set('isolation', 'chroot');
+    // RUN steps get the engine's proxy environment (the agent's Squid), whatever the client asked: a Docker client
+    // does not ask, and without it a fetch would only meet the engine's default-deny rules.
+    query.set('httpproxy', 'true');
     return ok();
   }
   if (/^\/containers(\/|$)/.test(rest)) {

@@ -3,5 +3,12 @@ export { decideCreate, decideRequest, type EngineDecision, type Refusal } from '
 export { EngineFront, type EngineFrontOptions, type EngineRequestRecord } from './front.js';
 export { EngineImage, ENGINE_IMAGE_NAME, type EngineImageOptions } from './image.js';
 export { engineContainerSpec, type EngineSpec } from './spec.js';
-export { ENGINE_FILES, ENGINE_PACKAGES, ENGINE_SOCKET_DIR } from './recipe.js';
+export { ENGINE_FILES, ENGINE_NET_READY, ENGINE_PACKAGES, ENGINE_SOCKET_DIR } from './recipe.js';
+export {
+  checkEngineRuleset,
+  EngineNetwork,
+  renderEngineNftables,
+  type EngineNetInput,
+  type EngineNetworkOptions,
+} from './net.js';
 export { EngineSandboxes, type EngineSandboxesOptions } from './sandbox.js';

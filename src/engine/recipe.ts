@@ -12,6 +12,13 @@ export const ENGINE_SOCKET = `${ENGINE_SOCKET_DIR}/podman.sock`;
 /** The base image's tarball, mounted read-only: imported into the engine's store at start (see ENTRY). */
 export const ENGINE_BASE_TAR = '/run/aibox-base.tar';
 export const ENGINE_ENTRY = '/usr/local/lib/aibox/aibox-engine';
+/**
+ * aiboxd's go-ahead, in the daemon-owned API folder: created once the engine's ruleset is applied and verified. The
+ * entrypoint waits for it before anything else, so no process of the engine sends a packet before its rules are up.
+ */
+export const ENGINE_NET_READY = `${ENGINE_SOCKET_DIR}/net-ready`;
+/** How long the entrypoint waits for the go-ahead (tenths of a second) before it exits (fail closed). */
+const NET_READY_TENTHS = 1200;
 
 export const ENGINE_FILES: Record<string, { mode: number; text: string }> = {
   // Overlay (kernel or fuse-overlayfs) hangs inside gVisor; vfs works (a full copy per layer).
@@ -28,10 +35,12 @@ export const ENGINE_FILES: Record<string, { mode: number; text: string }> = {
   'etc/containers/containers.conf': {
     mode: 0o644,
     text: [
-      '# aibox engine sandbox: rootful inside gVisor, no systemd, no network.',
+      '# aibox engine sandbox: rootful inside gVisor, no systemd.',
+      "# RUN steps share the engine sandbox's own namespace, whose ruleset (aiboxd) opens the agent's proxy only.",
       '[containers]',
       'default_ulimits = []',
-      'netns = "none"',
+      'netns = "host"',
+      'http_proxy = true',
       '[engine]',
       'cgroup_manager = "cgroupfs"',
       'events_logger = "file"',
@@ -43,12 +52,13 @@ export const ENGINE_FILES: Record<string, { mode: number; text: string }> = {
     mode: 0o644,
     text: 'unqualified-search-registries = []\n',
   },
-  // Nothing is pulled (the engine has no network): images are only read from its own store.
+  // Nothing is pulled (no registry is reachable): images are only read from its own store.
   'etc/containers/policy.json': {
     mode: 0o644,
     text: `${JSON.stringify({ default: [{ type: 'insecureAcceptAnything' }] })}\n`,
   },
-  // The first process: imports the base image once (the engine's store starts empty), then serves the API.
+  // The first process: waits for aiboxd's go-ahead (its ruleset is up), imports the base image once (the engine's
+  // store starts empty), then serves the API.
   // Buildah's chroot isolation is the only one that runs RUN steps in gVisor (the front forces it per build too).
   'usr/local/lib/aibox/aibox-engine': {
     mode: 0o755,
@@ -56,6 +66,10 @@ export const ENGINE_FILES: Record<string, { mode: number; text: string }> = {
       '#!/bin/sh',
       '# aibox engine: $1 the API socket, $2 the base tarball, $3 the base reference, $4 the sandbox uid.',
       'set -eu',
+      `i=0; while [ ! -e ${ENGINE_NET_READY} ]; do`,
+      `  i=$((i + 1)); if [ "$i" -gt ${NET_READY_TENTHS} ]; then echo "aibox engine: no go-ahead from aiboxd" >&2; exit 1; fi`,
+      '  sleep 0.1',
+      'done',
       'export BUILDAH_ISOLATION=chroot',
       'if ! podman image exists "$3"; then',
       '  podman import --change "USER $4" --change "WORKDIR /workspace" \\',

@@ -15,6 +15,8 @@ export interface EngineSpec {
   socketDir: string;
   rootless: boolean;
   sandboxUid: number;
+  /** The agent sandbox's egress proxy as the engine sees it (http://10.0.2.2:<port>): the engine's only way out. */
+  proxy: string;
   limits: {
     memoryMiB: number;
     cpus: number;
@@ -28,9 +30,10 @@ export interface EngineSpec {
 /**
  * The Docker-compatible create body of an engine sandbox. Pure. Unlike an agent sandbox, its first process is root
  * inside gVisor with gVisor's virtual capabilities (a rootful Podman needs them to build: chroot, mounts, chown of
- * layer files); gVisor's root is not the host's, and under rootless Podman it maps to the aibox user. It has no
- * network at all (NetworkMode none: builds are network-less), no exec agent, and two mounts: the folder of its API
- * socket and the base image's tarball, read-only.
+ * layer files); gVisor's root is not the host's, and under rootless Podman it maps to the aibox user. Its network is
+ * a slirp4netns namespace like an agent's, where aiboxd's ruleset (net.ts) opens the agent's proxy only; Podman's
+ * service gets that proxy in its environment and buildah passes it into RUN steps. No exec agent, and two mounts:
+ * the folder of its API socket (and aiboxd's go-ahead) and the base image's tarball, read-only.
  */
 export function engineContainerSpec(spec: EngineSpec): Docker.ContainerCreateOptions {
   const l = spec.limits;
@@ -42,7 +45,13 @@ export function engineContainerSpec(spec: EngineSpec): Docker.ContainerCreateOpt
     User: '0:0',
     WorkingDir: '/',
     Hostname: `${spec.sandboxName}-engine`,
-    Env: ['LANG=C.UTF-8', 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'],
+    Env: [
+      'LANG=C.UTF-8',
+      'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+      ...['HTTP_PROXY', 'HTTPS_PROXY', 'http_proxy', 'https_proxy'].map((k) => `${k}=${spec.proxy}`),
+      'NO_PROXY=localhost,127.0.0.1,::1',
+      'no_proxy=localhost,127.0.0.1,::1',
+    ],
     Labels: {
       [LABELS.managed]: 'true',
       [LABELS.daemon]: spec.daemonId,
@@ -53,7 +62,7 @@ export function engineContainerSpec(spec: EngineSpec): Docker.ContainerCreateOpt
     HostConfig: {
       CapAdd: ['ALL'],
       SecurityOpt: ['no-new-privileges'],
-      NetworkMode: 'none',
+      NetworkMode: 'slirp4netns:allow_host_loopback=true',
       Binds: [
         `${spec.socketDir}:${ENGINE_SOCKET_DIR}:rw,nosuid,nodev`,
         `${spec.baseTarball}:${ENGINE_BASE_TAR}:ro,nosuid,nodev`,

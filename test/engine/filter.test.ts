@@ -43,6 +43,17 @@ describe('the engine front filter', () => {
     expect(new URLSearchParams(allowed('POST', '/build')!.split('?')[1]).get('isolation')).toBe('chroot');
   });
 
+  it("forwards a build with the engine's proxy environment passed into RUN steps, even when the client turned it off", () => {
+    for (const t of [
+      '/build',
+      '/v4.3.1/libpod/build?httpproxy=false',
+      '/v1.41/build?httpproxy=0&httpproxy=1',
+    ]) {
+      const q = new URLSearchParams(allowed('POST', t)!.split('?')[1]);
+      expect(q.getAll('httpproxy'), t).toEqual(['true']);
+    }
+  });
+
   it('refuses builds that mount paths or devices, or use the host network, each with its code', () => {
     expect(codeOf('POST', '/v4.3.1/libpod/build?volume=%2Fetc%3A%2Fx')).toBe('ENGINE_MOUNT_REFUSED');
     expect(codeOf('POST', '/build?devices=%2Fdev%2Ffuse')).toBe('ENGINE_MOUNT_REFUSED');

@@ -59,10 +59,10 @@ describe('the engine front', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  it('forwards an allowed build with its body, isolation forced to chroot, and audits it', async () => {
+  it('forwards an allowed build with its body, isolation forced to chroot and the proxy environment on, and audits it', async () => {
     const r = await call(port, 'POST', '/v4.3.1/libpod/build?t=app&isolation=oci', 'CONTEXT-TAR');
     expect(r.status).toBe(200);
-    expect(seen).toEqual(['POST /v4.3.1/libpod/build?t=app&isolation=chroot CONTEXT-TAR']);
+    expect(seen).toEqual(['POST /v4.3.1/libpod/build?t=app&isolation=chroot&httpproxy=true CONTEXT-TAR']);
     expect(records).toEqual([{ endpoint: 'POST /build', allowed: true }]);
   });
 

@@ -1,8 +1,9 @@
 /**
  * The container engine end to end, in real gVisor sandboxes: with the containers door on, a sandbox gets its own
- * engine sandbox (rootful Podman inside gVisor, no network) behind aiboxd's filtering front; inside the agent's
- * sandbox the Podman client (the podman pack) builds a two-line Containerfile FROM the base image with a RUN step,
- * and the image is listed; `podman run` is refused with ENGINE_RUN_UNSUPPORTED, privileged / path mounts / host
+ * engine sandbox (rootful Podman inside gVisor) behind aiboxd's filtering front; inside the agent's sandbox the
+ * Podman client (the podman pack) builds a two-line Containerfile FROM the base image with a RUN step, and the image
+ * is listed; a RUN step fetches through the agent's own egress proxy (an allowed test host on the host's loopback
+ * answers, a refused one gets the proxy's 403, a direct connection, DNS and the engine's front are cut off); `podman run` is refused with ENGINE_RUN_UNSUPPORTED, privileged / path mounts / host
  * network with their codes, each audited; another sandbox cannot reach the engine; a sandbox whose team turns the
  * door off gets no engine and no DOCKER_HOST; and `aibox rm` leaves no engine container, cgroup or state behind.
  */
@@ -13,6 +14,7 @@ import path from 'node:path';
 import Docker from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { daemonIdFor } from '../../src/runtime/labels.js';
+import { startOrigin, type Origin } from '../egress/support/servers.js';
 import { makeProject, startTestDaemon, type TestDaemon } from '../support/daemon.js';
 import { requireHost, sandboxHostSupport } from '../support/host.js';
 
@@ -27,6 +29,7 @@ describe.skipIf(!run)('the container engine of a sandbox', () => {
   const projects: string[] = [];
   let boxId: string;
   let engineUrl: string;
+  let origin: Origin;
 
   const engines = async () =>
     (
@@ -37,10 +40,16 @@ describe.skipIf(!run)('the container engine of a sandbox', () => {
     ).map((c) => c.Id);
 
   beforeAll(async () => {
+    origin = await startOrigin('engine-fetch', '127.0.0.1');
     repo = await mkdtemp(path.join(tmpdir(), 'aibox-engine-policy-'));
     await mkdir(path.join(repo, 'org'));
     await mkdir(path.join(repo, 'teams/noengine'), { recursive: true });
     await writeFile(path.join(repo, 'org/containers.rego'), rego('aibox.org.containers', 'engine := true'));
+    // The agent's egress allows one test name on the host's loopback (the origin's port); nothing else.
+    await writeFile(
+      path.join(repo, 'org/egress.rego'),
+      rego('aibox.org.egress', `allow_domains := {"allowed.test"}\n\nallow_ports := {${origin.port}}`),
+    );
     await writeFile(path.join(repo, 'org/packs.rego'), rego('aibox.org.packs', 'allowed := ["podman"]'));
     await writeFile(
       path.join(repo, 'org/mounts.rego'),
@@ -55,7 +64,16 @@ describe.skipIf(!run)('the container engine of a sandbox', () => {
       path.join(repo, 'teams/noengine/containers.rego'),
       rego('aibox.team.noengine.containers', 'engine := false'),
     );
-    daemon = await startTestDaemon({ name: 'engine', config: { policy: { repo } } });
+    daemon = await startTestDaemon({
+      name: 'engine',
+      config: {
+        policy: { repo },
+        egress: {
+          dns: { hosts: { 'allowed.test': '127.0.0.1' } },
+          hostAccess: [{ address: '127.0.0.1', port: origin.port }],
+        },
+      },
+    });
     podman = new Docker({ socketPath: path.join(daemon.stateDir, 'podman/podman.sock') });
     const built = await daemon.cli(['setup', '--json']);
     expect(built.exitCode, built.stderr).toBe(0);
@@ -78,6 +96,7 @@ describe.skipIf(!run)('the container engine of a sandbox', () => {
 
   afterAll(async () => {
     await daemon?.stop();
+    await origin?.close();
     for (const p of projects) await rm(p, { recursive: true, force: true });
     if (repo) await rm(repo, { recursive: true, force: true });
   });
@@ -112,6 +131,51 @@ describe.skipIf(!run)('the container engine of a sandbox', () => {
     expect(tag.exitCode, tag.stderr).toBe(0);
     const rmi = await daemon.exec('box', ['podman', 'rmi', 'localhost/app:2']);
     expect(rmi.exitCode, rmi.stderr).toBe(0);
+  }, 600_000);
+
+  it("fetches in a RUN step through the agent's egress proxy only: allowed host yes, refused host 403, direct and DNS no", async () => {
+    const front = new URL(engineUrl.replace('tcp:', 'http:')).port;
+    const containerfile = [
+      'FROM localhost/aibox-base',
+      // One RUN step (vfs copies the whole base per layer): each probe prints its outcome; the build fails unless
+      // the allowed fetch worked.
+      [
+        'RUN echo "proxy=$HTTP_PROXY"',
+        `curl -sS -m 20 -o /tmp/fetched.txt http://allowed.test:${origin.port}/`,
+        'echo "allowed=$(head -n1 /tmp/fetched.txt)"',
+        `echo "refused=$(curl -s -o /dev/null -w '%{http_code}' -m 20 http://evil.test/)"`,
+        `echo "refusedcode=$(curl -s -m 20 http://evil.test/ | grep -o 'EGRESS_[A-Z_]*' | head -n1)"`,
+        `(curl --noproxy '*' -sS -m 5 -o /dev/null http://10.0.2.2:${origin.port}/; echo "direct=$?")`,
+        `(curl --noproxy '*' -sS -m 5 -o /dev/null http://10.0.2.2:${front}/_ping; echo "front=$?")`,
+        '(dig +time=2 +tries=1 allowed.test >/dev/null; echo "dns=$?")',
+        'test -s /tmp/fetched.txt',
+      ].join('; '),
+      '',
+    ].join('\n');
+    const t0 = Date.now();
+    const b = await daemon.exec('box', [
+      'sh',
+      '-c',
+      [
+        'mkdir -p /tmp/netctx && cd /tmp/netctx',
+        `echo ${Buffer.from(containerfile).toString('base64')} | base64 -d > Containerfile`,
+        'podman build -t localhost/fetched:1 . 2>&1',
+      ].join(' && '),
+    ]);
+    console.log(`podman build with a RUN fetch through the proxy took ${Date.now() - t0} ms`);
+    const out = b.stdout + b.stderr;
+    expect(b.exitCode, out).toBe(0);
+    const proxy = /^proxy=(.*)$/m.exec(out)?.[1];
+    const agentProxy = await daemon.exec('box', ['printenv', 'HTTP_PROXY']);
+    expect(proxy, out).toBe(agentProxy.stdout.trim());
+    expect(out).toMatch(/^allowed=origin engine-fetch$/m);
+    expect(out).toMatch(/^refused=403$/m);
+    expect(out).toMatch(/^refusedcode=EGRESS_DOMAIN_NOT_ALLOWED$/m);
+    // curl: 7 = connection refused (the ruleset's reset), 28 = timeout; anything but 0 means cut off.
+    expect(out).toMatch(/^direct=(7|28)$/m);
+    expect(out).toMatch(/^front=(7|28)$/m);
+    expect(out).toMatch(/^dns=(?!0$)\d+$/m);
+    expect(out).toContain('Successfully tagged localhost/fetched:1');
   }, 600_000);
 
   it('refuses podman run with ENGINE_RUN_UNSUPPORTED, and privileged, path mounts and host network with their codes', async () => {

@@ -1,8 +1,14 @@
-import { chown, mkdir, readFile, rm } from 'node:fs/promises';
+import { chown, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { AuditLog } from '../../audit/index.js';
 import { loadProfile } from '../../config/index.js';
-import { EngineFront, EngineSandboxes, engineErrors } from '../../engine/index.js';
+import {
+  ENGINE_NET_READY,
+  EngineFront,
+  EngineNetwork,
+  EngineSandboxes,
+  engineErrors,
+} from '../../engine/index.js';
 import { isAiboxError, messageOf, newId } from '../../shared/index.js';
 import { writeJsonAtomic } from '../../shared/fs/atomic-write.js';
 import type {
@@ -22,6 +28,8 @@ export interface EngineServiceDeps extends HookDeps {
   audit: Pick<AuditLog, 'append'>;
   /** Whether egress is enforced: the agent reaches the engine's front through its egress rules only. */
   networked: boolean;
+  /** The agent sandbox's egress proxy (its Squid) as sandboxes see it: the engine's only way out. */
+  egressProxy(sandboxId: string): { address: string; port: number } | undefined;
   readyTimeoutMs?: number;
 }
 
@@ -35,9 +43,11 @@ interface EngineRecord {
 
 /**
  * The container engine of a sandbox (docs/container-engine.md), when the containers door and the profile allow it:
- * its own gVisor sandbox (no network, rootful Podman inside gVisor, vfs, chroot builds), whose API socket only aiboxd
- * reaches, behind a filtering front on the sandbox's own gateway port (DOCKER_HOST / CONTAINER_HOST). prepare opens
- * the front; started builds the engine image if needed and starts the engine, waiting until its API answers; stop
+ * its own gVisor sandbox (rootful Podman inside gVisor, vfs, chroot builds), whose API socket only aiboxd reaches,
+ * behind a filtering front on the sandbox's own gateway port (DOCKER_HOST / CONTAINER_HOST). Its network reaches
+ * the agent sandbox's own Squid and nothing else, so a RUN step fetches what the agent's egress policy allows.
+ * prepare opens the front; started (after egress's) builds the engine image if needed, starts the engine, applies
+ * and checks its ruleset, gives it the go-ahead, and waits until its API answers; stop
  * removes the engine with its state. Not re-adopted after a daemon restart (fail closed, like companions).
  */
 export class EngineService implements SandboxHook {
@@ -98,6 +108,12 @@ export class EngineService implements SandboxHook {
     const { runtime, config } = this.deps;
     try {
       const profile = await loadProfile(config.profilesDir, sandbox.profile);
+      const proxy = this.deps.egressProxy(sandbox.id);
+      if (!proxy)
+        throw engineErrors.create(
+          'ENGINE_START_FAILED',
+          'engine network: the sandbox has no egress proxy for the engine to use',
+        );
       const apiDir = path.dirname(this.socketPath(sandbox.id));
       // gVisor creates the socket as the engine's root: rootless, that is the aibox user; rootful, host root.
       await mkdir(apiDir, { recursive: true, mode: 0o700 });
@@ -110,10 +126,18 @@ export class EngineService implements SandboxHook {
         rootless: runtime.rootless,
         sandboxUid: config.runtime.sandboxUid,
         limits: profile.limits,
+        proxy: `http://${proxy.address}:${proxy.port}`,
       });
       record.containerId = containerId;
       await this.save(record);
       if (runtime.rootless) await runtime.limits.apply(record.engineId, profile, pid);
+      // The engine's entrypoint waits for the go-ahead: nothing leaves it before this ruleset is up and checked.
+      await new EngineNetwork({ nft: config.egress.nft, nsenter: config.egress.nsenter }).apply(pid, {
+        engineId: record.engineId,
+        proxyAddress: proxy.address,
+        proxyPort: proxy.port,
+      });
+      await writeFile(path.join(apiDir, path.basename(ENGINE_NET_READY)), '', { mode: 0o644 });
       const t0 = Date.now();
       await this.engines().waitReady(
         containerId,
