@@ -12,7 +12,10 @@ import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import Docker from 'dockerode';
+import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { checkEngineRuleset } from '../../src/engine/index.js';
+import { nftTableName } from '../../src/egress/render-nftables.js';
 import { daemonIdFor } from '../../src/runtime/labels.js';
 import { startOrigin, type Origin } from '../egress/support/servers.js';
 import { makeProject, startTestDaemon, type TestDaemon } from '../support/daemon.js';
@@ -164,6 +167,9 @@ describe.skipIf(!run)('the container engine of a sandbox', () => {
     ]);
     console.log(`podman build with a RUN fetch through the proxy took ${Date.now() - t0} ms`);
     const out = b.stdout + b.stderr;
+    console.log(
+      out.split('\n').filter((l) => /^(proxy|allowed|refused|refusedcode|direct|front|dns)=/.test(l)),
+    );
     expect(b.exitCode, out).toBe(0);
     const proxy = /^proxy=(.*)$/m.exec(out)?.[1];
     const agentProxy = await daemon.exec('box', ['printenv', 'HTTP_PROXY']);
@@ -176,6 +182,27 @@ describe.skipIf(!run)('the container engine of a sandbox', () => {
     expect(out).toMatch(/^front=(7|28)$/m);
     expect(out).toMatch(/^dns=(?!0$)\d+$/m);
     expect(out).toContain('Successfully tagged localhost/fetched:1');
+
+    // The engine's own namespace holds exactly the rendered table, and its default deny counted the direct probes.
+    const state = JSON.parse(
+      await readFile(path.join(daemon.stateDir, 'engine', boxId, 'state.json'), 'utf8'),
+    ) as { engineId: string; containerId: string };
+    const pid = (await podman.getContainer(state.containerId).inspect()).State.Pid;
+    const nft = (...args: string[]) => execa('nsenter', ['-t', String(pid), '-n', 'nft', '-j', ...args]);
+    const table = await nft('list', 'table', 'inet', nftTableName(state.engineId));
+    const input = {
+      engineId: state.engineId,
+      proxyAddress: '10.0.2.2',
+      proxyPort: Number(new URL(agentProxy.stdout.trim()).port),
+    };
+    expect(checkEngineRuleset(JSON.parse(table.stdout) as never, input)).toEqual([]);
+    const chain = JSON.parse(
+      (await nft('list', 'chain', 'inet', nftTableName(state.engineId), 'output')).stdout,
+    ) as { nftables: { rule?: { expr: { counter?: { packets: number } }[] } }[] };
+    const denied = chain.nftables
+      .flatMap((e) => e.rule?.expr ?? [])
+      .reduce((n, x) => n + (x.counter?.packets ?? 0), 0);
+    expect(denied).toBeGreaterThan(0);
   }, 600_000);
 
   it('refuses podman run with ENGINE_RUN_UNSUPPORTED, and privileged, path mounts and host network with their codes', async () => {
