@@ -1,3 +1,7 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
 import {
   ENGINE_FILES,
@@ -37,6 +41,38 @@ describe('the engine sandbox spec and entrypoint', () => {
     const gateEnd = lines.indexOf('done');
     expect(lines.slice(1, gateEnd).join('\n')).toContain('exit 1');
     expect(lines.slice(0, gateEnd).join('\n')).not.toMatch(/podman|curl|apt/);
+  });
+
+  it('runs nothing until the go-ahead exists, then starts; exits 1 without it (the entrypoint, run by sh)', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'aibox-engine-entry-'));
+    try {
+      // The real script, with the go-ahead in a scratch folder, a short wait, and a podman that logs its calls.
+      const ready = path.join(dir, 'net-ready');
+      const entry = ENGINE_FILES['usr/local/lib/aibox/aibox-engine']!.text.replaceAll(
+        ENGINE_NET_READY,
+        ready,
+      ).replace(/-gt \d+/, '-gt 20');
+      await writeFile(path.join(dir, 'entry'), entry);
+      await writeFile(path.join(dir, 'podman'), `#!/bin/sh\necho "$*" >> ${dir}/calls\n`, { mode: 0o755 });
+      const env = { PATH: `${dir}:/usr/bin:/bin` };
+      const args = [path.join(dir, 'entry'), '/sock', '/base.tar', 'localhost/base:1', '1001'];
+
+      const refused = await execa('sh', args, { env, reject: false });
+      expect(refused.exitCode).toBe(1);
+      expect(refused.stderr).toContain('no go-ahead from aiboxd');
+      await expect(execa('cat', [path.join(dir, 'calls')])).rejects.toThrow();
+
+      const started = execa('sh', args, { env, reject: false });
+      await new Promise((r) => setTimeout(r, 500));
+      await expect(execa('cat', [path.join(dir, 'calls')])).rejects.toThrow();
+      await writeFile(ready, '');
+      const done = await started;
+      expect(done.exitCode).toBe(0);
+      const calls = (await execa('cat', [path.join(dir, 'calls')])).stdout;
+      expect(calls).toContain('system service --time=0 unix:///sock');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('lets RUN steps share the filtered namespace and pass the proxy variables', () => {
