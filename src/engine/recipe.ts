@@ -70,6 +70,10 @@ export const ENGINE_FILES: Record<string, { mode: number; text: string }> = {
       `  i=$((i + 1)); if [ "$i" -gt ${NET_READY_TENTHS} ]; then echo "aibox engine: no go-ahead from aiboxd" >&2; exit 1; fi`,
       '  sleep 0.1',
       'done',
+      // Buildah's chroot RUN binds /dev read-only, and gVisor (unlike Linux) refuses writes to a device node on a
+      // read-only mount (`> /dev/null` fails): these, bound over themselves, are submounts that its recursive bind
+      // carries along writable.
+      'for d in null zero full; do mount --bind "/dev/$d" "/dev/$d"; done',
       'export BUILDAH_ISOLATION=chroot',
       'if ! podman image exists "$3"; then',
       '  podman import --change "USER $4" --change "WORKDIR /workspace" \\',

@@ -40,7 +40,7 @@ describe('the engine sandbox spec and entrypoint', () => {
     expect(lines[1]).toContain(`while [ ! -e ${ENGINE_NET_READY} ]`);
     const gateEnd = lines.indexOf('done');
     expect(lines.slice(1, gateEnd).join('\n')).toContain('exit 1');
-    expect(lines.slice(0, gateEnd).join('\n')).not.toMatch(/podman|curl|apt/);
+    expect(lines.slice(0, gateEnd).join('\n')).not.toMatch(/podman|curl|apt|mount/);
   });
 
   it('runs nothing until the go-ahead exists, then starts; exits 1 without it (the entrypoint, run by sh)', async () => {
@@ -53,7 +53,10 @@ describe('the engine sandbox spec and entrypoint', () => {
         ready,
       ).replace(/-gt \d+/, '-gt 20');
       await writeFile(path.join(dir, 'entry'), entry);
-      await writeFile(path.join(dir, 'podman'), `#!/bin/sh\necho "$*" >> ${dir}/calls\n`, { mode: 0o755 });
+      for (const fake of ['podman', 'mount'])
+        await writeFile(path.join(dir, fake), `#!/bin/sh\necho "${fake} $*" >> ${dir}/calls\n`, {
+          mode: 0o755,
+        });
       const env = { PATH: `${dir}:/usr/bin:/bin` };
       const args = [path.join(dir, 'entry'), '/sock', '/base.tar', 'localhost/base:1', '1001'];
 
@@ -69,7 +72,8 @@ describe('the engine sandbox spec and entrypoint', () => {
       const done = await started;
       expect(done.exitCode).toBe(0);
       const calls = (await execa('cat', [path.join(dir, 'calls')])).stdout;
-      expect(calls).toContain('system service --time=0 unix:///sock');
+      expect(calls).toContain('podman system service --time=0 unix:///sock');
+      expect(calls.split('\n')[0]).toBe('mount --bind /dev/null /dev/null');
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

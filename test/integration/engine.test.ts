@@ -148,9 +148,11 @@ describe.skipIf(!run)('the container engine of a sandbox', () => {
         'echo "allowed=$(head -n1 /tmp/fetched.txt)"',
         `echo "refused=$(curl -s -o /dev/null -w '%{http_code}' -m 20 http://evil.test/)"`,
         `echo "refusedcode=$(curl -s -m 20 http://evil.test/ | grep -o 'EGRESS_[A-Z_]*' | head -n1)"`,
-        `(curl --noproxy '*' -sS -m 5 -o /dev/null http://10.0.2.2:${origin.port}/; echo "direct=$?")`,
-        `(curl --noproxy '*' -sS -m 5 -o /dev/null http://10.0.2.2:${front}/_ping; echo "front=$?")`,
+        `(curl --noproxy '*' -s -m 5 -o /dev/null http://10.0.2.2:${origin.port}/; echo "direct=$?")`,
+        `(curl --noproxy '*' -s -m 5 -o /dev/null http://10.0.2.2:${front}/_ping; echo "front=$?")`,
         '(dig +time=2 +tries=1 allowed.test >/dev/null; echo "dns=$?")',
+        // apt-key and many scripts write to /dev/null: it must be writable in a RUN step.
+        '(echo x > /dev/null && echo "devnull=ok")',
         'test -s /tmp/fetched.txt',
       ].join('; '),
       '',
@@ -168,7 +170,7 @@ describe.skipIf(!run)('the container engine of a sandbox', () => {
     console.log(`podman build with a RUN fetch through the proxy took ${Date.now() - t0} ms`);
     const out = b.stdout + b.stderr;
     console.log(
-      out.split('\n').filter((l) => /^(proxy|allowed|refused|refusedcode|direct|front|dns)=/.test(l)),
+      out.split('\n').filter((l) => /^(proxy|allowed|refused|refusedcode|direct|front|dns|devnull)=/.test(l)),
     );
     expect(b.exitCode, out).toBe(0);
     const proxy = /^proxy=(.*)$/m.exec(out)?.[1];
@@ -181,6 +183,7 @@ describe.skipIf(!run)('the container engine of a sandbox', () => {
     expect(out).toMatch(/^direct=(7|28)$/m);
     expect(out).toMatch(/^front=(7|28)$/m);
     expect(out).toMatch(/^dns=(?!0$)\d+$/m);
+    expect(out).toMatch(/^devnull=ok$/m);
     expect(out).toContain('Successfully tagged localhost/fetched:1');
 
     // The engine's own namespace holds exactly the rendered table, and its default deny counted the direct probes.
