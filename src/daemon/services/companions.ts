@@ -1,4 +1,4 @@
-import { chown, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { chown, mkdir, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
 import {
@@ -16,7 +16,6 @@ import { loadProfile, type Profile } from '../../config/index.js';
 import { packEnv, PACKS_MOUNT, type InstalledPack } from '../../packs/index.js';
 import type { Mount } from '../../runtime/index.js';
 import { isAiboxError, messageOf, newId } from '../../shared/index.js';
-import { writeJsonAtomic } from '../../shared/fs/atomic-write.js';
 import type {
   HookDeps,
   RunningSandbox,
@@ -24,6 +23,7 @@ import type {
   SandboxHook,
   SandboxHookContext,
 } from './hooks.js';
+import { SandboxRecords } from './sandbox-records.js';
 import type { PacksService } from './packs.js';
 import type { PolicyService } from './policy.js';
 
@@ -76,6 +76,7 @@ interface AgentRecord {
 export class CompanionsService implements SandboxHook {
   readonly layer = 'companions';
   private readonly dir: string;
+  private readonly records: SandboxRecords<AgentRecord>;
   private readonly linker: CompanionLinker;
   /** Serialises link allocation (the state files are the allocation table). */
   private queue: Promise<unknown> = Promise.resolve();
@@ -84,6 +85,7 @@ export class CompanionsService implements SandboxHook {
 
   constructor(private readonly deps: CompanionsDeps) {
     this.dir = path.join(deps.config.stateDir, 'companions');
+    this.records = new SandboxRecords(this.dir);
     this.linker = deps.linker ?? hostLinker;
   }
 
@@ -114,11 +116,11 @@ export class CompanionsService implements SandboxHook {
         companions.push({ service: s.name, pack: s.pack, port: s.port, id: newId('cmp'), linkIndex: next });
       }
       const r: AgentRecord = { sandboxId: ctx.id, sandbox: ctx.name, companions };
-      await this.save(r);
+      await this.records.save(r);
       return r;
     });
     this.pending.set(ctx.id, services);
-    const hosts = path.join(this.agentDir(ctx.id), 'hosts');
+    const hosts = path.join(this.records.folder(ctx.id), 'hosts');
     const lines = [
       '127.0.0.1\tlocalhost',
       '::1\tlocalhost ip6-localhost ip6-loopback',
@@ -138,7 +140,7 @@ export class CompanionsService implements SandboxHook {
     const services = this.pending.get(sandbox.id);
     this.pending.delete(sandbox.id);
     if (!services) return;
-    const record = await this.load(sandbox.id);
+    const record = await this.records.load(sandbox.id);
     if (!record) throw new Error(`companion state of ${sandbox.name} is missing`);
     const profile = await loadProfile(this.deps.config.profilesDir, sandbox.profile);
     const peers: { name: string; address: string; port: number }[] = [];
@@ -189,7 +191,7 @@ export class CompanionsService implements SandboxHook {
       packMounts.push({ source: built.dir, target: `${PACKS_MOUNT}/${r.manifest.name}`, readOnly: true });
     }
     const env = { ...packEnv(installed), ...service.env };
-    const dir = path.join(this.agentDir(agent.id), c.id);
+    const dir = path.join(this.records.folder(agent.id), c.id);
     const home = path.join(dir, 'home');
     const seccompBpf = path.join(dir, 'seccomp.bpf');
     // The rootless Podman user traverses to the home and the filter: 0711 on the way, the home the sandbox user's.
@@ -217,7 +219,7 @@ export class CompanionsService implements SandboxHook {
       network: false,
     });
     c.containerId = containerId;
-    await this.serial(() => this.save(record));
+    await this.serial(() => this.records.save(record));
     const pid = await runtime.startContainer(containerId);
     if (runtime.rootless) await runtime.limits.apply(c.id, profile, pid);
     const link = linkPlan(c.linkIndex);
@@ -274,7 +276,7 @@ export class CompanionsService implements SandboxHook {
   }
 
   async adopt(sandbox: RunningSandbox): Promise<void> {
-    const record = await this.load(sandbox.id);
+    const record = await this.records.load(sandbox.id);
     if (!record || record.companions.length === 0) return;
     // Their containers carry their own ids, which the restarted daemon's sweep does not know: not re-adopted.
     throw companionErrors.create(
@@ -286,7 +288,7 @@ export class CompanionsService implements SandboxHook {
 
   async stop(ctx: SandboxHookContext): Promise<void> {
     this.pending.delete(ctx.id);
-    const record = await this.load(ctx.id);
+    const record = await this.records.load(ctx.id);
     if (record) {
       const { runtime } = this.deps;
       for (const c of record.companions) {
@@ -300,7 +302,7 @@ export class CompanionsService implements SandboxHook {
         await runtime.limits.remove(c.id);
       }
     }
-    await this.serial(() => rm(this.agentDir(ctx.id), { recursive: true, force: true }));
+    await this.serial(() => this.records.remove(ctx.id));
   }
 
   async close(): Promise<void> {
@@ -309,7 +311,7 @@ export class CompanionsService implements SandboxHook {
 
   /** The companions of a sandbox as `aibox status` shows them (service, pack, port, host name). */
   async list(sandboxId: string): Promise<{ service: string; pack: string; port: number; address: string }[]> {
-    const record = await this.load(sandboxId);
+    const record = await this.records.load(sandboxId);
     return (record?.companions ?? []).map((c) => ({
       service: c.service,
       pack: c.pack,
@@ -344,29 +346,12 @@ export class CompanionsService implements SandboxHook {
     return all.find((m) => m.sandboxId === companionId)?.containerId;
   }
 
-  private agentDir(sandboxId: string): string {
-    if (!/^[A-Za-z0-9_-]+$/.test(sandboxId)) throw new Error(`bad sandbox id ${sandboxId}`);
-    return path.join(this.dir, sandboxId);
-  }
-
-  private async load(sandboxId: string): Promise<AgentRecord | undefined> {
-    const text = await readFile(path.join(this.agentDir(sandboxId), 'state.json'), 'utf8').catch(
-      () => undefined,
-    );
-    return text === undefined ? undefined : (JSON.parse(text) as AgentRecord);
-  }
-
-  private async save(record: AgentRecord): Promise<void> {
-    await mkdir(this.agentDir(record.sandboxId), { recursive: true, mode: 0o711 });
-    await writeJsonAtomic(path.join(this.agentDir(record.sandboxId), 'state.json'), record, { mode: 0o600 });
-  }
-
   /** Link indexes held by other sandboxes' companions (this sandbox's own are given back). */
   private async usedLinks(except: string): Promise<Set<number>> {
     const used = new Set<number>();
     for (const id of await readdir(this.dir).catch(() => [] as string[])) {
       if (id === except) continue;
-      const r = await this.load(id).catch(() => undefined);
+      const r = await this.records.load(id).catch(() => undefined);
       for (const c of r?.companions ?? []) used.add(c.linkIndex);
     }
     return used;

@@ -1,4 +1,4 @@
-import { chown, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { chown, mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { AuditLog } from '../../audit/index.js';
 import { loadProfile } from '../../config/index.js';
@@ -10,7 +10,6 @@ import {
   engineErrors,
 } from '../../engine/index.js';
 import { isAiboxError, messageOf, newId } from '../../shared/index.js';
-import { writeJsonAtomic } from '../../shared/fs/atomic-write.js';
 import type {
   HookDeps,
   RunningSandbox,
@@ -18,6 +17,7 @@ import type {
   SandboxHook,
   SandboxHookContext,
 } from './hooks.js';
+import { SandboxRecords } from './sandbox-records.js';
 import type { PolicyService } from './policy.js';
 
 /** Importing the base image into a fresh engine's store takes ~35 s on the reference host: room for a busy one. */
@@ -53,11 +53,13 @@ interface EngineRecord {
 export class EngineService implements SandboxHook {
   readonly layer = 'engine';
   private readonly dir: string;
+  private readonly records: SandboxRecords<EngineRecord>;
   private readonly fronts = new Map<string, EngineFront>();
   private sandboxesCache: EngineSandboxes | undefined;
 
   constructor(private readonly deps: EngineServiceDeps) {
     this.dir = path.join(deps.config.stateDir, 'engine');
+    this.records = new SandboxRecords(this.dir);
   }
 
   /** Whether a sandbox gets an engine: the containers door's effective value, its decision, and the profile. */
@@ -93,7 +95,7 @@ export class EngineService implements SandboxHook {
     });
     const port = await front.listen();
     this.fronts.set(ctx.id, front);
-    await this.save({ sandboxId: ctx.id, sandbox: ctx.name, engineId, port });
+    await this.records.save({ sandboxId: ctx.id, sandbox: ctx.name, engineId, port });
     const url = `tcp://${this.deps.config.egress.sandboxHostAddress}:${port}`;
     return {
       env: { DOCKER_HOST: url, CONTAINER_HOST: url },
@@ -103,7 +105,7 @@ export class EngineService implements SandboxHook {
   }
 
   async started(sandbox: RunningSandbox): Promise<void> {
-    const record = await this.load(sandbox.id);
+    const record = await this.records.load(sandbox.id);
     if (!record) return;
     const { runtime, config } = this.deps;
     try {
@@ -129,7 +131,7 @@ export class EngineService implements SandboxHook {
         proxy: `http://${proxy.address}:${proxy.port}`,
       });
       record.containerId = containerId;
-      await this.save(record);
+      await this.records.save(record);
       if (runtime.rootless) await runtime.limits.apply(record.engineId, profile, pid);
       // The engine's entrypoint waits for the go-ahead: nothing leaves it before this ruleset is up and checked.
       await new EngineNetwork({ nft: config.egress.nft, nsenter: config.egress.nsenter }).apply(pid, {
@@ -155,7 +157,7 @@ export class EngineService implements SandboxHook {
   }
 
   async adopt(sandbox: RunningSandbox): Promise<void> {
-    if (!(await this.load(sandbox.id))) return;
+    if (!(await this.records.load(sandbox.id))) return;
     throw engineErrors.create(
       'ENGINE_START_FAILED',
       `the container engine of ${sandbox.name} is not re-adopted after a daemon restart: start the sandbox again`,
@@ -170,14 +172,14 @@ export class EngineService implements SandboxHook {
   private async release(sandboxId: string): Promise<void> {
     await this.fronts.get(sandboxId)?.close();
     this.fronts.delete(sandboxId);
-    const record = await this.load(sandboxId);
+    const record = await this.records.load(sandboxId);
     if (record) {
       const containerId =
         record.containerId ?? (await this.engines().find(this.deps.daemonId, record.engineId));
       if (containerId) await this.engines().remove(containerId);
       await this.deps.runtime.limits.remove(record.engineId);
     }
-    await rm(this.agentDir(sandboxId), { recursive: true, force: true });
+    await this.records.remove(sandboxId);
   }
 
   async close(): Promise<void> {
@@ -196,24 +198,6 @@ export class EngineService implements SandboxHook {
   }
 
   private socketPath(sandboxId: string): string {
-    return path.join(this.agentDir(sandboxId), 'api', 'podman.sock');
-  }
-
-  private agentDir(sandboxId: string): string {
-    if (!/^[A-Za-z0-9_-]+$/.test(sandboxId)) throw new Error(`bad sandbox id ${sandboxId}`);
-    return path.join(this.dir, sandboxId);
-  }
-
-  private async load(sandboxId: string): Promise<EngineRecord | undefined> {
-    const text = await readFile(path.join(this.agentDir(sandboxId), 'state.json'), 'utf8').catch(
-      () => undefined,
-    );
-    return text === undefined ? undefined : (JSON.parse(text) as EngineRecord);
-  }
-
-  private async save(record: EngineRecord): Promise<void> {
-    await mkdir(this.dir, { recursive: true, mode: 0o711 });
-    await mkdir(this.agentDir(record.sandboxId), { recursive: true, mode: 0o711 });
-    await writeJsonAtomic(path.join(this.agentDir(record.sandboxId), 'state.json'), record, { mode: 0o600 });
+    return path.join(this.records.folder(sandboxId), 'api', 'podman.sock');
   }
 }
