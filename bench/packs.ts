@@ -19,7 +19,10 @@ import { execa } from 'execa';
 import { makeProject, startTestDaemon } from '../test/support/daemon.js';
 import { printTable, summarize, timeIt } from './stats.js';
 
-const runs = Number(process.argv[process.argv.indexOf('--runs') + 1] || 7);
+// Without --runs, indexOf is -1 and argv[0] (node's path) is no number: default explicitly.
+const runsAt = process.argv.indexOf('--runs');
+const runs = runsAt > 0 ? Number(process.argv[runsAt + 1]) : 7;
+if (!(runs >= 1)) throw new Error('--runs takes a positive number');
 // --only gradle: skip the javac and Maven timings (the packs are still built and installed).
 const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : undefined;
 if (only !== undefined && only !== 'gradle') throw new Error('--only takes: gradle');
