@@ -2,6 +2,7 @@ import http from 'node:http';
 import { existsSync } from 'node:fs';
 import Docker from 'dockerode';
 import { LABELS } from '../runtime/labels.js';
+import { removeContainerRetrying } from '../runtime/remove-container.js';
 import { messageOf, type Logger } from '../shared/index.js';
 import { engineErrors } from './errors.js';
 import { EngineImage } from './image.js';
@@ -86,18 +87,7 @@ export class EngineSandboxes {
   }
 
   async remove(containerId: string): Promise<void> {
-    for (let attempt = 1; ; attempt++) {
-      const err = await this.docker
-        .getContainer(containerId)
-        .remove({ force: true, v: true })
-        .then(
-          () => undefined,
-          (e: unknown) => (/no such|404/i.test(messageOf(e)) ? undefined : e),
-        );
-      if (!err) return;
-      if (attempt === 3) throw err instanceof Error ? err : new Error(messageOf(err));
-      await new Promise((r) => setTimeout(r, 500 * attempt));
-    }
+    await removeContainerRetrying(this.docker, containerId);
   }
 
   private async lastOutput(containerId: string): Promise<string> {

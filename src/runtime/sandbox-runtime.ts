@@ -18,6 +18,7 @@ import { containerSpec, type SandboxSpec } from './container-spec.js';
 import { AgentChannels, type ExecOptions, type ExecSession, type ProcessInfo } from './exec.js';
 import { LABELS, daemonIdFor } from './labels.js';
 import { sweepLostGvisor } from './runsc-sweep.js';
+import { removeContainerRetrying } from './remove-container.js';
 
 /** The agent's socket, in its folder (AGENT_DIR inside). */
 const AGENT_SOCKET = 'agent.sock';
@@ -212,21 +213,9 @@ export class SandboxRuntime {
   async removeContainer(containerId: string): Promise<void> {
     this.agents.forget(containerId);
     const sandboxId = await this.sandboxOf(containerId).catch(() => undefined);
-    // A container caught mid-create or mid-stop (a daemon killed during a start) can refuse removal for a moment
-    // ("improper state"): try again briefly before giving up.
-    for (let attempt = 1; ; attempt++) {
-      const err = await this.docker
-        .getContainer(containerId)
-        .remove({ force: true, v: true })
-        .then(
-          () => undefined,
-          (e: unknown) => (/no such|404/i.test(messageOf(e)) ? undefined : e),
-        );
-      if (!err) break;
-      if (attempt === 3) throw err instanceof Error ? err : new Error(messageOf(err));
-      this.logger.warn({ containerId, attempt, err: messageOf(err) }, 'container removal refused; retrying');
-      await new Promise((r) => setTimeout(r, 500 * attempt));
-    }
+    await removeContainerRetrying(this.docker, containerId, (attempt, err) =>
+      this.logger.warn({ containerId, attempt, err: messageOf(err) }, 'container removal refused; retrying'),
+    );
     this.sandboxOfContainer.delete(containerId);
     if (sandboxId) await rm(this.agentDir(sandboxId), { recursive: true, force: true });
   }
