@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { inflateRawSync } from 'node:zlib';
+import { entryData, readZip } from '../shared/zip.js';
 
 /**
  * Go's "h1:" hash (golang.org/x/mod/sumdb/dirhash Hash1), which the checksum database records for every module
@@ -22,54 +22,16 @@ export function hashGoMod(data: Buffer): string {
   return hash1([{ name: 'go.mod', data }]);
 }
 
-const EOCD = 0x06054b50;
-const CENTRAL = 0x02014b50;
-const LOCAL = 0x04034b50;
-
 /**
- * The entries of a zip held in memory (stored or deflated; no zip64, no encryption: Go module zips are neither).
- * Sizes are checked against the central directory: a zip that lies about them is refused, not half read.
+ * The entries of a Go module zip with their contents, refused whole when their declared sizes add up to more than
+ * `maxBytes` (checked before anything is inflated).
  */
 export function zipEntries(zip: Buffer, maxBytes: number): { name: string; data: Buffer }[] {
-  let eocd = -1;
-  for (let i = zip.length - 22; i >= Math.max(0, zip.length - 22 - 0xffff); i--) {
-    if (zip.readUInt32LE(i) === EOCD) {
-      eocd = i;
-      break;
-    }
-  }
-  if (eocd < 0) throw new Error('not a zip (no end of central directory)');
-  const count = zip.readUInt16LE(eocd + 10);
-  let at = zip.readUInt32LE(eocd + 16);
-  if (count === 0xffff || at === 0xffffffff) throw new Error('zip64 is not supported');
-  const out: { name: string; data: Buffer }[] = [];
+  const entries = readZip(zip);
   let total = 0;
-  for (let n = 0; n < count; n++) {
-    if (at + 46 > zip.length || zip.readUInt32LE(at) !== CENTRAL) throw new Error('bad central directory');
-    const flags = zip.readUInt16LE(at + 8);
-    const method = zip.readUInt16LE(at + 10);
-    const csize = zip.readUInt32LE(at + 20);
-    const usize = zip.readUInt32LE(at + 24);
-    const nameLen = zip.readUInt16LE(at + 28);
-    const extraLen = zip.readUInt16LE(at + 30);
-    const commentLen = zip.readUInt16LE(at + 32);
-    const local = zip.readUInt32LE(at + 42);
-    const name = zip.subarray(at + 46, at + 46 + nameLen).toString('utf8');
-    at += 46 + nameLen + extraLen + commentLen;
-    if (flags & 1) throw new Error(`${name}: encrypted`);
-    if (local + 30 > zip.length || zip.readUInt32LE(local) !== LOCAL)
-      throw new Error(`${name}: bad local header`);
-    const start = local + 30 + zip.readUInt16LE(local + 26) + zip.readUInt16LE(local + 28);
-    if (start + csize > zip.length) throw new Error(`${name}: truncated`);
-    total += usize;
+  for (const e of entries) {
+    total += e.size;
     if (total > maxBytes) throw new Error(`its files are larger than ${maxBytes} bytes`);
-    const raw = zip.subarray(start, start + csize);
-    let data: Buffer;
-    if (method === 0) data = raw;
-    else if (method === 8) data = inflateRawSync(raw, { maxOutputLength: Math.max(usize, 1) });
-    else throw new Error(`${name}: compression method ${method} is not supported`);
-    if (data.length !== usize) throw new Error(`${name}: its size is not the one the zip declares`);
-    out.push({ name, data });
   }
-  return out;
+  return entries.map((e) => ({ name: e.name, data: entryData(e) }));
 }

@@ -3,7 +3,8 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { entryData, makeZip, readZip, relocateClass, relocateJar } from '../../src/packs/relocate.js';
+import { relocateClass, relocateJar } from '../../src/packs/relocate.js';
+import { entryData, makeZip, readZip } from '../../src/shared/zip.js';
 
 /** A minimal class file: magic, version, a constant pool of the given Utf8 strings around a long, then a tail. */
 function classWith(strings: string[]): Buffer {
