@@ -3,7 +3,7 @@ import { domainCovers, domainPatternProblem, globCovers, globMatches } from '../
 import type { LayerVerdict, LayerView, Location } from '../types.js';
 import { defaultDeny, narrowList, verdictOf } from './common.js';
 import type { Door } from './door.js';
-import { pathGlobProblem } from './egress.js';
+import { PathGlob } from './egress.js';
 
 /** A placeholder variable's name. */
 export const BindingEnv = z.string().regex(/^[A-Z_][A-Z0-9_]{0,63}$/, 'an environment variable name');
@@ -15,12 +15,7 @@ export const BindingEnv = z.string().regex(/^[A-Z_][A-Z0-9_]{0,63}$/, 'an enviro
  */
 export const BindingTransport = {
   paths: z
-    .array(
-      z.string().superRefine((g, ctx) => {
-        const problem = pathGlobProblem(g);
-        if (problem) ctx.addIssue({ code: 'custom', message: `"${g}": ${problem}` });
-      }),
-    )
+    .array(PathGlob)
     .min(1)
     .optional()
     .describe('Path globs the value is sent on; absent: every path of the host.'),

@@ -211,6 +211,12 @@ export function pathGlobRegex(glob: string): string {
   return `${out}([?].*)?$`;
 }
 
+/** A path glob of a method/path rule or a credential binding, checked with the proxy's own grammar. */
+export const PathGlob = z.string().superRefine((g, ctx) => {
+  const problem = pathGlobProblem(g);
+  if (problem) ctx.addIssue({ code: 'custom', message: `"${g}": ${problem}` });
+});
+
 const HttpRuleSchema = z
   .object({
     host: DomainPattern,
@@ -227,16 +233,7 @@ const HttpRuleSchema = z
       .min(1)
       .optional()
       .describe('Methods allowed; absent: every method.'),
-    paths: z
-      .array(
-        z.string().superRefine((g, ctx) => {
-          const problem = pathGlobProblem(g);
-          if (problem) ctx.addIssue({ code: 'custom', message: `"${g}": ${problem}` });
-        }),
-      )
-      .min(1)
-      .optional()
-      .describe('Path globs allowed; absent: every path.'),
+    paths: z.array(PathGlob).min(1).optional().describe('Path globs allowed; absent: every path.'),
   })
   .strict();
 export { HttpRuleSchema };
