@@ -1,6 +1,7 @@
 import { egressErrors, newPlaceholder, type CredentialBinding } from '../../egress/index.js';
 import type { PlaceholderRule } from '../../egress/policy.js';
 import type { CredentialProvider } from '../../credentials/index.js';
+import { KeyedMutex } from '../../shared/fs/index.js';
 import { messageOf, type Logger } from '../../shared/index.js';
 import type { PolicyService } from './policy.js';
 
@@ -67,7 +68,8 @@ interface Held {
  */
 export class CredentialBindings {
   private readonly held = new Map<string, Held>();
-  private readonly chains = new Map<string, Promise<unknown>>();
+  /** One computation per sandbox at a time. */
+  private readonly lanes = new KeyedMutex();
   private packs: PackBindingSource | undefined;
 
   constructor(
@@ -112,7 +114,7 @@ export class CredentialBindings {
     opts: { strict?: boolean; saved?: Record<string, string> },
     apply: (b: SandboxBindings) => Promise<T>,
   ): Promise<T> {
-    return this.locked(sandbox.id, async () => {
+    return this.lanes.run(sandbox.id, async () => {
       const placeholders = { ...opts.saved, ...this.held.get(sandbox.id)?.placeholders };
       const bindings = await this.compute(sandbox, placeholders, opts.strict ?? false);
       const result = await apply(bindings);
@@ -123,7 +125,7 @@ export class CredentialBindings {
 
   /** Reads the given bindings' values again (Vault leases, rotation); a value that cannot be read keeps the last. */
   refresh<T>(sandboxId: string, apply: (b: SandboxBindings) => Promise<T>): Promise<T | undefined> {
-    return this.locked(sandboxId, async () => {
+    return this.lanes.run(sandboxId, async () => {
       const held = this.held.get(sandboxId);
       if (!held || held.bindings.rules.length === 0) return undefined;
       const values = [...held.bindings.values.values];
@@ -252,17 +254,6 @@ export class CredentialBindings {
       out.env[b.env] = placeholder;
     }
     return out;
-  }
-
-  private locked<T>(sandboxId: string, fn: () => Promise<T>): Promise<T> {
-    const prev = this.chains.get(sandboxId) ?? Promise.resolve();
-    const next = prev.then(fn, fn);
-    const tail = next.catch(() => undefined);
-    this.chains.set(sandboxId, tail);
-    void tail.then(() => {
-      if (this.chains.get(sandboxId) === tail) this.chains.delete(sandboxId);
-    });
-    return next;
   }
 }
 
