@@ -59,6 +59,7 @@ export class WarmPool {
   private readonly lastFailure = new Map<string, number>();
   private filling: Promise<void> | undefined;
   private again = false;
+  private retryTimer: NodeJS.Timeout | undefined;
   private closed = false;
   private timer: NodeJS.Timeout | undefined;
   private readonly clock: Clock;
@@ -141,6 +142,7 @@ export class WarmPool {
   async close(): Promise<void> {
     this.closed = true;
     clearInterval(this.timer);
+    clearTimeout(this.retryTimer);
     await this.filling;
   }
 
@@ -165,7 +167,12 @@ export class WarmPool {
   private async fill(): Promise<void> {
     for (const [profile, conf] of this.profiles) {
       while (!this.closed && (this.ready.get(profile)?.length ?? 0) < conf.size) {
-        if (this.clock.now() - (this.lastFailure.get(profile) ?? 0) < RETRY_AFTER_MS) break;
+        // Still in the pause after a failed start: come back when it is over (a timer may fire a moment early).
+        const pause = RETRY_AFTER_MS - (this.clock.now() - (this.lastFailure.get(profile) ?? -Infinity));
+        if (pause > 0) {
+          this.retryIn(pause);
+          break;
+        }
         this.starting.set(profile, (this.starting.get(profile) ?? 0) + 1);
         try {
           const began = this.clock.now();
@@ -181,13 +188,22 @@ export class WarmPool {
           this.lastFailure.set(profile, this.clock.now());
           this.deps.logger.error({ profile, err: messageOf(err) }, 'warm pool: cannot start a sandbox');
           // Tried again once the pause is over (the base image may be built meanwhile), not in a hot loop.
-          setTimeout(() => this.refill(), RETRY_AFTER_MS).unref();
+          this.retryIn(RETRY_AFTER_MS);
           break;
         } finally {
           this.starting.set(profile, (this.starting.get(profile) ?? 1) - 1);
         }
       }
     }
+  }
+
+  /** One pending retry at a time: a refill once the pause after a failed start is over. */
+  private retryIn(ms: number): void {
+    if (this.retryTimer || this.closed) return;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      this.refill();
+    }, ms).unref();
   }
 
   /** Removes pooled sandboxes that are too old or no longer running, then refills. */
