@@ -629,7 +629,18 @@ export class PacksService implements SandboxHook {
       await this.save(state);
       await this.writeIndex(target.id, mine);
       const credentials = await this.refreshCredentials(target, added);
-      const missing = credentials.find((o) => o.required && !o.given);
+      // Without an enforcing egress layer no proxy injects anything: a required binding cannot be given.
+      const unenforced = this.deps.egress?.enforcing
+        ? undefined
+        : chain
+            .flatMap((c) => c.spec.credentials.map((k) => ({ ...k, pack: c.manifest.name })))
+            .filter((k) => k.required)
+            .map((k) => ({
+              ...k,
+              decisions: [] as string[],
+              reason: 'this daemon runs sandboxes without the egress layer, which injects credentials',
+            }))[0];
+      const missing = credentials.find((o) => o.required && !o.given) ?? unenforced;
       if (missing) {
         // A required binding that cannot be given: the install is undone (nothing of it stays).
         mine.packs = mine.packs.filter((p) => !added.includes(p.name));

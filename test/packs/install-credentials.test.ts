@@ -1,0 +1,233 @@
+/**
+ * A pack's credential binding marked `required: true`, through the packs service's install and the real credential
+ * bindings (the credentials door, the egress door toward the host, the credential store): refused with
+ * PACK_CREDENTIAL_UNAVAILABLE, nothing left installed, when the secret is missing or the door denies it; installed
+ * with the binding given when it is there. The artifact is a fake one in a temporary cache (nothing is built).
+ */
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { AuditLog } from '../../src/audit/index.js';
+import type { DaemonConfig } from '../../src/config/index.js';
+import { SecretValue, type CredentialProvider } from '../../src/credentials/index.js';
+import { CredentialBindings } from '../../src/daemon/services/credential-bindings.js';
+import type { EgressService } from '../../src/daemon/services/egress.js';
+import { PacksService } from '../../src/daemon/services/packs.js';
+import type { PolicyService } from '../../src/daemon/services/policy.js';
+import type { RuntimePort } from '../../src/daemon/services/runtime-port.js';
+import { parseManifest, sourcesKey } from '../../src/packs/index.js';
+import { policyErrors } from '../../src/policy/index.js';
+import type { Logger } from '../../src/shared/index.js';
+
+const quiet: Logger = {
+  debug: () => {},
+  info: () => {},
+  warn: () => {},
+  error: () => {},
+  child: () => quiet,
+};
+const target = { id: 'sbx_1', name: 's' };
+
+const manifest = (required: boolean) => `name: tok
+description: a tool that sends a registry token
+default: '1'
+versions:
+  '1':
+    sources:
+      debian:
+        packages: [tok]
+    egress: [repo.example.com]
+    credentials:
+      - secret: tok-secret
+        host: repo.example.com
+        env: TOK_TOKEN
+        required: ${required}
+    smoke: ['true']
+`;
+
+interface World {
+  dir: string;
+  packs: PacksService;
+  bindings: CredentialBindings;
+  audit: { kind: string; data?: Record<string, unknown> }[];
+  asked: string[];
+}
+
+/**
+ * A packs service over a temporary registry and cache holding one artifact of `tok`; the egress layer is stood in
+ * for by the real CredentialBindings (what the egress service's refreshBindings recomputes), reading `secrets` and
+ * asking a policy that denies the credentials door for the secrets in `deny`.
+ */
+async function world(
+  dir: string,
+  opts: { required: boolean; secrets: Record<string, string>; deny?: string[]; egress?: boolean },
+): Promise<World> {
+  const registryDir = path.join(dir, 'registry');
+  await mkdir(registryDir, { recursive: true });
+  const text = manifest(opts.required);
+  await writeFile(path.join(registryDir, 'tok.yaml'), text);
+  const parsed = parseManifest('tok.yaml', text);
+  expect(parsed.problems).toEqual([]);
+  const spec = parsed.manifest!.versions['1']!;
+  // A built artifact in the cache, recorded from the same sources: install links it, nothing is built.
+  const artifact = path.join(dir, 'cache/packs/tok@1-0123456789abcdef');
+  await mkdir(path.join(artifact, 'bin'), { recursive: true });
+  await writeFile(path.join(artifact, 'bin/tok'), '#!/bin/sh\n', { mode: 0o755 });
+  await writeFile(
+    path.join(artifact, '.pack.json'),
+    JSON.stringify({
+      name: 'tok',
+      version: '1',
+      key: '0123456789abcdef',
+      dir: artifact,
+      debs: [],
+      builtAt: new Date().toISOString(),
+      sizeBytes: 1,
+      sources: sourcesKey(spec),
+    }),
+  );
+  const asked: string[] = [];
+  let n = 0;
+  const decide = (door: string, request: Record<string, unknown>) => {
+    const id = `dec_${++n}`;
+    asked.push(`${door}:${id}`);
+    const denied = door === 'credentials' && (opts.deny ?? []).includes(request['secret'] as string);
+    return Promise.resolve({
+      id,
+      outcome: denied ? 'deny' : 'allow',
+      reason: denied ? 'credentials.allowed_secrets of layer org does not name it' : 'allowed',
+    });
+  };
+  const policy = {
+    decide,
+    authorize: async (door: string, request: Record<string, unknown>) => {
+      const d = await decide(door, request);
+      if (d.outcome === 'deny') throw policyErrors.create('POLICY_DENIED', d.reason, { decision: d.id });
+      return d;
+    },
+  } as unknown as PolicyService;
+  const provider: CredentialProvider = {
+    backend: 'embedded',
+    get: (name) =>
+      opts.secrets[name] !== undefined
+        ? Promise.resolve({ value: new SecretValue(opts.secrets[name]) } as Awaited<
+            ReturnType<CredentialProvider['get']>
+          >)
+        : Promise.reject(new Error(`no secret named ${name}`)),
+    close: () => Promise.resolve(),
+  };
+  const bindings = new CredentialBindings({ config: [], provider, policy, logger: quiet });
+  const egress = {
+    enforcing: true,
+    setPackBindings: (source: Parameters<CredentialBindings['setPackSource']>[0]) =>
+      bindings.setPackSource(source),
+    refreshBindings: (sandbox: { id: string; name: string }) =>
+      bindings.recompute(sandbox, {}, (b) => Promise.resolve(b)),
+  } as unknown as EgressService;
+  const audit: World['audit'] = [];
+  const packs = await PacksService.create({
+    config: {
+      stateDir: path.join(dir, 'state'),
+      runtime: { image: { cacheDir: path.join(dir, 'cache') } },
+    } as unknown as DaemonConfig,
+    logger: quiet,
+    runtime: {} as RuntimePort,
+    policy,
+    audit: {
+      append: (e: { kind: string; data?: Record<string, unknown> }) => {
+        audit.push(e);
+        return Promise.resolve(e);
+      },
+    } as unknown as AuditLog,
+    daemonId: 'test',
+    ...(opts.egress === false ? {} : { egress }),
+    registryDir,
+  });
+  return { dir, packs, bindings, audit, asked };
+}
+
+describe('a required pack credential at install', () => {
+  let dir = '';
+  beforeEach(async () => {
+    dir = await mkdtemp(path.join(tmpdir(), 'aibox-pack-required-'));
+  });
+  afterEach(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const installedFolder = () => path.join(dir, 'state/packs/sandboxes', target.id, 'tok');
+
+  it('refuses the install when the credential store has no such secret, and leaves nothing installed', async () => {
+    const w = await world(dir, { required: true, secrets: {} });
+    const err = await w.packs.install(target, 'tok').then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toMatchObject({
+      code: 'PACK_CREDENTIAL_UNAVAILABLE',
+      status: 409,
+      hint: expect.stringContaining('aibox secret set'),
+      details: { pack: 'tok', secret: 'tok-secret', host: 'repo.example.com' },
+    });
+    expect((err as Error).message).toMatch(
+      /^pack tok requires the credential tok-secret for repo\.example\.com, which sandbox "s" cannot be given: the secret "tok-secret" cannot be read: no secret named tok-secret; nothing was installed$/,
+    );
+    expect(await w.packs.installed(target.id)).toEqual([]);
+    expect(existsSync(installedFolder())).toBe(false);
+    expect(await w.packs.execEnv(target)).toEqual({});
+    // The bindings were decided again after the undo: the removed pack's binding is not held any more.
+    expect(w.bindings.current(target.id)?.outcomes).toEqual([]);
+    // The binding's outcome is audited (never a value), and no pack.install survives as the last word.
+    expect(w.audit.find((e) => e.kind === 'pack.credential')?.data).toMatchObject({
+      pack: 'tok',
+      secret: 'tok-secret',
+      given: false,
+    });
+  });
+
+  it('refuses the install when the credentials door denies the secret, naming the decision', async () => {
+    const w = await world(dir, { required: true, secrets: { 'tok-secret': 'v' }, deny: ['tok-secret'] });
+    const err = await w.packs.install(target, 'tok').then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toMatchObject({ code: 'PACK_CREDENTIAL_UNAVAILABLE', status: 409 });
+    const denial = w.asked.find((a) => a.startsWith('credentials:'))!.slice('credentials:'.length);
+    expect((err as Error).message).toContain(
+      `credentials.allowed_secrets of layer org does not name it (decision ${denial}: aibox policy explain --log-entry ${denial})`,
+    );
+    expect((err as { details: { decisions: string[] } }).details.decisions).toContain(denial);
+    expect(await w.packs.installed(target.id)).toEqual([]);
+    expect(existsSync(installedFolder())).toBe(false);
+  });
+
+  it('installs with the binding given when the secret is stored and allowed', async () => {
+    const w = await world(dir, { required: true, secrets: { 'tok-secret': 'v' } });
+    const r = await w.packs.install(target, 'tok');
+    expect(r.installed.map((p) => p.name)).toEqual(['tok']);
+    const outcome = w.bindings.current(target.id)?.outcomes[0];
+    expect(outcome).toMatchObject({ pack: 'tok', env: 'TOK_TOKEN', given: true, required: true });
+    for (const id of outcome!.decisions) expect(r.decisions).toContain(id);
+    expect(w.bindings.current(target.id)?.env['TOK_TOKEN']).toMatch(/^aibox-cred-[0-9a-f]{32}$/);
+    expect(existsSync(path.join(installedFolder(), 'bin/tok'))).toBe(true);
+  });
+
+  it('refuses it on a daemon without the egress layer (nothing could inject it), though the secret is stored', async () => {
+    const w = await world(dir, { required: true, secrets: { 'tok-secret': 'v' }, egress: false });
+    await expect(w.packs.install(target, 'tok')).rejects.toMatchObject({
+      code: 'PACK_CREDENTIAL_UNAVAILABLE',
+      message: expect.stringContaining('without the egress layer'),
+    });
+    expect(await w.packs.installed(target.id)).toEqual([]);
+    expect(existsSync(installedFolder())).toBe(false);
+  });
+
+  it('installs without the binding when it is not required (the default), the same secret missing', async () => {
+    const w = await world(dir, { required: false, secrets: {} });
+    const r = await w.packs.install(target, 'tok');
+    expect(r.installed.map((p) => p.name)).toEqual(['tok']);
+    expect(w.bindings.current(target.id)?.outcomes[0]).toMatchObject({ given: false, required: false });
+  });
+});
