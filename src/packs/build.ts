@@ -18,6 +18,7 @@ import { execa } from 'execa';
 import { publishDir } from '../shared/fs/index.js';
 import { packErrors } from './errors.js';
 import { matchingJars, relocateJar } from './relocate.js';
+import { writePackFiles } from './files.js';
 import { packEnv } from './env.js';
 import { PACKS_MOUNT, expand, type PackManifest, type PackVersionSpec } from './manifest.js';
 
@@ -43,13 +44,14 @@ export interface BuiltPack {
 
 /** What a version's artifact depends on in its manifest: its sources (a change there needs a new build). */
 export function sourcesKey(spec: PackVersionSpec): string {
-  // Relocation and a CDS archive change the files too; without it the key is what it always was (existing artifacts stay valid).
+  // Relocation, a CDS archive and written files change the files too; without it the key is what it always was (existing artifacts stay valid).
   const inputs =
-    spec.relocate || spec.cds
+    spec.relocate || spec.cds || spec.files.length > 0
       ? {
           sources: spec.sources,
           ...(spec.relocate ? { relocate: spec.relocate } : {}),
           ...(spec.cds ? { cds: spec.cds } : {}),
+          ...(spec.files.length > 0 ? { files: spec.files } : {}),
         }
       : spec.sources;
   return createHash('sha256').update(JSON.stringify(inputs)).digest('hex').slice(0, 16);
@@ -281,6 +283,12 @@ export async function buildPack(
       progress({ phase: 'finalize', percent: 91, message: 'relocating hard-coded paths in Java classes' });
       await relocateJars(root, prefix, spec.relocate).catch((err: unknown) => {
         throw fail('relocate', { stderr: err instanceof Error ? err.message : String(err) });
+      });
+    }
+    if (spec.files.length > 0) {
+      progress({ phase: 'finalize', percent: 91, message: "writing the manifest's files" });
+      await writePackFiles(root, prefix, spec.files).catch((err: unknown) => {
+        throw fail('files', { stderr: err instanceof Error ? err.message : String(err) });
       });
     }
     if (spec.cds && builder && view) {

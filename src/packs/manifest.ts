@@ -72,6 +72,15 @@ const AbsolutePath = z
   .max(256)
   .regex(/^(\/[A-Za-z0-9_+-][A-Za-z0-9._+-]*)+$/, 'an absolute path without a trailing slash');
 
+/** A file of the pack, relative to its root: no `..`, no absolute path, no empty segment. */
+const PackFilePath = z
+  .string()
+  .max(256)
+  .regex(
+    /^(?!\/)(?!.*(^|\/)\.\.?(\/|$))(?!.*\/\/)[A-Za-z0-9._+/-]+(?<!\/)$/,
+    'a relative path inside the pack',
+  );
+
 /** Values may use ${prefix}: the pack's folder inside the sandbox (/opt/aibox/packs/NAME). */
 const EnvValue = z.string().max(4096);
 
@@ -119,6 +128,20 @@ const VersionSpec = z
       .describe(
         "absolute paths hard-coded in the jars' classes, rewritten to the pack's place at build time",
       ),
+    files: z
+      .array(
+        z
+          .object({
+            path: PackFilePath,
+            content: z.string().min(1).max(65536).describe('the text written; ${prefix} is expanded'),
+            executable: z.boolean().default(false),
+          })
+          .strict(),
+      )
+      .default([])
+      .describe(
+        'files written into the pack at build time, after unpacking (replacing a file there: e.g. a launcher script)',
+      ),
     cds: z
       .object({
         archive: z
@@ -142,6 +165,16 @@ const VersionSpec = z
   })
   .strict()
   .superRefine((v, ctx) => {
+    const written = new Set<string>();
+    v.files.forEach((f, i) => {
+      if (written.has(f.path) || f.path === v.cds?.archive || f.path === '.pack.json')
+        ctx.addIssue({
+          code: 'custom',
+          path: ['files', i, 'path'],
+          message: `${f.path} is written twice (by another file, the CDS archive or the pack's metadata)`,
+        });
+      written.add(f.path);
+    });
     const hosts = new Set(v.egress.map((need) => parseEgressNeed(need).host));
     const seen = new Set<string>();
     v.credentials.forEach((c, i) => {
