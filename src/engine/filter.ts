@@ -2,7 +2,8 @@ import type { EngineErrorCode } from './errors.js';
 
 /** What the front does with one request of the agent to the engine's API. */
 export type EngineDecision =
-  | { allow: true; endpoint: string; path: string }
+  /** `answer`: the front answers itself (info.ts), the engine is only asked for facts. */
+  | { allow: true; endpoint: string; path: string; answer?: 'docker-info' | 'libpod-info' }
   | { allow: false; endpoint: string; code: EngineErrorCode; reason: string }
   /** A container create: always refused, the body (read by the front) only picks the code. */
   | { allow: false; endpoint: string; inspectCreate: true };
@@ -35,10 +36,13 @@ export function decideRequest(method: string, target: string): EngineDecision {
   const prefix = /^(\/v\d+(?:\.\d+){0,2})?(\/libpod)?/.exec(rawPath)![0];
   const rest = rawPath.slice(prefix.length) || '/';
   const endpoint = `${m} ${rest}`;
-  const ok = (): EngineDecision => ({ allow: true, endpoint, path: rawPath + serialize(query) });
+  const ok = () => ({ allow: true as const, endpoint, path: rawPath + serialize(query) });
 
   if ((m === 'GET' || m === 'HEAD') && rest === '/_ping') return ok();
-  if (m === 'GET' && (rest === '/version' || rest === '/info')) return ok();
+  if (m === 'GET' && rest === '/version') return ok();
+  // Podman 4.3 fails `info` inside gVisor (a NaN CPU utilisation): the front answers it from facts it knows.
+  if (m === 'GET' && rest === '/info')
+    return { ...ok(), answer: prefix.endsWith('/libpod') ? 'libpod-info' : 'docker-info' };
   if (m === 'GET' && rest === '/images/json') return ok();
   if (m === 'GET' && /^\/images\/.+\/(json|exists|history)$/.test(rest)) return ok();
   // `podman run` asks for a pull first (policy missing): resolved in the engine's own store, never fetched (no network).

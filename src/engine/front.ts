@@ -2,9 +2,13 @@ import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { engineErrors, type EngineErrorCode } from './errors.js';
 import { decideCreate, decideRequest } from './filter.js';
+import { dockerInfo, libpodInfo, type EngineInfoFacts } from './info.js';
 
 /** A create body larger than this is refused unread (the refusal does not need more). */
 const MAX_CREATE_BODY = 1024 * 1024;
+/** What the front reads from the engine to answer `info` (its version and image list): never more than this. */
+const MAX_FACT_BODY = 16 * 1024 * 1024;
+const FACT_TIMEOUT_MS = 30_000;
 
 /** One request the front decided, for the audit log. */
 export interface EngineRequestRecord {
@@ -21,6 +25,8 @@ export interface EngineFrontOptions {
   port?: number;
   /** Called for every request before it is answered or forwarded; a failing record refuses the request. */
   record(r: EngineRequestRecord): Promise<void>;
+  /** What `info` reports besides the engine's own version and image count (info.ts). */
+  facts(): Promise<EngineInfoFacts>;
 }
 
 /**
@@ -68,7 +74,8 @@ export class EngineFront {
       const decision = decideRequest(req.method ?? 'GET', req.url ?? '/');
       if (decision.allow) {
         await this.opts.record({ endpoint: decision.endpoint, allowed: true });
-        this.forward(req, res, decision.path);
+        if (decision.answer) await this.answerInfo(res, decision.answer);
+        else this.forward(req, res, decision.path);
         return;
       }
       const refusal =
@@ -81,6 +88,53 @@ export class EngineFront {
       if (!res.headersSent) refuse(res, 'ENGINE_ENDPOINT_REFUSED', 'the request could not be decided');
       else res.destroy();
     }
+  }
+
+  /** `info`, composed by the front (info.ts): the engine is asked only what it answers inside gVisor. */
+  private async answerInfo(res: http.ServerResponse, kind: 'docker-info' | 'libpod-info'): Promise<void> {
+    let version: unknown;
+    let images: unknown;
+    try {
+      [version, images] = await Promise.all([this.getJson('/version'), this.getJson('/images/json')]);
+    } catch {
+      refuse(res, 'ENGINE_START_FAILED', 'the engine does not answer', 502);
+      return;
+    }
+    const facts = await this.opts.facts();
+    const live = {
+      version: typeof version === 'object' && version !== null ? (version as Record<string, unknown>) : {},
+      images: Array.isArray(images) ? images.length : 0,
+    };
+    const doc = kind === 'libpod-info' ? libpodInfo(facts, live) : dockerInfo(facts, live);
+    const body = JSON.stringify(doc);
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+    res.end(body);
+  }
+
+  /** One GET to the engine's API socket, its JSON body (bounded). */
+  private getJson(path: string): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      const req = http.get({ socketPath: this.opts.socketPath, path, timeout: FACT_TIMEOUT_MS }, (answer) => {
+        const chunks: Buffer[] = [];
+        let size = 0;
+        answer.on('data', (c: Buffer) => {
+          size += c.length;
+          if (size > MAX_FACT_BODY) req.destroy(new Error('too large'));
+          else chunks.push(c);
+        });
+        answer.on('end', () => {
+          if (answer.statusCode !== 200) return reject(new Error(`status ${answer.statusCode}`));
+          try {
+            resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown);
+          } catch {
+            reject(new Error('not JSON'));
+          }
+        });
+        answer.on('error', reject);
+      });
+      req.on('timeout', () => req.destroy(new Error('timeout')));
+      req.on('error', reject);
+    });
   }
 
   private forward(req: http.IncomingMessage, res: http.ServerResponse, path: string): void {

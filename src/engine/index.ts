@@ -1,6 +1,7 @@
 export { engineErrors, type EngineErrorCode } from './errors.js';
 export { decideCreate, decideRequest, type EngineDecision, type Refusal } from './filter.js';
 export { EngineFront, type EngineFrontOptions, type EngineRequestRecord } from './front.js';
+export { dockerInfo, libpodInfo, type EngineInfoFacts, type EngineLiveFacts } from './info.js';
 export { EngineImage, ENGINE_IMAGE_NAME, type EngineImageOptions } from './image.js';
 export { engineContainerSpec, type EngineSpec } from './spec.js';
 export { ENGINE_FILES, ENGINE_NET_READY, ENGINE_PACKAGES, ENGINE_SOCKET_DIR } from './recipe.js';

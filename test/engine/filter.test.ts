@@ -31,6 +31,19 @@ describe('the engine front filter', () => {
       expect(decodeURIComponent(allowed(m, t) ?? ''), `${m} ${t}`).toBe(decodeURIComponent(t));
   });
 
+  it('marks info (Docker and libpod, any version prefix) as answered by the front', () => {
+    const answer = (t: string) => {
+      const d = decideRequest('GET', t);
+      return d.allow ? d.answer : 'inspectCreate' in d ? 'inspect' : d.code;
+    };
+    expect(answer('/info')).toBe('docker-info');
+    expect(answer('/v1.41/info')).toBe('docker-info');
+    expect(answer('/v4.3.1/libpod/info')).toBe('libpod-info');
+    expect(answer('/libpod/info')).toBe('libpod-info');
+    expect(answer('/version')).toBeUndefined();
+    expect(codeOf('POST', '/info')).toBe('ENGINE_ENDPOINT_REFUSED');
+  });
+
   it('forwards a build with chroot isolation, whatever isolation the client asked for', () => {
     const p = allowed(
       'POST',

@@ -12,6 +12,17 @@ async function fakeEngine(socketPath: string, seen: string[]): Promise<http.Serv
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       seen.push(`${req.method} ${req.url} ${Buffer.concat(chunks).toString()}`);
+      // What Podman 4.3 answers inside gVisor: its version and image list work, its info fails (NaN).
+      if (req.url === '/version' || req.url === '/images/json') {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify(req.url === '/version' ? PODMAN_VERSION : [{ Id: 'a' }, { Id: 'b' }]));
+        return;
+      }
+      if (req.url?.endsWith('/info')) {
+        res.writeHead(500, { 'content-type': 'application/json' });
+        res.end('{"cause":"json: unsupported value: NaN"}');
+        return;
+      }
       res.writeHead(200, { 'content-type': 'text/plain' });
       res.end(`engine saw ${req.url}`);
     });
@@ -19,6 +30,32 @@ async function fakeEngine(socketPath: string, seen: string[]): Promise<http.Serv
   await new Promise<void>((r) => server.listen(socketPath, () => r()));
   return server;
 }
+
+/** Podman 4.3.1's compatible `/version`, as it answers inside gVisor (trimmed). */
+const PODMAN_VERSION = {
+  Platform: { Name: 'linux/amd64/debian-12' },
+  Components: [
+    {
+      Name: 'Podman Engine',
+      Version: '4.3.1',
+      Details: {
+        APIVersion: '4.3.1',
+        Arch: 'amd64',
+        BuildTime: '2023-04-13T10:44:51Z',
+        GoVersion: 'go1.19.8',
+        KernelVersion: '4.4.0',
+        Os: 'linux',
+      },
+    },
+  ],
+  Version: '4.3.1',
+  ApiVersion: '1.41',
+  Os: 'linux',
+  Arch: 'amd64',
+  KernelVersion: '4.4.0',
+};
+
+const FACTS = { id: 'eng_1', hostname: 'box-engine', cpus: 1.5, memoryMiB: 2048, suite: 'bookworm' };
 
 function call(port: number, method: string, target: string, body?: string) {
   return new Promise<{ status: number; body: string }>((resolve, reject) => {
@@ -49,6 +86,7 @@ describe('the engine front', () => {
       socketPath: path.join(dir, 'api.sock'),
       host: '127.0.0.1',
       record: (r) => Promise.resolve(void records.push(r)),
+      facts: () => Promise.resolve(FACTS),
     });
     port = await front.listen();
   });
@@ -111,12 +149,67 @@ describe('the engine front', () => {
     ]);
   });
 
+  it("answers Docker's info itself from the engine's version, its image count and the profile's limits", async () => {
+    const r = await call(port, 'GET', '/v1.41/info');
+    expect(r.status).toBe(200);
+    const info = JSON.parse(r.body) as Record<string, unknown>;
+    expect(info).toMatchObject({
+      ID: 'eng_1',
+      Name: 'box-engine',
+      ServerVersion: '4.3.1',
+      Images: 2,
+      Containers: 0,
+      Driver: 'vfs',
+      NCPU: 2,
+      MemTotal: 2048 * 1024 * 1024,
+      OSType: 'linux',
+      OSVersion: '12',
+      OperatingSystem: 'Debian GNU/Linux 12 (bookworm)',
+      Architecture: 'x86_64',
+      KernelVersion: '4.4.0',
+      Runtimes: {},
+      Swarm: { LocalNodeState: 'inactive' },
+    });
+    expect(info.Warnings).toEqual([expect.stringContaining('ENGINE_RUN_UNSUPPORTED')]);
+    // The engine was asked only what it answers; never its own info.
+    expect(seen.map((l) => l.trim()).sort()).toEqual(['GET /images/json', 'GET /version']);
+    expect(records).toEqual([{ endpoint: 'GET /info', allowed: true }]);
+  });
+
+  it("answers libpod's info (what `podman info` decodes) with host, store and version", async () => {
+    const r = await call(port, 'GET', '/v4.3.1/libpod/info');
+    expect(r.status).toBe(200);
+    expect(JSON.parse(r.body)).toMatchObject({
+      host: {
+        arch: 'amd64',
+        cpus: 2,
+        memTotal: 2048 * 1024 * 1024,
+        hostname: 'box-engine',
+        kernel: '4.4.0',
+        os: 'linux',
+        distribution: { distribution: 'debian', version: '12', codename: 'bookworm' },
+      },
+      store: { graphDriverName: 'vfs', graphRoot: '/var/lib/containers/storage', imageStore: { number: 2 } },
+      version: { Version: '4.3.1', APIVersion: '4.3.1', GoVersion: 'go1.19.8', OsArch: 'linux/amd64' },
+    });
+    expect(seen.some((l) => l.includes('/info'))).toBe(false);
+  });
+
+  it("answers info with the engine's 502 when the engine does not answer", async () => {
+    await new Promise((r) => engine.close(r));
+    const r = await call(port, 'GET', '/info');
+    expect(r.status).toBe(502);
+    expect(JSON.parse(r.body)).toMatchObject({ code: 'ENGINE_START_FAILED' });
+    engine = http.createServer();
+  });
+
   it('refuses a request whose audit record cannot be written (fail closed)', async () => {
     await front.close();
     front = new EngineFront({
       socketPath: path.join(dir, 'api.sock'),
       host: '127.0.0.1',
       record: () => Promise.reject(new Error('disk full')),
+      facts: () => Promise.resolve(FACTS),
     });
     port = await front.listen();
     const r = await call(port, 'GET', '/_ping');

@@ -2,7 +2,7 @@
  * The container engine end to end, in real gVisor sandboxes: with the containers door on, a sandbox gets its own
  * engine sandbox (rootful Podman inside gVisor) behind aiboxd's filtering front; inside the agent's sandbox the
  * Podman client (the podman pack) builds a two-line Containerfile FROM the base image with a RUN step, and the image
- * is listed; a RUN step fetches through the agent's own egress proxy (an allowed test host on the host's loopback
+ * is listed; `podman info` and Docker's /info answer with the engine's facts; a RUN step fetches through the agent's own egress proxy (an allowed test host on the host's loopback
  * answers, a refused one gets the proxy's 403, a direct connection, DNS and the engine's front are cut off); `podman run` is refused with ENGINE_RUN_UNSUPPORTED, privileged / path mounts / host
  * network with their codes, each audited; another sandbox cannot reach the engine; a sandbox whose team turns the
  * door off gets no engine and no DOCKER_HOST; and `aibox rm` leaves no engine container, cgroup or state behind.
@@ -11,9 +11,11 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import Docker from 'dockerode';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
 import { checkEngineRuleset } from '../../src/engine/index.js';
 import { nftTableName } from '../../src/egress/render-nftables.js';
 import { daemonIdFor } from '../../src/runtime/labels.js';
@@ -22,6 +24,7 @@ import { makeProject, startTestDaemon, type TestDaemon } from '../support/daemon
 import { requireHost, sandboxHostSupport } from '../support/host.js';
 
 const run = requireHost(sandboxHostSupport(), 'engine');
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 const rego = (pkg: string, body: string) => `package ${pkg}\n\nimport rego.v1\n\n${body}\n`;
 
@@ -135,6 +138,53 @@ describe.skipIf(!run)('the container engine of a sandbox', () => {
     const rmi = await daemon.exec('box', ['podman', 'rmi', 'localhost/app:2']);
     expect(rmi.exitCode, rmi.stderr).toBe(0);
   }, 600_000);
+
+  it("answers `podman info` and Docker's /info through the front with the engine's real facts", async () => {
+    const profile = parse(await readFile(path.join(ROOT, 'profiles/default.yaml'), 'utf8')) as {
+      limits: { cpus: number; memoryMiB: number };
+    };
+    const pi = await daemon.exec('box', ['podman', 'info', '--format', 'json']);
+    expect(pi.exitCode, pi.stderr).toBe(0);
+    const info = JSON.parse(pi.stdout) as {
+      host: { cpus: number; memTotal: number; kernel: string; hostname: string };
+      store: { graphDriverName: string; imageStore: { number: number } };
+      version: { Version: string };
+    };
+    const server = await daemon.exec('box', ['podman', 'version', '--format', '{{.Server.Version}}']);
+    expect(server.exitCode, server.stderr).toBe(0);
+    const ids = await daemon.exec('box', ['sh', '-c', 'podman images -q --no-trunc | sort -u']);
+    const images = ids.stdout.split('\n').filter(Boolean).length;
+    expect(images).toBeGreaterThanOrEqual(2);
+    expect(info.version.Version).toBe(server.stdout.trim());
+    expect(info.store.graphDriverName).toBe('vfs');
+    expect(info.store.imageStore.number).toBe(images);
+    expect(info.host.cpus).toBe(Math.ceil(profile.limits.cpus));
+    expect(info.host.memTotal).toBe(profile.limits.memoryMiB * 1024 * 1024);
+    expect(info.host.hostname).toBe('box-engine');
+    // gVisor's kernel version, as the engine itself reports it in /version.
+    expect(info.host.kernel).toMatch(/^\d+\.\d+/);
+    const port = new URL(engineUrl.replace('tcp:', 'http:')).port;
+    const di = await daemon.exec('box', [
+      'curl',
+      '--noproxy',
+      '*',
+      '-sS',
+      '-m',
+      '30',
+      `http://10.0.2.2:${port}/v1.41/info`,
+    ]);
+    expect(di.exitCode, di.stderr).toBe(0);
+    expect(JSON.parse(di.stdout)).toMatchObject({
+      ServerVersion: server.stdout.trim(),
+      Driver: 'vfs',
+      Images: images,
+      Containers: 0,
+      NCPU: Math.ceil(profile.limits.cpus),
+      MemTotal: profile.limits.memoryMiB * 1024 * 1024,
+      OSType: 'linux',
+      KernelVersion: info.host.kernel,
+    });
+  }, 120_000);
 
   it("fetches in a RUN step through the agent's egress proxy only: allowed host yes, refused host 403, direct and DNS no", async () => {
     const front = new URL(engineUrl.replace('tcp:', 'http:')).port;

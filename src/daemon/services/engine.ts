@@ -81,6 +81,7 @@ export class EngineService implements SandboxHook {
         'the container engine needs egress enforcement, which this daemon runs without',
       );
     const engineId = newId('eng');
+    const { limits } = await loadProfile(this.deps.config.profilesDir, ctx.profile);
     const front = new EngineFront({
       socketPath: this.socketPath(ctx.id),
       host: this.deps.config.egress.listenAddress,
@@ -92,6 +93,14 @@ export class EngineService implements SandboxHook {
           data: { ...r },
         });
       },
+      facts: () =>
+        Promise.resolve({
+          id: engineId,
+          hostname: `${ctx.name}-engine`,
+          cpus: limits.cpus,
+          memoryMiB: limits.memoryMiB,
+          suite: this.deps.config.runtime.image.suite,
+        }),
     });
     const port = await front.listen();
     this.fronts.set(ctx.id, front);
