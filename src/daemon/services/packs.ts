@@ -913,8 +913,9 @@ export class PacksService implements SandboxHook {
       (a) =>
         a.name === r.manifest.name &&
         a.version === r.version &&
-        // (an artifact from before cannot have been relocated or trained: a version that does needs a new build)
-        ((a.sources === undefined && !r.spec.relocate && !r.spec.cds) || a.sources === sources),
+        // (an artifact from before was not relocated, trained or given files: a version that is needs a new build)
+        ((a.sources === undefined && !r.spec.relocate && !r.spec.cds && r.spec.files.length === 0) ||
+          a.sources === sources),
     );
   }
 
