@@ -97,6 +97,16 @@ static int sigpipe_fds[2];
 /* One aibox-exec started ahead of time (`--warm`), waiting on warm_ctl for its command: see make_warm(). */
 static pid_t warm_pid;
 static int warm_ctl = -1;
+/* When the last command was handed out: the next warm process is started once it has had time to exec. */
+static int64_t last_spawn_ms;
+static int warm_broken;
+/*
+ * Under gVisor's systrap platform a fork or exec keeps the sandbox's CPU busy for several milliseconds: refilling the
+ * warm process at once competed with the command's own exec and made short commands slower. It is refilled when no
+ * command is running, or this long after the last spawn (so a long-running command does not leave the next one
+ * without a warm process).
+ */
+#define REFILL_DELAY_MS 50
 
 static int64_t now_ms(void) {
   struct timespec ts;
@@ -228,9 +238,10 @@ static void reap(void) {
     pid_t pid = waitpid(-1, &status, WNOHANG);
     if (pid <= 0) return;
     if (pid == warm_pid) {
-      /* Refilled at the next spawn (not here: a warm process that cannot start must not loop). */
+      /* It died unused: not refilled before the next spawn (a warm process that cannot start must not loop). */
       close_fd(&warm_ctl);
       warm_pid = 0;
+      warm_broken = 1;
       continue;
     }
     for (int i = 0; i < MAX_SESSIONS; i++) {
@@ -497,7 +508,8 @@ static void spawn(uint32_t id, const unsigned char *p, size_t len) {
   }
   free(args);
   free(envp);
-  make_warm();
+  last_spawn_ms = now_ms();
+  warm_broken = 0;
   free(argv);
   free(env);
   close_fd(&in[0]);
@@ -799,6 +811,13 @@ int main(int argc, char **argv) {
         owner[nfds] = s;
         fds[nfds++] = (struct pollfd){.fd = s->in, .events = POLLOUT};
       }
+    }
+    int running = 0;
+    for (int i = 0; i < MAX_SESSIONS && !running; i++) running = sessions[i] && !sessions[i]->exited;
+    if (warm_pid <= 0 && !warm_broken && !terminating) {
+      int64_t due = last_spawn_ms + REFILL_DELAY_MS - now;
+      if (!running || due <= 0) make_warm();
+      else if (wait < 0 || due < wait) wait = due;
     }
     if (terminating) {
       /* Only as the sandbox's pid 1 does "everything" mean the sandbox. */

@@ -34,10 +34,13 @@ export class SandboxLimits {
         }
         if (controller === 'cpu') {
           await writeFile(path.join(dir, 'cpu.cfs_period_us'), '100000');
-          await writeFile(
-            path.join(dir, 'cpu.cfs_quota_us'),
-            String(Math.round(profile.limits.cpus * 100000)),
-          );
+          const quota = String(Math.round(profile.limits.cpus * 100000));
+          await writeFile(path.join(dir, 'cpu.cfs_quota_us'), quota);
+          // gVisor's systrap platform polls while a process is created or exits: a burst of short commands used a
+          // whole period's quota in a few and waited out the rest (throttled in nearly every period). A burst
+          // allowance (Linux >= 5.14) lets quota left unused in earlier periods absorb that; the average stays capped.
+          const burst = path.join(dir, 'cpu.cfs_burst_us');
+          if (existsSync(burst)) await writeFile(burst, quota);
         }
       }
       // gVisor keeps forking while this runs (address-space stubs, the exec agent's first commands). A process is

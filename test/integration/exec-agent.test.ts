@@ -247,6 +247,34 @@ describe.runIf(run)('the exec agent', () => {
     }
   });
 
+  it('starts the next warm process once a command has had time to exec, even while it still runs', async () => {
+    const ch = await AgentChannel.connect(socketPath(), 5000);
+    const warm = async () =>
+      (await ch.processes()).filter((p) => p.uid === 0 && p.cmd.includes('aibox-exec --warm')).length;
+    const waitForWarm = async (ms: number) => {
+      const until = Date.now() + ms;
+      let n = await warm();
+      while (n === 0 && Date.now() < until) {
+        await new Promise((r) => setTimeout(r, 25));
+        n = await warm();
+      }
+      return n;
+    };
+    try {
+      expect(await waitForWarm(5000)).toBe(1); // the idle agent has one ready
+      const long = await ch.spawn(spawn({ argv: ['sleep', '300'] }));
+      await long.pid; // handed to the warm process: none is left until the refill
+      expect(await waitForWarm(5000)).toBe(1); // refilled while `sleep` still runs
+      const short = await ch.spawn(spawn({ argv: ['true'] }));
+      expect((await short.exit).code).toBe(0);
+      expect(await waitForWarm(5000)).toBe(1);
+      await ch.kill(await long.pid, 'KILL');
+      expect((await long.exit).code).toBe(137);
+    } finally {
+      ch.close();
+    }
+  });
+
   it('re-establishes the daemon channel after another connection took it, and after a daemon restart', async () => {
     // The direct channels above replaced the daemon's connection each time: the daemon reconnected on demand.
     expect((await daemon.exec(name, ['echo', 'back'])).stdout).toBe('back\n');
