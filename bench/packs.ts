@@ -9,11 +9,13 @@
  * classes (Debian's Gradle 4.4 from the gradle pack, offline, `java` plugin) the two ways Gradle is used: cold
  * (`--no-daemon`: JVM and Gradle start every build) and with Gradle's daemon (started by a first build, timed on its
  * own, then `build --rerun-tasks` timed against the warm daemon); the host and the sandbox each run their own daemon
- * (own Gradle user home, own network namespace), and both are stopped with `gradle --stop` at the end.
+ * (own Gradle user home, own network namespace), and both are stopped with `gradle --stop` at the end. `gradle` is
+ * the pack's launcher on both sides (one client JVM with C1 and the pack's CDS archive); the load average is printed
+ * before and after the Gradle builds.
  * Needs root and a built base image. Usage: npx tsx bench/packs.ts [--runs N] [--only gradle]
  */
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
 import { makeProject, startTestDaemon } from '../test/support/daemon.js';
@@ -233,6 +235,12 @@ try {
     gradleRows.push([`${label}, inside gVisor`, summarize(a)], [`${label}, host (same packs)`, summarize(b)]);
     ratios.push(`${label}: ${(summarize(a).median / summarize(b).median).toFixed(2)}x`);
   };
+  // This machine is shared: a ratio means little without the load it was measured at.
+  const load = () =>
+    loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ');
+  daemons.push(`load average (1, 5, 15 min) before the Gradle builds: ${load()}`);
   try {
     // Cold: a JVM and Gradle start for every build (in the client's JVM: no org.gradle.jvmargs to honour).
     await gradlePair(gradleCmd('--no-daemon build') + built); // fills both sides' Gradle caches once
@@ -257,6 +265,7 @@ try {
       `gradle daemons after the warm builds: inside ${busyOrIdle(await inGradleSandbox(status))}, ` +
         `host ${busyOrIdle(await onGradleHost(status))}`,
     );
+    daemons.push(`load average (1, 5, 15 min) after the Gradle builds: ${load()}`);
   } finally {
     await stopGradleDaemons(
       hostGradle,

@@ -75,18 +75,39 @@ describe.skipIf(!run)('the gradle pack in a real gVisor sandbox', () => {
     const version = await daemon.exec('gradle1', ['gradle', '--version']);
     expect(version.exitCode, version.stderr).toBe(0);
     expect(version.stdout).toContain('Gradle 4.4.1');
+    // The pack's launcher, not Debian's: no `java -version` probe before the client JVM (it printed to stderr).
+    expect(version.stdout + version.stderr).not.toMatch(/^openjdk version/im);
+    const archive = path.join(
+      daemon.stateDir,
+      'packs/sandboxes',
+      id,
+      'gradle/usr/share/gradle/aibox-cds.jsa',
+    );
+    expect(existsSync(archive)).toBe(true);
 
     const setup = await daemon.exec('gradle1', ['sh', '-c', PROJECT]);
     expect(setup.exitCode, setup.stderr).toBe(0);
+    // -Xshare:on: the JVM must map the pack's CDS archive (trained in the builder) or fail.
     const build = await daemon.exec('gradle1', [
       'sh',
       '-c',
-      'cd /tmp/demo && gradle --offline --no-daemon -q build 2>&1 | grep -v "^OpenJDK\\|^openjdk" ; ls build/libs',
+      'cd /tmp/demo && GRADLE_OPTS=-Xshare:on gradle --offline --no-daemon -q build && ls build/libs',
     ]);
-    expect(build.stdout.trim().split('\n').at(-1), build.stdout + build.stderr).toBe('demo.jar');
+    expect(build.exitCode, build.stdout + build.stderr).toBe(0);
+    expect(build.stdout.trim(), build.stdout + build.stderr).toBe('demo.jar');
     const ran = await daemon.exec('gradle1', ['java', '-jar', '/tmp/demo/build/libs/demo.jar']);
     expect(ran.exitCode, ran.stderr).toBe(0);
     expect(ran.stdout).toMatch(/^built by gradle 17\./);
+    // A warm daemon: the client JVM (C1, the pack's archive, mapped or failing) connects to it; one daemon serves both.
+    const warm = await daemon.exec('gradle1', [
+      'sh',
+      '-c',
+      'cd /tmp/demo && gradle --offline -q build && GRADLE_OPTS="-Xshare:on -Xlog:cds=info" gradle --offline -q help; ' +
+        'rc=$?; gradle --status | grep -c IDLE; gradle -q --stop; exit $rc',
+    ]);
+    expect(warm.exitCode, warm.stdout + warm.stderr).toBe(0);
+    expect(warm.stdout).toMatch(/aibox-cds\.jsa/);
+    expect(warm.stdout.trim().split('\n').at(-1)).toBe('1');
     // The smoke test doctor runs passes too.
     const smoke = await daemon.api<{ checks: { name: string; ok: boolean; detail: string }[] }>(
       'POST',
