@@ -36,6 +36,15 @@ export const ProfileFile = z
       .describe(
         'false: sandboxes of this profile never get a container engine, whatever the containers policy door says.',
       ),
+    containerEngineDiskMiB: z
+      .number()
+      .int()
+      .min(2048)
+      .max(1024 * 1024)
+      .optional()
+      .describe(
+        "Hard size cap of the container engine's disk (its root filesystem, images, layers, build writes): a loop-mounted ext4 file. Default 20480.",
+      ),
     egressLearning: z
       .boolean()
       .optional()

@@ -26,6 +26,10 @@ export const engineErrors = defineErrors({
     status: 500,
     hint: 'The container engine sandbox did not start: the message says at which step. Start the sandbox again; `aibox doctor` checks the runtime.',
   },
+  ENGINE_DISK_FULL: {
+    status: 507,
+    hint: "The engine's disk (its images, layers and build steps; a hard cap set by the profile's containerEngineDiskMiB) is full: remove images you no longer need (podman rmi), write less in RUN steps, or ask for a profile with a larger engine disk.",
+  },
   ENGINE_IMAGE_BUILD: {
     status: 500,
     hint: 'The engine image (the aibox base image plus Podman) could not be built: run `aibox setup` first, check the Debian mirror is reachable, then start the sandbox again.',

@@ -1,5 +1,7 @@
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { Transform } from 'node:stream';
+import { StringDecoder } from 'node:string_decoder';
 import { engineErrors, type EngineErrorCode } from './errors.js';
 import { decideCreate, decideRequest } from './filter.js';
 import { dockerInfo, libpodInfo, type EngineInfoFacts } from './info.js';
@@ -75,7 +77,7 @@ export class EngineFront {
       if (decision.allow) {
         await this.opts.record({ endpoint: decision.endpoint, allowed: true });
         if (decision.answer) await this.answerInfo(res, decision.answer);
-        else this.forward(req, res, decision.path);
+        else this.forward(req, res, decision.path, decision.endpoint === 'POST /build');
         return;
       }
       const refusal =
@@ -137,15 +139,23 @@ export class EngineFront {
     });
   }
 
-  private forward(req: http.IncomingMessage, res: http.ServerResponse, path: string): void {
+  /** `build`: the answer (a stream of JSON lines) gets ENGINE_DISK_FULL on an error that says the disk is full. */
+  private forward(req: http.IncomingMessage, res: http.ServerResponse, path: string, build = false): void {
     const headers = { ...req.headers };
     // Hop-by-hop headers stay with this hop; the engine sees a plain request.
     for (const h of ['connection', 'upgrade', 'proxy-connection', 'keep-alive']) delete headers[h];
     const upstream = http.request(
       { socketPath: this.opts.socketPath, method: req.method, path, headers },
       (answer) => {
-        res.writeHead(answer.statusCode ?? 502, answer.headers);
-        answer.pipe(res);
+        if (!build) {
+          res.writeHead(answer.statusCode ?? 502, answer.headers);
+          answer.pipe(res);
+          return;
+        }
+        const headers = { ...answer.headers };
+        delete headers['content-length'];
+        res.writeHead(answer.statusCode ?? 502, headers);
+        answer.pipe(diskFullLines()).pipe(res);
       },
     );
     upstream.on('error', () => {
@@ -155,6 +165,45 @@ export class EngineFront {
     req.on('aborted', () => upstream.destroy());
     req.pipe(upstream);
   }
+}
+
+const DISK_FULL = /no space left on device/i;
+
+/**
+ * Rewrites the error lines of a build's answer (newline-separated JSON, Docker's and libpod's) whose message says the
+ * disk is full, so the client prints ENGINE_DISK_FULL and its hint instead of a bare ENOSPC from deep in the store.
+ */
+export function diskFullLines(): Transform {
+  let rest = '';
+  const decoder = new StringDecoder('utf8');
+  const rewrite = (line: string): string => {
+    if (!DISK_FULL.test(line)) return line;
+    let doc: unknown;
+    try {
+      doc = JSON.parse(line);
+    } catch {
+      return line;
+    }
+    if (typeof doc !== 'object' || doc === null || !('error' in doc)) return line;
+    const d = doc as { error?: unknown; errorDetail?: { message?: unknown } };
+    const message = `ENGINE_DISK_FULL: the engine's disk is full (${String(d.error)}). ${engineErrors.catalogue.ENGINE_DISK_FULL.hint}`;
+    return JSON.stringify({
+      ...d,
+      error: message,
+      ...(d.errorDetail ? { errorDetail: { ...d.errorDetail, message } } : {}),
+    });
+  };
+  return new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      const lines = (rest + decoder.write(chunk)).split('\n');
+      rest = lines.pop()!;
+      done(null, lines.map((l) => `${rewrite(l)}\n`).join(''));
+    },
+    flush(done) {
+      rest += decoder.end();
+      done(null, rest ? rewrite(rest) : '');
+    },
+  });
 }
 
 function refuse(res: http.ServerResponse, code: EngineErrorCode, reason: string, status?: number): void {

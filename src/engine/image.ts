@@ -50,6 +50,23 @@ export class EngineImage {
       );
   }
 
+  /**
+   * The image's cached tarball (what an engine's root filesystem is unpacked from), made again if the cache lost
+   * it while the image stayed in the store.
+   */
+  async tarball(image: string): Promise<string> {
+    const file = this.tarballOf(image);
+    if (existsSync(file)) return file;
+    await withFileLock(path.join(this.o.cacheDir, 'engine-build.lock'), async () => {
+      if (!existsSync(file)) await this.build(image);
+    });
+    return file;
+  }
+
+  private tarballOf(image: string): string {
+    return path.join(this.o.cacheDir, `aibox-engine-${image.slice(image.lastIndexOf(':') + 1)}.tar`);
+  }
+
   /** Builds the image unless present (one build at a time on this host); returns its reference. */
   async ensure(): Promise<string> {
     const image = await this.reference();
@@ -71,7 +88,7 @@ export class EngineImage {
         base,
       });
     const tag = image.slice(image.lastIndexOf(':') + 1);
-    const tarball = path.join(this.o.cacheDir, `aibox-engine-${tag}.tar`);
+    const tarball = this.tarballOf(image);
     if (!existsSync(tarball)) {
       // A folder per attempt: a build killed half-way leaves its own folder, never a half-made one reused.
       const root = path.join(this.o.cacheDir, `engine-rootfs-${tag}-${process.pid}-${Date.now()}`);

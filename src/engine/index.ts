@@ -1,6 +1,6 @@
 export { engineErrors, type EngineErrorCode } from './errors.js';
 export { decideCreate, decideRequest, type EngineDecision, type Refusal } from './filter.js';
-export { EngineFront, type EngineFrontOptions, type EngineRequestRecord } from './front.js';
+export { diskFullLines, EngineFront, type EngineFrontOptions, type EngineRequestRecord } from './front.js';
 export { dockerInfo, libpodInfo, type EngineInfoFacts, type EngineLiveFacts } from './info.js';
 export { EngineImage, ENGINE_IMAGE_NAME, type EngineImageOptions } from './image.js';
 export { engineContainerSpec, type EngineSpec } from './spec.js';
@@ -12,4 +12,5 @@ export {
   type EngineNetInput,
   type EngineNetworkOptions,
 } from './net.js';
+export { EngineStore, ENGINE_DISK_DEFAULT_MIB, type EngineStoreOptions } from './store.js';
 export { EngineSandboxes, type EngineSandboxesOptions } from './sandbox.js';

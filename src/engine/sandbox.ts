@@ -6,6 +6,7 @@ import { removeContainerRetrying } from '../runtime/remove-container.js';
 import { messageOf, type Logger } from '../shared/index.js';
 import { engineErrors } from './errors.js';
 import { EngineImage } from './image.js';
+import type { EngineStore } from './store.js';
 import { engineContainerSpec, type EngineSpec } from './spec.js';
 
 export interface EngineSandboxesOptions {
@@ -34,19 +35,31 @@ export class EngineSandboxes {
     });
   }
 
-  /** Creates and starts an engine; returns its container id and the host pid of its sandbox. */
+  /**
+   * Unpacks the engine image onto the engine's capped disk, creates the engine from it (libpod: a root filesystem
+   * path, not an image) and starts it; returns its container id and the host pid of its sandbox.
+   */
   async start(
-    spec: Omit<EngineSpec, 'image' | 'baseReference' | 'baseTarball'>,
+    spec: Omit<EngineSpec, 'rootfs' | 'baseReference' | 'baseTarball'>,
+    store: EngineStore,
+    unpackAs: { uid: number; gid: number } | undefined,
   ): Promise<{ containerId: string; pid: number }> {
     const image = await this.image.ensure();
+    await store.unpack(await this.image.tarball(image), unpackAs);
     const { reference, tarball } = await this.image.baseTarball();
     let containerId: string;
     try {
-      const c = await this.docker.createContainer(
-        engineContainerSpec({ ...spec, image, baseReference: reference, baseTarball: tarball }),
-      );
-      containerId = c.id;
-      await c.start();
+      const body = engineContainerSpec({
+        ...spec,
+        rootfs: store.rootfs,
+        baseReference: reference,
+        baseTarball: tarball,
+      });
+      const created = await postJson(this.o.podmanSocket, '/v4.0.0/libpod/containers/create', body);
+      if (created.status !== 201 || typeof created.body.Id !== 'string')
+        throw new Error(`create answered ${created.status}: ${JSON.stringify(created.body).slice(0, 500)}`);
+      containerId = created.body.Id;
+      await this.docker.getContainer(containerId).start();
     } catch (err) {
       throw engineErrors.create('ENGINE_START_FAILED', `cannot start the engine sandbox: ${messageOf(err)}`);
     }
@@ -102,6 +115,45 @@ export class EngineSandboxes {
       .trim();
     return text.slice(-1500) || '(no output)';
   }
+}
+
+function postJson(
+  socketPath: string,
+  path: string,
+  body: unknown,
+): Promise<{ status: number; body: Record<string, unknown> }> {
+  return new Promise((resolve, reject) => {
+    const data = JSON.stringify(body);
+    const req = http.request(
+      {
+        socketPath,
+        path,
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) },
+        timeout: 120_000,
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          let parsed: unknown;
+          try {
+            parsed = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+          } catch {
+            parsed = {};
+          }
+          resolve({
+            status: res.statusCode ?? 0,
+            body: typeof parsed === 'object' && parsed !== null ? (parsed as Record<string, unknown>) : {},
+          });
+        });
+        res.on('error', reject);
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+    req.end(data);
+  });
 }
 
 function ping(socketPath: string): Promise<boolean> {

@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { EngineFront, type EngineRequestRecord } from '../../src/engine/index.js';
+import { diskFullLines, EngineFront, type EngineRequestRecord } from '../../src/engine/index.js';
 
 /** A stand-in for the engine's API socket: records what reaches it and answers with the path it got. */
 async function fakeEngine(socketPath: string, seen: string[]): Promise<http.Server> {
@@ -223,5 +223,38 @@ describe('the engine front', () => {
     expect(r.status).toBe(502);
     expect(JSON.parse(r.body)).toMatchObject({ code: 'ENGINE_START_FAILED' });
     engine = http.createServer();
+  });
+});
+
+describe('the disk-full rewrite of a build answer', () => {
+  const through = async (chunks: string[]) => {
+    const t = diskFullLines();
+    const out: string[] = [];
+    t.on('data', (c: Buffer | string) => out.push(c.toString()));
+    const done = new Promise((r) => t.on('end', r));
+    for (const c of chunks) t.write(c);
+    t.end();
+    await done;
+    return out.join('');
+  };
+
+  it("gives an ENOSPC error line (libpod's and Docker's) the ENGINE_DISK_FULL code and hint, split anywhere", async () => {
+    const libpod = '{"error":"write /var/lib/containers/storage/x: no space left on device"}\n';
+    const docker =
+      '{"errorDetail":{"message":"write /big: no space left on device"},"error":"write /big: no space left on device"}\n';
+    const out = await through(['{"stream":"STEP 1/2\\n"}\n', libpod.slice(0, 20), libpod.slice(20) + docker]);
+    const lines = out
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, any>);
+    expect(lines[0]).toEqual({ stream: 'STEP 1/2\n' });
+    expect(lines[1]!.error).toMatch(/^ENGINE_DISK_FULL: .*no space left on device.*containerEngineDiskMiB/);
+    expect(lines[2]!.error).toMatch(/^ENGINE_DISK_FULL: /);
+    expect(lines[2]!.errorDetail.message).toBe(lines[2]!.error);
+  });
+
+  it('leaves other lines alone, a build output that only mentions the words included', async () => {
+    const text = '{"stream":"head: no space left on device\\n"}\n{"error":"exit status 1"}\n{"aux":1}';
+    expect(await through([text])).toBe(text);
   });
 });

@@ -14,7 +14,7 @@ const spec: EngineSpec = {
   id: 'eng_1',
   sandboxName: 'box',
   daemonId: 'd1',
-  image: 'localhost/aibox-engine:t',
+  rootfs: '/run/aibox/mounts/d1/sbx_1-engine/workspace/rootfs',
   baseReference: 'localhost/aibox-base:b',
   baseTarball: '/var/cache/aibox/base.tar',
   socketDir: '/var/lib/aibox/engine/sbx_1/api',
@@ -26,11 +26,32 @@ const spec: EngineSpec = {
 
 describe('the engine sandbox spec and entrypoint', () => {
   it("gets a slirp network and the agent's proxy in its environment, and no host network or extra mount", () => {
-    const c = engineContainerSpec(spec);
-    expect(c.HostConfig?.NetworkMode).toBe('slirp4netns:allow_host_loopback=true');
+    const c = engineContainerSpec(spec) as {
+      netns: unknown;
+      network_options: unknown;
+      env: Record<string, string>;
+      mounts: { type: string; source: string; options: string[] }[];
+    };
+    expect(c.netns).toEqual({ nsmode: 'slirp4netns' });
+    expect(c.network_options).toEqual({ slirp4netns: ['allow_host_loopback=true'] });
     for (const k of ['HTTP_PROXY', 'HTTPS_PROXY', 'http_proxy', 'https_proxy'])
-      expect(c.Env).toContain(`${k}=http://10.0.2.2:31280`);
-    expect(c.HostConfig?.Binds).toHaveLength(2);
+      expect(c.env[k]).toBe('http://10.0.2.2:31280');
+    const binds = c.mounts.filter((m) => m.type === 'bind');
+    expect(binds.map((m) => m.source)).toEqual([spec.socketDir, spec.baseTarball]);
+    for (const m of binds) expect(m.options).toEqual(expect.arrayContaining(['nosuid', 'nodev']));
+  });
+
+  it('runs from the root filesystem on its capped disk, with no image and no resource limits when rootless', () => {
+    const c = engineContainerSpec(spec);
+    expect(c.rootfs).toBe(spec.rootfs);
+    expect(c.image).toBeUndefined();
+    expect(c.resource_limits).toBeUndefined();
+    const rootful = engineContainerSpec({ ...spec, rootless: false });
+    expect(rootful.resource_limits).toEqual({
+      memory: { limit: 2048 * 1024 * 1024 },
+      cpu: { quota: 200_000, period: 100_000 },
+      pids: { limit: 512 },
+    });
   });
 
   it("waits for aiboxd's go-ahead before any other command, and gives up (exit 1) without one", () => {

@@ -4,11 +4,13 @@
  * Podman client (the podman pack) builds a two-line Containerfile FROM the base image with a RUN step, and the image
  * is listed; `podman info` and Docker's /info answer with the engine's facts; a RUN step fetches through the agent's own egress proxy (an allowed test host on the host's loopback
  * answers, a refused one gets the proxy's 403, a direct connection, DNS and the engine's front are cut off); `podman run` is refused with ENGINE_RUN_UNSUPPORTED, privileged / path mounts / host
- * network with their codes, each audited; another sandbox cannot reach the engine; a sandbox whose team turns the
+ * network with their codes, each audited; the engine's disk is a loop-mounted, capped ext4 file system and a build
+ * that writes past it fails with ENGINE_DISK_FULL; another sandbox cannot reach the engine; a sandbox whose team turns the
  * door off gets no engine and no DOCKER_HOST; and `aibox rm` leaves no engine container, cgroup or state behind.
  */
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { appendFile, cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
+import { statfs } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -25,6 +27,18 @@ import { requireHost, sandboxHostSupport } from '../support/host.js';
 
 const run = requireHost(sandboxHostSupport(), 'engine');
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+/** The engine disk of the test's profile: the engine's root filesystem (~520 MB), the base image and a few builds fit. */
+const DISK_MIB = 3072;
+
+/** The mount of a sandbox's engine disk, from this process's mountinfo (aiboxd's mounts propagate to the host). */
+async function engineDisk(sandboxId: string) {
+  const lines = (await readFile('/proc/self/mountinfo', 'utf8')).split('\n');
+  const line = lines.find((l) => l.split(' ')[4]?.includes(`/${sandboxId}-engine/`));
+  if (!line) return undefined;
+  const f = line.split(' ');
+  const sep = f.indexOf('-');
+  return { mountPoint: f[4]!, options: f[5]!, fstype: f[sep + 1]!, device: f[sep + 2]! };
+}
 
 const rego = (pkg: string, body: string) => `package ${pkg}\n\nimport rego.v1\n\n${body}\n`;
 
@@ -36,6 +50,9 @@ describe.skipIf(!run)('the container engine of a sandbox', () => {
   let boxId: string;
   let engineUrl: string;
   let origin: Origin;
+  let profiles: string | undefined;
+  /** The engine's disk: its mount point and loop device, read while the sandbox runs. */
+  let disk: { mountPoint: string; device: string } | undefined;
 
   const engines = async () =>
     (
@@ -70,9 +87,14 @@ describe.skipIf(!run)('the container engine of a sandbox', () => {
       path.join(repo, 'teams/noengine/containers.rego'),
       rego('aibox.team.noengine.containers', 'engine := false'),
     );
+    // The profiles shipped with aibox, with a small engine disk for the default one (the disk-full test fills it).
+    profiles = await mkdtemp(path.join(tmpdir(), 'aibox-engine-profiles-'));
+    await cp(path.join(ROOT, 'profiles'), profiles, { recursive: true });
+    await appendFile(path.join(profiles, 'default.yaml'), `\ncontainerEngineDiskMiB: ${DISK_MIB}\n`);
     daemon = await startTestDaemon({
       name: 'engine',
       config: {
+        profilesDir: profiles,
         policy: { repo },
         egress: {
           dns: { hosts: { 'allowed.test': '127.0.0.1' } },
@@ -105,6 +127,7 @@ describe.skipIf(!run)('the container engine of a sandbox', () => {
     await origin?.close();
     for (const p of projects) await rm(p, { recursive: true, force: true });
     if (repo) await rm(repo, { recursive: true, force: true });
+    if (profiles) await rm(profiles, { recursive: true, force: true });
   });
 
   it('gives the sandbox DOCKER_HOST and CONTAINER_HOST at its engine endpoint, and one engine sandbox', async () => {
@@ -114,6 +137,22 @@ describe.skipIf(!run)('the container engine of a sandbox', () => {
     const env = await daemon.exec('box', ['sh', '-c', 'echo "$DOCKER_HOST $CONTAINER_HOST"']);
     expect(env.stdout.trim()).toBe(`${engineUrl} ${engineUrl}`);
     expect(await engines()).toHaveLength(1);
+  });
+
+  it("keeps the engine's disk on a kernel-capped ext4 file system: loop-mounted nosuid,nodev, its file already unlinked", async () => {
+    const d = await engineDisk(boxId);
+    expect(d, 'the engine disk is mounted').toBeDefined();
+    expect(d!.fstype).toBe('ext4');
+    expect(d!.device).toMatch(/^\/dev\/loop\d+$/);
+    expect(d!.options.split(',')).toEqual(expect.arrayContaining(['nosuid', 'nodev']));
+    const s = await statfs(d!.mountPoint);
+    // ext4's own metadata takes a little of the file's size.
+    expect(s.blocks * s.bsize).toBeGreaterThan(DISK_MIB * 0.9 * 1024 * 1024);
+    expect(s.blocks * s.bsize).toBeLessThanOrEqual(DISK_MIB * 1024 * 1024);
+    const backing = await readFile(`/sys/block/${path.basename(d!.device)}/loop/backing_file`, 'utf8');
+    expect(backing.trim()).toMatch(/disk\.img \(deleted\)$/);
+    expect(existsSync(path.join(daemon.stateDir, 'engine', boxId, 'disk.img'))).toBe(false);
+    disk = { mountPoint: d!.mountPoint, device: d!.device };
   });
 
   it('builds a Containerfile FROM the base image with a RUN step from inside the sandbox, and lists the image', async () => {
@@ -147,7 +186,12 @@ describe.skipIf(!run)('the container engine of a sandbox', () => {
     expect(pi.exitCode, pi.stderr).toBe(0);
     const info = JSON.parse(pi.stdout) as {
       host: { cpus: number; memTotal: number; kernel: string; hostname: string };
-      store: { graphDriverName: string; imageStore: { number: number } };
+      store: {
+        graphDriverName: string;
+        imageStore: { number: number };
+        graphRootAllocated: number;
+        graphRootUsed: number;
+      };
       version: { Version: string };
     };
     const server = await daemon.exec('box', ['podman', 'version', '--format', '{{.Server.Version}}']);
@@ -161,6 +205,8 @@ describe.skipIf(!run)('the container engine of a sandbox', () => {
     expect(info.host.cpus).toBe(Math.ceil(profile.limits.cpus));
     expect(info.host.memTotal).toBe(profile.limits.memoryMiB * 1024 * 1024);
     expect(info.host.hostname).toBe('box-engine');
+    expect(info.store.graphRootAllocated).toBeGreaterThan(DISK_MIB * 0.9 * 1024 * 1024);
+    expect(info.store.graphRootUsed).toBeGreaterThan(500 * 1024 * 1024);
     // gVisor's kernel version, as the engine itself reports it in /version.
     expect(info.host.kernel).toMatch(/^\d+\.\d+/);
     const port = new URL(engineUrl.replace('tcp:', 'http:')).port;
@@ -258,6 +304,32 @@ describe.skipIf(!run)('the container engine of a sandbox', () => {
     expect(denied).toBeGreaterThan(0);
   }, 600_000);
 
+  it("fails a build that writes past the engine's disk with ENGINE_DISK_FULL, and the engine goes on", async () => {
+    const t0 = Date.now();
+    const b = await daemon.exec('box', [
+      'sh',
+      '-c',
+      [
+        'mkdir -p /tmp/fullctx && cd /tmp/fullctx',
+        `printf 'FROM localhost/aibox-base\\nRUN head -c ${DISK_MIB * 1024 * 1024} /dev/zero > /big\\n' > Containerfile`,
+        'podman build -t localhost/full:1 . 2>&1',
+      ].join(' && '),
+    ]);
+    console.log(`podman build that fills the engine disk failed after ${Date.now() - t0} ms`);
+    const out = b.stdout + b.stderr;
+    expect(b.exitCode, out).not.toBe(0);
+    expect(out).toContain('No space left on device');
+    expect(out).toContain('ENGINE_DISK_FULL');
+    expect(out).toContain('containerEngineDiskMiB');
+    // The engine is still there, its images too, and the failed build's space is given back.
+    const images = await daemon.exec('box', ['podman', 'images', '--format', '{{.Repository}}:{{.Tag}}']);
+    expect(images.exitCode, images.stderr).toBe(0);
+    expect(images.stdout.split('\n')).toContain('localhost/app:1');
+    expect(images.stdout).not.toContain('localhost/full');
+    const s = await statfs(disk!.mountPoint);
+    expect(s.bavail * s.bsize).toBeGreaterThan(512 * 1024 * 1024);
+  }, 600_000);
+
   it('refuses podman run with ENGINE_RUN_UNSUPPORTED, and privileged, path mounts and host network with their codes', async () => {
     const cases: [string[], string][] = [
       [['podman', 'run', '--rm', 'localhost/app:1', 'cat', '/tmp/built.txt'], 'ENGINE_RUN_UNSUPPORTED'],
@@ -334,6 +406,19 @@ describe.skipIf(!run)('the container engine of a sandbox', () => {
     expect(existsSync(cgroup)).toBe(false);
     const mounts = await readFile('/proc/self/mountinfo', 'utf8');
     expect(mounts).not.toContain(boxId);
+    // The engine disk: unmounted, its mount folder gone, its loop device detached (the unlinked file freed).
+    expect(await engineDisk(boxId)).toBeUndefined();
+    expect(existsSync(path.dirname(disk!.mountPoint))).toBe(false);
+    // The loop device lets go once the engine's sandbox has let go of its last reference: give it a moment.
+    let backing = '';
+    for (let i = 0; i < 20; i++) {
+      backing = await readFile(`/sys/block/${path.basename(disk!.device)}/loop/backing_file`, 'utf8').catch(
+        () => '',
+      );
+      if (!backing.includes(boxId)) break;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    expect(backing).not.toContain(boxId);
     expect(mounts).not.toContain(state.engineId);
   }, 120_000);
 });

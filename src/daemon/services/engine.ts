@@ -3,10 +3,12 @@ import path from 'node:path';
 import type { AuditLog } from '../../audit/index.js';
 import { loadProfile } from '../../config/index.js';
 import {
+  ENGINE_DISK_DEFAULT_MIB,
   ENGINE_NET_READY,
   EngineFront,
   EngineNetwork,
   EngineSandboxes,
+  EngineStore,
   engineErrors,
 } from '../../engine/index.js';
 import { isAiboxError, messageOf, newId } from '../../shared/index.js';
@@ -81,7 +83,8 @@ export class EngineService implements SandboxHook {
         'the container engine needs egress enforcement, which this daemon runs without',
       );
     const engineId = newId('eng');
-    const { limits } = await loadProfile(this.deps.config.profilesDir, ctx.profile);
+    const { limits, containerEngineDiskMiB } = await loadProfile(this.deps.config.profilesDir, ctx.profile);
+    const store = this.store(ctx.id, containerEngineDiskMiB);
     const front = new EngineFront({
       socketPath: this.socketPath(ctx.id),
       host: this.deps.config.egress.listenAddress,
@@ -93,14 +96,17 @@ export class EngineService implements SandboxHook {
           data: { ...r },
         });
       },
-      facts: () =>
-        Promise.resolve({
+      facts: async () => {
+        const storage = await store.usage();
+        return {
           id: engineId,
           hostname: `${ctx.name}-engine`,
           cpus: limits.cpus,
           memoryMiB: limits.memoryMiB,
           suite: this.deps.config.runtime.image.suite,
-        }),
+          ...(storage ? { storage } : {}),
+        };
+      },
     });
     const port = await front.listen();
     this.fronts.set(ctx.id, front);
@@ -129,16 +135,27 @@ export class EngineService implements SandboxHook {
       // gVisor creates the socket as the engine's root: rootless, that is the aibox user; rootful, host root.
       await mkdir(apiDir, { recursive: true, mode: 0o700 });
       if (runtime.rootless && runtime.user) await chown(apiDir, runtime.user.uid, runtime.sandboxHostIds.gid);
-      const { containerId, pid } = await this.engines().start({
-        id: record.engineId,
-        sandboxName: sandbox.name,
-        daemonId: this.deps.daemonId,
-        socketDir: apiDir,
-        rootless: runtime.rootless,
-        sandboxUid: config.runtime.sandboxUid,
-        limits: profile.limits,
-        proxy: `http://${proxy.address}:${proxy.port}`,
-      });
+      // The engine's disk: a kernel-capped file system that its root filesystem and all its writes live on.
+      const store = this.store(sandbox.id, profile.containerEngineDiskMiB);
+      await store.create();
+      const engineRoot =
+        runtime.rootless && runtime.user
+          ? { uid: runtime.user.uid, gid: runtime.sandboxHostIds.gid }
+          : undefined;
+      const { containerId, pid } = await this.engines().start(
+        {
+          id: record.engineId,
+          sandboxName: sandbox.name,
+          daemonId: this.deps.daemonId,
+          socketDir: apiDir,
+          rootless: runtime.rootless,
+          sandboxUid: config.runtime.sandboxUid,
+          limits: profile.limits,
+          proxy: `http://${proxy.address}:${proxy.port}`,
+        },
+        store,
+        engineRoot,
+      );
       record.containerId = containerId;
       await this.records.save(record);
       if (runtime.rootless) await runtime.limits.apply(record.engineId, profile, pid);
@@ -188,6 +205,8 @@ export class EngineService implements SandboxHook {
       if (containerId) await this.engines().remove(containerId);
       await this.deps.runtime.limits.remove(record.engineId);
     }
+    // After the container: unmounting frees the loop device and the (already unlinked) disk file.
+    await this.deps.runtime.mounts.unmount(storeMountId(sandboxId));
     await this.records.remove(sandboxId);
   }
 
@@ -206,7 +225,33 @@ export class EngineService implements SandboxHook {
     return this.sandboxesCache;
   }
 
+  /**
+   * The engine's capped disk: the image file in the engine's state folder (unlinked once mounted), mounted in the
+   * runtime's shared mounts folder under `<sandbox id>-engine` (see storeMountId).
+   */
+  private store(sandboxId: string, sizeMiB: number | undefined): EngineStore {
+    const { runtime } = this.deps;
+    const owner =
+      runtime.rootless && runtime.user
+        ? { uid: runtime.user.uid, gid: runtime.sandboxHostIds.gid }
+        : { uid: 0, gid: 0 };
+    return new EngineStore({
+      imageFile: path.join(this.records.folder(sandboxId), 'disk.img'),
+      mountPoint: runtime.mounts.targetOf(storeMountId(sandboxId)),
+      sizeMiB: sizeMiB ?? ENGINE_DISK_DEFAULT_MIB,
+      owner,
+    });
+  }
+
   private socketPath(sandboxId: string): string {
     return path.join(this.records.folder(sandboxId), 'api', 'podman.sock');
   }
+}
+
+/**
+ * The mounts folder id of a sandbox's engine disk: starting with the sandbox's `sbx_` id, it is one the runtime's
+ * start-up sweep unmounts when no sandbox record claims it (after a crash: engines are never re-adopted).
+ */
+function storeMountId(sandboxId: string): string {
+  return `${sandboxId}-engine`;
 }
