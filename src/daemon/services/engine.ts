@@ -138,10 +138,6 @@ export class EngineService implements SandboxHook {
       // The engine's disk: a kernel-capped file system that its root filesystem and all its writes live on.
       const store = this.store(sandbox.id, profile.containerEngineDiskMiB);
       await store.create();
-      const engineRoot =
-        runtime.rootless && runtime.user
-          ? { uid: runtime.user.uid, gid: runtime.sandboxHostIds.gid }
-          : undefined;
       const { containerId, pid } = await this.engines().start(
         {
           id: record.engineId,
@@ -154,7 +150,7 @@ export class EngineService implements SandboxHook {
           proxy: `http://${proxy.address}:${proxy.port}`,
         },
         store,
-        engineRoot,
+        this.rootlessEngineRoot(),
       );
       record.containerId = containerId;
       await this.records.save(record);
@@ -231,16 +227,21 @@ export class EngineService implements SandboxHook {
    */
   private store(sandboxId: string, sizeMiB: number | undefined): EngineStore {
     const { runtime } = this.deps;
-    const owner =
-      runtime.rootless && runtime.user
-        ? { uid: runtime.user.uid, gid: runtime.sandboxHostIds.gid }
-        : { uid: 0, gid: 0 };
+    const owner = this.rootlessEngineRoot() ?? { uid: 0, gid: 0 };
     return new EngineStore({
       imageFile: path.join(this.records.folder(sandboxId), 'disk.img'),
       mountPoint: runtime.mounts.targetOf(storeMountId(sandboxId)),
       sizeMiB: sizeMiB ?? ENGINE_DISK_DEFAULT_MIB,
       owner,
     });
+  }
+
+  /** Host ids of the engine's root when rootless (the aibox user); rootful, it is host root. */
+  private rootlessEngineRoot(): { uid: number; gid: number } | undefined {
+    const { runtime } = this.deps;
+    return runtime.rootless && runtime.user
+      ? { uid: runtime.user.uid, gid: runtime.sandboxHostIds.gid }
+      : undefined;
   }
 
   private socketPath(sandboxId: string): string {
