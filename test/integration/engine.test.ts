@@ -8,7 +8,7 @@
  * that writes past it fails with ENGINE_DISK_FULL; another sandbox cannot reach the engine; a sandbox whose team turns the
  * door off gets no engine and no DOCKER_HOST; and `aibox rm` leaves no engine container, cgroup or state behind.
  */
-import { appendFile, cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { appendFile, chmod, cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { statfs } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -90,6 +90,8 @@ describe.skipIf(!run)('the container engine of a sandbox', () => {
     // The profiles shipped with aibox, with a small engine disk for the default one (the disk-full test fills it).
     profiles = await mkdtemp(path.join(tmpdir(), 'aibox-engine-profiles-'));
     await cp(path.join(ROOT, 'profiles'), profiles, { recursive: true });
+    // Rootless Podman reads the seccomp profile from there (mkdtemp makes it 0700).
+    await chmod(profiles, 0o755);
     await appendFile(path.join(profiles, 'default.yaml'), `\ncontainerEngineDiskMiB: ${DISK_MIB}\n`);
     daemon = await startTestDaemon({
       name: 'engine',
