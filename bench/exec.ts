@@ -1,13 +1,14 @@
 /**
  * bench/exec: commands through the sandbox's exec agent, against raw `podman exec` in the same run.
- *  1. API exec `true` (POST /v1/sandboxes/NAME/exec over the daemon's unix socket): p50/p99, and raw
+ *  1. API exec `true` (POST /v1/sandboxes/NAME/exec over the daemon's unix socket): p50/p99 back to back and after
+ *     IDLE ms without a command (an agent's pattern: a command, then thought), and raw
  *     `podman exec --user 1001 CID true` (the Podman CLI as the rootless user, same container) as the baseline.
  *     The floor under both: a shell's fork + execve of /bin/true inside the sandbox against the host (per spawn).
  *  2. N sequential API execs: host processes before and after (all, conmon, and those of this daemon's Podman user).
  *  3. S sandboxes × C concurrent execs each: errors and p99.
  *  4. After removing every sandbox: the same process counts against the count before any sandbox.
  * Needs root and a built base image (starts gVisor sandboxes: run it alone, through flock).
- * Usage: npx tsx bench/exec.ts [--n 1000] [--latency 300] [--raw 10] [--sandboxes 8] [--concurrent 50] [--spawns 200] [--built]
+ * Usage: npx tsx bench/exec.ts [--n 1000] [--latency 300] [--raw 10] [--sandboxes 8] [--concurrent 50] [--spawns 200] [--idle 100] [--built]
  */
 import { readdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
@@ -25,6 +26,7 @@ const RAW = flag('raw', 10);
 const SANDBOXES = flag('sandboxes', 8);
 const CONCURRENT = flag('concurrent', 50);
 const SPAWNS = flag('spawns', 200);
+const IDLE = flag('idle', 100);
 
 interface Counts {
   /** Every host process (noisy: other daemons on the host count too). */
@@ -85,6 +87,11 @@ async function main(): Promise<void> {
     // 1. latency, agent against raw podman exec.
     const api: number[] = [];
     for (let i = 0; i < LATENCY; i++) api.push(await timeIt(() => apiExec(daemon, first, ['true'])));
+    const afterIdle: number[] = [];
+    for (let i = 0; i < Math.min(LATENCY, 100); i++) {
+      await new Promise((r) => setTimeout(r, IDLE));
+      afterIdle.push(await timeIt(() => apiExec(daemon, first, ['true'])));
+    }
     const info = await daemon.api<{ containerId: string }>('GET', `/v1/sandboxes/${first}`);
     const containerId = info.body.containerId;
     const podmanEnv = {
@@ -117,7 +124,8 @@ async function main(): Promise<void> {
       onHost.push((await timeIt(() => execa('sh', ['-c', loop]))) / SPAWNS);
     }
     printTable('exec `true` (ms)', [
-      ['API exec through the agent', summarize(api)],
+      ['API exec through the agent, back to back', summarize(api)],
+      [`API exec through the agent, after ${IDLE} ms idle`, summarize(afterIdle)],
       ['raw podman exec (CLI, same container)', summarize(raw)],
       [`fork+exec of /bin/true inside gVisor (sh loop of ${SPAWNS}), per spawn`, summarize(inside)],
       [`fork+exec of /bin/true on the host (same loop), per spawn`, summarize(onHost)],

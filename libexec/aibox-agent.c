@@ -292,15 +292,11 @@ static void drop_connection(void) {
 /*
  * Child side of a spawn, after vfork (the parent's memory is shared until execve: only syscalls here, everything
  * else is prepared by the parent). vfork matters in gVisor: copying an address space is the costly part of fork.
+ * No signal call here: in gVisor, a vfork child's sigaction or sigprocmask made its parent stop receiving SIGCHLD
+ * (after a burst of spawns no command was ever reaped). aibox-exec resets dispositions and the mask after the exec.
  */
 static void child(int tty, int stdin_fd, int out_fd, int err_fd, const char *slave, const struct winsize *ws,
                   char **args, char **envp) {
-  sigset_t none;
-  sigemptyset(&none);
-  struct sigaction dfl = {0};
-  dfl.sa_handler = SIG_DFL;
-  for (int sig = 1; sig < NSIG; sig++) sigaction(sig, &dfl, NULL);
-  sigprocmask(SIG_SETMASK, &none, NULL);
   setsid();
   if (tty) {
     int fd = open(slave, O_RDWR);
@@ -492,6 +488,9 @@ static void spawn(uint32_t id, const unsigned char *p, size_t len) {
   pid_t pid = -1;
   int saved = errno;
   if (!failed) {
+    /* Back-to-back spawns: a fresh warm process (forked now, exec'ing while the command is handed to it) is still
+     * cheaper than the spawn below, which execs twice while the agent waits. */
+    if (warm_pid <= 0 && !warm_broken) make_warm();
     if (tty) {
       int fd = open(slave, O_RDWR | O_NOCTTY | O_CLOEXEC);
       ioctl(master, TIOCSWINSZ, &ws);
@@ -814,6 +813,8 @@ int main(int argc, char **argv) {
     }
     int running = 0;
     for (int i = 0; i < MAX_SESSIONS && !running; i++) running = sessions[i] && !sessions[i]->exited;
+    /* An exit whose SIGCHLD went missing is still found within a second: a command never hangs on a lost signal. */
+    if (running && (wait < 0 || wait > 1000)) wait = 1000;
     if (warm_pid <= 0 && !warm_broken && !terminating) {
       int64_t due = last_spawn_ms + REFILL_DELAY_MS - now;
       if (!running || due <= 0) make_warm();
@@ -826,6 +827,7 @@ int main(int argc, char **argv) {
     }
     int r = poll(fds, (nfds_t)nfds, (int)wait);
     if (r < 0 && errno != EINTR) return 1;
+    if (r == 0 && running) reap();
     if (r <= 0) continue;
     if (fds[0].revents & POLLIN) {
       int c = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);

@@ -24,6 +24,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <signal.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <stdint.h>
@@ -177,7 +178,19 @@ static int warm(const char *filter) {
   return become_and_exec(uid, gid, nproc, workdir, &fprog, cmd);
 }
 
+/* Default dispositions and no blocked signal for the command (the agent ignores SIGPIPE; its vfork'd children make
+ * no signal call, see aibox-agent.c). */
+static void default_signals(void) {
+  struct sigaction dfl = {0};
+  dfl.sa_handler = SIG_DFL;
+  for (int sig = 1; sig < NSIG; sig++) sigaction(sig, &dfl, NULL);
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
 int main(int argc, char **argv) {
+  default_signals();
   if (argc == 3 && strcmp(argv[1], "--warm") == 0) return warm(argv[2]);
   if (argc < 7) {
     fprintf(stderr, "usage: aibox-exec UID GID FILTER.bpf MAX_PROCESSES WORKDIR CMD [ARGS...]\n");

@@ -247,6 +247,21 @@ describe.runIf(run)('the exec agent', () => {
     }
   });
 
+  it('runs 30 commands sent at once to completion, each with its own exit code, and reaps them all', async () => {
+    const ch = await AgentChannel.connect(socketPath(), 5000);
+    try {
+      const started = await Promise.all(
+        Array.from({ length: 30 }, (_, i) => ch.spawn(spawn({ argv: ['sh', '-c', `exit ${i % 7}`] }))),
+      );
+      const codes = await Promise.all(started.map(async (c) => (await c.exit).code));
+      expect(codes).toEqual(Array.from({ length: 30 }, (_, i) => i % 7));
+      const left = (await ch.processes()).filter((p) => p.state === 'Z');
+      expect(left).toEqual([]);
+    } finally {
+      ch.close();
+    }
+  }, 60_000);
+
   it('starts the next warm process once a command has had time to exec, even while it still runs', async () => {
     const ch = await AgentChannel.connect(socketPath(), 5000);
     const warm = async () =>
