@@ -170,14 +170,18 @@ export class EngineFront {
 const DISK_FULL = /no space left on device/i;
 
 /**
- * Rewrites the error lines of a build's answer (newline-separated JSON, Docker's and libpod's) whose message says the
- * disk is full, so the client prints ENGINE_DISK_FULL and its hint instead of a bare ENOSPC from deep in the store.
+ * Rewrites the error lines of a build's answer (newline-separated JSON, Docker's and libpod's) when the build ran out
+ * of room: the error itself says so (the store could not write), or an earlier line of the same build did (a RUN
+ * step's own ENOSPC, after which the error only says `exit status 1`). The client then prints ENGINE_DISK_FULL and its
+ * hint instead of a bare ENOSPC.
  */
 export function diskFullLines(): Transform {
   let rest = '';
   const decoder = new StringDecoder('utf8');
+  let full = false;
   const rewrite = (line: string): string => {
-    if (!DISK_FULL.test(line)) return line;
+    full ||= DISK_FULL.test(line);
+    if (!full) return line;
     let doc: unknown;
     try {
       doc = JSON.parse(line);
@@ -186,7 +190,7 @@ export function diskFullLines(): Transform {
     }
     if (typeof doc !== 'object' || doc === null || !('error' in doc)) return line;
     const d = doc as { error?: unknown; errorDetail?: { message?: unknown } };
-    const message = `ENGINE_DISK_FULL: the engine's disk is full (${String(d.error)}). ${engineErrors.catalogue.ENGINE_DISK_FULL.hint}`;
+    const message = `ENGINE_DISK_FULL: the build ran out of room on the engine's disk (${String(d.error)}). ${engineErrors.catalogue.ENGINE_DISK_FULL.hint}`;
     return JSON.stringify({
       ...d,
       error: message,

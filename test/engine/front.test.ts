@@ -253,8 +253,16 @@ describe('the disk-full rewrite of a build answer', () => {
     expect(lines[2]!.errorDetail.message).toBe(lines[2]!.error);
   });
 
-  it('leaves other lines alone, a build output that only mentions the words included', async () => {
-    const text = '{"stream":"head: no space left on device\\n"}\n{"error":"exit status 1"}\n{"aux":1}';
+  it("marks the build's error when a RUN step hit ENOSPC earlier (its error only says exit status 1)", async () => {
+    const text =
+      '{"stream":"head: error writing \'standard output\': No space left on device\\n"}\n{"error":"exit status 1"}\n';
+    const lines = (await through([text])).trim().split('\n');
+    expect(lines[0]).toBe(text.split('\n')[0]);
+    expect((JSON.parse(lines[1]!) as { error: string }).error).toMatch(/^ENGINE_DISK_FULL: .*exit status 1/);
+  });
+
+  it('leaves a build that never ran out of room alone', async () => {
+    const text = '{"stream":"STEP 2/2: RUN false\\n"}\n{"error":"exit status 1"}\n{"aux":1}';
     expect(await through([text])).toBe(text);
   });
 });

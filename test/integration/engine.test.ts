@@ -313,7 +313,7 @@ describe.skipIf(!run)('the container engine of a sandbox', () => {
       '-c',
       [
         'mkdir -p /tmp/fullctx && cd /tmp/fullctx',
-        `printf 'FROM localhost/aibox-base\\nRUN head -c ${DISK_MIB * 1024 * 1024} /dev/zero > /big\\n' > Containerfile`,
+        `printf 'FROM localhost/aibox-base\\nRUN head -c ${DISK_MIB * 1024 * 1024} /dev/zero > /tmp/big\\n' > Containerfile`,
         'podman build -t localhost/full:1 . 2>&1',
       ].join(' && '),
     ]);
