@@ -20,16 +20,10 @@ import {
   type PolicySource,
 } from '../src/policy/index.js';
 import { Engine } from '../src/rego/index.js';
-import type { Logger, PolicyDoor } from '../src/shared/index.js';
+import type { PolicyDoor } from '../src/shared/index.js';
+import { quietLogger as quiet } from '../test/support/quiet-logger.js';
 
 const N = Number(process.argv[2] ?? 2000);
-const quiet: Logger = {
-  debug: () => {},
-  info: () => {},
-  warn: () => {},
-  error: () => {},
-  child: () => quiet,
-};
 const clock = { now: () => Date.now() };
 const ROOT = join(import.meta.dirname, '../policies');
 

@@ -20,8 +20,8 @@ import { EngineBackend, FilePolicySource, PolicyStore } from '../src/policy/inde
 import type { PolicySource } from '../src/policy/index.js';
 import { Engine, loadPaths, runTests, summarize } from '../src/rego/index.js';
 import type { PreparedQuery } from '../src/rego/index.js';
-import type { Logger } from '../src/shared/index.js';
 import { librarySuites } from '../test/rego/libraries/suites.js';
+import { quietLogger as quiet } from '../test/support/quiet-logger.js';
 
 const RBAC = `package rbac
 
@@ -139,13 +139,6 @@ if (existsSync(org)) {
 } else console.log('(b) skipped: policies/org not found');
 
 // (c) The layered decision the daemon makes: org + team frontend + the example project, composed by the store.
-const quiet: Logger = {
-  debug: () => {},
-  info: () => {},
-  warn: () => {},
-  error: () => {},
-  child: () => quiet,
-};
 const policies = join(repo, 'policies');
 if (existsSync(join(policies, 'examples/policy.yaml'))) {
   const project = await readFile(join(policies, 'examples/policy.yaml'), 'utf8');

@@ -3,15 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AuditLog, MASK, verifyFile } from '../../src/audit/index.js';
-import type { Logger } from '../../src/shared/index.js';
+import { quietLogger as quiet } from '../support/quiet-logger.js';
 
-const quiet: Logger = {
-  debug: () => {},
-  info: () => {},
-  warn: () => {},
-  error: () => {},
-  child: () => quiet,
-};
 const clock = { now: () => Date.parse('2026-01-01T00:00:00Z') };
 
 let dir: string;

@@ -6,15 +6,8 @@ import {
   type SandboxBindings,
 } from '../../src/daemon/services/credential-bindings.js';
 import type { PolicyService } from '../../src/daemon/services/policy.js';
-import type { Logger } from '../../src/shared/index.js';
+import { quietLogger as quiet } from '../support/quiet-logger.js';
 
-const quiet: Logger = {
-  debug: () => {},
-  info: () => {},
-  warn: () => {},
-  error: () => {},
-  child: () => quiet,
-};
 const sandbox = { id: 'sbx_1', name: 's' };
 
 function provider(values: Record<string, string>): CredentialProvider {

@@ -19,15 +19,8 @@ import type { PolicyService } from '../../src/daemon/services/policy.js';
 import type { RuntimePort } from '../../src/daemon/services/runtime-port.js';
 import { parseManifest, sourcesKey } from '../../src/packs/index.js';
 import { policyErrors } from '../../src/policy/index.js';
-import type { Logger } from '../../src/shared/index.js';
+import { quietLogger as quiet } from '../support/quiet-logger.js';
 
-const quiet: Logger = {
-  debug: () => {},
-  info: () => {},
-  warn: () => {},
-  error: () => {},
-  child: () => quiet,
-};
 const target = { id: 'sbx_1', name: 's' };
 
 const manifest = (required: boolean) => `name: tok

@@ -8,15 +8,7 @@ import {
   redactArguments,
   type ServerProcess,
 } from '../../src/mcp-gateway/index.js';
-import type { Logger } from '../../src/shared/index.js';
-
-const quiet: Logger = {
-  debug: () => {},
-  info: () => {},
-  warn: () => {},
-  error: () => {},
-  child: () => quiet,
-};
+import { quietLogger as quiet } from '../support/quiet-logger.js';
 
 /** An in-process MCP server: answers initialize, tools/list and tools/call; records what reached it. */
 function fakeServer(seen: unknown[]): ServerProcess {
