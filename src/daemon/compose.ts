@@ -133,7 +133,6 @@ export async function composeDaemon(input: ComposeInput): Promise<ComposedDaemon
           const s = egress.manager.state(id);
           return s && { address: s.sandboxHostAddress, port: s.proxyPort };
         },
-        egressTrustBundle: (id) => (egress.manager.state(id) ? egress.manager.trust(id).bundle : undefined),
       }),
     );
     // After packs: the project's devcontainer.json installs its packs through the packs service.

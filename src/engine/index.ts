@@ -4,13 +4,7 @@ export { diskFullLines, EngineFront, type EngineFrontOptions, type EngineRequest
 export { dockerInfo, libpodInfo, type EngineInfoFacts, type EngineLiveFacts } from './info.js';
 export { EngineImage, ENGINE_IMAGE_NAME, type EngineImageOptions } from './image.js';
 export { engineContainerSpec, type EngineSpec } from './spec.js';
-export {
-  ENGINE_FILES,
-  ENGINE_NET_READY,
-  ENGINE_PACKAGES,
-  ENGINE_SOCKET_DIR,
-  ENGINE_TRUST_BUNDLE,
-} from './recipe.js';
+export { ENGINE_FILES, ENGINE_NET_READY, ENGINE_PACKAGES, ENGINE_SOCKET_DIR } from './recipe.js';
 export {
   checkEngineRuleset,
   EngineNetwork,

@@ -13,14 +13,6 @@ export const ENGINE_SOCKET = `${ENGINE_SOCKET_DIR}/podman.sock`;
 export const ENGINE_BASE_TAR = '/run/aibox-base.tar';
 export const ENGINE_ENTRY = '/usr/local/lib/aibox/aibox-engine';
 /**
- * The agent sandbox's trust bundle (Debian's bundle plus its egress CA certificate, never a key): a daemon-owned
- * folder mounted read-only here. mounts.conf maps it onto the system bundle of every RUN step.
- */
-export const ENGINE_TRUST_DIR = '/run/aibox-trust';
-export const ENGINE_TRUST_BUNDLE = 'ca-certificates.crt';
-/** Where Debian's (and Alpine's, Ubuntu's) OpenSSL, curl, apt, Python and Node read the system bundle. */
-const SYSTEM_BUNDLE = '/etc/ssl/certs/ca-certificates.crt';
-/**
  * aiboxd's go-ahead, in the daemon-owned API folder: created once the engine's ruleset is applied and verified. The
  * entrypoint waits for it before anything else, so no process of the engine sends a packet before its rules are up.
  */
@@ -54,13 +46,6 @@ export const ENGINE_FILES: Record<string, { mode: number; text: string }> = {
       'events_logger = "file"',
       '',
     ].join('\n'),
-  },
-  // Buildah's "secret" mounts: applied to every RUN step (chroot isolation too) as a copy in the build container's
-  // run folder bound over the path, never written into the layer, so a built image keeps its own bundle. Inspected
-  // hosts' certificates are signed with the agent sandbox's egress CA, which this bundle adds.
-  'etc/containers/mounts.conf': {
-    mode: 0o644,
-    text: `${ENGINE_TRUST_DIR}/${ENGINE_TRUST_BUNDLE}:${SYSTEM_BUNDLE}\n`,
   },
   // No registry: images come from the base image and from builds.
   'etc/containers/registries.conf': {

@@ -1,11 +1,5 @@
 import { LABELS } from '../runtime/labels.js';
-import {
-  ENGINE_BASE_TAR,
-  ENGINE_ENTRY,
-  ENGINE_SOCKET,
-  ENGINE_SOCKET_DIR,
-  ENGINE_TRUST_DIR,
-} from './recipe.js';
+import { ENGINE_BASE_TAR, ENGINE_ENTRY, ENGINE_SOCKET, ENGINE_SOCKET_DIR } from './recipe.js';
 
 export interface EngineSpec {
   /** The engine's own id (its container name, labels and limits cgroup). */
@@ -19,11 +13,6 @@ export interface EngineSpec {
   baseTarball: string;
   /** Host folder mounted at ENGINE_SOCKET_DIR, where gVisor creates the API socket aiboxd connects to. */
   socketDir: string;
-  /**
-   * Daemon-owned host folder with the agent sandbox's trust bundle, mounted read-only at ENGINE_TRUST_DIR (RUN steps
-   * get it through mounts.conf). Without it, RUN steps trust their image's own bundle only.
-   */
-  trustDir?: string;
   rootless: boolean;
   sandboxUid: number;
   /** The agent sandbox's egress proxy as the engine sees it (http://10.0.2.2:<port>): the engine's only way out. */
@@ -45,9 +34,8 @@ export interface EngineSpec {
  * inside gVisor with gVisor's virtual capabilities (a rootful Podman needs them to build: chroot, mounts, chown of
  * layer files); gVisor's root is not the host's, and under rootless Podman it maps to the aibox user. Its network is
  * a slirp4netns namespace like an agent's, where aiboxd's ruleset (net.ts) opens the agent's proxy only; Podman's
- * service gets that proxy in its environment and buildah passes it into RUN steps. No exec agent, and three mounts:
- * the folder of its API socket (and aiboxd's go-ahead), the base image's tarball and the agent's trust bundle's
- * folder, both read-only.
+ * service gets that proxy in its environment and buildah passes it into RUN steps. No exec agent, and two mounts:
+ * the folder of its API socket (and aiboxd's go-ahead) and the base image's tarball, read-only.
  */
 export function engineContainerSpec(spec: EngineSpec): Record<string, unknown> {
   const l = spec.limits;
@@ -93,16 +81,6 @@ export function engineContainerSpec(spec: EngineSpec): Record<string, unknown> {
         type: 'bind',
         options: ['ro', 'nosuid', 'nodev'],
       },
-      ...(spec.trustDir
-        ? [
-            {
-              destination: ENGINE_TRUST_DIR,
-              source: spec.trustDir,
-              type: 'bind',
-              options: ['ro', 'nosuid', 'nodev'],
-            },
-          ]
-        : []),
       {
         destination: '/tmp',
         source: 'tmpfs',

@@ -4,18 +4,12 @@
  * Podman client (the podman pack) builds a two-line Containerfile FROM the base image with a RUN step, and the image
  * is listed; `podman info` and Docker's /info answer with the engine's facts; a RUN step fetches through the agent's own egress proxy (an allowed test host on the host's loopback
  * answers, a refused one gets the proxy's 403, a direct connection, DNS and the engine's front are cut off); `podman run` is refused with ENGINE_RUN_UNSUPPORTED, privileged / path mounts / host
- * network with their codes, each audited; a RUN step fetches an inspected (TLS-terminated) host with the agent
- * sandbox's egress CA trusted, and the bundle that carries it is not in the built image; the engine's disk is a loop-mounted, capped ext4 file system and a build
+ * network with their codes, each audited; the engine's disk is a loop-mounted, capped ext4 file system and a build
  * that writes past it fails with ENGINE_DISK_FULL; another sandbox cannot reach the engine; a sandbox whose team turns the
  * door off gets no engine and no DOCKER_HOST; and `aibox rm` leaves no engine container, cgroup or state behind.
  */
-import { execFileSync } from 'node:child_process';
 import { appendFile, chmod, cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { createWriteStream, existsSync } from 'node:fs';
-import http from 'node:http';
-import https from 'node:https';
-import type { AddressInfo } from 'node:net';
-import { pipeline } from 'node:stream/promises';
+import { existsSync } from 'node:fs';
 import { statfs } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -46,36 +40,6 @@ async function engineDisk(sandboxId: string) {
   return { mountPoint: f[4]!, options: f[5]!, fstype: f[sep + 1]!, device: f[sep + 2]! };
 }
 
-/** Saves an image from the engine's own API socket (docker-archive) into `file`. */
-async function saveImage(socketPath: string, name: string, file: string): Promise<void> {
-  const res = await new Promise<http.IncomingMessage>((resolve, reject) =>
-    http
-      .get({ socketPath, path: `/v1.41/images/${encodeURIComponent(name)}/get` }, resolve)
-      .on('error', reject),
-  );
-  if (res.statusCode !== 200) throw new Error(`image save answered ${res.statusCode}`);
-  await pipeline(res, createWriteStream(file));
-}
-
-/** An HTTPS server on loopback with a certificate of the test's own CA (the proxy trusts it; no sandbox does). */
-async function startTlsOrigin(dir: string): Promise<{ server: https.Server; port: number; ca: string }> {
-  const ssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'ignore' });
-  ssl('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
-    '-subj', '/CN=aibox engine test upstream CA', '-keyout', 'ca.key', '-out', 'ca.pem',
-    '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign'); // prettier-ignore
-  ssl('req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-subj', '/CN=inspected.test',
-    '-keyout', 'srv.key', '-out', 'srv.csr'); // prettier-ignore
-  await writeFile(path.join(dir, 'ext.cnf'), 'subjectAltName=DNS:inspected.test\n');
-  ssl('x509', '-req', '-in', 'srv.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '1',
-    '-out', 'srv.pem', '-extfile', 'ext.cnf'); // prettier-ignore
-  const server = https.createServer(
-    { key: await readFile(path.join(dir, 'srv.key')), cert: await readFile(path.join(dir, 'srv.pem')) },
-    (req, res) => res.end(`inspected ${req.method} ${req.url}\n`),
-  );
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  return { server, port: (server.address() as AddressInfo).port, ca: path.join(dir, 'ca.pem') };
-}
-
 const rego = (pkg: string, body: string) => `package ${pkg}\n\nimport rego.v1\n\n${body}\n`;
 
 describe.skipIf(!run)('the container engine of a sandbox', () => {
@@ -86,9 +50,6 @@ describe.skipIf(!run)('the container engine of a sandbox', () => {
   let boxId: string;
   let engineUrl: string;
   let origin: Origin;
-  /** An inspected host: the agent's proxy terminates its TLS with the sandbox's egress CA. */
-  let tlsOrigin: { server: https.Server; port: number; ca: string };
-  let tlsDir: string;
   let profiles: string | undefined;
   /** The engine's disk: its mount point and loop device, read while the sandbox runs. */
   let disk: { mountPoint: string; device: string } | undefined;
@@ -103,8 +64,6 @@ describe.skipIf(!run)('the container engine of a sandbox', () => {
 
   beforeAll(async () => {
     origin = await startOrigin('engine-fetch', '127.0.0.1');
-    tlsDir = await mkdtemp(path.join(tmpdir(), 'aibox-engine-tls-'));
-    tlsOrigin = await startTlsOrigin(tlsDir);
     repo = await mkdtemp(path.join(tmpdir(), 'aibox-engine-policy-'));
     await mkdir(path.join(repo, 'org'));
     await mkdir(path.join(repo, 'teams/noengine'), { recursive: true });
@@ -112,15 +71,7 @@ describe.skipIf(!run)('the container engine of a sandbox', () => {
     // The agent's egress allows one test name on the host's loopback (the origin's port); nothing else.
     await writeFile(
       path.join(repo, 'org/egress.rego'),
-      rego(
-        'aibox.org.egress',
-        [
-          'allow_domains := {"allowed.test", "inspected.test"}',
-          `allow_ports := {${origin.port}, ${tlsOrigin.port}}`,
-          // A method rule makes the proxy inspect the host (TLS terminated with the sandbox's egress CA).
-          'allow_http := [{"host": "inspected.test", "methods": ["GET"]}]',
-        ].join('\n\n'),
-      ),
+      rego('aibox.org.egress', `allow_domains := {"allowed.test"}\n\nallow_ports := {${origin.port}}`),
     );
     await writeFile(path.join(repo, 'org/packs.rego'), rego('aibox.org.packs', 'allowed := ["podman"]'));
     await writeFile(
@@ -148,12 +99,8 @@ describe.skipIf(!run)('the container engine of a sandbox', () => {
         profilesDir: profiles,
         policy: { repo },
         egress: {
-          dns: { hosts: { 'allowed.test': '127.0.0.1', 'inspected.test': '127.0.0.1' } },
-          hostAccess: [
-            { address: '127.0.0.1', port: origin.port },
-            { address: '127.0.0.1', port: tlsOrigin.port },
-          ],
-          tls: { upstreamCaFiles: [tlsOrigin.ca] },
+          dns: { hosts: { 'allowed.test': '127.0.0.1' } },
+          hostAccess: [{ address: '127.0.0.1', port: origin.port }],
         },
       },
     });
@@ -180,9 +127,6 @@ describe.skipIf(!run)('the container engine of a sandbox', () => {
   afterAll(async () => {
     await daemon?.stop();
     await origin?.close();
-    tlsOrigin?.server.closeAllConnections();
-    tlsOrigin?.server.close();
-    if (tlsDir) await rm(tlsDir, { recursive: true, force: true });
     for (const p of projects) await rm(p, { recursive: true, force: true });
     if (repo) await rm(repo, { recursive: true, force: true });
     if (profiles) await rm(profiles, { recursive: true, force: true });
@@ -360,89 +304,6 @@ describe.skipIf(!run)('the container engine of a sandbox', () => {
       .flatMap((e) => e.rule?.expr ?? [])
       .reduce((n, x) => n + (x.counter?.packets ?? 0), 0);
     expect(denied).toBeGreaterThan(0);
-  }, 600_000);
-
-  it("trusts the agent sandbox's egress CA in RUN steps for an inspected host, and leaves its bundle out of the image", async () => {
-    // The engine's copy of the agent's bundle: Debian's bundle plus the sandbox's egress CA, last.
-    const bundle = await readFile(
-      path.join(daemon.stateDir, 'engine', boxId, 'trust', 'ca-certificates.crt'),
-      'utf8',
-    );
-    const pems = bundle.match(/-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g) ?? [];
-    const egressCa = pems.at(-1)!;
-    expect(pems.length).toBeGreaterThan(100);
-    expect(bundle).not.toContain('PRIVATE KEY');
-    const containerfile = [
-      'FROM localhost/aibox-base',
-      [
-        `RUN curl -sS -v -m 20 -o /tmp/tls-fetched.txt https://inspected.test:${tlsOrigin.port}/in-run 2> /tmp/curl.err`,
-        '(grep -i "issuer:" /tmp/curl.err || cat /tmp/curl.err)',
-        'echo "certs=$(grep -c "BEGIN CERTIFICATE" /etc/ssl/certs/ca-certificates.crt)"',
-        'echo "fetched=$(cat /tmp/tls-fetched.txt)"',
-        'test -s /tmp/tls-fetched.txt',
-      ].join('; '),
-      '',
-    ].join('\n');
-    const b = await daemon.exec('box', [
-      'sh',
-      '-c',
-      [
-        'mkdir -p /tmp/tlsctx && cd /tmp/tlsctx',
-        `echo ${Buffer.from(containerfile).toString('base64')} | base64 -d > Containerfile`,
-        'podman build -t localhost/tls:1 . 2>&1',
-      ].join(' && '),
-    ]);
-    const out = b.stdout + b.stderr;
-    expect(b.exitCode, out).toBe(0);
-    // Through the agent's proxy, inspected: the certificate the RUN step verified is the sandbox CA's.
-    expect(out).toMatch(/^fetched=inspected GET \/in-run$/m);
-    expect(out).toMatch(/issuer: .*aibox egress CA for sandbox/);
-    expect(out).toContain(`certs=${pems.length}`);
-
-    // The image: the RUN step's layer holds what it wrote and not the bundle (nor a mount point), and the image's
-    // own bundle (from its base layer) has no egress CA.
-    const tar = path.join(tlsDir, 'tls.tar');
-    await saveImage(
-      path.join(daemon.stateDir, 'engine', boxId, 'api', 'podman.sock'),
-      'localhost/tls:1',
-      tar,
-    );
-    const manifest = JSON.parse(
-      execFileSync('tar', ['-xOf', tar, 'manifest.json'], { encoding: 'utf8' }),
-    ) as {
-      Layers: string[];
-    }[];
-    const layers = manifest[0]!.Layers;
-    expect(layers.length).toBeGreaterThanOrEqual(2);
-    const layerFiles = (layer: string) =>
-      execFileSync('sh', ['-c', 'tar -xOf "$0" "$1" | tar -t', tar, layer], {
-        encoding: 'utf8',
-        maxBuffer: 256 * 1024 * 1024,
-      })
-        .split('\n')
-        .map((f) => f.replace(/^\.?\//, ''));
-    const top = layerFiles(layers.at(-1)!);
-    expect(top).toContain('tmp/tls-fetched.txt');
-    expect(top.filter((f) => f.startsWith('etc/ssl'))).toEqual([]);
-    let imageBundle = '';
-    for (const layer of layers) {
-      if (!layerFiles(layer).includes('etc/ssl/certs/ca-certificates.crt')) continue;
-      imageBundle = execFileSync(
-        'sh',
-        [
-          '-c',
-          'tar -xOf "$0" "$1" | tar -xO etc/ssl/certs/ca-certificates.crt ./etc/ssl/certs/ca-certificates.crt 2>/dev/null || true',
-          tar,
-          layer,
-        ],
-        { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 },
-      );
-    }
-    expect(imageBundle).toContain('-----BEGIN CERTIFICATE-----');
-    expect(imageBundle).not.toContain(egressCa);
-    await rm(tar, { force: true });
-    const rmi = await daemon.exec('box', ['podman', 'rmi', 'localhost/tls:1']);
-    expect(rmi.exitCode, rmi.stderr).toBe(0);
   }, 600_000);
 
   it("fails a build that writes past the engine's disk with ENGINE_DISK_FULL, and the engine goes on", async () => {

@@ -1,11 +1,10 @@
-import { chown, copyFile, chmod, mkdir, rm, writeFile } from 'node:fs/promises';
+import { chown, mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { AuditLog } from '../../audit/index.js';
 import { loadProfile } from '../../config/index.js';
 import {
   ENGINE_DISK_DEFAULT_MIB,
   ENGINE_NET_READY,
-  ENGINE_TRUST_BUNDLE,
   EngineFront,
   EngineNetwork,
   EngineSandboxes,
@@ -33,8 +32,6 @@ export interface EngineServiceDeps extends HookDeps {
   networked: boolean;
   /** The agent sandbox's egress proxy (its Squid) as sandboxes see it: the engine's only way out. */
   egressProxy(sandboxId: string): { address: string; port: number } | undefined;
-  /** The agent sandbox's trust bundle (host path: the system bundle plus its egress CA certificate, no key). */
-  egressTrustBundle(sandboxId: string): string | undefined;
   readyTimeoutMs?: number;
 }
 
@@ -134,7 +131,6 @@ export class EngineService implements SandboxHook {
           'ENGINE_START_FAILED',
           'engine network: the sandbox has no egress proxy for the engine to use',
         );
-      const trustDir = await this.writeTrust(sandbox.id);
       const apiDir = path.dirname(this.socketPath(sandbox.id));
       // gVisor creates the socket as the engine's root: rootless, that is the aibox user; rootful, host root.
       await mkdir(apiDir, { recursive: true, mode: 0o700 });
@@ -148,7 +144,6 @@ export class EngineService implements SandboxHook {
           sandboxName: sandbox.name,
           daemonId: this.deps.daemonId,
           socketDir: apiDir,
-          trustDir,
           rootless: runtime.rootless,
           sandboxUid: config.runtime.sandboxUid,
           limits: profile.limits,
@@ -193,27 +188,6 @@ export class EngineService implements SandboxHook {
 
   async stop(ctx: SandboxHookContext): Promise<void> {
     await this.release(ctx.id);
-  }
-
-  /**
-   * A copy of the agent sandbox's trust bundle in the engine's own state folder (root's, read-only in the engine):
-   * RUN steps get it over their system bundle (recipe.ts, mounts.conf), so inspected hosts verify there too.
-   */
-  private async writeTrust(sandboxId: string): Promise<string> {
-    const bundle = this.deps.egressTrustBundle(sandboxId);
-    if (!bundle)
-      throw engineErrors.create(
-        'ENGINE_START_FAILED',
-        "engine trust: the sandbox has no egress CA bundle for the engine's builds",
-      );
-    const dir = path.join(this.records.folder(sandboxId), 'trust');
-    await rm(dir, { recursive: true, force: true });
-    await mkdir(dir, { recursive: true, mode: 0o755 });
-    await chmod(dir, 0o755);
-    const target = path.join(dir, ENGINE_TRUST_BUNDLE);
-    await copyFile(bundle, target);
-    await chmod(target, 0o644);
-    return dir;
   }
 
   /** Closes the front and removes the engine, its cgroup and its state (idempotent). */
