@@ -78,6 +78,19 @@ export function renderNftables(input: NftRulesetInput): string {
     `\t\tmeta nfproto ipv4 udp dport 53 dnat ip to ${input.hostAddress}:${input.dnsPort} comment "dns"`,
     `\t\tmeta nfproto ipv4 tcp dport 53 dnat ip to ${input.hostAddress}:${input.dnsPort} comment "dns"`,
     '\t}',
+    ...denyByDefaultChains(accepts),
+    '}',
+    '',
+  ];
+  return lines.join('\n');
+}
+
+/**
+ * The filter chains of a sandbox's (or engine's) own network namespace: out only to loopback, replies and the given
+ * accept rules (refused at once, not dropped, so a client fails fast), in only replies, nothing forwarded.
+ */
+export function denyByDefaultChains(accepts: string[]): string[] {
+  return [
     '\tchain output {',
     '\t\ttype filter hook output priority 0; policy drop;',
     '\t\toifname "lo" accept',
@@ -95,10 +108,7 @@ export function renderNftables(input: NftRulesetInput): string {
     '\tchain forward {',
     '\t\ttype filter hook forward priority 0; policy drop;',
     '\t}',
-    '}',
-    '',
   ];
-  return lines.join('\n');
 }
 
 function quote(s: string): string {

@@ -1,6 +1,6 @@
 import { readlink, stat } from 'node:fs/promises';
 import { execa } from 'execa';
-import { nftTableName } from '../egress/render-nftables.js';
+import { denyByDefaultChains, nftTableName } from '../egress/render-nftables.js';
 import { messageOf } from '../shared/index.js';
 import { engineErrors } from './errors.js';
 
@@ -27,23 +27,9 @@ export function renderEngineNftables(input: EngineNetInput): string {
     `table inet ${table}`,
     `delete table inet ${table}`,
     `table inet ${table} {`,
-    '\tchain output {',
-    '\t\ttype filter hook output priority 0; policy drop;',
-    '\t\toifname "lo" accept',
-    '\t\tct state invalid drop',
-    '\t\tct state established,related accept',
-    `\t\t${family} daddr ${input.proxyAddress} tcp dport ${input.proxyPort} accept comment "proxy"`,
-    '\t\tmeta l4proto tcp counter reject with tcp reset comment "default deny"',
-    '\t\tcounter reject with icmpx type admin-prohibited comment "default deny"',
-    '\t}',
-    '\tchain input {',
-    '\t\ttype filter hook input priority 0; policy drop;',
-    '\t\tiifname "lo" accept',
-    '\t\tct state established,related accept',
-    '\t}',
-    '\tchain forward {',
-    '\t\ttype filter hook forward priority 0; policy drop;',
-    '\t}',
+    ...denyByDefaultChains([
+      `\t\t${family} daddr ${input.proxyAddress} tcp dport ${input.proxyPort} accept comment "proxy"`,
+    ]),
     '}',
     '',
   ].join('\n');
