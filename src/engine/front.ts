@@ -5,6 +5,7 @@ import { StringDecoder } from 'node:string_decoder';
 import { engineErrors, type EngineErrorCode } from './errors.js';
 import { decideCreate, decideRequest } from './filter.js';
 import { dockerInfo, libpodInfo, type EngineInfoFacts } from './info.js';
+import { socketJson } from './socket-json.js';
 
 /** A create body larger than this is refused unread (the refusal does not need more). */
 const MAX_CREATE_BODY = 1024 * 1024;
@@ -114,29 +115,15 @@ export class EngineFront {
   }
 
   /** One GET to the engine's API socket, its JSON body (bounded). */
-  private getJson(path: string): Promise<unknown> {
-    return new Promise((resolve, reject) => {
-      const req = http.get({ socketPath: this.opts.socketPath, path, timeout: FACT_TIMEOUT_MS }, (answer) => {
-        const chunks: Buffer[] = [];
-        let size = 0;
-        answer.on('data', (c: Buffer) => {
-          size += c.length;
-          if (size > MAX_FACT_BODY) req.destroy(new Error('too large'));
-          else chunks.push(c);
-        });
-        answer.on('end', () => {
-          if (answer.statusCode !== 200) return reject(new Error(`status ${answer.statusCode}`));
-          try {
-            resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown);
-          } catch {
-            reject(new Error('not JSON'));
-          }
-        });
-        answer.on('error', reject);
-      });
-      req.on('timeout', () => req.destroy(new Error('timeout')));
-      req.on('error', reject);
+  private async getJson(path: string): Promise<unknown> {
+    const answer = await socketJson(this.opts.socketPath, {
+      method: 'GET',
+      path,
+      timeoutMs: FACT_TIMEOUT_MS,
+      maxBytes: MAX_FACT_BODY,
     });
+    if (answer.status !== 200 || answer.body === undefined) throw new Error(`status ${answer.status}`);
+    return answer.body;
   }
 
   /** `build`: the answer (a stream of JSON lines) gets ENGINE_DISK_FULL on an error that says the disk is full. */

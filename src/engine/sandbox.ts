@@ -6,6 +6,7 @@ import { removeContainerRetrying } from '../runtime/remove-container.js';
 import { messageOf, type Logger } from '../shared/index.js';
 import { engineErrors } from './errors.js';
 import { EngineImage } from './image.js';
+import { socketJson } from './socket-json.js';
 import type { EngineStore } from './store.js';
 import { engineContainerSpec, type EngineSpec } from './spec.js';
 
@@ -55,10 +56,19 @@ export class EngineSandboxes {
         baseReference: reference,
         baseTarball: tarball,
       });
-      const created = await postJson(this.o.podmanSocket, '/v4.0.0/libpod/containers/create', body);
-      if (created.status !== 201 || typeof created.body.Id !== 'string')
-        throw new Error(`create answered ${created.status}: ${JSON.stringify(created.body).slice(0, 500)}`);
-      containerId = created.body.Id;
+      const created = await socketJson(this.o.podmanSocket, {
+        method: 'POST',
+        path: '/v4.0.0/libpod/containers/create',
+        body,
+        timeoutMs: 120_000,
+        maxBytes: 1024 * 1024,
+      });
+      const id = (created.body as { Id?: unknown } | undefined)?.Id;
+      if (created.status !== 201 || typeof id !== 'string')
+        throw new Error(
+          `create answered ${created.status}: ${JSON.stringify(created.body ?? null).slice(0, 500)}`,
+        );
+      containerId = id;
       await this.docker.getContainer(containerId).start();
     } catch (err) {
       throw engineErrors.create('ENGINE_START_FAILED', `cannot start the engine sandbox: ${messageOf(err)}`);
@@ -115,45 +125,6 @@ export class EngineSandboxes {
       .trim();
     return text.slice(-1500) || '(no output)';
   }
-}
-
-function postJson(
-  socketPath: string,
-  path: string,
-  body: unknown,
-): Promise<{ status: number; body: Record<string, unknown> }> {
-  return new Promise((resolve, reject) => {
-    const data = JSON.stringify(body);
-    const req = http.request(
-      {
-        socketPath,
-        path,
-        method: 'POST',
-        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) },
-        timeout: 120_000,
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => {
-          let parsed: unknown;
-          try {
-            parsed = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-          } catch {
-            parsed = {};
-          }
-          resolve({
-            status: res.statusCode ?? 0,
-            body: typeof parsed === 'object' && parsed !== null ? (parsed as Record<string, unknown>) : {},
-          });
-        });
-        res.on('error', reject);
-      },
-    );
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', reject);
-    req.end(data);
-  });
 }
 
 function ping(socketPath: string): Promise<boolean> {
