@@ -785,9 +785,11 @@ int main(int argc, char **argv) {
       fds[nfds++] = (struct pollfd){.fd = conn, .events = (short)(POLLIN | (outlen ? POLLOUT : 0))};
     }
     int64_t now = now_ms(), wait = -1;
+    int running = 0;
     for (int i = 0; i < MAX_SESSIONS; i++) {
       struct session *s = sessions[i];
       if (!s) continue;
+      if (!s->exited) running = 1;
       if (s->deadline && !s->exited) {
         if (s->deadline <= now) {
           s->timed_out = 1;
@@ -811,19 +813,17 @@ int main(int argc, char **argv) {
         fds[nfds++] = (struct pollfd){.fd = s->in, .events = POLLOUT};
       }
     }
-    int running = 0;
-    for (int i = 0; i < MAX_SESSIONS && !running; i++) running = sessions[i] && !sessions[i]->exited;
-    /* An exit whose SIGCHLD went missing is still found within a second: a command never hangs on a lost signal. */
-    if (running && (wait < 0 || wait > 1000)) wait = 1000;
-    if (warm_pid <= 0 && !warm_broken && !terminating) {
-      int64_t due = last_spawn_ms + REFILL_DELAY_MS - now;
-      if (!running || due <= 0) make_warm();
-      else if (wait < 0 || due < wait) wait = due;
-    }
     if (terminating) {
       /* Only as the sandbox's pid 1 does "everything" mean the sandbox. */
       if (getpid() == 1) kill(-1, SIGKILL);
       return 0;
+    }
+    /* An exit whose SIGCHLD went missing is still found within a second: a command never hangs on a lost signal. */
+    if (running && (wait < 0 || wait > 1000)) wait = 1000;
+    if (warm_pid <= 0 && !warm_broken) {
+      int64_t due = last_spawn_ms + REFILL_DELAY_MS - now;
+      if (!running || due <= 0) make_warm();
+      else if (wait < 0 || due < wait) wait = due;
     }
     int r = poll(fds, (nfds_t)nfds, (int)wait);
     if (r < 0 && errno != EINTR) return 1;
