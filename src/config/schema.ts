@@ -10,6 +10,7 @@ import { PoolConfig } from './pool-config.js';
 import { SessionsConfig } from '../sessions/config.js';
 import { PackageCacheConfig } from '../package-cache/config.js';
 import { DashboardConfig } from '../daemon/dashboard/config.js';
+import { PacksConfig } from '../packs/config.js';
 
 /**
  * The daemon's configuration. Modules own their sections' schemas; this file composes them. Add a module's section
@@ -48,6 +49,7 @@ export const DaemonConfig = z
     packageCache: PackageCacheConfig.prefault({}).describe(
       'Shared package cache: npm, PyPI, Maven, Go modules and Debian served to sandboxes from verified, content-addressed copies.',
     ),
+    packs: PacksConfig.prefault({}).describe('Tool and MCP packs: where the pack manifests are read from.'),
     dashboard: DashboardConfig.prefault({}).describe(
       'The web dashboard on a loopback port of its own (off by default; see also sessions.listener.dashboard).',
     ),

@@ -5,7 +5,7 @@
  * with the binding given when it is there. The artifact is a fake one in a temporary cache (nothing is built).
  */
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -15,6 +15,7 @@ import { SecretValue, type CredentialProvider } from '../../src/credentials/inde
 import { CredentialBindings } from '../../src/daemon/services/credential-bindings.js';
 import type { EgressService } from '../../src/daemon/services/egress.js';
 import { PacksService } from '../../src/daemon/services/packs.js';
+import { SandboxStore } from '../../src/daemon/state/sandbox-store.js';
 import type { PolicyService } from '../../src/daemon/services/policy.js';
 import type { RuntimePort } from '../../src/daemon/services/runtime-port.js';
 import { parseManifest, sourcesKey } from '../../src/packs/index.js';
@@ -55,7 +56,14 @@ interface World {
  */
 async function world(
   dir: string,
-  opts: { required: boolean; secrets: Record<string, string>; deny?: string[]; egress?: boolean },
+  opts: {
+    required: boolean;
+    secrets: Record<string, string>;
+    deny?: string[];
+    egress?: boolean;
+    /** What the project's aibox/policy.yaml lists under `packs:`. */
+    listed?: string[];
+  },
 ): Promise<World> {
   const registryDir = path.join(dir, 'registry');
   await mkdir(registryDir, { recursive: true });
@@ -93,7 +101,15 @@ async function world(
       reason: denied ? 'credentials.allowed_secrets of layer org does not name it' : 'allowed',
     });
   };
+  const project = {
+    layer: 'project',
+    static: (door: string, rule: string) =>
+      door === 'packs' && rule === 'allowed' && opts.listed
+        ? { value: opts.listed, loc: { at: 'aibox/policy.yaml:1' } }
+        : undefined,
+  };
   const policy = {
+    store: { policySet: () => ({ layers: [project] }) },
     decide,
     authorize: async (door: string, request: Record<string, unknown>) => {
       const d = await decide(door, request);
@@ -118,6 +134,7 @@ async function world(
       bindings.setPackSource(source),
     refreshBindings: (sandbox: { id: string; name: string }) =>
       bindings.recompute(sandbox, {}, (b) => Promise.resolve(b)),
+    bindingOutcomes: (id: string) => bindings.current(id)?.outcomes ?? [],
   } as unknown as EgressService;
   const audit: World['audit'] = [];
   const packs = await PacksService.create({
@@ -222,5 +239,191 @@ describe('a required pack credential at install', () => {
     const r = await w.packs.install(target, 'tok');
     expect(r.installed.map((p) => p.name)).toEqual(['tok']);
     expect(w.bindings.current(target.id)?.outcomes[0]).toMatchObject({ given: false, required: false });
+  });
+});
+
+/**
+ * The same bindings at sandbox start (prepare) and re-adoption. The egress layer prepares (and adopts) before the
+ * packs layer: `egressDecides` stands for it, deciding the sandbox's bindings with what is installed then.
+ */
+describe('a required pack credential at start and re-adoption', () => {
+  let dir = '';
+  const started: PacksService[] = [];
+  beforeEach(async () => {
+    dir = await mkdtemp(path.join(tmpdir(), 'aibox-pack-required-start-'));
+    // The sandbox exists (the packs layer forgets the packs of sandboxes without a record).
+    await new SandboxStore(path.join(dir, 'state')).save({
+      id: target.id,
+      name: target.name,
+      path: dir,
+      profile: 'default',
+      state: 'creating',
+      image: 'x',
+      createdAt: new Date().toISOString(),
+      ownerUid: 0,
+      env: {},
+      endpoints: {},
+      network: true,
+    });
+  });
+  afterEach(async () => {
+    for (const p of started.splice(0)) await p.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const ctx = () => ({ ...target, path: dir, profile: 'default', logger: quiet });
+  const folder = () => path.join(dir, 'state/packs/sandboxes', target.id);
+  const egressDecides = (w: World) =>
+    w.bindings.recompute(target, { strict: true }, (b) => Promise.resolve(b));
+  const start = async (w: World) => {
+    started.push(w.packs);
+    await egressDecides(w);
+    return w.packs.prepare(ctx());
+  };
+  const failure = (p: Promise<unknown>) =>
+    p.then(
+      () => undefined,
+      (e: unknown) =>
+        e as { code: string; status: number; message: string; details: Record<string, unknown> },
+    );
+  const installedJson = async () =>
+    JSON.parse(
+      await readFile(path.join(dir, 'state/packs/installed.json'), 'utf8').catch(() => '{}'),
+    ) as Record<string, unknown>;
+
+  it('refuses the first start of a sandbox whose policy.yaml lists the pack, the secret missing; nothing is left', async () => {
+    const w = await world(dir, { required: true, secrets: {}, listed: ['tok'] });
+    const err = await failure(start(w));
+    expect(err).toMatchObject({
+      code: 'PACK_CREDENTIAL_UNAVAILABLE',
+      status: 409,
+      details: {
+        pack: 'tok',
+        secret: 'tok-secret',
+        host: 'repo.example.com',
+        listedAt: 'aibox/policy.yaml:1',
+      },
+    });
+    expect(err!.message).toContain(
+      'pack tok, listed in aibox/policy.yaml:1 (packs:), could not be installed',
+    );
+    expect(err!.message).toContain('the secret "tok-secret" cannot be read');
+    // No record of the sandbox here, no folder, no binding held for it.
+    expect(await installedJson()).toEqual({});
+    expect(existsSync(folder())).toBe(false);
+    expect(w.bindings.current(target.id)?.outcomes).toEqual([]);
+  });
+
+  it('refuses the first start when the credentials door denies it, naming the decision', async () => {
+    const w = await world(dir, {
+      required: true,
+      secrets: { 'tok-secret': 'v' },
+      deny: ['tok-secret'],
+      listed: ['tok'],
+    });
+    const err = await failure(start(w));
+    expect(err?.code).toBe('PACK_CREDENTIAL_UNAVAILABLE');
+    const denial = w.asked
+      .filter((a) => a.startsWith('credentials:'))
+      .at(-1)!
+      .slice('credentials:'.length);
+    expect(err!.message).toContain(`(decision ${denial}: aibox policy explain --log-entry ${denial})`);
+    expect(existsSync(folder())).toBe(false);
+  });
+
+  it('starts with the listed pack installed and its binding given when the secret is stored and allowed', async () => {
+    const w = await world(dir, { required: true, secrets: { 'tok-secret': 'v' }, listed: ['tok'] });
+    const c = await start(w);
+    expect(c.mounts?.[0]).toMatchObject({ source: folder(), readOnly: true });
+    expect((await w.packs.installed(target.id)).map((p) => `${p.name}:${p.via}`)).toEqual(['tok:project']);
+    expect(w.bindings.current(target.id)?.env['TOK_TOKEN']).toMatch(/^aibox-cred-[0-9a-f]{32}$/);
+    expect(existsSync(path.join(folder(), 'tok/bin/tok'))).toBe(true);
+  });
+
+  it('refuses a restart once the org stops allowing it (the listed pack stays recorded for a later start)', async () => {
+    const deny: string[] = [];
+    const w = await world(dir, { required: true, secrets: { 'tok-secret': 'v' }, listed: ['tok'], deny });
+    await start(w);
+    await w.packs.stop(ctx());
+    deny.push('tok-secret');
+    const err = await failure(start(w));
+    expect(err).toMatchObject({
+      code: 'PACK_CREDENTIAL_UNAVAILABLE',
+      details: {
+        pack: 'tok',
+        secret: 'tok-secret',
+        host: 'repo.example.com',
+        listedAt: 'aibox/policy.yaml:1',
+      },
+    });
+    const denial = w.asked
+      .filter((a) => a.startsWith('credentials:'))
+      .at(-1)!
+      .slice('credentials:'.length);
+    expect(err!.message).toBe(
+      `pack tok, listed in aibox/policy.yaml:1 (packs:), requires the credential tok-secret for repo.example.com, which sandbox "s" cannot be given: credentials.allowed_secrets of layer org does not name it (decision ${denial}: aibox policy explain --log-entry ${denial}); the sandbox does not start`,
+    );
+    expect(err!.details['decisions']).toContain(denial);
+    expect((await w.packs.installed(target.id)).map((p) => p.name)).toEqual(['tok']);
+    // Allowed again: the next start gives it.
+    deny.length = 0;
+    await start(w);
+    expect(w.bindings.current(target.id)?.outcomes[0]).toMatchObject({ given: true, required: true });
+  });
+
+  it('drops a pack installed through the API (not listed) at a restart whose required credential is denied', async () => {
+    const deny: string[] = [];
+    const w = await world(dir, { required: true, secrets: { 'tok-secret': 'v' }, deny });
+    await start(w);
+    await w.packs.install(target, 'tok');
+    await w.packs.stop(ctx());
+    deny.push('tok-secret');
+    await start(w);
+    expect(await w.packs.installed(target.id)).toEqual([]);
+    expect(existsSync(path.join(folder(), 'tok'))).toBe(false);
+    expect(await w.packs.execEnv(target)).toEqual({});
+    // Decided again without it: nothing of it is held for the sandbox.
+    expect(w.bindings.current(target.id)?.outcomes).toEqual([]);
+    expect(w.audit.filter((e) => e.kind === 'pack.drop').map((e) => e.data)).toEqual([
+      {
+        pack: 'tok',
+        secret: 'tok-secret',
+        host: 'repo.example.com',
+        reason: expect.stringContaining('credentials.allowed_secrets of layer org does not name it'),
+      },
+    ]);
+  });
+
+  it('keeps a re-adopted sandbox running with the binding withheld, and says so (audit)', async () => {
+    const deny: string[] = [];
+    const w = await world(dir, { required: true, secrets: { 'tok-secret': 'v' }, listed: ['tok'], deny });
+    await start(w);
+    deny.push('tok-secret');
+    // The egress layer re-adopts first: the binding is decided again and not given.
+    await w.bindings.recompute(target, {}, (b) => Promise.resolve(b));
+    await w.packs.adopt(target);
+    expect(w.bindings.current(target.id)?.env).toEqual({});
+    expect((await w.packs.installed(target.id)).map((p) => p.name)).toEqual(['tok']);
+    const said = w.audit.filter((e) => e.kind === 'pack.credential' && e.data?.['at'] === 'adopt');
+    expect(said.map((e) => e.data)).toEqual([
+      expect.objectContaining({ pack: 'tok', secret: 'tok-secret', given: false, required: true }),
+    ]);
+  });
+
+  it('refuses a restart on a daemon without the egress layer, for a listed pack already installed', async () => {
+    const w = await world(dir, { required: true, secrets: { 'tok-secret': 'v' }, listed: ['tok'] });
+    await start(w);
+    await w.packs.stop(ctx());
+    await w.packs.close();
+    const bare = await world(dir, {
+      required: true,
+      secrets: { 'tok-secret': 'v' },
+      listed: ['tok'],
+      egress: false,
+    });
+    started.push(bare.packs);
+    const err = await failure(bare.packs.prepare(ctx()));
+    expect(err?.code).toBe('PACK_CREDENTIAL_UNAVAILABLE');
+    expect(err!.message).toContain('without the egress layer');
   });
 });

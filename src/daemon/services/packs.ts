@@ -167,7 +167,8 @@ export class PacksService implements SandboxHook {
   }
 
   static async create(deps: PacksDeps): Promise<PacksService> {
-    const registry = await PackRegistry.load(deps.registryDir ?? REGISTRY_DIR);
+    const configured = (deps.config as { packs?: { registryDir?: string } }).packs?.registryDir;
+    const registry = await PackRegistry.load(deps.registryDir ?? (configured || REGISTRY_DIR));
     if (registry.problems.length > 0) {
       // Reported by file and line; the broken manifests are left out, the others still serve.
       deps.logger.error({ problems: formatProblems(registry.problems) }, 'broken pack manifests');
@@ -244,9 +245,12 @@ export class PacksService implements SandboxHook {
         await this.writeIndex(ctx.id, mine);
       });
       await this.installListed(ctx);
+      await this.checkRequired(ctx);
     } catch (err) {
       // A start that fails here never reaches stop(): the listener must not outlive it.
       await this.stop(ctx).catch(() => undefined);
+      // A sandbox that got no pack (a first start refused) leaves no record or folder here either.
+      await this.forgetIfEmpty(ctx.id).catch(() => undefined);
       throw err;
     }
     return {
@@ -257,6 +261,20 @@ export class PacksService implements SandboxHook {
   }
 
   async adopt(sandbox: { id: string; name: string }): Promise<void> {
+    // A required binding that became unavailable while the daemon was away: the egress layer (adopted before this
+    // one) withholds it; the running sandbox is not stopped for it (as when the org withdraws it live), it is said.
+    for (const m of this.requiredMissing(sandbox.id, await this.load())) {
+      this.deps.logger.warn(
+        { sandbox: sandbox.name, pack: m.pack, secret: m.secret, host: m.host, reason: m.reason },
+        'required pack credential not given after re-adoption; the next start refuses or drops the pack',
+      );
+      await this.deps.audit.append({
+        kind: 'pack.credential',
+        sandbox: sandbox.name,
+        sandboxId: sandbox.id,
+        data: { ...m, given: false, required: true, at: 'adopt' },
+      });
+    }
     if (!this.gateway) return;
     const stored = (await this.gatewayRecords())[sandbox.id];
     if (!stored) {
@@ -313,15 +331,7 @@ export class PacksService implements SandboxHook {
    * like any install. Any failure fails the start (fail closed), naming the pack and the file and line listing it.
    */
   private async installListed(ctx: SandboxHookContext): Promise<void> {
-    const listed = this.deps.policy.store
-      .policySet(ctx.name)
-      .layers.find((l) => l.layer === 'project')
-      ?.static('packs', 'allowed');
-    if (!listed || !Array.isArray(listed.value)) return;
-    const where = listed.loc.at ?? 'aibox/policy.yaml';
-    const names = (listed.value as unknown[]).filter(
-      (n): n is string => typeof n === 'string' && !n.endsWith('*'),
-    );
+    const { names, where } = this.listedPacks(ctx.name);
     for (const n of names) {
       const have = (await this.load())[ctx.id]?.packs.some((p) => p.name === n) ?? false;
       if (have) continue;
@@ -340,6 +350,135 @@ export class PacksService implements SandboxHook {
         throw err;
       }
     }
+  }
+
+  /**
+   * Every required credential binding of the packs installed in the sandbox must be given (the egress layer,
+   * prepared before this one, decided them for this start). One that is not: a pack the project's
+   * aibox/policy.yaml lists fails the start (PACK_CREDENTIAL_UNAVAILABLE naming the pack, the secret and the
+   * decision); a pack installed through the API is dropped from the sandbox (audited), as an install would refuse it
+   * now — the sandbox never runs a pack without the credential its manifest requires, and is never stuck stopped
+   * (an uninstall needs it running).
+   */
+  private async checkRequired(ctx: SandboxHookContext): Promise<void> {
+    const listed = this.listedPacks(ctx.name);
+    const dropped: { pack: string; secret: string; host: string; reason: string }[] = [];
+    await this.serial(async () => {
+      const state = await this.load();
+      const mine = state[ctx.id];
+      if (!mine) return;
+      const missing = this.requiredMissing(ctx.id, state);
+      const refused = missing.find((m) => listed.names.includes(m.pack));
+      if (refused)
+        throw packErrors.create(
+          'PACK_CREDENTIAL_UNAVAILABLE',
+          `pack ${refused.pack}, listed in ${listed.where} (packs:), requires the credential ${refused.secret} for ${refused.host}, which sandbox "${ctx.name}" cannot be given: ${refused.reason}; the sandbox does not start`,
+          {
+            pack: refused.pack,
+            secret: refused.secret,
+            host: refused.host,
+            decisions: refused.decisions,
+            listedAt: listed.where,
+          },
+        );
+      const gone = new Set(missing.map((m) => m.pack));
+      if (gone.size === 0) return;
+      // Packs that require a dropped one go too (their files would run against a pack that is not there).
+      for (let grew = true; grew;) {
+        grew = false;
+        for (const p of mine.packs) {
+          const requires = this.registry.list().find((m) => m.name === p.name)?.requires ?? [];
+          if (!gone.has(p.name) && requires.some((r) => gone.has(r))) {
+            if (listed.names.includes(p.name))
+              throw packErrors.create(
+                'PACK_CREDENTIAL_UNAVAILABLE',
+                `pack ${p.name}, listed in ${listed.where} (packs:), requires ${[...gone].join(', ')}, whose required credential sandbox "${ctx.name}" cannot be given; the sandbox does not start`,
+                { pack: p.name, listedAt: listed.where },
+              );
+            gone.add(p.name);
+            grew = true;
+          }
+        }
+      }
+      const folder = await this.folderOf(ctx.id);
+      mine.packs = mine.packs.filter((p) => !gone.has(p.name));
+      mine.mcp = mine.mcp.filter((n) => !gone.has(n));
+      await this.save(state);
+      for (const n of gone) await rm(path.join(folder, n), { recursive: true, force: true });
+      await this.writeIndex(ctx.id, mine);
+      for (const n of gone) {
+        const m = missing.find((x) => x.pack === n);
+        dropped.push({
+          pack: n,
+          secret: m?.secret ?? '',
+          host: m?.host ?? '',
+          reason: m ? m.reason : 'it requires a pack that was dropped',
+        });
+      }
+    });
+    if (dropped.length === 0) return;
+    // Their bindings go with them, before the container exists.
+    await this.deps.egress?.refreshBindings(ctx);
+    for (const d of dropped) {
+      ctx.logger.warn(d, 'pack dropped at start: a credential its manifest requires cannot be given');
+      await this.deps.audit.append({ kind: 'pack.drop', sandbox: ctx.name, sandboxId: ctx.id, data: d });
+    }
+  }
+
+  /** The required bindings of the sandbox's installed packs that the egress layer did not give (or could not). */
+  private requiredMissing(
+    sandboxId: string,
+    state: Record<string, SandboxPacks>,
+  ): { pack: string; secret: string; host: string; env: string; reason: string; decisions: string[] }[] {
+    const outcomes = this.deps.egress?.enforcing ? this.deps.egress.bindingOutcomes(sandboxId) : [];
+    const out: ReturnType<PacksService['requiredMissing']> = [];
+    for (const p of this.installedSpecs(state[sandboxId] ?? { packs: [], mcp: [] })) {
+      for (const c of p.spec.credentials.filter((k) => k.required)) {
+        const o = outcomes.find((b) => b.pack === p.name && b.env === c.env && b.secret === c.secret);
+        if (o?.given) continue;
+        out.push({
+          pack: p.name,
+          secret: c.secret,
+          host: c.host,
+          env: c.env,
+          decisions: o?.decisions ?? [],
+          reason: !this.deps.egress?.enforcing
+            ? 'this daemon runs sandboxes without the egress layer, which injects credentials'
+            : (o?.reason ?? 'the egress layer did not decide it'),
+        });
+      }
+    }
+    return out;
+  }
+
+  /** The exact pack names the project's aibox/policy.yaml lists under `packs:`, and where. */
+  private listedPacks(sandbox: string): { names: string[]; where: string } {
+    const listed = this.deps.policy.store
+      .policySet(sandbox)
+      .layers.find((l) => l.layer === 'project')
+      ?.static('packs', 'allowed');
+    if (!listed || !Array.isArray(listed.value)) return { names: [], where: 'aibox/policy.yaml' };
+    return {
+      names: (listed.value as unknown[]).filter(
+        (n): n is string => typeof n === 'string' && !n.endsWith('*'),
+      ),
+      where: listed.loc.at ?? 'aibox/policy.yaml',
+    };
+  }
+
+  /** Drops the record and folder of a sandbox that has no pack installed (a refused first start). */
+  private async forgetIfEmpty(sandboxId: string): Promise<void> {
+    await this.serial(async () => {
+      const state = await this.load();
+      const mine = state[sandboxId];
+      if (mine && (mine.packs.length > 0 || mine.mcp.length > 0)) return;
+      if (mine) {
+        delete state[sandboxId];
+        await this.save(state);
+      }
+      if (/^[A-Za-z0-9_-]+$/.test(sandboxId))
+        await rm(path.join(this.stateDir, 'sandboxes', sandboxId), { recursive: true, force: true });
+    });
   }
 
   /** The credential bindings the packs installed in a sandbox declare (decided by the egress layer's doors). */
