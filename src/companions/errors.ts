@@ -22,4 +22,8 @@ export const companionErrors = defineErrors({
     status: 500,
     hint: 'A companion service of aibox/services.yaml did not start: the message names the service and ends with its log. Fix its command or pack, then start the sandbox again.',
   },
+  COMPANION_LOST: {
+    status: 500,
+    hint: 'A companion service was gone, or its private link was not as its start made it, when the daemon restarted: the sandbox was stopped and its companions removed (fail closed). Start the sandbox again.',
+  },
 });

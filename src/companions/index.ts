@@ -18,3 +18,4 @@ export {
 } from './network.js';
 export { readServicesFile } from './read.js';
 export { hostLinker, type CompanionLinker } from './link.js';
+export { linkProblem, type IpInterface } from './link-check.js';

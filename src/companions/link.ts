@@ -1,6 +1,7 @@
 import { execa } from 'execa';
 import { companionErrors } from './errors.js';
-import type { LinkPlan } from './network.js';
+import { linkProblem, type IpInterface } from './link-check.js';
+import { companionTableName, type LinkPlan } from './network.js';
 
 /**
  * The host side of a companion's private link (aiboxd is root): a veth pair, one end moved into each sandbox's
@@ -11,6 +12,18 @@ export interface CompanionLinker {
   create(input: { link: LinkPlan; agentPid: number; companionPid: number; ruleset: string }): Promise<void>;
   /** Removes what is left of the pair on the host (a start that failed half-way); gone already is fine. */
   remove(link: LinkPlan): Promise<void>;
+  /**
+   * After a daemon restart: checks that the pair is still exactly what `create` made (linkProblem) and applies the
+   * companion's ruleset again (it replaces its own table); throws saying what is wrong, never repairs.
+   */
+  reattach(input: {
+    link: LinkPlan;
+    agentPid: number;
+    companionPid: number;
+    companionId: string;
+    port: number;
+    ruleset: string;
+  }): Promise<void>;
 }
 
 /** While in the host namespace the companion's end has a unique name; it becomes `link.companionIf` in its own. */
@@ -63,6 +76,29 @@ export const hostLinker: CompanionLinker = {
           { link: link.agentIf },
         );
     }
+  },
+  async reattach({ link, agentPid, companionPid, companionId, port, ruleset }) {
+    const inNs = async (pid: number, argv: string[], input?: string) => {
+      const r = await execa('nsenter', ['-t', String(pid), '-n', '--', ...argv], {
+        reject: false,
+        ...(input ? { input } : {}),
+      });
+      if (r.exitCode !== 0) throw new Error(`\`${argv.join(' ')}\` failed: ${r.stderr.trim().slice(0, 400)}`);
+      return r.stdout;
+    };
+    const interfaces = async (pid: number, argv: string[]) =>
+      JSON.parse(await inNs(pid, ['ip', '-j', 'addr', 'show', ...argv])) as IpInterface[];
+    const problem = linkProblem({
+      link,
+      agent: await interfaces(agentPid, ['dev', link.agentIf]),
+      companion: await interfaces(companionPid, []),
+    });
+    if (problem) throw new Error(problem);
+    await inNs(companionPid, ['nft', '-f', '-'], ruleset);
+    // Read back: the table is there with its one accept rule.
+    const table = await inNs(companionPid, ['nft', 'list', 'table', 'inet', companionTableName(companionId)]);
+    if (!table.includes(`ip saddr ${link.agentAddress} ip daddr ${link.companionAddress} tcp dport ${port}`))
+      throw new Error("the companion's ruleset did not apply");
   },
   async remove(link) {
     for (const name of [link.agentIf, hostPeerName(link)])

@@ -4,15 +4,17 @@
  * TCP listener this test opens on the service's port.
  */
 import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { CompanionLinker, LinkPlan } from '../../src/companions/index.js';
 import { loadDaemonConfig, type DaemonConfig } from '../../src/config/index.js';
-import { CompanionsService } from '../../src/daemon/services/companions.js';
+import { CompanionsService, type CompanionsDeps } from '../../src/daemon/services/companions.js';
 import type { RunningSandbox, SandboxHookContext } from '../../src/daemon/services/hooks.js';
+import { SandboxService } from '../../src/daemon/services/sandboxes.js';
+import { SandboxStore } from '../../src/daemon/state/sandbox-store.js';
 import type { Logger } from '../../src/shared/index.js';
 import { FakeRuntime } from '../support/fake-runtime.js';
 import { policyErrors } from '../../src/policy/index.js';
@@ -32,11 +34,15 @@ describe('companions layer', () => {
   let server: Server;
   let port: number;
   let links: { created: LinkPlan[]; removed: LinkPlan[]; rulesets: string[]; pids: number[][] };
+  let reattached: { link: LinkPlan; agentPid: number; companionPid: number; port: number; ruleset: string }[];
+  /** What the fake linker's reattach throws (a link not as made), when set. */
+  let linkBroken: string | undefined;
   let peers: { sandboxId: string; peers: { name: string; address: string; port: number }[] }[];
   let authorized: { request: unknown; sandbox: string | undefined }[];
   let denyPacks: boolean;
   let mounted: { target: string; sizeMiB: number }[];
   let service: CompanionsService;
+  let deps: CompanionsDeps;
 
   beforeEach(async () => {
     dir = await mkdtemp(path.join(tmpdir(), 'aibox-companions-layer-'));
@@ -48,6 +54,8 @@ describe('companions layer', () => {
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     port = (server.address() as { port: number }).port;
     links = { created: [], removed: [], rulesets: [], pids: [] };
+    reattached = [];
+    linkBroken = undefined;
     peers = [];
     authorized = [];
     denyPacks = false;
@@ -63,6 +71,11 @@ describe('companions layer', () => {
         links.removed.push(link);
         return Promise.resolve();
       },
+      reattach: ({ link, agentPid, companionPid, port: p, ruleset }) => {
+        if (linkBroken) return Promise.reject(new Error(linkBroken));
+        reattached.push({ link, agentPid, companionPid, port: p, ruleset });
+        return Promise.resolve();
+      },
     };
     const registry = {
       resolve: (ref: string) => ({
@@ -71,7 +84,7 @@ describe('companions layer', () => {
         spec: { path: ['${prefix}/bin'], libraryPath: [], env: {} },
       }),
     };
-    service = new CompanionsService({
+    deps = {
       config,
       logger: quiet,
       runtime,
@@ -107,7 +120,8 @@ describe('companions layer', () => {
         mounted.push({ target, sizeMiB });
         await mkdir(target, { recursive: true });
       },
-    });
+    };
+    service = new CompanionsService(deps);
   });
 
   afterEach(async () => {
@@ -251,18 +265,165 @@ describe('companions layer', () => {
     expect(runtime.containers.size).toBe(0);
   });
 
-  it('does not re-adopt companions after a restart (the agent sandbox is stopped instead)', async () => {
-    const c = ctx(
-      'sbx_f',
-      await project(
-        'f',
-        `services:\n  - name: db\n    pack: postgresql\n    port: ${port}\n    command: ['true']\n`,
-      ),
-    );
+  const oneService = (p: number) =>
+    `services:\n  - name: db\n    pack: postgresql\n    port: ${p}\n    command: ['true']\n`;
+
+  it('re-adopts running companions from its own record: link re-checked, ruleset re-applied, peers opened again', async () => {
+    const p = await project('f', oneService(port));
+    const c = ctx('sbx_f', p);
     await service.prepare(c);
     await service.started(running(c));
-    await expect(service.adopt(running(c))).rejects.toMatchObject({ code: 'COMPANION_START_FAILED' });
+    const before = runtime.calls.length;
+    // The agent can rewrite services.yaml while the daemon is down: adoption never reads it.
+    await writeFile(path.join(p, 'aibox/services.yaml'), oneService(port + 1).replace('db', 'evil'));
+    // A fresh layer, as in a restarted daemon (nothing in memory).
+    const after = new CompanionsService(deps);
+    peers = [];
+    await after.adopt({ ...running(c), pid: 777 });
+    expect(reattached).toHaveLength(1);
+    expect(reattached[0]).toMatchObject({ agentPid: 777, companionPid: process.pid, port });
+    expect(reattached[0]!.link.companionAddress).toBe('10.213.0.2');
+    expect(reattached[0]!.ruleset).toContain(`ip saddr 10.213.0.1 ip daddr 10.213.0.2 tcp dport ${port}`);
+    expect(peers).toEqual([{ sandboxId: 'sbx_f', peers: [{ name: 'db', address: '10.213.0.2', port }] }]);
+    // Nothing created, started or removed: the running companion is taken back as it is.
+    expect(runtime.calls.slice(before)).toEqual([]);
+    expect([...runtime.containers.values()].filter((x) => x.spec.name === 'db' && x.running)).toHaveLength(1);
+    expect(await after.keeps(new Set(['sbx_f']))).toEqual([
+      [...runtime.containers.values()].find((x) => x.spec.name === 'db')!.spec.id,
+    ]);
+    await after.stop(c);
+    expect(runtime.containers.size).toBe(0);
+    // A sandbox without companions is adopted with nothing to do.
+    await expect(after.adopt(running(c))).resolves.toBeUndefined();
+  });
+
+  it('fails closed when a companion container is gone, not running, or not the one on record', async () => {
+    for (const [i, harm] of (
+      [
+        (id: string) => runtime.containers.delete(id),
+        (id: string) => void (runtime.containers.get(id)!.running = false),
+        (id: string) => {
+          const x = runtime.containers.get(id)!;
+          runtime.containers.delete(id);
+          runtime.containers.set('fake-other', { ...x, id: 'fake-other' });
+        },
+      ] as const
+    ).entries()) {
+      const c = ctx(`sbx_g${i}`, await project(`g${i}`, oneService(port)));
+      await service.prepare(c);
+      await service.started(running(c));
+      const companion = [...runtime.containers.values()].find((x) => x.spec.name === 'db')!;
+      harm(companion.id);
+      peers = [];
+      await expect(service.adopt(running(c))).rejects.toMatchObject({
+        code: 'COMPANION_LOST',
+        status: 500,
+        details: { service: 'db' },
+        message: expect.stringMatching(
+          /^companion service db \(postgresql\) of g\d .* after a daemon restart/,
+        ),
+      });
+      expect(peers).toEqual([]);
+      await service.stop(c);
+      expect(runtime.containers.size).toBe(0);
+    }
+  });
+
+  it('fails closed when the private link is not as made, saying what is wrong', async () => {
+    const c = ctx('sbx_h', await project('h', oneService(port)));
+    await service.prepare(c);
+    await service.started(running(c));
+    linkBroken = "aibxc0 is not in the agent's namespace";
+    peers = [];
+    await expect(service.adopt(running(c))).rejects.toMatchObject({
+      code: 'COMPANION_LOST',
+      message: expect.stringContaining(
+        "has no private link to re-attach (aibxc0 is not in the agent's namespace)",
+      ),
+    });
+    expect(peers).toEqual([]);
     await service.stop(c);
-    await expect(service.adopt(running(c))).resolves.toBeUndefined();
+  });
+
+  it('keeps the companions of adopted sandboxes only, and removes the others it has on record', async () => {
+    const a = ctx('sbx_ka', await project('ka', oneService(port)));
+    const b = ctx('sbx_kb', await project('kb', oneService(port)));
+    for (const c of [a, b]) {
+      await service.prepare(c);
+      await service.started(running(c));
+    }
+    const idOf = (agent: string) =>
+      (
+        JSON.parse(readFileSync(path.join(config.stateDir, 'companions', agent, 'state.json'), 'utf8')) as {
+          companions: { id: string }[];
+        }
+      ).companions[0]!.id;
+    const keptId = idOf('sbx_ka');
+    expect(await service.keeps(new Set(['sbx_ka']))).toEqual([keptId]);
+    expect([...runtime.containers.values()].map((x) => x.spec.id)).toEqual([keptId]);
+    expect(existsSync(path.join(config.stateDir, 'companions', 'sbx_kb'))).toBe(false);
+    expect(links.removed).toHaveLength(1);
+    await service.stop(a);
+    expect(await service.keeps(new Set(['sbx_ka']))).toEqual([]);
+  });
+
+  it("survives the restarted daemon's recovery: adopted with its companion, only unclaimed containers swept", async () => {
+    const store = new SandboxStore(config.stateDir);
+    const agent = async (id: string, name: string) => {
+      const containerId = await runtime.createContainer({ id, name } as never);
+      const pid = await runtime.startContainer(containerId);
+      const p = await project(name, oneService(port));
+      await store.save({
+        id,
+        name,
+        path: p,
+        profile: 'default',
+        state: 'running',
+        image: 'localhost/aibox-base:fake',
+        createdAt: new Date().toISOString(),
+        ownerUid: 1000,
+        env: {},
+        endpoints: {},
+        network: true,
+        containerId,
+      });
+      const c = ctx(id, p);
+      await service.prepare(c);
+      await service.started({ ...c, pid, containerId });
+      return [...runtime.containers.values()].find(
+        (x) => x.spec.name === 'db' && x.spec.id.startsWith('cmp_') && !known.has(x.id),
+      )!;
+    };
+    const known = new Set<string>();
+    const kept = await agent('sbx_ra', 'ra');
+    known.add(kept.id);
+    const lost = await agent('sbx_rb', 'rb');
+    // While the daemon is down: one agent's companion is removed; a companion container no record names is left.
+    runtime.containers.delete(lost.id);
+    const stray = await runtime.createContainer({ id: 'cmp_stray', name: 'stray' } as never);
+    await runtime.startContainer(stray);
+
+    const restarted = new SandboxService(
+      config,
+      runtime,
+      store,
+      [new CompanionsService(deps)],
+      runtime.daemonId,
+      quiet,
+    );
+    const result = await restarted.adoptAndSweep();
+    await restarted.close();
+    expect(result.adopted).toEqual(['ra']);
+    expect(result.swept).toEqual(['stray']);
+    expect(runtime.containers.get(kept.id)?.running).toBe(true);
+    expect(runtime.containers.has(stray)).toBe(false);
+    const rb = await store.get('sbx_rb');
+    expect(rb?.state).toBe('stopped');
+    expect(rb?.error).toMatch(/^companion service db \(postgresql\) of rb is gone after a daemon restart/);
+    // The stopped agent's container and its companions' state are gone with it; the adopted one's stay.
+    expect(runtime.containers.has(rb!.containerId!)).toBe(true);
+    expect(runtime.containers.get(rb!.containerId!)?.running).toBe(false);
+    expect(existsSync(path.join(config.stateDir, 'companions', 'sbx_rb'))).toBe(false);
+    expect(existsSync(path.join(config.stateDir, 'companions', 'sbx_ra', 'state.json'))).toBe(true);
   });
 });

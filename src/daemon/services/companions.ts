@@ -70,8 +70,9 @@ interface AgentRecord {
  * reserves the links and gives the agent an /etc/hosts with the service names; started creates each companion
  * (its packs mounted read-only, a daemon-owned tmpfs for data), links it, opens it in the agent's egress ruleset
  * and starts its command through the exec agent, waiting until it listens. Any failure fails the agent's start,
- * naming the service. stop removes every companion with its mounts, cgroup and state. A daemon restart does not
- * re-adopt them: the agent's sandbox is stopped (fail closed) and its companions removed.
+ * naming the service. stop removes every companion with its mounts, cgroup and state. After a daemon restart
+ * `adopt` takes them back from this layer's record when each still runs with its link as made; otherwise the agent's
+ * sandbox is stopped (fail closed) and its companions removed.
  */
 export class CompanionsService implements SandboxHook {
   readonly layer = 'companions';
@@ -275,25 +276,85 @@ export class CompanionsService implements SandboxHook {
       );
   }
 
+  /**
+   * After a daemon restart: every companion on record (this layer's own state, never services.yaml) must still run
+   * in the container it was started in, with its private link exactly as made (both ends, addresses, peers, nothing
+   * else in its namespace); its ruleset is applied again and it is opened in the agent's egress ruleset again (the
+   * egress layer, adopted first, re-applies the agent's rules without peers). Any companion gone or any link not as
+   * made: throws COMPANION_LOST, and the sandbox service stops the agent's sandbox, whose stop removes them all.
+   */
   async adopt(sandbox: RunningSandbox): Promise<void> {
     const record = await this.records.load(sandbox.id);
     if (!record || record.companions.length === 0) return;
-    // Their containers carry their own ids, which the restarted daemon's sweep does not know: not re-adopted.
-    throw companionErrors.create(
-      'COMPANION_START_FAILED',
-      `the companion services of ${sandbox.name} are not re-adopted after a daemon restart: start the sandbox again`,
-      { services: record.companions.map((c) => c.service) },
-    );
+    const managed = await this.deps.runtime.listManaged(this.deps.daemonId);
+    const peers: { name: string; address: string; port: number }[] = [];
+    for (const c of record.companions) {
+      const lost = (why: string) =>
+        companionErrors.create(
+          'COMPANION_LOST',
+          `companion service ${c.service} (${c.pack}) of ${sandbox.name} ${why} after a daemon restart: the sandbox is stopped and its companions removed`,
+          { service: c.service },
+        );
+      const found = managed.find((m) => m.sandboxId === c.id);
+      if (!found || !c.containerId) throw lost('is gone');
+      if (found.containerId !== c.containerId) throw lost('is not in the container it was started in');
+      if (!found.running || !found.pid) throw lost('is not running');
+      const link = linkPlan(c.linkIndex);
+      try {
+        await this.linker.reattach({
+          link,
+          agentPid: sandbox.pid,
+          companionPid: found.pid,
+          companionId: c.id,
+          port: c.port,
+          ruleset: renderCompanionNftables({ companionId: c.id, link, port: c.port }),
+        });
+      } catch (err) {
+        throw lost(`has no private link to re-attach (${messageOf(err)})`);
+      }
+      peers.push({ name: c.service, address: link.companionAddress, port: c.port });
+    }
+    await this.deps.openPeers(sandbox.id, peers);
+    sandbox.logger.info({ services: peers.map((p) => p.name) }, 'companion services re-adopted');
+  }
+
+  /**
+   * After a restart, once every sandbox on record is recovered: the companion ids (their containers' sandbox ids)
+   * of the re-adopted sandboxes, which the start-up sweep must leave running. The companions of any other sandbox
+   * on this layer's record (its agent stopped, failed or gone) are removed here.
+   */
+  async keeps(adopted: ReadonlySet<string>): Promise<string[]> {
+    const kept: string[] = [];
+    for (const id of await readdir(this.dir).catch(() => [] as string[])) {
+      if (!/^[A-Za-z0-9_-]+$/.test(id)) continue;
+      if (!adopted.has(id)) {
+        await this.release(id).catch((err: unknown) =>
+          this.deps.logger.warn({ sandboxId: id, err: messageOf(err) }, 'cannot remove stale companions'),
+        );
+        continue;
+      }
+      const record = await this.records.load(id).catch(() => undefined);
+      for (const c of record?.companions ?? []) kept.push(c.id);
+    }
+    return kept;
   }
 
   async stop(ctx: SandboxHookContext): Promise<void> {
     this.pending.delete(ctx.id);
-    const record = await this.records.load(ctx.id);
+    await this.release(ctx.id);
+  }
+
+  /** Removes every companion of the sandbox with its link, mounts, cgroup and state; idempotent. */
+  private async release(sandboxId: string): Promise<void> {
+    const record = await this.records.load(sandboxId).catch(() => undefined);
     if (record) {
       const { runtime } = this.deps;
+      const managed = await runtime.listManaged(this.deps.daemonId);
       for (const c of record.companions) {
-        const containerId = c.containerId ?? (await this.containerOf(c.id));
-        if (containerId) {
+        // The one on record and any other carrying its id (a start cut short before the record was written).
+        const containers = new Set(managed.filter((m) => m.sandboxId === c.id).map((m) => m.containerId));
+        if (c.containerId) containers.add(c.containerId);
+        for (const containerId of containers) {
           await runtime.stopContainer(containerId).catch(() => undefined);
           await runtime.removeContainer(containerId);
         }
@@ -302,7 +363,7 @@ export class CompanionsService implements SandboxHook {
         await runtime.limits.remove(c.id);
       }
     }
-    await this.serial(() => this.records.remove(ctx.id));
+    await this.serial(() => this.records.remove(sandboxId));
   }
 
   async close(): Promise<void> {
@@ -339,11 +400,6 @@ export class CompanionsService implements SandboxHook {
       if (r.exitCode !== 0) throw new Error(`cannot mount its data tmpfs: ${r.stderr.trim()}`);
     }
     return target;
-  }
-
-  private async containerOf(companionId: string): Promise<string | undefined> {
-    const all = await this.deps.runtime.listManaged(this.deps.daemonId);
-    return all.find((m) => m.sandboxId === companionId)?.containerId;
   }
 
   /** Link indexes held by other sandboxes' companions (this sandbox's own are given back). */

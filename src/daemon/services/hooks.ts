@@ -77,6 +77,11 @@ export interface SandboxHook {
   started?(sandbox: RunningSandbox): Promise<void>;
   /** Re-attaches to a sandbox found running after a daemon restart. */
   adopt?(sandbox: RunningSandbox): Promise<void>;
+  /**
+   * After a restart, once every sandbox on record is recovered: the ids of containers the layer runs under ids of
+   * their own (companion services) for the re-adopted sandboxes (`adopted`), which the start-up sweep leaves alone.
+   */
+  keeps?(adopted: ReadonlySet<string>): Promise<string[]>;
   stop?(ctx: SandboxHookContext): Promise<void>;
   /** Environment added to every exec from now on (e.g. PATH of packs installed into the running sandbox). */
   execEnv?(ctx: { id: string; name: string }): Promise<Record<string, string>>;

@@ -461,6 +461,7 @@ export class SandboxService {
     const records = await this.store.list();
     const containers = await this.runtime.listManaged(this.daemonId);
     const adopted: string[] = [];
+    const adoptedIds = new Set<string>();
     // Keyed by sandbox id: a sandbox is named once however many of its leftovers were swept.
     const swept = new Map<string, string>();
     await eachLimited(records, RECOVERY_CONCURRENCY, async (record) => {
@@ -472,10 +473,20 @@ export class SandboxService {
         await this.store.save(record);
         return 'failed' as const;
       });
-      if (outcome === 'adopted') adopted.push(record.name);
+      if (outcome === 'adopted') {
+        adopted.push(record.name);
+        adoptedIds.add(record.id);
+      }
       if (outcome === 'swept') swept.set(record.id, record.name);
     });
     const known = new Set((await this.store.list()).map((r) => r.id));
+    // Containers a layer runs for an adopted sandbox under ids of their own (companion services) are not leftovers.
+    for (const hook of this.hooks)
+      for (const id of (await hook.keeps?.(adoptedIds).catch((err: unknown) => {
+        this.logger.error({ layer: hook.layer, err: messageOf(err) }, 'cannot tell what the layer keeps');
+        return [];
+      })) ?? [])
+        known.add(id);
     const handled = new Set(records.map((r) => r.id));
     await eachLimited(
       // A swept record's container was removed with it: only containers no record ever claimed are left.
