@@ -26,6 +26,10 @@ export const engineErrors = defineErrors({
     status: 500,
     hint: 'The container engine sandbox did not start: the message says at which step. Start the sandbox again; `aibox doctor` checks the runtime.',
   },
+  ENGINE_ADOPT_FAILED: {
+    status: 500,
+    hint: "After a daemon restart the sandbox's container engine could not be re-attached (the message says why), so the sandbox was stopped with it: start the sandbox again.",
+  },
   ENGINE_DISK_FULL: {
     status: 507,
     hint: "The engine's disk (its images, layers and build steps; a hard cap set by the profile's containerEngineDiskMiB) is full: remove images you no longer need (podman rmi), write less in RUN steps, or ask for a profile with a larger engine disk.",

@@ -3,7 +3,7 @@ export { decideCreate, decideRequest, type EngineDecision, type Refusal } from '
 export { diskFullLines, EngineFront, type EngineFrontOptions, type EngineRequestRecord } from './front.js';
 export { dockerInfo, libpodInfo, type EngineInfoFacts, type EngineLiveFacts } from './info.js';
 export { EngineImage, ENGINE_IMAGE_NAME, type EngineImageOptions } from './image.js';
-export { engineContainerSpec, type EngineSpec } from './spec.js';
+export { engineContainerSpec, engineLabelId, type EngineSpec } from './spec.js';
 export { ENGINE_FILES, ENGINE_NET_READY, ENGINE_PACKAGES, ENGINE_SOCKET_DIR } from './recipe.js';
 export {
   checkEngineRuleset,
@@ -12,5 +12,5 @@ export {
   type EngineNetInput,
   type EngineNetworkOptions,
 } from './net.js';
-export { EngineStore, ENGINE_DISK_DEFAULT_MIB, type EngineStoreOptions } from './store.js';
+export { diskMountProblem, EngineStore, ENGINE_DISK_DEFAULT_MIB, type EngineStoreOptions } from './store.js';
 export { EngineSandboxes, type EngineSandboxesOptions } from './sandbox.js';

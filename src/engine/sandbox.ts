@@ -1,5 +1,5 @@
 import http from 'node:http';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import Docker from 'dockerode';
 import { LABELS } from '../runtime/labels.js';
 import { removeContainerRetrying } from '../runtime/remove-container.js';
@@ -8,7 +8,7 @@ import { engineErrors } from './errors.js';
 import { EngineImage } from './image.js';
 import { socketJson } from './socket-json.js';
 import type { EngineStore } from './store.js';
-import { engineContainerSpec, type EngineSpec } from './spec.js';
+import { engineContainerSpec, engineLabelId, type EngineSpec } from './spec.js';
 
 export interface EngineSandboxesOptions {
   /** aiboxd's own Podman service (runtime.podman.socketPath): engines are containers of it, under gVisor. */
@@ -100,13 +100,39 @@ export class EngineSandboxes {
     }
   }
 
-  /** The engine container of an engine id, if one exists (for a stop that lost its record). */
-  async find(daemonId: string, engineId: string): Promise<string | undefined> {
+  /** The engine container of a sandbox, if one exists (for a stop that lost its record). */
+  async find(daemonId: string, sandboxId: string): Promise<string | undefined> {
     const list = await this.docker.listContainers({
       all: true,
-      filters: { label: [`${LABELS.daemon}=${daemonId}`, `${LABELS.sandboxId}=${engineId}`] },
+      filters: {
+        label: [`${LABELS.daemon}=${daemonId}`, `${LABELS.sandboxId}=${engineLabelId(sandboxId)}`],
+      },
     });
     return list[0]?.Id;
+  }
+
+  /**
+   * After a daemon restart: the engine container on record must still exist, run with a live sandbox process, and
+   * carry the labels this daemon gave the engine of that sandbox (Podman's labels, which nothing inside writes).
+   * Returns the host pid of its sandbox (for its network namespace); throws ENGINE_ADOPT_FAILED saying why not.
+   */
+  async running(containerId: string, daemonId: string, sandboxId: string): Promise<{ pid: number }> {
+    const info = await this.docker
+      .getContainer(containerId)
+      .inspect()
+      .catch(() => undefined);
+    if (!info) throw adoptFailure(`its container ${containerId.slice(0, 12)} is gone`);
+    const labels = info.Config.Labels ?? {};
+    if (
+      labels[LABELS.daemon] !== daemonId ||
+      labels[LABELS.sandboxId] !== engineLabelId(sandboxId) ||
+      labels['io.aibox.engine'] !== 'true'
+    )
+      throw adoptFailure(`container ${containerId.slice(0, 12)} is not this sandbox's engine`);
+    // Podman's database can say "running" for a container whose processes were killed (only conmon updates it).
+    if (!info.State.Running || !info.State.Pid || !processAlive(info.State.Pid))
+      throw adoptFailure(`its container is not running (${info.State.Status})`);
+    return { pid: info.State.Pid };
   }
 
   async remove(containerId: string): Promise<void> {
@@ -124,6 +150,21 @@ export class EngineSandboxes {
       .replace(/[^\x20-\x7e\n]/g, '')
       .trim();
     return text.slice(-1500) || '(no output)';
+  }
+}
+
+function adoptFailure(why: string) {
+  return engineErrors.create('ENGINE_ADOPT_FAILED', `the engine cannot be re-adopted: ${why}`);
+}
+
+/** A process that exists and is not a zombie (a killed sandbox process stays in /proc until it is reaped). */
+function processAlive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    return state !== 'Z' && state !== 'X';
+  } catch {
+    return false;
   }
 }
 

@@ -2,8 +2,10 @@ import { LABELS } from '../runtime/labels.js';
 import { ENGINE_BASE_TAR, ENGINE_ENTRY, ENGINE_SOCKET, ENGINE_SOCKET_DIR } from './recipe.js';
 
 export interface EngineSpec {
-  /** The engine's own id (its container name, labels and limits cgroup). */
+  /** The engine's own id (its container name, its nftables table and limits cgroup). */
   id: string;
+  /** The agent sandbox's id: the engine's sandbox-id label is `<it>-engine` (engineLabelId). */
+  sandboxId: string;
   /** The agent sandbox's name: the engine's host name is `<name>-engine`. */
   sandboxName: string;
   daemonId: string;
@@ -25,6 +27,14 @@ export interface EngineSpec {
     processes: number;
     tmpfsMiB: number;
   };
+}
+
+/**
+ * The sandbox-id label of a sandbox's engine container, and the id of its disk's mount folder: `<sandbox id>-engine`.
+ * The restart sweep keeps a container or mount named `<id>-…` of a sandbox it re-adopted and sweeps it otherwise.
+ */
+export function engineLabelId(sandboxId: string): string {
+  return `${sandboxId}-engine`;
 }
 
 /**
@@ -60,7 +70,7 @@ export function engineContainerSpec(spec: EngineSpec): Record<string, unknown> {
     labels: {
       [LABELS.managed]: 'true',
       [LABELS.daemon]: spec.daemonId,
-      [LABELS.sandboxId]: spec.id,
+      [LABELS.sandboxId]: engineLabelId(spec.sandboxId),
       [LABELS.sandboxName]: `${spec.sandboxName}-engine`,
       'io.aibox.engine': 'true',
     },

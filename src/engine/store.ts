@@ -1,4 +1,4 @@
-import { chown, mkdir, open, rmdir, statfs, unlink } from 'node:fs/promises';
+import { chown, mkdir, open, readFile, rmdir, statfs, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
 import { messageOf } from '../shared/index.js';
@@ -76,12 +76,45 @@ export class EngineStore {
     );
   }
 
+  /**
+   * After a daemon restart: the disk must still be mounted where it was (the engine's root filesystem is on it).
+   * Throws ENGINE_ADOPT_FAILED when it is not: the mount point's entry in the kernel's mount table, never a file.
+   */
+  async assertMounted(): Promise<void> {
+    const problem = diskMountProblem(await readFile('/proc/self/mountinfo', 'utf8'), this.o.mountPoint);
+    if (problem)
+      throw engineErrors.create(
+        'ENGINE_ADOPT_FAILED',
+        `the engine cannot be re-adopted: its disk ${problem}`,
+      );
+  }
+
   /** Size and use of the file system, in bytes (what `info` reports). */
   async usage(): Promise<{ sizeBytes: number; usedBytes: number } | undefined> {
     const s = await statfs(this.o.mountPoint).catch(() => undefined);
     if (!s) return undefined;
     return { sizeBytes: s.blocks * s.bsize, usedBytes: (s.blocks - s.bfree) * s.bsize };
   }
+}
+
+/**
+ * Pure: what is wrong with the engine disk's mount in a mountinfo text, undefined when the last mount at
+ * `mountPoint` is an ext4 file system on a loop device (as create() made it).
+ */
+export function diskMountProblem(mountinfo: string, mountPoint: string): string | undefined {
+  const at = mountinfo
+    .split('\n')
+    .map((l) => l.split(' '))
+    // Field 5 is the mount point (octal escapes for spaces and such: the daemon's paths have none).
+    .filter((f) => f[4] === mountPoint);
+  const f = at.at(-1);
+  if (!f) return `is not mounted at ${mountPoint}`;
+  const sep = f.indexOf('-');
+  const fstype = f[sep + 1];
+  const source = f[sep + 2] ?? '';
+  if (sep < 0 || fstype !== 'ext4' || !/^\/dev\/loop\d+$/.test(source))
+    return `at ${mountPoint} is ${fstype ?? '?'} on ${source || '?'}, not ext4 on a loop device`;
+  return undefined;
 }
 
 async function run(

@@ -7,11 +7,13 @@ import {
   ENGINE_FILES,
   ENGINE_NET_READY,
   engineContainerSpec,
+  engineLabelId,
   type EngineSpec,
 } from '../../src/engine/index.js';
 
 const spec: EngineSpec = {
   id: 'eng_1',
+  sandboxId: 'sbx_1',
   sandboxName: 'box',
   daemonId: 'd1',
   rootfs: '/run/aibox/mounts/d1/sbx_1-engine/workspace/rootfs',
@@ -39,6 +41,15 @@ describe('the engine sandbox spec and entrypoint', () => {
     const binds = c.mounts.filter((m) => m.type === 'bind');
     expect(binds.map((m) => m.source)).toEqual([spec.socketDir, spec.baseTarball]);
     for (const m of binds) expect(m.options).toEqual(expect.arrayContaining(['nosuid', 'nodev']));
+  });
+
+  it('is labelled as the engine of its sandbox, `<sandbox id>-engine` (the id the restart sweep keeps for an adopted one)', () => {
+    const c = engineContainerSpec(spec) as { name: string; labels: Record<string, string> };
+    expect(c.labels['io.aibox.sandbox.id']).toBe('sbx_1-engine');
+    expect(engineLabelId('sbx_1')).toBe('sbx_1-engine');
+    expect(c.labels['io.aibox.engine']).toBe('true');
+    expect(c.labels['io.aibox.daemon']).toBe('d1');
+    expect(c.name).toBe('aibox-eng_1');
   });
 
   it('runs from the root filesystem on its capped disk, with no image and no resource limits when rootless', () => {

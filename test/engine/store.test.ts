@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { EngineStore } from '../../src/engine/index.js';
+import { diskMountProblem, EngineStore } from '../../src/engine/index.js';
 
 const isRoot = process.getuid?.() === 0;
 const loops = isRoot && (await execa('losetup', ['-f'], { reject: false })).exitCode === 0;
@@ -90,5 +90,26 @@ describe.skipIf(!loops)('the engine disk', () => {
     await writeFile(imageFile, 'left over');
     await expect(store.create()).rejects.toThrow(/EEXIST/);
     expect(await mountOf(mountPoint)).toBeUndefined();
+  });
+});
+
+describe('the engine disk a restarted daemon re-adopts', () => {
+  const point = '/run/aibox/mounts/d1/sbx_1-engine/workspace';
+  const line = (mp: string, fstype: string, source: string) =>
+    `120 30 7:3 / ${mp} rw,nosuid,nodev,relatime shared:80 - ${fstype} ${source} rw`;
+
+  it('is still mounted where it was: ext4 on a loop device at its mount point', () => {
+    const info = [line('/', 'ext4', '/dev/sda1'), line(point, 'ext4', '/dev/loop7')].join('\n');
+    expect(diskMountProblem(info, point)).toBeUndefined();
+  });
+
+  it('is refused when it is gone, or something else is mounted over its place', () => {
+    expect(diskMountProblem(line('/', 'ext4', '/dev/sda1'), point)).toMatch(/is not mounted/);
+    // A prefix of the path is not the mount point.
+    expect(diskMountProblem(line(`${point}/rootfs`, 'ext4', '/dev/loop7'), point)).toMatch(/is not mounted/);
+    expect(diskMountProblem(line(point, 'tmpfs', 'tmpfs'), point)).toMatch(/tmpfs on tmpfs/);
+    // The last mount at a point is the one seen there.
+    const over = [line(point, 'ext4', '/dev/loop7'), line(point, 'ext4', '/dev/sda1')].join('\n');
+    expect(diskMountProblem(over, point)).toMatch(/not ext4 on a loop device/);
   });
 });

@@ -6,9 +6,11 @@
  * answers, a refused one gets the proxy's 403, a direct connection, DNS and the engine's front are cut off); `podman run` is refused with ENGINE_RUN_UNSUPPORTED, privileged / path mounts / host
  * network with their codes, each audited; the engine's disk is a loop-mounted, capped ext4 file system and a build
  * that writes past it fails with ENGINE_DISK_FULL; another sandbox cannot reach the engine; a sandbox whose team turns the
- * door off gets no engine and no DOCKER_HOST; and `aibox rm` leaves no engine container, cgroup or state behind.
+ * door off gets no engine and no DOCKER_HOST; after the daemon is killed and started again the engine is re-adopted
+ * (builds work again through the same front) while a sandbox whose engine was removed meanwhile is stopped; and
+ * `aibox rm` leaves no engine container, cgroup, state, mount, loop device or process behind.
  */
-import { appendFile, chmod, cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { appendFile, chmod, cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { statfs } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -23,7 +25,7 @@ import { nftTableName } from '../../src/egress/render-nftables.js';
 import { daemonIdFor } from '../../src/runtime/labels.js';
 import { startOrigin, type Origin } from '../egress/support/servers.js';
 import { makeProject, startTestDaemon, type TestDaemon } from '../support/daemon.js';
-import { requireHost, sandboxHostSupport } from '../support/host.js';
+import { podmanUser, requireHost, sandboxHostSupport } from '../support/host.js';
 
 const run = requireHost(sandboxHostSupport(), 'engine');
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -38,6 +40,44 @@ async function engineDisk(sandboxId: string) {
   const f = line.split(' ');
   const sep = f.indexOf('-');
   return { mountPoint: f[4]!, options: f[5]!, fstype: f[sep + 1]!, device: f[sep + 2]! };
+}
+
+/** aiboxd's rootless Podman, straight through its CLI (the daemon and its API service may be down). */
+async function podmanCli(stateDir: string, args: string[]) {
+  const u = await podmanUser();
+  return execa('podman', args, {
+    env: {
+      HOME: u.home,
+      XDG_RUNTIME_DIR: `/run/aibox/user-${u.uid}`,
+      CONTAINERS_CONF: path.join(stateDir, 'podman', 'containers.conf'),
+    },
+    extendEnv: false,
+    uid: u.uid,
+    gid: u.gid,
+    cwd: '/',
+    reject: false,
+  });
+}
+
+/** Host processes whose command line names a container (its conmon, runsc sandbox and gofer). */
+async function processesOf(containerId: string): Promise<number[]> {
+  const found: number[] = [];
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const cmd = await readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '');
+    if (cmd.includes(containerId)) found.push(Number(entry));
+  }
+  return found;
+}
+
+/** Polls until `check` holds (a loop device or a process lets go a moment after its last user). */
+async function eventually(check: () => Promise<boolean>, ms = 10_000): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    if (await check()) return true;
+    if (Date.now() > deadline) return false;
+    await new Promise((r) => setTimeout(r, 250));
+  }
 }
 
 const rego = (pkg: string, body: string) => `package ${pkg}\n\nimport rego.v1\n\n${body}\n`;
@@ -367,6 +407,89 @@ describe.skipIf(!run)('the container engine of a sandbox', () => {
     expect(records.every((r) => r.sandbox === 'box')).toBe(true);
   }, 300_000);
 
+  it('re-adopts the engine after the daemon is killed (builds work again); an engine removed while it was down stops its sandbox', async () => {
+    // A second sandbox with an engine: its engine goes away while the daemon is down.
+    const two = await makeProject('engine-two');
+    projects.push(two);
+    const created = await daemon.api('POST', '/v1/sandboxes', { path: two, name: 'box2' });
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    const twoId = (created.body as { id: string }).id;
+    const stateOf = async (id: string) =>
+      JSON.parse(await readFile(path.join(daemon.stateDir, 'engine', id, 'state.json'), 'utf8')) as {
+        containerId: string;
+        port: number;
+      };
+    const one = await stateOf(boxId);
+    const gone = await stateOf(twoId);
+    const oneDisk = await engineDisk(boxId);
+    const goneDisk = await engineDisk(twoId);
+    expect(oneDisk && goneDisk, 'both engine disks are mounted').toBeTruthy();
+    expect((await engines()).sort()).toEqual([one.containerId, gone.containerId].sort());
+
+    // The front's audit records go on after the restart.
+    const builds = async () =>
+      (await readFile(path.join(daemon.stateDir, 'audit', 'audit.jsonl'), 'utf8'))
+        .split('\n')
+        .filter((l) => l.includes('"engine.request"') && l.includes('"POST /build"')).length;
+    const buildsBefore = await builds();
+
+    await daemon.crash();
+    const removed = await podmanCli(daemon.stateDir, ['rm', '-f', '-t', '0', gone.containerId]);
+    expect(removed.exitCode, removed.stderr).toBe(0);
+    const t0 = Date.now();
+    await daemon.restart();
+    console.log(`daemon restarted and re-adopted in ${Date.now() - t0} ms`);
+
+    // The first sandbox runs on with the same engine, the same disk and the same front.
+    const status = await daemon.api<{ state: string; endpoints: Record<string, string> }>(
+      'GET',
+      '/v1/sandboxes/box',
+    );
+    expect(status.body.state, JSON.stringify(status.body)).toBe('running');
+    expect(status.body.endpoints.engine).toBe(engineUrl);
+    expect(await engines()).toEqual([one.containerId]);
+    expect((await engineDisk(boxId))?.device).toBe(oneDisk!.device);
+    const images = await daemon.exec('box', ['podman', 'images', '--format', '{{.Repository}}:{{.Tag}}']);
+    expect(images.exitCode, images.stderr).toBe(0);
+    expect(images.stdout.split('\n')).toContain('localhost/app:1');
+    const t1 = Date.now();
+    const b = await daemon.exec('box', [
+      'sh',
+      '-c',
+      [
+        'mkdir -p /tmp/againctx && cd /tmp/againctx',
+        `printf 'FROM localhost/app:1\\nRUN echo after-restart > /tmp/again.txt\\n' > Containerfile`,
+        'podman build -t localhost/again:1 . 2>&1',
+      ].join(' && '),
+    ]);
+    console.log(`podman build after the restart took ${Date.now() - t1} ms`);
+    expect(b.exitCode, b.stdout + b.stderr).toBe(0);
+    expect(b.stdout).toContain('Successfully tagged localhost/again:1');
+    expect(await builds()).toBeGreaterThan(buildsBefore);
+
+    // The second one is stopped (fail closed) with the reason, and its engine's disk and state are gone.
+    const stopped = await daemon.api<{ state: string }>('GET', '/v1/sandboxes/box2');
+    expect(stopped.body.state, JSON.stringify(stopped.body)).toBe('stopped');
+    expect(JSON.stringify(stopped.body)).toContain('re-adopted');
+    const reason = (await daemon.log())
+      .split('\n')
+      .find((l) => l.includes('cannot re-adopt') && l.includes('"box2"'));
+    expect(reason, 'the reason is logged').toMatch(/engine cannot be re-adopted: its container \w+ is gone/);
+    expect(await engineDisk(twoId)).toBeUndefined();
+    expect(existsSync(path.join(daemon.stateDir, 'engine', twoId))).toBe(false);
+    const loopFreed = await eventually(async () => {
+      const backing = await readFile(
+        `/sys/block/${path.basename(goneDisk!.device)}/loop/backing_file`,
+        'utf8',
+      ).catch(() => '');
+      return !backing.includes(twoId);
+    });
+    expect(loopFreed, 'the removed engine loop device is detached').toBe(true);
+    expect(await eventually(async () => (await processesOf(gone.containerId)).length === 0)).toBe(true);
+    const del = await daemon.api('DELETE', '/v1/sandboxes/box2');
+    expect(del.status, JSON.stringify(del.body)).toBeLessThan(300);
+  }, 900_000);
+
   it('turns the engine off where a team says so: no engine, no DOCKER_HOST, and that sandbox cannot reach the engine of another', async () => {
     const env = await daemon.exec('off', ['sh', '-c', 'echo "${DOCKER_HOST-unset} ${CONTAINER_HOST-unset}"']);
     expect(env.stdout.trim()).toBe('unset unset');
@@ -397,7 +520,8 @@ describe.skipIf(!run)('the container engine of a sandbox', () => {
   it('leaves no engine container, cgroup or state once the sandbox is removed', async () => {
     const state = JSON.parse(
       await readFile(path.join(daemon.stateDir, 'engine', boxId, 'state.json'), 'utf8'),
-    ) as { engineId: string };
+    ) as { engineId: string; containerId: string };
+    expect(await processesOf(state.containerId)).not.toEqual([]);
     // The engine's own cgroups (rootless: aiboxd's, named by the engine's id), there while it runs.
     const cgroup = `/sys/fs/cgroup/memory/aibox/${state.engineId}`;
     expect(existsSync(cgroup)).toBe(true);
@@ -422,5 +546,7 @@ describe.skipIf(!run)('the container engine of a sandbox', () => {
     }
     expect(backing).not.toContain(boxId);
     expect(mounts).not.toContain(state.engineId);
+    // No process of the engine (its conmon, runsc sandbox and gofer) outlives it.
+    expect(await eventually(async () => (await processesOf(state.containerId)).length === 0)).toBe(true);
   }, 120_000);
 });

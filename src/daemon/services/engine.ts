@@ -10,6 +10,7 @@ import {
   EngineSandboxes,
   EngineStore,
   engineErrors,
+  engineLabelId,
 } from '../../engine/index.js';
 import { isAiboxError, messageOf, newId } from '../../shared/index.js';
 import type {
@@ -24,6 +25,8 @@ import type { PolicyService } from './policy.js';
 
 /** Importing the base image into a fresh engine's store takes ~35 s on the reference host: room for a busy one. */
 const READY_TIMEOUT_MS = 240_000;
+/** A re-adopted engine was already up: its API answers at once unless it is stuck. */
+const ADOPT_READY_TIMEOUT_MS = 30_000;
 
 export interface EngineServiceDeps extends HookDeps {
   policy: Pick<PolicyService, 'decide' | 'store'>;
@@ -39,8 +42,13 @@ interface EngineRecord {
   sandboxId: string;
   sandbox: string;
   engineId: string;
+  /** The front's port: the sandbox's DOCKER_HOST names it, so a re-adopted front listens on it again. */
   port: number;
+  /** What `info` reports of the engine's limits, as they were when it started. */
+  limits?: { cpus: number; memoryMiB: number };
   containerId?: string;
+  /** The agent's proxy the engine was started with (its service's environment): a re-adopted engine needs the same. */
+  proxy?: { address: string; port: number };
 }
 
 /**
@@ -50,7 +58,7 @@ interface EngineRecord {
  * the agent sandbox's own Squid and nothing else, so a RUN step fetches what the agent's egress policy allows.
  * prepare opens the front; started (after egress's) builds the engine image if needed, starts the engine, applies
  * and checks its ruleset, gives it the go-ahead, and waits until its API answers; stop
- * removes the engine with its state. Not re-adopted after a daemon restart (fail closed, like companions).
+ * removes the engine with its state; adopt re-attaches a running engine after a daemon restart, or fails closed.
  */
 export class EngineService implements SandboxHook {
   readonly layer = 'engine';
@@ -83,35 +91,17 @@ export class EngineService implements SandboxHook {
         'the container engine needs egress enforcement, which this daemon runs without',
       );
     const engineId = newId('eng');
-    const { limits, containerEngineDiskMiB } = await loadProfile(this.deps.config.profilesDir, ctx.profile);
-    const store = this.store(ctx.id, containerEngineDiskMiB);
-    const front = new EngineFront({
-      socketPath: this.socketPath(ctx.id),
-      host: this.deps.config.egress.listenAddress,
-      record: async (r) => {
-        await this.deps.audit.append({
-          kind: 'engine.request',
-          sandbox: ctx.name,
-          sandboxId: ctx.id,
-          data: { ...r },
-        });
-      },
-      facts: async () => {
-        const storage = await store.usage();
-        return {
-          id: engineId,
-          hostname: `${ctx.name}-engine`,
-          cpus: limits.cpus,
-          memoryMiB: limits.memoryMiB,
-          suite: this.deps.config.runtime.image.suite,
-          ...(storage ? { storage } : {}),
-        };
-      },
-    });
-    const port = await front.listen();
-    this.fronts.set(ctx.id, front);
-    await this.records.save({ sandboxId: ctx.id, sandbox: ctx.name, engineId, port });
-    const url = `tcp://${this.deps.config.egress.sandboxHostAddress}:${port}`;
+    const { limits } = await loadProfile(this.deps.config.profilesDir, ctx.profile);
+    const record: EngineRecord = {
+      sandboxId: ctx.id,
+      sandbox: ctx.name,
+      engineId,
+      port: 0,
+      limits: { cpus: limits.cpus, memoryMiB: limits.memoryMiB },
+    };
+    record.port = await this.openFront(record);
+    await this.records.save(record);
+    const url = `tcp://${this.deps.config.egress.sandboxHostAddress}:${record.port}`;
     return {
       env: { DOCKER_HOST: url, CONTAINER_HOST: url },
       network: true,
@@ -141,6 +131,7 @@ export class EngineService implements SandboxHook {
       const { containerId, pid } = await this.engines().start(
         {
           id: record.engineId,
+          sandboxId: sandbox.id,
           sandboxName: sandbox.name,
           daemonId: this.deps.daemonId,
           socketDir: apiDir,
@@ -153,6 +144,7 @@ export class EngineService implements SandboxHook {
         this.rootlessEngineRoot(),
       );
       record.containerId = containerId;
+      record.proxy = { address: proxy.address, port: proxy.port };
       await this.records.save(record);
       if (runtime.rootless) await runtime.limits.apply(record.engineId, profile, pid);
       // The engine's entrypoint waits for the go-ahead: nothing leaves it before this ruleset is up and checked.
@@ -178,12 +170,51 @@ export class EngineService implements SandboxHook {
     }
   }
 
+  /**
+   * After a daemon restart, from the daemon's own record of the engine (never from the sandbox): its container must
+   * still run as this sandbox's engine, its disk be mounted, the agent's proxy be the one it was started with; then
+   * its ruleset is applied again and checked (one atomic replacement in its namespace), the front listens again on
+   * the port the sandbox's DOCKER_HOST names, and the engine's API must answer. Any failure throws
+   * ENGINE_ADOPT_FAILED: the sandbox is stopped, and its stop removes the engine (fail closed).
+   */
   async adopt(sandbox: RunningSandbox): Promise<void> {
-    if (!(await this.records.load(sandbox.id))) return;
-    throw engineErrors.create(
-      'ENGINE_START_FAILED',
-      `the container engine of ${sandbox.name} is not re-adopted after a daemon restart: start the sandbox again`,
-    );
+    const record = await this.records.load(sandbox.id);
+    if (!record) return;
+    const { config } = this.deps;
+    try {
+      if (!record.containerId || !record.proxy)
+        throw adoptFailure('it never finished starting (no container or proxy on record)');
+      const { pid } = await this.engines().running(record.containerId, this.deps.daemonId, sandbox.id);
+      await this.store(sandbox.id, undefined).assertMounted();
+      const proxy = this.deps.egressProxy(sandbox.id);
+      if (!proxy || proxy.address !== record.proxy.address || proxy.port !== record.proxy.port)
+        throw adoptFailure(
+          `the agent's proxy is ${proxy ? `${proxy.address}:${proxy.port}` : 'gone'}, the engine was started with ${record.proxy.address}:${record.proxy.port}`,
+        );
+      await new EngineNetwork({ nft: config.egress.nft, nsenter: config.egress.nsenter }).apply(pid, {
+        engineId: record.engineId,
+        proxyAddress: proxy.address,
+        proxyPort: proxy.port,
+      });
+      await this.openFront(record);
+      await this.engines().waitReady(record.containerId, this.socketPath(sandbox.id), ADOPT_READY_TIMEOUT_MS);
+      sandbox.logger.info({ engine: record.engineId, port: record.port }, 'container engine re-adopted');
+    } catch (err) {
+      await this.fronts.get(sandbox.id)?.close();
+      this.fronts.delete(sandbox.id);
+      if (isAiboxError(err) && err.code === 'ENGINE_ADOPT_FAILED') throw err;
+      throw adoptFailure(messageOf(err));
+    }
+  }
+
+  /**
+   * The start-up sweep's exceptions: for each re-adopted sandbox with an engine, `<sandbox id>-engine`, the
+   * engine container's sandbox-id label and its disk's mount folder, so neither is swept as a leftover.
+   */
+  async keeps(adopted: ReadonlySet<string>): Promise<string[]> {
+    const kept: string[] = [];
+    for (const id of adopted) if (await this.records.load(id)) kept.push(engineLabelId(id));
+    return kept;
   }
 
   async stop(ctx: SandboxHookContext): Promise<void> {
@@ -196,8 +227,7 @@ export class EngineService implements SandboxHook {
     this.fronts.delete(sandboxId);
     const record = await this.records.load(sandboxId);
     if (record) {
-      const containerId =
-        record.containerId ?? (await this.engines().find(this.deps.daemonId, record.engineId));
+      const containerId = record.containerId ?? (await this.engines().find(this.deps.daemonId, sandboxId));
       if (containerId) await this.engines().remove(containerId);
       await this.deps.runtime.limits.remove(record.engineId);
     }
@@ -209,6 +239,37 @@ export class EngineService implements SandboxHook {
   async close(): Promise<void> {
     for (const f of this.fronts.values()) await f.close();
     this.fronts.clear();
+  }
+
+  /**
+   * Opens the sandbox's front on the record's port (0 at prepare: any free one) and returns the port. Its `info`
+   * facts are the record's and the disk's: nothing the agent writes.
+   */
+  private async openFront(record: EngineRecord): Promise<number> {
+    const { sandboxId, sandbox, engineId, limits } = record;
+    const store = this.store(sandboxId, undefined);
+    const front = new EngineFront({
+      socketPath: this.socketPath(sandboxId),
+      host: this.deps.config.egress.listenAddress,
+      ...(record.port ? { port: record.port } : {}),
+      record: async (r) => {
+        await this.deps.audit.append({ kind: 'engine.request', sandbox, sandboxId, data: { ...r } });
+      },
+      facts: async () => {
+        const storage = await store.usage();
+        return {
+          id: engineId,
+          hostname: `${sandbox}-engine`,
+          cpus: limits?.cpus ?? 1,
+          memoryMiB: limits?.memoryMiB ?? 0,
+          suite: this.deps.config.runtime.image.suite,
+          ...(storage ? { storage } : {}),
+        };
+      },
+    });
+    const port = await front.listen();
+    this.fronts.set(sandboxId, front);
+    return port;
   }
 
   private engines(): EngineSandboxes {
@@ -250,9 +311,13 @@ export class EngineService implements SandboxHook {
 }
 
 /**
- * The mounts folder id of a sandbox's engine disk: starting with the sandbox's `sbx_` id, it is one the runtime's
- * start-up sweep unmounts when no sandbox record claims it (after a crash: engines are never re-adopted).
+ * The mounts folder id of a sandbox's engine disk, `<sandbox id>-engine` like the engine container's label: the
+ * runtime's start-up sweep keeps it for a sandbox it re-adopted and unmounts it otherwise.
  */
 function storeMountId(sandboxId: string): string {
-  return `${sandboxId}-engine`;
+  return engineLabelId(sandboxId);
+}
+
+function adoptFailure(why: string) {
+  return engineErrors.create('ENGINE_ADOPT_FAILED', `the engine cannot be re-adopted: ${why}`);
 }
