@@ -12,7 +12,10 @@
  * (own Gradle user home, own network namespace), and both are stopped with `gradle --stop` at the end. `gradle` is
  * the pack's launcher on both sides (one client JVM with C1 and the pack's CDS archive); the load average is printed
  * before and after the Gradle builds.
- * Needs root and a built base image. Usage: npx tsx bench/packs.ts [--runs N] [--only gradle]
+ * `--only maven` times the maven pack's `mvn` only, with the pack's own options on both sides: `mvn -v`, `mvn package`,
+ * and the launcher alone (`mvn -v` with a stand-in `java` that exits at once, next to that stand-in run directly),
+ * with the load average before and after; the gradle pack is not built.
+ * Needs root and a built base image. Usage: npx tsx bench/packs.ts [--runs N] [--only gradle|maven]
  */
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
@@ -25,9 +28,16 @@ import { printTable, summarize, timeIt } from './stats.js';
 const runsAt = process.argv.indexOf('--runs');
 const runs = runsAt > 0 ? Number(process.argv[runsAt + 1]) : 7;
 if (!(runs >= 1)) throw new Error('--runs takes a positive number');
-// --only gradle: skip the javac and Maven timings (the packs are still built and installed).
+// --only gradle: skip the javac and Maven timings (the packs are still built and installed). --only maven: skip the
+// javac and Gradle timings and the gradle pack, and time Maven's start and launcher (see above).
 const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : undefined;
-if (only !== undefined && only !== 'gradle') throw new Error('--only takes: gradle');
+if (only !== undefined && only !== 'gradle' && only !== 'maven')
+  throw new Error('--only takes: gradle, maven');
+// This machine is shared: a ratio means little without the load it was measured at.
+const load = () =>
+  loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ');
 const repo = await mkdtemp(path.join(tmpdir(), 'aibox-bench-packs-repo-'));
 await mkdir(path.join(repo, 'org'));
 await writeFile(
@@ -55,7 +65,7 @@ try {
   };
   const first = await build(true);
   const maven = await build(false, 'maven@3.8');
-  const gradle = await build(false, 'gradle@4.4');
+  const gradle = only === 'maven' ? undefined : await build(false, 'gradle@4.4');
   const cached: number[] = [];
   for (let i = 0; i < runs; i++) cached.push((await build(false)).ms);
 
@@ -106,6 +116,8 @@ try {
     '<maven.compiler.target>17</maven.compiler.target><project.build.sourceEncoding>UTF-8</project.build.sourceEncoding>' +
     '</properties></project>';
   const genMaven = [
+    // A stand-in JDK whose java exits at once: `mvn -v` with it times the launcher script alone.
+    `mkdir -p $D/fj/bin && printf '#!/bin/sh\\n' > $D/fj/bin/java && chmod +x $D/fj/bin/java`,
     `mkdir -p $D/src/main/java/demo && cd $D && printf '%s\\n' '${pom}' > pom.xml && cd src/main/java/demo`,
     'for i in $(seq 1 40); do printf "package demo; public class C$i { public static int f(int x) { return x * $i + 1; } }\\n" > C$i.java; done',
     'printf "package demo; public class Main { public static void main(String[] a) { System.out.println(C1.f(2)); } }\\n" > Main.java',
@@ -142,11 +154,27 @@ try {
       `-XX:TieredStopAtLevel=1 -XX:SharedArchiveFile=${mavenHome}/usr/share/maven/aibox-cds.jsa`,
     ),
   };
+  // The launcher alone: what `mvn` costs before the JVM (Debian's script: helper processes; the pack's: none).
+  const launcherCases = {
+    'launcher only: mvn -v with a stand-in java that exits at once': 'JAVA_HOME=$D/fj mvn -v',
+    'the stand-in java alone': 'JAVA_HOME=$D/fj $D/fj/bin/java',
+  };
+  // --only maven: the pack's own options (its default MAVEN_OPTS inside) on both sides, for every command.
+  const packOpts = `-XX:TieredStopAtLevel=1 -XX:SharedArchiveFile=${mavenHome}/usr/share/maven/aibox-cds.jsa`;
+  const mavenOnly = {
+    "mvn -v (the pack's options)": `MAVEN_OPTS="-Dmaven.repo.local=${mavenHome}/usr/share/maven-repo ${packOpts}" mvn -v >/dev/null`,
+    "mvn package (the pack's options: C1 + its CDS archive)": mvnPackage(packOpts),
+    ...launcherCases,
+  };
   const mvnRows: [string, ReturnType<typeof summarize>][] = [];
   const ratios: string[] = [];
+  const notes: string[] = [];
   try {
-    if (!only) await pair(mvnPackage('')); // warm both sides' page caches once
-    for (const [label, script] of Object.entries(only ? {} : cases)) {
+    if (only !== 'gradle') await pair(mvnPackage(packOpts)); // warm both sides' page caches once
+    if (only === 'maven') notes.push(`load average (1, 5, 15 min) before the Maven timings: ${load()}`);
+    const timed: Record<string, string> =
+      only === 'gradle' ? {} : only === 'maven' ? mavenOnly : { ...cases, ...launcherCases };
+    for (const [label, script] of Object.entries(timed)) {
       const a: number[] = [];
       const b: number[] = [];
       for (let i = 0; i < Math.min(runs, 5); i++) {
@@ -157,6 +185,7 @@ try {
       mvnRows.push([`${label}, inside gVisor`, summarize(a)], [`${label}, host (same packs)`, summarize(b)]);
       ratios.push(`${label}: ${(summarize(a).median / summarize(b).median).toFixed(2)}x`);
     }
+    if (only === 'maven') notes.push(`load average (1, 5, 15 min) after the Maven timings: ${load()}`);
     // Where the time goes inside: the same build with Maven and its repository copied (links resolved) into the
     // sandbox's /tmp, which gVisor keeps in its own memory, instead of read from the packs mount through the gofer.
     const copied = await daemon.exec('bp', [
@@ -164,7 +193,9 @@ try {
       '-c',
       only
         ? 'true'
-        : `mkdir -p /tmp/mc && cp -rL ${mavenHome}/usr/share/maven /tmp/mc/maven && cp -rL ${mavenHome}/usr/share/maven-repo /tmp/mc/repo`,
+        : // The pack's launcher names the pack's Maven home: the copy's names the copy.
+          `mkdir -p /tmp/mc && cp -rL ${mavenHome}/usr/share/maven /tmp/mc/maven && cp -rL ${mavenHome}/usr/share/maven-repo /tmp/mc/repo && ` +
+          `sed -i 's|^MAVEN_HOME=.*|MAVEN_HOME=/tmp/mc/maven|' /tmp/mc/maven/bin/mvn`,
     ]);
     if (copied.exitCode !== 0) throw new Error(copied.stderr);
     const fromPack = mvnPackage('-XX:TieredStopAtLevel=1');
@@ -189,90 +220,99 @@ try {
     await rm(hostMaven, { recursive: true, force: true });
   }
 
-  // Gradle: the same 41 classes with a build.gradle applying the `java` plugin, built offline (no dependencies).
-  const installGradle = await daemon.api('POST', '/v1/sandboxes/bp/packs', { ref: 'gradle' });
-  if (installGradle.status !== 200) throw new Error(JSON.stringify(installGradle.body));
-  const gradleHome = '/opt/aibox/packs/gradle';
-  const genGradle = [
-    `mkdir -p $D/src/main/java/demo && cd $D && printf "apply plugin: 'java'\\nsourceCompatibility = 17\\ntargetCompatibility = 17\\n" > build.gradle`,
-    `echo "rootProject.name = 'demo'" > settings.gradle && cd src/main/java/demo`,
-    'for i in $(seq 1 40); do printf "package demo; public class C$i { public static int f(int x) { return x * $i + 1; } }\\n" > C$i.java; done',
-    'printf "package demo; public class Main { public static void main(String[] a) { System.out.println(C1.f(2)); } }\\n" > Main.java',
-  ].join(' && ');
-  // Each side's own Gradle user home (caches, daemon registry) next to its project: the host's daemon and the
-  // sandbox's never see each other (the sandbox also has its own network namespace, where its daemon listens).
-  const gradleCmd = (args: string) => `cd $D && GRADLE_USER_HOME=$D/.gradle-user gradle --offline -q ${args}`;
-  const hostGradle = await mkdtemp(path.join(tmpdir(), 'aibox-bench-gradle-'));
-  await daemon.exec('bp', ['sh', '-c', `D=/tmp/gb; ${genGradle}`]);
-  await execa('sh', ['-c', `D=${hostGradle}; ${genGradle}`]);
-  const gradleHostEnv =
-    `mount -t tmpfs none /opt/aibox && mkdir -p /opt/aibox/packs/java ${gradleHome} && ` +
-    `mount --bind ${first.built.dir} /opt/aibox/packs/java && mount --bind ${gradle.built.dir} ${gradleHome} && ` +
-    `export JAVA_HOME=${path.dirname(jdk)} GRADLE_HOME=${gradleHome}/usr/share/gradle ` +
-    `PATH=${gradleHome}/usr/share/gradle/bin:${jdk}:$PATH && D=${hostGradle}`;
-  const inGradleSandbox = async (script: string) => {
-    const r = await daemon.exec('bp', ['sh', '-c', `D=/tmp/gb; ${script}`]);
-    if (r.exitCode !== 0) throw new Error(`${script}: ${r.stdout}${r.stderr}`);
-    return r.stdout;
-  };
-  // The host's daemon outlives this shell, in the private mount namespace where the packs are bound.
-  const onGradleHost = async (script: string) =>
-    (await execa('unshare', ['-m', '--propagation', 'private', 'sh', '-c', `${gradleHostEnv} && ${script}`]))
-      .stdout;
-  const gradlePair = async (script: string) =>
-    [await timeIt(() => inGradleSandbox(script)), await timeIt(() => onGradleHost(script))] as const;
-  const built = ' && test -f build/libs/demo.jar';
   const gradleRows: [string, ReturnType<typeof summarize>][] = [];
   const daemons: string[] = [];
-  const timedPairs = async (label: string, script: string) => {
-    const a: number[] = [];
-    const b: number[] = [];
-    for (let i = 0; i < Math.min(runs, 5); i++) {
-      const [x, y] = await gradlePair(script);
-      a.push(x);
-      b.push(y);
+  if (gradle) {
+    // Gradle: the same 41 classes with a build.gradle applying the `java` plugin, built offline (no dependencies).
+    const installGradle = await daemon.api('POST', '/v1/sandboxes/bp/packs', { ref: 'gradle' });
+    if (installGradle.status !== 200) throw new Error(JSON.stringify(installGradle.body));
+    const gradleHome = '/opt/aibox/packs/gradle';
+    const genGradle = [
+      `mkdir -p $D/src/main/java/demo && cd $D && printf "apply plugin: 'java'\\nsourceCompatibility = 17\\ntargetCompatibility = 17\\n" > build.gradle`,
+      `echo "rootProject.name = 'demo'" > settings.gradle && cd src/main/java/demo`,
+      'for i in $(seq 1 40); do printf "package demo; public class C$i { public static int f(int x) { return x * $i + 1; } }\\n" > C$i.java; done',
+      'printf "package demo; public class Main { public static void main(String[] a) { System.out.println(C1.f(2)); } }\\n" > Main.java',
+    ].join(' && ');
+    // Each side's own Gradle user home (caches, daemon registry) next to its project: the host's daemon and the
+    // sandbox's never see each other (the sandbox also has its own network namespace, where its daemon listens).
+    const gradleCmd = (args: string) =>
+      `cd $D && GRADLE_USER_HOME=$D/.gradle-user gradle --offline -q ${args}`;
+    const hostGradle = await mkdtemp(path.join(tmpdir(), 'aibox-bench-gradle-'));
+    await daemon.exec('bp', ['sh', '-c', `D=/tmp/gb; ${genGradle}`]);
+    await execa('sh', ['-c', `D=${hostGradle}; ${genGradle}`]);
+    const gradleHostEnv =
+      `mount -t tmpfs none /opt/aibox && mkdir -p /opt/aibox/packs/java ${gradleHome} && ` +
+      `mount --bind ${first.built.dir} /opt/aibox/packs/java && mount --bind ${gradle.built.dir} ${gradleHome} && ` +
+      `export JAVA_HOME=${path.dirname(jdk)} GRADLE_HOME=${gradleHome}/usr/share/gradle ` +
+      `PATH=${gradleHome}/usr/share/gradle/bin:${jdk}:$PATH && D=${hostGradle}`;
+    const inGradleSandbox = async (script: string) => {
+      const r = await daemon.exec('bp', ['sh', '-c', `D=/tmp/gb; ${script}`]);
+      if (r.exitCode !== 0) throw new Error(`${script}: ${r.stdout}${r.stderr}`);
+      return r.stdout;
+    };
+    // The host's daemon outlives this shell, in the private mount namespace where the packs are bound.
+    const onGradleHost = async (script: string) =>
+      (
+        await execa('unshare', [
+          '-m',
+          '--propagation',
+          'private',
+          'sh',
+          '-c',
+          `${gradleHostEnv} && ${script}`,
+        ])
+      ).stdout;
+    const gradlePair = async (script: string) =>
+      [await timeIt(() => inGradleSandbox(script)), await timeIt(() => onGradleHost(script))] as const;
+    const built = ' && test -f build/libs/demo.jar';
+    const timedPairs = async (label: string, script: string) => {
+      const a: number[] = [];
+      const b: number[] = [];
+      for (let i = 0; i < Math.min(runs, 5); i++) {
+        const [x, y] = await gradlePair(script);
+        a.push(x);
+        b.push(y);
+      }
+      gradleRows.push(
+        [`${label}, inside gVisor`, summarize(a)],
+        [`${label}, host (same packs)`, summarize(b)],
+      );
+      ratios.push(`${label}: ${(summarize(a).median / summarize(b).median).toFixed(2)}x`);
+    };
+    daemons.push(`load average (1, 5, 15 min) before the Gradle builds: ${load()}`);
+    try {
+      // Cold: a JVM and Gradle start for every build (in the client's JVM: no org.gradle.jvmargs to honour).
+      await gradlePair(gradleCmd('--no-daemon build') + built); // fills both sides' Gradle caches once
+      await timedPairs(
+        'gradle --no-daemon build (cold)',
+        `rm -rf build && ${gradleCmd('--no-daemon build')}${built}`,
+      );
+      // Warm: the first build starts each side's daemon (one sample each), later builds reuse it.
+      const [firstIn, firstHost] = await gradlePair(`rm -rf build && ${gradleCmd('build')}${built}`);
+      gradleRows.push(
+        ['gradle build, first (starts the daemon), inside gVisor', summarize([firstIn])],
+        ['gradle build, first (starts the daemon), host (same packs)', summarize([firstHost])],
+      );
+      await timedPairs('gradle build --rerun-tasks (warm daemon)', gradleCmd('build --rerun-tasks') + built);
+      // What of it is not the build's work: Debian's launcher probes the JVM (`java -version`), then the client JVM
+      // starts, connects to the daemon and configures the project; `help` compiles nothing.
+      await timedPairs('gradle help (warm daemon: launcher + client JVM + configure)', gradleCmd('help'));
+      // One daemon per side, reused by every warm build.
+      const status = gradleCmd('--status');
+      const busyOrIdle = (out: string) => out.split('\n').filter((l) => /\b(IDLE|BUSY)\b/.test(l)).length;
+      daemons.push(
+        `gradle daemons after the warm builds: inside ${busyOrIdle(await inGradleSandbox(status))}, ` +
+          `host ${busyOrIdle(await onGradleHost(status))}`,
+      );
+      daemons.push(`load average (1, 5, 15 min) after the Gradle builds: ${load()}`);
+    } finally {
+      await stopGradleDaemons(
+        hostGradle,
+        () => inGradleSandbox(gradleCmd('--stop')),
+        () => onGradleHost(gradleCmd('--stop')),
+      );
+      await rm(hostGradle, { recursive: true, force: true });
     }
-    gradleRows.push([`${label}, inside gVisor`, summarize(a)], [`${label}, host (same packs)`, summarize(b)]);
-    ratios.push(`${label}: ${(summarize(a).median / summarize(b).median).toFixed(2)}x`);
-  };
-  // This machine is shared: a ratio means little without the load it was measured at.
-  const load = () =>
-    loadavg()
-      .map((l) => l.toFixed(2))
-      .join(' ');
-  daemons.push(`load average (1, 5, 15 min) before the Gradle builds: ${load()}`);
-  try {
-    // Cold: a JVM and Gradle start for every build (in the client's JVM: no org.gradle.jvmargs to honour).
-    await gradlePair(gradleCmd('--no-daemon build') + built); // fills both sides' Gradle caches once
-    await timedPairs(
-      'gradle --no-daemon build (cold)',
-      `rm -rf build && ${gradleCmd('--no-daemon build')}${built}`,
-    );
-    // Warm: the first build starts each side's daemon (one sample each), later builds reuse it.
-    const [firstIn, firstHost] = await gradlePair(`rm -rf build && ${gradleCmd('build')}${built}`);
-    gradleRows.push(
-      ['gradle build, first (starts the daemon), inside gVisor', summarize([firstIn])],
-      ['gradle build, first (starts the daemon), host (same packs)', summarize([firstHost])],
-    );
-    await timedPairs('gradle build --rerun-tasks (warm daemon)', gradleCmd('build --rerun-tasks') + built);
-    // What of it is not the build's work: Debian's launcher probes the JVM (`java -version`), then the client JVM
-    // starts, connects to the daemon and configures the project; `help` compiles nothing.
-    await timedPairs('gradle help (warm daemon: launcher + client JVM + configure)', gradleCmd('help'));
-    // One daemon per side, reused by every warm build.
-    const status = gradleCmd('--status');
-    const busyOrIdle = (out: string) => out.split('\n').filter((l) => /\b(IDLE|BUSY)\b/.test(l)).length;
-    daemons.push(
-      `gradle daemons after the warm builds: inside ${busyOrIdle(await inGradleSandbox(status))}, ` +
-        `host ${busyOrIdle(await onGradleHost(status))}`,
-    );
-    daemons.push(`load average (1, 5, 15 min) after the Gradle builds: ${load()}`);
-  } finally {
-    await stopGradleDaemons(
-      hostGradle,
-      () => inGradleSandbox(gradleCmd('--stop')),
-      () => onGradleHost(gradleCmd('--stop')),
-    );
-    await rm(hostGradle, { recursive: true, force: true });
   }
 
   printTable('packs (ms)', [
@@ -283,7 +323,14 @@ try {
     ['javac 41 classes + run, host (same JDK)', summarize(onHost)],
     ['build maven@3.8 (cached unless this is the first run)', summarize([maven.ms])],
     ...mvnRows,
-    ['build gradle@4.4 (cached unless this is the first run)', summarize([gradle.ms])],
+    ...(gradle
+      ? [
+          ['build gradle@4.4 (cached unless this is the first run)', summarize([gradle.ms])] as [
+            string,
+            ReturnType<typeof summarize>,
+          ],
+        ]
+      : []),
     ...gradleRows,
   ]);
   console.log(
@@ -291,6 +338,7 @@ try {
   );
   for (const r of ratios) console.log(`inside / host (median): ${r}`);
   for (const d of daemons) console.log(d);
+  for (const n of notes) console.log(n);
 } finally {
   await daemon.stop();
   await rm(repo, { recursive: true, force: true });
