@@ -4,7 +4,7 @@ import { defineErrors } from '../shared/index.js';
 export const companionErrors = defineErrors({
   COMPANION_SPEC_INVALID: {
     status: 400,
-    hint: 'Fix aibox/services.yaml at the line shown: each service has a name, a pack, a port (1024-65535) and optionally command, env and data.',
+    hint: "Fix aibox/services.yaml at the line shown: each service has a name, a pack, a port (1024-65535) and optionally command, env, data and limits (memoryMiB, cpus, pids: at most the sandbox profile's).",
   },
   COMPANION_UNSAFE: {
     status: 400,

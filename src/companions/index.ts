@@ -6,6 +6,7 @@ export {
   SERVICES_MAX_BYTES,
   parseServices,
   type CompanionService,
+  type ServiceLimits,
   type ServiceSpec,
 } from './spec.js';
 export {

@@ -2,6 +2,7 @@ import { LineCounter, parseDocument } from 'yaml';
 import { z } from 'zod';
 import { companionErrors } from './errors.js';
 import { nodeAt } from '../shared/yaml-path.js';
+import type { Profile } from '../config/index.js';
 
 /** Where the services are declared in a project (read by the daemon without following links). */
 export const SERVICES_FILE = 'aibox/services.yaml';
@@ -42,6 +43,18 @@ const ServiceSpec = z
       })
       .strict()
       .optional(),
+    /**
+     * The service's own sandbox limits, each at most the agent sandbox profile's (checked at start, when the profile
+     * is known); what is left out is the profile's.
+     */
+    limits: z
+      .object({
+        memoryMiB: z.number().int().min(64).optional(),
+        cpus: z.number().positive().max(64).optional(),
+        pids: z.number().int().min(128).optional(),
+      })
+      .strict()
+      .optional(),
     /** Declared only to be refused with its own code: a companion service has no egress. */
     egress: z.array(z.string()).optional(),
   })
@@ -57,12 +70,16 @@ export interface CompanionService extends Omit<ServiceSpec, 'command' | 'egress'
   readonly command: string[];
 }
 
+/** The limits a service may set, and the agent sandbox profile's ceiling for them. */
+export type ServiceLimits = Pick<Profile['limits'], 'memoryMiB' | 'cpus' | 'pids'>;
+const LIMIT_KEYS = ['memoryMiB', 'cpus', 'pids'] as const;
+
 /**
  * aibox/services.yaml → the services, each with its command (the pack's default when the file gives none). Errors
- * name the file and line: COMPANION_SPEC_INVALID, COMPANION_EGRESS_REFUSED (any egress), COMPANION_PORT_TAKEN
- * (two services on one port, or a port aibox keeps).
+ * name the file and line: COMPANION_SPEC_INVALID (also a limit above `ceiling`, the agent sandbox profile's limits),
+ * COMPANION_EGRESS_REFUSED (any egress), COMPANION_PORT_TAKEN (two services on one port, or a port aibox keeps).
  */
-export function parseServices(text: string): CompanionService[] {
+export function parseServices(text: string, ceiling?: ServiceLimits): CompanionService[] {
   const counter = new LineCounter();
   const doc = parseDocument(text, { lineCounter: counter, prettyErrors: false });
   const lineOf = (offset: number | undefined) => (offset === undefined ? 1 : counter.linePos(offset).line);
@@ -100,6 +117,14 @@ export function parseServices(text: string): CompanionService[] {
         { file: SERVICES_FILE, line, service: s.name, port: s.port },
       );
     ports.set(s.port, s.name);
+    for (const key of LIMIT_KEYS) {
+      const asked = s.limits?.[key];
+      if (asked !== undefined && ceiling && asked > ceiling[key])
+        throw invalid(
+          lineOf(nodeAt(doc.contents, ['services', i, 'limits', key])?.range?.[0]),
+          `services.${i}.limits.${key}: ${asked} is above the sandbox profile's ${ceiling[key]}`,
+        );
+    }
     const command = s.command ?? defaultCommand(s);
     if (!command)
       throw invalid(line, `services.${i}.command: pack ${s.pack} has no default command: give one`);

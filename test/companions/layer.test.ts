@@ -265,6 +265,41 @@ describe('companions layer', () => {
     expect(runtime.containers.size).toBe(0);
   });
 
+  it("gives a companion its own limits, within the agent sandbox profile's; above it, the start fails first", async () => {
+    const c = ctx(
+      'sbx_l',
+      await project(
+        'l',
+        `services:\n  - name: db\n    pack: postgresql\n    port: ${port}\n    command: ['true']\n    limits: { memoryMiB: 256, pids: 300 }\n`,
+      ),
+    );
+    await service.prepare(c);
+    await service.started(running(c));
+    const companion = [...runtime.containers.values()].find((x) => x.spec.name === 'db')!;
+    // The default profile: 4096 MiB, 2 CPUs, 4096 pids; what the service leaves out stays the profile's.
+    expect(companion.spec.profile.limits).toMatchObject({
+      memoryMiB: 256,
+      cpus: 2,
+      pids: 300,
+      processes: 512,
+    });
+    await service.stop(c);
+
+    const over = ctx(
+      'sbx_m',
+      await project(
+        'm',
+        `services:\n  - name: db\n    pack: postgresql\n    port: ${port}\n    command: ['true']\n    limits:\n      cpus: 3\n`,
+      ),
+    );
+    await expect(service.prepare(over)).rejects.toMatchObject({
+      code: 'COMPANION_SPEC_INVALID',
+      message: "aibox/services.yaml:7: services.0.limits.cpus: 3 is above the sandbox profile's 2",
+    });
+    expect(runtime.containers.size).toBe(0);
+    expect(existsSync(path.join(config.stateDir, 'companions', 'sbx_m'))).toBe(false);
+  });
+
   const oneService = (p: number) =>
     `services:\n  - name: db\n    pack: postgresql\n    port: ${p}\n    command: ['true']\n`;
 

@@ -91,6 +91,57 @@ describe('aibox/services.yaml', () => {
   });
 });
 
+describe('per-service limits', () => {
+  const ceiling = { memoryMiB: 4096, cpus: 2, pids: 4096 };
+  const withLimits = (limits: string) =>
+    `services:\n  - name: db\n    pack: postgresql\n    port: 5432\n    limits:\n${limits}`;
+
+  it('reads memoryMiB, cpus and pids at or below the profile; left out, the profile decides', () => {
+    const [db] = parseServices(
+      withLimits('      memoryMiB: 512\n      cpus: 0.5\n      pids: 256\n'),
+      ceiling,
+    );
+    expect(db!.limits).toEqual({ memoryMiB: 512, cpus: 0.5, pids: 256 });
+    expect(parseServices(withLimits('      memoryMiB: 4096\n      cpus: 2\n'), ceiling)[0]!.limits).toEqual({
+      memoryMiB: 4096,
+      cpus: 2,
+    });
+    expect(
+      parseServices('services:\n  - { name: db, pack: postgresql, port: 5432 }\n', ceiling)[0]!.limits,
+    ).toBe(undefined);
+  });
+
+  it('refuses a limit above the sandbox profile, naming the file, the line of that limit and both values', () => {
+    const mem = (() => {
+      try {
+        parseServices(withLimits('      cpus: 1\n      memoryMiB: 8192\n'), ceiling);
+      } catch (err) {
+        return err as AiboxError;
+      }
+      throw new Error('accepted');
+    })();
+    expect(mem).toMatchObject({ code: 'COMPANION_SPEC_INVALID', status: 400 });
+    expect(mem.message).toBe(
+      "aibox/services.yaml:7: services.0.limits.memoryMiB: 8192 is above the sandbox profile's 4096",
+    );
+    expect(() => parseServices(withLimits('      cpus: 2.5\n'), ceiling)).toThrow(
+      "aibox/services.yaml:6: services.0.limits.cpus: 2.5 is above the sandbox profile's 2",
+    );
+    expect(() => parseServices(withLimits('      pids: 5000\n'), ceiling)).toThrow(
+      /:6: services\.0\.limits\.pids/,
+    );
+  });
+
+  it('refuses limits below what a sandbox needs, and unknown limit keys, by line', () => {
+    expect(refusal(withLimits('      memoryMiB: 16\n')).message).toMatch(
+      /^aibox\/services\.yaml:6: services\.0\.limits\.memoryMiB/,
+    );
+    expect(refusal(withLimits('      pids: 10\n')).code).toBe('COMPANION_SPEC_INVALID');
+    expect(refusal(withLimits('      cpus: 0\n')).code).toBe('COMPANION_SPEC_INVALID');
+    expect(refusal(withLimits('      swapMiB: 10\n')).code).toBe('COMPANION_SPEC_INVALID');
+  });
+});
+
 describe('the data folder', () => {
   it('is a data place, never one of the companion sandbox’s system folders', () => {
     const at = (p: string) =>

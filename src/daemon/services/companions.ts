@@ -94,7 +94,11 @@ export class CompanionsService implements SandboxHook {
     if (ctx.ephemeral) return {};
     const text = await readServicesFile(ctx.path);
     if (text === undefined) return {};
-    const services = parseServices(text);
+    // A service's own limits are checked against the agent sandbox profile's (its ceiling).
+    const services = parseServices(
+      text,
+      (await loadProfile(this.deps.config.profilesDir, ctx.profile)).limits,
+    );
     if (services.length === 0) return {};
     if (!this.deps.networked)
       throw companionErrors.create(
@@ -200,6 +204,14 @@ export class CompanionsService implements SandboxHook {
     await mkdir(home, { mode: 0o750 });
     await chown(home, runtime.sandboxHostIds.uid, runtime.sandboxHostIds.gid);
     await runtime.compileSeccomp(profile, seccompBpf);
+    // The service's limits where it sets them (parseServices checked them against this profile), else the profile's.
+    // Never above the profile, even one edited since prepare.
+    const cap = (key: 'memoryMiB' | 'cpus' | 'pids') =>
+      Math.min(service.limits?.[key] ?? Infinity, profile.limits[key]);
+    const limited: Profile = {
+      ...profile,
+      limits: { ...profile.limits, memoryMiB: cap('memoryMiB'), cpus: cap('cpus'), pids: cap('pids') },
+    };
     const data = await this.mountData(c.id, service.data?.sizeMiB ?? DEFAULT_DATA_MIB);
     const dataPath = service.data?.path ?? '/data';
     const containerId = await runtime.createContainer({
@@ -207,7 +219,7 @@ export class CompanionsService implements SandboxHook {
       name: service.name,
       daemonId: this.deps.daemonId,
       image: await runtime.image.reference(),
-      profile,
+      profile: limited,
       rootless: runtime.rootless,
       sandboxUid: config.runtime.sandboxUid,
       workspace: data,
@@ -222,7 +234,7 @@ export class CompanionsService implements SandboxHook {
     c.containerId = containerId;
     await this.serial(() => this.records.save(record));
     const pid = await runtime.startContainer(containerId);
-    if (runtime.rootless) await runtime.limits.apply(c.id, profile, pid);
+    if (runtime.rootless) await runtime.limits.apply(c.id, limited, pid);
     const link = linkPlan(c.linkIndex);
     await this.linker.create({
       link,
