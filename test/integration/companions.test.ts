@@ -2,8 +2,10 @@
  * Companion services end to end, in real gVisor sandboxes: a project's aibox/services.yaml declares a PostgreSQL
  * service; `aibox start` (POST /v1/sandboxes) brings it up in its own sandbox linked to the agent's by a private veth
  * pair. psql in the agent's sandbox reaches it by name; a second sandbox cannot reach it; the companion's namespace
- * has no way out; a service that does not start fails the agent's start naming it; and after `aibox rm` no
- * container, veth, network namespace, mount or state of the companion is left (counted before and after).
+ * has no way out; a service that does not start fails the agent's start naming it; a daemon killed with SIGKILL
+ * and started again on the same state re-adopts the sandbox with its companions (same containers, data, isolation);
+ * after `aibox rm` no container, veth, network namespace, process, mount or state of the companion is left; and a
+ * companion removed while the daemon was down makes the restarted daemon stop its agent's sandbox (fail closed).
  */
 import { mkdir, mkdtemp, readFile, readlink, rm, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
@@ -73,6 +75,8 @@ describe.skipIf(!run)('companion services of aibox/services.yaml', () => {
   let companionId: string;
   let companionIds: string[];
   let companionAddress: string;
+  /** The companions' container ids (full), as their processes name them. */
+  const companionContainers: string[] = [];
 
   const containers = async () =>
     (
@@ -243,38 +247,118 @@ describe.skipIf(!run)('companion services of aibox/services.yaml', () => {
     expect((await containers()).sort()).toEqual(before.sort());
   }, 180_000);
 
-  it('after a daemon crash, stops the agent sandbox and removes its companion instead of re-adopting it', async () => {
+  it('after a daemon crash, re-adopts the agent sandbox with its companions: same containers, same data, same isolation', async () => {
+    const running = async () =>
+      Object.fromEntries(
+        await Promise.all(
+          companionIds.map(async (id) => {
+            const [c] = await podman.listContainers({ filters: { label: [`io.aibox.sandbox.id=${id}`] } });
+            return [id, c?.Id] as const;
+          }),
+        ),
+      );
+    const before = await running();
+    companionContainers.push(...Object.values(before).filter((x): x is string => !!x));
+    expect(companionContainers).toHaveLength(2);
     await daemon.crash();
+    const t0 = Date.now();
     await daemon.restart();
+    console.log(`daemon restarted with a sandbox and two companions to re-adopt in ${Date.now() - t0} ms`);
     const box = await daemon.api<{ state: string; reason?: string }>('GET', '/v1/sandboxes/box');
-    expect(box.body.state).toBe('stopped');
-    expect(box.body.reason).toContain('not re-adopted after a daemon restart');
-    for (const id of companionIds) {
-      const left = await podman.listContainers({
-        all: true,
-        filters: { label: [`io.aibox.sandbox.id=${id}`] },
-      });
-      expect(left).toEqual([]);
-    }
-    expect(await companionLinks()).toEqual([]);
-    // The other sandbox (no companions) is adopted as usual.
+    expect(box.body.state, box.body.reason).toBe('running');
+    expect(await daemon.log()).toContain('companion services re-adopted');
+    // The very containers it had (not new ones), with the table written before the crash.
+    expect(await running()).toEqual(before);
+    const r = await daemon.exec('box', [
+      'psql',
+      '-h',
+      'db',
+      '-p',
+      '5432',
+      '-U',
+      'postgres',
+      '-tAc',
+      'select v from t',
+    ]);
+    expect(r.stdout.trim(), r.stderr).toBe('42');
+    const ping = await daemon.exec('box', ['redis-cli', '-h', 'cache', '-p', '6379', 'ping']);
+    expect(ping.stdout.trim(), ping.stderr).toBe('PONG');
+    const status = await daemon.cli(['status', 'box']);
+    expect(status.stdout).toContain('tcp://db:5432 (postgresql)');
+    expect(status.stdout).toContain('tcp://cache:6379 (redis)');
+    // Still the agent's alone: the other (adopted) sandbox does not reach it.
     expect((await daemon.api<{ state: string }>('GET', '/v1/sandboxes/other')).body.state).toBe('running');
-  }, 120_000);
+    const other = await daemon.exec('other', [
+      'sh',
+      '-c',
+      `PGCONNECT_TIMEOUT=5 psql -h ${companionAddress} -p 5432 -U postgres -tAc 'select 1'; echo "exit=$?"`,
+    ]);
+    expect(other.stdout).toContain('exit=2');
+    expect(other.stdout).not.toMatch(/^1$/m);
+    // The companion's ruleset is in place (applied again at adoption).
+    const pid = (await podman.getContainer(before[companionId]!).inspect()).State.Pid;
+    const nft = await execa('nsenter', ['-t', String(pid), '-n', 'nft', 'list', 'ruleset']);
+    const agentAddress = companionAddress.replace(/\d+$/, (n) => String(Number(n) - 1));
+    expect(nft.stdout).toContain(`ip saddr ${agentAddress} ip daddr ${companionAddress} tcp dport 5432`);
+  }, 180_000);
 
-  it('leaves no container, veth, network namespace, mount or state after aibox rm', async () => {
+  it('leaves no container, veth, network namespace, process, mount or state after aibox rm of the adopted sandbox', async () => {
     const id = (await daemon.api<{ id: string }>('GET', '/v1/sandboxes/box')).body.id;
-    const rmOther = await daemon.cli(['rm', 'other']);
-    expect(rmOther.exitCode, rmOther.stderr).toBe(0);
     const removed = await daemon.cli(['rm', 'box']);
     expect(removed.exitCode, removed.stderr).toBe(0);
-    expect((await containers()).sort()).toEqual([...containersBefore].sort());
+    for (const cid of companionIds)
+      expect(
+        await podman.listContainers({ all: true, filters: { label: [`io.aibox.sandbox.id=${cid}`] } }),
+      ).toEqual([]);
     expect(await companionLinks()).toEqual([]);
     expect(namespaces).toHaveLength(2);
     const held = await netnsInodes();
     expect(held.size).toBeGreaterThan(0);
     expect(namespaces.filter((ns) => held.has(ns))).toEqual([]);
+    // No runsc, gofer or conmon process names a companion's container any more.
+    const ps = (await execa('ps', ['-eo', 'args', '--no-headers'])).stdout;
+    for (const c of companionContainers) expect(ps).not.toContain(c);
     const mounts = await readFile('/proc/self/mountinfo', 'utf8');
     for (const cid of companionIds) expect(mounts).not.toContain(cid);
     expect(existsSync(path.join(daemon.stateDir, 'companions', id))).toBe(false);
   }, 120_000);
+
+  it('stops the agent sandbox and removes its companions when one was removed while the daemon was down', async () => {
+    projects.push(
+      await withServices('companions-lost', 'services:\n  - name: cache\n    pack: redis\n    port: 6379\n'),
+    );
+    const created = await daemon.api<{ id: string }>('POST', '/v1/sandboxes', {
+      path: projects[projects.length - 1],
+      name: 'lost',
+    });
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    const state = JSON.parse(
+      await readFile(path.join(daemon.stateDir, 'companions', created.body.id, 'state.json'), 'utf8'),
+    ) as { companions: { id: string; containerId: string; linkIndex: number }[] };
+    const [companion] = state.companions;
+    await daemon.crash();
+    await podman.getContainer(companion!.containerId).remove({ force: true });
+    await daemon.restart();
+    const lost = await daemon.api<{ state: string; reason?: string }>('GET', '/v1/sandboxes/lost');
+    expect(lost.body.state).toBe('stopped');
+    expect(lost.body.reason).toMatch(
+      /^companion service cache \(redis\) of lost is gone after a daemon restart/,
+    );
+    expect(await daemon.log()).toContain('cannot re-adopt; stopping it (fail closed)');
+    expect(
+      await podman.listContainers({
+        all: true,
+        filters: { label: [`io.aibox.sandbox.id=${companion!.id}`] },
+      }),
+    ).toEqual([]);
+    expect(await companionLinks()).toEqual([]);
+    expect(existsSync(path.join(daemon.stateDir, 'companions', created.body.id))).toBe(false);
+    // The sandbox without companions is adopted as usual.
+    expect((await daemon.api<{ state: string }>('GET', '/v1/sandboxes/other')).body.state).toBe('running');
+    for (const name of ['lost', 'other']) {
+      const r = await daemon.cli(['rm', name]);
+      expect(r.exitCode, r.stderr).toBe(0);
+    }
+    expect((await containers()).sort()).toEqual([...containersBefore].sort());
+  }, 300_000);
 });
