@@ -182,8 +182,9 @@ export class EngineService implements SandboxHook {
     if (!record) return;
     const { config } = this.deps;
     try {
-      if (!record.containerId || !record.proxy)
-        throw adoptFailure('it never finished starting (no container or proxy on record)');
+      if (!record.containerId) throw adoptFailure('it never finished starting (no container on record)');
+      // Records of an older aiboxd lack the proxy (and label the engine differently): not adoptable.
+      if (!record.proxy) throw adoptFailure('it was started by an older aiboxd (no proxy on record)');
       const { pid } = await this.engines().running(record.containerId, this.deps.daemonId, sandbox.id);
       await this.store(sandbox.id, undefined).assertMounted();
       const proxy = this.deps.egressProxy(sandbox.id);
