@@ -387,8 +387,7 @@ describe('a required pack credential at start and re-adoption', () => {
     expect(w.audit.filter((e) => e.kind === 'pack.drop').map((e) => e.data)).toEqual([
       {
         pack: 'tok',
-        secret: 'tok-secret',
-        host: 'repo.example.com',
+        binding: 'tok-secret → repo.example.com (TOK_TOKEN)',
         reason: expect.stringContaining('credentials.allowed_secrets of layer org does not name it'),
       },
     ]);

