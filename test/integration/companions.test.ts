@@ -28,6 +28,7 @@ const SERVICES = `services:
   - name: cache
     pack: redis
     port: 6379
+    limits: { memoryMiB: 256, cpus: 0.5, pids: 512 }
 `;
 
 /** The host's links of companion pairs (the agent's end is aibxcN, the companion's aibxpN until it moves). */
@@ -182,6 +183,49 @@ describe.skipIf(!run)('companion services of aibox/services.yaml', () => {
     expect(cross.stdout).toContain('exit=2');
   }, 60_000);
 
+  it("holds each companion to its own limits in its cgroups, the profile's where the service sets none", async () => {
+    const cgroup = (controller: string, id: string, file: string) =>
+      readFile(path.join('/sys/fs/cgroup', controller, 'aibox', id, file), 'utf8').then((t) => t.trim());
+    const [db, cache] = companionIds as [string, string];
+    expect(await cgroup('memory', cache, 'memory.limit_in_bytes')).toBe(String(256 * 1024 * 1024));
+    expect(await cgroup('cpu', cache, 'cpu.cfs_quota_us')).toBe('50000');
+    expect(await cgroup('cpu', cache, 'cpu.cfs_period_us')).toBe('100000');
+    expect(await cgroup('pids', cache, 'pids.max')).toBe('512');
+    // The default profile's (4096 MiB, 2 CPUs, 4096 host threads) for the service without limits.
+    expect(await cgroup('memory', db, 'memory.limit_in_bytes')).toBe(String(4096 * 1024 * 1024));
+    expect(await cgroup('cpu', db, 'cpu.cfs_quota_us')).toBe('200000');
+    expect(await cgroup('pids', db, 'pids.max')).toBe('4096');
+    // In force: the companion's gVisor processes are in its cgroups.
+    const [c] = await podman.listContainers({ filters: { label: [`io.aibox.sandbox.id=${cache}`] } });
+    const pid = (await podman.getContainer(c!.Id).inspect()).State.Pid;
+    for (const controller of ['memory', 'cpu', 'pids'])
+      expect((await cgroup(controller, cache, 'cgroup.procs')).split('\n')).toContain(String(pid));
+    const used = Number(await cgroup('pids', cache, 'pids.current'));
+    expect(used).toBeGreaterThan(0);
+    expect(used).toBeLessThanOrEqual(512);
+  }, 30_000);
+
+  it('refuses a service limit above the sandbox profile at start, naming file and line, before anything runs', async () => {
+    const before = await containers();
+    projects.push(
+      await withServices(
+        'companions-greedy',
+        'services:\n  - name: cache\n    pack: redis\n    port: 6379\n    limits:\n      memoryMiB: 65536\n',
+      ),
+    );
+    const r = await daemon.api<{ error: { code: string; message: string } }>('POST', '/v1/sandboxes', {
+      path: projects[projects.length - 1],
+      name: 'greedy',
+    });
+    expect(r.status).toBe(400);
+    expect(r.body.error.code).toBe('COMPANION_SPEC_INVALID');
+    expect(r.body.error.message).toBe(
+      "aibox/services.yaml:6: services.0.limits.memoryMiB: 65536 is above the sandbox profile's 4096",
+    );
+    expect((await daemon.api('GET', '/v1/sandboxes/greedy')).status).toBe(404);
+    expect((await containers()).sort()).toEqual(before.sort());
+  }, 60_000);
+
   it('is not reachable from another sandbox, by name or by address', async () => {
     expect((await daemon.exec('other', ['getent', 'hosts', 'db'])).exitCode).not.toBe(0);
     const r = await daemon.exec('other', [
@@ -235,7 +279,7 @@ describe.skipIf(!run)('companion services of aibox/services.yaml', () => {
       ),
     );
     const r = await daemon.api<{ error: { code: string; message: string } }>('POST', '/v1/sandboxes', {
-      path: projects[2],
+      path: projects[projects.length - 1],
       name: 'broken',
     });
     expect(r.status).toBe(500);
