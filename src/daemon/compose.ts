@@ -109,6 +109,8 @@ export async function composeDaemon(input: ComposeInput): Promise<ComposedDaemon
     );
     const packs = built('packs', await PacksService.create({ ...deps, policy, audit, egress }));
     const packageCache = built('package-cache', await PackageCacheHook.create({ ...deps, policy }));
+    // Pack builds fetch their Debian sources through the cache when it is on.
+    packs.usePackageCache(packageCache.cache);
     // After egress (it opens each companion in the agent's ruleset) and before devcontainer (postCreateCommand may
     // use a service).
     const companions = built(

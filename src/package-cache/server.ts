@@ -121,10 +121,14 @@ export class PackageCache {
     return env;
   }
 
-  /** Opens the sandbox's listener (on `port` when re-adopting), closing any older one of the same sandbox. */
-  async openFor(sandboxId: string, sandbox: string, port?: number): Promise<number> {
+  /**
+   * Opens the sandbox's listener (on `port` when re-adopting), closing any older one of the same sandbox. `door`:
+   * decides this listener's requests instead of the policy's egress door (a pack builder, whose allowlist the daemon
+   * decides itself).
+   */
+  async openFor(sandboxId: string, sandbox: string, port?: number, door?: EgressDoor): Promise<number> {
     await this.closeFor(sandboxId);
-    const server = createServer((req, res) => void this.serve(sandbox, req, res));
+    const server = createServer((req, res) => void this.serve(sandbox, req, res, door ?? this.o.door));
     server.headersTimeout = 30_000;
     server.requestTimeout = 10 * 60_000;
     try {
@@ -164,8 +168,15 @@ export class PackageCache {
     for (const id of [...this.listeners.keys()]) await this.closeFor(id);
   }
 
-  private async serve(sandbox: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  private async serve(
+    sandbox: string,
+    req: IncomingMessage,
+    res: ServerResponse,
+    door: EgressDoor,
+  ): Promise<void> {
     const started = this.now();
+    const admit = (registry: string, upstream: string, policyHost?: string) =>
+      this.admit(sandbox, registry, upstream, policyHost, door);
     try {
       if (req.method !== 'GET' && req.method !== 'HEAD') {
         throw packageCacheErrors.create(
@@ -179,25 +190,25 @@ export class PackageCache {
       // npm at the root: npm swaps the origin of every tarball URL for its registry's (replace-registry-host),
       // so a registry under a path would be doubled. npm's own API (/-/…) is not served.
       if (!path.startsWith('/-/') && path !== '/' && this.o.config.npm.enabled) {
-        await this.admit(sandbox, 'npm', this.o.config.npm.upstream, this.o.config.npm.policyHost);
+        await admit('npm', this.o.config.npm.upstream, this.o.config.npm.policyHost);
         answer = await this.npm.handle(path.slice(1), String(req.headers.accept ?? ''), this.urlOf(port));
       } else if (path.startsWith(MAVEN_PREFIX) && this.o.config.maven.enabled) {
-        await this.admit(sandbox, 'maven', this.o.config.maven.upstream, this.o.config.maven.policyHost);
+        await admit('maven', this.o.config.maven.upstream, this.o.config.maven.policyHost);
         answer = await this.maven.handle(path.slice(MAVEN_PREFIX.length));
       } else if (path.startsWith(GO_PREFIX) && this.o.config.go.enabled) {
         const rest = path.slice(GO_PREFIX.length);
         const { go } = this.o.config;
         // The checksum database is its own host: the sandbox's policy must allow it too.
-        if (rest.startsWith('sumdb/')) await this.admit(sandbox, 'go-sumdb', go.sumdb, go.sumdbPolicyHost);
-        else await this.admit(sandbox, 'go', go.upstream, go.policyHost);
+        if (rest.startsWith('sumdb/')) await admit('go-sumdb', go.sumdb, go.sumdbPolicyHost);
+        else await admit('go', go.upstream, go.policyHost);
         answer = await this.go.handle(rest);
       } else if (path.startsWith(DEBIAN_PREFIX) && this.o.config.debian.enabled) {
         const { upstream, policyHost } = this.o.config.debian;
-        await this.admit(sandbox, 'debian', upstream, policyHost);
+        await admit('debian', upstream, policyHost);
         answer = await this.debian.handle(path.slice(DEBIAN_PREFIX.length));
       } else if (path.startsWith(PYPI_SIMPLE) && this.o.config.pypi.enabled) {
         const { upstream, policyHost } = this.o.config.pypi;
-        await this.admit(sandbox, 'pypi', upstream, policyHost);
+        await admit('pypi', upstream, policyHost);
         answer = await this.pypi.page(
           path.slice(PYPI_SIMPLE.length),
           String(req.headers.accept ?? ''),
@@ -205,7 +216,7 @@ export class PackageCache {
         );
       } else if (path.startsWith(PYPI_FILES) && this.o.config.pypi.enabled) {
         // Files come from their own host: the sandbox's policy must allow that one too.
-        await this.admit(sandbox, 'pypi-files', this.o.config.pypi.files, this.o.config.pypi.filesPolicyHost);
+        await admit('pypi-files', this.o.config.pypi.files, this.o.config.pypi.filesPolicyHost);
         answer = await this.pypi.file(path.slice(PYPI_FILES.length));
       } else {
         throw packageCacheErrors.create(
@@ -262,7 +273,8 @@ export class PackageCache {
     sandbox: string,
     registry: string,
     upstream: string,
-    policyHost?: string,
+    policyHost: string | undefined,
+    door: EgressDoor,
   ): Promise<void> {
     const key = `${sandbox}\0${registry}`;
     if ((this.allowed.get(key) ?? 0) > this.now()) return;
@@ -270,7 +282,7 @@ export class PackageCache {
     // A mirror standing in for a public registry is decided as that registry over https.
     const host = policyHost ?? url.hostname;
     const port = policyHost ? 443 : Number(url.port) || (url.protocol === 'http:' ? 80 : 443);
-    const d = await this.o.door(sandbox, { host, port, method: 'GET' });
+    const d = await door(sandbox, { host, port, method: 'GET' });
     if (d.outcome === 'deny') {
       throw packageCacheErrors.create(
         'PACKAGE_CACHE_EGRESS_DENIED',

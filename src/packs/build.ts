@@ -71,7 +71,18 @@ export interface BuildOptions {
    * Opens a throwaway sandbox for the Debian steps (fetch, check, unpack) whose only way out is a proxy allowed
    * just `hosts`; without it those steps run on the host as uid/gid.
    */
-  openBuilder?: (scratch: string, hosts: string[], packsView?: string) => Promise<BuilderSandbox>;
+  openBuilder?: (
+    scratch: string,
+    hosts: string[],
+    packsView?: string,
+    opts?: { debianCache: boolean },
+  ) => Promise<BuilderSandbox>;
+  /**
+   * Debian sources through the host's package cache (it checks InRelease against this keyring, every index and
+   * .deb against the signed hashes): the builder reaches the cache instead of deb.debian.org, and apt inside checks
+   * everything again against the same keyring. Only with a builder sandbox. Not an input of the artifact's key.
+   */
+  debianCache?: { keyring: string };
   /** The artifacts of the packs this one requires (a CDS training run needs them at their places). */
   requires?: { name: string; key: string; dir: string; spec: PackVersionSpec }[];
 }
@@ -81,6 +92,8 @@ export interface BuilderSandbox {
   inside: string;
   /** argv prefix that runs npm inside (undefined: the builder has no npm). */
   npm: string[] | undefined;
+  /** The package cache's Debian archive as the builder reaches it (opened with `debianCache`). */
+  debianMirror?: string;
   run(
     argv: string[],
     cwd: string,
@@ -145,16 +158,19 @@ export async function buildPack(
     await execa('chown', ['-R', `${opts.uid}:${opts.gid}`, scratch]);
     const debs: string[] = [];
     let builder: BuilderSandbox | undefined;
+    const viaCache = Boolean(spec.sources.debian && opts.debianCache && opts.openBuilder);
     if (opts.openBuilder) {
-      // Allowed out: only this pack's sources.
+      // Allowed out: only this pack's sources (Debian's through the package cache: not through the proxy at all).
       const hosts = [
-        ...(spec.sources.debian ? [new URL(DEBIAN_MIRROR).hostname] : []),
+        ...(spec.sources.debian && !viaCache ? [new URL(DEBIAN_MIRROR).hostname] : []),
         ...(spec.sources.npm ? [NPM_REGISTRY_HOST] : []),
       ];
       progress({ phase: 'resolve', percent: 1, message: 'starting the builder sandbox' });
       if (view) await mkdir(view, { mode: 0o755 });
-      builder = await opts.openBuilder(scratch, hosts, view);
+      builder = await opts.openBuilder(scratch, hosts, view, { debianCache: viaCache });
       closeBuilder = () => builder!.close();
+      if (viaCache && !builder.debianMirror)
+        throw fail('apt-get update', { stderr: 'the builder sandbox got no package cache endpoint' });
     }
     // The Debian steps: inside the builder when there is one (paths under scratch seen at builder.inside).
     const inScratch = (p: string) =>
@@ -168,9 +184,16 @@ export async function buildPack(
         : run(file, args, extra);
     if (spec.sources.debian) {
       const apt = path.join(scratch, 'apt');
+      // Through the cache: its keyring goes into the scratch folder, where apt in the builder reads it.
+      let keyring = DEBIAN_KEYRING;
+      if (viaCache) {
+        keyring = path.join(apt, 'keyring.gpg');
+        await writeFile(keyring, await readFile(opts.debianCache!.keyring), { mode: 0o644 });
+      }
+      const mirror = viaCache ? builder!.debianMirror! : DEBIAN_MIRROR;
       await writeFile(
         path.join(apt, 'sources.list'),
-        `deb [signed-by=${DEBIAN_KEYRING}] ${DEBIAN_MIRROR} ${spec.sources.debian.suite} main\n`,
+        `deb [signed-by=${inScratch(keyring)}] ${mirror} ${spec.sources.debian.suite} main\n`,
       );
       const status = path.join(apt, 'status');
       await writeFile(status, await readFile(opts.baseStatus));
@@ -194,11 +217,13 @@ export async function buildPack(
         `Debug::NoLocking=1`,
         `-o`,
         `APT::Get::AllowUnauthenticated=false`,
+        // The cache is on the host, reached directly (the builder's proxy would refuse an IP literal).
+        ...(viaCache ? ['-o', `Acquire::http::Proxy::${new URL(mirror).hostname}=DIRECT`] : []),
       ];
       progress({
         phase: 'resolve',
         percent: 2,
-        message: `reading ${spec.sources.debian.suite}'s package index`,
+        message: `reading ${spec.sources.debian.suite}'s package index${viaCache ? ' through the package cache' : ''}`,
       });
       const update = await runDeb('apt-get', [...aptOpts, '-q', 'update']);
       if (update.exitCode !== 0 || /^(W|E): /m.test(String(update.stderr)))

@@ -187,6 +187,9 @@ versions:
   }, 300_000);
 
   afterAll(async () => {
+    // The test pack's artifact went into the host's shared pack cache: out again, once no sandbox has it.
+    for (const name of ['rqa', 'rqd']) await daemon?.api('DELETE', `/v1/sandboxes/${name}`);
+    await daemon?.cli(['pack', 'rm', 'reqtok']);
     await daemon?.stop();
     await new Promise<void>((resolve) => {
       if (!server) return resolve();

@@ -37,6 +37,8 @@ export async function openBuilderSandbox(
   hosts: string[],
   /** Mounted read-only at /opt/aibox/packs (a CDS training run needs the packs at their places). */
   packsView?: string,
+  /** Host ports its ruleset opens besides the proxy (the package cache's listener for this build). */
+  gateways: { name: string; port: number }[] = [],
 ): Promise<BuilderSandbox> {
   const { runtime, config } = deps;
   const id = `pkb_${randomBytes(6).toString('hex')}`;
@@ -111,7 +113,7 @@ export async function openBuilderSandbox(
     undo.push(() => runtime.removeContainer(containerId));
     const pid = await runtime.startContainer(containerId);
     undo.push(() => runtime.stopContainer(containerId));
-    await deps.egress.manager.attach(id, { pid }, []);
+    await deps.egress.manager.attach(id, { pid }, gateways);
     deps.logger.info({ id, hosts }, 'pack builder sandbox up');
     return {
       inside: INSIDE,

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { chmod, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -16,6 +17,7 @@ import {
   packErrors,
   parseEgressNeed,
   sourcesKey,
+  type BuilderSandbox,
   type BuiltPack,
   type InstalledPack,
   type PackBuildProgress,
@@ -31,6 +33,7 @@ import {
   relayLauncher,
   type ServerProcess,
 } from '../../mcp-gateway/index.js';
+import { PackageCacheConfig, type EgressDoor, type PackageCache } from '../../package-cache/index.js';
 import { readJsonFile } from '../../shared/fs/index.js';
 import { z } from 'zod';
 import { writeFileAtomic, writeJsonAtomic } from '../../shared/fs/index.js';
@@ -127,6 +130,8 @@ export class PacksService implements SandboxHook {
   private queue: Promise<unknown> = Promise.resolve();
   private readonly gateways = new Map<string, GatewayRecord>();
   private sandboxExec: SandboxStreamExec | undefined;
+  /** The host's package cache (built after this layer): Debian sources of builds are fetched through it. */
+  private packageCache: PackageCache | undefined;
   /** Tool calls of enabled MCP servers pass it; only with the egress layer (it opens the listener's port). */
   private readonly gateway: McpGateway | undefined;
   /** The host as sandboxes reach it (10.0.2.2 under slirp4netns). */
@@ -159,6 +164,14 @@ export class PacksService implements SandboxHook {
           },
         })
       : undefined;
+  }
+
+  /** The package cache, when it is on and serves Debian: pack builds fetch their .debs through it. */
+  usePackageCache(cache: PackageCache | undefined): void {
+    const config = PackageCacheConfig.parse(
+      (this.deps.config as { packageCache?: unknown }).packageCache ?? {},
+    );
+    this.packageCache = cache && config.enabled && config.debian.enabled ? cache : undefined;
   }
 
   /** The sandbox service's exec, which starts MCP servers for the gateway (built after the hooks). */
@@ -590,8 +603,9 @@ export class PacksService implements SandboxHook {
         ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
         ...(this.deps.egress
           ? {
-              openBuilder: (scratch: string, hosts: string[], view?: string) =>
-                openBuilderSandbox({ ...this.deps, egress: this.deps.egress! }, scratch, hosts, view),
+              openBuilder: (scratch: string, hosts: string[], view?: string, o?: { debianCache: boolean }) =>
+                this.openBuilder(scratch, hosts, view, o?.debianCache === true),
+              ...(this.packageCache ? { debianCache: { keyring: this.debianKeyring() } } : {}),
             }
           : {}),
         ...(r.spec.cds ? { requires: await this.requiredArtifacts(r) } : {}),
@@ -605,6 +619,53 @@ export class PacksService implements SandboxHook {
     } finally {
       this.building.delete(id);
     }
+  }
+
+  /**
+   * A builder sandbox; with `debianCache`, a package cache listener of its own whose door allows the Debian archive
+   * alone (the daemon decides a builder's allowlist, not the policy), opened in the builder's ruleset and closed
+   * with it.
+   */
+  private async openBuilder(
+    scratch: string,
+    hosts: string[],
+    view: string | undefined,
+    debianCache: boolean,
+  ): Promise<BuilderSandbox> {
+    const deps = { ...this.deps, egress: this.deps.egress! };
+    const cache = this.packageCache;
+    if (!debianCache || !cache) return openBuilderSandbox(deps, scratch, hosts, view);
+    const listener = `pkb-cache-${randomBytes(6).toString('hex')}`;
+    const debian = PackageCacheConfig.parse(
+      (this.deps.config as { packageCache?: unknown }).packageCache ?? {},
+    ).debian;
+    const allowed = debian.policyHost ?? new URL(debian.upstream).hostname;
+    const door: EgressDoor = (_sandbox, request) =>
+      Promise.resolve(
+        request.host === allowed
+          ? { id: 'pack-builder', outcome: 'allow', reason: 'a pack build fetches its Debian sources' }
+          : { id: 'pack-builder', outcome: 'deny', reason: 'a pack build fetches only its Debian sources' },
+      );
+    const port = await cache.openFor(listener, 'pack-builder', undefined, door);
+    try {
+      const builder = await openBuilderSandbox(deps, scratch, hosts, view, [{ name: 'package-cache', port }]);
+      return {
+        ...builder,
+        debianMirror: cache.envFor(port)['AIBOX_DEBIAN_MIRROR'],
+        close: async () => {
+          await builder.close();
+          await cache.closeFor(listener);
+        },
+      };
+    } catch (err) {
+      await cache.closeFor(listener);
+      throw err;
+    }
+  }
+
+  private debianKeyring(): string {
+    return PackageCacheConfig.parse((this.deps.config as { packageCache?: unknown }).packageCache ?? {})
+      .debian.keyring;
   }
 
   /** The artifacts of the packs a pack requires (built if the cache lacks them), for a CDS training run. */
