@@ -15,8 +15,7 @@ export interface IpInterface {
  * is trusted again): the companion's namespace holds only loopback and its end; the two ends are each other's veth
  * peer, up, with the plan's addresses and nothing else. Pure. Returns what is wrong, or undefined when it holds.
  *
- * `agent`: `ip -j addr show dev <agentIf>` in the agent's namespace; `companion`: `ip -j addr show` (every
- * interface) in the companion's.
+ * `agent` and `companion`: `ip -j addr show` (every interface) in the agent's and in the companion's namespace.
  */
 export function linkProblem(input: {
   link: LinkPlan;

@@ -86,12 +86,12 @@ export const hostLinker: CompanionLinker = {
       if (r.exitCode !== 0) throw new Error(`\`${argv.join(' ')}\` failed: ${r.stderr.trim().slice(0, 400)}`);
       return r.stdout;
     };
-    const interfaces = async (pid: number, argv: string[]) =>
-      JSON.parse(await inNs(pid, ['ip', '-j', 'addr', 'show', ...argv])) as IpInterface[];
+    const interfaces = async (pid: number) =>
+      JSON.parse(await inNs(pid, ['ip', '-j', 'addr', 'show'])) as IpInterface[];
     const problem = linkProblem({
       link,
-      agent: await interfaces(agentPid, ['dev', link.agentIf]),
-      companion: await interfaces(companionPid, []),
+      agent: await interfaces(agentPid),
+      companion: await interfaces(companionPid),
     });
     if (problem) throw new Error(problem);
     await inNs(companionPid, ['nft', '-f', '-'], ruleset);
