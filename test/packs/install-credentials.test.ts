@@ -409,6 +409,16 @@ describe('a required pack credential at start and re-adoption', () => {
     ]);
   });
 
+  it('lets the artifact be removed from the cache once the sandbox that had it is gone, not before', async () => {
+    const w = await world(dir, { required: true, secrets: { 'tok-secret': 'v' }, listed: ['tok'] });
+    await start(w);
+    await expect(w.packs.removeFromCache('tok')).rejects.toMatchObject({ code: 'PACK_CACHE_IN_USE' });
+    await w.packs.stop(ctx());
+    await new SandboxStore(path.join(dir, 'state')).remove(target.id);
+    expect(await w.packs.removeFromCache('tok')).toEqual(['tok@1-0123456789abcdef']);
+    expect(existsSync(path.join(dir, 'cache/packs/tok@1-0123456789abcdef'))).toBe(false);
+  });
+
   it('refuses a restart on a daemon without the egress layer, for a listed pack already installed', async () => {
     const w = await world(dir, { required: true, secrets: { 'tok-secret': 'v' }, listed: ['tok'] });
     await start(w);

@@ -685,6 +685,8 @@ export class PacksService implements SandboxHook {
   async removeFromCache(ref: string): Promise<string[]> {
     const r = this.registry.resolve(ref);
     const explicit = ref.includes('@');
+    // A removed sandbox's packs do not hold the artifact (its record is otherwise swept at the next start only).
+    await this.sweep();
     const state = await this.load();
     const removed: string[] = [];
     for (const a of await listArtifacts(this.cacheDir)) {
