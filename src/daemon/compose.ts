@@ -135,6 +135,7 @@ export async function composeDaemon(input: ComposeInput): Promise<ComposedDaemon
           const s = egress.manager.state(id);
           return s && { address: s.sandboxHostAddress, port: s.proxyPort };
         },
+        egressCaCert: (id) => (egress.manager.state(id) ? egress.manager.trust(id).caCert : undefined),
       }),
     );
     // After packs: the project's devcontainer.json installs its packs through the packs service.

@@ -4,7 +4,15 @@ export { diskFullLines, EngineFront, type EngineFrontOptions, type EngineRequest
 export { dockerInfo, libpodInfo, type EngineInfoFacts, type EngineLiveFacts } from './info.js';
 export { EngineImage, ENGINE_IMAGE_NAME, type EngineImageOptions } from './image.js';
 export { engineContainerSpec, engineLabelId, type EngineSpec } from './spec.js';
-export { ENGINE_FILES, ENGINE_NET_READY, ENGINE_PACKAGES, ENGINE_SOCKET_DIR } from './recipe.js';
+export {
+  ENGINE_CA_DIR,
+  ENGINE_FILES,
+  ENGINE_MOUNTS_CONF,
+  ENGINE_NET_READY,
+  ENGINE_PACKAGES,
+  ENGINE_SOCKET_DIR,
+  engineMountsConf,
+} from './recipe.js';
 export {
   checkEngineRuleset,
   EngineNetwork,

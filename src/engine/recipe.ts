@@ -17,6 +17,25 @@ export const ENGINE_ENTRY = '/usr/local/lib/aibox/aibox-engine';
  * entrypoint waits for it before anything else, so no process of the engine sends a packet before its rules are up.
  */
 export const ENGINE_NET_READY = `${ENGINE_SOCKET_DIR}/net-ready`;
+/**
+ * The agent sandbox's egress CA certificate (never a key), named by its OpenSSL subject hash (`<hash>.0`): a
+ * daemon-owned folder mounted read-only here. The engine's mounts.conf (engineMountsConf) binds it into every RUN step.
+ */
+export const ENGINE_CA_DIR = '/run/aibox-ca';
+/** Where Podman reads the mounts it adds to every container and RUN step (buildah's chroot isolation included). */
+export const ENGINE_MOUNTS_CONF = 'etc/containers/mounts.conf';
+
+/**
+ * The engine's mounts.conf when its RUN steps trust the agent's egress CA: the certificate bound onto
+ * `/etc/ssl/certs/<hash>.0`, a name no package owns, where OpenSSL (curl, Python's ssl) looks a CA up by its subject
+ * hash and Go reads every file. Additive: the system bundle is left alone, so `update-ca-certificates` still rewrites
+ * it; Buildah binds it for each step and never commits its content. Not in the image recipe: the hash is the sandbox's.
+ */
+export function engineMountsConf(caFile: string): string {
+  if (!/^[0-9a-f]{8}\.0$/.test(caFile)) throw new Error(`not a subject-hash name: ${caFile}`);
+  return `${ENGINE_CA_DIR}/${caFile}:/etc/ssl/certs/${caFile}\n`;
+}
+
 /** How long the entrypoint waits for the go-ahead (tenths of a second) before it exits (fail closed). */
 const NET_READY_TENTHS = 1200;
 

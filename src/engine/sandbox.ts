@@ -6,6 +6,7 @@ import { removeContainerRetrying } from '../runtime/remove-container.js';
 import { messageOf, type Logger } from '../shared/index.js';
 import { engineErrors } from './errors.js';
 import { EngineImage } from './image.js';
+import { ENGINE_MOUNTS_CONF, engineMountsConf } from './recipe.js';
 import { socketJson } from './socket-json.js';
 import type { EngineStore } from './store.js';
 import { engineContainerSpec, engineLabelId, type EngineSpec } from './spec.js';
@@ -41,17 +42,19 @@ export class EngineSandboxes {
    * path, not an image) and starts it; returns its container id and the host pid of its sandbox.
    */
   async start(
-    spec: Omit<EngineSpec, 'rootfs' | 'baseReference' | 'baseTarball'>,
+    spec: Omit<EngineSpec, 'rootfs' | 'baseReference' | 'baseTarball'> & { caFile?: string },
     store: EngineStore,
     unpackAs: { uid: number; gid: number } | undefined,
   ): Promise<{ containerId: string; pid: number }> {
     const image = await this.image.ensure();
     await store.unpack(await this.image.tarball(image), unpackAs);
+    if (spec.caDir && spec.caFile) await store.addFile(ENGINE_MOUNTS_CONF, engineMountsConf(spec.caFile));
     const { reference, tarball } = await this.image.baseTarball();
     let containerId: string;
     try {
+      const { caFile: _caFile, ...engine } = spec;
       const body = engineContainerSpec({
-        ...spec,
+        ...engine,
         rootfs: store.rootfs,
         baseReference: reference,
         baseTarball: tarball,

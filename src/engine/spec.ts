@@ -1,5 +1,5 @@
 import { LABELS } from '../runtime/labels.js';
-import { ENGINE_BASE_TAR, ENGINE_ENTRY, ENGINE_SOCKET, ENGINE_SOCKET_DIR } from './recipe.js';
+import { ENGINE_BASE_TAR, ENGINE_CA_DIR, ENGINE_ENTRY, ENGINE_SOCKET, ENGINE_SOCKET_DIR } from './recipe.js';
 
 export interface EngineSpec {
   /** The engine's own id (its container name, its nftables table and limits cgroup). */
@@ -15,6 +15,11 @@ export interface EngineSpec {
   baseTarball: string;
   /** Host folder mounted at ENGINE_SOCKET_DIR, where gVisor creates the API socket aiboxd connects to. */
   socketDir: string;
+  /**
+   * Daemon-owned host folder holding only the agent's egress CA certificate as `<hash>.0`, mounted read-only at
+   * ENGINE_CA_DIR (RUN steps get it through mounts.conf). Without it, RUN steps trust their image's store only.
+   */
+  caDir?: string;
   rootless: boolean;
   sandboxUid: number;
   /** The agent sandbox's egress proxy as the engine sees it (http://10.0.2.2:<port>): the engine's only way out. */
@@ -45,7 +50,8 @@ export function engineLabelId(sandboxId: string): string {
  * layer files); gVisor's root is not the host's, and under rootless Podman it maps to the aibox user. Its network is
  * a slirp4netns namespace like an agent's, where aiboxd's ruleset (net.ts) opens the agent's proxy only; Podman's
  * service gets that proxy in its environment and buildah passes it into RUN steps. No exec agent, and two mounts:
- * the folder of its API socket (and aiboxd's go-ahead) and the base image's tarball, read-only.
+ * the folder of its API socket (and aiboxd's go-ahead) and the base image's tarball, read-only; a third, read-only,
+ * with the agent's egress CA certificate when the sandbox has one.
  */
 export function engineContainerSpec(spec: EngineSpec): Record<string, unknown> {
   const l = spec.limits;
@@ -91,6 +97,16 @@ export function engineContainerSpec(spec: EngineSpec): Record<string, unknown> {
         type: 'bind',
         options: ['ro', 'nosuid', 'nodev'],
       },
+      ...(spec.caDir
+        ? [
+            {
+              destination: ENGINE_CA_DIR,
+              source: spec.caDir,
+              type: 'bind',
+              options: ['ro', 'nosuid', 'nodev', 'noexec'],
+            },
+          ]
+        : []),
       {
         destination: '/tmp',
         source: 'tmpfs',

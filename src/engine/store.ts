@@ -1,4 +1,4 @@
-import { chown, mkdir, open, readFile, rmdir, statfs, unlink } from 'node:fs/promises';
+import { chown, mkdir, open, readFile, rmdir, statfs, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
 import { messageOf } from '../shared/index.js';
@@ -87,6 +87,16 @@ export class EngineStore {
         'ENGINE_ADOPT_FAILED',
         `the engine cannot be re-adopted: its disk ${problem}`,
       );
+  }
+
+  /**
+   * Writes one configuration file into the unpacked root filesystem (before the engine starts), owned by the engine's
+   * root. `relPath` is the daemon's own constant: the tree is the engine image's, which nothing else has written yet.
+   */
+  async addFile(relPath: string, text: string): Promise<void> {
+    const target = path.join(this.rootfs, relPath);
+    await writeFile(target, text, { mode: 0o644 });
+    await chown(target, this.o.owner.uid, this.o.owner.gid);
   }
 
   /** Size and use of the file system, in bytes (what `info` reports). */

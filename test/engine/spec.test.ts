@@ -4,10 +4,12 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
 import {
+  ENGINE_CA_DIR,
   ENGINE_FILES,
   ENGINE_NET_READY,
   engineContainerSpec,
   engineLabelId,
+  engineMountsConf,
   type EngineSpec,
 } from '../../src/engine/index.js';
 
@@ -109,6 +111,24 @@ describe('the engine sandbox spec and entrypoint', () => {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+  });
+
+  it("mounts the agent's egress CA folder read-only only when given, and maps its hashed file into RUN steps additively", () => {
+    const without = engineContainerSpec(spec) as { mounts: { destination: string }[] };
+    expect(without.mounts.map((m) => m.destination)).not.toContain(ENGINE_CA_DIR);
+    const withCa = engineContainerSpec({ ...spec, caDir: '/var/lib/aibox/engine/sbx_1/ca' }) as {
+      mounts: { destination: string; source: string; options: string[] }[];
+    };
+    const ca = withCa.mounts.find((m) => m.destination === ENGINE_CA_DIR)!;
+    expect(ca.source).toBe('/var/lib/aibox/engine/sbx_1/ca');
+    expect(ca.options).toEqual(expect.arrayContaining(['ro', 'nosuid', 'nodev']));
+    // One file onto a name no package owns: never over the system bundle (update-ca-certificates rewrites that).
+    expect(engineMountsConf('ab33bdf2.0')).toBe(`${ENGINE_CA_DIR}/ab33bdf2.0:/etc/ssl/certs/ab33bdf2.0\n`);
+    expect(engineMountsConf('ab33bdf2.0')).not.toContain('ca-certificates.crt');
+    for (const bad of ['ca.pem', '../x.0', 'ab33bdf2.0:/etc/passwd', 'AB33BDF2.0'])
+      expect(() => engineMountsConf(bad)).toThrow();
+    // Not part of the image recipe (the hash is each sandbox's own).
+    expect(Object.keys(ENGINE_FILES)).not.toContain('etc/containers/mounts.conf');
   });
 
   it('lets RUN steps share the filtered namespace and pass the proxy variables', () => {

@@ -4,14 +4,21 @@
  * Podman client (the podman pack) builds a two-line Containerfile FROM the base image with a RUN step, and the image
  * is listed; `podman info` and Docker's /info answer with the engine's facts; a RUN step fetches through the agent's own egress proxy (an allowed test host on the host's loopback
  * answers, a refused one gets the proxy's 403, a direct connection, DNS and the engine's front are cut off); `podman run` is refused with ENGINE_RUN_UNSUPPORTED, privileged / path mounts / host
- * network with their codes, each audited; the engine's disk is a loop-mounted, capped ext4 file system and a build
+ * network with their codes, each audited; a RUN step fetches an inspected (TLS-terminated) host with the agent
+ * sandbox's egress CA trusted through one hashed file (no Containerfile edit), update-ca-certificates still works, and
+ * the CA is in no layer of the built image; the engine's disk is a loop-mounted, capped ext4 file system and a build
  * that writes past it fails with ENGINE_DISK_FULL; another sandbox cannot reach the engine; a sandbox whose team turns the
  * door off gets no engine and no DOCKER_HOST; after the daemon is killed and started again the engine is re-adopted
  * (builds work again through the same front) while a sandbox whose engine was removed meanwhile is stopped; and
  * `aibox rm` leaves no engine container, cgroup, state, mount, loop device or process behind.
  */
+import { execFileSync } from 'node:child_process';
 import { appendFile, chmod, cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
+import { createWriteStream, existsSync } from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { pipeline } from 'node:stream/promises';
 import { statfs } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -80,6 +87,44 @@ async function eventually(check: () => Promise<boolean>, ms = 10_000): Promise<b
   }
 }
 
+/** Saves an image from the engine's own API socket (docker-archive) into `file`. */
+async function saveImage(socketPath: string, name: string, file: string): Promise<void> {
+  const res = await new Promise<http.IncomingMessage>((resolve, reject) =>
+    http
+      .get({ socketPath, path: `/v1.41/images/${encodeURIComponent(name)}/get` }, resolve)
+      .on('error', reject),
+  );
+  if (res.statusCode !== 200) throw new Error(`image save answered ${res.statusCode}`);
+  await pipeline(res, createWriteStream(file));
+}
+
+/** An HTTPS server on loopback with a certificate of the test's own CA (the proxy trusts it; no sandbox does). */
+async function startTlsOrigin(dir: string): Promise<{ server: https.Server; port: number; ca: string }> {
+  const ssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'ignore' });
+  ssl('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
+    '-subj', '/CN=aibox engine test upstream CA', '-keyout', 'ca.key', '-out', 'ca.pem',
+    '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign'); // prettier-ignore
+  ssl('req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-subj', '/CN=inspected.test',
+    '-keyout', 'srv.key', '-out', 'srv.csr'); // prettier-ignore
+  await writeFile(path.join(dir, 'ext.cnf'), 'subjectAltName=DNS:inspected.test\n');
+  ssl('x509', '-req', '-in', 'srv.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '1',
+    '-out', 'srv.pem', '-extfile', 'ext.cnf'); // prettier-ignore
+  // A build's own extra CA (what a Containerfile COPYs and adds with update-ca-certificates).
+  ssl('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
+    '-subj', '/CN=aibox engine test build CA', '-keyout', 'extra.key', '-out', 'extra-ca.crt'); // prettier-ignore
+  const server = https.createServer(
+    { key: await readFile(path.join(dir, 'srv.key')), cert: await readFile(path.join(dir, 'srv.pem')) },
+    (req, res) => res.end(`inspected ${req.method} ${req.url}\n`),
+  );
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  return { server, port: (server.address() as AddressInfo).port, ca: path.join(dir, 'ca.pem') };
+}
+
+/** A certificate's body (base64 of its DER, one line): how it is found in any file that carries it. */
+function pemBody(pem: string): string {
+  return pem.replace(/-----(BEGIN|END) CERTIFICATE-----/g, '').replace(/\s+/g, '');
+}
+
 const rego = (pkg: string, body: string) => `package ${pkg}\n\nimport rego.v1\n\n${body}\n`;
 
 describe.skipIf(!run)('the container engine of a sandbox', () => {
@@ -90,6 +135,9 @@ describe.skipIf(!run)('the container engine of a sandbox', () => {
   let boxId: string;
   let engineUrl: string;
   let origin: Origin;
+  /** An inspected host: the agent's proxy terminates its TLS with the sandbox's egress CA. */
+  let tlsOrigin: { server: https.Server; port: number; ca: string };
+  let tlsDir: string;
   let profiles: string | undefined;
   /** The engine's disk: its mount point and loop device, read while the sandbox runs. */
   let disk: { mountPoint: string; device: string } | undefined;
@@ -104,6 +152,8 @@ describe.skipIf(!run)('the container engine of a sandbox', () => {
 
   beforeAll(async () => {
     origin = await startOrigin('engine-fetch', '127.0.0.1');
+    tlsDir = await mkdtemp(path.join(tmpdir(), 'aibox-engine-tls-'));
+    tlsOrigin = await startTlsOrigin(tlsDir);
     repo = await mkdtemp(path.join(tmpdir(), 'aibox-engine-policy-'));
     await mkdir(path.join(repo, 'org'));
     await mkdir(path.join(repo, 'teams/noengine'), { recursive: true });
@@ -111,7 +161,15 @@ describe.skipIf(!run)('the container engine of a sandbox', () => {
     // The agent's egress allows one test name on the host's loopback (the origin's port); nothing else.
     await writeFile(
       path.join(repo, 'org/egress.rego'),
-      rego('aibox.org.egress', `allow_domains := {"allowed.test"}\n\nallow_ports := {${origin.port}}`),
+      rego(
+        'aibox.org.egress',
+        [
+          'allow_domains := {"allowed.test", "inspected.test"}',
+          `allow_ports := {${origin.port}, ${tlsOrigin.port}}`,
+          // A method rule makes the proxy inspect the host (TLS terminated with the sandbox's egress CA).
+          'allow_http := [{"host": "inspected.test", "methods": ["GET"]}]',
+        ].join('\n\n'),
+      ),
     );
     await writeFile(path.join(repo, 'org/packs.rego'), rego('aibox.org.packs', 'allowed := ["podman"]'));
     await writeFile(
@@ -139,8 +197,12 @@ describe.skipIf(!run)('the container engine of a sandbox', () => {
         profilesDir: profiles,
         policy: { repo },
         egress: {
-          dns: { hosts: { 'allowed.test': '127.0.0.1' } },
-          hostAccess: [{ address: '127.0.0.1', port: origin.port }],
+          dns: { hosts: { 'allowed.test': '127.0.0.1', 'inspected.test': '127.0.0.1' } },
+          hostAccess: [
+            { address: '127.0.0.1', port: origin.port },
+            { address: '127.0.0.1', port: tlsOrigin.port },
+          ],
+          tls: { upstreamCaFiles: [tlsOrigin.ca] },
         },
       },
     });
@@ -167,6 +229,9 @@ describe.skipIf(!run)('the container engine of a sandbox', () => {
   afterAll(async () => {
     await daemon?.stop();
     await origin?.close();
+    tlsOrigin?.server.closeAllConnections();
+    tlsOrigin?.server.close();
+    if (tlsDir) await rm(tlsDir, { recursive: true, force: true });
     for (const p of projects) await rm(p, { recursive: true, force: true });
     if (repo) await rm(repo, { recursive: true, force: true });
     if (profiles) await rm(profiles, { recursive: true, force: true });
@@ -344,6 +409,103 @@ describe.skipIf(!run)('the container engine of a sandbox', () => {
       .flatMap((e) => e.rule?.expr ?? [])
       .reduce((n, x) => n + (x.counter?.packets ?? 0), 0);
     expect(denied).toBeGreaterThan(0);
+  }, 600_000);
+
+  it("trusts the agent's egress CA in RUN steps for an inspected host with no CA step in the Containerfile, keeps update-ca-certificates working, and leaves the CA out of the image", async () => {
+    // The engine's copy: the sandbox's egress CA certificate alone, named by its subject hash.
+    const caDir = path.join(daemon.stateDir, 'engine', boxId, 'ca');
+    const files = await readdir(caDir);
+    expect(files).toHaveLength(1);
+    expect(files[0]).toMatch(/^[0-9a-f]{8}\.0$/);
+    const egressCa = await readFile(path.join(caDir, files[0]!), 'utf8');
+    expect(egressCa.match(/BEGIN CERTIFICATE/g)).toHaveLength(1);
+    expect(egressCa).not.toContain('PRIVATE KEY');
+    const extra = await readFile(path.join(tlsDir, 'extra-ca.crt'), 'utf8');
+    const containerfile = [
+      'FROM localhost/aibox-base',
+      // The base image's user is the agent's: adding a CA to the system store takes root, as in any image.
+      'USER root',
+      'COPY extra-ca.crt /usr/local/share/ca-certificates/aibox-test-extra.crt',
+      [
+        `RUN curl -sS -v -m 20 -o /tmp/tls-fetched.txt https://inspected.test:${tlsOrigin.port}/in-run 2> /tmp/curl.err`,
+        '(grep -i "issuer:" /tmp/curl.err || cat /tmp/curl.err)',
+        'echo "fetched=$(cat /tmp/tls-fetched.txt)"',
+        '(update-ca-certificates 2>&1 && echo "updated=ok")',
+        'echo "extra=$(grep -c "BEGIN CERTIFICATE" /usr/local/share/ca-certificates/aibox-test-extra.crt)"',
+        'test -s /tmp/tls-fetched.txt',
+      ].join('; '),
+      '',
+    ].join('\n');
+    const t0 = Date.now();
+    const b = await daemon.exec('box', [
+      'sh',
+      '-c',
+      [
+        'mkdir -p /tmp/tlsctx && cd /tmp/tlsctx',
+        `echo ${Buffer.from(containerfile).toString('base64')} | base64 -d > Containerfile`,
+        `echo ${Buffer.from(extra).toString('base64')} | base64 -d > extra-ca.crt`,
+        'podman build -t localhost/tls:1 . 2>&1',
+      ].join(' && '),
+    ]);
+    console.log(`podman build fetching an inspected host took ${Date.now() - t0} ms`);
+    const out = b.stdout + b.stderr;
+    expect(b.exitCode, out).toBe(0);
+    // Through the agent's proxy, inspected: the certificate the RUN step verified is the sandbox CA's.
+    expect(out).toMatch(/^fetched=inspected GET \/in-run$/m);
+    expect(out).toMatch(/issuer: .*aibox egress CA for sandbox/);
+    // The build's own CA was added: the system bundle is not a mount point any more.
+    expect(out).toMatch(/^updated=ok$/m);
+    expect(out).toMatch(/1 added/);
+
+    // The image: no layer carries the sandbox CA (at most buildah's empty mount point), and the bundle the RUN step
+    // rewrote holds the build's own CA but not the sandbox's.
+    const tar = path.join(tlsDir, 'tls.tar');
+    await saveImage(
+      path.join(daemon.stateDir, 'engine', boxId, 'api', 'podman.sock'),
+      'localhost/tls:1',
+      tar,
+    );
+    const manifest = JSON.parse(
+      execFileSync('tar', ['-xOf', tar, 'manifest.json'], { encoding: 'utf8' }),
+    ) as {
+      Layers: string[];
+    }[];
+    const layers = manifest[0]!.Layers;
+    expect(layers.length).toBeGreaterThanOrEqual(3);
+    const sh = (script: string, ...args: string[]) =>
+      execFileSync('sh', ['-c', script, ...args], { encoding: 'utf8', maxBuffer: 512 * 1024 * 1024 });
+    const top = sh('tar -xOf "$0" "$1" | tar -tv', tar, layers.at(-1)!).split('\n');
+    const hashed = top.filter((l) => l.includes(`etc/ssl/certs/${files[0]}`));
+    // Buildah leaves the mount point it made (an empty file); never the certificate.
+    for (const l of hashed) expect(l.split(/\s+/)[2], l).toBe('0');
+    expect(top.some((l) => l.endsWith('tmp/tls-fetched.txt'))).toBe(true);
+    const body = pemBody(egressCa);
+    // Two lines of its PEM (the first holds its random serial): found in any file that carries it as PEM.
+    const lines = egressCa
+      .split('\n')
+      .filter((l) => /^[A-Za-z0-9+/=]{64}$/.test(l))
+      .slice(0, 2);
+    expect(lines).toHaveLength(2);
+    for (const layer of layers) {
+      const found = sh(
+        'tar -xOf "$0" "$1" | tar -xO 2>/dev/null | grep -a -c -F -e "$2" -e "$3" || true',
+        tar,
+        layer,
+        lines[0]!,
+        lines[1]!,
+      ).trim();
+      expect(found, `layer ${layer}`).toBe('0');
+    }
+    const bundle = sh(
+      'tar -xOf "$0" "$1" | tar -xO etc/ssl/certs/ca-certificates.crt ./etc/ssl/certs/ca-certificates.crt 2>/dev/null || true',
+      tar,
+      layers.at(-1)!,
+    );
+    expect(bundle.replace(/\s+/g, '')).toContain(pemBody(extra));
+    expect(bundle.replace(/\s+/g, '')).not.toContain(body);
+    await rm(tar, { force: true });
+    const rmi = await daemon.exec('box', ['podman', 'rmi', 'localhost/tls:1']);
+    expect(rmi.exitCode, rmi.stderr).toBe(0);
   }, 600_000);
 
   it("fails a build that writes past the engine's disk with ENGINE_DISK_FULL, and the engine goes on", async () => {

@@ -1,4 +1,5 @@
-import { chown, mkdir, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { execa } from 'execa';
 import path from 'node:path';
 import type { AuditLog } from '../../audit/index.js';
 import { loadProfile } from '../../config/index.js';
@@ -35,6 +36,8 @@ export interface EngineServiceDeps extends HookDeps {
   networked: boolean;
   /** The agent sandbox's egress proxy (its Squid) as sandboxes see it: the engine's only way out. */
   egressProxy(sandboxId: string): { address: string; port: number } | undefined;
+  /** The agent sandbox's egress CA certificate (host path, no key), which RUN steps then trust; none: they do not. */
+  egressCaCert?(sandboxId: string): string | undefined;
   readyTimeoutMs?: number;
 }
 
@@ -121,6 +124,7 @@ export class EngineService implements SandboxHook {
           'ENGINE_START_FAILED',
           'engine network: the sandbox has no egress proxy for the engine to use',
         );
+      const ca = await this.writeCa(sandbox.id);
       const apiDir = path.dirname(this.socketPath(sandbox.id));
       // gVisor creates the socket as the engine's root: rootless, that is the aibox user; rootful, host root.
       await mkdir(apiDir, { recursive: true, mode: 0o700 });
@@ -135,6 +139,7 @@ export class EngineService implements SandboxHook {
           sandboxName: sandbox.name,
           daemonId: this.deps.daemonId,
           socketDir: apiDir,
+          ...(ca ? { caDir: ca.dir, caFile: ca.file } : {}),
           rootless: runtime.rootless,
           sandboxUid: config.runtime.sandboxUid,
           limits: profile.limits,
@@ -220,6 +225,43 @@ export class EngineService implements SandboxHook {
 
   async stop(ctx: SandboxHookContext): Promise<void> {
     await this.release(ctx.id);
+  }
+
+  /**
+   * The agent's egress CA certificate for the engine's RUN steps: copied, alone, into a folder of the engine's state
+   * as `<subject hash>.0` (OpenSSL's lookup name; the engine mounts the folder read-only). The source is the egress
+   * layer's own file; it must hold exactly one certificate and no key.
+   */
+  private async writeCa(sandboxId: string): Promise<{ dir: string; file: string } | undefined> {
+    const source = this.deps.egressCaCert?.(sandboxId);
+    if (!source) return undefined;
+    const pem = await readFile(source, 'utf8');
+    if (/PRIVATE KEY/.test(pem) || (pem.match(/-----BEGIN CERTIFICATE-----/g) ?? []).length !== 1)
+      throw engineErrors.create(
+        'ENGINE_START_FAILED',
+        'engine trust: the egress CA file is not one certificate',
+      );
+    const hash = await execa(
+      this.deps.config.egress.tls.openssl,
+      ['x509', '-hash', '-noout', '-in', source],
+      {
+        reject: false,
+      },
+    );
+    const h = hash.stdout.trim();
+    if (hash.exitCode !== 0 || !/^[0-9a-f]{8}$/.test(h))
+      throw engineErrors.create(
+        'ENGINE_START_FAILED',
+        `engine trust: cannot hash the egress CA: ${hash.stderr.trim() || 'no output'}`,
+      );
+    const dir = path.join(this.records.folder(sandboxId), 'ca');
+    await rm(dir, { recursive: true, force: true });
+    await mkdir(dir, { mode: 0o755 });
+    await chmod(dir, 0o755);
+    const file = `${h}.0`;
+    await writeFile(path.join(dir, file), pem, { mode: 0o644 });
+    await chmod(path.join(dir, file), 0o644);
+    return { dir, file };
   }
 
   /** Closes the front and removes the engine, its cgroup and its state (idempotent). */
