@@ -421,6 +421,8 @@ describe.skipIf(!run)('the container engine of a sandbox', () => {
     expect(egressCa.match(/BEGIN CERTIFICATE/g)).toHaveLength(1);
     expect(egressCa).not.toContain('PRIVATE KEY');
     const extra = await readFile(path.join(tlsDir, 'extra-ca.crt'), 'utf8');
+    // Room on the test's small engine disk (vfs keeps a full copy per layer): the fetch test's image goes.
+    await daemon.exec('box', ['podman', 'rmi', '--ignore', 'localhost/fetched:1']);
     const containerfile = [
       'FROM localhost/aibox-base',
       // The base image's user is the agent's: adding a CA to the system store takes root, as in any image.
