@@ -20,3 +20,20 @@ export {
 export { readServicesFile } from './read.js';
 export { hostLinker, type CompanionLinker } from './link.js';
 export { linkProblem, type IpInterface } from './link-check.js';
+export {
+  DEFAULT_RESTART_LIMITS,
+  decideRestart,
+  type RestartDecision,
+  type RestartLimits,
+  type RestartMode,
+  type ServiceExit,
+} from './restart-policy.js';
+export {
+  Supervisor,
+  realTimers,
+  type HealthEvent,
+  type ServiceHealth,
+  type ServiceState,
+  type Supervised,
+  type SupervisorTimers,
+} from './supervisor.js';

@@ -55,6 +55,11 @@ const ServiceSpec = z
       })
       .strict()
       .optional(),
+    /**
+     * What the daemon does when the service's command exits while its sandbox runs: `on-failure` (a non-zero exit or
+     * a signal) restarts it with backoff, `no` leaves it `failed`.
+     */
+    restart: z.enum(['on-failure', 'no']).default('on-failure'),
     /** Declared only to be refused with its own code: a companion service has no egress. */
     egress: z.array(z.string()).optional(),
   })

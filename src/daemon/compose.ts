@@ -118,6 +118,7 @@ export async function composeDaemon(input: ComposeInput): Promise<ComposedDaemon
       new CompanionsService({
         ...deps,
         policy,
+        audit,
         packs,
         networked: egress.enforcing,
         openPeers: (sandboxId, peers) => egress.openPeers(sandboxId, peers),

@@ -194,8 +194,8 @@ describe('companions layer', () => {
     expect(links.pids).toEqual([[4242, process.pid]]);
     expect(links.rulesets[0]).toContain(`ip saddr 10.213.0.1 ip daddr 10.213.0.2 tcp dport ${port}`);
     expect(peers).toEqual([{ sandboxId: 'sbx_c', peers: [{ name: 'db', address: '10.213.0.2', port }] }]);
-    expect(await service.list('sbx_c')).toEqual([
-      { service: 'db', pack: 'postgresql', port, address: '10.213.0.2' },
+    expect(await service.services('sbx_c')).toEqual([
+      { service: 'db', pack: 'postgresql', port, state: 'running', restarts: 0 },
     ]);
 
     await service.stop(c);
@@ -320,8 +320,24 @@ describe('companions layer', () => {
     expect(reattached[0]!.link.companionAddress).toBe('10.213.0.2');
     expect(reattached[0]!.ruleset).toContain(`ip saddr 10.213.0.1 ip daddr 10.213.0.2 tcp dport ${port}`);
     expect(peers).toEqual([{ sandboxId: 'sbx_f', peers: [{ name: 'db', address: '10.213.0.2', port }] }]);
-    // Nothing created, started or removed: the running companion is taken back as it is.
-    expect(runtime.calls.slice(before)).toEqual([]);
+    // Nothing created, started or removed: the running companion is taken back as it is. Its service is probed
+    // (alive and listening) before it counts as running: this one's command (`true`) ended cleanly, so it is
+    // stopped, with its exit code read from what its wrapper wrote.
+    expect(runtime.calls.slice(before).map((x) => x.split(' ').slice(0, 3).join(' '))).toEqual([
+      'exec db /bin/sh',
+      'exec db /bin/cat',
+    ]);
+    expect(await after.services('sbx_f')).toEqual([
+      {
+        service: 'db',
+        pack: 'postgresql',
+        port,
+        state: 'stopped',
+        restarts: 0,
+        lastExitCode: 0,
+        reason: 'its command exited with code 0',
+      },
+    ]);
     expect([...runtime.containers.values()].filter((x) => x.spec.name === 'db' && x.running)).toHaveLength(1);
     expect(await after.keeps(new Set(['sbx_f']))).toEqual([
       [...runtime.containers.values()].find((x) => x.spec.name === 'db')!.spec.id,

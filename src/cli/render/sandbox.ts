@@ -11,6 +11,12 @@ export function renderSandbox(sb: SandboxReport): string {
     `  runtime    ${sb.runtime} (${sb.mode})`,
   ];
   for (const [name, address] of Object.entries(sb.endpoints)) lines.push(`  ${name.padEnd(10)} ${address}`);
+  for (const c of sb.services ?? []) {
+    const exit = c.lastExitCode === undefined ? '' : `, last exit ${c.lastExitCode}`;
+    lines.push(
+      `  service ${c.service}: ${c.state} (restarts ${c.restarts}${exit})${c.reason ? ` — ${c.reason}` : ''}`,
+    );
+  }
   lines.push('protections:');
   if (sb.protections.length === 0) lines.push('  (none reported by the daemon)');
   const width = Math.max(0, ...sb.protections.map((p) => p.layer.length));

@@ -9,9 +9,18 @@ import {
   parseServices,
   readServicesFile,
   renderCompanionNftables,
+  Supervisor,
   type CompanionLinker,
   type CompanionService,
+  type HealthEvent,
+  type RestartLimits,
+  type RestartMode,
+  type ServiceExit,
+  type ServiceHealth,
+  type Supervised,
+  type SupervisorTimers,
 } from '../../companions/index.js';
+import type { AuditLog } from '../../audit/index.js';
 import { loadProfile, type Profile } from '../../config/index.js';
 import { packEnv, PACKS_MOUNT, type InstalledPack } from '../../packs/index.js';
 import type { Mount } from '../../runtime/index.js';
@@ -32,6 +41,10 @@ const DEFAULT_DATA_MIB = 256;
 const READY_TIMEOUT_MS = 60_000;
 /** The service's output, in its data folder (the exec's working directory): quoted when it does not come up. */
 const SERVICE_LOG = '.aibox-service.log';
+/** The exit code of the service's command, written by its wrapper shell when it ends (read on the next check). */
+const SERVICE_EXIT = '.aibox-service.exit';
+/** How often a running service is checked: one process list from its exec agent (no process started inside). */
+const HEALTH_INTERVAL_MS = 3_000;
 
 export interface CompanionsDeps extends HookDeps {
   policy: Pick<PolicyService, 'authorize'>;
@@ -46,6 +59,20 @@ export interface CompanionsDeps extends HookDeps {
   mountData?: (target: string, sizeMiB: number) => Promise<void>;
   /** How long a service may take to listen on its port after its command started (default 60 s). */
   readyTimeoutMs?: number;
+  /** Where service exits, restarts and give-ups are recorded. */
+  audit?: Pick<AuditLog, 'append'>;
+  /** How often running services are checked (default 3 s); tests pass fake timers and limits. */
+  healthIntervalMs?: number;
+  timers?: SupervisorTimers;
+  restartLimits?: RestartLimits;
+}
+
+/** How the service's command is run again (restart): what the start used, kept on the record. */
+interface LaunchRecord {
+  command: string[];
+  env: Record<string, string>;
+  /** RLIMIT_NPROC of its exec (the profile's `processes`). */
+  processes: number;
 }
 
 /** One running companion of an agent sandbox, as kept in the daemon's state (what stop must remove). */
@@ -56,6 +83,23 @@ interface CompanionRecord {
   id: string;
   linkIndex: number;
   containerId?: string;
+  /** services.yaml's `restart` (records of an older daemon: on-failure). */
+  restart?: RestartMode;
+  /** The pid (inside the companion) of the wrapper shell whose child is the service's command. */
+  servicePid?: number;
+  launch?: LaunchRecord;
+  health?: ServiceHealth;
+}
+
+/** One companion service as `aibox status` shows it. */
+export interface CompanionStatus {
+  service: string;
+  pack: string;
+  port: number;
+  state: ServiceHealth['state'];
+  restarts: number;
+  lastExitCode?: number;
+  reason?: string;
 }
 
 interface AgentRecord {
@@ -83,11 +127,20 @@ export class CompanionsService implements SandboxHook {
   private queue: Promise<unknown> = Promise.resolve();
   /** The parsed services of sandboxes between prepare and started. */
   private readonly pending = new Map<string, CompanionService[]>();
+  private readonly supervisor: Supervisor;
+  /** Watched companion id → its agent sandbox (for the record and the audit). */
+  private readonly owners = new Map<string, { sandboxId: string; sandbox: string; service: string }>();
 
   constructor(private readonly deps: CompanionsDeps) {
     this.dir = path.join(deps.config.stateDir, 'companions');
     this.records = new SandboxRecords(this.dir);
     this.linker = deps.linker ?? hostLinker;
+    this.supervisor = new Supervisor({
+      intervalMs: deps.healthIntervalMs ?? HEALTH_INTERVAL_MS,
+      ...(deps.timers ? { timers: deps.timers } : {}),
+      ...(deps.restartLimits ? { limits: deps.restartLimits } : {}),
+      onChange: (key, health, event, detail) => this.healthChanged(key, health, event, detail),
+    });
   }
 
   async prepare(ctx: SandboxHookContext): Promise<SandboxContribution> {
@@ -153,6 +206,9 @@ export class CompanionsService implements SandboxHook {
       const c = record.companions[i]!;
       try {
         await this.startOne(sandbox, service, c, record, profile);
+        c.restart = service.restart;
+        c.health = { state: 'running', restarts: 0 };
+        await this.serial(() => this.records.save(record));
       } catch (err) {
         // A refusal (the policy denies its pack, …) keeps its code and status, and names the service.
         if (isAiboxError(err) && err.status < 500) {
@@ -169,6 +225,7 @@ export class CompanionsService implements SandboxHook {
       peers.push({ name: service.name, address: linkPlan(c.linkIndex).companionAddress, port: service.port });
     }
     await this.deps.openPeers(sandbox.id, peers);
+    for (const c of record.companions) this.watch(sandbox, c, c.health);
     sandbox.logger.info({ services: services.map((s) => s.name) }, 'companion services running');
   }
 
@@ -242,31 +299,46 @@ export class CompanionsService implements SandboxHook {
       companionPid: pid,
       ruleset: renderCompanionNftables({ companionId: c.id, link, port: service.port }),
     });
+    c.launch = { command: service.command, env, processes: profile.limits.processes };
+    c.servicePid = await this.launch(containerId, c.launch, service.port, false);
+  }
+
+  /**
+   * Starts the service's command detached (its own session) through the exec agent, under a wrapper shell that
+   * writes its exit code to SERVICE_EXIT when it ends, its output appended to SERVICE_LOG; then waits until it listens
+   * on its port. The command stays in the foreground (the wrapper's pid is watched): one that exits before it listens
+   * fails at once, not after the timeout. Returns the wrapper's pid.
+   */
+  private async launch(
+    containerId: string,
+    launch: LaunchRecord,
+    servicePort: number,
+    again: boolean,
+  ): Promise<number> {
     const exec = (cmd: string[], timeoutMs: number) =>
-      runtime.execBuffered(containerId, {
+      this.deps.runtime.execBuffered(containerId, {
         cmd,
-        env,
+        env: launch.env,
         // The data tmpfs, mounted at /workspace too.
         workdir: '/workspace',
-        maxProcesses: profile.limits.processes,
+        maxProcesses: launch.processes,
         timeoutMs,
       });
-    // Detached from the exec (its own session), its output in a log the failure message quotes. The command stays
-    // in the foreground (its pid is watched): one that exits before it listens fails at once, not after the timeout.
+    const wrapper = `"$@" ${again ? '>>' : '>'}${SERVICE_LOG} 2>&1 </dev/null; echo $? >${SERVICE_EXIT}`;
     const launched = await exec(
       [
         '/bin/sh',
         '-c',
-        `setsid "$@" >${SERVICE_LOG} 2>&1 </dev/null & echo $!`,
+        `rm -f ${SERVICE_EXIT}; setsid /bin/sh -c '${wrapper}' service "$@" & echo $!`,
         'service',
-        ...service.command,
+        ...launch.command,
       ],
       15_000,
     );
     const servicePid = /^\d+$/.exec(launched.stdout.trim())?.[0];
     if (launched.exitCode !== 0 || !servicePid)
       throw new Error(`its command did not launch: ${launched.stderr.trim()}`);
-    const port = service.port.toString(16).toUpperCase().padStart(4, '0');
+    const port = hexPort(servicePort);
     const timeoutMs = this.deps.readyTimeoutMs ?? READY_TIMEOUT_MS;
     const tries = Math.ceil(timeoutMs / 250);
     const ready = await exec(
@@ -283,9 +355,8 @@ export class CompanionsService implements SandboxHook {
       timeoutMs + 10_000,
     );
     if (ready.exitCode !== 0)
-      throw new Error(
-        `nothing listens on port ${service.port}; its log: ${ready.stdout.trim() || '(empty)'}`,
-      );
+      throw new Error(`nothing listens on port ${servicePort}; its log: ${ready.stdout.trim() || '(empty)'}`);
+    return Number(servicePid);
   }
 
   /**
@@ -327,7 +398,154 @@ export class CompanionsService implements SandboxHook {
       peers.push({ name: c.service, address: link.companionAddress, port: c.port });
     }
     await this.deps.openPeers(sandbox.id, peers);
+    // Declared running only once its command is alive and listens; otherwise its restart policy applies now.
+    for (const c of record.companions) await this.adoptService(sandbox, c);
     sandbox.logger.info({ services: peers.map((p) => p.name) }, 'companion services re-adopted');
+  }
+
+  private async adoptService(sandbox: RunningSandbox, c: CompanionRecord): Promise<void> {
+    const before = c.health ?? { state: 'running', restarts: 0 };
+    if (before.state === 'failed' || before.state === 'stopped') return; // given up before the restart: stays so
+    const up = c.servicePid !== undefined && (await this.listening(c.containerId!, c.servicePid, c.port));
+    if (up) {
+      this.watch(sandbox, c, before);
+      return;
+    }
+    if (!c.launch || c.servicePid === undefined) {
+      // Started by an older daemon: nothing on record to run it again with.
+      await this.setHealth(sandbox.id, c.id, {
+        ...before,
+        state: 'failed',
+        reason: 'not listening after a daemon restart',
+      });
+      return;
+    }
+    const exit = await this.exitOf(c.containerId!, c.launch).catch((): ServiceExit => ({}));
+    this.owners.set(c.id, { sandboxId: sandbox.id, sandbox: sandbox.name, service: c.service });
+    this.supervisor.ended(
+      this.supervised(c),
+      exit.exitCode === undefined ? { why: 'not listening after a daemon restart' } : exit,
+      before,
+    );
+  }
+
+  /** Starts the periodic check of one running companion service. */
+  private watch(sandbox: { id: string; name: string }, c: CompanionRecord, health?: ServiceHealth): void {
+    if (!c.containerId || c.servicePid === undefined) return;
+    this.owners.set(c.id, { sandboxId: sandbox.id, sandbox: sandbox.name, service: c.service });
+    this.supervisor.watch(this.supervised(c), health);
+  }
+
+  /** How the supervisor sees and restarts one companion's service (its pid is updated on every relaunch). */
+  private supervised(c: CompanionRecord): Supervised {
+    const containerId = c.containerId!;
+    let pid = c.servicePid!;
+    return {
+      key: c.id,
+      mode: c.restart ?? 'on-failure',
+      probe: async () => {
+        let procs;
+        try {
+          procs = await this.deps.runtime.processes(containerId);
+        } catch (err) {
+          const state = await this.deps.runtime.inspect(containerId).catch(() => undefined);
+          if (state?.running) throw err;
+          // Its sandbox (and with it the private link) is gone: running the command again cannot help.
+          return { fatal: `its container exited${state ? ` with code ${state.exitCode}` : ''}` };
+        }
+        const p = procs.find((x) => x.pid === pid);
+        if (p && !p.state.startsWith('Z')) return undefined;
+        return this.exitOf(containerId, c.launch);
+      },
+      relaunch: async () => {
+        if (!c.launch) throw new Error('nothing on record to run it with');
+        // What is left of the old command (its session, led by the wrapper) goes first: it may hold the port or data.
+        const procs = await this.deps.runtime.processes(containerId);
+        for (const p of procs.filter((x) => x.pgid === pid && x.pid !== pid))
+          await this.deps.runtime.killProcess(containerId, p.pid, 'KILL').catch(() => undefined);
+        pid = await this.launch(containerId, c.launch, c.port, true);
+        await this.serial(async () => {
+          const owner = this.owners.get(c.id);
+          const record = owner ? await this.records.load(owner.sandboxId) : undefined;
+          const own = record?.companions.find((x) => x.id === c.id);
+          if (!record || !own) return;
+          own.servicePid = pid;
+          await this.records.save(record);
+        });
+      },
+    };
+  }
+
+  /** The exit code the service's wrapper wrote when its command ended (undefined when it wrote none). */
+  private async exitOf(containerId: string, launch: LaunchRecord | undefined): Promise<ServiceExit> {
+    const r = await this.deps.runtime.execBuffered(containerId, {
+      cmd: ['/bin/cat', SERVICE_EXIT],
+      workdir: '/workspace',
+      maxProcesses: launch?.processes ?? 64,
+      timeoutMs: 10_000,
+    });
+    // Written inside the companion: only a plain number counts.
+    const code = /^(\d{1,3})$/.exec(r.stdout.trim())?.[1];
+    return r.exitCode === 0 && code !== undefined ? { exitCode: Number(code) } : {};
+  }
+
+  /** Whether the service's wrapper still runs and something listens on its port (inside the companion). */
+  private async listening(containerId: string, pid: number, servicePort: number): Promise<boolean> {
+    const r = await this.deps.runtime
+      .execBuffered(containerId, {
+        cmd: [
+          '/bin/sh',
+          '-c',
+          `[ -d /proc/${pid} ] && ! grep -qs '^State:[[:space:]]*Z' /proc/${pid}/status && grep -qs ':${hexPort(servicePort)} [0-9A-F:]* 0A' /proc/net/tcp /proc/net/tcp6`,
+        ],
+        workdir: '/workspace',
+        maxProcesses: 64,
+        timeoutMs: 10_000,
+      })
+      .catch(() => undefined);
+    return r?.exitCode === 0;
+  }
+
+  /** Keeps a service's health on the agent's record, logs it and audits it. */
+  private async healthChanged(
+    companionId: string,
+    health: ServiceHealth,
+    event: HealthEvent,
+    detail: string,
+  ): Promise<void> {
+    const owner = this.owners.get(companionId);
+    if (!owner) return;
+    await this.setHealth(owner.sandboxId, companionId, health);
+    const fields = {
+      sandbox: owner.sandbox,
+      service: owner.service,
+      state: health.state,
+      restarts: health.restarts,
+      ...(health.lastExitCode !== undefined ? { exitCode: health.lastExitCode } : {}),
+    };
+    const message = `companion service ${event}: ${detail}`;
+    if (event === 'failed') this.deps.logger.error(fields, message);
+    else this.deps.logger.warn(fields, message);
+    await this.deps.audit
+      ?.append({
+        kind: 'companion',
+        sandbox: owner.sandbox,
+        sandboxId: owner.sandboxId,
+        data: { ...fields, event, detail },
+      })
+      .catch((err: unknown) =>
+        this.deps.logger.error({ err: messageOf(err) }, 'cannot audit a companion service event'),
+      );
+  }
+
+  private async setHealth(sandboxId: string, companionId: string, health: ServiceHealth): Promise<void> {
+    await this.serial(async () => {
+      const record = await this.records.load(sandboxId);
+      const c = record?.companions.find((x) => x.id === companionId);
+      if (!record || !c) return;
+      c.health = health;
+      await this.records.save(record);
+    });
   }
 
   /**
@@ -359,6 +577,10 @@ export class CompanionsService implements SandboxHook {
   /** Removes every companion of the sandbox with its link, mounts, cgroup and state; idempotent. */
   private async release(sandboxId: string): Promise<void> {
     const record = await this.records.load(sandboxId).catch(() => undefined);
+    for (const c of record?.companions ?? []) {
+      this.supervisor.unwatch(c.id);
+      this.owners.delete(c.id);
+    }
     if (record) {
       const { runtime } = this.deps;
       const managed = await runtime.listManaged(this.deps.daemonId);
@@ -379,18 +601,31 @@ export class CompanionsService implements SandboxHook {
   }
 
   async close(): Promise<void> {
+    this.supervisor.close();
     await this.queue.catch(() => undefined);
   }
 
-  /** The companions of a sandbox as `aibox status` shows them (service, pack, port, host name). */
-  async list(sandboxId: string): Promise<{ service: string; pack: string; port: number; address: string }[]> {
-    const record = await this.records.load(sandboxId);
-    return (record?.companions ?? []).map((c) => ({
-      service: c.service,
-      pack: c.pack,
-      port: c.port,
-      address: linkPlan(c.linkIndex).companionAddress,
-    }));
+  /** The companion services of a sandbox with their health, as `aibox status` and the API's view show them. */
+  async services(sandboxId: string): Promise<CompanionStatus[]> {
+    const record = await this.records.load(sandboxId).catch(() => undefined);
+    return (record?.companions ?? []).map((c) => {
+      const h = this.supervisor.health(c.id) ?? c.health ?? { state: 'running', restarts: 0 };
+      return {
+        service: c.service,
+        pack: c.pack,
+        port: c.port,
+        state: h.state,
+        restarts: h.restarts,
+        ...(h.lastExitCode !== undefined ? { lastExitCode: h.lastExitCode } : {}),
+        ...(h.reason ? { reason: h.reason } : {}),
+      };
+    });
+  }
+
+  /** The sandbox view's part of this layer: its companion services' health. */
+  async report(sandboxId: string): Promise<{ services?: CompanionStatus[] }> {
+    const services = await this.services(sandboxId);
+    return services.length > 0 ? { services } : {};
   }
 
   /**
@@ -430,4 +665,9 @@ export class CompanionsService implements SandboxHook {
     this.queue = p.catch(() => undefined);
     return p;
   }
+}
+
+/** A port as /proc/net/tcp writes it. */
+function hexPort(port: number): string {
+  return port.toString(16).toUpperCase().padStart(4, '0');
 }

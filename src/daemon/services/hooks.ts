@@ -1,5 +1,5 @@
 import type { DaemonConfig } from '../../config/index.js';
-import type { Logger } from '../../shared/index.js';
+import type { Logger, SandboxReport } from '../../shared/index.js';
 import type { RuntimePort } from './runtime-port.js';
 
 /** What the composition root (compose.ts) hands every layer it builds. This module imports no layer: a leaf. */
@@ -83,6 +83,8 @@ export interface SandboxHook {
    */
   keeps?(adopted: ReadonlySet<string>): Promise<string[]>;
   stop?(ctx: SandboxHookContext): Promise<void>;
+  /** What the layer adds to a running sandbox's view (`aibox status`, GET /v1/sandboxes/:name). */
+  report?(sandboxId: string): Promise<Partial<Pick<SandboxReport, 'services'>>>;
   /** Environment added to every exec from now on (e.g. PATH of packs installed into the running sandbox). */
   execEnv?(ctx: { id: string; name: string }): Promise<Record<string, string>>;
   /** Releases what the layer holds in the daemon (listeners, timers, files) at shutdown; sandboxes keep running. */

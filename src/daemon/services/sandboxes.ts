@@ -987,7 +987,15 @@ export class SandboxService {
       protections: protections(this.config, profile, record),
       endpoints: record.endpoints,
       owner: await this.userNames.name(record.ownerUid),
+      ...(state === 'running' ? await this.layerReports(record.id) : {}),
     };
+  }
+
+  /** What the layers add to a running sandbox's view (its companion services' health); a failing layer adds nothing. */
+  private async layerReports(sandboxId: string): Promise<Partial<SandboxReport>> {
+    const out: Partial<SandboxReport> = {};
+    for (const h of this.hooks) if (h.report) Object.assign(out, await h.report(sandboxId).catch(() => ({})));
+    return out;
   }
 }
 

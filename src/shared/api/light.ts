@@ -71,8 +71,26 @@ export const readSandboxReport: Reader<SandboxReport> = (v) => {
     endpoints: { ...(v.endpoints ?? {}) },
     ...(isDevcontainerSummary(v.devcontainer) ? { devcontainer: v.devcontainer } : {}),
     ...(isStr(v.owner) ? { owner: v.owner } : {}),
+    ...(Array.isArray(v.services) && v.services.every(isServiceStatus) ? { services: v.services } : {}),
   };
 };
+
+const SERVICE_STATES = new Set(['running', 'restarting', 'failed', 'stopped']);
+
+/** One companion service's health in a sandbox report (the CLI prints it). */
+function isServiceStatus(v: unknown): v is NonNullable<SandboxReport['services']>[number] {
+  return (
+    isObj(v) &&
+    isStr(v.service) &&
+    isStr(v.pack) &&
+    typeof v.port === 'number' &&
+    isStr(v.state) &&
+    SERVICE_STATES.has(v.state) &&
+    typeof v.restarts === 'number' &&
+    optional(v.lastExitCode, (x) => typeof x === 'number') &&
+    optional(v.reason, isStr)
+  );
+}
 
 /** The create and start answers' devcontainer.json summary: its shape, shallowly (the CLI only prints it). */
 function isDevcontainerSummary(v: unknown): v is NonNullable<SandboxReport['devcontainer']> {

@@ -73,6 +73,20 @@ export const DevcontainerSummary = z.object({
 });
 export type DevcontainerSummary = z.infer<typeof DevcontainerSummary>;
 
+/** One companion service of a sandbox (aibox/services.yaml) with its health. */
+export const CompanionServiceStatus = z.object({
+  service: z.string(),
+  pack: z.string(),
+  port: z.number().int(),
+  state: z.enum(['running', 'restarting', 'failed', 'stopped']),
+  /** Restarts the daemon made after its command ended. */
+  restarts: z.number().int(),
+  lastExitCode: z.number().int().optional(),
+  /** Why it is failed or stopped. */
+  reason: z.string().optional(),
+});
+export type CompanionServiceStatus = z.infer<typeof CompanionServiceStatus>;
+
 export const SandboxReport = z.object({
   id: z.string(),
   name: z.string(),
@@ -89,6 +103,8 @@ export const SandboxReport = z.object({
   protections: z.array(Protection),
   endpoints: z.record(z.string(), z.string()).default({}),
   devcontainer: DevcontainerSummary.optional(),
+  /** Its companion services (aibox/services.yaml) and their health, while it runs. */
+  services: z.array(CompanionServiceStatus).optional(),
   /** Who it belongs to: the creating user's name (`uid N` without a passwd entry), or `token NAME` for a session. */
   owner: z.string().optional(),
 });
