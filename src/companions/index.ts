@@ -37,3 +37,4 @@ export {
   type Supervised,
   type SupervisorTimers,
 } from './supervisor.js';
+export { CompanionsConfig } from './config.js';

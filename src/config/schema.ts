@@ -11,6 +11,7 @@ import { SessionsConfig } from '../sessions/config.js';
 import { PackageCacheConfig } from '../package-cache/config.js';
 import { DashboardConfig } from '../daemon/dashboard/config.js';
 import { PacksConfig } from '../packs/config.js';
+import { CompanionsConfig } from '../companions/config.js';
 
 /**
  * The daemon's configuration. Modules own their sections' schemas; this file composes them. Add a module's section
@@ -50,6 +51,9 @@ export const DaemonConfig = z
       'Shared package cache: npm, PyPI, Maven, Go modules and Debian served to sandboxes from verified, content-addressed copies.',
     ),
     packs: PacksConfig.prefault({}).describe('Tool and MCP packs: where the pack manifests are read from.'),
+    companions: CompanionsConfig.prefault({}).describe(
+      'Companion services (aibox/services.yaml): how often they are checked, how often restarted.',
+    ),
     dashboard: DashboardConfig.prefault({}).describe(
       'The web dashboard on a loopback port of its own (off by default; see also sessions.listener.dashboard).',
     ),

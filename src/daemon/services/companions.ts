@@ -9,6 +9,7 @@ import {
   parseServices,
   readServicesFile,
   renderCompanionNftables,
+  DEFAULT_RESTART_LIMITS,
   Supervisor,
   type CompanionLinker,
   type CompanionService,
@@ -43,8 +44,6 @@ const READY_TIMEOUT_MS = 60_000;
 const SERVICE_LOG = '.aibox-service.log';
 /** The exit code of the service's command, written by its wrapper shell when it ends (read on the next check). */
 const SERVICE_EXIT = '.aibox-service.exit';
-/** How often a running service is checked: one process list from its exec agent (no process started inside). */
-const HEALTH_INTERVAL_MS = 3_000;
 
 export interface CompanionsDeps extends HookDeps {
   policy: Pick<PolicyService, 'authorize'>;
@@ -61,7 +60,7 @@ export interface CompanionsDeps extends HookDeps {
   readyTimeoutMs?: number;
   /** Where service exits, restarts and give-ups are recorded. */
   audit?: Pick<AuditLog, 'append'>;
-  /** How often running services are checked (default 3 s); tests pass fake timers and limits. */
+  /** How often running services are checked (default: config companions.checkSeconds); tests pass fake timers. */
   healthIntervalMs?: number;
   timers?: SupervisorTimers;
   restartLimits?: RestartLimits;
@@ -136,9 +135,17 @@ export class CompanionsService implements SandboxHook {
     this.records = new SandboxRecords(this.dir);
     this.linker = deps.linker ?? hostLinker;
     this.supervisor = new Supervisor({
-      intervalMs: deps.healthIntervalMs ?? HEALTH_INTERVAL_MS,
+      intervalMs: deps.healthIntervalMs ?? (deps.config.companions?.checkSeconds ?? 3) * 1000,
       ...(deps.timers ? { timers: deps.timers } : {}),
-      ...(deps.restartLimits ? { limits: deps.restartLimits } : {}),
+      limits: deps.restartLimits ?? {
+        ...DEFAULT_RESTART_LIMITS,
+        ...(deps.config.companions
+          ? {
+              maxRestarts: deps.config.companions.maxRestarts,
+              windowMs: deps.config.companions.restartWindowSeconds * 1000,
+            }
+          : {}),
+      },
       onChange: (key, health, event, detail) => this.healthChanged(key, health, event, detail),
     });
   }
