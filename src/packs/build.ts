@@ -21,6 +21,7 @@ import { matchingJars, relocateJar } from './relocate.js';
 import { writePackFiles } from './files.js';
 import { packEnv } from './env.js';
 import { PACKS_MOUNT, expand, type PackManifest, type PackVersionSpec } from './manifest.js';
+import { aptRequest, aptSourcesList } from './suites.js';
 
 export interface PackBuildProgress {
   phase: 'resolve' | 'download' | 'unpack' | 'npm' | 'finalize';
@@ -193,7 +194,7 @@ export async function buildPack(
       const mirror = viaCache ? builder!.debianMirror! : DEBIAN_MIRROR;
       await writeFile(
         path.join(apt, 'sources.list'),
-        `deb [signed-by=${inScratch(keyring)}] ${mirror} ${spec.sources.debian.suite} main\n`,
+        aptSourcesList(spec.sources.debian.suite, mirror, inScratch(keyring)),
       );
       const status = path.join(apt, 'status');
       await writeFile(status, await readFile(opts.baseStatus));
@@ -234,7 +235,7 @@ export async function buildPack(
         '-s',
         '--no-install-recommends',
         'install',
-        ...spec.sources.debian.packages,
+        ...aptRequest(spec.sources.debian.suite, spec.sources.debian.packages),
       ]);
       if (sim.exitCode !== 0) throw fail('dependency resolution', sim);
       const wanted = String(sim.stdout)

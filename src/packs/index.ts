@@ -21,3 +21,11 @@ export {
 } from './build.js';
 export { packEnv, DEFAULT_SANDBOX_PATH, type InstalledPack } from './env.js';
 export type { BuilderSandbox } from './build.js';
+export {
+  DEBIAN_SUITES,
+  BASE_SUITE,
+  isDebianSuite,
+  aptSourcesList,
+  aptRequest,
+  type DebianSuite,
+} from './suites.js';

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { LineCounter, parseDocument } from 'yaml';
 import { nodeAt } from '../shared/yaml-path.js';
 import { BindingEnv, BindingTransport } from '../policy/doors/credentials.js';
+import { BASE_SUITE, DEBIAN_SUITES } from './suites.js';
 
 /** Where pack files are placed inside every sandbox (read-only), one folder per pack. */
 export const PACKS_MOUNT = '/opt/aibox/packs';
@@ -88,7 +89,14 @@ const Sources = z
   .object({
     debian: z
       .object({
-        suite: z.enum(['bookworm']).default('bookworm').describe("the base image's suite"),
+        suite: z
+          .enum(DEBIAN_SUITES, {
+            message: `one of ${DEBIAN_SUITES.join(', ')} (a suite built for the base image's glibc; a later release such as trixie needs a newer one)`,
+          })
+          .default(BASE_SUITE)
+          .describe(
+            "the base image's suite, or a later one built for it (bookworm-backports: the listed packages from there, their dependencies from bookworm where they satisfy)",
+          ),
         packages: z.array(DebName).min(1),
       })
       .strict()
