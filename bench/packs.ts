@@ -14,9 +14,11 @@
  * before and after the Gradle builds.
  * `--only maven` times the maven pack's `mvn` only, with the pack's own options on both sides: `mvn -v`, `mvn package`,
  * and the launcher alone (`mvn -v` with a stand-in `java` that exits at once, next to that stand-in run directly),
- * with the load average before and after; the gradle pack is not built.
+ * with the load average before and after, then Debian's script against the pack's launcher interleaved in the sandbox
+ * (where this host has Debian's maven package); the gradle pack is not built.
  * Needs root and a built base image. Usage: npx tsx bench/packs.ts [--runs N] [--only gradle|maven]
  */
+import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
@@ -38,6 +40,8 @@ const load = () =>
   loadavg()
     .map((l) => l.toFixed(2))
     .join(' ');
+// Debian's own `mvn` script, where this host has Debian's maven package (--only maven compares it, see below).
+const DEBIAN_MVN = '/usr/share/maven/bin/mvn';
 const repo = await mkdtemp(path.join(tmpdir(), 'aibox-bench-packs-repo-'));
 await mkdir(path.join(repo, 'org'));
 await writeFile(
@@ -186,6 +190,47 @@ try {
       ratios.push(`${label}: ${(summarize(a).median / summarize(b).median).toFixed(2)}x`);
     }
     if (only === 'maven') notes.push(`load average (1, 5, 15 min) after the Maven timings: ${load()}`);
+    // Debian's script against the pack's launcher in the same sandbox, interleaved, where this host has Debian's
+    // maven package: a copy of its script whose MAVEN_HOME is the pack's (still found with its `dirname`), so the
+    // class path, and with it the pack's CDS archive, are the same for both.
+    if (only === 'maven' && existsSync(DEBIAN_MVN)) {
+      const debian = (await readFile(DEBIAN_MVN, 'utf8')).replace(
+        'MAVEN_HOME=`dirname "$PRG"`/..',
+        `MAVEN_HOME=\`dirname "${mavenHome}/usr/share/maven/bin/mvn"\`/..`,
+      );
+      const put = await daemon.exec('bp', [
+        'sh',
+        '-c',
+        `printf '%s' '${Buffer.from(debian).toString('base64')}' | base64 -d > /tmp/debian-mvn && chmod +x /tmp/debian-mvn`,
+      ]);
+      if (put.exitCode !== 0) throw new Error(put.stderr);
+      const ab = {
+        'mvn -v': `MAVEN_OPTS="-Dmaven.repo.local=${mavenHome}/usr/share/maven-repo ${packOpts}" MVN -v >/dev/null`,
+        'mvn package': mvnPackage(packOpts).replace(' mvn ', ' MVN '),
+        'launcher only (stand-in java)': 'JAVA_HOME=$D/fj MVN -v',
+      };
+      for (const [label, script] of Object.entries(ab)) {
+        const a: number[] = [];
+        const b: number[] = [];
+        for (let i = 0; i < Math.min(runs, 7); i++) {
+          for (const [times, mvn] of [
+            [a, '/tmp/debian-mvn'],
+            [b, 'mvn'],
+          ] as const)
+            times.push(
+              await timeIt(async () => {
+                const r = await daemon.exec('bp', ['sh', '-c', `D=/tmp/mb; ${script.replace('MVN', mvn)}`]);
+                if (r.exitCode !== 0) throw new Error(`${script}: ${r.stdout}${r.stderr}`);
+              }),
+            );
+        }
+        mvnRows.push(
+          [`${label}, Debian's script, inside gVisor (interleaved)`, summarize(a)],
+          [`${label}, the pack's launcher, inside gVisor (interleaved)`, summarize(b)],
+        );
+      }
+      notes.push(`load average (1, 5, 15 min) after the interleaved launcher runs: ${load()}`);
+    }
     // Where the time goes inside: the same build with Maven and its repository copied (links resolved) into the
     // sandbox's /tmp, which gVisor keeps in its own memory, instead of read from the packs mount through the gofer.
     const copied = await daemon.exec('bp', [
