@@ -10,16 +10,21 @@
  *   sandbox warm+  both warm (the same sandbox installing again)
  *   sandbox /tmp   shared cache warm, installing in /tmp instead of the workspace (the host folder mount's cost)
  * Goal: sandbox warm ≤ 1.5× host cold (the same situation: a local registry, an empty npm cache).
+ * Then the same rows for a Maven build (bench/build-maven.ts: `mvn package` through the cache's Maven side).
  * Needs root and a built base image (starts real gVisor sandboxes: run it alone, through flock).
- * Usage: npx tsx bench/build.ts [--runs N] [--tree name@version] [--without RUNSC_FLAG] [--with RUNSC_FLAG]
+ * Usage: npx tsx bench/build.ts [--runs N] [--only npm|maven] [--tree name@version] [--without RUNSC_FLAG]
+ *   [--with RUNSC_FLAG]
  */
 import { createHash } from 'node:crypto';
 import { cp, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
+import type { FakeMavenRepo } from '../test/package-cache/fake-maven.js';
 import { FakeNpmRegistry } from '../test/package-cache/fake-registry.js';
-import { makeProject, startTestDaemon } from '../test/support/daemon.js';
+import { makeProject, startTestDaemon, type TestDaemon } from '../test/support/daemon.js';
+import { benchMaven, startMavenUpstream } from './build-maven.js';
 import { printTable, summarize, timeIt } from './stats.js';
 
 const arg = (name: string, fallback: string) => {
@@ -27,6 +32,9 @@ const arg = (name: string, fallback: string) => {
   return i > 0 ? process.argv[i + 1]! : fallback;
 };
 const runs = Number(arg('--runs', '5'));
+if (!(runs >= 1)) throw new Error('--runs takes a positive number');
+const only = arg('--only', '');
+if (only !== '' && only !== 'npm' && only !== 'maven') throw new Error('--only takes: npm, maven');
 const tree = arg('--tree', 'express@4.21.2');
 // runsc flags to compare in the same run: a second sandbox started without one of aiboxd's flags and/or with another
 // (its wrapper edited for that start only), timed interleaved with the first (e.g. --with
@@ -95,19 +103,14 @@ async function mirror(registry: FakeNpmRegistry, spec: string): Promise<Record<s
   }
 }
 
-const registry = new FakeNpmRegistry();
-await registry.start();
-const deps = await mirror(registry, tree);
-const daemon = await startTestDaemon({
-  name: 'bench-build',
-  config: {
-    packageCache: { enabled: true, npm: { upstream: registry.url, policyHost: 'registry.npmjs.org' } },
-  },
-});
-const hostDir = await mkdtemp(path.join(tmpdir(), 'aibox-bench-host-'));
-try {
-  const setup = await daemon.cli(['setup', '--json']);
-  if (setup.exitCode !== 0) throw new Error(`aibox setup failed: ${setup.stderr}`);
+/** The npm rows: one sandbox with the node pack (and, with --without/--with, a second one), timed interleaved. */
+async function benchNpm(
+  daemon: TestDaemon,
+  registry: FakeNpmRegistry,
+  deps: Record<string, string>,
+  hostDir: string,
+  emptyStore: () => Promise<void>,
+): Promise<void> {
   // One project, the lockfile made against the registry (as a committed one is); the host works on a copy.
   const project = await makeProject('bench-build');
   await writeFile(
@@ -169,12 +172,6 @@ try {
       `rm -rf /tmp/p && mkdir /tmp/p && cp /workspace/package.json /workspace/package-lock.json /tmp/p && cd /tmp/p && npm_config_update_notifier=false npm_config_cache=${cache} npm ci --no-audit --no-fund >/dev/null 2>&1`,
       sandbox,
     );
-  const store = path.join(daemon.stateDir, 'package-cache');
-  const emptyStore = async () => {
-    for (const sub of ['blobs', 'meta'])
-      for (const f of await readdir(path.join(store, sub)))
-        await rm(path.join(store, sub, f), { force: true });
-  };
 
   // Warm-up, not counted (page cache, the node pack, npm's first start).
   await hostCi(path.join(hostDir, 'warmup'));
@@ -246,8 +243,53 @@ try {
     const r = (a: number[]) => (summarize(a).median / summarize(t.hostWarm).median).toFixed(2);
     console.log(`${without}: warm+ / host warm ${r(t.bWarmPlus)}×, /tmp / host ${r(t.bTmp)}×`);
   }
+}
+
+// The shipped policies with the maven pack allowed (the org baseline leaves it out); nothing else differs.
+async function policyWithMaven(dir: string): Promise<void> {
+  await cp(fileURLToPath(new URL('../policies', import.meta.url)), dir, { recursive: true });
+  const file = path.join(dir, 'org/packs.rego');
+  const rego = await readFile(file, 'utf8');
+  const edited = rego.replace('"java",', '"java", "maven",');
+  if (edited === rego) throw new Error(`cannot allow the maven pack in ${file}`);
+  await writeFile(file, edited);
+}
+
+const registry = only === 'maven' ? undefined : new FakeNpmRegistry();
+let maven: FakeMavenRepo | undefined;
+let daemon: TestDaemon | undefined;
+const hostDir = await mkdtemp(path.join(tmpdir(), 'aibox-bench-host-'));
+const policyRepo = await mkdtemp(path.join(tmpdir(), 'aibox-bench-build-policy-'));
+try {
+  await registry?.start();
+  const deps = registry ? await mirror(registry, tree) : {};
+  if (only !== 'npm') maven = await startMavenUpstream();
+  await policyWithMaven(policyRepo);
+  daemon = await startTestDaemon({
+    name: 'bench-build',
+    config: {
+      policy: { repo: policyRepo },
+      packageCache: {
+        enabled: true,
+        ...(registry && { npm: { upstream: registry.url, policyHost: 'registry.npmjs.org' } }),
+        ...(maven && { maven: { upstream: maven.url, policyHost: 'repo.maven.apache.org' } }),
+      },
+    },
+  });
+  const setup = await daemon.cli(['setup', '--json']);
+  if (setup.exitCode !== 0) throw new Error(`aibox setup failed: ${setup.stderr}`);
+  const store = path.join(daemon.stateDir, 'package-cache');
+  const emptyStore = async () => {
+    for (const sub of ['blobs', 'meta'])
+      for (const f of await readdir(path.join(store, sub)))
+        await rm(path.join(store, sub, f), { force: true });
+  };
+  if (registry) await benchNpm(daemon, registry, deps, hostDir, emptyStore);
+  if (maven) await benchMaven({ daemon, repo: maven, runs, emptyStore });
 } finally {
-  await daemon.stop();
-  await registry.stop();
+  await daemon?.stop();
+  await registry?.stop();
+  await maven?.stop();
   await rm(hostDir, { recursive: true, force: true });
+  await rm(policyRepo, { recursive: true, force: true });
 }
