@@ -13,6 +13,20 @@ function refusal(text: string): { code: string; message: string; status: number 
 }
 
 describe('aibox/services.yaml', () => {
+  it('reads restart: on-failure by default, `no` (unquoted, YAML 1.2: a string) when given, refuses others', () => {
+    const base = 'services:\n  - name: db\n    pack: redis\n    port: 6379\n';
+    expect(parseServices(base)[0]!.restart).toBe('on-failure');
+    expect(parseServices(`${base}    restart: no\n`)[0]!.restart).toBe('no');
+    expect(parseServices(`${base}    restart: on-failure\n`)[0]!.restart).toBe('on-failure');
+    expect(refusal(`${base}    restart: always\n`)).toMatchObject({
+      code: 'COMPANION_SPEC_INVALID',
+      status: 400,
+    });
+    expect(refusal(`${base}    restart: always\n`).message).toMatch(
+      /^aibox\/services\.yaml:5: services\.0\.restart/,
+    );
+  });
+
   it('reads PostgreSQL and Redis services, with the packs’ default commands and data folders', () => {
     const services = parseServices(`services:
   - name: db
