@@ -67,9 +67,9 @@ const SOURCES: Record<string, string> = {
 };
 
 async function writeProject(dir: string): Promise<void> {
-  await writeFile(path.join(dir, 'pom.xml'), POM);
   const src = path.join(dir, 'src/main/java/demo');
   await mkdir(src, { recursive: true });
+  await writeFile(path.join(dir, 'pom.xml'), POM);
   for (const [name, text] of Object.entries(SOURCES)) await writeFile(path.join(src, name), text);
 }
 
