@@ -19,7 +19,7 @@ import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
 import { FakeMavenRepo } from '../test/package-cache/fake-maven.js';
-import { makeProject, type TestDaemon } from '../test/support/daemon.js';
+import type { TestDaemon } from '../test/support/daemon.js';
 import { printTable, summarize, timeIt } from './stats.js';
 
 const PACKS = '/opt/aibox/packs';
@@ -86,13 +86,21 @@ export interface MavenBenchOptions {
   runs: number;
   /** Empties the shared package cache's store (blobs and metadata). */
   emptyStore: () => Promise<void>;
+  /** Makes a project folder (a git repository) that the caller removes after the daemon. */
+  newProject: (name: string) => Promise<string>;
 }
 
 /** Creates its own sandbox (removed with the daemon), times the rows, prints the table and the ratios. */
-export async function benchMaven({ daemon, repo, runs, emptyStore }: MavenBenchOptions): Promise<void> {
+export async function benchMaven({
+  daemon,
+  repo,
+  runs,
+  emptyStore,
+  newProject,
+}: MavenBenchOptions): Promise<void> {
   const hostDir = await mkdtemp(path.join(tmpdir(), 'aibox-bench-mvn-host-'));
   try {
-    const project = await makeProject(SANDBOX);
+    const project = await newProject(SANDBOX);
     await writeProject(project);
     await execa('chown', ['-R', 'aibox:aibox', project]);
     await writeProject(path.join(hostDir, 'app'));
@@ -162,6 +170,7 @@ export async function benchMaven({ daemon, repo, runs, emptyStore }: MavenBenchO
       warm: [] as number[],
       warmPlus: [] as number[],
     };
+    let coldFiles = 0;
     const loadBefore = load();
     for (let i = 0; i < runs; i++) {
       const home = hostHome(`run-${i}`);
@@ -169,7 +178,9 @@ export async function benchMaven({ daemon, repo, runs, emptyStore }: MavenBenchO
       t.hostWarm.push(await timed(() => hostBuild(home), 'none', 'host warm'));
       await emptyStore();
       await emptyLocal();
+      const filesBefore = repo.fileHits();
       t.cold.push(await timed(sandboxBuild, 'some', 'sandbox cold'));
+      coldFiles = repo.fileHits() - filesBefore;
       await emptyLocal();
       t.warm.push(await timed(sandboxBuild, 'none', 'sandbox warm'));
       t.warmPlus.push(await timed(sandboxBuild, 'none', 'sandbox warm+'));
@@ -200,6 +211,12 @@ export async function benchMaven({ daemon, repo, runs, emptyStore }: MavenBenchO
       `sandbox warm / host (empty local repo):   ${ratio(s.warm.median, s.hostCold.median)} (goal ≤ 1.5×)`,
     );
     console.log(`sandbox cold / host cold:                 ${ratio(s.cold.median, s.hostCold.median)}`);
+    // What filling an empty local repository costs per file (the same files on both sides).
+    const perFile = (a: number, b: number) => `${((a - b) / coldFiles).toFixed(1)} ms`;
+    console.log(
+      `${coldFiles} files per cold build; filling ~/.m2/repository per file: sandbox from the warm cache ` +
+        `${perFile(s.warm.median, s.warmPlus.median)}, host from the loopback repo ${perFile(s.hostCold.median, s.hostWarm.median)}`,
+    );
     console.log(`load average (1, 5, 15 min) before the Maven rows: ${loadBefore}; after: ${loadAfter}`);
   } finally {
     await rm(hostDir, { recursive: true, force: true });

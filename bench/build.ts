@@ -112,7 +112,7 @@ async function benchNpm(
   emptyStore: () => Promise<void>,
 ): Promise<void> {
   // One project, the lockfile made against the registry (as a committed one is); the host works on a copy.
-  const project = await makeProject('bench-build');
+  const project = await newProject('bench-build');
   await writeFile(
     path.join(project, 'package.json'),
     JSON.stringify({ name: 'b', version: '1.0.0', dependencies: deps }),
@@ -140,7 +140,7 @@ async function benchNpm(
       .replace(' --network=host ', ` --network=host ${withFlag} `);
     await writeFile(wrapper, edited);
     try {
-      const project2 = await makeProject('bench-build-b');
+      const project2 = await newProject('bench-build-b');
       await cp(path.join(project, 'package.json'), path.join(project2, 'package.json'));
       await cp(path.join(project, 'package-lock.json'), path.join(project2, 'package-lock.json'));
       await execa('chown', ['-R', 'aibox:aibox', project2]);
@@ -258,6 +258,13 @@ async function policyWithMaven(dir: string): Promise<void> {
 const registry = only === 'maven' ? undefined : new FakeNpmRegistry();
 let maven: FakeMavenRepo | undefined;
 let daemon: TestDaemon | undefined;
+// The sandboxes' project folders, removed once the daemon (and with it every sandbox) is gone.
+const projects: string[] = [];
+const newProject = async (name: string) => {
+  const dir = await makeProject(name);
+  projects.push(dir);
+  return dir;
+};
 const hostDir = await mkdtemp(path.join(tmpdir(), 'aibox-bench-host-'));
 const policyRepo = await mkdtemp(path.join(tmpdir(), 'aibox-bench-build-policy-'));
 try {
@@ -285,11 +292,12 @@ try {
         await rm(path.join(store, sub, f), { force: true });
   };
   if (registry) await benchNpm(daemon, registry, deps, hostDir, emptyStore);
-  if (maven) await benchMaven({ daemon, repo: maven, runs, emptyStore });
+  if (maven) await benchMaven({ daemon, repo: maven, runs, emptyStore, newProject });
 } finally {
   await daemon?.stop();
   await registry?.stop();
   await maven?.stop();
   await rm(hostDir, { recursive: true, force: true });
   await rm(policyRepo, { recursive: true, force: true });
+  for (const dir of projects) await rm(dir, { recursive: true, force: true });
 }
