@@ -4,7 +4,6 @@ import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { execa } from 'execa';
 import { KeyedMutex } from '../shared/fs/index.js';
-import { isDebianSuite } from '../packs/suites.js';
 import { messageOf } from '../shared/index.js';
 import type { DebianRegistryConfig } from './config.js';
 import { packageCacheErrors } from './errors.js';
@@ -14,6 +13,7 @@ import { bodyOf, getUpstream, readLimited, type RegistryDeps } from './upstream.
 /** Under npm's reserved /-/ prefix, like Maven's and Go's. */
 export const DEBIAN_PREFIX = '/-/debian/';
 const SEGMENT = /^[A-Za-z0-9_][A-Za-z0-9._+~-]*$/;
+const SUITE = /^[a-z0-9][a-z0-9.+-]*$/;
 const PACKAGES = /(^|\/)Packages(\.xz|\.gz)?$/;
 
 /** A suite's InRelease, signature checked: what every index file of the suite must hash to. */
@@ -63,8 +63,8 @@ export class DebianRegistry {
       if (!SEGMENT.test(d) || d.includes('..')) throw bad(rest);
       return d;
     });
-    if (segments[0] === 'dists' && segments.length >= 3 && isDebianSuite(segments[1]!)) {
-      const suite = segments[1];
+    if (segments[0] === 'dists' && segments.length >= 3 && SUITE.test(segments[1]!)) {
+      const suite = segments[1]!;
       const file = segments.slice(2).join('/');
       if (file === 'InRelease') {
         return { status: 200, type: 'text/plain', body: (await this.release(suite)).raw };

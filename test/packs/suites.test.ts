@@ -2,7 +2,8 @@
  * Debian suites of pack sources: the manifest schema accepts the base image's suite and bookworm-backports and
  * refuses any other (by file and line); a backports build gives apt both suites and asks for the listed packages
  * from backports (dependencies as apt resolves them), both directly and through the package cache; the package
- * cache's Debian side serves exactly those suites. The builder is a fake that records what apt is given.
+ * cache's Debian side serves those suites (and other well-formed ones). The builder is a fake that records what apt
+ * is given.
  */
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
@@ -200,15 +201,16 @@ describe('Debian suites of pack sources', () => {
       await rm(tmp, { recursive: true, force: true });
     });
 
-    it('asks the archive for the suites packs may use, and refuses any other suite without asking', async () => {
+    it('asks the archive for the suites packs may use (and any other well-formed suite: its signature decides)', async () => {
       const port = await cache.openFor('sb-1', 'one');
       const get = (rest: string) => fetch(`${cache.urlOf(port)}/-/debian/${rest}`).then((r) => r.status);
-      for (const suite of DEBIAN_SUITES) {
+      // Sandboxes may point apt at bookworm-updates too: the cache serves what a verified InRelease vouches for.
+      for (const suite of [...DEBIAN_SUITES, 'bookworm-updates']) {
         expect(await get(`dists/${suite}/InRelease`)).toBe(404);
         expect(asked).toContain(`/debian/dists/${suite}/InRelease`);
       }
       const before = asked.length;
-      for (const suite of ['trixie', 'sid', 'bookworm-updates', 'Bookworm'])
+      for (const suite of ['Bookworm', 'book_worm'])
         expect([suite, await get(`dists/${suite}/InRelease`)]).toEqual([suite, 400]);
       expect(asked.length).toBe(before);
     });
