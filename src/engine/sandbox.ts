@@ -1,9 +1,9 @@
 import http from 'node:http';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import Docker from 'dockerode';
 import { LABELS } from '../runtime/labels.js';
 import { removeContainerRetrying } from '../runtime/remove-container.js';
-import { messageOf, type Logger } from '../shared/index.js';
+import { messageOf, processAlive, type Logger } from '../shared/index.js';
 import { engineErrors } from './errors.js';
 import { EngineImage } from './image.js';
 import { ENGINE_MOUNTS_CONF, engineMountsConf } from './recipe.js';
@@ -158,17 +158,6 @@ export class EngineSandboxes {
 
 function adoptFailure(why: string) {
   return engineErrors.create('ENGINE_ADOPT_FAILED', `the engine cannot be re-adopted: ${why}`);
-}
-
-/** A process that exists and is not a zombie (a killed sandbox process stays in /proc until it is reaped). */
-function processAlive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-    return state !== 'Z' && state !== 'X';
-  } catch {
-    return false;
-  }
 }
 
 function ping(socketPath: string): Promise<boolean> {

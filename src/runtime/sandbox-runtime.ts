@@ -1,10 +1,9 @@
 import { chmod, chown, mkdir, rm, rmdir } from 'node:fs/promises';
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import Docker from 'dockerode';
-import type { Logger } from '../shared/index.js';
+import { processAlive, type Logger } from '../shared/index.js';
 import type { Profile } from '../config/index.js';
 import type { RuntimeConfig } from '../config/index.js';
 import { runtimeErrors } from './errors.js';
@@ -334,18 +333,6 @@ export class SandboxRuntime {
   private async restartPauseProcess(user: HostUser): Promise<void> {
     await execa('pkill', ['-u', String(user.uid), '-f', 'catatonit -P'], { reject: false });
     this.logger.info('restarted the rootless podman pause process so it sees the workspace mounts');
-  }
-}
-
-/** A process that exists and is not a zombie (a killed sandbox process stays in /proc until it is reaped). */
-function processAlive(pid: number): boolean {
-  if (!(pid > 0)) return false;
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-    return state !== 'Z' && state !== 'X';
-  } catch {
-    return false;
   }
 }
 

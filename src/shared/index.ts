@@ -4,3 +4,4 @@ export * from './ids.js';
 export * from './api/index.js';
 export * from './version.js';
 export * from './caller.js';
+export * from './process-alive.js';
